@@ -1,0 +1,18 @@
+"""HTTP layer: one blueprint per area, each route declaring who may call it (see guards)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+__all__ = ["register_blueprints"]
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint and the error pages."""
+    from meeting_server.web import api, clerk, errors, join, screens
+
+    app.register_blueprint(join.bp)
+    app.register_blueprint(screens.bp)
+    app.register_blueprint(clerk.bp)
+    app.register_blueprint(api.bp)
+    errors.init_app(app)

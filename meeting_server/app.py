@@ -1,0 +1,79 @@
+"""The app factory and the extension objects (Socket.IO, Babel, CSRF), bound inside `create_app`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_socketio import SocketIO
+from flask_wtf import CSRFProtect
+
+from meeting_server.config import ROOT, Config, default_data_dir, load_or_create_secret
+
+__all__ = ["create_app", "socketio", "babel", "csrf"]
+
+socketio = SocketIO()
+babel = Babel()
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def select_locale() -> str:
+    """Vietnamese first; English when the person chose it (kept in their session)."""
+    lang = session.get("lang")
+    return lang if lang in ("vi", "en") else "vi"
+
+
+def create_app(config: dict[str, Any] | None = None, config_class: type[Config] = Config) -> Flask:
+    """Build the app: defaults, config class, the data directory's secret, each extension, blueprints, Socket.IO."""
+    app = Flask(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_object(config_class)
+    if config:
+        app.config.update(config)
+    data_dir = Path(app.config.get("DATA_DIR") or default_data_dir()).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config["DATA_DIR"] = data_dir
+    app.config.setdefault("DATABASE_URL", f"sqlite:///{data_dir / 'meeting.db'}")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret(data_dir)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "meeting_server" / "translations")
+
+    from meeting_server.store import db
+
+    db.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+
+    from meeting_server.web import register_blueprints
+
+    register_blueprints(app)
+
+    from meeting_server.realtime import register_events
+
+    socketio.init_app(
+        app,
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        # Phones on flaky Wi-Fi: notice a dead connection within ~45 s, not the default minutes.
+        ping_interval=20,
+        ping_timeout=25,
+        max_http_buffer_size=1_000_000,
+    )
+    register_events(socketio)
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "screens.kiosk":
+            resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return resp
+
+    return app

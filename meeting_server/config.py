@@ -1,0 +1,67 @@
+"""Configuration classes; the data directory and its secret key live outside the code."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+#: The repository root: templates/, static/ and the demo data sit beside the package (the server runs from its
+#: checkout, as scripts/serve and scripts/install-minipc install it).
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """The data directory: MEETING_SERVER_DATA, else ./instance in the current directory."""
+    return Path(os.environ.get("MEETING_SERVER_DATA") or Path.cwd() / "instance").resolve()
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The cookie-signing key, created once per data directory so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Written with 0600 so other local users cannot forge join sessions.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+class Config:
+    """Defaults shared by every configuration."""
+
+    TESTING = False
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    LANGUAGES = ("vi", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "ms_session"
+    # A join card binds a phone for the whole session and the next days of the meeting.
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 24 * 14
+    WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = 110 * 1024 * 1024
+    #: Largest delegate list file accepted by the import (a real one is a few kB).
+    IMPORT_MAX_BYTES = 2 * 1024 * 1024
+    #: Bad join tokens allowed per address per minute before answers slow down.
+    JOIN_FAILURES_PER_MINUTE = 10
+    DISCOVERY = True
+    PUBLIC_HOST: str | None = None
+    PORT = 8080
+    HOST = "0.0.0.0"
+    SOCKETIO_MESSAGE_QUEUE: str | None = None
+
+
+class TestingConfig(Config):
+    """Used by the test suite's in-process app; live servers run the production path."""
+
+    TESTING = True
+    DISCOVERY = False
+    WTF_CSRF_ENABLED = False
+
+
+class ProductionConfig(Config):
+    """What `meeting-server serve` runs."""

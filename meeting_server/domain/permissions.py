@@ -1,0 +1,103 @@
+"""Roles and what each may do: the one table every route and Socket.IO event is checked against."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Who is on the other end of a request."""
+
+    CLERK = "clerk"  # thư ký / văn phòng: sets the meeting up, keeps attendance, writes the minutes
+    CHAIR = "chair"  # chủ tọa: runs the sitting; a delegate
+    SECRETARY = "secretary"  # thư ký kỳ họp: keeps attendance and minutes; a delegate
+    DELEGATE = "delegate"  # đại biểu
+    GUEST = "guest"  # khách mời (personal card) or a room guest (room QR): read-only
+    KIOSK = "kiosk"  # the projector
+
+
+#: Roles that are members of the council: they count for quorum and thresholds and they vote.
+DELEGATE_ROLES = frozenset({Role.CHAIR, Role.SECRETARY, Role.DELEGATE})
+
+
+class Permission(StrEnum):
+    """One capability; routes and events declare the one they need."""
+
+    MEETING_READ = "meeting.can_see"
+    MEETING_MANAGE = "meeting.can_manage"
+    PARTICIPANTS_SEE = "participants.can_see"
+    ATTENDANCE_SEE_NAMES = "attendance.can_see_names"
+    ATTENDANCE_MANAGE = "attendance.can_manage"
+    AGENDA_CONTROL = "agenda.can_control"
+    DOCUMENT_READ = "document.can_see"
+    DOCUMENT_READ_CONFIDENTIAL = "document.can_see_confidential"
+    DOCUMENT_MANAGE = "document.can_manage"
+    DOCUMENT_PRESENT = "document.can_present"
+    NOTES_WRITE = "notes.can_write"
+    VOTE_CAST = "vote.can_cast"
+    VOTE_MANAGE = "vote.can_manage"
+    VOTE_SEE_NAMES = "vote.can_see_names"
+    VOTE_PROXY = "vote.can_record_for_others"
+    SPEAK_REQUEST = "speak.can_request"
+    SPEAK_MANAGE = "speak.can_manage"
+    MINUTES_MANAGE = "minutes.can_manage"
+    MINUTES_SIGN = "minutes.can_sign"
+    AUDIT_VERIFY = "audit.can_verify"
+
+
+P = Permission
+_READ = {P.MEETING_READ, P.DOCUMENT_READ}
+_DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CLERK: frozenset(
+        _READ
+        | {
+            P.MEETING_MANAGE,
+            P.PARTICIPANTS_SEE,
+            P.ATTENDANCE_SEE_NAMES,
+            P.ATTENDANCE_MANAGE,
+            P.AGENDA_CONTROL,
+            P.DOCUMENT_READ_CONFIDENTIAL,
+            P.DOCUMENT_MANAGE,
+            P.DOCUMENT_PRESENT,
+            P.NOTES_WRITE,
+            P.VOTE_MANAGE,
+            P.VOTE_SEE_NAMES,
+            P.MINUTES_MANAGE,
+            P.AUDIT_VERIFY,
+        }
+    ),
+    Role.CHAIR: frozenset(
+        _DELEGATE
+        | {
+            P.ATTENDANCE_SEE_NAMES,
+            P.AGENDA_CONTROL,
+            P.DOCUMENT_PRESENT,
+            P.VOTE_MANAGE,
+            P.VOTE_SEE_NAMES,
+            P.SPEAK_MANAGE,
+            P.MINUTES_SIGN,
+        }
+    ),
+    Role.SECRETARY: frozenset(
+        _DELEGATE
+        | {
+            P.ATTENDANCE_SEE_NAMES,
+            P.ATTENDANCE_MANAGE,
+            P.VOTE_SEE_NAMES,
+            P.VOTE_PROXY,
+            P.MINUTES_MANAGE,
+            P.MINUTES_SIGN,
+            P.AUDIT_VERIFY,
+        }
+    ),
+    Role.DELEGATE: frozenset(_DELEGATE),
+    Role.GUEST: frozenset(_READ),
+    Role.KIOSK: frozenset(_READ),
+}
+
+
+def allowed(role: Role, permission: Permission) -> bool:
+    """Whether a role holds a permission."""
+    return permission in ROLE_PERMISSIONS[role]

@@ -1,0 +1,157 @@
+"""Reading a delegate list as a clerk exports it from Excel: column names, roles and per-row problems.
+
+Pure: rows of strings in, a preview with per-row errors out. Nothing is saved unless the preview has no error.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from meeting_server.domain.permissions import Role
+
+#: Accepted headers (folded: lower case, no diacritics) for each field.
+HEADERS: dict[str, tuple[str, ...]] = {
+    "position": ("stt", "so thu tu", "tt", "no", "#"),
+    "full_name": ("ho va ten", "ho ten", "ten", "full name", "name"),
+    "title": ("chuc vu", "chuc danh", "title", "position"),
+    "group_name": ("to dai bieu", "to", "don vi", "group"),
+    "role": ("vai tro", "role"),
+}
+REQUIRED = ("full_name",)
+
+#: Role words as clerks write them.
+ROLE_WORDS: dict[str, Role] = {
+    "chu toa": Role.CHAIR,
+    "chair": Role.CHAIR,
+    "thu ky": Role.SECRETARY,
+    "thu ky ky hop": Role.SECRETARY,
+    "secretary": Role.SECRETARY,
+    "dai bieu": Role.DELEGATE,
+    "delegate": Role.DELEGATE,
+    "": Role.DELEGATE,
+    "khach moi": Role.GUEST,
+    "khach": Role.GUEST,
+    "dai bieu khach moi": Role.GUEST,
+    "guest": Role.GUEST,
+}
+
+MAX_ROWS = 500
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics (đ → d), spaces collapsed: how headers and role words are matched."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One person of the list, as it will be saved."""
+
+    line: int
+    position: int
+    full_name: str
+    title: str
+    group_name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """What is wrong on one line of the file (line 1 is the header)."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class RosterPreview:
+    """What the clerk sees before confirming: the rows and every problem; importable only without problems."""
+
+    rows: tuple[RosterRow, ...]
+    problems: tuple[RowProblem, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.rows)
+
+    def count(self, *roles: Role) -> int:
+        return sum(1 for r in self.rows if r.role in roles)
+
+
+def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
+    """Check a table whose first row is the header; every problem names its line."""
+    if not table:
+        return RosterPreview((), (RowProblem(1, "Tệp không có dữ liệu."),))
+    header = [fold(str(h)) for h in table[0]]
+    columns: dict[str, int] = {}
+    for name, accepted in HEADERS.items():
+        for i, h in enumerate(header):
+            if h in accepted and name not in columns:
+                columns[name] = i
+    missing = [n for n in REQUIRED if n not in columns]
+    if missing:
+        return RosterPreview(
+            (),
+            (
+                RowProblem(
+                    1,
+                    "Không tìm thấy cột «Họ và tên» ở dòng tiêu đề. Dòng đầu tiên phải là tiêu đề, ví dụ: "
+                    "STT, Họ và tên, Chức vụ, Tổ đại biểu, Vai trò.",
+                ),
+            ),
+        )
+    if len(table) - 1 > MAX_ROWS:
+        return RosterPreview((), (RowProblem(1, f"Danh sách có quá {MAX_ROWS} dòng, không phải danh sách đại biểu."),))
+
+    rows: list[RosterRow] = []
+    problems: list[RowProblem] = []
+    seen: dict[tuple[str, str], int] = {}
+    for idx, raw in enumerate(table[1:], start=2):
+        cells = [("" if c is None else str(c)).strip() for c in raw]
+        if not any(cells):
+            continue
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            i = columns.get(name)
+            return cells[i] if i is not None and i < len(cells) else ""
+
+        name = " ".join(cell("full_name").split())
+        if not name:
+            problems.append(RowProblem(idx, "Thiếu họ và tên."))
+            continue
+        if len(name) > 120:
+            problems.append(RowProblem(idx, "Họ và tên dài quá 120 ký tự."))
+            continue
+        if any(unicodedata.category(c) == "Cc" for c in name):
+            problems.append(RowProblem(idx, "Họ và tên có ký tự không đọc được; tệp có thể không phải văn bản."))
+            continue
+        role_word = fold(cell("role"))
+        role = ROLE_WORDS.get(role_word)
+        if role is None:
+            problems.append(
+                RowProblem(
+                    idx,
+                    f"Vai trò «{cell('role')}» không hợp lệ; dùng: Chủ tọa, Thư ký, Đại biểu hoặc Khách mời.",
+                )
+            )
+            continue
+        pos_text = cell("position")
+        try:
+            position = int(float(pos_text)) if pos_text else len(rows) + 1
+        except ValueError:
+            problems.append(RowProblem(idx, f"STT «{pos_text}» không phải là số."))
+            continue
+        title = cell("title")[:200]
+        key = (fold(name), fold(title))
+        if key in seen:
+            problems.append(RowProblem(idx, f"Trùng với dòng {seen[key]}: {name} ({title or 'không có chức vụ'})."))
+            continue
+        seen[key] = idx
+        rows.append(RosterRow(idx, position, name, title, cell("group_name")[:120], role))
+    if not rows and not problems:
+        problems.append(RowProblem(2, "Danh sách không có người nào."))
+    return RosterPreview(tuple(rows), tuple(problems))

@@ -1,0 +1,52 @@
+"""Live controls of the sitting sent over Socket.IO by the chair's screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission
+from meeting_server.domain.principal import Principal
+from meeting_server.realtime import broadcast
+from meeting_server.realtime.registry import socket_event
+from meeting_server.services import meetings
+from meeting_server.store import db
+
+
+def load() -> None:
+    """Importing this module declared its events; other feature modules are imported here too."""
+    from meeting_server.realtime import session  # noqa: F401
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    return value
+
+
+@socket_event("agenda.set_current", requires=Permission.AGENDA_CONTROL)
+def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by the chair (or clerk) to move the sitting to an agenda item; every screen gets the new `state`."""
+    item_id = _int_or_none((data or {}).get("item_id") if isinstance(data, dict) else None)
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    meetings.set_current_item(s, m, item_id, who.actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    return {"ok": True, "seq": m.seq}
+
+
+@socket_event("meeting.set_status", requires=Permission.AGENDA_CONTROL)
+def on_set_status(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by the chair to open (khai mạc) or end (bế mạc) the sitting."""
+    status = (data or {}).get("status") if isinstance(data, dict) else None
+    if not isinstance(status, str):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    meetings.set_status(s, m, status, who.actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    return {"ok": True, "seq": m.seq}

@@ -1,0 +1,61 @@
+"""`socket_event`: registers a handler with the permission it needs, and maps domain errors to failed acks."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import session
+from flask_socketio import SocketIO, disconnect
+
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission
+from meeting_server.domain.principal import Principal
+from meeting_server.web.guards import resolve_principal
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+
+#: event name -> (permission or None for public, handler); filled at import, checked by a test.
+EVENTS: dict[str, tuple[Permission | None, Handler]] = {}
+
+
+def connection_principal() -> Principal | None:
+    """The principal of the current Socket.IO connection, re-resolved from its token on every event so that a
+    revoked card stops working at once. The token sits in the connection's server-side session (set on connect)."""
+    return resolve_principal(session.get("sio_tok"))
+
+
+def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler], Handler]:
+    """Declare a Socket.IO event: who may send it; its return value is the ack."""
+
+    def deco(fn: Handler) -> Handler:
+        if name in EVENTS:
+            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+
+        @functools.wraps(fn)
+        def wrapped(data: Any = None) -> Any:
+            who = connection_principal()
+            if who is None:
+                disconnect()
+                return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.required"}
+            if requires is not None and not who.can(requires):
+                return {"ok": False, "error": "Bạn không có quyền thực hiện thao tác này.", "code": "forbidden"}
+            try:
+                return fn(who, data)
+            except DomainError as err:
+                return {"ok": False, "error": err.message, "code": err.code}
+
+        EVENTS[name] = (requires, wrapped)
+        return wrapped
+
+    return deco
+
+
+def register(socketio: SocketIO) -> None:
+    """Bind every declared event to the SocketIO object."""
+    for name, (_perm, handler) in EVENTS.items():
+        socketio.on_event(name, handler)

@@ -1,0 +1,18 @@
+"""Room names: the only place they are spelled. Every client of a meeting is in the meeting room and in exactly
+one role room, so a change can send each role what it may see, and every client still sees every seq."""
+
+from __future__ import annotations
+
+from meeting_server.domain.permissions import Role
+
+
+def meeting(meeting_id: int) -> str:
+    return f"m{meeting_id}"
+
+
+def role(meeting_id: int, r: Role) -> str:
+    return f"m{meeting_id}:{r.value}"
+
+
+def participant(participant_id: int) -> str:
+    return f"p{participant_id}"

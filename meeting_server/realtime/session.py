@@ -1,0 +1,56 @@
+"""Connecting, the first `state` snapshot, and re-sync after a gap in seq."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import request, session
+from flask_socketio import SocketIO, emit, join_room
+
+from meeting_server.domain.permissions import Permission
+from meeting_server.domain.principal import Principal
+from meeting_server.realtime import rooms
+from meeting_server.realtime.registry import socket_event
+from meeting_server.services import meetings, snapshot
+from meeting_server.store import db
+from meeting_server.web.guards import resolve_principal
+
+log = logging.getLogger(__name__)
+
+
+def on_connect(auth: dict[str, Any] | None = None) -> bool:
+    """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card.
+
+    The new client joins its meeting room and its role room and receives a full `state` snapshot.
+    """
+    token = (auth or {}).get("token") if isinstance(auth, dict) else None
+    token = token or session.get("tok")
+    who = resolve_principal(token if isinstance(token, str) else None)
+    if who is None:
+        return False
+    session["sio_tok"] = token
+    join_room(rooms.meeting(who.meeting_id))
+    join_room(rooms.role(who.meeting_id, who.role))
+    if who.participant_id is not None:
+        join_room(rooms.participant(who.participant_id))
+    _send_state(who)
+    log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
+    return True
+
+
+def _send_state(who: Principal) -> None:
+    m = meetings.get(db.session(), who.meeting_id)
+    emit("state", snapshot.build(m, who))
+
+
+@socket_event("sync", requires=Permission.MEETING_READ)
+def on_sync(who: Principal, _data: Any) -> dict[str, Any]:
+    """Sent by a client that saw a gap in seq (or came back from sleep); answered with a fresh `state`."""
+    _send_state(who)
+    return {"ok": True}
+
+
+def register(socketio: SocketIO) -> None:
+    """Connect handler (public by nature: it is where authentication happens)."""
+    socketio.on_event("connect", on_connect)

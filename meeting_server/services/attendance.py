@@ -1,0 +1,140 @@
+"""Attendance: joining marks a delegate present; the clerk marks absences with reasons, late arrivals, departures."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meeting_server.domain import quorum
+from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.domain.permissions import DELEGATE_ROLES, Role
+from meeting_server.services import audit
+from meeting_server.store.tables import Attendance, Meeting, Participant, utcnow
+
+STATUSES = ("present", "absent", "left", "unknown")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The live line "Có mặt 24/30 — đủ điều kiện tiến hành kỳ họp (≥ 20)", as numbers."""
+
+    present: int
+    seated: int
+    required: int
+    quorate: bool
+    absent: int
+    late: int
+    left: int
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summary(m: Meeting) -> Summary:
+    """Count the council's delegates present against N; guests and the clerk do not count."""
+    present = absent = late = left = 0
+    for p in m.participants:
+        if Role(p.role) not in DELEGATE_ROLES or p.attendance is None:
+            continue
+        a = p.attendance
+        if a.status == "present":
+            present += 1
+            late += int(a.late)
+        elif a.status == "absent":
+            absent += 1
+        elif a.status == "left":
+            left += 1
+    return Summary(
+        present=present,
+        seated=m.seated_count,
+        required=quorum.quorum_required(m.seated_count, m.quorum_rule),
+        quorate=quorum.is_quorate(present, m.seated_count, m.quorum_rule),
+        absent=absent,
+        late=late,
+        left=left,
+        rule=m.quorum_rule,
+    )
+
+
+def _row(p: Participant) -> Attendance:
+    if p.attendance is None:
+        p.attendance = Attendance(participant_id=p.id, status="unknown")
+    return p.attendance
+
+
+def joined(s: Session, m: Meeting, p: Participant) -> bool:
+    """A card was scanned: mark its holder present (late when the sitting is already open). True if it changed."""
+    a = _row(p)
+    if a.status == "present":
+        return False
+    now = utcnow()
+    first_time = a.arrived_at is None
+    a.status, a.left_at, a.reason, a.marked_by = "present", None, "", "self"
+    if first_time:
+        a.arrived_at = now
+        a.late = m.status == "in_progress"
+    m.seq += 1
+    audit.record(s, m.id, "attendance.joined", f"{p.role}:{p.id}",
+                 {"participant_id": p.id, "late": a.late})
+    return True
+
+
+def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, late: bool | None,
+         actor: str) -> Participant:
+    """The clerk or secretary sets someone's attendance: present, absent (with reason) or left early."""
+    p = next((x for x in m.participants if x.id == participant_id), None)
+    if p is None:
+        raise NotFound("Không tìm thấy đại biểu.")
+    if status not in ("present", "absent", "left"):
+        raise DomainError("Trạng thái điểm danh không hợp lệ.", "attendance.invalid")
+    reason = " ".join(reason.split())[:300]
+    if status == "absent" and not reason:
+        raise DomainError("Hãy ghi lý do vắng mặt (ví dụ: ốm, đi công tác).", "attendance.reason_required")
+    a = _row(p)
+    now = utcnow()
+    if status == "present":
+        if a.arrived_at is None:
+            a.arrived_at = now
+        a.left_at = None
+        a.reason = ""
+    elif status == "absent":
+        a.reason = reason
+        a.arrived_at = None
+    else:
+        if a.status != "present":
+            raise DomainError("Chỉ người đang có mặt mới có thể rời sớm.", "attendance.invalid")
+        a.left_at = now
+        a.reason = reason
+    if late is not None and status == "present":
+        a.late = late
+    a.status, a.marked_by = status, "clerk"
+    m.seq += 1
+    audit.record(s, m.id, f"attendance.{status}", actor,
+                 {"participant_id": p.id, "reason": a.reason, "late": a.late})
+    return p
+
+
+def roster(m: Meeting) -> list[dict[str, Any]]:
+    """Everyone with their attendance, for the clerk, chair and secretary."""
+    out = []
+    for p in m.participants:
+        if p.role == "clerk":
+            continue
+        a = p.attendance
+        out.append({
+            "id": p.id,
+            "position": p.position,
+            "name": p.full_name,
+            "title": p.title,
+            "group": p.group_name,
+            "role": p.role,
+            "status": a.status if a else "unknown",
+            "late": bool(a and a.late),
+            "arrived_at": a.arrived_at.isoformat() if a and a.arrived_at else None,
+            "left_at": a.left_at.isoformat() if a and a.left_at else None,
+            "reason": a.reason if a else "",
+        })
+    return out

@@ -1,0 +1,68 @@
+"""The demo meeting seeded into an empty data directory, from files shipped in meeting_server/demo/."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meeting_server.domain.roster import parse_rows
+from meeting_server.domain.timefmt import VN
+from meeting_server.services import meetings, roster
+from meeting_server.store.tables import Meeting, Participant
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+AGENDA = (
+    ("Khai mạc kỳ họp; thông qua chương trình kỳ họp", "Chủ tọa khai mạc, thư ký báo cáo số đại biểu có mặt."),
+    ("Báo cáo tình hình kinh tế - xã hội năm 2026 và nhiệm vụ năm 2027", "Ủy ban nhân dân xã trình bày."),
+    ("Tờ trình và dự thảo Nghị quyết về Kế hoạch chuyển đổi số năm 2027",
+     "Tài liệu: kế hoạch chuyển đổi số của các xã trong tỉnh để tham khảo."),
+    ("Thảo luận tại hội trường", "Đại biểu đăng ký phát biểu."),
+    ("Biểu quyết thông qua Nghị quyết", "Biểu quyết công khai: tán thành, không tán thành, không biểu quyết."),
+    ("Bế mạc kỳ họp", ""),
+)
+
+#: The shipped list names two chairs (chair and vice-chair) but no session secretary; the chair names one
+#: at the opening, so the demo does it for them.
+DEMO_SECRETARY = "Nông Thị Mai"
+DEMO_GUESTS = (("Nguyễn Văn Bình", "Chủ tịch UBND xã"), ("Đặng Thị Hoa", "Đại diện Mặt trận Tổ quốc xã"))
+
+
+def is_empty(s: Session) -> bool:
+    """True when no meeting exists yet."""
+    return s.scalar(select(Meeting.id).limit(1)) is None
+
+
+def seed(s: Session) -> Meeting:
+    """Create "Kỳ họp thứ Hai, HĐND xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031" with its agenda and delegates."""
+    today = datetime.now(VN).date()
+    f = meetings.MeetingFields(
+        council_level="xã",
+        locality="Đồng Lê",
+        session_title="Kỳ họp thứ Hai",
+        term="khóa I, nhiệm kỳ 2026 - 2031",
+        place="Hội trường Ủy ban nhân dân xã Đồng Lê",
+        starts_at=datetime.combine(today, time(8, 0), VN),
+        seated_count=30,
+        quorum_rule="two_thirds",
+    )
+    actor = "system:demo"
+    m = meetings.create(s, f, actor)
+    for title, description in AGENDA:
+        meetings.add_item(s, m, title, description, actor)
+    table = roster.read_table((DEMO_DIR / "dai-bieu-hdnd-xa.csv").read_bytes(), "dai-bieu-hdnd-xa.csv", 1 << 20)
+    table += [["", name, title, "", "Khách mời"] for name, title in DEMO_GUESTS]
+    roster.apply(s, m, parse_rows(table), actor)
+    secretary = s.scalar(select(Participant).where(Participant.meeting_id == m.id,
+                                                   Participant.full_name == DEMO_SECRETARY))
+    if secretary is not None:
+        secretary.role = "secretary"
+    return m
+
+
+def demo_documents() -> list[Path]:
+    """The shipped PDFs (attached to the draft-resolution item once documents are ingested)."""
+    return sorted(DEMO_DIR.glob("*.pdf"))

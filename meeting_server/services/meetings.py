@@ -1,0 +1,194 @@
+"""Setting a meeting up and running its agenda."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.services import audit
+from meeting_server.services.tokens import new_token
+from meeting_server.store.tables import AgendaItem, Meeting, Participant
+
+QUORUM_RULES = ("two_thirds", "more_than_half")
+LEVELS = ("xã", "phường", "thị trấn", "đặc khu")
+
+
+@dataclass(frozen=True)
+class MeetingFields:
+    """What the clerk fills in for a meeting."""
+
+    council_level: str
+    locality: str
+    session_title: str
+    term: str
+    place: str
+    starts_at: datetime | None
+    seated_count: int
+    quorum_rule: str = "two_thirds"
+
+    def check(self) -> None:
+        """Refuse what would make thresholds or the minutes wrong."""
+        if self.council_level not in LEVELS:
+            raise DomainError("Cấp hành chính không hợp lệ.", "meeting.invalid")
+        if not self.locality.strip():
+            raise DomainError("Hãy nhập tên xã/phường.", "meeting.invalid")
+        if not self.session_title.strip():
+            raise DomainError("Hãy nhập tên kỳ họp.", "meeting.invalid")
+        if not 1 <= self.seated_count <= 500:
+            raise DomainError("Tổng số đại biểu phải từ 1 đến 500.", "meeting.invalid")
+        if self.quorum_rule not in QUORUM_RULES:
+            raise DomainError("Quy tắc số đại biểu tối thiểu không hợp lệ.", "meeting.invalid")
+
+    @property
+    def council_name(self) -> str:
+        return f"Hội đồng nhân dân {self.council_level} {self.locality.strip()}"
+
+
+def get(s: Session, meeting_id: int) -> Meeting:
+    """The meeting or NotFound."""
+    m = s.get(Meeting, meeting_id)
+    if m is None:
+        raise NotFound("Không tìm thấy kỳ họp.")
+    return m
+
+
+def current(s: Session) -> Meeting | None:
+    """The meeting the room is set up for: the newest that has not ended, else the newest."""
+    m = s.scalar(select(Meeting).where(Meeting.status != "ended").order_by(Meeting.id.desc()).limit(1))
+    return m or s.scalar(select(Meeting).order_by(Meeting.id.desc()).limit(1))
+
+
+def create(s: Session, f: MeetingFields, actor: str) -> Meeting:
+    """A new meeting with its own projector and room tokens, and a clerk card."""
+    f.check()
+    m = Meeting(
+        council_name=f.council_name,
+        council_level=f.council_level,
+        locality=f.locality.strip(),
+        session_title=f.session_title.strip(),
+        term=f.term.strip(),
+        place=f.place.strip(),
+        starts_at=f.starts_at,
+        seated_count=f.seated_count,
+        quorum_rule=f.quorum_rule,
+        kiosk_token=new_token(),
+        guest_token=new_token(),
+    )
+    s.add(m)
+    s.flush()
+    s.add(Participant(meeting_id=m.id, position=0, full_name="Văn phòng HĐND", title="Thư ký", role="clerk",
+                      token=new_token()))
+    audit.record(s, m.id, "meeting.created", actor, _fields_dict(f))
+    return m
+
+
+def update(s: Session, m: Meeting, f: MeetingFields, actor: str) -> None:
+    """Change the meeting's details."""
+    f.check()
+    m.council_name = f.council_name
+    m.council_level = f.council_level
+    m.locality = f.locality.strip()
+    m.session_title = f.session_title.strip()
+    m.term = f.term.strip()
+    m.place = f.place.strip()
+    m.starts_at = f.starts_at
+    m.seated_count = f.seated_count
+    m.quorum_rule = f.quorum_rule
+    m.seq += 1
+    audit.record(s, m.id, "meeting.updated", actor, _fields_dict(f))
+
+
+def _fields_dict(f: MeetingFields) -> dict[str, Any]:
+    return {
+        "council_name": f.council_name,
+        "session_title": f.session_title,
+        "term": f.term,
+        "place": f.place,
+        "starts_at": f.starts_at.isoformat() if f.starts_at else None,
+        "seated_count": f.seated_count,
+        "quorum_rule": f.quorum_rule,
+    }
+
+
+def add_item(s: Session, m: Meeting, title: str, description: str, actor: str) -> AgendaItem:
+    """Append an agenda item."""
+    title = " ".join(title.split())
+    if not title:
+        raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
+    if len(title) > 300:
+        raise DomainError("Tên nội dung dài quá 300 ký tự.", "agenda.invalid")
+    item = AgendaItem(meeting_id=m.id, position=len(m.items) + 1, title=title, description=description.strip())
+    m.items.append(item)
+    s.flush()
+    m.seq += 1
+    audit.record(s, m.id, "agenda.item_added", actor, {"item_id": item.id, "title": title})
+    return item
+
+
+def edit_item(s: Session, m: Meeting, item_id: int, title: str, description: str, actor: str) -> None:
+    """Rename an agenda item."""
+    item = _item(m, item_id)
+    title = " ".join(title.split())
+    if not title:
+        raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
+    item.title, item.description = title[:300], description.strip()
+    m.seq += 1
+    audit.record(s, m.id, "agenda.item_edited", actor, {"item_id": item.id, "title": item.title})
+
+
+def move_item(s: Session, m: Meeting, item_id: int, delta: int, actor: str) -> None:
+    """Move an item up (-1) or down (+1) in the order."""
+    items = list(m.items)
+    item = _item(m, item_id)
+    i = items.index(item)
+    j = i + delta
+    if not 0 <= j < len(items):
+        return
+    items[i], items[j] = items[j], items[i]
+    for pos, it in enumerate(items, start=1):
+        it.position = pos
+    m.seq += 1
+    audit.record(s, m.id, "agenda.reordered", actor, {"order": [it.id for it in items]})
+
+
+def delete_item(s: Session, m: Meeting, item_id: int, actor: str) -> None:
+    """Remove an agenda item that is not the current one."""
+    item = _item(m, item_id)
+    if m.current_item_id == item.id:
+        raise DomainError("Không thể xóa nội dung đang diễn ra.", "agenda.current")
+    m.items.remove(item)
+    for pos, it in enumerate(m.items, start=1):
+        it.position = pos
+    m.seq += 1
+    audit.record(s, m.id, "agenda.item_deleted", actor, {"item_id": item_id, "title": item.title})
+
+
+def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) -> None:
+    """The chair moves the sitting to an agenda item (or to none)."""
+    if item_id is not None:
+        _item(m, item_id)
+    m.current_item_id = item_id
+    m.seq += 1
+    audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id})
+
+
+def set_status(s: Session, m: Meeting, status: str, actor: str) -> None:
+    """Open (khai mạc) or end (bế mạc) the sitting."""
+    allowed = {"draft": ("in_progress",), "in_progress": ("ended",), "ended": ("in_progress",)}
+    if status not in allowed.get(m.status, ()):
+        raise DomainError("Không thể chuyển kỳ họp sang trạng thái này.", "meeting.status")
+    m.status = status
+    m.seq += 1
+    audit.record(s, m.id, f"meeting.{status}", actor, {})
+
+
+def _item(m: Meeting, item_id: int) -> AgendaItem:
+    for it in m.items:
+        if it.id == item_id:
+            return it
+    raise NotFound("Không tìm thấy nội dung trong chương trình.")

@@ -1,0 +1,88 @@
+"""The one owner of the database engine: SQLite in WAL mode by default, migrations by Alembic."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url(data_dir: Path) -> str:
+    """SQLite file inside the data directory."""
+    return f"sqlite:///{data_dir / 'meeting.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine whose SQLite connections use WAL and FULL sync.
+
+    SQLite is chosen on purpose for one box: WAL lets readers go on while a ballot commits, and
+    synchronous=FULL makes every acknowledged commit survive a power cut (a mini-PC has no UPS).
+    """
+    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+def upgrade(url: str) -> None:
+    """Bring the schema to the newest Alembic revision (data from older versions is kept)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine for the app, migrate, and close each request's session at teardown."""
+    url = app.config["DATABASE_URL"]
+    engine = make_engine(url)
+    upgrade(url)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def session() -> Session:
+    """The session of the current request or Socket.IO event, opened lazily."""
+    if "db" not in g:
+        g.db = current_app.extensions["db_sessionmaker"]()
+    return g.db  # type: ignore[no-any-return]
+
+
+@contextmanager
+def standalone_session(app: Flask) -> Iterator[Session]:
+    """A session outside any request, for background tasks and CLI commands."""
+    s: Session = app.extensions["db_sessionmaker"]()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()

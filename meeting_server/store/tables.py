@@ -1,0 +1,196 @@
+"""The tables. Every piece of state lives here, none in module globals, so several server processes can share it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Aware UTC now; the only clock the store uses (see services.clock for the clerk's correction)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no time zone, PostgreSQL would."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all tables."""
+
+
+class Meeting(Base):
+    """One sitting (kỳ họp) of a council, with what is live right now (current item, presented page, seq)."""
+
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_name: Mapped[str] = mapped_column(String(200))  # "Hội đồng nhân dân xã Tân Lập"
+    council_level: Mapped[str] = mapped_column(String(20), default="xã")  # xã | phường | thị trấn
+    locality: Mapped[str] = mapped_column(String(120))  # "Tân Lập"
+    session_title: Mapped[str] = mapped_column(String(200))  # "Kỳ họp thứ Hai"
+    term: Mapped[str] = mapped_column(String(120))  # "khóa I, nhiệm kỳ 2026 - 2031"
+    place: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    seated_count: Mapped[int] = mapped_column(Integer)  # N, confirmed by the clerk
+    quorum_rule: Mapped[str] = mapped_column(String(30), default="two_thirds")
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | in_progress | ended
+    current_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_item.id", use_alter=True, ondelete="SET NULL"), nullable=True
+    )
+    kiosk_token: Mapped[str] = mapped_column(String(64), unique=True)
+    guest_token: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Grows by one with every change the screens must show; clients detect gaps with it.
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    items: Mapped[list[AgendaItem]] = relationship(
+        back_populates="meeting",
+        order_by="AgendaItem.position",
+        foreign_keys="AgendaItem.meeting_id",
+        cascade="all, delete-orphan",
+    )
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="meeting", order_by="Participant.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def full_title(self) -> str:
+        """"Kỳ họp thứ Hai, Hội đồng nhân dân xã Tân Lập khóa I, nhiệm kỳ 2026 - 2031"."""
+        return f"{self.session_title}, {self.council_name} {self.term}".strip()
+
+
+class AgendaItem(Base):
+    """One point of the agenda, in order."""
+
+    __tablename__ = "agenda_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    meeting: Mapped[Meeting] = relationship(back_populates="items", foreign_keys=[meeting_id])
+
+
+class Participant(Base):
+    """A person with a join card: delegate (chair and secretary are delegates too), invited guest or clerk."""
+
+    __tablename__ = "participant"
+    __table_args__ = (UniqueConstraint("meeting_id", "full_name", "title", name="uq_participant_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # STT in the clerk's list
+    full_name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200), default="")  # chức vụ
+    group_name: Mapped[str] = mapped_column(String(120), default="")  # tổ đại biểu
+    role: Mapped[str] = mapped_column(String(20))  # clerk | chair | secretary | delegate | guest
+    #: The secret of the join card's QR (at least 128 random bits). Kept in clear so cards can be reprinted;
+    #: revoking replaces it, which makes the old card fail at once.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="participants")
+    attendance: Mapped[Attendance | None] = relationship(
+        back_populates="participant", uselist=False, cascade="all, delete-orphan"
+    )
+
+
+class RevokedToken(Base):
+    """A card that was reported lost: its QR gets a clear "this card was revoked" page, never access."""
+
+    __tablename__ = "revoked_token"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Attendance(Base):
+    """Where a person stands now; its history is in the audit log."""
+
+    __tablename__ = "attendance"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="unknown")  # unknown | present | absent | left
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    marked_by: Mapped[str] = mapped_column(String(20), default="")  # self | clerk
+
+    participant: Mapped[Participant] = relationship(back_populates="attendance")
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of everything that happened (see domain.audit)."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    meeting_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    at: Mapped[str] = mapped_column(String(40))  # ISO-8601 UTC, part of the hashed payload
+    kind: Mapped[str] = mapped_column(String(60))
+    actor: Mapped[str] = mapped_column(String(120))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class JoinFailure(Base):
+    """Bad join tokens per client address and minute, to slow down guessing (in the database, not in memory)."""
+
+    __tablename__ = "join_failure"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Setting(Base):
+    """Server-wide key/value settings (clock offset, chosen address pin, …)."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class AuditHead(Base):
+    """The newest link of the audit chain. Updating it first takes the write lock, so two writers never fork
+    the chain (SQLite serialises writers; PostgreSQL locks the row)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

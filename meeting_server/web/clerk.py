@@ -1,0 +1,248 @@
+"""The clerk's console: the meeting, its agenda, the delegate list, join cards and attendance."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from meeting_server.config import ROOT
+from meeting_server.documents.cards import Card, build_cards_pdf
+from meeting_server.domain import timefmt
+from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
+from meeting_server.domain.roster import parse_rows
+from meeting_server.realtime import broadcast
+from meeting_server.services import attendance, links, meetings, roster, snapshot, tokens
+from meeting_server.store import db
+from meeting_server.store.tables import Meeting, Participant
+from meeting_server.web.guards import principal, requires
+
+bp = Blueprint("clerk", __name__, url_prefix="/clerk")
+
+ROLE_LABELS = {"chair": "Chủ tọa", "secretary": "Thư ký kỳ họp", "delegate": "Đại biểu", "guest": "Khách mời",
+               "clerk": "Văn phòng"}
+
+
+def _meeting() -> Meeting:
+    return meetings.get(db.session(), principal().meeting_id)
+
+
+def _int_field(name: str) -> int:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError as exc:
+        raise DomainError(f"Trường «{name}» phải là số.", "form.invalid") from exc
+
+
+def _fields() -> meetings.MeetingFields:
+    try:
+        starts = timefmt.parse_local_input(request.form.get("starts_at", ""))
+    except ValueError as exc:
+        raise DomainError("Thời gian không hợp lệ.", "form.invalid") from exc
+    return meetings.MeetingFields(
+        council_level=request.form.get("council_level", "xã"),
+        locality=request.form.get("locality", "")[:120],
+        session_title=request.form.get("session_title", "")[:200],
+        term=request.form.get("term", "")[:120],
+        place=request.form.get("place", "")[:200],
+        starts_at=starts,
+        seated_count=_int_field("seated_count"),
+        quorum_rule=request.form.get("quorum_rule", "two_thirds"),
+    )
+
+
+@bp.route("/")
+@requires(Permission.MEETING_MANAGE)
+def console() -> Any:
+    """Everything the clerk sets up, on one page with sections."""
+    s = db.session()
+    m = _meeting()
+    base = links.public_base(s, request.host_url)
+    return render_template(
+        "clerk/console.html", page="clerk", meeting=m, state=snapshot.build(m, principal()),
+        links=links.links(m, base), starts_at_input=timefmt.local_input(m.starts_at), role_labels=ROLE_LABELS,
+        room_url=links.join_url(base, m.guest_token), levels=meetings.LEVELS,
+    )
+
+
+@bp.route("/meeting", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def update_meeting() -> Any:
+    """Save the meeting's details."""
+    s = db.session()
+    m = _meeting()
+    meetings.update(s, m, _fields(), principal().actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    flash(_("Đã lưu thông tin kỳ họp."))
+    return redirect(url_for(".console") + "#meeting")
+
+
+@bp.route("/meetings/new", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def new_meeting() -> Any:
+    """Create the next meeting; the clerk's browser moves to the new meeting's clerk card."""
+    s = db.session()
+    m = meetings.create(s, _fields(), principal().actor)
+    s.commit()
+    clerk = next(p for p in m.participants if p.role == "clerk")
+    return redirect(url_for("join.join", token=clerk.token))
+
+
+@bp.route("/agenda", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def add_item() -> Any:
+    """Append an agenda item."""
+    s = db.session()
+    m = _meeting()
+    meetings.add_item(s, m, request.form.get("title", ""), request.form.get("description", ""), principal().actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    return redirect(url_for(".console") + "#agenda")
+
+
+@bp.route("/agenda/<int:item_id>", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def change_item(item_id: int) -> Any:
+    """Edit, move or delete an agenda item (the button pressed says which)."""
+    s = db.session()
+    m = _meeting()
+    action = request.form.get("action", "edit")
+    actor = principal().actor
+    if action == "up":
+        meetings.move_item(s, m, item_id, -1, actor)
+    elif action == "down":
+        meetings.move_item(s, m, item_id, 1, actor)
+    elif action == "delete":
+        meetings.delete_item(s, m, item_id, actor)
+    else:
+        meetings.edit_item(s, m, item_id, request.form.get("title", ""), request.form.get("description", ""), actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    return redirect(url_for(".console") + "#agenda")
+
+
+@bp.route("/roster/preview", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def roster_preview() -> Any:
+    """Read an uploaded list and show it with every problem; nothing is saved here."""
+    m = _meeting()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise DomainError("Hãy chọn tệp danh sách đại biểu (.csv hoặc .xlsx).", "roster.no_file")
+    max_bytes = current_app.config["IMPORT_MAX_BYTES"]
+    data = upload.stream.read(max_bytes + 1)
+    table = roster.read_table(data, upload.filename, max_bytes)
+    preview = parse_rows(table)
+    return render_template("clerk/roster_preview.html", page="clerk", meeting=m, preview=preview,
+                           plan=roster.plan(m, preview), table_json=json.dumps(table, ensure_ascii=False),
+                           role_labels=ROLE_LABELS, filename=upload.filename)
+
+
+@bp.route("/roster/import", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def roster_import() -> Any:
+    """Save a previewed list; it is checked again, and saved only when it has no problem."""
+    s = db.session()
+    m = _meeting()
+    try:
+        table = json.loads(request.form.get("table", ""))
+        if not isinstance(table, list) or not all(isinstance(r, list) for r in table):
+            raise ValueError
+    except ValueError as exc:
+        raise DomainError("Dữ liệu xem trước không hợp lệ; hãy tải tệp lên lại.", "roster.invalid") from exc
+    preview = parse_rows([[str(c) for c in r] for r in table])
+    result = roster.apply(s, m, preview, principal().actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    broadcast.attendance_changed(m)
+    flash(_("Đã nhập danh sách: %(added)d người mới, %(kept)d giữ nguyên, %(removed)d bị bỏ.",
+            added=result.added, kept=result.kept, removed=result.removed))
+    delegates = preview.count(*DELEGATE_ROLES)
+    if delegates != m.seated_count:
+        flash(_("Lưu ý: danh sách có %(n)d đại biểu, còn tổng số đại biểu dùng để tính tỷ lệ là %(seated)d. "
+                "Hãy kiểm tra lại ô «Tổng số đại biểu».", n=delegates, seated=m.seated_count), "warning")
+    return redirect(url_for(".console") + "#roster")
+
+
+def _card(m: Meeting, p: Participant, base: str) -> Card:
+    return Card(council_name=m.council_name, session_title=m.full_title, name=p.full_name, title=p.title,
+                role_label=ROLE_LABELS.get(p.role, p.role), url=links.join_url(base, p.token),
+                number=f"{m.id}-{p.position:02d}")
+
+
+@bp.route("/cards.pdf")
+@requires(Permission.MEETING_MANAGE)
+def cards_pdf() -> Any:
+    """All join cards, eight per A4 page, to print and cut."""
+    s = db.session()
+    m = _meeting()
+    base = links.public_base(s, request.host_url)
+    cards = [_card(m, p, base) for p in m.participants if p.role != "clerk"]
+    pdf = build_cards_pdf(cards, ROOT / "static" / "fonts")
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="the-tham-gia-ky-hop-{m.id}.pdf"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.route("/participants/<int:pid>/card.pdf")
+@requires(Permission.MEETING_MANAGE)
+def card_pdf(pid: int) -> Any:
+    """One person's card, for reprinting after a reissue."""
+    s = db.session()
+    m = _meeting()
+    p = _participant(m, pid)
+    pdf = build_cards_pdf([_card(m, p, links.public_base(s, request.host_url))], ROOT / "static" / "fonts")
+    return Response(pdf, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/participants/<int:pid>/reissue", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def reissue(pid: int) -> Any:
+    """A card was lost: the old QR stops working now and a new card is ready to print."""
+    s = db.session()
+    m = _meeting()
+    p = _participant(m, pid)
+    tokens.revoke_and_reissue(s, p, principal().actor)
+    s.commit()
+    flash(_("Đã thu hồi thẻ cũ của %(name)s. Thẻ cũ không còn dùng được; hãy in thẻ mới.", name=p.full_name))
+    return redirect(url_for(".console", reissued=p.id) + "#roster")
+
+
+@bp.route("/attendance/<int:pid>", methods=["POST"])
+@requires(Permission.ATTENDANCE_MANAGE)
+def mark_attendance(pid: int) -> Any:
+    """Mark someone present, absent with a reason, or gone early (for those without a device)."""
+    s = db.session()
+    m = _meeting()
+    late_field = request.form.get("late")
+    late = None if late_field is None else late_field == "1"
+    attendance.mark(s, m, pid, request.form.get("status", ""), request.form.get("reason", ""), late,
+                    principal().actor)
+    s.commit()
+    broadcast.attendance_changed(m)
+    if request.accept_mimetypes.best == "application/json":
+        return {"ok": True, "attendance": attendance.summary(m).to_dict()}
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for(".console") + "#attendance"
+    return redirect(target)
+
+
+def _participant(m: Meeting, pid: int) -> Participant:
+    p = next((x for x in m.participants if x.id == pid and x.role != "clerk"), None)
+    if p is None:
+        raise NotFound("Không tìm thấy đại biểu.")
+    return p

@@ -1,0 +1,69 @@
+"""Error pages and JSON errors in one place: friendly, in the person's language, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from meeting_server.domain.errors import DomainError, Forbidden, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Yêu cầu không hợp lệ"), _("Dữ liệu gửi lên không đúng. Hãy thử lại.")),
+        401: (_("Cần quét thẻ"), _("Hãy quét mã QR trên thẻ đại biểu của bạn để vào trang này.")),
+        403: (_("Không có quyền"), _("Vai trò của bạn không được dùng chức năng này.")),
+        404: (_("Không tìm thấy"), _("Trang hoặc nội dung này không có.")),
+        405: (_("Không hợp lệ"), _("Thao tác này không được hỗ trợ ở đây.")),
+        413: (_("Tệp quá lớn"), _("Tệp tải lên vượt quá giới hạn cho phép.")),
+        429: (_("Quá nhiều lần thử"), _("Bạn đã thử quá nhiều mã sai. Hãy đợi một phút rồi thử lại.")),
+        500: (_("Có lỗi"), _("Máy chủ gặp lỗi. Hãy báo cho thư ký kỳ họp.")),
+    }
+
+
+def render_error(status: int, message: str | None = None, code: str | None = None) -> Any:
+    title, default = _messages().get(status, (_("Có lỗi"), _("Có lỗi xảy ra.")))
+    text = message or default
+    if _wants_json():
+        return jsonify({"error": code or str(status), "message": text}), status
+    return render_template("message.html", title=title, message=text, status=status), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Any:
+        return render_error(err.code or 500, getattr(err, "description_vi", None))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError) -> Any:
+        return render_error(400, _("Trang đã cũ. Hãy tải lại trang rồi làm lại."), "csrf")
+
+    @app.errorhandler(NotFound)
+    def _nf(err: NotFound) -> Any:
+        return render_error(404, _(err.message), err.code)
+
+    @app.errorhandler(Forbidden)
+    def _fb(err: Forbidden) -> Any:
+        return render_error(403, _(err.message), err.code)
+
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError) -> Any:
+        return render_error(400 if err.code != "conflict" else 409, _(err.message), err.code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Any:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return render_error(500)

@@ -1,0 +1,83 @@
+"""Who is asking, and may they: the declaration every route carries."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, g, request, session
+
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission
+from meeting_server.domain.principal import Principal
+from meeting_server.services import tokens
+from meeting_server.store import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bearer_token() -> str | None:
+    """The join token of an `Authorization: Bearer …` header, if any."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def resolve_principal(token: str | None) -> Principal | None:
+    """The principal of a token, or None when it is unknown or revoked."""
+    if not token:
+        return None
+    try:
+        return tokens.resolve(db.session(), token)
+    except DomainError:
+        return None
+
+
+def current_principal() -> Principal | None:
+    """From the Bearer header, else the signed session cookie; checked against the database on every request,
+    so a revoked card stops working at once."""
+    if "principal" not in g:
+        token = bearer_token() or session.get("tok")
+        g.principal = resolve_principal(token)
+    return g.principal  # type: ignore[no-any-return]
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Route decorator: 401 without a valid card, 403 when the role lacks the permission."""
+
+    def deco(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            who = current_principal()
+            if who is None:
+                abort(401)
+            if not who.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return deco
+
+
+def public(view: F) -> F:
+    """Route decorator that says, explicitly, that anyone may call the route."""
+    view.required_permission = None  # type: ignore[attr-defined]
+    return view
+
+
+def principal() -> Principal:
+    """The principal of a route guarded by `requires` (never None there)."""
+    who = current_principal()
+    if who is None:
+        abort(401)
+    return who
+
+
+def same_meeting(meeting_id: int) -> None:
+    """Object check: a card only reaches its own meeting; others look like they do not exist."""
+    if principal().meeting_id != meeting_id:
+        abort(404)

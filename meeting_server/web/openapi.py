@@ -1,0 +1,95 @@
+"""The OpenAPI 3 document of /api/v1, kept beside the routes it describes (a test checks they match)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _op(summary: str, roles: str, body: dict[str, Any] | None = None, ok: str = "200") -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "description": f"Roles: {roles}.",
+        "security": [{"bearer": []}, {"cookie": []}],
+        "responses": {
+            ok: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+            "403": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    return op
+
+
+def _json(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return {"application/json": {"schema": schema}}
+
+
+MEETING_ID = {"name": "meeting_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+PID = {"name": "pid", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/meetings": {"get": _op("The meetings this card belongs to", "every role")},
+    "/meetings/{meeting_id}": {
+        "parameters": [MEETING_ID],
+        "get": _op("A meeting with its live attendance summary and seq", "every role"),
+        "patch": _op("Change a meeting's details", "clerk", _json({
+            "council_level": {"type": "string", "enum": ["xã", "phường", "thị trấn", "đặc khu"]},
+            "locality": {"type": "string"}, "session_title": {"type": "string"}, "term": {"type": "string"},
+            "place": {"type": "string"}, "starts_at": {"type": "string", "format": "date-time"},
+            "seated_count": {"type": "integer", "minimum": 1},
+            "quorum_rule": {"type": "string", "enum": ["two_thirds", "more_than_half"]}})),
+    },
+    "/meetings/{meeting_id}/agenda": {
+        "parameters": [MEETING_ID],
+        "get": _op("The agenda in order and the current item", "every role"),
+        "post": _op("Append an agenda item", "clerk",
+                    _json({"title": {"type": "string"}, "description": {"type": "string"}}, ["title"]), "201"),
+    },
+    "/meetings/{meeting_id}/participants": {
+        "parameters": [MEETING_ID],
+        "get": _op("The list of people, with roles", "clerk, chair, secretary, delegate"),
+        "put": _op("Replace the list (CSV, XLSX or JSON rows); all or nothing, 422 with per-line problems",
+                   "clerk", {"text/csv": {"schema": {"type": "string"}},
+                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                                 {"schema": {"type": "string", "format": "binary"}},
+                             **_json({"rows": {"type": "array", "items": {"type": "array"}}}, ["rows"])}),
+    },
+    "/meetings/{meeting_id}/attendance": {
+        "parameters": [MEETING_ID],
+        "get": _op("Present/seated/required/quorate; names for clerk, chair and secretary", "every role"),
+    },
+    "/meetings/{meeting_id}/attendance/{pid}": {
+        "parameters": [MEETING_ID, PID],
+        "post": _op("Mark a person present, absent (with reason) or left early", "clerk, secretary", _json({
+            "status": {"type": "string", "enum": ["present", "absent", "left"]},
+            "reason": {"type": "string"}, "late": {"type": "boolean"}}, ["status"])),
+    },
+}
+
+
+def document(version: str) -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "meeting-server API", "version": version,
+                 "description": "Paperless meeting room of a commune People's Council. See docs/PROTOCOL.md."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A join token (from a QR card)."},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "ms_session",
+                           "description": "The session bound by opening /j/<token>; unsafe methods also need "
+                                          "the X-CSRFToken header."},
+            },
+            "responses": {"Error": {"description": "An error a person can read", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"}}}}}}},
+        },
+    }

@@ -1,0 +1,56 @@
+"""The live screens: delegate (phone first), chair, projector (kiosk)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+
+from meeting_server.documents import qr
+from meeting_server.domain.permissions import Permission
+from meeting_server.services import links, meetings, snapshot
+from meeting_server.store import db
+from meeting_server.web.guards import principal, requires
+
+bp = Blueprint("screens", __name__)
+
+
+def _page(template: str, page: str) -> Any:
+    who = principal()
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    base = links.public_base(s, request.host_url)
+    return render_template(template, page=page, state=snapshot.build(m, who), meeting=m,
+                           room_url=links.join_url(base, m.guest_token))
+
+
+@bp.route("/delegate")
+@requires(Permission.MEETING_READ)
+def delegate() -> Any:
+    """A delegate's (or guest's) screen: agenda, documents, attendance; large type."""
+    return _page("delegate.html", "delegate")
+
+
+@bp.route("/chair")
+@requires(Permission.AGENDA_CONTROL)
+def chair() -> Any:
+    """The chair's console: quorum, who is present, the agenda to move through."""
+    return _page("chair.html", "chair")
+
+
+@bp.route("/kiosk")
+@requires(Permission.MEETING_READ)
+def kiosk() -> Any:
+    """The projector: title, current item, room QR, live attendance."""
+    return _page("kiosk.html", "kiosk")
+
+
+@bp.route("/room-qr.svg")
+@requires(Permission.MEETING_READ)
+def room_qr() -> Any:
+    """The room QR (guests join read-only), for the projector and the clerk console."""
+    who = principal()
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    url = links.join_url(links.public_base(s, request.host_url), m.guest_token)
+    return Response(qr.svg(url), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,180 @@
+/* Live screens: one Socket.IO connection, the `state` snapshot with its seq, and small renderers per page.
+   The server computes every number and rule; this file only shows what it sent. */
+(function () {
+  "use strict";
+  var I = JSON.parse(document.getElementById("i18n").textContent);
+  var state = JSON.parse(document.getElementById("initial-state").textContent);
+  var me = state.me;
+  var page = document.body.dataset.page;
+  var listeners = {};
+
+  function fmt(s, o) { return s.replace(/\{(\w+)\}/g, function (_, k) { return o[k]; }); }
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function bind(name) { return $all('[data-bind="' + name + '"]'); }
+  function setText(name, text) { bind(name).forEach(function (el) { el.textContent = text; }); }
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  var socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+
+  function applySeq(seq) {
+    // Older than what we show: drop. A gap: we missed something, ask for a full snapshot.
+    if (typeof seq !== "number") return true;
+    if (seq < state.seq) return false;
+    if (seq > state.seq + 1) socket.emit("sync");
+    state.seq = seq;
+    return true;
+  }
+
+  socket.on("connect", function () { connection(true); socket.emit("sync"); });
+  socket.on("disconnect", function () { connection(false); });
+  socket.on("connect_error", function () { connection(false); });
+  socket.on("state", function (s) {
+    if (s.seq < state.seq) return;
+    s.me = me; state = s; render(); emitLocal("state", state);
+  });
+  socket.on("attendance", function (p) {
+    if (!applySeq(p.seq)) return;
+    state.attendance = p.attendance;
+    if (p.attendees) state.attendees = p.attendees;
+    render();
+  });
+
+  function connection(ok) {
+    bind("connection").forEach(function (e) {
+      e.textContent = ok ? I.online : I.offline;
+      e.classList.toggle("offline", !ok);
+    });
+  }
+
+  function currentTitle() {
+    var cur = (state.agenda || []).filter(function (it) { return it.id === state.current_item_id; })[0];
+    return cur ? cur.position + ". " + cur.title : I.no_current;
+  }
+
+  function attendanceLine() {
+    var a = state.attendance;
+    var line = fmt(I.present_line, a) + " — " + fmt(a.quorate ? I.quorate : I.not_quorate, a);
+    bind("attendance_line").forEach(function (e) {
+      e.textContent = line;
+      e.classList.toggle("quorate", a.quorate);
+      e.classList.toggle("not-quorate", !a.quorate);
+    });
+  }
+
+  function renderAgenda() {
+    bind("agenda").forEach(function (ol) {
+      ol.innerHTML = "";
+      state.agenda.forEach(function (it) {
+        var li = el("li", { "data-item": it.id }, it.title);
+        if (it.id === state.current_item_id) { li.className = "current"; li.setAttribute("aria-current", "step"); }
+        ol.appendChild(li);
+      });
+    });
+  }
+
+  function statusText(a) {
+    var t = I["status_" + a.status] || a.status;
+    if (a.status === "present" && a.late) t += " (" + I.late + ")";
+    if (a.reason) t += " — " + a.reason;
+    return t;
+  }
+
+  function renderAttendees(name, withButtons) {
+    bind(name).forEach(function (table) {
+      var tbody = $("tbody", table);
+      tbody.innerHTML = "";
+      (state.attendees || []).forEach(function (a) {
+        if (a.role === "guest" && !withButtons) return;
+        var tr = el("tr", { "data-participant": a.id });
+        tr.appendChild(el("td", {}, String(a.position)));
+        var nameTd = el("td", {}, a.name);
+        if (a.role !== "delegate") nameTd.appendChild(el("small", {}, " · " + (I["role_" + a.role] || a.role)));
+        tr.appendChild(nameTd);
+        tr.appendChild(el("td", { "class": "status-" + a.status, "data-status": a.status }, statusText(a)));
+        if (withButtons) {
+          var td = el("td", { "class": "nowrap" });
+          ["present", "absent", "left"].forEach(function (st) {
+            var b = el("button", { "class": "button small", "data-mark": st, "data-pid": a.id }, I["mark_" + st]);
+            td.appendChild(b);
+          });
+          tr.appendChild(td);
+        }
+        tbody.appendChild(tr);
+      });
+    });
+  }
+
+  function renderAgendaControl() {
+    bind("agenda_control").forEach(function (ol) {
+      ol.innerHTML = "";
+      state.agenda.forEach(function (it) {
+        var li = el("li", { "data-item": it.id });
+        li.appendChild(el("span", {}, it.title));
+        if (it.id === state.current_item_id) {
+          li.className = "current";
+          li.appendChild(el("strong", {}, I.current));
+        } else {
+          li.appendChild(el("button", { "class": "button small", "data-goto": it.id }, I.go_to));
+        }
+        ol.appendChild(li);
+      });
+    });
+    setText("meeting_status", I["meeting_status_" + state.meeting.status] || state.meeting.status);
+    $all("[data-show-when]").forEach(function (b) {
+      b.hidden = b.dataset.showWhen.split(",").indexOf(state.meeting.status) < 0;
+    });
+  }
+
+  function render() {
+    setText("session_title", state.meeting.session_title);
+    setText("full_title", state.meeting.full_title);
+    setText("me_name", me.name);
+    setText("me_role", I["role_" + me.role] || "");
+    setText("current_item", currentTitle());
+    attendanceLine();
+    renderAgenda();
+    if (page === "chair") { renderAgendaControl(); renderAttendees("attendees", false); }
+    if (page === "clerk") { renderAttendees("attendance_manage", true); }
+    emitLocal("render", state);
+  }
+
+  function ack(res) {
+    if (res && res.ok === false) alert(res.error);
+  }
+
+  document.addEventListener("click", function (ev) {
+    var t = ev.target.closest("button"); if (!t) return;
+    if (t.dataset.goto) { socket.emit("agenda.set_current", { item_id: Number(t.dataset.goto) }, ack); }
+    else if (t.dataset.action === "status") { socket.emit("meeting.set_status", { status: t.dataset.status }, ack); }
+    else if (t.dataset.mark) { mark(Number(t.dataset.pid), t.dataset.mark); }
+  });
+
+  function mark(pid, status) {
+    var reason = "";
+    if (status === "absent") { reason = prompt(I.reason_prompt) || ""; if (!reason) return; }
+    if (status === "left") { reason = prompt(I.left_prompt) || ""; }
+    var body = new URLSearchParams({ status: status, reason: reason });
+    fetch("/clerk/attendance/" + pid, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": $('meta[name="csrf-token"]').content, "Accept": "application/json" },
+      body: body
+    }).then(function (r) { return r.json(); }).then(function (j) { if (!j.attendance) alert(j.message); });
+  }
+
+  function emitLocal(name, data) { (listeners[name] || []).forEach(function (fn) { fn(data); }); }
+
+  window.Live = {
+    socket: socket, I: I, el: el, fmt: fmt,
+    state: function () { return state; },
+    on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
+    applySeq: applySeq
+  };
+  connection(false);
+  render();
+})();
