@@ -162,9 +162,13 @@ class PollSpec:
 
     def __post_init__(self) -> None:
         """Reject specs that could not produce a meaningful ballot."""
-        object.__setattr__(self, "kind", PollKind(self.kind))
-        object.__setattr__(self, "threshold", Threshold(self.threshold))
-        object.__setattr__(self, "rating_base", RatingBase(self.rating_base))
+        try:
+            # Specs are rebuilt from stored strings; a bad one is a domain error, not a crash.
+            object.__setattr__(self, "kind", PollKind(self.kind))
+            object.__setattr__(self, "threshold", Threshold(self.threshold))
+            object.__setattr__(self, "rating_base", RatingBase(self.rating_base))
+        except ValueError as exc:
+            raise DomainError(f"Thiết lập biểu quyết không hợp lệ: {exc}.", "vote.invalid_spec") from exc
         object.__setattr__(self, "candidates", tuple(self.candidates))
         object.__setattr__(self, "officials", tuple(self.officials))
         for people in (self.candidates, self.officials):
@@ -265,7 +269,9 @@ def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
             if not isinstance(key, str):
                 raise _invalid_choice("Phiếu bầu có mục không phải là ứng cử viên.")
             if key not in known:
-                raise _invalid_choice("Phiếu bầu có người không có trong danh sách ứng cử viên.", "vote.unknown_candidate")
+                raise _invalid_choice(
+                    "Phiếu bầu có người không có trong danh sách ứng cử viên.", "vote.unknown_candidate"
+                )
             if key in seen:
                 raise _invalid_choice(f"Ứng cử viên {spec.name_of(key)} bị ghi hai lần.", "vote.duplicate_candidate")
             seen.add(key)
@@ -283,7 +289,9 @@ def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
         levels = {str(level) for level, _ in RATING_LEVELS}
         for key, level in choice.items():
             if key not in known:
-                raise _invalid_choice("Phiếu có người không thuộc danh sách lấy phiếu tín nhiệm.", "vote.unknown_official")
+                raise _invalid_choice(
+                    "Phiếu có người không thuộc danh sách lấy phiếu tín nhiệm.", "vote.unknown_official"
+                )
             if level is not None and (not isinstance(level, str) or level not in levels):
                 raise _invalid_choice(
                     f"Mức tín nhiệm của {spec.name_of(key)} không hợp lệ. "
@@ -545,7 +553,7 @@ def tally(
     ballots = tuple(ballots)
     if any(b.kind != spec.kind for b in ballots):
         raise DomainError("Có phiếu không thuộc cuộc biểu quyết này.", "vote.invalid_choice")
-    if len(ballots) > eligible:
+    if eligible < 0 or len(ballots) > eligible:
         raise DomainError("Số phiếu điện tử nhiều hơn số đại biểu được phát phiếu.", "vote.invalid_tally")
     paper = paper_totals
     if paper is not None:
@@ -593,7 +601,9 @@ def tally(
             if b.valid:  # names on an invalid ballot are not counted
                 for key in b.candidates:
                     votes[key] += 1
-        options = tuple(OptionCount(p.key, p.name, votes[p.key], percent_of(votes[p.key], seated)) for p in spec.candidates)
+        options = tuple(
+            OptionCount(p.key, p.name, votes[p.key], percent_of(votes[p.key], seated)) for p in spec.candidates
+        )
         elected, tied, tie_seats = _elect(spec, votes, required)
         if tied:
             outcome = Outcome.TIE
@@ -697,10 +707,14 @@ def _lines_vi(result: Result, level_word: str) -> list[str]:
     required = f"{format_int(result.required)}/{format_int(n)}"
     if spec.kind == PollKind.OPEN:
         verdict = "Thông qua" if result.passed else "Không thông qua"
-        lines.append(f"Kết quả: {verdict} (cần ít nhất {required} đại biểu tán thành, {spec.threshold.label_vi} {of_total}).")
+        lines.append(
+            f"Kết quả: {verdict} (cần ít nhất {required} đại biểu tán thành, {spec.threshold.label_vi} {of_total})."
+        )
     elif spec.kind == PollKind.SECRET:
         verdict = "Thông qua" if result.passed else "Không thông qua"
-        lines.append(f"Kết quả: {verdict} (cần ít nhất {required} phiếu đồng ý, {spec.threshold.label_vi} {of_total}).")
+        lines.append(
+            f"Kết quả: {verdict} (cần ít nhất {required} phiếu đồng ý, {spec.threshold.label_vi} {of_total})."
+        )
     elif spec.kind == PollKind.CONFIDENCE_VOTE:
         if result.outcome == Outcome.DISMISSAL_PROPOSED:
             lines.append(
@@ -713,13 +727,17 @@ def _lines_vi(result: Result, level_word: str) -> list[str]:
                 f"(cần {required}); không đặt ra việc miễn nhiệm."
             )
     elif spec.kind == PollKind.ELECTION:
-        lines.append(f"Số người được bầu: {format_int(spec.seats)}; cần ít nhất {required} phiếu ({spec.threshold.label_vi} {of_total}).")
+        lines.append(
+            f"Số người được bầu: {format_int(spec.seats)}; "
+            f"cần ít nhất {required} phiếu ({spec.threshold.label_vi} {of_total})."
+        )
         names = ", ".join(spec.name_of(k) for k in result.elected)
         lines.append(f"Trúng cử: {names}." if result.elected else "Không có người trúng cử.")
         if result.tied:
             tied = ", ".join(spec.name_of(k) for k in result.tied)
             lines.append(
-                f"Những người có số phiếu ngang nhau phải bầu lại cho {format_int(result.tie_seats)} vị trí còn lại: {tied}."
+                "Những người có số phiếu ngang nhau phải bầu lại "
+                f"cho {format_int(result.tie_seats)} vị trí còn lại: {tied}."
             )
         elif len(result.elected) < spec.seats:
             lines.append(f"Còn {format_int(spec.seats - len(result.elected))} vị trí chưa có người trúng cử.")
@@ -731,7 +749,9 @@ def _lines_vi(result: Result, level_word: str) -> list[str]:
                 lines.append(f"- {o.label}: {format_int(o.votes)} phiếu, chiếm {o.percent_text} {base_words}.")
             lines.append(f"- Phiếu không hợp lệ (bỏ trống) đối với người này: {format_int(r.invalid)} phiếu.")
             if r.consequence == RatingConsequence.DISMISSAL_PROPOSED:
-                lines.append(f"- Có từ 2/3 {base_words} trở lên đánh giá tín nhiệm thấp: đề nghị miễn nhiệm, bãi nhiệm.")
+                lines.append(
+                    f"- Có từ 2/3 {base_words} trở lên đánh giá tín nhiệm thấp: đề nghị miễn nhiệm, bãi nhiệm."
+                )
             elif r.consequence == RatingConsequence.MAY_RESIGN:
                 lines.append(
                     f"- Có trên 1/2 {base_words} đánh giá tín nhiệm thấp: có thể xin từ chức; "

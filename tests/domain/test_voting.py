@@ -116,8 +116,10 @@ def test_spec_that_cannot_make_a_ballot_is_refused(kwargs: dict) -> None:
 
 
 def test_spec_accepts_plain_strings_for_enums() -> None:
-    spec = PollSpec("secret", threshold="two_thirds")
+    spec = PollSpec("secret", threshold="two_thirds")  # type: ignore[arg-type]  # as read back from storage
     assert spec.kind is PollKind.SECRET and spec.threshold is Threshold.TWO_THIRDS
+    assert error_of(PollSpec, "referendum").code == "vote.invalid_spec"
+    assert error_of(PollSpec, PollKind.OPEN, threshold="most").code == "vote.invalid_spec"
 
 
 def test_option_labels_in_vietnamese() -> None:
@@ -358,6 +360,7 @@ def test_more_ballots_than_delegates_is_refused() -> None:
     spec = PollSpec(PollKind.OPEN)
     assert error_of(tally, spec, many(spec, "for", 3), seated=30, eligible=2).code == "vote.invalid_tally"
     assert error_of(tally, spec, [], seated=15, eligible=16).code == "vote.invalid_tally"
+    assert error_of(tally, spec, [], seated=15, eligible=-1).code == "vote.invalid_tally"
     paper = PaperTotals(issued=10, returned=0)
     assert error_of(tally, spec, [], seated=15, eligible=10, paper_totals=paper).code == "vote.invalid_tally"
 
@@ -651,7 +654,9 @@ def test_draft_or_open_poll_can_be_cancelled_with_a_reason(state: PollState) -> 
         assert err.code == "vote.reason_required" and err.message == "Phải nêu lý do hủy biểu quyết."
 
 
-@pytest.mark.parametrize(("state", "code"), [(PollState.CLOSED, "vote.closed"), (PollState.CANCELLED, "vote.cancelled")])
+@pytest.mark.parametrize(
+    ("state", "code"), [(PollState.CLOSED, "vote.closed"), (PollState.CANCELLED, "vote.cancelled")]
+)
 def test_closed_or_cancelled_poll_cannot_be_cancelled(state: PollState, code: str) -> None:
     assert error_of(cancel_poll, state, "lý do").code == code
 
