@@ -1,18 +1,16 @@
-"""Domain errors: each carries a stable code and a message a person can read (Vietnamese first)."""
-
-from __future__ import annotations
+"""Errors raised by the domain rules; the web and realtime layers map them in one place."""
 
 
 class DomainError(Exception):
-    """A rule said no. The web and realtime layers turn it into a 4xx answer or a failed ack, in one place."""
+    """A broken business rule, with a stable `code` for programs and a Vietnamese `message` for people."""
 
     code = "error"
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        if code is not None:
-            self.code = code
+        # An explicit code wins; otherwise the class default, so subclasses can fix their own code.
+        self.code = code if code is not None else type(self).code
 
 
 class NotFound(DomainError):

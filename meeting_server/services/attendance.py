@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from meeting_server.domain import quorum
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Role
+from meeting_server.domain.voting import Threshold
 from meeting_server.services import audit
 from meeting_server.store.tables import Attendance, Meeting, Participant, utcnow
 
@@ -47,11 +48,13 @@ def summary(m: Meeting) -> Summary:
             absent += 1
         elif a.status == "left":
             left += 1
+    required = quorum.quorum_required(m.seated_count, Threshold(m.quorum_rule))
     return Summary(
         present=present,
         seated=m.seated_count,
-        required=quorum.quorum_required(m.seated_count, m.quorum_rule),
-        quorate=quorum.is_quorate(present, m.seated_count, m.quorum_rule),
+        required=required,
+        # More present than N means the clerk's N is out of date; the count still shows, it does not crash.
+        quorate=present >= required,
         absent=absent,
         late=late,
         left=left,
