@@ -68,6 +68,12 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     )
     register_events(socketio)
 
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        return {"get_locale": get_locale}
+
     @app.after_request
     def _headers(resp: Any) -> Any:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -47,6 +47,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     if not eventlet.patcher.is_monkey_patched("socket"):
         raise click.ClickException("run through `python -m meeting_server` or the `meeting-server` script")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from meeting_server.app import socketio
     from meeting_server.services import demo, links, meetings
     from meeting_server.store import db

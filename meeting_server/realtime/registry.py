@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import session
-from flask_socketio import SocketIO, disconnect
+from flask import request, session
+from flask_socketio import SocketIO
 
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
@@ -40,8 +40,9 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
         def wrapped(data: Any = None) -> Any:
             who = connection_principal()
             if who is None:
-                disconnect()
-                return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.required"}
+                # Answer first, then hang up: a disconnect before the ack would leave the phone guessing.
+                _disconnect_soon(request.sid)  # type: ignore[attr-defined]
+                return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
             if requires is not None and not who.can(requires):
                 return {"ok": False, "error": "Bạn không có quyền thực hiện thao tác này.", "code": "forbidden"}
             try:
@@ -53,6 +54,29 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
         return wrapped
 
     return deco
+
+
+def _disconnect_soon(sid: str) -> None:
+    from meeting_server.app import socketio
+
+    def later() -> None:
+        socketio.sleep(0.2)
+        socketio.server.disconnect(sid)
+
+    socketio.start_background_task(later)
+
+
+def disconnect_participant(participant_id: int) -> None:
+    """Hang up every connection of a card that was just revoked (those this process holds; with several
+    processes the others refuse its next event, since every event re-checks the token)."""
+    from meeting_server.app import socketio
+    from meeting_server.realtime import rooms
+
+    room = rooms.participant(participant_id)
+    sids = [sid for sid, _eio in socketio.server.manager.get_participants("/", room)]
+    for sid in sids:
+        socketio.server.emit("revoked", {}, to=sid)
+        socketio.server.disconnect(sid)
 
 
 def register(socketio: SocketIO) -> None:

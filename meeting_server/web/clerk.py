@@ -24,6 +24,7 @@ from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.realtime import broadcast
+from meeting_server.realtime.registry import disconnect_participant
 from meeting_server.services import attendance, links, meetings, roster, snapshot, tokens
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Participant
@@ -217,6 +218,7 @@ def reissue(pid: int) -> Any:
     p = _participant(m, pid)
     tokens.revoke_and_reissue(s, p, principal().actor)
     s.commit()
+    disconnect_participant(p.id)
     flash(_("Đã thu hồi thẻ cũ của %(name)s. Thẻ cũ không còn dùng được; hãy in thẻ mới.", name=p.full_name))
     return redirect(url_for(".console", reissued=p.id) + "#roster")
 

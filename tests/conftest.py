@@ -1,0 +1,196 @@
+"""Shared fixtures: an in-process app for HTTP tests and real servers on loopback for everything live."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real `python -m meeting_server serve` on loopback, with its data directory and join links."""
+
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    links: dict[str, Any] = field(default_factory=dict)
+
+    def refresh_links(self) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "meeting_server", "links", "--json", "--data-dir", str(self.data_dir)],
+            check=True, capture_output=True, cwd=ROOT, env=_env(),
+        ).stdout
+        self.links = json.loads(out)
+        return self.links
+
+    def token(self, url: str) -> str:
+        return url.rsplit("/", 1)[1]
+
+    def session_for(self, join_url: str) -> requests.Session:
+        """A browser-like HTTP session bound to a card by opening its join link."""
+        s = requests.Session()
+        r = s.get(join_url.replace(self.links_base(), self.url), allow_redirects=True, timeout=10)
+        r.raise_for_status()
+        return s
+
+    def links_base(self) -> str:
+        return self.links["kiosk"].rsplit("/j/", 1)[0]
+
+    def local(self, join_url: str) -> str:
+        return join_url.replace(self.links_base(), self.url)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("MEETING_SERVER_DATA", None)
+    return env
+
+
+def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveServer:
+    """Start a server and wait for /healthz (deadline 30 s)."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", str(data_dir), *extra],
+            cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"server did not answer /healthz:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path)
+    try:
+        server.refresh_links()
+    except subprocess.CalledProcessError:
+        pass
+    return server
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start fresh servers (each on its own data directory unless given one); all are stopped at the end."""
+    started: list[LiveServer] = []
+
+    def make(*extra: str, data_dir: Path | None = None, port: int | None = None) -> LiveServer:
+        srv = start_server(data_dir or tmp_path / f"data{len(started)}", *extra, port=port)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def live_server(server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A fresh server with the demo meeting."""
+    return server_factory()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Any:
+    """An in-process app on a temporary data directory with the demo meeting (CSRF on, as in production)."""
+    from meeting_server.app import create_app
+    from meeting_server.services import demo
+    from meeting_server.store import db
+
+    app = create_app({"DATA_DIR": tmp_path / "inproc", "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    with db.standalone_session(app) as s:
+        demo.seed(s)
+        s.commit()
+    return app
+
+
+@pytest.fixture
+def app_links(app: Any) -> dict[str, Any]:
+    """The demo meeting's join links in the in-process app (base http://localhost)."""
+    from meeting_server.services import links, meetings
+    from meeting_server.store import db
+
+    with db.standalone_session(app) as s:
+        m = meetings.current(s)
+        assert m is not None
+        return links.links(m, "http://localhost")
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def login(app: Any, app_links: dict[str, Any]) -> Callable[[str], Any]:
+    """A Flask test client bound to a role's card: login("clerk"), login("chair"), login("delegate"), …"""
+
+    def make(role: str) -> Any:
+        client = app.test_client()
+        if role == "anonymous":
+            return client
+        url = {
+            "clerk": app_links["clerk"],
+            "chair": app_links["chair"][0],
+            "secretary": app_links["secretary"][0],
+            "delegate": next(d["url"] for d in app_links["delegates"] if d["role"] == "delegate"),
+            "guest": app_links["guest"],
+            "invited_guest": app_links["guests"][0]["url"],
+            "kiosk": app_links["kiosk"],
+        }[role]
+        r = client.get("/j/" + token_of(url))
+        assert r.status_code == 302, r.data
+        return client
+
+    return make
+
+
+def csrf_token(client: Any, path: str = "/") -> str:
+    """The CSRF token a page embeds (forms post it back)."""
+    import re
+
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
+    m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert m, "page has no CSRF token"
+    return m.group(1)

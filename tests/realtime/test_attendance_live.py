@@ -1,0 +1,163 @@
+"""Joining, attendance and agenda control, through a real server and real Socket.IO clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from tests.conftest import LiveServer
+from tests.realtime.helpers import Screen
+
+
+def _delegates(srv: LiveServer) -> list[dict[str, Any]]:
+    return [d for d in srv.links["delegates"] if d["role"] == "delegate"]
+
+
+def test_connect_gets_state_snapshot_by_role(live_server: LiveServer) -> None:
+    srv = live_server
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    guest = Screen(srv.url, srv.token(srv.links["guest"]))
+    try:
+        cs = chair.wait("state")
+        gs = guest.wait("state")
+        assert cs["meeting"]["full_title"] == "Kỳ họp thứ Hai, Hội đồng nhân dân xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031"
+        assert len(cs["agenda"]) == 6
+        assert cs["attendance"] == gs["attendance"]
+        assert cs["attendance"]["seated"] == 30 and cs["attendance"]["required"] == 20
+        # The chair sees names; a guest does not.
+        assert len([a for a in cs["attendees"] if a["role"] != "guest"]) == 30
+        assert "attendees" not in gs
+        assert cs["me"]["role"] == "chair" and gs["me"]["role"] == "guest"
+    finally:
+        chair.close()
+        guest.close()
+
+
+def test_unknown_token_is_refused(live_server: LiveServer) -> None:
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(live_server.url, auth={"token": "not-a-card"}, transports=["websocket"], wait_timeout=5)
+
+
+def test_scanning_a_card_updates_every_screen(live_server: LiveServer) -> None:
+    srv = live_server
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    kiosk = Screen(srv.url, srv.token(srv.links["kiosk"]))
+    try:
+        start = chair.wait("state")
+        kiosk.wait("state")
+        d = _delegates(srv)[0]
+        # The delegate opens their QR link on their phone.
+        phone = requests.Session()
+        r = phone.get(srv.local(d["url"]), timeout=10)
+        assert r.status_code == 200 and "delegate" in r.url
+        ev = chair.wait("attendance", lambda p: p["attendance"]["present"] == 1)
+        assert ev["seq"] > start["seq"]
+        row = next(a for a in ev["attendees"] if a["id"] == d["participant_id"])
+        assert row["status"] == "present" and row["arrived_at"]
+        kev = kiosk.wait("attendance", lambda p: p["attendance"]["present"] == 1)
+        assert "attendees" not in kev
+        assert kev["seq"] == ev["seq"]
+        # A second scan changes nothing and sends nothing new.
+        phone.get(srv.local(d["url"]), timeout=10)
+        api = requests.get(f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/attendance",
+                           headers={"Authorization": f"Bearer {srv.token(srv.links['clerk'])}"}, timeout=10)
+        assert api.json()["summary"]["present"] == 1
+    finally:
+        chair.close()
+        kiosk.close()
+
+
+def test_quorum_line_reaches_twenty_of_thirty(live_server: LiveServer) -> None:
+    srv = live_server
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    try:
+        chair.wait("state")
+        everyone = srv.links["delegates"]
+        for d in everyone[:19]:
+            requests.get(srv.local(d["url"]), timeout=10)
+        ev = chair.wait("attendance", lambda p: p["attendance"]["present"] == 19)
+        assert ev["attendance"]["quorate"] is False
+        requests.get(srv.local(everyone[19]["url"]), timeout=10)
+        ev = chair.wait("attendance", lambda p: p["attendance"]["present"] == 20)
+        assert ev["attendance"] == {**ev["attendance"], "present": 20, "seated": 30, "required": 20, "quorate": True}
+    finally:
+        chair.close()
+
+
+def test_clerk_marks_absence_with_reason(live_server: LiveServer) -> None:
+    srv = live_server
+    secretary = Screen(srv.url, srv.token(srv.links["secretary"][0]))
+    try:
+        secretary.wait("state")
+        d = _delegates(srv)[1]
+        url = f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/attendance/{d['participant_id']}"
+        auth = {"Authorization": f"Bearer {srv.token(srv.links['clerk'])}"}
+        r = requests.post(url, json={"status": "absent"}, headers=auth, timeout=10)
+        assert r.status_code == 400 and "lý do" in r.json()["message"]
+        r = requests.post(url, json={"status": "absent", "reason": "Đi công tác"}, headers=auth, timeout=10)
+        assert r.status_code == 200
+        ev = secretary.wait("attendance", lambda p: p["attendance"]["absent"] == 1)
+        row = next(a for a in ev["attendees"] if a["id"] == d["participant_id"])
+        assert row["status"] == "absent" and row["reason"] == "Đi công tác"
+        # A delegate may not mark anyone.
+        r = requests.post(url, json={"status": "present"}, timeout=10,
+                          headers={"Authorization": f"Bearer {srv.token(d['url'])}"})
+        assert r.status_code == 403
+    finally:
+        secretary.close()
+
+
+def test_agenda_control_only_for_chair_and_clerk(live_server: LiveServer) -> None:
+    srv = live_server
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    delegate = Screen(srv.url, srv.token(_delegates(srv)[0]["url"]))
+    guest = Screen(srv.url, srv.token(srv.links["guest"]))
+    try:
+        st = chair.wait("state")
+        delegate.wait("state")
+        guest.wait("state")
+        item = st["agenda"][1]["id"]
+        for screen in (delegate, guest):
+            res = screen.call("agenda.set_current", {"item_id": item})
+            assert res["ok"] is False and res["code"] == "forbidden"
+        assert chair.call("agenda.set_current", {"item_id": "x"})["ok"] is False
+        res = chair.call("agenda.set_current", {"item_id": item})
+        assert res["ok"] is True
+        got = delegate.wait("state", lambda s: s["current_item_id"] == item)
+        assert got["seq"] == res["seq"]
+        guest.wait("state", lambda s: s["current_item_id"] == item)
+        assert chair.call("meeting.set_status", {"status": "in_progress"})["ok"] is True
+        assert chair.call("meeting.set_status", {"status": "in_progress"})["ok"] is False
+    finally:
+        for s in (chair, delegate, guest):
+            s.close()
+
+
+def test_revoked_card_stops_at_once(live_server: LiveServer) -> None:
+    srv = live_server
+    d = _delegates(srv)[2]
+    screen = Screen(srv.url, srv.token(d["url"]))
+    try:
+        screen.wait("state")
+        clerk = srv.session_for(srv.links["clerk"])
+        page = clerk.get(f"{srv.url}/clerk/", timeout=10).text
+        import re
+
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        r = clerk.post(f"{srv.url}/clerk/participants/{d['participant_id']}/reissue",
+                       data={"csrf_token": csrf}, timeout=10)
+        assert r.status_code == 200
+        # The old card's live connection is told and hung up; the old QR shows a clear page.
+        screen.wait("revoked")
+        old = requests.get(srv.local(d["url"]), timeout=10)
+        assert old.status_code == 410 and "đã bị thu hồi" in old.text
+        new_links = srv.refresh_links()
+        new_url = next(x["url"] for x in new_links["delegates"] if x["participant_id"] == d["participant_id"])
+        assert new_url != d["url"]
+        assert requests.get(srv.local(new_url), timeout=10).status_code == 200
+    finally:
+        screen.close()
