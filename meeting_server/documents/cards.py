@@ -64,7 +64,7 @@ def _draw(page: pymupdf.Page, box: pymupdf.Rect, card: Card) -> None:
     y = _text(page, text, y, card.name, "LSB", 13)
     y = _text(page, text, y, card.title, "LS", 8.5)
     y = _text(page, text, y, card.role_label, "LSB", 9)
-    foot = pymupdf.Rect(text.x0, box.y1 - pad - 9 * MM, text.x1, box.y1 - pad)
+    foot = pymupdf.Rect(box.x0 + pad, box.y1 - pad - 8 * MM, box.x1 - pad, box.y1 - pad)
     page.insert_textbox(foot, f"Quét mã QR bằng điện thoại để tham gia kỳ họp.\nThẻ số {card.number}. Giữ thẻ "
                         "cẩn thận, báo ngay khi mất thẻ.", fontname="LS", fontsize=6.5, color=(0.25, 0.25, 0.25))
 
@@ -76,7 +76,7 @@ def _text(page: pymupdf.Page, area: pymupdf.Rect, y: float, text: str, font: str
     rect = pymupdf.Rect(area.x0, y, area.x1, area.y1)
     # insert_textbox returns the unused height; a negative value means it did not fit: shrink and retry.
     while size > 5:
-        left = page.insert_textbox(rect, text, fontname=font, fontsize=size, lineheight=1.15)
+        left = page.insert_textbox(rect, text, fontname=font, fontsize=size, lineheight=1.3)
         if left >= 0:
             return rect.y1 - left + 1
         size -= 0.5

@@ -144,7 +144,10 @@ def roster_preview() -> Any:
     if upload is None or not upload.filename:
         raise DomainError("Hãy chọn tệp danh sách đại biểu (.csv hoặc .xlsx).", "roster.no_file")
     max_bytes = current_app.config["IMPORT_MAX_BYTES"]
-    data = upload.stream.read(max_bytes + 1)
+    try:
+        data = upload.stream.read(max_bytes + 1)
+    finally:
+        upload.close()
     table = roster.read_table(data, upload.filename, max_bytes)
     preview = parse_rows(table)
     return render_template("clerk/roster_preview.html", page="clerk", meeting=m, preview=preview,

@@ -1,0 +1,54 @@
+"""Reading the delegate list: headers, roles, and one clear problem per bad line."""
+
+from __future__ import annotations
+
+from meeting_server.domain.permissions import Role
+from meeting_server.domain.roster import fold, parse_rows
+
+HEADER = ["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"]
+
+
+def test_fold_removes_diacritics_and_d() -> None:
+    assert fold("  Họ và  Tên ") == "ho va ten"
+    assert fold("ĐẠI BIỂU") == "dai bieu"
+
+
+def test_sample_shape_is_read() -> None:
+    p = parse_rows([HEADER, ["1", "Hoàng Quốc Cường", "Chủ tịch HĐND xã", "Tổ 1", "Chủ tọa"],
+                    ["2", "Lê Đức Dũng", "Trưởng Ban", "Tổ 4", "Đại biểu"],
+                    ["3", "Nông Thị Mai", "Công chức", "Tổ 1", "thư ký"],
+                    ["4", "Nguyễn Văn Bình", "Chủ tịch UBND xã", "", "Khách mời"]])
+    assert p.ok
+    assert [r.role for r in p.rows] == [Role.CHAIR, Role.DELEGATE, Role.SECRETARY, Role.GUEST]
+    assert p.count(Role.CHAIR, Role.SECRETARY, Role.DELEGATE) == 3
+
+
+def test_headers_in_another_order_and_without_accents() -> None:
+    p = parse_rows([["Ho ten", "Vai tro", "Chuc vu"], ["Lê Văn A", "Dai bieu", "Giáo viên"]])
+    assert p.ok and p.rows[0].full_name == "Lê Văn A" and p.rows[0].title == "Giáo viên"
+    assert p.rows[0].position == 1
+
+
+def test_wrong_columns_name_the_header_line() -> None:
+    p = parse_rows([["Name?", "Something"], ["a", "b"]])
+    assert not p.ok
+    assert p.problems[0].line == 1 and "Họ và tên" in p.problems[0].message
+
+
+def test_each_bad_line_is_named_and_nothing_is_importable() -> None:
+    p = parse_rows([HEADER,
+                    ["1", "Lê Văn A", "Giáo viên", "", "Đại biểu"],
+                    ["2", "", "Giáo viên", "", "Đại biểu"],
+                    ["3", "Lê Văn A", "Giáo viên", "", "Đại biểu"],
+                    ["4", "Trần B", "", "", "Trưởng thôn"],
+                    ["x", "Phạm C", "", "", ""]])
+    assert not p.ok
+    assert [(pr.line, pr.message.split(" ")[0]) for pr in p.problems] == [
+        (3, "Thiếu"), (4, "Trùng"), (5, "Vai"), (6, "STT")]
+    assert "dòng 2" in p.problems[1].message
+    assert "Trưởng thôn" in p.problems[2].message
+
+
+def test_empty_lines_are_skipped_and_an_empty_list_is_refused() -> None:
+    assert parse_rows([HEADER, ["", "", "", "", ""]]).problems[0].message == "Danh sách không có người nào."
+    assert not parse_rows([]).ok

@@ -1,0 +1,161 @@
+"""The clerk's console: meeting details, agenda, the delegate list import, join cards, lost cards."""
+
+from __future__ import annotations
+
+import gc
+import io
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+import pytest
+from openpyxl import Workbook
+
+from tests.conftest import SHARED, csrf_token
+
+
+@pytest.fixture
+def clerk(login: Any) -> Any:
+    return login("clerk")
+
+
+def _post(client: Any, path: str, data: dict[str, Any], **kw: Any) -> Any:
+    data = dict(data, csrf_token=csrf_token(client, "/clerk/"))
+    return client.post(path, data=data, **kw)
+
+
+def _upload(client: Any, content: bytes, name: str) -> Any:
+    return _post(client, "/clerk/roster/preview", {"file": (io.BytesIO(content), name)},
+                 content_type="multipart/form-data")
+
+
+def _participants(client: Any, meeting_id: int) -> list[dict[str, Any]]:
+    return client.get(f"/api/v1/meetings/{meeting_id}/participants").get_json()["participants"]
+
+
+def test_console_shows_the_demo_meeting(clerk: Any) -> None:
+    html = clerk.get("/clerk/").get_data(as_text=True)
+    assert "Kỳ họp thứ Hai" in html and "Hoàng Quốc Cường" in html and "Bế mạc kỳ họp" in html
+
+
+def test_edit_meeting_and_refuse_a_bad_n(clerk: Any, app_links: dict[str, Any]) -> None:
+    form = {"council_level": "phường", "locality": "Tân Định", "session_title": "Kỳ họp thứ Ba",
+            "term": "khóa I, nhiệm kỳ 2026 - 2031", "place": "Hội trường", "starts_at": "2026-12-15T08:00",
+            "seated_count": "25", "quorum_rule": "two_thirds"}
+    r = _post(clerk, "/clerk/meeting", form, follow_redirects=True)
+    assert r.status_code == 200 and "Đã lưu thông tin kỳ họp" in r.get_data(as_text=True)
+    m = clerk.get(f"/api/v1/meetings/{app_links['meeting_id']}").get_json()
+    assert m["council_name"] == "Hội đồng nhân dân phường Tân Định"
+    assert m["starts_at"] == "2026-12-15T01:00:00+00:00"  # 08:00 in Vietnam is 01:00 UTC
+    assert m["attendance"]["required"] == 17  # ⌈2·25/3⌉
+    r = _post(clerk, "/clerk/meeting", dict(form, seated_count="0"))
+    assert r.status_code == 400 and "Tổng số đại biểu" in r.get_data(as_text=True)
+    r = _post(clerk, "/clerk/meeting", dict(form, seated_count="ba mươi"))
+    assert r.status_code == 400
+    assert clerk.get(f"/api/v1/meetings/{app_links['meeting_id']}").get_json()["seated_count"] == 25
+
+
+def test_agenda_add_move_delete(clerk: Any, app_links: dict[str, Any]) -> None:
+    mid = app_links["meeting_id"]
+    _post(clerk, "/clerk/agenda", {"title": "Chất vấn và trả lời chất vấn", "description": ""})
+    items = clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]
+    assert items[-1]["title"] == "Chất vấn và trả lời chất vấn" and items[-1]["position"] == 7
+    _post(clerk, f"/clerk/agenda/{items[-1]['id']}", {"action": "up"})
+    items2 = clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]
+    assert [i["title"] for i in items2][5:] == ["Chất vấn và trả lời chất vấn", "Bế mạc kỳ họp"]
+    _post(clerk, f"/clerk/agenda/{items[-1]['id']}", {"action": "delete"})
+    assert len(clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]) == 6
+    r = _post(clerk, "/clerk/agenda", {"title": "   "})
+    assert r.status_code == 400 and "Hãy nhập tên nội dung" in r.get_data(as_text=True)
+
+
+def test_import_sample_csv_with_bom_previews_then_saves(clerk: Any, app_links: dict[str, Any]) -> None:
+    data = (SHARED / "samples" / "dai-bieu-hdnd-xa.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    before = _participants(clerk, app_links["meeting_id"])
+    r = _upload(clerk, data, "dai-bieu-hdnd-xa.csv")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "30 người: 30 đại biểu, 0 khách mời" in html
+    # Preview saves nothing: the demo's secretary and guests are still there.
+    assert _participants(clerk, app_links["meeting_id"]) == before
+    table = re.search(r'<textarea name="table" hidden>(.*?)</textarea>', html, re.S).group(1)  # type: ignore[union-attr]
+    import html as h
+
+    r = _post(clerk, "/clerk/roster/import", {"table": h.unescape(table)}, follow_redirects=True)
+    assert "0 người mới, 30 giữ nguyên, 2 bị bỏ" in r.get_data(as_text=True)
+    after = _participants(clerk, app_links["meeting_id"])
+    assert len(after) == 30 and all(p["role"] in ("chair", "delegate") for p in after)
+
+
+def test_import_xlsx(clerk: Any, app_links: dict[str, Any]) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"])
+    ws.append([1, "Hoàng Quốc Cường", "Chủ tịch HĐND xã", "Tổ đại biểu số 1", "Chủ tọa"])
+    ws.append([2, "Nguyễn Thị Mới", "Giáo viên", "Tổ đại biểu số 2", "Thư ký"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    html = _upload(clerk, buf.getvalue(), "danh-sach.xlsx").get_data(as_text=True)
+    assert "2 người: 2 đại biểu" in html and "Nguyễn Thị Mới" in html and "Thêm mới 1, giữ nguyên 1" in html
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    ("Mã số,Điện thoại\nA1,0912\n".encode(), "x.csv", "Không tìm thấy cột «Họ và tên»"),
+    ("STT,Họ và tên,Vai trò\n1,,Đại biểu\n".encode(), "x.csv", "Dòng 2: Thiếu họ và tên"),
+    ("STT,Họ và tên,Vai trò\n1,Lê A,Đại biểu\n2,Lê A,Đại biểu\n".encode(), "x.csv", "Dòng 3: Trùng với dòng 2"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "danh-sach.csv", "tệp nhị phân bị đổi tên"),
+    (b"PK\x03\x04garbage" + bytes(100), "danh-sach.xlsx", "Tệp Excel bị hỏng"),
+    ("Họ và tên\nLê Văn Á\n".encode("cp1258", errors="replace"), "x.csv", "không ở mã UTF-8"),
+    (b"", "x.csv", "Tệp rỗng"),
+    (b"a" * (50 * 1024 * 1024), "big.csv", "Tệp quá lớn"),
+], ids=["wrong-columns", "empty-name", "duplicate", "binary-renamed", "broken-xlsx", "not-utf8", "empty", "50MB"])
+# Werkzeug's test client spools a 50 MB body to a temporary file that it never closes; not the app's file.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_bad_lists_get_a_clear_message_and_change_nothing(clerk: Any, app_links: dict[str, Any], content: bytes,
+                                                          name: str, message: str) -> None:
+    before = _participants(clerk, app_links["meeting_id"])
+    r = _upload(clerk, content, name)
+    assert r.status_code in (200, 400, 413)
+    assert message in r.get_data(as_text=True)
+    assert "Xác nhận nhập danh sách" not in r.get_data(as_text=True)
+    assert _participants(clerk, app_links["meeting_id"]) == before
+    gc.collect()
+
+
+def test_tampered_preview_is_checked_again(clerk: Any, app_links: dict[str, Any]) -> None:
+    before = _participants(clerk, app_links["meeting_id"])
+    r = _post(clerk, "/clerk/roster/import", {"table": '[["Họ và tên"], [""]]'})
+    assert r.status_code == 400 and "còn lỗi" in r.get_data(as_text=True)
+    r = _post(clerk, "/clerk/roster/import", {"table": "not json"})
+    assert r.status_code == 400
+    assert _participants(clerk, app_links["meeting_id"]) == before
+
+
+def test_cards_pdf_has_every_person_and_a_qr_each(clerk: Any, app_links: dict[str, Any], tmp_path: Path) -> None:
+    r = clerk.get("/clerk/cards.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    doc = pymupdf.open(stream=r.data, filetype="pdf")
+    assert doc.page_count == 4  # 30 delegates + 2 guests, eight per page
+    assert all(abs(p.rect.width - 595.3) < 1 and abs(p.rect.height - 841.9) < 1 for p in doc)
+    text = " ".join(" ".join(p.get_text().split()) for p in doc)
+    for d in app_links["delegates"]:
+        assert d["name"] in text
+    assert "HỘI ĐỒNG NHÂN DÂN XÃ ĐỒNG LÊ" in text and "Chủ tọa" in text
+    assert sum(len(p.get_images()) for p in doc) == 32
+    # The fonts are embedded so every Vietnamese glyph prints on any printer.
+    fonts = {f[3] for p in doc for f in p.get_fonts()}
+    assert any("Liberation Sans" in f for f in fonts)
+
+
+def test_cards_qr_decodes_to_the_join_url(clerk: Any, app_links: dict[str, Any], tmp_path: Path) -> None:
+    """What a phone camera reads from a printed card is that person's join link (decoded by zbarimg)."""
+    doc = pymupdf.open(stream=clerk.get("/clerk/cards.pdf").data, filetype="pdf")
+    png = tmp_path / "page1.png"
+    doc[0].get_pixmap(dpi=150).save(png)
+    out = subprocess.run(["zbarimg", "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True)
+    decoded = out.stdout.split()
+    assert len(decoded) == 8
+    tokens = {d["url"].rsplit("/j/", 1)[1] for d in app_links["delegates"]}
+    assert all(u.startswith("http://localhost/j/") and u.rsplit("/j/", 1)[1] in tokens for u in decoded)
