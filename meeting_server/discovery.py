@@ -68,6 +68,16 @@ def _package_version() -> str:
         return "0"
 
 
+def _check_local_address(address: str) -> None:
+    """Raise OSError unless `address` belongs to this machine.
+
+    Zeroconf's constructor leaks its port-5353 socket when an interface address is wrong, so the
+    address is tried on a throw-away socket first.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((address, 0))
+
+
 @dataclass
 class Advertiser:
     """Registers one `_http._tcp` service; `start`, `update_address` and `stop` never raise.
@@ -116,6 +126,8 @@ class Advertiser:
         full_name = f"{label}.{SERVICE_TYPE}"
         zc = None
         try:
+            for interface in interfaces:
+                _check_local_address(interface)
             zc = Zeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
             info = ServiceInfo(
                 SERVICE_TYPE,
