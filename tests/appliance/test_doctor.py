@@ -1,16 +1,12 @@
 """doctor's checks on a temporary data directory and loopback ports."""
 
 import datetime as dt
-import http.server
 import json
 import os
 import socket
-import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,36 +25,9 @@ from meeting_server.doctor import (
     format_report,
     run_checks,
 )
+from tests.appliance.conftest import free_port
 
 NOW = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def healthz_server() -> Iterator[int]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            body = json.dumps({"status": "ok"}).encode()
-            self.send_response(200 if self.path == "/healthz" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
 
 
 def by_name(checks: list) -> dict:
