@@ -14,8 +14,12 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from meeting_server.netaddr import LOOPBACK, is_loopback, is_wildcard
+
+if TYPE_CHECKING:
+    from zeroconf import ServiceInfo, Zeroconf
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +98,10 @@ class Advertiser:
     version: str | None = None
     path: str = "/"
     no_network: bool = False
-    _zc: object | None = field(default=None, init=False, repr=False)
-    _info: object | None = field(default=None, init=False, repr=False)
+    _zc: Zeroconf | None = field(default=None, init=False, repr=False)
+    _info: ServiceInfo | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    status: AdvertiseStatus = field(default_factory=lambda: AdvertiseStatus(False, "not-started"),
-                                    init=False)
+    status: AdvertiseStatus = field(default_factory=lambda: AdvertiseStatus(False, "not-started"), init=False)
 
     def _plan(self) -> tuple[str, list[str], bool]:
         """Address to announce, interfaces to use, and whether the network is missing."""
@@ -147,7 +150,12 @@ class Advertiser:
                 except Exception:
                     pass
             return AdvertiseStatus(
-                False, "failed", full_name, host, address, tuple(interfaces),
+                False,
+                "failed",
+                full_name,
+                host,
+                address,
+                tuple(interfaces),
                 f"Không quảng bá được tên mạng (mDNS) trên {', '.join(interfaces)}: {exc}",
                 f"Could not advertise via mDNS on {', '.join(interfaces)}: {exc}",
             )
@@ -155,12 +163,22 @@ class Advertiser:
         log.info("advertising %s at %s:%s as %s", info.name, address, self.port, host)
         if no_network:
             return AdvertiseStatus(
-                True, "no-network", info.name, host, address, tuple(interfaces),
+                True,
+                "no-network",
+                info.name,
+                host,
+                address,
+                tuple(interfaces),
                 "Không có mạng: chỉ quảng bá trên máy này (127.0.0.1); điện thoại chưa kết nối được.",
                 "No network: advertised on this machine only (127.0.0.1); phones cannot connect yet.",
             )
         return AdvertiseStatus(
-            True, "advertised", info.name, host, address, tuple(interfaces),
+            True,
+            "advertised",
+            info.name,
+            host,
+            address,
+            tuple(interfaces),
             f"Đã quảng bá “{label}” tại {host.rstrip('.')} ({address}:{self.port}).",
             f"Advertised “{label}” as {host.rstrip('.')} ({address}:{self.port}).",
         )
@@ -196,12 +214,19 @@ class Advertiser:
         """Withdraw the service and close the sockets; safe to call twice."""
         with self._lock:
             self._stop_locked()
-            self.status = replace(self.status, ok=False, state="stopped",
-                                  message_vi="Đã ngừng quảng bá.", message_en="Advertisement withdrawn.")
+            self.status = replace(
+                self.status,
+                ok=False,
+                state="stopped",
+                message_vi="Đã ngừng quảng bá.",
+                message_en="Advertisement withdrawn.",
+            )
 
 
 def browse(
-    interfaces: Sequence[str] = (LOOPBACK,), timeout: float = 3.0, service_type: str = SERVICE_TYPE,
+    interfaces: Sequence[str] = (LOOPBACK,),
+    timeout: float = 3.0,
+    service_type: str = SERVICE_TYPE,
     until_name: str | None = None,
 ) -> dict[str, dict[str, object]]:
     """Services of a type seen within `timeout` seconds: name → {port, addresses, server, properties}.
@@ -215,8 +240,7 @@ def browse(
     names: set[str] = set()
     wanted = threading.Event()
 
-    def on_change(zeroconf: Zeroconf, service_type: str, name: str,
-                  state_change: ServiceStateChange) -> None:
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if state_change is ServiceStateChange.Removed:
             names.discard(name)
         else:
@@ -237,8 +261,9 @@ def browse(
                 "port": info.port,
                 "addresses": info.parsed_addresses(),
                 "server": info.server,
-                "properties": {k.decode(): (v.decode() if v is not None else None)
-                               for k, v in info.properties.items()},
+                "properties": {
+                    k.decode(): (v.decode() if v is not None else None) for k, v in info.properties.items()
+                },
             }
     finally:
         zc.close()

@@ -80,11 +80,15 @@ def check_address(config: DoctorConfig) -> tuple[Check, netaddr.AddressChoice]:
     vi, en = netaddr.describe(choice)
     url = netaddr.base_url(choice.address, config.port)
     if choice.no_network:
-        return _warn("address", f"{vi}. Hãy cắm mạng hoặc bật điểm phát Wi-Fi.",
-                     f"{en}. Plug in a network cable or start the Wi-Fi hotspot."), choice
+        return _warn(
+            "address",
+            f"{vi}. Hãy cắm mạng hoặc bật điểm phát Wi-Fi.",
+            f"{en}. Plug in a network cable or start the Wi-Fi hotspot.",
+        ), choice
     if choice.reason == "bound" and netaddr.is_loopback(choice.address):
-        return _warn("address", f"{vi}: chỉ máy này truy cập được {url}",
-                     f"{en}: only this machine can open {url}"), choice
+        return _warn(
+            "address", f"{vi}: chỉ máy này truy cập được {url}", f"{en}: only this machine can open {url}"
+        ), choice
     return _ok("address", f"{vi} → {url}", f"{en} → {url}"), choice
 
 
@@ -98,8 +102,9 @@ def _healthz(host: str, port: int) -> dict | None:
 
 def check_port(config: DoctorConfig) -> Check:
     """The port is either answered by our server (/healthz) or free for it to take."""
-    host = "127.0.0.1" if netaddr.is_wildcard(config.host) or netaddr.is_loopback(config.host) \
-        else config.host
+    host = (
+        "127.0.0.1" if netaddr.is_wildcard(config.host) or netaddr.is_loopback(config.host) else config.host
+    )
     try:
         with socket.create_connection((host, config.port), timeout=1):
             listening = True
@@ -108,24 +113,37 @@ def check_port(config: DoctorConfig) -> Check:
     if listening:
         health = _healthz(host, config.port)
         if health and health.get("status") == "ok":
-            return _ok("port", f"Máy chủ đang chạy và trả lời ở cổng {config.port} (/healthz: ok).",
-                       f"The server is running and answers on port {config.port} (/healthz: ok).")
-        return _fail("port", f"Cổng {config.port} đang bị một chương trình khác chiếm.",
-                     f"Port {config.port} is taken by another program.")
+            return _ok(
+                "port",
+                f"Máy chủ đang chạy và trả lời ở cổng {config.port} (/healthz: ok).",
+                f"The server is running and answers on port {config.port} (/healthz: ok).",
+            )
+        return _fail(
+            "port",
+            f"Cổng {config.port} đang bị một chương trình khác chiếm.",
+            f"Port {config.port} is taken by another program.",
+        )
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("" if netaddr.is_wildcard(config.host) else config.host, config.port))
     except OSError as exc:
         if exc.errno == errno.EACCES:
-            return _fail("port", f"Không có quyền dùng cổng {config.port} (cổng dưới 1024 cần quyền root).",
-                         f"No permission for port {config.port} (ports below 1024 need root).")
-        return _fail("port", f"Không dùng được cổng {config.port}: {exc}",
-                     f"Port {config.port} cannot be used: {exc}")
+            return _fail(
+                "port",
+                f"Không có quyền dùng cổng {config.port} (cổng dưới 1024 cần quyền root).",
+                f"No permission for port {config.port} (ports below 1024 need root).",
+            )
+        return _fail(
+            "port", f"Không dùng được cổng {config.port}: {exc}", f"Port {config.port} cannot be used: {exc}"
+        )
     finally:
         probe.close()
-    return _ok("port", f"Cổng {config.port} còn trống (máy chủ chưa chạy).",
-               f"Port {config.port} is free (the server is not running).")
+    return _ok(
+        "port",
+        f"Cổng {config.port} còn trống (máy chủ chưa chạy).",
+        f"Port {config.port} is free (the server is not running).",
+    )
 
 
 def check_mdns(config: DoctorConfig, choice: netaddr.AddressChoice) -> Check:
@@ -136,14 +154,20 @@ def check_mdns(config: DoctorConfig, choice: netaddr.AddressChoice) -> Check:
     try:
         found = discovery.browse([interface], timeout=3.0)
     except Exception as exc:
-        return _warn("mdns", f"Không dò được mDNS trên {interface}: {exc}",
-                     f"Could not browse mDNS on {interface}: {exc}")
+        return _warn(
+            "mdns",
+            f"Không dò được mDNS trên {interface}: {exc}",
+            f"Could not browse mDNS on {interface}: {exc}",
+        )
     ours = [name for name, info in found.items() if info["port"] == config.port]
     if ours:
         names = ", ".join(n.removesuffix("." + discovery.SERVICE_TYPE) for n in ours)
         return _ok("mdns", f"Đang quảng bá trên mạng: {names}", f"Advertised on the network: {names}")
-    return _warn("mdns", f"Không thấy quảng bá mDNS cho cổng {config.port} trên {interface}.",
-                 f"No mDNS advertisement for port {config.port} seen on {interface}.")
+    return _warn(
+        "mdns",
+        f"Không thấy quảng bá mDNS cho cổng {config.port} trên {interface}.",
+        f"No mDNS advertisement for port {config.port} seen on {interface}.",
+    )
 
 
 def check_data_dir(data_dir: Path) -> Check:
@@ -151,10 +175,16 @@ def check_data_dir(data_dir: Path) -> Check:
     if not data_dir.exists():
         parent = _existing_ancestor(data_dir)
         if os.access(parent, os.W_OK):
-            return _warn("data_dir", f"Thư mục dữ liệu {data_dir} chưa có; sẽ được tạo khi chạy.",
-                         f"Data directory {data_dir} does not exist yet; it will be created.")
-        return _fail("data_dir", f"Thư mục dữ liệu {data_dir} chưa có và không tạo được.",
-                     f"Data directory {data_dir} is missing and cannot be created.")
+            return _warn(
+                "data_dir",
+                f"Thư mục dữ liệu {data_dir} chưa có; sẽ được tạo khi chạy.",
+                f"Data directory {data_dir} does not exist yet; it will be created.",
+            )
+        return _fail(
+            "data_dir",
+            f"Thư mục dữ liệu {data_dir} chưa có và không tạo được.",
+            f"Data directory {data_dir} is missing and cannot be created.",
+        )
     if not data_dir.is_dir():
         return _fail("data_dir", f"{data_dir} không phải là thư mục.", f"{data_dir} is not a directory.")
     probe = data_dir / f".doctor-{os.getpid()}"
@@ -165,9 +195,14 @@ def check_data_dir(data_dir: Path) -> Check:
             os.fsync(handle.fileno())
         probe.unlink()
     except OSError as exc:
-        return _fail("data_dir", f"Không ghi được vào {data_dir}: {exc.strerror}",
-                     f"Cannot write to {data_dir}: {exc.strerror}")
-    return _ok("data_dir", f"Ghi được vào thư mục dữ liệu {data_dir}.", f"Data directory {data_dir} is writable.")
+        return _fail(
+            "data_dir",
+            f"Không ghi được vào {data_dir}: {exc.strerror}",
+            f"Cannot write to {data_dir}: {exc.strerror}",
+        )
+    return _ok(
+        "data_dir", f"Ghi được vào thư mục dữ liệu {data_dir}.", f"Data directory {data_dir} is writable."
+    )
 
 
 def check_disk(data_dir: Path) -> Check:
@@ -176,11 +211,17 @@ def check_disk(data_dir: Path) -> Check:
     free_gb = usage.free / GB
     vi, en = f"Còn trống {free_gb:.1f} GB", f"{free_gb:.1f} GB free"
     if usage.free < FAIL_FREE_BYTES:
-        return _fail("disk", f"{vi}: không đủ để lưu tài liệu và bản sao lưu.",
-                     f"{en}: not enough for documents and backups.")
+        return _fail(
+            "disk",
+            f"{vi}: không đủ để lưu tài liệu và bản sao lưu.",
+            f"{en}: not enough for documents and backups.",
+        )
     if usage.free < WARN_FREE_BYTES:
-        return _warn("disk", f"{vi} (dưới 1 GB): nên dọn bớt hoặc chép bản sao lưu ra ngoài.",
-                     f"{en} (under 1 GB): clean up or move backups elsewhere.")
+        return _warn(
+            "disk",
+            f"{vi} (dưới 1 GB): nên dọn bớt hoặc chép bản sao lưu ra ngoài.",
+            f"{en} (under 1 GB): clean up or move backups elsewhere.",
+        )
     return _ok("disk", f"{vi}.", f"{en}.")
 
 
@@ -189,50 +230,82 @@ def check_fonts(static_dir: Path) -> Check:
     fonts = static_dir / "fonts"
     missing = [s for s in FONT_STYLES if not (fonts / f"LiberationSerif-{s}.ttf").is_file()]
     if not missing:
-        return _ok("fonts", f"Đủ phông chữ Liberation Serif trong {fonts}.",
-                   f"Liberation Serif fonts present in {fonts}.")
+        return _ok(
+            "fonts",
+            f"Đủ phông chữ Liberation Serif trong {fonts}.",
+            f"Liberation Serif fonts present in {fonts}.",
+        )
     names = ", ".join(f"LiberationSerif-{s}.ttf" for s in missing)
     hint_vi = hint_en = ""
     if Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf").is_file():
         hint_vi = " (có sẵn trong /usr/share/fonts/truetype/liberation, chép sang được)"
         hint_en = " (available in /usr/share/fonts/truetype/liberation to copy)"
     if "Regular" in missing:
-        return _fail("fonts", f"Thiếu phông chữ cho biên bản: {names} trong {fonts}{hint_vi}.",
-                     f"Fonts for the minutes are missing: {names} in {fonts}{hint_en}.")
-    return _warn("fonts", f"Thiếu kiểu chữ: {names} trong {fonts}{hint_vi}.",
-                 f"Font styles missing: {names} in {fonts}{hint_en}.")
+        return _fail(
+            "fonts",
+            f"Thiếu phông chữ cho biên bản: {names} trong {fonts}{hint_vi}.",
+            f"Fonts for the minutes are missing: {names} in {fonts}{hint_en}.",
+        )
+    return _warn(
+        "fonts",
+        f"Thiếu kiểu chữ: {names} trong {fonts}{hint_vi}.",
+        f"Font styles missing: {names} in {fonts}{hint_en}.",
+    )
 
 
 def check_libreoffice() -> Check:
     """LibreOffice converts Word and Excel uploads to PDF; PDFs work without it."""
     path = shutil.which("libreoffice") or shutil.which("soffice")
     if path:
-        return _ok("libreoffice", f"Có LibreOffice ({path}) để chuyển Word/Excel sang PDF.",
-                   f"LibreOffice found ({path}) to convert Word/Excel to PDF.")
-    return _warn("libreoffice", "Chưa cài LibreOffice: chỉ nhận được tài liệu PDF (apt install libreoffice).",
-                 "LibreOffice not installed: only PDF documents can be uploaded (apt install libreoffice).")
+        return _ok(
+            "libreoffice",
+            f"Có LibreOffice ({path}) để chuyển Word/Excel sang PDF.",
+            f"LibreOffice found ({path}) to convert Word/Excel to PDF.",
+        )
+    return _warn(
+        "libreoffice",
+        "Chưa cài LibreOffice: chỉ nhận được tài liệu PDF (apt install libreoffice).",
+        "LibreOffice not installed: only PDF documents can be uploaded (apt install libreoffice).",
+    )
 
 
 def check_certificate(cert_path: Path | None, now: datetime) -> Check:
     """The certificate that signs the minutes; absent means minutes are produced unsigned."""
     if cert_path is None:
-        return _warn("certificate", "Chưa cấu hình chứng thư ký số: biên bản sẽ không được ký.",
-                     "No signing certificate configured: minutes will not be signed.")
+        return _warn(
+            "certificate",
+            "Chưa cấu hình chứng thư ký số: biên bản sẽ không được ký.",
+            "No signing certificate configured: minutes will not be signed.",
+        )
     if not cert_path.is_file():
-        return _warn("certificate", f"Không thấy chứng thư ký số {cert_path}: biên bản sẽ không được ký.",
-                     f"Signing certificate {cert_path} not found: minutes will not be signed.")
+        return _warn(
+            "certificate",
+            f"Không thấy chứng thư ký số {cert_path}: biên bản sẽ không được ký.",
+            f"Signing certificate {cert_path} not found: minutes will not be signed.",
+        )
     expires = _certificate_expiry(cert_path)
     if expires is None:
-        return _ok("certificate", f"Có chứng thư ký số {cert_path}.", f"Signing certificate {cert_path} present.")
+        return _ok(
+            "certificate", f"Có chứng thư ký số {cert_path}.", f"Signing certificate {cert_path} present."
+        )
     day = expires.strftime("%d/%m/%Y")
     if expires <= now:
-        return _fail("certificate", f"Chứng thư ký số {cert_path} đã hết hạn ngày {day}.",
-                     f"Signing certificate {cert_path} expired on {expires:%Y-%m-%d}.")
+        return _fail(
+            "certificate",
+            f"Chứng thư ký số {cert_path} đã hết hạn ngày {day}.",
+            f"Signing certificate {cert_path} expired on {expires:%Y-%m-%d}.",
+        )
     if expires - now < timedelta(days=30):
-        return _warn("certificate", f"Chứng thư ký số sắp hết hạn (ngày {day}).",
-                     f"Signing certificate expires soon ({expires:%Y-%m-%d}).")
-    return _ok("certificate", f"Có chứng thư ký số {cert_path}, hạn đến {day}.",
-               f"Signing certificate {cert_path} valid until {expires:%Y-%m-%d}.")
+        return _warn(
+            "certificate",
+            f"Chứng thư ký số sắp hết hạn (ngày {day}).",
+            f"Signing certificate expires soon ({expires:%Y-%m-%d}).",
+        )
+    return _ok(
+        "certificate",
+        f"Có chứng thư ký số {cert_path}, hạn đến {day}.",
+        f"Signing certificate {cert_path} valid until {expires:%Y-%m-%d}.",
+    )
 
 
 def _certificate_expiry(cert_path: Path) -> datetime | None:
@@ -241,8 +314,11 @@ def _certificate_expiry(cert_path: Path) -> datetime | None:
         from cryptography import x509
 
         data = cert_path.read_bytes()
-        cert = x509.load_pem_x509_certificate(data) if b"-----BEGIN CERTIFICATE" in data \
+        cert = (
+            x509.load_pem_x509_certificate(data)
+            if b"-----BEGIN CERTIFICATE" in data
             else x509.load_der_x509_certificate(data)
+        )
         return cert.not_valid_after_utc
     except Exception:
         return None
@@ -254,14 +330,20 @@ def check_clock(now: datetime, data_dir: Path | None = None) -> Check:
     rtc_vi = " Máy không có pin đồng hồ (RTC) có thể khởi động với ngày sai: hãy chỉnh lại giờ."
     rtc_en = " A mini-PC without an RTC battery may boot with a wrong date: set the clock."
     if now.year < MIN_YEAR or now.year > MAX_YEAR:
-        return _fail("clock", f"Đồng hồ máy đang là {shown}, không hợp lý.{rtc_vi}",
-                     f"The clock says {now:%Y-%m-%d %H:%M} UTC, which is not plausible.{rtc_en}")
+        return _fail(
+            "clock",
+            f"Đồng hồ máy đang là {shown}, không hợp lý.{rtc_vi}",
+            f"The clock says {now:%Y-%m-%d %H:%M} UTC, which is not plausible.{rtc_en}",
+        )
     newest = _newest_mtime(data_dir) if data_dir else None
     if newest is not None and newest > now + timedelta(hours=1):
-        return _fail("clock", f"Đồng hồ ({shown}) chậm hơn thời điểm dữ liệu được ghi lần cuối "
-                     f"({newest:%d/%m/%Y %H:%M}).{rtc_vi}",
-                     f"The clock ({now:%Y-%m-%d %H:%M}) is behind the last data write "
-                     f"({newest:%Y-%m-%d %H:%M}).{rtc_en}")
+        return _fail(
+            "clock",
+            f"Đồng hồ ({shown}) chậm hơn thời điểm dữ liệu được ghi lần cuối "
+            f"({newest:%d/%m/%Y %H:%M}).{rtc_vi}",
+            f"The clock ({now:%Y-%m-%d %H:%M}) is behind the last data write "
+            f"({newest:%Y-%m-%d %H:%M}).{rtc_en}",
+        )
     return _ok("clock", f"Đồng hồ máy: {shown}.", f"Clock: {now:%Y-%m-%d %H:%M} UTC.")
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,24 @@ PIN_ENV = "MEETING_SERVER_ADDRESS"
 # pairs, VM host-only networks and VPN tunnels. "br-" (Docker's per-network bridges) is listed but
 # not "br0", which on a mini-PC is more likely a real LAN bridge.
 IGNORED_PREFIXES = (
-    "lo", "docker", "veth", "br-", "virbr", "vboxnet", "vmnet", "podman", "cni", "flannel",
-    "cali", "tailscale", "zt", "wg", "tun", "tap", "ifb", "dummy",
+    "lo",
+    "docker",
+    "veth",
+    "br-",
+    "virbr",
+    "vboxnet",
+    "vmnet",
+    "podman",
+    "cni",
+    "flannel",
+    "cali",
+    "tailscale",
+    "zt",
+    "wg",
+    "tun",
+    "tap",
+    "ifb",
+    "dummy",
 )
 WIFI_PREFIXES = ("wl",)
 WIRED_PREFIXES = ("en", "eth")
@@ -108,7 +124,7 @@ def choose(
     bind_host: str | None = None,
 ) -> AddressChoice:
     """Decide the address to publish: bound host, pin, default route, Wi-Fi, any other, loopback."""
-    if not is_wildcard(bind_host):
+    if bind_host is not None and not is_wildcard(bind_host):
         # A server bound to one address can be reached only there (127.0.0.1 in every test).
         host = "127.0.0.1" if bind_host.strip().lower() == "localhost" else bind_host.strip()
         return AddressChoice(host, None, "bound")
@@ -119,8 +135,9 @@ def choose(
         pin = pinned.strip()
         if _ipv4(pin) is not None:
             owner = next((i.name for i in ifaces if pin in i.ipv4), None)
-            return AddressChoice(pin, owner, "pinned-address",
-                                 "" if owner else f"{pin} is on no interface now")
+            return AddressChoice(
+                pin, owner, "pinned-address", "" if owner else f"{pin} is on no interface now"
+            )
         pinned_iface = by_name.get(pin)
         addr = usable_address(Iface(pin, pinned_iface.ipv4, pinned_iface.up)) if pinned_iface else None
         if addr:
@@ -160,6 +177,7 @@ def base_url(address: str, port: int, scheme: str = "http") -> str:
 
 
 # --- boundary: read the machine -------------------------------------------------------------
+
 
 def _operstate_up(name: str, sys_class_net: Path) -> bool:
     try:
@@ -290,16 +308,26 @@ def describe(choice: AddressChoice) -> tuple[str, str]:
         "default-route": ("card mạng có tuyến mặc định", "interface of the default route"),
         "wifi": ("card Wi-Fi", "Wi-Fi interface"),
         "other": ("card mạng đang hoạt động", "an active interface"),
-        "no-network": ("không có mạng: điện thoại không kết nối được",
-                       "no network: phones cannot connect"),
+        "no-network": ("không có mạng: điện thoại không kết nối được", "no network: phones cannot connect"),
     }
     vi, en = texts.get(choice.reason, (choice.reason, choice.reason))
     note = f"; {choice.note}" if choice.note else ""
     return f"{choice.address}{where}: {vi}{note}", f"{choice.address}{where}: {en}{note}"
 
 
-__all__: Sequence[str] = (
-    "AddressChoice", "AddressWatcher", "Iface", "PIN_ENV", "base_url", "choose", "choose_address",
-    "current_choice", "default_route_interface", "describe", "is_loopback", "is_wildcard",
-    "list_interfaces", "pinned_from_env",
-)
+__all__ = [
+    "AddressChoice",
+    "AddressWatcher",
+    "Iface",
+    "PIN_ENV",
+    "base_url",
+    "choose",
+    "choose_address",
+    "current_choice",
+    "default_route_interface",
+    "describe",
+    "is_loopback",
+    "is_wildcard",
+    "list_interfaces",
+    "pinned_from_env",
+]

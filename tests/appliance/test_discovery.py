@@ -16,8 +16,9 @@ class Seen:
         self.events: list[tuple[str, ServiceStateChange]] = []
         self.changed = threading.Condition()
 
-    def handler(self, zeroconf: Zeroconf, service_type: str, name: str,
-                state_change: ServiceStateChange) -> None:
+    def handler(
+        self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
         with self.changed:
             self.events.append((name, state_change))
             self.changed.notify_all()
@@ -35,8 +36,9 @@ class Seen:
 
 def test_register_browse_and_withdraw_on_loopback() -> None:
     room = f"Phòng họp HĐND xã Tân Phú {uuid.uuid4().hex[:6]}"
-    adv = Advertiser(room, 18080, host_addr="192.168.1.20", bind_host="127.0.0.1",
-                     hostname="meeting-test", version="1.2.3")
+    adv = Advertiser(
+        room, 18080, host_addr="192.168.1.20", bind_host="127.0.0.1", hostname="meeting-test", version="1.2.3"
+    )
     status = adv.start()
     try:
         assert status.ok and status.state == "advertised", status

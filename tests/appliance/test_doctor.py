@@ -35,11 +35,20 @@ def by_name(checks: list) -> dict:
 
 
 def test_fresh_machine_report(tmp_path: Path) -> None:
-    config = DoctorConfig(data_dir=tmp_path / "data", host="127.0.0.1", port=free_port(),
-                          static_dir=tmp_path / "static")
+    config = DoctorConfig(
+        data_dir=tmp_path / "data", host="127.0.0.1", port=free_port(), static_dir=tmp_path / "static"
+    )
     checks = by_name(run_checks(config, now=NOW))
-    assert list(checks) == ["address", "port", "data_dir", "disk", "fonts", "libreoffice",
-                            "certificate", "clock"]
+    assert list(checks) == [
+        "address",
+        "port",
+        "data_dir",
+        "disk",
+        "fonts",
+        "libreoffice",
+        "certificate",
+        "clock",
+    ]
     assert checks["address"].level == "warn" and "127.0.0.1" in checks["address"].detail_en
     assert checks["port"].ok and "free" in checks["port"].detail_en
     assert checks["data_dir"].level == "warn" and "will be created" in checks["data_dir"].detail_en
@@ -61,8 +70,13 @@ def test_ready_machine_passes(tmp_path: Path, healthz_server: int) -> None:
         (fonts / f"LiberationSerif-{style}.ttf").write_bytes(b"\0")
     cert = tmp_path / "signer.pem"
     cert.write_bytes(self_signed(NOW + dt.timedelta(days=365)))
-    config = DoctorConfig(data_dir=tmp_path / "data", host="127.0.0.1", port=healthz_server,
-                          static_dir=tmp_path / "static", cert_path=cert)
+    config = DoctorConfig(
+        data_dir=tmp_path / "data",
+        host="127.0.0.1",
+        port=healthz_server,
+        static_dir=tmp_path / "static",
+        cert_path=cert,
+    )
     checks = by_name(run_checks(config, now=NOW))
     assert "/healthz: ok" in checks["port"].detail_en
     assert checks["data_dir"].level == "ok"
@@ -97,9 +111,16 @@ def self_signed(not_after: dt.datetime) -> bytes:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "HĐND xã Tân Phú")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(not_after - dt.timedelta(days=730))
-            .not_valid_after(not_after).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(not_after - dt.timedelta(days=730))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(Encoding.PEM)
 
 

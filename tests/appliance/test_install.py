@@ -46,10 +46,11 @@ def fake_venv(where: Path) -> Path:
     script = bin_dir / "meeting-server"
     script.write_text(
         "#!/bin/sh\n"
-        '# <root>/opt/meeting-server/venv/bin/meeting-server -> code in <root>/opt/meeting-server\n'
+        "# <root>/opt/meeting-server/venv/bin/meeting-server -> code in <root>/opt/meeting-server\n"
         'app=$(cd "$(dirname "$0")/../.." && pwd)\n'
         f'PYTHONPATH="$app" exec {shlex.quote(sys.executable)} -c '
-        f'"import sys; from {module} import {func}; sys.argv[0] = \'meeting-server\'; sys.exit({func}())" "$@"\n'
+        f'"import sys; from {module} import {func}; sys.argv[0] = \'meeting-server\'; '
+        f'sys.exit({func}())" "$@"\n'
     )
     script.chmod(0o755)
     return where
@@ -101,9 +102,14 @@ def test_tree_after_install(installed: Path) -> None:
 
 def test_system_changes_are_only_logged_outside_real_root(installed: Path) -> None:
     log = (installed / "var/log/meeting-server-install.log").read_text()
-    for planned in ("SKIP (root is", "useradd --system", "chown -R meeting:meeting",
-                    "systemctl daemon-reload; systemctl enable meeting-server; systemctl restart meeting-server",
-                    "meeting-server migrate", "ufw or firewalld"):
+    for planned in (
+        "SKIP (root is",
+        "useradd --system",
+        "chown -R meeting:meeting",
+        "systemctl daemon-reload; systemctl enable meeting-server; systemctl restart meeting-server",
+        "meeting-server migrate",
+        "ufw or firewalld",
+    ):
         assert planned in log
 
 
@@ -114,8 +120,14 @@ def unit_lines(root: Path) -> list[str]:
 def test_unit_runs_hardened_as_meeting_user(installed: Path) -> None:
     lines = unit_lines(installed)
     for expected in (
-        "User=meeting", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
-        "PrivateTmp=yes", "StandardOutput=journal", "StandardError=journal",
+        "User=meeting",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "StandardOutput=journal",
+        "StandardError=journal",
         "ExecStart=/opt/meeting-server/venv/bin/meeting-server serve --host 0.0.0.0 --port 8080 "
         "--data-dir /var/lib/meeting-server",
     ):
@@ -136,33 +148,49 @@ def verifiable_unit(root: Path, dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing (apt install systemd)")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze missing (apt install systemd)"
+)
 def test_systemd_analyze_verify_and_security(installed: Path, tmp_path: Path) -> None:
     unit = verifiable_unit(installed, tmp_path / "meeting-server.service")
-    verify = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
-                            capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60
+    )
     # Unknown or misspelt keys only print a warning (exit 0): any output at all is a failure.
     assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stderr
-    security = subprocess.run(["systemd-analyze", "security", "--offline=true", "--threshold=25",
-                               "--man=no", str(unit)], capture_output=True, text=True, timeout=60)
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--threshold=25", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert security.returncode == 0, security.stdout + security.stderr
     assert "Overall exposure level for meeting-server.service: 1." in security.stdout
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing (apt install systemd)")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze missing (apt install systemd)"
+)
 def test_kiosk_user_unit_verifies(installed: Path, tmp_path: Path) -> None:
     text = (installed / "etc/systemd/user/meeting-kiosk.service").read_text()
     unit = tmp_path / "meeting-kiosk.service"
     unit.write_text(text.replace("/usr/local/bin/", f"{installed}/usr/local/bin/"))
     runtime = tmp_path / "xdg-runtime"
     runtime.mkdir(mode=0o700)
-    verify = subprocess.run(["systemd-analyze", "verify", "--user", "--man=no", str(unit)], capture_output=True,
-                            text=True, timeout=60, env=os.environ | {"XDG_RUNTIME_DIR": str(runtime)})
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--user", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"XDG_RUNTIME_DIR": str(runtime)},
+    )
     assert verify.returncode == 0 and verify.stderr == "", verify.stderr
 
 
-@pytest.mark.skipif(not (REPO / "meeting_server" / "cli.py").exists(),
-                    reason="NEEDS THE LEAD'S `meeting-server serve` (meeting_server/cli.py): passes once merged")
+@pytest.mark.skipif(
+    not (REPO / "meeting_server" / "cli.py").exists(),
+    reason="NEEDS THE LEAD'S `meeting-server serve` (meeting_server/cli.py): passes once merged",
+)
 def test_exec_start_starts_the_server(installed: Path) -> None:
     """Run the unit's ExecStart with the temp root's paths, 127.0.0.1 and a free port; poll /healthz."""
     exec_line = next(line for line in unit_lines(installed) if line.startswith("ExecStart="))
@@ -175,8 +203,12 @@ def test_exec_start_starts_the_server(installed: Path) -> None:
     argv[argv.index("--data-dir") + 1] = str(installed / DATA)
     env = {"PATH": os.environ["PATH"], "HOME": str(installed / DATA), "PYTHONUNBUFFERED": "1"}
     log = installed.parent / "server.log"
-    with open(log, "wb") as out, subprocess.Popen(argv, env=env, cwd=installed / DATA, stdout=out,
-                                                  stderr=subprocess.STDOUT, start_new_session=True) as proc:
+    with (
+        open(log, "wb") as out,
+        subprocess.Popen(
+            argv, env=env, cwd=installed / DATA, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        ) as proc,
+    ):
         try:
             deadline = time.monotonic() + 30
             body = b""
@@ -218,7 +250,11 @@ def test_install_twice_is_an_idempotent_upgrade(tmp_path: Path) -> None:
     assert settings.read_text().endswith("MEETING_SERVER_ADDRESS=wlan0\n")
     assert url.read_text() == "http://127.0.0.1:8080/kiosk?token=paired\n"
     changed = {k for k in first.keys() | after.keys() if first.get(k) != after.get(k)}
-    assert changed == {f"{DATA}/meeting.db", "etc/default/meeting-server", "home/ana/.config/meeting-kiosk/url"}
+    assert changed == {
+        f"{DATA}/meeting.db",
+        "etc/default/meeting-server",
+        "home/ana/.config/meeting-kiosk/url",
+    }
 
 
 def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
@@ -227,8 +263,13 @@ def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
     (root / DATA / "meeting.db").write_bytes(b"data")
     result = run(UNINSTALL, "--root", str(root))
     assert "SKIP (root is" in result.stdout and "userdel meeting" in result.stdout
-    for gone in (UNIT, APP, "usr/local/bin/meeting-kiosk", "etc/systemd/user/meeting-kiosk.service",
-                 "home/ana/.config/autostart/meeting-kiosk.desktop"):
+    for gone in (
+        UNIT,
+        APP,
+        "usr/local/bin/meeting-kiosk",
+        "etc/systemd/user/meeting-kiosk.service",
+        "home/ana/.config/autostart/meeting-kiosk.desktop",
+    ):
         assert not (root / gone).exists(), gone
     assert (root / DATA / "meeting.db").read_bytes() == b"data"
     assert (root / "etc/default/meeting-server").exists()
@@ -237,6 +278,8 @@ def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
 
 
 def test_bad_option_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run([str(INSTALL), "--root", str(tmp_path), "--frobnicate"], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(INSTALL), "--root", str(tmp_path), "--frobnicate"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
     assert not (tmp_path / APP).exists()

@@ -25,8 +25,9 @@ def run_kiosk(tmp_path: Path, env: dict[str, str], timeout: float = 20) -> subpr
     return subprocess.run([str(LAUNCHER)], env=base | env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_opens_url_from_config_file_with_kiosk_flags_and_relaunches(tmp_path: Path,
-                                                                     healthz_server: int) -> None:
+def test_opens_url_from_config_file_with_kiosk_flags_and_relaunches(
+    tmp_path: Path, healthz_server: int
+) -> None:
     browser, log = fake_browser(tmp_path)
     url = f"http://127.0.0.1:{healthz_server}/kiosk?token=k3y"
     config = tmp_path / "home" / ".config" / "meeting-kiosk"
@@ -39,17 +40,27 @@ def test_opens_url_from_config_file_with_kiosk_flags_and_relaunches(tmp_path: Pa
     args = runs[0].split()
     assert args[-1] == url
     profile = tmp_path / "home" / ".local" / "share" / "meeting-kiosk" / "chromium"
-    for flag in ("--kiosk", "--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
-                 "--check-for-update-interval=31536000", "--no-first-run",
-                 "--disable-background-networking", f"--user-data-dir={profile}"):
+    for flag in (
+        "--kiosk",
+        "--noerrdialogs",
+        "--disable-infobars",
+        "--disable-session-crashed-bubble",
+        "--check-for-update-interval=31536000",
+        "--no-first-run",
+        "--disable-background-networking",
+        f"--user-data-dir={profile}",
+    ):
         assert flag in args
     assert profile.is_dir()
 
 
 def test_waits_for_the_server_before_launching(tmp_path: Path, healthz_later: HealthzServer) -> None:
     browser, log = fake_browser(tmp_path)
-    env = {"KIOSK_URL": f"http://127.0.0.1:{healthz_later.port}/kiosk", "KIOSK_BROWSER": str(browser),
-           "KIOSK_MAX_RUNS": "1"}
+    env = {
+        "KIOSK_URL": f"http://127.0.0.1:{healthz_later.port}/kiosk",
+        "KIOSK_BROWSER": str(browser),
+        "KIOSK_MAX_RUNS": "1",
+    }
     base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
     with subprocess.Popen([str(LAUNCHER)], env=base | env, stderr=subprocess.DEVNULL) as proc:
         try:
@@ -64,8 +75,14 @@ def test_waits_for_the_server_before_launching(tmp_path: Path, healthz_later: He
 
 def test_gives_up_after_health_timeout_when_asked(tmp_path: Path) -> None:
     browser, log = fake_browser(tmp_path)
-    result = run_kiosk(tmp_path, {"KIOSK_URL": f"http://127.0.0.1:{free_port()}/", "KIOSK_BROWSER": str(browser),
-                                  "KIOSK_HEALTH_TIMEOUT": "1"})
+    result = run_kiosk(
+        tmp_path,
+        {
+            "KIOSK_URL": f"http://127.0.0.1:{free_port()}/",
+            "KIOSK_BROWSER": str(browser),
+            "KIOSK_HEALTH_TIMEOUT": "1",
+        },
+    )
     assert result.returncode == 1
     assert "did not answer" in result.stderr and not log.exists()
 
@@ -75,8 +92,14 @@ def test_clears_crashed_flag_so_no_restore_bubble(tmp_path: Path, healthz_server
     prefs = tmp_path / "home" / ".local" / "share" / "meeting-kiosk" / "chromium" / "Default" / "Preferences"
     prefs.parent.mkdir(parents=True)
     prefs.write_text('{"profile":{"exit_type":"Crashed","exited_cleanly":false}}')
-    run_kiosk(tmp_path, {"KIOSK_URL": f"http://127.0.0.1:{healthz_server}/", "KIOSK_BROWSER": str(browser),
-                         "KIOSK_MAX_RUNS": "1"})
+    run_kiosk(
+        tmp_path,
+        {
+            "KIOSK_URL": f"http://127.0.0.1:{healthz_server}/",
+            "KIOSK_BROWSER": str(browser),
+            "KIOSK_MAX_RUNS": "1",
+        },
+    )
     assert prefs.read_text() == '{"profile":{"exit_type":"Normal","exited_cleanly":true}}'
 
 

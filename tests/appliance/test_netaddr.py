@@ -21,8 +21,12 @@ from meeting_server.netaddr import (
 LO = Iface("lo", ("127.0.0.1",))
 ETH = Iface("enp1s0", ("192.168.1.20",))
 WIFI = Iface("wlp2s0", ("10.42.0.1",))
-DOCKER = [Iface("docker0", ("172.17.0.1",)), Iface("br-3f2a9c", ("172.18.0.1",)),
-          Iface("veth12ab", ("169.254.3.3",)), Iface("virbr0", ("192.168.122.1",))]
+DOCKER = [
+    Iface("docker0", ("172.17.0.1",)),
+    Iface("br-3f2a9c", ("172.18.0.1",)),
+    Iface("veth12ab", ("169.254.3.3",)),
+    Iface("virbr0", ("192.168.122.1",)),
+]
 
 
 def test_ethernet_with_default_route_wins_over_wifi() -> None:
