@@ -98,3 +98,66 @@ def test_names_fit_dns_labels() -> None:
     assert host_label("Phòng-Họp Đông") == "phong-hop-dong.local."
     assert host_label(None, machine="minipc.lan") == "meeting-minipc.local."
     assert host_label(None, machine="meeting-hdnd") == "meeting-hdnd.local."
+
+
+CHILD = """
+import eventlet
+eventlet.monkey_patch()
+import json, select, sys, time
+from meeting_server.discovery import Advertiser
+from meeting_server.netaddr import AddressChoice, AddressWatcher
+
+ticks = []
+def ticker():
+    while True:
+        ticks.append(time.monotonic())
+        time.sleep(0.05)  # patched: yields to the hub
+eventlet.spawn(ticker)
+watcher = AddressWatcher(lambda c: print(json.dumps({"changed": c.address}), flush=True), interval=0.05,
+                         probe=lambda: AddressChoice("127.0.0.1", "lo", "bound"))
+eventlet.spawn(watcher.run)
+adv = Advertiser(sys.argv[1], 18083, "127.0.0.1", bind_host="127.0.0.1")
+before = len(ticks)
+status = adv.start()
+print(json.dumps({"state": status.state, "name": status.name, "ticks_during_start": len(ticks) - before}),
+      flush=True)
+# Wait the way the server's hub does: green select yields, so zeroconf keeps answering.
+# (A plain sys.stdin.readline() would block the whole hub and silence the advertisement.)
+while not select.select([sys.stdin], [], [], 0.1)[0]:
+    pass
+adv.stop()
+watcher.stop()
+print(json.dumps({"state": adv.status.state}), flush=True)
+"""
+
+
+def test_advertiser_and_watcher_under_eventlet_monkey_patching() -> None:
+    """The server process runs eventlet.monkey_patch(); zeroconf must keep answering there."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    room = f"Eventlet room {uuid.uuid4().hex[:6]}"
+    with subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-c", CHILD, room],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            started = json.loads(child.stdout.readline())
+            assert started["state"] == "advertised"
+            # Registration probes for ~1.7 s; green threads must keep running meanwhile.
+            assert started["ticks_during_start"] >= 10
+            found = browse(["127.0.0.1"], timeout=8.0, until_name=started["name"])
+            assert found[started["name"]]["port"] == 18083
+            child.stdin.write("\n")
+            child.stdin.flush()
+            assert json.loads(child.stdout.readline()) == {"state": "stopped"}
+            assert child.wait(10) == 0
+        finally:
+            child.kill()
