@@ -283,3 +283,12 @@ def test_bad_option_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
     assert not (tmp_path / APP).exists()
+
+
+def test_installed_copy_refuses_to_reinstall_over_itself(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    run(INSTALL, "--root", str(root), "--no-venv")
+    copy = root / APP / "scripts" / "install-minipc"
+    result = subprocess.run([str(copy), "--root", str(root), "--no-venv"], capture_output=True, text=True)
+    assert result.returncode == 1 and "not from the installed copy" in result.stdout
+    assert (root / APP / "meeting_server" / "netaddr.py").is_file()
