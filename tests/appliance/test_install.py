@@ -49,7 +49,7 @@ def fake_venv(where: Path) -> Path:
         "# <root>/opt/meeting-server/venv/bin/meeting-server -> code in <root>/opt/meeting-server\n"
         'app=$(cd "$(dirname "$0")/../.." && pwd)\n'
         f'PYTHONPATH="$app" exec {shlex.quote(sys.executable)} -c '
-        f'"import sys; from {module} import {func}; sys.argv[0] = \'meeting-server\'; '
+        f"\"import sys; from {module} import {func}; sys.argv[0] = 'meeting-server'; "
         f'sys.exit({func}())" "$@"\n'
     )
     script.chmod(0o755)
@@ -292,3 +292,21 @@ def test_installed_copy_refuses_to_reinstall_over_itself(tmp_path: Path) -> None
     result = subprocess.run([str(copy), "--root", str(root), "--no-venv"], capture_output=True, text=True)
     assert result.returncode == 1 and "not from the installed copy" in result.stdout
     assert (root / APP / "meeting_server" / "netaddr.py").is_file()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("APPLIANCE_SLOW"), reason="slow (~30 s, pip install): set APPLIANCE_SLOW=1"
+)
+def test_real_venv_path_builds_a_working_virtualenv(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    run(INSTALL, "--root", str(root), "--python", "/usr/bin/python3")
+    venv = root / APP / "venv"
+    assert (venv / "bin" / "meeting-server").is_file()
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import meeting_server.netaddr, zeroconf"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert not (root / APP / "build").exists()
