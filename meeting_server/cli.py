@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,12 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     from meeting_server.app import socketio
     from meeting_server.services import demo, links, meetings
     from meeting_server.store import db
-    from meeting_server.web.serving import banner, choose_public_base
+    from meeting_server.web.serving import banner, choose_public_base, start_appliance
 
     app = _app(data_dir, HOST=host, PORT=port)
-    base = public_url or choose_public_base(host, port)
+    base, why = choose_public_base(host, port)
+    if public_url:
+        base, why = public_url.rstrip("/"), "--public-url"
     with db.standalone_session(app) as s:
         if not no_demo and demo.is_empty(s):
             demo.seed(s)
@@ -65,8 +68,16 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         clerk_url = None
         if m is not None:
             clerk_url = links.links(m, base)["clerk"]
-    click.echo(banner(base, clerk_url, app.config["DATA_DIR"]))
-    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
+        room_name = f"Phòng họp {m.council_name}" if m is not None else "Phòng họp HĐND"
+    click.echo(banner(base, why, clerk_url, app.config["DATA_DIR"]))
+    advertiser = start_appliance(app, host, port, room_name)
+    # systemd stops the service with SIGTERM: leave through `finally` so the mDNS record is withdrawn.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
+    finally:
+        if advertiser is not None:
+            advertiser.stop()
 
 
 @main.command("links")
@@ -118,6 +129,28 @@ def seed_demo(data_dir: Path | None) -> None:
         m = demo.seed(s)
         s.commit()
         click.echo(f"Kỳ họp mẫu số {m.id}.")
+
+
+@main.command()
+@DATA_DIR_OPTION
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address the server listens on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port the server listens on.")
+@click.option("--mdns", is_flag=True, help="Also look for our own mDNS advertisement (up to 3 s).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: bool, lang: str) -> None:
+    """Check the mini-PC before a sitting: address, port, mDNS, data directory, disk, fonts, LibreOffice,
+    signing certificate, clock."""
+    from meeting_server import doctor as doc
+    from meeting_server import netaddr
+    from meeting_server.config import default_data_dir
+
+    d = (data_dir or default_data_dir()).resolve()
+    cert = d / "keys" / "ca-cert.pem"
+    checks = doc.run_checks(doc.DoctorConfig(data_dir=d, host=host, port=port, cert_path=cert,
+                                             pinned=netaddr.pinned_from_env(), check_mdns=mdns))
+    click.echo(doc.as_json(checks) if as_json else doc.format_report(checks, lang))
+    sys.exit(doc.exit_code(checks))
 
 
 if __name__ == "__main__":  # pragma: no cover

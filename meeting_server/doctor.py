@@ -1,0 +1,394 @@
+"""`meeting-server doctor`: check the mini-PC before a sitting, in Vietnamese and English.
+
+Each check returns a `Check`; `level` is "ok", "warn" (works, but look at it) or "fail" (something a
+sitting needs is broken). Nothing here imports Flask, so the checks run even when the app cannot start.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from meeting_server import netaddr
+
+GB = 1024**3
+WARN_FREE_BYTES = 1 * GB
+FAIL_FREE_BYTES = 100 * 1024**2
+# The software did not exist before 2025, so an earlier date means the clock was never set
+# (a mini-PC without a working RTC battery boots at its firmware's epoch). Beyond 2045 is a typo.
+MIN_YEAR = 2025
+MAX_YEAR = 2045
+FONT_STYLES = ("Regular", "Bold", "Italic", "BoldItalic")
+# static/ sits beside the package: the server runs from its checkout (scripts/serve, scripts/install-minipc).
+PACKAGE_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@dataclass(frozen=True)
+class DoctorConfig:
+    """What doctor needs to know; the CLI fills it from its options."""
+
+    data_dir: Path
+    host: str = "0.0.0.0"
+    port: int = 8080
+    static_dir: Path = PACKAGE_STATIC
+    cert_path: Path | None = None
+    pinned: str | None = None  # interface name or IPv4 address, as in netaddr.PIN_ENV
+    check_mdns: bool = False  # browse for our own advertisement (takes up to 3 s)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    ok: bool
+    detail_vi: str
+    detail_en: str
+    level: str = "ok"  # ok | warn | fail
+
+
+def _ok(name: str, vi: str, en: str) -> Check:
+    return Check(name, True, vi, en, "ok")
+
+
+def _warn(name: str, vi: str, en: str) -> Check:
+    return Check(name, True, vi, en, "warn")
+
+
+def _fail(name: str, vi: str, en: str) -> Check:
+    return Check(name, False, vi, en, "fail")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_address(config: DoctorConfig) -> tuple[Check, netaddr.AddressChoice]:
+    """Which address phones will be given, and why."""
+    choice = netaddr.current_choice(config.host, config.pinned or netaddr.pinned_from_env())
+    vi, en = netaddr.describe(choice)
+    url = netaddr.base_url(choice.address, config.port)
+    if choice.no_network:
+        return _warn(
+            "address",
+            f"{vi}. Hãy cắm mạng hoặc bật điểm phát Wi-Fi.",
+            f"{en}. Plug in a network cable or start the Wi-Fi hotspot.",
+        ), choice
+    if choice.reason == "bound" and netaddr.is_loopback(choice.address):
+        return _warn(
+            "address", f"{vi}: chỉ máy này truy cập được {url}", f"{en}: only this machine can open {url}"
+        ), choice
+    return _ok("address", f"{vi} → {url}", f"{en} → {url}"), choice
+
+
+def _healthz(host: str, port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def check_port(config: DoctorConfig) -> Check:
+    """The port is either answered by our server (/healthz) or free for it to take."""
+    host = (
+        "127.0.0.1" if netaddr.is_wildcard(config.host) or netaddr.is_loopback(config.host) else config.host
+    )
+    try:
+        with socket.create_connection((host, config.port), timeout=1):
+            listening = True
+    except OSError:
+        listening = False
+    if listening:
+        health = _healthz(host, config.port)
+        if health and health.get("status") == "ok":
+            return _ok(
+                "port",
+                f"Máy chủ đang chạy và trả lời ở cổng {config.port} (/healthz: ok).",
+                f"The server is running and answers on port {config.port} (/healthz: ok).",
+            )
+        return _fail(
+            "port",
+            f"Cổng {config.port} đang bị một chương trình khác chiếm.",
+            f"Port {config.port} is taken by another program.",
+        )
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("" if netaddr.is_wildcard(config.host) else config.host, config.port))
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            return _fail(
+                "port",
+                f"Không có quyền dùng cổng {config.port} (cổng dưới 1024 cần quyền root).",
+                f"No permission for port {config.port} (ports below 1024 need root).",
+            )
+        return _fail(
+            "port", f"Không dùng được cổng {config.port}: {exc}", f"Port {config.port} cannot be used: {exc}"
+        )
+    finally:
+        probe.close()
+    return _ok(
+        "port",
+        f"Cổng {config.port} còn trống (máy chủ chưa chạy).",
+        f"Port {config.port} is free (the server is not running).",
+    )
+
+
+def check_mdns(config: DoctorConfig, choice: netaddr.AddressChoice) -> Check:
+    """Browse for our own `_http._tcp` advertisement on the chosen interface."""
+    from meeting_server import discovery
+
+    interface = "127.0.0.1" if choice.no_network or netaddr.is_loopback(choice.address) else choice.address
+    try:
+        found = discovery.browse([interface], timeout=3.0)
+    except Exception as exc:
+        return _warn(
+            "mdns",
+            f"Không dò được mDNS trên {interface}: {exc}",
+            f"Could not browse mDNS on {interface}: {exc}",
+        )
+    ours = [name for name, info in found.items() if info["port"] == config.port]
+    if ours:
+        names = ", ".join(n.removesuffix("." + discovery.SERVICE_TYPE) for n in ours)
+        return _ok("mdns", f"Đang quảng bá trên mạng: {names}", f"Advertised on the network: {names}")
+    return _warn(
+        "mdns",
+        f"Không thấy quảng bá mDNS cho cổng {config.port} trên {interface}.",
+        f"No mDNS advertisement for port {config.port} seen on {interface}.",
+    )
+
+
+def check_data_dir(data_dir: Path) -> Check:
+    """The data directory exists (or can be created) and accepts a file."""
+    if not data_dir.exists():
+        parent = _existing_ancestor(data_dir)
+        if os.access(parent, os.W_OK):
+            return _warn(
+                "data_dir",
+                f"Thư mục dữ liệu {data_dir} chưa có; sẽ được tạo khi chạy.",
+                f"Data directory {data_dir} does not exist yet; it will be created.",
+            )
+        return _fail(
+            "data_dir",
+            f"Thư mục dữ liệu {data_dir} chưa có và không tạo được.",
+            f"Data directory {data_dir} is missing and cannot be created.",
+        )
+    if not data_dir.is_dir():
+        return _fail("data_dir", f"{data_dir} không phải là thư mục.", f"{data_dir} is not a directory.")
+    probe = data_dir / f".doctor-{os.getpid()}"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"ok")
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+    except OSError as exc:
+        return _fail(
+            "data_dir",
+            f"Không ghi được vào {data_dir}: {exc.strerror}",
+            f"Cannot write to {data_dir}: {exc.strerror}",
+        )
+    return _ok(
+        "data_dir", f"Ghi được vào thư mục dữ liệu {data_dir}.", f"Data directory {data_dir} is writable."
+    )
+
+
+def check_disk(data_dir: Path) -> Check:
+    """Free space where documents and backups go: warn under 1 GB."""
+    usage = shutil.disk_usage(_existing_ancestor(data_dir))
+    free_gb = usage.free / GB
+    vi, en = f"Còn trống {free_gb:.1f} GB", f"{free_gb:.1f} GB free"
+    if usage.free < FAIL_FREE_BYTES:
+        return _fail(
+            "disk",
+            f"{vi}: không đủ để lưu tài liệu và bản sao lưu.",
+            f"{en}: not enough for documents and backups.",
+        )
+    if usage.free < WARN_FREE_BYTES:
+        return _warn(
+            "disk",
+            f"{vi} (dưới 1 GB): nên dọn bớt hoặc chép bản sao lưu ra ngoài.",
+            f"{en} (under 1 GB): clean up or move backups elsewhere.",
+        )
+    return _ok("disk", f"{vi}.", f"{en}.")
+
+
+def check_fonts(static_dir: Path) -> Check:
+    """Liberation Serif (with Vietnamese glyphs) for the minutes and stamped pages."""
+    fonts = static_dir / "fonts"
+    missing = [s for s in FONT_STYLES if not (fonts / f"LiberationSerif-{s}.ttf").is_file()]
+    if not missing:
+        return _ok(
+            "fonts",
+            f"Đủ phông chữ Liberation Serif trong {fonts}.",
+            f"Liberation Serif fonts present in {fonts}.",
+        )
+    names = ", ".join(f"LiberationSerif-{s}.ttf" for s in missing)
+    hint_vi = hint_en = ""
+    if Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf").is_file():
+        hint_vi = " (có sẵn trong /usr/share/fonts/truetype/liberation2, chép sang được)"
+        hint_en = " (available in /usr/share/fonts/truetype/liberation2 to copy)"
+    if "Regular" in missing:
+        return _fail(
+            "fonts",
+            f"Thiếu phông chữ cho biên bản: {names} trong {fonts}{hint_vi}.",
+            f"Fonts for the minutes are missing: {names} in {fonts}{hint_en}.",
+        )
+    return _warn(
+        "fonts",
+        f"Thiếu kiểu chữ: {names} trong {fonts}{hint_vi}.",
+        f"Font styles missing: {names} in {fonts}{hint_en}.",
+    )
+
+
+def check_libreoffice() -> Check:
+    """LibreOffice converts Word and Excel uploads to PDF; PDFs work without it."""
+    path = shutil.which("libreoffice") or shutil.which("soffice")
+    if path:
+        return _ok(
+            "libreoffice",
+            f"Có LibreOffice ({path}) để chuyển Word/Excel sang PDF.",
+            f"LibreOffice found ({path}) to convert Word/Excel to PDF.",
+        )
+    return _warn(
+        "libreoffice",
+        "Chưa cài LibreOffice: chỉ nhận được tài liệu PDF (apt install libreoffice).",
+        "LibreOffice not installed: only PDF documents can be uploaded (apt install libreoffice).",
+    )
+
+
+def check_certificate(cert_path: Path | None, now: datetime) -> Check:
+    """The certificate that signs the minutes; absent means minutes are produced unsigned."""
+    if cert_path is None:
+        return _warn(
+            "certificate",
+            "Chưa cấu hình chứng thư ký số: biên bản sẽ không được ký.",
+            "No signing certificate configured: minutes will not be signed.",
+        )
+    if not cert_path.is_file():
+        return _warn(
+            "certificate",
+            f"Không thấy chứng thư ký số {cert_path}: biên bản sẽ không được ký.",
+            f"Signing certificate {cert_path} not found: minutes will not be signed.",
+        )
+    expires = _certificate_expiry(cert_path)
+    if expires is None:
+        return _ok(
+            "certificate", f"Có chứng thư ký số {cert_path}.", f"Signing certificate {cert_path} present."
+        )
+    day = expires.strftime("%d/%m/%Y")
+    if expires <= now:
+        return _fail(
+            "certificate",
+            f"Chứng thư ký số {cert_path} đã hết hạn ngày {day}.",
+            f"Signing certificate {cert_path} expired on {expires:%Y-%m-%d}.",
+        )
+    if expires - now < timedelta(days=30):
+        return _warn(
+            "certificate",
+            f"Chứng thư ký số sắp hết hạn (ngày {day}).",
+            f"Signing certificate expires soon ({expires:%Y-%m-%d}).",
+        )
+    return _ok(
+        "certificate",
+        f"Có chứng thư ký số {cert_path}, hạn đến {day}.",
+        f"Signing certificate {cert_path} valid until {expires:%Y-%m-%d}.",
+    )
+
+
+def _certificate_expiry(cert_path: Path) -> datetime | None:
+    """Expiry of a PEM or DER X.509 file; None for PKCS#12 (needs its password) or unreadable."""
+    try:
+        from cryptography import x509
+
+        data = cert_path.read_bytes()
+        cert = (
+            x509.load_pem_x509_certificate(data)
+            if b"-----BEGIN CERTIFICATE" in data
+            else x509.load_der_x509_certificate(data)
+        )
+        return cert.not_valid_after_utc
+    except Exception:
+        return None
+
+
+def check_clock(now: datetime, data_dir: Path | None = None) -> Check:
+    """The clock is plausible: meeting times, audit entries and signatures depend on it."""
+    shown = now.strftime("%d/%m/%Y %H:%M UTC")
+    rtc_vi = " Máy không có pin đồng hồ (RTC) có thể khởi động với ngày sai: hãy chỉnh lại giờ."
+    rtc_en = " A mini-PC without an RTC battery may boot with a wrong date: set the clock."
+    if now.year < MIN_YEAR or now.year > MAX_YEAR:
+        return _fail(
+            "clock",
+            f"Đồng hồ máy đang là {shown}, không hợp lý.{rtc_vi}",
+            f"The clock says {now:%Y-%m-%d %H:%M} UTC, which is not plausible.{rtc_en}",
+        )
+    newest = _newest_mtime(data_dir) if data_dir else None
+    if newest is not None and newest > now + timedelta(hours=1):
+        return _fail(
+            "clock",
+            f"Đồng hồ ({shown}) chậm hơn thời điểm dữ liệu được ghi lần cuối "
+            f"({newest:%d/%m/%Y %H:%M}).{rtc_vi}",
+            f"The clock ({now:%Y-%m-%d %H:%M}) is behind the last data write "
+            f"({newest:%Y-%m-%d %H:%M}).{rtc_en}",
+        )
+    return _ok("clock", f"Đồng hồ máy: {shown}.", f"Clock: {now:%Y-%m-%d %H:%M} UTC.")
+
+
+def _newest_mtime(data_dir: Path) -> datetime | None:
+    try:
+        stamps = [entry.stat().st_mtime for entry in data_dir.iterdir()]
+    except OSError:
+        return None
+    return datetime.fromtimestamp(max(stamps), UTC) if stamps else None
+
+
+def run_checks(config: DoctorConfig, now: datetime | None = None) -> list[Check]:
+    """All checks in the order a technician would fix them."""
+    now = now or datetime.now(UTC)
+    address, choice = check_address(config)
+    checks = [address, check_port(config)]
+    if config.check_mdns:
+        checks.append(check_mdns(config, choice))
+    checks += [
+        check_data_dir(config.data_dir),
+        check_disk(config.data_dir),
+        check_fonts(config.static_dir),
+        check_libreoffice(),
+        check_certificate(config.cert_path, now),
+        check_clock(now, config.data_dir),
+    ]
+    return checks
+
+
+def format_report(checks: Sequence[Check], lang: str = "vi") -> str:
+    """Plain-text report, one line per check, e.g. `[OK]   port: ...`."""
+    tags = {"ok": "[OK]  ", "warn": "[WARN]", "fail": "[FAIL]"}
+    lines = [f"{tags[c.level]} {c.name}: {c.detail_vi if lang == 'vi' else c.detail_en}" for c in checks]
+    return "\n".join(lines)
+
+
+def as_json(checks: Sequence[Check]) -> str:
+    """The checks as a JSON list of objects, for `doctor --json`."""
+    return json.dumps([asdict(c) for c in checks], ensure_ascii=False, indent=2)
+
+
+def exit_code(checks: Sequence[Check]) -> int:
+    """1 when any check failed, else 0 (warnings do not fail)."""
+    return 0 if all(c.ok for c in checks) else 1
+
+
+__all__ = ["Check", "DoctorConfig", "as_json", "exit_code", "format_report", "run_checks"]
