@@ -1,0 +1,59 @@
+"""A delegate opens their join link on a phone; the chair's screen shows them present, live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import LiveServer
+from tests.e2e.conftest import PHONE, PROJECTOR
+
+pytestmark = pytest.mark.browser
+
+
+def test_delegate_joins_on_phone_and_chair_sees_them(live_server: LiveServer, new_page: Any) -> None:
+    srv = live_server
+    chair = new_page()
+    chair.goto(srv.local(srv.links["chair"][0]))
+    expect(chair.locator('[data-bind="connection"]').first).to_have_text("Đã kết nối")
+    line = chair.locator('[data-bind="attendance_line"]').first
+    expect(line).to_have_text("Có mặt 1/30 — chưa đủ điều kiện tiến hành kỳ họp (cần ≥ 20)")
+
+    kiosk = new_page(PROJECTOR)
+    kiosk.goto(srv.local(srv.links["kiosk"]))
+    expect(kiosk.locator(".kiosk-title")).to_have_text(
+        "Kỳ họp thứ Hai, Hội đồng nhân dân xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031")
+
+    d = next(x for x in srv.links["delegates"] if x["role"] == "delegate")
+    phone = new_page(PHONE)
+    phone.goto(srv.local(d["url"]))
+    # Lands on the delegate's home, in Vietnamese, with their name and the agenda.
+    expect(phone.locator('[data-bind="me_name"]')).to_have_text(d["name"])
+    expect(phone.locator('[data-bind="me_role"]')).to_have_text("Đại biểu")
+    expect(phone.locator(".agenda li")).to_have_count(6)
+    assert phone.url.endswith("/delegate")
+    # The chair's list and the projector follow at once, without reloading.
+    row = chair.locator(f'tr[data-participant="{d["participant_id"]}"] td[data-status]')
+    expect(row).to_have_text("Có mặt")
+    expect(line).to_have_text("Có mặt 2/30 — chưa đủ điều kiện tiến hành kỳ họp (cần ≥ 20)")
+    expect(kiosk.locator('[data-bind="attendance_line"]')).to_have_text(
+        "Có mặt 2/30 — chưa đủ điều kiện tiến hành kỳ họp (cần ≥ 20)")
+    # The session cookie that binds the phone is HttpOnly: page scripts cannot read it.
+    cookies = phone.context.cookies()
+    assert any(c["name"] == "ms_session" and c["httpOnly"] for c in cookies)
+    assert phone.evaluate("document.cookie").find("ms_session") < 0
+
+    # The chair moves to item 2; the phone highlights it.
+    chair.locator("button[data-goto]").first.click()
+    expect(phone.locator(".agenda li.current")).to_have_count(1)
+    expect(phone.locator('[data-bind="current_item"]')).to_have_text(
+        "1. Khai mạc kỳ họp; thông qua chương trình kỳ họp")
+
+
+def test_revoked_card_gets_a_friendly_page(live_server: LiveServer, new_page: Any) -> None:
+    page = new_page(PHONE)
+    page.goto(live_server.url + "/j/khong-phai-ma-that")
+    expect(page.locator("h1")).to_have_text("Mã không đúng")
+    assert "Traceback" not in page.content()
