@@ -1,0 +1,100 @@
+"""Joining by QR: binding the browser, friendly refusals, slowing down guessers, language, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import csrf_token, token_of
+
+
+def test_healthz(app: Any) -> None:
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 200 and r.get_json()["status"] == "ok" and r.get_json()["version"]
+
+
+def test_join_binds_an_httponly_cookie_and_lands_on_the_role_home(app: Any, app_links: dict[str, Any]) -> None:
+    client = app.test_client()
+    d = next(x for x in app_links["delegates"] if x["role"] == "delegate")
+    r = client.get("/j/" + token_of(d["url"]))
+    assert r.status_code == 302 and r.headers["Location"].endswith("/delegate")
+    cookie = r.headers["Set-Cookie"]
+    assert "ms_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/delegate").get_data(as_text=True)
+    assert d["name"] in page and 'lang="vi"' in page
+    att = client.get(f"/api/v1/meetings/{app_links['meeting_id']}/attendance").get_json()
+    assert att["summary"]["present"] == 1
+
+
+def test_each_role_lands_on_its_home(app: Any, app_links: dict[str, Any]) -> None:
+    homes = {app_links["clerk"]: "/clerk/", app_links["chair"][0]: "/chair", app_links["kiosk"]: "/kiosk",
+             app_links["guest"]: "/delegate", app_links["secretary"][0]: "/delegate"}
+    for url, home in homes.items():
+        r = app.test_client().get("/j/" + token_of(url))
+        assert r.headers["Location"].endswith(home)
+
+
+def test_guests_and_clerk_do_not_count_as_present(app: Any, app_links: dict[str, Any]) -> None:
+    for url in (app_links["clerk"], app_links["guest"], app_links["guests"][0]["url"], app_links["kiosk"]):
+        app.test_client().get("/j/" + token_of(url))
+    client = app.test_client()
+    client.get("/j/" + token_of(app_links["clerk"]))
+    assert client.get(f"/api/v1/meetings/{app_links['meeting_id']}/attendance").get_json()["summary"]["present"] == 0
+
+
+def test_unknown_token_gets_a_friendly_page(app: Any) -> None:
+    r = app.test_client().get("/j/abc")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 404 and "Mã không đúng" in html and "Traceback" not in html
+
+
+def test_guessing_is_slowed_down(app: Any) -> None:
+    client = app.test_client()
+    statuses = [client.get(f"/j/guess{i}").status_code for i in range(12)]
+    assert statuses[:10] == [404] * 10
+    assert statuses[10:] == [429, 429]
+    assert "Quá nhiều lần thử" in client.get("/j/another").get_data(as_text=True)
+
+
+def test_pages_without_a_card_ask_to_scan(app: Any) -> None:
+    r = app.test_client().get("/delegate")
+    assert r.status_code == 401 and "Hãy quét mã QR" in r.get_data(as_text=True)
+    landing = app.test_client().get("/").get_data(as_text=True)
+    assert "quét mã QR trên thẻ đại biểu" in landing
+
+
+def test_forms_need_the_csrf_token(login: Any) -> None:
+    clerk = login("clerk")
+    r = clerk.post("/clerk/agenda", data={"title": "Không có mã CSRF"})
+    assert r.status_code == 400 and "Trang đã cũ" in r.get_data(as_text=True)
+    r = clerk.post("/clerk/agenda", data={"title": "Có mã CSRF", "csrf_token": csrf_token(clerk, "/clerk/")})
+    assert r.status_code == 302
+
+
+def test_language_switch_to_english_and_back(login: Any) -> None:
+    client = login("delegate")
+    token = csrf_token(client, "/delegate")
+    client.post("/lang/en", data={"csrf_token": token, "next": "/delegate"})
+    html = client.get("/delegate").get_data(as_text=True)
+    assert 'lang="en"' in html and "Meeting agenda" in html
+    client.post("/lang/vi", data={"csrf_token": token, "next": "/delegate"})
+    assert "Chương trình kỳ họp" in client.get("/delegate").get_data(as_text=True)
+
+
+def test_open_redirect_is_refused(login: Any) -> None:
+    client = login("delegate")
+    token = csrf_token(client, "/delegate")
+    r = client.post("/lang/en", data={"csrf_token": token, "next": "//evil.example/"})
+    assert r.headers["Location"] == "/"
+
+
+def test_openapi_document_lists_every_api_route(app: Any) -> None:
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    documented = {(p, m.upper()) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi":
+            path = rule.rule[len("/api/v1"):].replace("<int:", "{").replace("<", "{").replace(">", "}")
+            for m in rule.methods - {"HEAD", "OPTIONS"}:
+                routes.add((path, m))
+    assert routes <= documented, routes - documented
