@@ -24,13 +24,15 @@ def _source_msgids() -> set[str]:
 
 
 def test_every_string_has_an_english_translation() -> None:
-    catalog = read_po(PO.open("rb"))
+    with PO.open("rb") as f:
+        catalog = read_po(f)
     translated = {m.id for m in catalog if m.id and m.string and "fuzzy" not in m.flags}
     missing = sorted(_source_msgids() - translated)
     assert missing == [], f"run scripts/i18n and translate: {missing[:20]}"
 
 
 def test_compiled_catalog_matches_the_po_file() -> None:
-    po = {m.id: m.string for m in read_po(PO.open("rb")) if m.id and m.string}
+    with PO.open("rb") as f:
+        po = {m.id: m.string for m in read_po(f) if m.id and m.string}
     mo = {m.id: m.string for m in read_mo(io.BytesIO(MO.read_bytes())) if m.id}
     assert po == mo, "run scripts/i18n to recompile the catalog"
