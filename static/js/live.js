@@ -99,7 +99,7 @@
         tr.appendChild(el("td", { "class": "status-" + a.status, "data-status": a.status }, statusText(a)));
         if (withButtons) {
           var td = el("td", { "class": "nowrap" });
-          ["present", "absent", "left"].forEach(function (st) {
+          ["present", "late", "absent", "left"].forEach(function (st) {
             var b = el("button", { "class": "button small", "data-mark": st, "data-pid": a.id }, I["mark_" + st]);
             td.appendChild(b);
           });
@@ -159,7 +159,10 @@
     var reason = "";
     if (status === "absent") { reason = prompt(I.reason_prompt) || ""; if (!reason) return; }
     if (status === "left") { reason = prompt(I.left_prompt) || ""; }
-    var body = new URLSearchParams({ status: status, reason: reason });
+    var fields = { status: status, reason: reason };
+    if (status === "late") { fields.status = "present"; fields.late = "1"; }
+    else if (status === "present") { fields.late = "0"; }
+    var body = new URLSearchParams(fields);
     fetch("/clerk/attendance/" + pid, {
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRFToken": $('meta[name="csrf-token"]').content, "Accept": "application/json" },

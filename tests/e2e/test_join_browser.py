@@ -57,3 +57,22 @@ def test_revoked_card_gets_a_friendly_page(live_server: LiveServer, new_page: An
     page.goto(live_server.url + "/j/khong-phai-ma-that")
     expect(page.locator("h1")).to_have_text("Mã không đúng")
     assert "Traceback" not in page.content()
+
+
+def test_clerk_marks_absent_and_late_and_chair_sees_it(live_server: LiveServer, new_page: Any) -> None:
+    srv = live_server
+    delegates = [x for x in srv.links["delegates"] if x["role"] == "delegate"]
+    absent, late = delegates[3], delegates[4]
+    chair = new_page()
+    chair.goto(srv.local(srv.links["chair"][0]))
+    clerk = new_page()
+    clerk.goto(srv.local(srv.links["clerk"]))
+    expect(clerk.locator('[data-bind="connection"]').first).to_have_text("Đã kết nối")
+    clerk.once("dialog", lambda d: d.accept("Ốm"))
+    clerk.locator(f'#attendance button[data-mark="absent"][data-pid="{absent["participant_id"]}"]').click()
+    clerk.locator(f'#attendance button[data-mark="late"][data-pid="{late["participant_id"]}"]').click()
+    expect(chair.locator(f'tr[data-participant="{absent["participant_id"]}"] td[data-status]')).to_have_text(
+        "Vắng — Ốm")
+    expect(chair.locator(f'tr[data-participant="{late["participant_id"]}"] td[data-status]')).to_have_text(
+        "Có mặt (đến muộn)")
+    expect(chair.locator('[data-bind="attendance_line"]').first).to_contain_text("Có mặt 2/30")
