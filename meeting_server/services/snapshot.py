@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meeting_server.domain.permissions import Permission, ROLE_PERMISSIONS
+from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.services import attendance
 from meeting_server.store.tables import Meeting

@@ -23,7 +23,8 @@ def test_connect_gets_state_snapshot_by_role(live_server: LiveServer) -> None:
     try:
         cs = chair.wait("state")
         gs = guest.wait("state")
-        assert cs["meeting"]["full_title"] == "Kỳ họp thứ Hai, Hội đồng nhân dân xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031"
+        title = "Kỳ họp thứ Hai, Hội đồng nhân dân xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031"
+        assert cs["meeting"]["full_title"] == title
         assert len(cs["agenda"]) == 6
         assert cs["attendance"] == gs["attendance"]
         assert cs["attendance"]["seated"] == 30 and cs["attendance"]["required"] == 20
