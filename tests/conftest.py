@@ -38,11 +38,20 @@ class LiveServer:
     links: dict[str, Any] = field(default_factory=dict)
 
     def refresh_links(self) -> dict[str, Any]:
-        out = subprocess.run(
-            [sys.executable, "-m", "meeting_server", "links", "--json", "--data-dir", str(self.data_dir)],
-            check=True, capture_output=True, cwd=ROOT, env=_env(),
-        ).stdout
-        self.links = json.loads(out)
+        """The same JSON as `meeting-server links --json` (tests/test_cli.py checks the command itself),
+        read in-process to spare a Python start per test."""
+        from meeting_server.services import links, meetings
+        from meeting_server.store import db
+        from sqlalchemy.orm import Session
+
+        engine = db.make_engine(db.database_url(self.data_dir))
+        try:
+            with Session(engine) as s:
+                m = meetings.current(s)
+                assert m is not None
+                self.links = links.links(m, links.public_base(s, self.url))
+        finally:
+            engine.dispose()
         return self.links
 
     def token(self, url: str) -> str:
@@ -104,10 +113,8 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveSe
             raise RuntimeError(f"server did not answer /healthz:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
     server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path)
-    try:
+    if "--no-demo" not in extra:
         server.refresh_links()
-    except subprocess.CalledProcessError:
-        pass
     return server
 
 
