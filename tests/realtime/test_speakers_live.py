@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +12,35 @@ import pytest
 import requests
 import socketio
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, start_server
 from tests.realtime.helpers import Screen
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    srv = start_server(tmp_path_factory.mktemp("speakers") / "data")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def live_server(shared_server: LiveServer) -> LiveServer:
+    """One server for this module (a start costs seconds), brought back before each test to no agenda item under
+    way, nobody speaking, nobody waiting and the five-minute default; tests read only their own history rows."""
+    _reset(shared_server)
+    return shared_server
+
+
+def _reset(srv: LiveServer) -> None:
+    with screens(srv, srv.links["chair"][0]) as (chair,):
+        chair.call("speak.end")
+        for item in next(data for name, data in chair.seen if name == "state")["agenda"]:
+            res = chair.call("agenda.set_current", {"item_id": item["id"]})
+            st = chair.wait("state", lambda s, seq=res["seq"]: s["seq"] == seq)
+            for q in st["speakers"]["queue"]:
+                assert chair.call("speak.withdraw", {"request_id": q["request_id"]})["ok"] is True
+        assert chair.call("agenda.set_current", {"item_id": None})["ok"] is True
+        assert chair.call("speak.set_time", {"limit_s": 300})["ok"] is True
 
 
 def _delegates(srv: LiveServer) -> list[dict[str, Any]]:
@@ -67,6 +95,15 @@ def _history(srv: LiveServer) -> list[dict[str, Any]]:
 
 def test_request_give_end_flow_reaches_every_screen(live_server: LiveServer) -> None:
     srv = live_server
+    # The phone's page carries the panel, its strings and its script.
+    phone = requests.Session()
+    html = phone.get(srv.local(_delegates(srv)[0]["url"]), timeout=10).text
+    block = re.search(r'<script type="application/json" id="i18n-speakers">(.*?)</script>', html, re.S)
+    assert block is not None
+    strings = json.loads(block.group(1))
+    assert strings["request"] == "Xin phát biểu" and strings["withdraw"] == "Rút đăng ký"
+    assert strings["your_place"] == "Bạn đứng thứ {place}"
+    assert 'id="speak-panel"' in html and "/static/js/speakers.js" in html
     a, b = _delegates(srv)[0], _delegates(srv)[1]
     with screens(srv, srv.links["chair"][0], a["url"], b["url"], srv.links["kiosk"], srv.links["guest"]) as (
         chair, pa, pb, kiosk, guest,
@@ -111,7 +148,7 @@ def test_request_give_end_flow_reaches_every_screen(live_server: LiveServer) -> 
         ev = kiosk.wait("speakers", lambda p: p["seq"] == res["seq"])
         assert ev["speaking"] is None
 
-        hist = _history(srv)
+        hist = [h for h in _history(srv) if h["request_id"] in (first, second)]
         assert [(h["name"], h["agenda_item_id"]) for h in hist] == [(a["name"], item), (b["name"], item)]
         assert hist[0]["ended_at"] == hist[1]["started_at"]
         assert all(h["ended_at"] is not None and h["started_at"] <= h["ended_at"] for h in hist)
@@ -119,26 +156,39 @@ def test_request_give_end_flow_reaches_every_screen(live_server: LiveServer) -> 
         assert isinstance(hist[0]["title"], str) and hist[0]["participant_id"] == a["participant_id"]
 
 
-def test_withdraw_and_request_again(live_server: LiveServer) -> None:
+def test_withdraw_request_again_and_lists_per_agenda_item(live_server: LiveServer) -> None:
     srv = live_server
-    a = _delegates(srv)[0]
-    with screens(srv, srv.links["chair"][0], a["url"]) as (chair, pa):
-        _start_item(chair)
+    a, b = _delegates(srv)[0], _delegates(srv)[1]
+    with screens(srv, srv.links["chair"][0], a["url"], b["url"]) as (chair, pa, pb):
+        spoken = len(_history(srv))
+        discussion = _start_item(chair)
         assert pa.call("speak.request")["ok"] is True
         res = pa.call("speak.withdraw")
         assert res["ok"] is True
         ev = chair.wait("speakers", lambda p: p["seq"] == res["seq"])
         assert ev["queue"] == []
         again = pa.call("speak.withdraw")
-        assert again == {"ok": False, "error": "Bạn chưa đăng ký phát biểu ở nội dung này.", "code": "speak.not_waiting"}
+        assert again == {"ok": False, "error": "Bạn chưa đăng ký phát biểu ở nội dung này.",
+                         "code": "speak.not_waiting"}
         # Withdrawn, one may ask again; the chair may also take someone off the list.
         res = pa.call("speak.request")
         assert res["ok"] is True
         res = chair.call("speak.withdraw", {"request_id": res["request_id"]})
         assert res["ok"] is True
         assert chair.wait("speakers", lambda p: p["seq"] == res["seq"])["queue"] == []
-        # No speech was held, so the record of speeches stays empty.
-        assert _history(srv) == []
+        # No speech was held, so the record of speeches did not grow.
+        assert len(_history(srv)) == spoken
+
+        # Each agenda item has its own list: a request on one item is not in the next item's queue.
+        assert pa.call("speak.request")["ok"] is True
+        vote = _start_item(chair, 4)
+        st = _state(chair, 0)
+        assert st["speakers"]["queue"] == [] and st["speakers"]["agenda_item_id"] == vote
+        assert pb.call("speak.request")["ok"] is True
+        assert pa.call("speak.request")["ok"] is True  # the same delegate may ask again on this item
+        back = chair.call("agenda.set_current", {"item_id": discussion})
+        st = chair.wait("state", lambda s: s["seq"] == back["seq"])
+        assert [q["name"] for q in st["speakers"]["queue"]] == [a["name"]]
 
 
 def test_refusals_leave_everything_unchanged(live_server: LiveServer) -> None:
@@ -249,31 +299,5 @@ def test_speaking_time_setting_and_state_snapshot(live_server: LiveServer) -> No
         assert st["speakers"]["speaking"]["name"] == a["name"]
         assert st["speakers"]["speaking"]["limit_s"] == 240
         assert isinstance(st["speakers"]["server_now_ms"], int)
-    hist = _history(srv)
+    hist = [h for h in _history(srv) if h["request_id"] == req["request_id"]]
     assert len(hist) == 1 and hist[0]["ended_at"] is None and hist[0]["duration_s"] is None
-
-
-def test_requests_are_per_agenda_item(live_server: LiveServer) -> None:
-    srv = live_server
-    a, b = _delegates(srv)[0], _delegates(srv)[1]
-    with screens(srv, srv.links["chair"][0], a["url"], b["url"]) as (chair, pa, pb):
-        first = _start_item(chair, 2)
-        assert pa.call("speak.request")["ok"] is True
-        second = _start_item(chair, 3)
-        st = _state(chair, 0)
-        # The new item starts with an empty list; the same delegate may ask again here.
-        assert st["speakers"]["queue"] == [] and st["speakers"]["agenda_item_id"] == second
-        assert pb.call("speak.request")["ok"] is True
-        assert pa.call("speak.request")["ok"] is True
-        back = chair.call("agenda.set_current", {"item_id": first})
-        st = chair.wait("state", lambda s: s["seq"] == back["seq"])
-        assert st["current_item_id"] == first
-        assert [q["name"] for q in st["speakers"]["queue"]] == [a["name"]]
-
-
-def test_delegate_page_carries_the_speak_panel(live_server: LiveServer) -> None:
-    """The delegate page carries the speakers' strings and panel for the phone."""
-    srv = live_server
-    phone = requests.Session()
-    html = phone.get(srv.local(_delegates(srv)[0]["url"]), timeout=10).text
-    assert 'id="i18n-speakers"' in html and "Xin phát biểu" in html
