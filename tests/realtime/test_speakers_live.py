@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -213,11 +214,15 @@ def test_refusals_leave_everything_unchanged(live_server: LiveServer) -> None:
         assert twice == {"ok": False, "error": "Bạn đã đăng ký phát biểu ở nội dung này rồi.",
                          "code": "speak.already_requested"}
 
-        # A delegate may not run the list.
-        for event, data in (("speak.give", {"request_id": req["request_id"]}), ("speak.end", None),
-                            ("speak.set_time", {"limit_s": 60})):
-            res = pb.call(event, data)
-            assert res["ok"] is False and res["code"] == "forbidden", event
+        # A delegate, the session secretary or the clerk may not run the list: that is the chair's.
+        with screens(srv, srv.links["secretary"][0], srv.links["clerk"]) as (secretary, clerk):
+            for screen in (pb, secretary, clerk):
+                for event, data in (("speak.give", {"request_id": req["request_id"]}), ("speak.end", None),
+                                    ("speak.set_time", {"limit_s": 60})):
+                    res = screen.call(event, data)
+                    assert res["ok"] is False and res["code"] == "forbidden", event
+            # The clerk holds no delegate's card: no request of their own either.
+            assert clerk.call("speak.request")["code"] == "forbidden"
         # A delegate may not withdraw someone else's request.
         res = pb.call("speak.withdraw", {"request_id": req["request_id"]})
         assert res == {"ok": False, "error": "Bạn chỉ rút được đăng ký của chính mình.", "code": "forbidden"}
@@ -301,3 +306,23 @@ def test_speaking_time_setting_and_state_snapshot(live_server: LiveServer) -> No
         assert isinstance(st["speakers"]["server_now_ms"], int)
     hist = [h for h in _history(srv) if h["request_id"] == req["request_id"]]
     assert len(hist) == 1 and hist[0]["ended_at"] is None and hist[0]["duration_s"] is None
+
+
+def test_two_taps_at_once_make_one_request(live_server: LiveServer) -> None:
+    """A phone and a tablet of the same card tap together: one request, one refusal, never two places."""
+    srv = live_server
+    d = _delegates(srv)[4]
+    with screens(srv, srv.links["chair"][0], d["url"], d["url"]) as (chair, phone, tablet):
+        _start_item(chair)
+        results: list[Any] = []
+        threads = [threading.Thread(target=lambda sc=sc: results.append(sc.call("speak.request")))
+                   for sc in (phone, tablet)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(15)
+        assert sorted(r["ok"] for r in results) == [False, True]
+        refused = next(r for r in results if not r["ok"])
+        assert refused["code"] == "speak.already_requested"
+        st = _state(chair, max(r.get("seq", 0) for r in results))
+        assert [q["participant_id"] for q in st["speakers"]["queue"]] == [d["participant_id"]]
