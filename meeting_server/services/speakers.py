@@ -46,7 +46,7 @@ def _lock(s: Session, m: Meeting) -> None:
     """Bump seq first: the UPDATE takes the database's write lock before the requests are read, so two changes
     cannot both pass a rule check on the same old state (SQLite serialises writers; PostgreSQL locks the row)."""
     s.execute(update(Meeting).where(Meeting.id == m.id).values(seq=Meeting.seq + 1))
-    s.refresh(m, ["seq"])
+    s.refresh(m)  # seq, and the current item or status as they are now that no one else can write
 
 
 def _rows(s: Session, meeting_id: int) -> list[SpeakRequest]:
@@ -107,6 +107,7 @@ def request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
     """A delegate asks for the floor on the current agenda item ("Xin phát biểu"); they join the end of the queue."""
     if who.participant_id is None or not who.is_delegate:
         raise DomainError("Chỉ đại biểu mới đăng ký phát biểu được.", "forbidden")
+    _lock(s, m)
     if m.status == "ended":
         raise DomainError("Kỳ họp đã bế mạc.", "speak.meeting_ended")
     if m.current_item_id is None:
@@ -115,8 +116,8 @@ def request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
     if p is None:
         raise NotFound("Không tìm thấy đại biểu.")
     if p.attendance is not None and p.attendance.status in ("absent", "left"):
-        raise DomainError("Bạn đang được ghi là vắng mặt; hãy báo thư ký để điểm danh lại.", "speak.not_present")
-    _lock(s, m)
+        raise DomainError("Bạn đang được ghi là vắng mặt hoặc đã về; hãy báo thư ký để điểm danh lại.",
+                          "speak.not_present")
     rows = _rows(s, m.id)
     now = utcnow()
     try:
