@@ -49,6 +49,8 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
             "permissions": sorted(p.value for p in ROLE_PERMISSIONS[who.role]),
         },
     }
+    from meeting_server.services.speakers import speakers_state  # speakers feature
+    state["speakers"] = speakers_state(m, who)
     if who.can(Permission.ATTENDANCE_SEE_NAMES):
         state["attendees"] = attendance.roster(m)
     if who.participant_id is not None:

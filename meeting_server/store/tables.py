@@ -194,3 +194,50 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- speakers ---
+
+# Imported here rather than at the top so the speakers' part of this shared file merges as one appended block.
+from sqlalchemy import Index, text  # noqa: E402
+
+
+class SpeakRequest(Base):
+    """One delegate's request to speak (đăng ký phát biểu) on one agenda item, and when they held the floor.
+
+    The partial unique indexes are the database's guard against two requests racing past the rule check: one
+    open request per person and item, one speaker per meeting.
+    """
+
+    __tablename__ = "speak_request"
+    __table_args__ = (
+        Index(
+            "uq_speak_request_open", "participant_id", "agenda_item_id", unique=True,
+            sqlite_where=text("status IN ('waiting', 'speaking')"),
+            postgresql_where=text("status IN ('waiting', 'speaking')"),
+        ),
+        Index(
+            "uq_speak_request_speaking", "meeting_id", unique=True,
+            sqlite_where=text("status = 'speaking'"), postgresql_where=text("status = 'speaking'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_item.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | speaking | done | withdrawn
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Seconds the chair gave with the floor (changeable while speaking); None while waiting.
+    limit_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SpeakerSetting(Base):
+    """Per-meeting settings of the speakers' list: the speaking time "Mời phát biểu" gives by default."""
+
+    __tablename__ = "speaker_setting"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True)
+    default_limit_s: Mapped[int] = mapped_column(Integer, default=300)

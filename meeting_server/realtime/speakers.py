@@ -1,0 +1,111 @@
+"""Requests to speak over Socket.IO: delegates ask for and give up the floor, the chair runs the list.
+
+After every change the whole meeting room gets `speakers` (see docs/PROTOCOL-speakers.md); the list is public in
+the hall, so every role gets the same payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission
+from meeting_server.domain.principal import Principal
+from meeting_server.realtime import rooms
+from meeting_server.realtime.registry import socket_event
+from meeting_server.services import meetings, speakers
+from meeting_server.store import db
+from meeting_server.store.tables import Meeting
+
+
+def _socketio() -> Any:
+    from meeting_server.app import socketio
+
+    return socketio
+
+
+def broadcast(m: Meeting) -> None:
+    """Send the speakers' list to every screen of the meeting."""
+    _socketio().emit("speakers", speakers.speakers_state(m), to=rooms.meeting(m.id))
+
+
+def _fields(data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    return data
+
+
+def _int(data: dict[str, Any], key: str, required: bool) -> int | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    return value
+
+
+def _change(who: Principal, fn: Callable[[Any, Meeting], Any]) -> tuple[Meeting, Any]:
+    """Run one change in a transaction, commit, broadcast; a refused change leaves the database as it was."""
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    try:
+        out = fn(s, m)
+    except DomainError:
+        s.rollback()
+        raise
+    s.commit()
+    broadcast(m)
+    return m, out
+
+
+@socket_event("speak.request", requires=Permission.SPEAK_REQUEST)
+def on_request(who: Principal, _data: Any) -> dict[str, Any]:
+    """Sent by a delegate's phone ("Xin phát biểu") for the current agenda item; all screens get `speakers`."""
+    m, row = _change(who, lambda s, m: speakers.request(s, m, who))
+    return {"ok": True, "seq": m.seq, "request_id": row.id}
+
+
+@socket_event("speak.withdraw", requires=Permission.SPEAK_REQUEST)
+def on_withdraw(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by a delegate ("Rút đăng ký", their own waiting request on the current item) or by the chair with
+    `request_id` to take someone off the list."""
+    fields = _fields(data)
+    request_id = _int(fields, "request_id", required=False)
+    manage = who.can(Permission.SPEAK_MANAGE)
+    m, row = _change(who, lambda s, m: speakers.withdraw(s, m, who, request_id, may_manage=manage))
+    return {"ok": True, "seq": m.seq, "request_id": row.id}
+
+
+@socket_event("speak.give", requires=Permission.SPEAK_MANAGE)
+def on_give(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by the chair ("Mời phát biểu") with `request_id` and optionally `limit_s`; ends the current speech."""
+    fields = _fields(data)
+    request_id = _int(fields, "request_id", required=True)
+    limit_s = _int(fields, "limit_s", required=False)
+    assert request_id is not None
+    m, row = _change(who, lambda s, m: speakers.give(s, m, request_id, limit_s, who.actor))
+    return {"ok": True, "seq": m.seq, "request_id": row.id, "limit_s": row.limit_s}
+
+
+@socket_event("speak.end", requires=Permission.SPEAK_MANAGE)
+def on_end(who: Principal, _data: Any) -> dict[str, Any]:
+    """Sent by the chair ("Kết thúc") to end the current speech."""
+    m, row = _change(who, lambda s, m: speakers.end(s, m, who.actor))
+    return {"ok": True, "seq": m.seq, "request_id": row.id}
+
+
+@socket_event("speak.set_time", requires=Permission.SPEAK_MANAGE)
+def on_set_time(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by the chair: `limit_s` becomes the default speaking time, or with `current: true` the time of the
+    speech under way."""
+    fields = _fields(data)
+    limit_s = _int(fields, "limit_s", required=True)
+    current = fields.get("current", False)
+    if not isinstance(current, bool):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    assert limit_s is not None
+    m, _ = _change(who, lambda s, m: speakers.set_time(s, m, limit_s, who.actor, current=current))
+    return {"ok": True, "seq": m.seq}

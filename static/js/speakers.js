@@ -1,0 +1,218 @@
+/* Requests to speak on the phone, the chair's console and the projector band.
+   Shows what the server sent in `speakers` (and in `state.speakers`); the only arithmetic is the countdown,
+   counted against the server's clock (server_now_ms) so a phone with a wrong clock still shows the right time. */
+(function () {
+  "use strict";
+  if (!window.Live) return;
+  var Live = window.Live;
+  var S = JSON.parse(document.getElementById("i18n-speakers").textContent);
+  var page = document.body.dataset.page;
+  var me = Live.state().me || {};
+  var perms = me.permissions || [];
+  var canRequest = perms.indexOf("speak.can_request") >= 0;
+  var canManage = perms.indexOf("speak.can_manage") >= 0;
+  var data = null;      // the latest `speakers` payload
+  var offset = 0;       // server clock minus this device's clock, in ms
+  var message = "";     // the last refusal, shown in the panel rather than in a pop-up
+  var busy = false;
+
+  function el(tag, attrs, text) { return Live.el(tag, attrs, text); }
+
+  function accept(p) {
+    if (!p) return;
+    data = p;
+    if (typeof p.server_now_ms === "number") offset = p.server_now_ms - Date.now();
+    render();
+  }
+
+  function remaining() {
+    var sp = data && data.speaking;
+    if (!sp) return null;
+    return Math.ceil((sp.ends_at_ms - (Date.now() + offset)) / 1000);
+  }
+
+  function clock(sec) {
+    var neg = sec < 0, a = Math.abs(sec);
+    var m = Math.floor(a / 60), s = a % 60;
+    return (neg ? "−" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function mine(list) {
+    return (list || []).filter(function (q) { return q.participant_id === me.participant_id; })[0] || null;
+  }
+
+  function send(event, payload) {
+    if (busy) return;
+    busy = true;
+    Live.socket.emit(event, payload || {}, function (res) {
+      busy = false;
+      message = res && res.ok === false ? res.error : "";
+      render();
+    });
+  }
+
+  function countdownNode(cls) {
+    var sec = remaining();
+    var span = el("span", { "class": cls + (sec !== null && sec <= 0 ? " over" : ""), "data-speak": "countdown" },
+      sec === null ? "" : clock(sec));
+    return span;
+  }
+
+  function speakingLine(root) {
+    var sp = data.speaking;
+    var p = el("p", { "class": "speak-now" });
+    if (!sp) { p.textContent = S.nobody_speaking; p.classList.add("muted"); root.appendChild(p); return; }
+    p.appendChild(el("span", { "class": "speak-label" }, S.speaking + ": "));
+    p.appendChild(el("strong", { "data-speak": "speaker" }, sp.name));
+    if (sp.title) p.appendChild(el("small", {}, " · " + sp.title));
+    p.appendChild(document.createTextNode(" "));
+    p.appendChild(countdownNode("speak-clock"));
+    root.appendChild(p);
+  }
+
+  function renderDelegate(panel) {
+    panel.hidden = false;
+    panel.innerHTML = "";
+    panel.appendChild(el("h2", {}, S.heading));
+    speakingLine(panel);
+    if (!canRequest) return;
+    var sp = data.speaking;
+    var meSpeaking = sp && sp.participant_id === me.participant_id;
+    var queued = mine(data.queue);
+    var status = el("p", { "class": "speak-status big", "data-speak": "status", "aria-live": "polite" });
+    if (meSpeaking) {
+      status.textContent = S.you_speak;
+    } else if (queued) {
+      status.textContent = Live.fmt(S.your_place, { place: queued.place });
+    } else if (data.agenda_item_id === null) {
+      status.textContent = S.no_item;
+    } else if (data.queue.length) {
+      status.textContent = Live.fmt(S.waiting_count, { count: data.queue.length });
+    }
+    panel.appendChild(status);
+    if (!meSpeaking) {
+      var b = el("button", { "class": "button speak-button" + (queued ? "" : " primary"), "type": "button",
+        "data-speak-action": queued ? "withdraw" : "request" }, queued ? S.withdraw : S.request);
+      if (data.agenda_item_id === null) b.disabled = true;
+      panel.appendChild(b);
+    }
+    if (message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, message));
+  }
+
+  function renderChair(panel) {
+    panel.hidden = false;
+    panel.innerHTML = "";
+    panel.appendChild(el("h2", {}, S.heading_chair));
+    var sp = data.speaking;
+    var box = el("div", { "class": "speak-current" });
+    speakingLine(box);
+    if (sp && canManage) {
+      var row = el("p", { "class": "buttons" });
+      row.appendChild(el("button", { "class": "button primary", "type": "button", "data-speak-action": "end" }, S.end));
+      row.appendChild(el("button", { "class": "button", "type": "button", "data-speak-action": "more",
+        "data-limit": String(sp.limit_s + 60) }, S.add_minute));
+      box.appendChild(row);
+    }
+    panel.appendChild(box);
+
+    panel.appendChild(el("h3", {}, S.queue));
+    if (data.agenda_item_id === null) {
+      panel.appendChild(el("p", { "class": "hint" }, S.no_item));
+    } else if (!data.queue.length) {
+      panel.appendChild(el("p", { "class": "hint" }, S.nobody_waiting));
+    } else {
+      var ol = el("ol", { "class": "speak-queue", "data-speak": "queue" });
+      data.queue.forEach(function (q) {
+        var li = el("li", { "data-request": q.request_id });
+        var who = el("span", { "class": "speak-who" }, q.name);
+        if (q.title) who.appendChild(el("small", {}, " · " + q.title));
+        li.appendChild(who);
+        if (canManage) {
+          var btns = el("span", { "class": "nowrap" });
+          btns.appendChild(el("button", { "class": "button small primary", "type": "button",
+            "data-speak-action": "give", "data-request": q.request_id }, S.give));
+          btns.appendChild(el("button", { "class": "button small", "type": "button",
+            "data-speak-action": "take-off", "data-request": q.request_id }, S.take_off));
+          li.appendChild(btns);
+        }
+        ol.appendChild(li);
+      });
+      panel.appendChild(ol);
+    }
+    if (canManage) {
+      var label = el("label", { "class": "speak-time" }, S.speaking_time + " ");
+      var select = el("select", { "data-speak-action": "default-time" });
+      var options = [60, 120, 180, 300, 420, 600, 900];
+      if (options.indexOf(data.default_limit_s) < 0) options.push(data.default_limit_s);
+      options.sort(function (x, y) { return x - y; }).forEach(function (secs) {
+        var o = el("option", { "value": String(secs) }, Live.fmt(S.minutes, { n: String(secs / 60).replace(".", ",") }));
+        if (secs === data.default_limit_s) o.selected = true;
+        select.appendChild(o);
+      });
+      label.appendChild(select);
+      panel.appendChild(label);
+    }
+    if (message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, message));
+  }
+
+  function renderKiosk() {
+    var band = document.getElementById("kiosk-speakers");
+    if (!band) return;
+    var sp = data.speaking, nx = data.next;
+    band.hidden = !sp && !nx;
+    band.classList.toggle("has-speaker", !!sp);
+    band.querySelector('[data-speak="name"]').textContent = sp ? sp.name : "";
+    band.querySelector('[data-speak="title"]').textContent = sp && sp.title ? sp.title : "";
+    var clockEl = band.querySelector('[data-speak="clock"]');
+    var sec = remaining();
+    clockEl.textContent = sec === null ? "" : (sec <= 0 ? S.over_time + " " + clock(sec) : clock(sec));
+    clockEl.classList.toggle("over", sec !== null && sec <= 0);
+    band.querySelector('[data-speak="next"]').textContent = nx ? Live.fmt(S.next, { name: nx.name }) : "";
+  }
+
+  function render() {
+    if (!data) return;
+    if (page === "kiosk") { renderKiosk(); return; }
+    var panel = document.getElementById("speak-panel");
+    if (!panel) return;
+    if (page === "chair") renderChair(panel); else renderDelegate(panel);
+  }
+
+  // Once a second only the clocks change; rebuilding the panel would steal focus from the time selector.
+  function tick() {
+    if (!data || !data.speaking) return;
+    if (page === "kiosk") { renderKiosk(); return; }
+    var sec = remaining();
+    Array.prototype.forEach.call(document.querySelectorAll('[data-speak="countdown"]'), function (n) {
+      n.textContent = clock(sec);
+      n.classList.toggle("over", sec <= 0);
+    });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var t = ev.target.closest("[data-speak-action]");
+    if (!t || t.tagName !== "BUTTON") return;
+    var act = t.dataset.speakAction;
+    if (act === "request") send("speak.request");
+    else if (act === "withdraw") send("speak.withdraw");
+    else if (act === "give") send("speak.give", { request_id: Number(t.dataset.request) });
+    else if (act === "take-off") send("speak.withdraw", { request_id: Number(t.dataset.request) });
+    else if (act === "end") send("speak.end");
+    else if (act === "more") send("speak.set_time", { limit_s: Number(t.dataset.limit), current: true });
+  });
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t && t.dataset && t.dataset.speakAction === "default-time") {
+      send("speak.set_time", { limit_s: Number(t.value) });
+    }
+  });
+
+  Live.socket.on("speakers", function (p) {
+    if (!Live.applySeq(p.seq)) return;
+    Live.state().speakers = p;
+    accept(p);
+  });
+  Live.on("state", function (st) { accept(st.speakers); });
+  accept(Live.state().speakers);
+  setInterval(tick, 500);
+})();
