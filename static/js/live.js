@@ -31,7 +31,8 @@
     return true;
   }
 
-  socket.on("connect", function () { connection(true); socket.emit("sync"); });
+  // The server sends a full `state` on every (re)connect, so nothing needs asking for here.
+  socket.on("connect", function () { connection(true); });
   socket.on("disconnect", function () { connection(false); });
   socket.on("connect_error", function () { connection(false); });
   socket.on("state", function (s) {
