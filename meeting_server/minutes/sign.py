@@ -134,8 +134,8 @@ def sign_minutes(
                 "signed_on": when.strftime("%d/%m/%Y %H:%M (GMT+7)"),
             },
         )
-    except (ValueError, OSError) as exc:  # pyHanko's SigningError subclasses ValueError
-        raise SignError(f"Không ký được biên bản: {exc}", "sign.failed") from exc
+    except Exception as exc:  # pyHanko, a token's driver or the key can fail in many ways: say which
+        raise SignError(f"Không ký được biên bản: {type(exc).__name__} {exc}".strip(), "sign.failed") from exc
     return out.getvalue()
 
 

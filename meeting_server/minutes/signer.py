@@ -64,10 +64,13 @@ def open_pkcs11_signer(
     cert_label: str | None = None,
     key_id: bytes | None = None,
     signing_cert: object | None = None,
+    raw_mechanism: bool = False,
 ) -> Iterator[signers.Signer]:
     """Open a session on a PKCS#11 token and yield a signer; the session closes when the block ends.
 
-    `signing_cert` (an asn1crypto certificate) is for tokens that hold the key but not the certificate.
+    `signing_cert` (an asn1crypto certificate) is for tokens that hold the key but not the certificate;
+    `raw_mechanism` hashes in Python and asks the token for raw ECDSA/RSA, for tokens (SoftHSM2 with EC
+    keys) that lack the combined hash-and-sign mechanisms.
     """
     module = Path(module_path)
     if not module.is_file():
@@ -97,6 +100,7 @@ def open_pkcs11_signer(
             key_label=key_label,
             key_id=key_id,
             signing_cert=signing_cert,  # type: ignore[arg-type]
+            use_raw_mechanism=raw_mechanism,
         )
     finally:
         session.close()
