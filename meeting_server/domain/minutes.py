@@ -234,12 +234,12 @@ def build_minutes(record: Mapping[str, Any]) -> MinutesDoc:
 
 
 def format_clock(moment: datetime) -> str:
-    """"07 giờ 30 phút", the way Vietnamese administrative texts write a time of day."""
+    """ "07 giờ 30 phút", the way Vietnamese administrative texts write a time of day."""
     return _clock(moment)
 
 
 def format_date(moment: datetime) -> str:
-    """"ngày 05 tháng 02 năm 2026": day below 10 and months 1 and 2 take a leading zero (Decree 30, Appendix I)."""
+    """ "ngày 05 tháng 02 năm 2026": day below 10 and months 1 and 2 take a leading zero (Decree 30, Appendix I)."""
     return _date(moment)
 
 
@@ -351,7 +351,17 @@ def _free_text(value: Any) -> list[Block]:
     if not value:
         return []
     text = str(value).replace("\r\n", "\n")
-    return [Paragraph((Run(" ".join(p.split()),),)) for p in text.split("\n\n") if p.strip()]
+    return [
+        Paragraph(
+            (
+                Run(
+                    " ".join(p.split()),
+                ),
+            )
+        )
+        for p in text.split("\n\n")
+        if p.strip()
+    ]
 
 
 def _labelled(label: str, text: str) -> Paragraph:

@@ -206,7 +206,11 @@ def _load_ca(ca: LocalCa) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
 
 
 def _p12(
-    friendly: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, extra: list[x509.Certificate], passphrase: bytes
+    friendly: str,
+    key: ec.EllipticCurvePrivateKey,
+    cert: x509.Certificate,
+    extra: list[x509.Certificate],
+    passphrase: bytes,
 ) -> bytes:
     # AES-256 PBES2 instead of the legacy 3DES/RC2 default, so OpenSSL 3 and NSS read it without legacy mode.
     encryption = (

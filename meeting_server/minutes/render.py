@@ -190,7 +190,7 @@ class _Flow:
                 start += (measure - natural) / 2
             baseline = self.y + self.f.ascender((False, False)) * size
             x = start
-            for k, (piece, w) in enumerate(ln):
+            for k, (piece, _w) in enumerate(ln):
                 for j, (t, s) in enumerate(piece):
                     # A real space after each word lets text extraction and screen readers find the words.
                     tail = " " if j == len(piece) - 1 and k < len(ln) - 1 else ""
@@ -295,7 +295,7 @@ def _signatures(flow: _Flow, doc: MinutesDoc) -> None:
 
 
 def _recipients(flow: _Flow, doc: MinutesDoc) -> None:
-    """"Nơi nhận:" in 12 pt bold italic, the list in 11 pt, flush left."""
+    """ "Nơi nhận:" in 12 pt bold italic, the list in 11 pt, flush left."""
     L = flow.L
     label = (Run(doc.recipients.label, bold=True, italic=True),)
     flow.ensure(flow.pitch(L.recipients_label_size) + 2 * flow.pitch(L.recipients_size))
@@ -388,6 +388,4 @@ def _add_signature_fields(pdf: pymupdf.Document, fields: list[tuple[str, int, py
         kind, value = pdf.xref_get_key(page.xref, "Annots")
         existing = value.strip("[]") if kind == "array" else ""
         pdf.xref_set_key(page.xref, "Annots", "[" + existing + " " + " ".join(f"{x} 0 R" for x in xrefs) + "]")
-    pdf.xref_set_key(
-        pdf.pdf_catalog(), "AcroForm", "<< /Fields [" + " ".join(f"{x} 0 R" for x in refs) + "] >>"
-    )
+    pdf.xref_set_key(pdf.pdf_catalog(), "AcroForm", "<< /Fields [" + " ".join(f"{x} 0 R" for x in refs) + "] >>")

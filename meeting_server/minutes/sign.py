@@ -59,9 +59,7 @@ def attach_record(pdf_bytes: bytes, record_json: bytes, audit_head: str) -> byte
         raise SignError("Mã băm cuối của nhật ký không hợp lệ.", "sign.bad_audit_head")
     writer = IncrementalPdfFileWriter(BytesIO(pdf_bytes), strict=False)
     if writer.prev.embedded_signatures:
-        raise SignError(
-            "Biên bản đã được ký: không thể đính kèm hồ sơ sau chữ ký đầu tiên.", "sign.already_signed"
-        )
+        raise SignError("Biên bản đã được ký: không thể đính kèm hồ sơ sau chữ ký đầu tiên.", "sign.already_signed")
     now = datetime.now(VIETNAM)
     data = embed.EmbeddedFileObject.from_file_data(
         writer,

@@ -48,9 +48,7 @@ def from_server_identity(ca: LocalCa, role: str) -> signers.SimpleSigner:
     """A signer from the certificate the server's local CA issued for `role` ("secretary" or "chair")."""
     identity = issued(ca, role)
     if identity is None:
-        raise SignerError(
-            f"Máy chủ chưa cấp chứng thư ký số cho vai trò {role}.", "signer.not_issued"
-        )
+        raise SignerError(f"Máy chủ chưa cấp chứng thư ký số cho vai trò {role}.", "signer.not_issued")
     return from_pkcs12_file(identity.p12_path, identity.passphrase())
 
 

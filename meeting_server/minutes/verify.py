@@ -95,7 +95,16 @@ def _check(emb: Any, context: ValidationContext) -> SignatureReport:
         status = validate_pdf_signature(emb, signer_validation_context=context)
     except Exception as exc:  # a signature whose CMS cannot be parsed is reported as broken
         return SignatureReport(
-            field, None, False, False, False, False, False, "other", None, "",
+            field,
+            None,
+            False,
+            False,
+            False,
+            False,
+            False,
+            "other",
+            None,
+            "",
             f"Chữ ký {field} hỏng, không kiểm tra được: {exc}",
         )
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())

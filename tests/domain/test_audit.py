@@ -21,7 +21,9 @@ def build_chain(n: int) -> list[AuditRecord]:
     chain: list[AuditRecord] = []
     prev = None
     for i in range(n):
-        entry = make_entry(7, "vote.cast", t0 + timedelta(seconds=i), f"delegate:{i % 30 + 1}", {"choice": "yes", "i": i})
+        entry = make_entry(
+            7, "vote.cast", t0 + timedelta(seconds=i), f"delegate:{i % 30 + 1}", {"choice": "yes", "i": i}
+        )
         prev = append(prev, entry)
         chain.append(prev)
     return chain

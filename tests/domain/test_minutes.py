@@ -61,9 +61,18 @@ def test_contents_follow_form_1_9_order(record: dict) -> None:
     assert body[1] == "Thời gian: bắt đầu vào lúc 07 giờ 30 phút, ngày 15 tháng 7 năm 2026."
     assert body[2] == "Địa điểm: Hội trường Ủy ban nhân dân xã Tân Lập."
     # Time and place, then attendance, chair, secretary, guests, then the proceedings.
-    order = [next(i for i, t in enumerate(body) if t.startswith(p)) for p in (
-        "Thời gian:", "Tổng số đại biểu", "Chủ tọa kỳ họp:", "Thư ký kỳ họp:", "Khách mời:", "III.", "1. Tờ trình",
-    )]
+    order = [
+        next(i for i, t in enumerate(body) if t.startswith(p))
+        for p in (
+            "Thời gian:",
+            "Tổng số đại biểu",
+            "Chủ tọa kỳ họp:",
+            "Thư ký kỳ họp:",
+            "Khách mời:",
+            "III.",
+            "1. Tờ trình",
+        )
+    ]
     assert order == sorted(order)
 
 

@@ -48,10 +48,14 @@ def make_record(n_delegates: int = 30, n_items: int = 6, n_polls: int = 6, n_spe
         item: dict[str, Any] = {
             "title": f"Tờ trình số {15 + k}/TTr-UBND về việc thông qua nội dung thứ {k + 1} của kỳ họp",
             "documents": [
-                {"title": f"Tờ trình số {15 + k}/TTr-UBND ngày 01/7/2026 của Ủy ban nhân dân xã",
-                 "presenter": f"{people[2][0]}, {people[2][1]}"},
-                {"title": f"Báo cáo thẩm tra số {30 + k}/BC-HĐND của Ban Kinh tế - Ngân sách",
-                 "presenter": f"{people[3][0]}, {people[3][1]}"},
+                {
+                    "title": f"Tờ trình số {15 + k}/TTr-UBND ngày 01/7/2026 của Ủy ban nhân dân xã",
+                    "presenter": f"{people[2][0]}, {people[2][1]}",
+                },
+                {
+                    "title": f"Báo cáo thẩm tra số {30 + k}/BC-HĐND của Ban Kinh tế - Ngân sách",
+                    "presenter": f"{people[3][0]}, {people[3][1]}",
+                },
             ],
             "speeches": [],
             "summary": (
@@ -66,8 +70,12 @@ def make_record(n_delegates: int = 30, n_items: int = 6, n_polls: int = 6, n_spe
             name, title = people[4 + speech_no % (n_delegates - 8)]
             minute = 5 + speech_no % 50
             item["speeches"].append(
-                {"speaker": name, "title": title, "from": f"{8 + k % 3:02d}:{minute:02d}",
-                 "to": f"{8 + k % 3:02d}:{minute + 6:02d}"}
+                {
+                    "speaker": name,
+                    "title": title,
+                    "from": f"{8 + k % 3:02d}:{minute:02d}",
+                    "to": f"{8 + k % 3:02d}:{minute + 6:02d}",
+                }
             )
             speech_no += 1
         per_item = n_polls // n_items + (1 if k < n_polls % n_items else 0)
@@ -92,8 +100,8 @@ def make_record(n_delegates: int = 30, n_items: int = 6, n_polls: int = 6, n_spe
                 ]
                 poll["named"] = {
                     "Tán thành": [p[0] for p in people[:yes]],
-                    "Không tán thành": [p[0] for p in people[yes:yes + no]],
-                    "Không biểu quyết": [p[0] for p in people[yes + no:yes + no + abstain]],
+                    "Không tán thành": [p[0] for p in people[yes : yes + no]],
+                    "Không biểu quyết": [p[0] for p in people[yes + no : yes + no + abstain]],
                 }
             item["polls"].append(poll)
             poll_no += 1

@@ -80,7 +80,13 @@ def test_first_page_has_header_motto_title_and_session(pdf: pymupdf.Document) ->
 def test_header_styles_and_rules(pdf: pymupdf.Document) -> None:
     page = pdf[0]
     by_text = {s["text"].strip(): s for s in spans(page)}
-    for key in ("HỘI ĐỒNG NHÂN DÂN", "XÃ TÂN LẬP", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "BIÊN BẢN"):
+    for key in (
+        "HỘI ĐỒNG NHÂN DÂN",
+        "XÃ TÂN LẬP",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "BIÊN BẢN",
+    ):
         s = by_text[key]
         assert "Bold" in s["font"], key
         assert 12 <= s["size"] <= 14, key

@@ -54,7 +54,9 @@ def test_missing_pkcs11_module_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def softhsm_token(tmp_path_factory: pytest.TempPathFactory, local_ca: certs.LocalCa) -> tuple[Path, asn1_x509.Certificate]:
+def softhsm_token(
+    tmp_path_factory: pytest.TempPathFactory, local_ca: certs.LocalCa
+) -> tuple[Path, asn1_x509.Certificate]:
     """A SoftHSM2 token labelled "council" holding the chair's key under the label "chair"."""
     if SOFTHSM is None:
         pytest.skip("softhsm2 is not installed")
@@ -77,8 +79,19 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory, local_ca: certs.Loca
         )
     )
     subprocess.run(
-        ["softhsm2-util", "--import", str(key_pem), "--token", "council", "--label", "chair", "--id", "01",
-         "--pin", PIN],
+        [
+            "softhsm2-util",
+            "--import",
+            str(key_pem),
+            "--token",
+            "council",
+            "--label",
+            "chair",
+            "--id",
+            "01",
+            "--pin",
+            PIN,
+        ],
         **run,
     )
     key_pem.unlink()
@@ -93,7 +106,11 @@ def test_pkcs11_token_signs_the_minutes(softhsm_token, signed_once: bytes, recor
         module, "council", PIN, key_label="chair", signing_cert=cert, raw_mechanism=True
     ) as s:
         out = sign.sign_minutes(
-            signed_once, s, "Sig_Chair", reason="Chủ tọa ký bằng USB token", location=COUNCIL,
+            signed_once,
+            s,
+            "Sig_Chair",
+            reason="Chủ tọa ký bằng USB token",
+            location=COUNCIL,
             signer_name=record["chairs"][0]["name"],
         )
     report = verify_pdf(out, None)
