@@ -143,11 +143,13 @@ def verify_chain(
 
 
 def _misplaced(found: int, expected: int, present: set[int]) -> ChainBreak:
-    """Tell a removed record (its seq is nowhere) from one that sits out of order."""
-    if found > expected and expected not in present:
+    """Name the first seq not in its place: removed if it is nowhere in the rows, else reordered."""
+    if expected not in present:
         return ChainBreak(expected, "removed", f"Bản ghi số {expected} đã bị xóa khỏi nhật ký.")
     return ChainBreak(
-        found, "reordered", f"Bản ghi số {found} nằm sai thứ tự: tại vị trí này phải là bản ghi số {expected}."
+        expected,
+        "reordered",
+        f"Bản ghi số {expected} nằm sai thứ tự: tại vị trí của nó là bản ghi số {found}.",
     )
 
 

@@ -94,8 +94,22 @@ def test_swapped_entries_are_reported_as_reordered() -> None:
     chain = build_chain(20)
     chain[4], chain[5] = chain[5], chain[4]
     report = verify_chain(chain)
-    assert (report.first_break.seq, report.first_break.kind) == (6, "reordered")
+    assert (report.first_break.seq, report.first_break.kind) == (5, "reordered")
     assert "sai thứ tự" in report.message
+
+
+def test_entry_moved_to_the_end_is_reported_at_its_own_seq() -> None:
+    chain = build_chain(20)
+    chain.append(chain.pop(2))
+    report = verify_chain(chain)
+    assert (report.first_break.seq, report.first_break.kind) == (3, "reordered")
+
+
+def test_duplicated_row_in_place_of_another_is_a_removal() -> None:
+    chain = build_chain(20)
+    chain[3] = chain[1]
+    report = verify_chain(chain)
+    assert (report.first_break.seq, report.first_break.kind) == (4, "removed")
 
 
 def test_renumbered_swap_is_caught_by_the_hashes() -> None:
