@@ -424,10 +424,7 @@ def _text(record: Mapping[str, Any], key: str) -> str:
 
 
 def _datetime(record: Mapping[str, Any], key: str) -> datetime:
-    try:
-        return datetime.fromisoformat(_text(record, key))
-    except ValueError as exc:
-        raise MinutesError(f"Thời điểm {key!r} không đúng dạng ISO 8601.", "minutes.bad_datetime") from exc
+    return _iso(_text(record, key))
 
 
 def _time_of(p: Mapping[str, Any], record: Mapping[str, Any]) -> datetime:
@@ -436,9 +433,9 @@ def _time_of(p: Mapping[str, Any], record: Mapping[str, Any]) -> datetime:
     if not at:
         raise MinutesError(f"Thiếu giờ đến/về của đại biểu {_name(p)}.", "minutes.missing_time")
     if "T" in at:
-        return datetime.fromisoformat(at)
-    hh, mm = at.split(":")[:2]
-    return _datetime(record, "started_at").replace(hour=int(hh), minute=int(mm))
+        return _iso(at)
+    hh, mm = _hhmm(at)
+    return _datetime(record, "started_at").replace(hour=hh, minute=mm)
 
 
 def _clock(moment: datetime) -> str:
@@ -447,11 +444,29 @@ def _clock(moment: datetime) -> str:
 
 def _short_clock(value: str) -> str:
     value = str(value)
-    moment = datetime.fromisoformat(value) if "T" in value else None
-    if moment is None:
-        hh, mm = value.split(":")[:2]
-        return f"{int(hh):02d} giờ {int(mm):02d}"
-    return f"{moment.hour:02d} giờ {moment.minute:02d}"
+    if "T" in value:
+        moment = _iso(value)
+        return f"{moment.hour:02d} giờ {moment.minute:02d}"
+    hh, mm = _hhmm(value)
+    return f"{hh:02d} giờ {mm:02d}"
+
+
+def _hhmm(value: str) -> tuple[int, int]:
+    """"08:15" → (8, 15), refusing anything that is not a time of day."""
+    try:
+        hh, mm = (int(x) for x in value.strip().split(":")[:2])
+    except ValueError as exc:
+        raise MinutesError(f"Giờ không đúng dạng HH:MM: {value!r}.", "minutes.bad_datetime") from exc
+    if not (0 <= hh < 24 and 0 <= mm < 60):
+        raise MinutesError(f"Giờ không hợp lệ: {value!r}.", "minutes.bad_datetime")
+    return hh, mm
+
+
+def _iso(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise MinutesError(f"Thời điểm không đúng dạng ISO 8601: {value!r}.", "minutes.bad_datetime") from exc
 
 
 def _date(moment: datetime) -> str:

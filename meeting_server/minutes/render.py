@@ -189,16 +189,33 @@ class _Flow:
             elif align == "center":
                 start += (measure - natural) / 2
             baseline = self.y + self.f.ascender((False, False)) * size
-            x = start
-            for k, (piece, _w) in enumerate(ln):
-                for j, (t, s) in enumerate(piece):
-                    # A real space after each word lets text extraction and screen readers find the words.
-                    tail = " " if j == len(piece) - 1 and k < len(ln) - 1 else ""
-                    self.text(x, baseline, t + tail, s, size)
-                    x += self.f.width(t, s, size)
-                x += gap
+            if gap == space:
+                self._natural_line(ln, start, baseline, size)
+            else:
+                x = start
+                for k, (piece, _w) in enumerate(ln):
+                    for j, (t, s) in enumerate(piece):
+                        # A real space after each word lets text extraction and screen readers find the words.
+                        tail = " " if j == len(piece) - 1 and k < len(ln) - 1 else ""
+                        self.text(x, baseline, t + tail, s, size)
+                        x += self.f.width(t, s, size)
+                    x += gap
             self.y += pitch
         self.y += self.L.paragraph_after if after is None else after
+
+    def _natural_line(self, ln: list[tuple[_Word, float]], x: float, baseline: float, size: float) -> None:
+        """A line with plain spaces goes out as one string per style: far fewer text objects to write."""
+        segments: list[tuple[str, tuple[bool, bool]]] = []
+        for k, (piece, _w) in enumerate(ln):
+            for j, (t, s) in enumerate(piece):
+                text = (" " if k and j == 0 else "") + t
+                if segments and segments[-1][1] == s:
+                    segments[-1] = (segments[-1][0] + text, s)
+                else:
+                    segments.append((text, s))
+        for text, s in segments:
+            self.text(x, baseline, text, s, size)
+            x += self.f.width(text, s, size)
 
     def _fit(self, word: _Word, size: float, avail: float) -> list[_Word]:
         """A word wider than the measure (a long URL) is cut by characters rather than run into the margin."""
@@ -314,10 +331,13 @@ def layout_minutes(doc: MinutesDoc, font_dir: Path, layout: Layout = LAYOUT) -> 
     flow.paragraph((Run(doc.session_name, bold=True),), size=size, align="center", after=14)
     for block in doc.body:
         if isinstance(block, Heading):
-            # A heading never ends a page: keep it with two lines of what follows.
+            # A heading never ends a page: keep it with two lines of what follows. Flush left, since
+            # spreading the few words of a heading's last-but-one line looks broken.
             flow.ensure(flow.pitch(size) * 3)
-            flow.paragraph((Run(block.text, bold=True),), size=size, indent=layout.indent, keep_lines=3)
+            flow.paragraph((Run(block.text, bold=True),), size=size, align="left", indent=layout.indent, keep_lines=3)
         elif isinstance(block, Paragraph):
+            if block.text.endswith(":"):
+                flow.ensure(flow.pitch(size) * 3)  # a lead-in such as "Ý kiến phát biểu:" stays with its list
             indent = layout.indent if block.indent and block.align == "justify" else 0
             flow.paragraph(block.runs, size=size, align=block.align, indent=indent, keep_lines=2)
     _signatures(flow, doc)

@@ -159,6 +159,8 @@ def test_paragraphs_are_justified_with_indent_by_default(record: dict) -> None:
         (lambda r: r.update(started_at="hôm nay"), "minutes.bad_datetime"),
         (lambda r: r.update(secretaries=[]), "minutes.signers"),
         (lambda r: r["council"].update(level="tỉnh"), "minutes.invalid_record"),
+        (lambda r: r["participants"][-3].update(at="tám giờ"), "minutes.bad_datetime"),
+        (lambda r: r["agenda"][0]["speeches"][0].update(to="25:00"), "minutes.bad_datetime"),
     ],
 )
 def test_bad_records_are_refused_with_a_code(record: dict, change, code: str) -> None:
