@@ -452,7 +452,7 @@ def _short_clock(value: str) -> str:
 
 
 def _hhmm(value: str) -> tuple[int, int]:
-    """"08:15" → (8, 15), refusing anything that is not a time of day."""
+    """Parse "08:15" into (8, 15), refusing anything that is not a time of day."""
     try:
         hh, mm = (int(x) for x in value.strip().split(":")[:2])
     except ValueError as exc:
