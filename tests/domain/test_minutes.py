@@ -109,7 +109,7 @@ def test_proceedings_show_documents_speeches_summary_and_polls(record: dict) -> 
     body = texts(build_minutes(record))
     assert "Tài liệu trình kỳ họp:" in body
     assert any(t.startswith("- Tờ trình số 15/TTr-UBND") and "(trình bày:" in t for t in body)
-    assert any("(từ 08 giờ 05 đến 08 giờ 11)" in t for t in body)
+    assert any("(từ 07 giờ 50 đến 07 giờ 53)" in t for t in body)
     assert "- Tán thành: 25/30 đại biểu, chiếm 83,33% tổng số đại biểu HĐND xã." in body
     assert any(t.startswith("- Đại biểu không tán thành:") for t in body)
     assert "Hội đồng nhân dân xã đã thông qua nội dung trên." in body

@@ -68,13 +68,14 @@ def make_record(n_delegates: int = 30, n_items: int = 6, n_polls: int = 6, n_spe
         per_item = n_speeches // n_items + (1 if k < n_speeches % n_items else 0)
         for _ in range(per_item):
             name, title = people[4 + speech_no % (n_delegates - 8)]
-            minute = 5 + speech_no % 50
+            # Speeches of about three minutes one after another from 07:50, within the four-hour sitting.
+            start = 7 * 60 + 50 + speech_no * 3
             item["speeches"].append(
                 {
                     "speaker": name,
                     "title": title,
-                    "from": f"{8 + k % 3:02d}:{minute:02d}",
-                    "to": f"{8 + k % 3:02d}:{minute + 6:02d}",
+                    "from": f"{start // 60:02d}:{start % 60:02d}",
+                    "to": f"{(start + 3) // 60:02d}:{(start + 3) % 60:02d}",
                 }
             )
             speech_no += 1
