@@ -1,0 +1,177 @@
+"""The render worker: rendering, signing and verifying run in a child process, never on the server's event loop.
+
+`run_job(job, payload)` starts `python -m meeting_server.minutes.worker`, hands it the job on stdin and reads the
+answer from stdout. Under eventlet the standard `subprocess` module is the green one, so the loop keeps serving
+phones while the child works; outside eventlet (CLI, tests) it is a plain blocking call. A DomainError raised in
+the child comes back as the same code and message.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from meeting_server.domain.errors import DomainError
+
+__all__ = ["WorkerError", "run_job"]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class WorkerError(DomainError):
+    """The worker process failed."""
+
+    code = "worker.failed"
+
+
+def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
+    """Run one job in a fresh worker process and return its result (raises the child's DomainError)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "meeting_server.minutes.worker"],
+                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=env,
+                              cwd=str(ROOT))
+    except subprocess.TimeoutExpired as exc:
+        raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
+    if proc.returncode != 0 or not proc.stdout:
+        tail = proc.stderr.decode("utf-8", "replace")[-600:]
+        raise WorkerError(f"Tiến trình xử lý biên bản gặp lỗi: {tail}")
+    status, *rest = pickle.loads(proc.stdout)
+    if status == "error":
+        code, message = rest
+        raise DomainError(message, code)
+    return rest[0]
+
+
+# --- jobs, run inside the child -------------------------------------------------------------------------------
+
+
+def _preview(p: dict[str, Any]) -> dict[str, Any]:
+    """The draft as PDF and as small JPEG page images."""
+    import pymupdf
+    from PIL import Image
+
+    from meeting_server.domain.minutes import build_minutes
+    from meeting_server.minutes.render import render_minutes_pdf
+
+    pdf = render_minutes_pdf(build_minutes(p["record"]))
+    width = int(p.get("width") or 420)
+    pages = []
+    with pymupdf.open(stream=pdf) as doc:
+        for page in doc:
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(width / page.rect.width, width / page.rect.width))
+            img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=75)
+            pages.append(buf.getvalue())
+    return {"pdf": pdf, "pages": pages}
+
+
+def _finalize(p: dict[str, Any]) -> dict[str, Any]:
+    """Render the record, attach it with the audit head, and sign as the secretary then as the chair."""
+    from meeting_server.domain.minutes import build_minutes
+    from meeting_server.minutes import sign
+    from meeting_server.minutes.render import render_minutes_pdf
+
+    record = p["record"]
+    doc = build_minutes(record)
+    pdf = render_minutes_pdf(doc)
+    location = f"{record['council']['level']} {record['council']['name']}"
+    order = (("secretary", "Sig_Secretary", "Thư ký kỳ họp ký biên bản", doc.signatures[0].name),
+             ("chair", "Sig_Chair", "Chủ tọa ký biên bản", doc.signatures[1].name))
+    signing = p["signing"]
+    for i, (role, field, reason, name) in enumerate(order):
+        embed = {"record_json": p["record_json"], "audit_head": p["audit_head"]} if i == 0 else None
+        with _signer(signing, role, name, record) as signer:
+            pdf = sign.sign_minutes(pdf, signer, field, reason=reason, location=location, signer_name=name,
+                                    embed=embed)
+    return {"pdf": pdf}
+
+
+class _Ctx:
+    """Wrap a plain signer as a context manager, like the PKCS#11 one."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _signer(signing: dict[str, Any], role: str, name: str, record: dict[str, Any]) -> Any:
+    """The key of `role` from the configured source: the server's CA, a PKCS#12 file, or a PKCS#11 token."""
+    from meeting_server.minutes import certs, signer
+
+    source = signing.get("source", "server")
+    if source == "server":
+        council = f"{record['council']['level']} {record['council']['name']}"
+        ca = certs.ensure_local_ca(signing["ca_dir"], council)
+        have = certs.issued(ca, role)
+        if have is None or have.common_name != name:
+            certs.issue_signer(ca, role, name, council)
+        return _Ctx(signer.from_server_identity(ca, role))
+    conf = (signing.get("roles") or {}).get(role) or {}
+    if source == "pkcs12":
+        passphrase = conf.get("passphrase")
+        if passphrase is None and conf.get("passphrase_file"):
+            passphrase = Path(conf["passphrase_file"]).read_bytes().strip()
+        return _Ctx(signer.from_pkcs12_file(conf.get("path", ""), passphrase))
+    if source == "pkcs11":
+        pin = (signing.get("pins") or {}).get(role)
+        if not pin:
+            raise DomainError("Hãy nhập mã PIN của thiết bị ký số.", "signer.pin_required")
+        return signer.open_pkcs11_signer(signing.get("module", ""), conf.get("token_label", ""), pin,
+                                         key_label=conf.get("key_label"), cert_label=conf.get("cert_label"),
+                                         raw_mechanism=bool(conf.get("raw_mechanism")))
+    raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+
+
+def _verify(p: dict[str, Any]) -> dict[str, Any]:
+    """Validate every signature of an uploaded PDF against the given trust roots (PEM bytes)."""
+    from meeting_server.minutes.verify import verify_pdf
+
+    report = verify_pdf(p["pdf"], list(p.get("roots") or []))
+    return {
+        "ok": report.ok,
+        "error": report.error,
+        "record_json": report.record_json,
+        "audit_head": report.audit_head,
+        "signatures": [
+            {"field": r.field, "signer_name": r.signer_name, "intact": r.intact, "valid": r.valid,
+             "trusted": r.trusted, "self_issued": r.self_issued, "covers_whole_document": r.covers_whole_document,
+             "changes_after": r.changes_after, "ok": r.ok, "trust_note": r.trust_note, "message": r.message,
+             "signing_time": r.signing_time.isoformat() if r.signing_time else None}
+            for r in report.signatures
+        ],
+    }
+
+
+JOBS = {"preview": _preview, "finalize": _finalize, "verify": _verify}
+
+
+def main() -> None:
+    """Read one job from stdin, write ("ok", result) or ("error", code, message) to stdout."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    job, payload = pickle.loads(sys.stdin.buffer.read())
+    try:
+        out: tuple[Any, ...] = ("ok", JOBS[job](payload))
+    except DomainError as err:
+        out = ("error", err.code, err.message)
+    sys.stdout.buffer.write(pickle.dumps(out))
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    main()
+
