@@ -174,12 +174,12 @@ def verify_log(data_dir: Path | None) -> None:
 
     from meeting_server.config import default_data_dir
     from meeting_server.domain.errors import DomainError
-    from meeting_server.services import audit
+    from meeting_server.store.audit_log import verify_database
 
     db_path = (data_dir or default_data_dir()) / "meeting.db"
     started = time.perf_counter()
     try:
-        report = audit.verify_database(db_path)
+        report = verify_database(db_path)
     except DomainError as err:
         click.echo(err.message, err=True)
         sys.exit(2)

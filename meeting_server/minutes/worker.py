@@ -35,7 +35,7 @@ def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         proc = subprocess.run([sys.executable, "-m", "meeting_server.minutes.worker"],
-                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=env,
+                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=env, check=False,
                               cwd=str(ROOT))
     except subprocess.TimeoutExpired as exc:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
@@ -103,7 +103,7 @@ class _Ctx:
     def __enter__(self) -> Any:
         return self.value
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
 

@@ -119,8 +119,8 @@ def public_export_zip(app: Flask, s: Session, m: Meeting) -> bytes:
                              + (f"<h2>Tài liệu</h2><ul>{docs}</ul>" if docs else "")),
         "nghi-quyet.html": ("Nghị quyết đã thông qua", f"<ul>{resolutions}</ul>"),
         "ket-qua.html": ("Kết quả biểu quyết", results),
-        "bien-ban.html": ("Biên bản kỳ họp", f"<p><a href=\"bien-ban.pdf\">Biên bản đã ký số (PDF)</a>, phiên bản "
-                                             f"{final.version}, SHA-256 <code>{_e(final.pdf_sha256)}</code>.</p>"),
+        "bien-ban.html": ("Biên bản kỳ họp", (f'<p><a href="bien-ban.pdf">Biên bản đã ký số (PDF)</a>, phiên bản '
+                                              f"{final.version}, SHA-256 <code>{_e(final.pdf_sha256)}</code>.</p>")),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
-from meeting_server.store.tables import AuditEvent, AuditHead, utcnow
+from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, utcnow
 
 #: Kinds that may still be appended once a meeting's minutes are signed (a correction is a new, linked version).
 AFTER_FINAL_KINDS = ("minutes.",)
@@ -46,51 +42,14 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
 
 def is_frozen(s: Session, meeting_id: int) -> bool:
     """True from the moment the minutes are being signed: a signed meeting takes no more changes."""
-    from meeting_server.store.tables import MinutesDraft
-
     return s.scalar(select(MinutesDraft.id).where(MinutesDraft.meeting_id == meeting_id,
                                                   MinutesDraft.status.in_(("signing", "final"))).limit(1)) is not None
-
-
-def entry_of(meeting_id: int | None, at: str, kind: str, actor: str, data: Any) -> dict[str, Any]:
-    """The hashed payload of a stored row: exactly the dict `record` passed to `audit.next_hash`."""
-    return {"meeting_id": meeting_id, "kind": kind, "at": at, "actor": actor, "data": data}
 
 
 def head(s: Session) -> tuple[int, str]:
     """(seq, hash) of the newest link of the chain; (0, GENESIS) for an empty log."""
     h = s.get(AuditHead, 1)
     return (0, audit.GENESIS) if h is None else (h.seq, h.hash)
-
-
-def iter_rows(db_path: Path | str) -> Iterator[tuple[int, int | None, str, str, str, str, str]]:
-    """Stored rows in seq order, read through a read-only SQLite connection (fast: 100,000 rows in well under 1 s)."""
-    conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
-    try:
-        yield from conn.execute("SELECT seq, meeting_id, at, kind, actor, data, hash FROM audit_event ORDER BY rowid")
-    finally:
-        conn.close()
-
-
-def verify_database(db_path: Path | str) -> audit.ChainReport:
-    """Re-derive the whole chain stored in a database file and compare its end with audit_head.
-
-    Rows are read in storage order (rowid, which is seq here), so a row moved by editing its seq is seen as out
-    of place rather than silently sorted back.
-    """
-    path = Path(db_path)
-    if not path.is_file():
-        raise DomainError(f"Không tìm thấy cơ sở dữ liệu {path}.", "audit.no_database")
-    records = [
-        audit.AuditRecord(seq, entry_of(mid, at, kind, actor, json.loads(data)), digest)
-        for seq, mid, at, kind, actor, data, digest in iter_rows(path)
-    ]
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT hash FROM audit_head WHERE id = 1").fetchone()
-    finally:
-        conn.close()
-    return audit.verify_chain(records, expected_head=row[0] if row else None)
 
 
 def events(s: Session, meeting_id: int) -> list[AuditEvent]:

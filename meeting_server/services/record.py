@@ -17,9 +17,15 @@ from sqlalchemy.orm import Session
 from meeting_server.domain.permissions import DELEGATE_ROLES, Role
 from meeting_server.domain.timefmt import VN
 from meeting_server.services import audit, meetings
-from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, Participant, utcnow
+from meeting_server.store.tables import (
+    AuditEvent,
+    Meeting,
+    MinutesDraft,
+    Participant,
+    utcnow,
+)
 
-__all__ = ["build_record", "TEXT_KEYS"]
+__all__ = ["TEXT_KEYS", "build_record"]
 
 #: The parts of the record the clerk writes; everything else comes from the store.
 TEXT_KEYS = ("opening", "conclusions", "document_number")

@@ -7,7 +7,15 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from meeting_server.app import csrf
@@ -15,10 +23,16 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.minutes.worker import run_job
 from meeting_server.realtime import broadcast
-from meeting_server.services import archive, audit, meetings, minutes
-from meeting_server.store import db
+from meeting_server.services import archive, meetings, minutes
+from meeting_server.store import audit_log, db
 from meeting_server.store.tables import Meeting
-from meeting_server.web.guards import bearer_token, principal, public, requires, same_meeting
+from meeting_server.web.guards import (
+    bearer_token,
+    principal,
+    public,
+    requires,
+    same_meeting,
+)
 
 bp = Blueprint("minutes", __name__)
 csrf.exempt(bp)
@@ -182,7 +196,7 @@ def public_export(meeting_id: int) -> Any:
 def audit_verify() -> Any:
     """Recompute the whole audit chain of this server (the clerk console's check)."""
     engine = current_app.extensions["db_engine"]
-    report = audit.verify_database(Path(engine.url.database))
+    report = audit_log.verify_database(Path(engine.url.database))
     brk = report.first_break
     return jsonify({"ok": report.ok, "count": report.count, "head": report.head, "message": report.message,
                     "first_break": None if brk is None else {"seq": brk.seq, "kind": brk.kind,
