@@ -53,7 +53,7 @@ def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
 
 
 def _preview(p: dict[str, Any]) -> dict[str, Any]:
-    """The draft as PDF and as small JPEG page images."""
+    """The draft as PDF, as small JPEG page images, and each page's text (read aloud to screen-reader users)."""
     import pymupdf
     from PIL import Image
 
@@ -62,15 +62,16 @@ def _preview(p: dict[str, Any]) -> dict[str, Any]:
 
     pdf = render_minutes_pdf(build_minutes(p["record"]))
     width = int(p.get("width") or 420)
-    pages = []
+    pages, texts = [], []
     with pymupdf.open(stream=pdf) as doc:
         for page in doc:
+            texts.append(" ".join(page.get_text().split()))
             pix = page.get_pixmap(matrix=pymupdf.Matrix(width / page.rect.width, width / page.rect.width))
             img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
             buf = io.BytesIO()
             img.save(buf, "JPEG", quality=75)
             pages.append(buf.getvalue())
-    return {"pdf": pdf, "pages": pages}
+    return {"pdf": pdf, "pages": pages, "texts": texts}
 
 
 def _finalize(p: dict[str, Any]) -> dict[str, Any]:

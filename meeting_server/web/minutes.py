@@ -117,7 +117,7 @@ def put_draft(meeting_id: int) -> Any:
 @bp.route("/api/v1/meetings/<int:meeting_id>/minutes/preview", methods=["POST"])
 @requires(Permission.MINUTES_MANAGE)
 def post_preview(meeting_id: int) -> Any:
-    """Render the current draft in the worker; page images as data URLs (JPEG) at the asked width."""
+    """Render the current draft in the worker: page images as data URLs (JPEG) at the asked width, and page texts."""
     s = db.session()
     m = _meeting(meeting_id)
     body = _json_body()
@@ -128,7 +128,7 @@ def post_preview(meeting_id: int) -> Any:
     s.commit()
     out = minutes.preview(s, m, width)
     pages = ["data:image/jpeg;base64," + base64.b64encode(p).decode("ascii") for p in out["pages"]]
-    return jsonify({"revision": revision, "page_count": len(pages), "pages": pages})
+    return jsonify({"revision": revision, "page_count": len(pages), "pages": pages, "texts": out["texts"]})
 
 
 @bp.route("/api/v1/meetings/<int:meeting_id>/minutes/finalize", methods=["POST"])

@@ -100,9 +100,13 @@
     api("POST", base + "/preview", { width: 420 }).then(function (r) {
       var frag = document.createDocumentFragment();
       r.pages.forEach(function (src, i) {
+        var fig = document.createElement("figure");
         var img = document.createElement("img");
         img.src = src; img.alt = fmt(I.page, { n: i + 1 }); img.width = 420;
-        frag.appendChild(img);
+        var cap = document.createElement("figcaption");
+        cap.className = "sr-only"; cap.textContent = (r.texts || [])[i] || "";
+        fig.appendChild(img); fig.appendChild(cap);
+        frag.appendChild(fig);
       });
       box.innerHTML = ""; box.appendChild(frag);
       box.dataset.revision = r.revision;
