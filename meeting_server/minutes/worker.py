@@ -130,10 +130,26 @@ def _signer(signing: dict[str, Any], role: str, name: str, record: dict[str, Any
         pin = (signing.get("pins") or {}).get(role)
         if not pin:
             raise DomainError("Hãy nhập mã PIN của thiết bị ký số.", "signer.pin_required")
+        cert = None
+        if conf.get("cert_file"):  # for tokens that hold the key but not its certificate
+            cert = _load_cert(Path(conf["cert_file"]))
         return signer.open_pkcs11_signer(signing.get("module", ""), conf.get("token_label", ""), pin,
                                          key_label=conf.get("key_label"), cert_label=conf.get("cert_label"),
-                                         raw_mechanism=bool(conf.get("raw_mechanism")))
+                                         signing_cert=cert, raw_mechanism=bool(conf.get("raw_mechanism")))
     raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+
+
+def _load_cert(path: Path) -> Any:
+    """An asn1crypto certificate from a PEM or DER file."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+
+    if not path.is_file():
+        raise DomainError(f"Không tìm thấy tệp chứng thư {path}.", "signer.cert_missing")
+    raw = path.read_bytes()
+    if pem.detect(raw):
+        _, _, raw = pem.unarmor(raw)
+    return asn1_x509.Certificate.load(raw)
 
 
 def _verify(p: dict[str, Any]) -> dict[str, Any]:

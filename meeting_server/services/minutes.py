@@ -131,19 +131,32 @@ def preview(s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
     return run_job("preview", {"record": record, "width": max(120, min(int(width), 1200))})  # type: ignore[no-any-return]
 
 
-def signing_config(app: Flask, pins: dict[str, str] | None = None) -> dict[str, Any]:
-    """Where the keys come from (MINUTES_SIGNING: server | pkcs12 | pkcs11), as plain data for the worker.
+def signing_settings(app: Flask) -> dict[str, Any]:
+    """Where the keys come from: `<data dir>/signing.json` if present, overridden by app config MINUTES_SIGNING,
+    MINUTES_PKCS12 and MINUTES_PKCS11 (docs/MINUTES.md). Default: the server's own CA."""
+    path = Path(app.config["DATA_DIR"]) / "signing.json"
+    settings: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DomainError(f"Tệp cấu hình ký số {path} không đọc được: {exc}", "signer.bad_config") from exc
+    source = app.config.get("MINUTES_SIGNING") or settings.get("source") or "server"
+    if source not in ("server", "pkcs12", "pkcs11"):
+        raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+    roles = app.config.get("MINUTES_PKCS12" if source == "pkcs12" else "MINUTES_PKCS11") or settings
+    return {"source": source, "module": roles.get("module", ""),
+            "roles": {r: dict(roles.get(r) or {}) for r in ("secretary", "chair")}}
 
-    PINs typed on the clerk's screen travel only in this dict to the worker's stdin; they are never stored.
+
+def signing_config(app: Flask, pins: dict[str, str] | None = None) -> dict[str, Any]:
+    """The signing settings as plain data for the worker, with the PINs typed on the clerk's screen.
+
+    PINs travel only in this dict to the worker's stdin; they are never stored or logged.
     """
-    source = app.config.get("MINUTES_SIGNING", "server")
-    out: dict[str, Any] = {"source": source, "ca_dir": str(ca_dir(app))}
-    if source == "pkcs12":
-        out["roles"] = app.config.get("MINUTES_PKCS12", {})
-    elif source == "pkcs11":
-        conf = app.config.get("MINUTES_PKCS11", {})
-        out["module"] = conf.get("module", "")
-        out["roles"] = {r: conf.get(r, {}) for r in ("secretary", "chair")}
+    out = signing_settings(app)
+    out["ca_dir"] = str(ca_dir(app))
+    if out["source"] == "pkcs11":
         out["pins"] = dict(pins or {})
     return out
 
@@ -160,8 +173,7 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
         raise DomainError("Phiên bản biên bản này đã được ký.", "minutes.already_final")
     if draft.status == "signing":
         raise DomainError("Biên bản đang được ký. Hãy đợi.", "minutes.signing")
-    if app.config.get("MINUTES_SIGNING", "server") == "pkcs11" and not all((pins or {}).get(r) for r in
-                                                                           ("secretary", "chair")):
+    if signing_settings(app)["source"] == "pkcs11" and not all((pins or {}).get(r) for r in ("secretary", "chair")):
         raise DomainError("Hãy nhập mã PIN thiết bị ký số của thư ký và của chủ tọa.", "signer.pin_required")
     draft.status = "signing"  # from here on audit.record refuses changes to the meeting
     s.commit()

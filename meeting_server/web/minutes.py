@@ -87,7 +87,7 @@ def editor() -> Any:
     m = meetings.get(s, principal().meeting_id)
     st = minutes.state(s, m)
     s.commit()
-    signing = current_app.config.get("MINUTES_SIGNING", "server")
+    signing = minutes.signing_settings(current_app)["source"]  # type: ignore[arg-type]
     return render_template("clerk/minutes.html", page="minutes", meeting=m, minutes_state=st, signing=signing)
 
 
