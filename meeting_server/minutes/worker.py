@@ -8,17 +8,21 @@ the child comes back as the same code and message.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import pickle
+import signal
+import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from meeting_server.domain.errors import DomainError
 
-__all__ = ["WorkerError", "run_job"]
+__all__ = ["WorkerError", "run_job", "run_warm"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -31,22 +35,94 @@ class WorkerError(DomainError):
 
 def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
     """Run one job in a fresh worker process and return its result (raises the child's DomainError)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         proc = subprocess.run([sys.executable, "-m", "meeting_server.minutes.worker"],
-                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=env, check=False,
-                              cwd=str(ROOT))
+                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=_env(),
+                              check=False, cwd=str(ROOT))
     except subprocess.TimeoutExpired as exc:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode("utf-8", "replace")[-600:]
         raise WorkerError(f"Tiến trình xử lý biên bản gặp lỗi: {tail}")
-    status, *rest = pickle.loads(proc.stdout)
+    return _answer(proc.stdout)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class _Warm:
+    """One long-lived worker for the editor's previews, so each preview skips Python start-up and the imports.
+
+    Only key-free jobs go here: signing runs in a fresh process that ends with the job, so keys and PINs never
+    outlive it, and uploads from the public /verify page are checked in a fresh process too.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()  # green under eventlet: one job at a time, the loop keeps going
+
+    def call(self, job: str, payload: dict[str, Any]) -> Any:
+        with self.lock:
+            for attempt in (1, 2):
+                if self.proc is None or self.proc.poll() is not None:
+                    self.proc = subprocess.Popen([sys.executable, "-m", "meeting_server.minutes.worker", "--serve"],
+                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(),
+                                                 cwd=str(ROOT))
+                try:
+                    return _answer(self._exchange(pickle.dumps((job, payload))))
+                except (OSError, EOFError, struct.error) as exc:
+                    self.stop()
+                    if attempt == 2:
+                        raise WorkerError("Tiến trình dựng biên bản bị dừng. Hãy thử lại.") from exc
+        raise AssertionError("unreachable")
+
+    def _exchange(self, data: bytes) -> bytes:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(struct.pack(">Q", len(data)) + data)
+        self.proc.stdin.flush()
+        (size,) = struct.unpack(">Q", _read_exactly(self.proc.stdout, 8))
+        return _read_exactly(self.proc.stdout, size)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def _read_exactly(f: Any, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = f.read(left)
+        if not chunk:
+            raise EOFError("worker closed its output")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _answer(raw: bytes) -> Any:
+    status, *rest = pickle.loads(raw)
     if status == "error":
         code, message = rest
         raise DomainError(message, code)
     return rest[0]
+
+
+_WARM = _Warm()
+atexit.register(_WARM.stop)
+WARM_JOBS = frozenset({"preview"})
+WARM_JOB_SECONDS = 120
+
+
+def run_warm(job: str, payload: dict[str, Any]) -> Any:
+    """Run a key-free job (the preview) in the long-lived worker."""
+    if job not in WARM_JOBS:
+        raise ValueError(f"{job} runs in a fresh worker (run_job)")
+    return _WARM.call(job, payload)
 
 
 # --- jobs, run inside the child -------------------------------------------------------------------------------
@@ -175,18 +251,40 @@ def _verify(p: dict[str, Any]) -> dict[str, Any]:
 JOBS = {"preview": _preview, "finalize": _finalize, "verify": _verify}
 
 
-def main() -> None:
-    """Read one job from stdin, write ("ok", result) or ("error", code, message) to stdout."""
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    job, payload = pickle.loads(sys.stdin.buffer.read())
+def _do(raw: bytes) -> bytes:
+    job, payload = pickle.loads(raw)
     try:
         out: tuple[Any, ...] = ("ok", JOBS[job](payload))
     except DomainError as err:
         out = ("error", err.code, err.message)
-    sys.stdout.buffer.write(pickle.dumps(out))
-    sys.stdout.buffer.flush()
+    return pickle.dumps(out)
+
+
+def main() -> None:
+    """One job: read it from stdin, write ("ok", result) or ("error", code, message) to stdout.
+
+    With --serve: length-prefixed jobs until stdin closes (the server went away); a job running longer than
+    WARM_JOB_SECONDS ends the process, and the server starts a fresh one.
+    """
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    if "--serve" not in sys.argv:
+        stdout.write(_do(stdin.read()))
+        stdout.flush()
+        return
+    while True:
+        try:
+            (size,) = struct.unpack(">Q", _read_exactly(stdin, 8))
+            raw = _read_exactly(stdin, size)
+        except EOFError:
+            return
+        signal.alarm(WARM_JOB_SECONDS)
+        out = _do(raw)
+        signal.alarm(0)
+        stdout.write(struct.pack(">Q", len(out)) + out)
+        stdout.flush()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError, NotFound
-from meeting_server.minutes.worker import run_job
+from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, meetings
 from meeting_server.services.record import build_record
 from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, utcnow
@@ -128,7 +128,7 @@ def draft_record(s: Session, m: Meeting) -> dict[str, Any]:
 def preview(s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
     """Render the draft in the worker: page images (JPEG) for the editor. For a signed version, its own PDF."""
     record = draft_record(s, m)
-    return run_job("preview", {"record": record, "width": max(120, min(int(width), 1200))})  # type: ignore[no-any-return]
+    return run_warm("preview", {"record": record, "width": max(120, min(int(width), 1200))})  # type: ignore[no-any-return]
 
 
 def signing_settings(app: Flask) -> dict[str, Any]:
@@ -181,6 +181,7 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
         record = draft_record(s, m)
         data = record_bytes(record)
         head = record["audit"]["head"]
+        s.commit()  # end the read transaction: the worker takes seconds and must hold nothing in the database
         result = run_job("finalize", {"record": record, "record_json": data, "audit_head": head,
                                       "signing": signing_config(app, pins)})
     except BaseException:

@@ -42,11 +42,11 @@ def token_app(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
                                               serialization.NoEncryption()))
         cert = root / f"{role}-cert.pem"
         cert.write_bytes(p12.cert.certificate.public_bytes(serialization.Encoding.PEM))
-        run = {"check": True, "capture_output": True, "env": dict(os.environ)}
+        env = dict(os.environ)
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", f"token-{role}", "--pin", PINS[role],
-                        "--so-pin", "13579135"], **run)
+                        "--so-pin", "13579135"], check=True, capture_output=True, env=env)
         subprocess.run(["softhsm2-util", "--import", str(key), "--token", f"token-{role}", "--label", role,
-                        "--id", "01", "--pin", PINS[role]], **run)
+                        "--id", "01", "--pin", PINS[role]], check=True, capture_output=True, env=env)
         key.unlink()
         roles[role] = {"token_label": f"token-{role}", "key_label": role, "cert_file": str(cert),
                        "raw_mechanism": True}
