@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
-from meeting_server.services import audit, meetings
+from meeting_server.services import audit
 from meeting_server.services.record import build_record
 from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, utcnow
 
@@ -286,12 +285,3 @@ def check_against_chain(s: Session, record_json: bytes | None, head: str | None)
         out["message"] = "Hồ sơ đính kèm không khớp với nhật ký của máy chủ này."
     return out
 
-
-def meeting_of(s: Session, meeting_id: int) -> Meeting:
-    """The meeting (NotFound otherwise)."""
-    return meetings.get(s, meeting_id)
-
-
-def when(dt: datetime | None) -> str:
-    """ISO text or empty."""
-    return dt.isoformat() if dt else ""
