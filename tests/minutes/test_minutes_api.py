@@ -204,3 +204,15 @@ def test_editor_page_shows_texts_and_agenda(login: Any) -> None:
     assert "Nội dung do thư ký soạn" in html and 'data-summary="' in html
     assert "js/minutes.js" in html and 'id="i18n-minutes"' in html
     assert "Kiểm tra nhật ký" in login("clerk").get("/clerk/").get_data(as_text=True)
+
+
+def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
+    with sqlite3.connect(Path(app.config["DATA_DIR"]) / "meeting.db") as conn:
+        conn.execute("UPDATE audit_event SET actor = 'clerk:999' WHERE seq = 4")
+    out = clerk.get("/api/v1/audit/verify").get_json()
+    assert out["ok"] is False and out["first_break"] == {**out["first_break"], "seq": 4, "kind": "changed"}
+    assert "Bản ghi số 4 đã bị sửa" in out["message"]
