@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
@@ -48,10 +48,19 @@ def iter_rows(db_path: Path | str, first_rowid: int = 0, last_rowid: int | None 
         conn.close()
 
 
+class _Record(NamedTuple):
+    """Same fields as `audit.AuditRecord`; a tuple is built three times faster than a frozen dataclass."""
+
+    seq: int
+    entry: dict[str, Any]
+    hash: str
+
+
 def _records(path: Path, first: int, last: int | None) -> list[audit.AuditRecord]:
     loads = json.loads
-    return [audit.AuditRecord(seq, entry_of(mid, at, kind, actor, loads(data)), digest)
+    rows = [_Record(seq, entry_of(mid, at, kind, actor, loads(data)), digest)
             for seq, mid, at, kind, actor, data, digest in iter_rows(path, first, last)]
+    return cast(list[audit.AuditRecord], rows)  # verify_chain reads .seq, .entry and .hash only
 
 
 def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainReport:
