@@ -153,5 +153,106 @@ def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: boo
     sys.exit(doc.exit_code(checks))
 
 
+# --- minutes: verify, verify-log, backup, restore ---
+
+
+@main.command("verify")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trust", "trust", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A trusted CA certificate (PEM); repeatable. The data directory's own CA is added when given.")
+@DATA_DIR_OPTION
+def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None) -> None:
+    """Check a signed minutes PDF: each signature, changes after signing, and the record against the audit log."""
+    from meeting_server.domain.errors import DomainError
+    from meeting_server.minutes.worker import _verify
+
+    roots = [p.read_bytes() for p in trust]
+    own = (data_dir / "signing" / "ca-cert.pem") if data_dir else None
+    if own is not None and own.is_file():
+        roots.append(own.read_bytes())
+    report = _verify({"pdf": pdf.read_bytes(), "roots": roots})
+    if report["error"]:
+        click.echo(report["error"])
+        sys.exit(2)
+    if not report["signatures"]:
+        click.echo("Tệp không có chữ ký số nào (no signature).")
+        sys.exit(1)
+    for sig in report["signatures"]:
+        click.echo(("OK   " if sig["ok"] else "LỖI  ") + sig["message"])
+    ok = bool(report["ok"])
+    if data_dir is not None and (data_dir / "meeting.db").is_file():
+        from meeting_server.services import minutes as minutes_service
+        from meeting_server.store import db
+
+        try:
+            app = _app(data_dir)
+        except DomainError as err:  # pragma: no cover
+            raise click.ClickException(err.message) from err
+        with db.standalone_session(app) as s:
+            chain = minutes_service.check_against_chain(s, report["record_json"], report["audit_head"])
+        click.echo(chain["message"])
+        ok = ok and bool(chain["record_logged"] and chain["head_in_chain"])
+    elif report["audit_head"]:
+        click.echo(f"Hồ sơ đính kèm, mã cuối nhật ký {report['audit_head']} (dùng --data-dir để đối chiếu).")
+    click.echo("Kết luận: " + ("biên bản toàn vẹn." if ok else "biên bản KHÔNG toàn vẹn."))
+    sys.exit(0 if ok else 1)
+
+
+@main.command("verify-log")
+@DATA_DIR_OPTION
+def verify_log(data_dir: Path | None) -> None:
+    """Recompute the audit hash chain; exit 1 and name the first changed, removed or reordered entry if broken."""
+    import time
+
+    from meeting_server.config import default_data_dir
+    from meeting_server.domain.errors import DomainError
+    from meeting_server.store.audit_log import verify_database
+
+    db_path = (data_dir or default_data_dir()) / "meeting.db"
+    started = time.perf_counter()
+    try:
+        report = verify_database(db_path)
+    except DomainError as err:
+        click.echo(err.message, err=True)
+        sys.exit(2)
+    click.echo(report.message)
+    if report.first_break is not None:
+        click.echo(f"Bản ghi đầu tiên bị sai: số {report.first_break.seq} ({report.first_break.kind}).")
+    click.echo(f"({report.count} bản ghi, {time.perf_counter() - started:.2f} s)")
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command("backup")
+@DATA_DIR_OPTION
+@click.option("--reason", default="manual", show_default=True, help="Word put in the backup's file name.")
+def backup_cmd(data_dir: Path | None, reason: str) -> None:
+    """Make an online backup of the database now (SQLite backup API), kept with the automatic ones."""
+    from meeting_server.services import backup
+
+    path = backup.backup_now(_app(data_dir), reason)
+    click.echo(f"Đã sao lưu: {path}")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DATA_DIR_OPTION
+def restore_cmd(file: Path, data_dir: Path | None) -> None:
+    """Replace the database with a backup (stop the server first); a damaged backup is refused."""
+    from meeting_server.config import default_data_dir
+    from meeting_server.domain.errors import DomainError
+    from meeting_server.services import backup
+
+    target = (data_dir or default_data_dir()).resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        saved = backup.restore(target, file)
+    except DomainError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
+    if saved is not None:
+        click.echo(f"Cơ sở dữ liệu cũ đã được sao lưu: {saved}")
+    click.echo(f"Đã khôi phục từ {file}. Hãy chạy: meeting-server verify-log --data-dir {target}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

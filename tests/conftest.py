@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -40,9 +39,10 @@ class LiveServer:
     def refresh_links(self) -> dict[str, Any]:
         """The same JSON as `meeting-server links --json` (tests/test_cli.py checks the command itself),
         read in-process to spare a Python start per test."""
+        from sqlalchemy.orm import Session
+
         from meeting_server.services import links, meetings
         from meeting_server.store import db
-        from sqlalchemy.orm import Session
 
         engine = db.make_engine(db.database_url(self.data_dir))
         try:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from meeting_server.domain import audit
-from meeting_server.store.tables import AuditEvent, AuditHead, utcnow
+from meeting_server.domain.errors import DomainError
+from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, utcnow
+
+#: Kinds that may still be appended once a meeting's minutes are signed (a correction is a new, linked version).
+AFTER_FINAL_KINDS = ("minutes.",)
 
 
 def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict[str, Any]) -> AuditEvent:
-    """Append one event; the caller commits. Nothing in the application updates or deletes an event."""
+    """Append one event; the caller commits. Nothing in the application updates or deletes an event.
+
+    Every change of a meeting passes here, so this is also where a meeting whose minutes are signed refuses
+    further changes (issue 6: finalizing freezes the meeting).
+    """
+    if meeting_id is not None and not kind.startswith(AFTER_FINAL_KINDS) and is_frozen(s, meeting_id):
+        raise DomainError("Biên bản kỳ họp đã được ký: kỳ họp không thể thay đổi nữa.", "meeting.frozen")
     head = s.get(AuditHead, 1)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=audit.GENESIS)
@@ -21,10 +31,27 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     # The UPDATE takes the database's write lock before the head is read, so the chain cannot fork.
     s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     s.refresh(head)
-    at = utcnow().isoformat(timespec="microseconds")
-    entry = {"seq": head.seq, "meeting_id": meeting_id, "at": at, "kind": kind, "actor": actor, "data": data}
+    entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)  # type: ignore[arg-type]
     digest = audit.next_hash(head.hash, entry)
-    event = AuditEvent(seq=head.seq, meeting_id=meeting_id, at=at, kind=kind, actor=actor, data=data, hash=digest)
+    event = AuditEvent(seq=head.seq, meeting_id=meeting_id, at=entry["at"], kind=kind, actor=actor,
+                       data=entry["data"], hash=digest)
     s.add(event)
     head.hash = digest
     return event
+
+
+def is_frozen(s: Session, meeting_id: int) -> bool:
+    """True from the moment the minutes are being signed: a signed meeting takes no more changes."""
+    return s.scalar(select(MinutesDraft.id).where(MinutesDraft.meeting_id == meeting_id,
+                                                  MinutesDraft.status.in_(("signing", "final"))).limit(1)) is not None
+
+
+def head(s: Session) -> tuple[int, str]:
+    """(seq, hash) of the newest link of the chain; (0, GENESIS) for an empty log."""
+    h = s.get(AuditHead, 1)
+    return (0, audit.GENESIS) if h is None else (h.seq, h.hash)
+
+
+def events(s: Session, meeting_id: int) -> list[AuditEvent]:
+    """One meeting's events in order (for the archive and the record)."""
+    return list(s.scalars(select(AuditEvent).where(AuditEvent.meeting_id == meeting_id).order_by(AuditEvent.seq)))

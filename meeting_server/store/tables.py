@@ -10,11 +10,13 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -198,9 +200,6 @@ class AuditHead(Base):
 
 # --- speakers ---
 
-# Imported here rather than at the top so the speakers' part of this shared file merges as one appended block.
-from sqlalchemy import Index, text  # noqa: E402
-
 
 class SpeakRequest(Base):
     """One delegate's request to speak (đăng ký phát biểu) on one agenda item, and when they held the floor.
@@ -241,3 +240,32 @@ class SpeakerSetting(Base):
 
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True)
     default_limit_s: Mapped[int] = mapped_column(Integer, default=300)
+
+
+# --- minutes ---
+
+
+class MinutesDraft(Base):
+    """One version of a meeting's minutes: the clerk's free texts while a draft, frozen with its signed PDF once
+    final. A correction after signing is a new version that names the one it corrects (`previous_id`)."""
+
+    __tablename__ = "minutes_draft"
+    __table_args__ = (UniqueConstraint("meeting_id", "version", name="uq_minutes_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("minutes_draft.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | final
+    #: opening, conclusions, summaries {agenda item id: text}, recipients [..], document_number, correction_note
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Grows with every autosave, so a late save from an old browser tab cannot overwrite a newer one.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finalized_by: Mapped[str] = mapped_column(String(120), default="")
+    record_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # the record embedded in the PDF
+    record_sha256: Mapped[str] = mapped_column(String(64), default="")
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+    pdf_path: Mapped[str] = mapped_column(String(300), default="")  # relative to the data directory
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from meeting_server import __version__
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import DELEGATE_ROLES, Role
-from meeting_server.services import attendance, meetings, tokens
+from meeting_server.services import attendance, audit, meetings, tokens
 from meeting_server.store import db
 from meeting_server.store.tables import Participant
 from meeting_server.web.errors import render_error
@@ -72,7 +72,8 @@ def join(token: str) -> Any:
         session["lang"] = lang
     session["tok"] = token
     session.permanent = True
-    if who.role in DELEGATE_ROLES and who.participant_id is not None:
+    # After the minutes are signed the meeting is a record: a card still opens it, read-only, marking nothing.
+    if who.role in DELEGATE_ROLES and who.participant_id is not None and not audit.is_frozen(s, who.meeting_id):
         m = meetings.get(s, who.meeting_id)
         p = s.get(Participant, who.participant_id)
         assert p is not None

@@ -1,0 +1,292 @@
+"""The render worker: rendering, signing and verifying run in a child process, never on the server's event loop.
+
+`run_job(job, payload)` starts `python -m meeting_server.minutes.worker`, hands it the job on stdin and reads the
+answer from stdout. Under eventlet the standard `subprocess` module is the green one, so the loop keeps serving
+phones while the child works; outside eventlet (CLI, tests) it is a plain blocking call. A DomainError raised in
+the child comes back as the same code and message.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from meeting_server.domain.errors import DomainError
+
+__all__ = ["WorkerError", "run_job", "run_warm"]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class WorkerError(DomainError):
+    """The worker process failed."""
+
+    code = "worker.failed"
+
+
+def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
+    """Run one job in a fresh worker process and return its result (raises the child's DomainError)."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "meeting_server.minutes.worker"],
+                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=_env(),
+                              check=False, cwd=str(ROOT))
+    except subprocess.TimeoutExpired as exc:
+        raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
+    if proc.returncode != 0 or not proc.stdout:
+        tail = proc.stderr.decode("utf-8", "replace")[-600:]
+        raise WorkerError(f"Tiến trình xử lý biên bản gặp lỗi: {tail}")
+    return _answer(proc.stdout)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class _Warm:
+    """One long-lived worker for the editor's previews, so each preview skips Python start-up and the imports.
+
+    Only key-free jobs go here: signing runs in a fresh process that ends with the job, so keys and PINs never
+    outlive it, and uploads from the public /verify page are checked in a fresh process too.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()  # green under eventlet: one job at a time, the loop keeps going
+
+    def call(self, job: str, payload: dict[str, Any]) -> Any:
+        with self.lock:
+            for attempt in (1, 2):
+                if self.proc is None or self.proc.poll() is not None:
+                    self.proc = subprocess.Popen([sys.executable, "-m", "meeting_server.minutes.worker", "--serve"],
+                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(),
+                                                 cwd=str(ROOT))
+                try:
+                    return _answer(self._exchange(pickle.dumps((job, payload))))
+                except (OSError, EOFError, struct.error) as exc:
+                    self.stop()
+                    if attempt == 2:
+                        raise WorkerError("Tiến trình dựng biên bản bị dừng. Hãy thử lại.") from exc
+        raise AssertionError("unreachable")
+
+    def _exchange(self, data: bytes) -> bytes:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(struct.pack(">Q", len(data)) + data)
+        self.proc.stdin.flush()
+        (size,) = struct.unpack(">Q", _read_exactly(self.proc.stdout, 8))
+        return _read_exactly(self.proc.stdout, size)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def _read_exactly(f: Any, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = f.read(left)
+        if not chunk:
+            raise EOFError("worker closed its output")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _answer(raw: bytes) -> Any:
+    status, *rest = pickle.loads(raw)
+    if status == "error":
+        code, message = rest
+        raise DomainError(message, code)
+    return rest[0]
+
+
+_WARM = _Warm()
+atexit.register(_WARM.stop)
+WARM_JOBS = frozenset({"preview"})
+WARM_JOB_SECONDS = 120
+
+
+def run_warm(job: str, payload: dict[str, Any]) -> Any:
+    """Run a key-free job (the preview) in the long-lived worker."""
+    if job not in WARM_JOBS:
+        raise ValueError(f"{job} runs in a fresh worker (run_job)")
+    return _WARM.call(job, payload)
+
+
+# --- jobs, run inside the child -------------------------------------------------------------------------------
+
+
+def _preview(p: dict[str, Any]) -> dict[str, Any]:
+    """The draft as PDF, as small JPEG page images, and each page's text (read aloud to screen-reader users)."""
+    import pymupdf
+    from PIL import Image
+
+    from meeting_server.domain.minutes import build_minutes
+    from meeting_server.minutes.render import render_minutes_pdf
+
+    pdf = render_minutes_pdf(build_minutes(p["record"]))
+    width = int(p.get("width") or 420)
+    pages, texts = [], []
+    with pymupdf.open(stream=pdf) as doc:
+        for page in doc:
+            texts.append(" ".join(page.get_text().split()))
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(width / page.rect.width, width / page.rect.width))
+            img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=75)
+            pages.append(buf.getvalue())
+    return {"pdf": pdf, "pages": pages, "texts": texts}
+
+
+def _finalize(p: dict[str, Any]) -> dict[str, Any]:
+    """Render the record, attach it with the audit head, and sign as the secretary then as the chair."""
+    from meeting_server.domain.minutes import build_minutes
+    from meeting_server.minutes import sign
+    from meeting_server.minutes.render import render_minutes_pdf
+
+    record = p["record"]
+    doc = build_minutes(record)
+    pdf = render_minutes_pdf(doc)
+    location = f"{record['council']['level']} {record['council']['name']}"
+    order = (("secretary", "Sig_Secretary", "Thư ký kỳ họp ký biên bản", doc.signatures[0].name),
+             ("chair", "Sig_Chair", "Chủ tọa ký biên bản", doc.signatures[1].name))
+    signing = p["signing"]
+    for i, (role, field, reason, name) in enumerate(order):
+        embed = {"record_json": p["record_json"], "audit_head": p["audit_head"]} if i == 0 else None
+        with _signer(signing, role, name, record) as signer:
+            pdf = sign.sign_minutes(pdf, signer, field, reason=reason, location=location, signer_name=name,
+                                    embed=embed)
+    return {"pdf": pdf}
+
+
+class _Ctx:
+    """Wrap a plain signer as a context manager, like the PKCS#11 one."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _signer(signing: dict[str, Any], role: str, name: str, record: dict[str, Any]) -> Any:
+    """The key of `role` from the configured source: the server's CA, a PKCS#12 file, or a PKCS#11 token."""
+    from meeting_server.minutes import certs, signer
+
+    source = signing.get("source", "server")
+    if source == "server":
+        council = f"{record['council']['level']} {record['council']['name']}"
+        ca = certs.ensure_local_ca(signing["ca_dir"], council)
+        have = certs.issued(ca, role)
+        if have is None or have.common_name != name:
+            certs.issue_signer(ca, role, name, council)
+        return _Ctx(signer.from_server_identity(ca, role))
+    conf = (signing.get("roles") or {}).get(role) or {}
+    if source == "pkcs12":
+        passphrase = conf.get("passphrase")
+        if passphrase is None and conf.get("passphrase_file"):
+            passphrase = Path(conf["passphrase_file"]).read_bytes().strip()
+        return _Ctx(signer.from_pkcs12_file(conf.get("path", ""), passphrase))
+    if source == "pkcs11":
+        pin = (signing.get("pins") or {}).get(role)
+        if not pin:
+            raise DomainError("Hãy nhập mã PIN của thiết bị ký số.", "signer.pin_required")
+        cert = None
+        if conf.get("cert_file"):  # for tokens that hold the key but not its certificate
+            cert = _load_cert(Path(conf["cert_file"]))
+        return signer.open_pkcs11_signer(signing.get("module", ""), conf.get("token_label", ""), pin,
+                                         key_label=conf.get("key_label"), cert_label=conf.get("cert_label"),
+                                         signing_cert=cert, raw_mechanism=bool(conf.get("raw_mechanism")))
+    raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+
+
+def _load_cert(path: Path) -> Any:
+    """An asn1crypto certificate from a PEM or DER file."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+
+    if not path.is_file():
+        raise DomainError(f"Không tìm thấy tệp chứng thư {path}.", "signer.cert_missing")
+    raw = path.read_bytes()
+    if pem.detect(raw):
+        _, _, raw = pem.unarmor(raw)
+    return asn1_x509.Certificate.load(raw)
+
+
+def _verify(p: dict[str, Any]) -> dict[str, Any]:
+    """Validate every signature of an uploaded PDF against the given trust roots (PEM bytes)."""
+    from meeting_server.minutes.verify import verify_pdf
+
+    report = verify_pdf(p["pdf"], list(p.get("roots") or []))
+    return {
+        "ok": report.ok,
+        "error": report.error,
+        "record_json": report.record_json,
+        "audit_head": report.audit_head,
+        "signatures": [
+            {"field": r.field, "signer_name": r.signer_name, "intact": r.intact, "valid": r.valid,
+             "trusted": r.trusted, "self_issued": r.self_issued, "covers_whole_document": r.covers_whole_document,
+             "changes_after": r.changes_after, "ok": r.ok, "trust_note": r.trust_note, "message": r.message,
+             "signing_time": r.signing_time.isoformat() if r.signing_time else None}
+            for r in report.signatures
+        ],
+    }
+
+
+JOBS = {"preview": _preview, "finalize": _finalize, "verify": _verify}
+
+
+def _do(raw: bytes) -> bytes:
+    job, payload = pickle.loads(raw)
+    try:
+        out: tuple[Any, ...] = ("ok", JOBS[job](payload))
+    except DomainError as err:
+        out = ("error", err.code, err.message)
+    return pickle.dumps(out)
+
+
+def main() -> None:
+    """One job: read it from stdin, write ("ok", result) or ("error", code, message) to stdout.
+
+    With --serve: length-prefixed jobs until stdin closes (the server went away); a job running longer than
+    WARM_JOB_SECONDS ends the process, and the server starts a fresh one.
+    """
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    if "--serve" not in sys.argv:
+        stdout.write(_do(stdin.read()))
+        stdout.flush()
+        return
+    while True:
+        try:
+            (size,) = struct.unpack(">Q", _read_exactly(stdin, 8))
+            raw = _read_exactly(stdin, size)
+        except EOFError:
+            return
+        signal.alarm(WARM_JOB_SECONDS)
+        out = _do(raw)
+        signal.alarm(0)
+        stdout.write(struct.pack(">Q", len(out)) + out)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
+

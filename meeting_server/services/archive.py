@@ -1,0 +1,130 @@
+"""A meeting's archive (ZIP for the council's records) and its public export (static HTML for the website)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from meeting_server.domain.errors import DomainError
+from meeting_server.services import audit, minutes
+from meeting_server.services.record import build_record
+from meeting_server.store.tables import Meeting, MinutesDraft
+
+__all__ = ["archive_zip", "public_export_zip", "results_csv"]
+
+
+def _record_of(s: Session, m: Meeting) -> tuple[dict[str, Any], MinutesDraft | None]:
+    """The signed record when there is one (what the PDF carries), else the record as it stands."""
+    finals = [v for v in minutes.versions(s, m.id) if v.status == "final"]
+    if finals and finals[-1].record_json:
+        return json.loads(finals[-1].record_json), finals[-1]
+    return build_record(s, m.id), None
+
+
+def results_csv(record: dict[str, Any]) -> bytes:
+    """One row per poll: item, subject, mode, outcome and the announced lines (UTF-8 with BOM for Excel)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["STT nội dung", "Nội dung", "Vấn đề biểu quyết", "Hình thức", "Kết quả", "Thông qua", "Chi tiết"])
+    for i, item in enumerate(record.get("agenda") or [], start=1):
+        for p in item.get("polls") or []:
+            passed = p.get("passed")
+            w.writerow([i, item.get("title", ""), p.get("subject", ""),
+                        "Công khai" if p.get("mode") == "open" else "Bỏ phiếu kín",
+                        p.get("outcome", ""), "" if passed is None else ("Có" if passed else "Không"),
+                        " | ".join(str(x) for x in p.get("lines") or [])])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def archive_zip(app: Flask, s: Session, m: Meeting) -> bytes:
+    """Signed minutes (every version), record JSON, results CSV, every document, and the audit log as JSONL."""
+    record, final = _record_of(s, m)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for v in minutes.versions(s, m.id):
+            if v.status == "final":
+                z.writestr(f"bien-ban-v{v.version}.pdf", minutes.pdf_bytes(app, v))
+        z.writestr("ho-so-ky-hop.json", final.record_json if final and final.record_json
+                   else json.dumps(record, ensure_ascii=False, indent=1))
+        z.writestr("ket-qua-bieu-quyet.csv", results_csv(record))
+        for item in record.get("agenda") or []:
+            for d in item.get("documents") or []:
+                path = d.get("path")
+                if path and Path(path).is_file():
+                    z.write(path, f"tai-lieu/{Path(path).name}")
+        lines = []
+        for ev in audit.events(s, m.id):
+            lines.append(json.dumps({"seq": ev.seq, "meeting_id": ev.meeting_id, "at": ev.at, "kind": ev.kind,
+                                     "actor": ev.actor, "data": ev.data, "hash": ev.hash}, ensure_ascii=False))
+        z.writestr("nhat-ky.jsonl", "\n".join(lines) + "\n")
+        seq, head = audit.head(s)
+        z.writestr("README.txt", (
+            f"Lưu trữ kỳ họp: {m.full_title}\n"
+            f"nhat-ky.jsonl: các sự kiện của kỳ họp; mỗi dòng mang mã băm nối chuỗi (SHA-256).\n"
+            f"Mã cuối của toàn bộ nhật ký máy chủ khi xuất: số {seq}, {head}\n"
+            f"Kiểm tra chữ ký: meeting-server verify bien-ban-v1.pdf\n"))
+    return buf.getvalue()
+
+
+_PAGE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>body{{font-family:"Liberation Serif","Times New Roman",serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
+font-size:1.15rem;line-height:1.5}}nav a{{margin-right:1rem}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #999;padding:.3rem .5rem;text-align:left}}</style></head>
+<body><nav><a href="index.html">Trang chính</a><a href="nghi-quyet.html">Nghị quyết</a>
+<a href="ket-qua.html">Kết quả biểu quyết</a><a href="bien-ban.html">Biên bản</a></nav>
+<h1>{title}</h1>
+{body}
+</body></html>
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def public_export_zip(app: Flask, s: Session, m: Meeting) -> bytes:
+    """A static folder of HTML pages (resolutions, results, the minutes) for the commune's website, as a ZIP.
+
+    Only what is public goes in: titles and results, the signed minutes; no document marked confidential, no
+    named list of a secret ballot (the record never holds one).
+    """
+    record, final = _record_of(s, m)
+    if final is None:
+        raise DomainError("Hãy ký biên bản trước khi xuất bản công khai.", "minutes.not_final")
+    name = m.full_title
+    polls = [(item, p) for item in record.get("agenda") or [] for p in item.get("polls") or []]
+    resolutions = "".join(
+        f"<li><b>{_e(p.get('subject'))}</b> — {_e(p.get('outcome') or '')}</li>"
+        for _item, p in polls if p.get("passed")) or "<li>Chưa có nghị quyết nào được thông qua.</li>"
+    results = "".join(
+        f"<h2>{_e(p.get('subject'))}</h2><p>{_e('Biểu quyết công khai' if p.get('mode') == 'open' else 'Bỏ phiếu kín')}"
+        f"</p><ul>{''.join(f'<li>{_e(x)}</li>' for x in p.get('lines') or [])}</ul>"
+        for _item, p in polls) or "<p>Không có biểu quyết.</p>"
+    docs = "".join(
+        f"<li>{_e(d.get('title'))}</li>" for item in record.get("agenda") or [] for d in item.get("documents") or []
+        if not d.get("confidential"))
+    agenda = "".join(f"<li>{_e(item.get('title'))}</li>" for item in record.get("agenda") or [])
+    pages = {
+        "index.html": (name, f"<p>{_e(record.get('place'))}</p><h2>Chương trình kỳ họp</h2><ol>{agenda}</ol>"
+                             + (f"<h2>Tài liệu</h2><ul>{docs}</ul>" if docs else "")),
+        "nghi-quyet.html": ("Nghị quyết đã thông qua", f"<ul>{resolutions}</ul>"),
+        "ket-qua.html": ("Kết quả biểu quyết", results),
+        "bien-ban.html": ("Biên bản kỳ họp", (f'<p><a href="bien-ban.pdf">Biên bản đã ký số (PDF)</a>, phiên bản '
+                                              f"{final.version}, SHA-256 <code>{_e(final.pdf_sha256)}</code>.</p>")),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for fname, (title, body) in pages.items():
+            z.writestr(f"cong-khai/{fname}", _PAGE.format(title=_e(title), body=body))
+        z.writestr("cong-khai/bien-ban.pdf", minutes.pdf_bytes(app, final))
+    return buf.getvalue()

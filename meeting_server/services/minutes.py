@@ -1,0 +1,287 @@
+"""The minutes of a meeting: the clerk's draft texts, the live preview, finalizing with two signatures, versions.
+
+Finalizing first freezes the meeting (status "signing", which `services.audit.record` reads), then renders and
+signs in the worker process, then stores the signed PDF and appends "minutes.finalized" with the hashes of the
+record and the PDF, so the signed file and the audit chain vouch for each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.minutes.worker import run_job, run_warm
+from meeting_server.services import audit
+from meeting_server.services.record import build_record
+from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 20_000
+MAX_RECIPIENTS = 30
+FROZEN = ("signing", "final")
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    """The exact bytes of the record that are embedded in the PDF and whose SHA-256 goes into the audit log."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+
+
+def versions(s: Session, meeting_id: int) -> list[MinutesDraft]:
+    """Every version of the meeting's minutes, oldest first."""
+    return list(s.scalars(select(MinutesDraft).where(MinutesDraft.meeting_id == meeting_id)
+                          .order_by(MinutesDraft.version)))
+
+
+def current(s: Session, m: Meeting) -> MinutesDraft:
+    """The newest version, made (version 1, with default recipients) the first time the clerk opens the minutes."""
+    found = versions(s, m.id)
+    if found:
+        return found[-1]
+    draft = MinutesDraft(meeting_id=m.id, version=1, status="draft", texts=_default_texts(m), revision=0)
+    s.add(draft)
+    s.flush()
+    return draft
+
+
+def latest_final(s: Session, meeting_id: int, version: int | None = None) -> MinutesDraft:
+    """The newest signed version (or the given one), else NotFound."""
+    finals = [v for v in versions(s, meeting_id) if v.status == "final" and (version is None or v.version == version)]
+    if not finals:
+        raise NotFound("Biên bản của kỳ họp chưa được ký.")
+    return finals[-1]
+
+
+def _default_texts(m: Meeting) -> dict[str, Any]:
+    level = m.council_level
+    return {
+        "opening": "",
+        "conclusions": "",
+        "summaries": {},
+        "document_number": "",
+        "recipients": [f"Thường trực HĐND {level}", f"UBND {level}", f"Các đại biểu HĐND {level}"],
+    }
+
+
+def save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> MinutesDraft:
+    """Autosave: merge the clerk's edited texts into the current draft; refused once signed or when out of date."""
+    draft = current(s, m)
+    if draft.status in FROZEN:
+        raise DomainError("Biên bản đã được ký: không sửa được nữa. Hãy tạo bản đính chính.", "minutes.frozen")
+    if not isinstance(changes, dict):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    if isinstance(base_revision, int) and not isinstance(base_revision, bool) and base_revision < draft.revision:
+        raise DomainError("Bản nháp đã được sửa ở nơi khác. Hãy tải lại trang.", "minutes.stale")
+    texts = dict(draft.texts or {})
+    item_ids = {str(it.id) for it in m.items}
+    for key, value in changes.items():
+        if key in ("opening", "conclusions", "document_number", "correction_note"):
+            texts[key] = _text(value, 40 if key == "document_number" else MAX_TEXT)
+        elif key == "summaries":
+            if not isinstance(value, dict) or not set(value) <= item_ids:
+                raise DomainError("Nội dung tóm tắt không thuộc chương trình kỳ họp.", "payload.invalid")
+            summaries = dict(texts.get("summaries") or {})
+            summaries.update({k: _text(v, MAX_TEXT) for k, v in value.items()})
+            texts["summaries"] = summaries
+        elif key == "recipients":
+            lines = value.splitlines() if isinstance(value, str) else value
+            if not isinstance(lines, list) or len(lines) > MAX_RECIPIENTS:
+                raise DomainError("Danh sách nơi nhận không hợp lệ.", "payload.invalid")
+            texts["recipients"] = [t for t in (_text(x, 200).strip() for x in lines) if t]
+        else:
+            raise DomainError(f"Không có mục «{key}» trong biên bản.", "payload.invalid")
+    draft.texts = texts
+    draft.revision += 1
+    draft.updated_at = utcnow()
+    return draft
+
+
+def _text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise DomainError("Nội dung phải là văn bản.", "payload.invalid")
+    if len(value) > limit:
+        raise DomainError(f"Nội dung dài quá {limit} ký tự.", "payload.too_long")
+    return value.replace("\r\n", "\n")
+
+
+def draft_record(s: Session, m: Meeting) -> dict[str, Any]:
+    """The record as it stands, with the texts of the current version."""
+    draft = current(s, m)
+    record = build_record(s, m.id, dict(draft.texts or {}))
+    record["minutes_version"] = draft.version
+    previous = s.get(MinutesDraft, draft.previous_id) if draft.previous_id else None
+    if previous is not None:
+        record["corrects"] = {"version": previous.version, "pdf_sha256": previous.pdf_sha256,
+                              "note": str((draft.texts or {}).get("correction_note") or "")}
+    return record
+
+
+def preview(s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
+    """Render the draft in the worker: page images (JPEG) for the editor. For a signed version, its own PDF."""
+    record = draft_record(s, m)
+    return run_warm("preview", {"record": record, "width": max(120, min(int(width), 1200))})  # type: ignore[no-any-return]
+
+
+def signing_settings(app: Flask) -> dict[str, Any]:
+    """Where the keys come from: `<data dir>/signing.json` if present, overridden by app config MINUTES_SIGNING,
+    MINUTES_PKCS12 and MINUTES_PKCS11 (docs/MINUTES.md). Default: the server's own CA."""
+    path = Path(app.config["DATA_DIR"]) / "signing.json"
+    settings: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DomainError(f"Tệp cấu hình ký số {path} không đọc được: {exc}", "signer.bad_config") from exc
+    source = app.config.get("MINUTES_SIGNING") or settings.get("source") or "server"
+    if source not in ("server", "pkcs12", "pkcs11"):
+        raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+    roles = app.config.get("MINUTES_PKCS12" if source == "pkcs12" else "MINUTES_PKCS11") or settings
+    return {"source": source, "module": roles.get("module", ""),
+            "roles": {r: dict(roles.get(r) or {}) for r in ("secretary", "chair")}}
+
+
+def signing_config(app: Flask, pins: dict[str, str] | None = None) -> dict[str, Any]:
+    """The signing settings as plain data for the worker, with the PINs typed on the clerk's screen.
+
+    PINs travel only in this dict to the worker's stdin; they are never stored or logged.
+    """
+    out = signing_settings(app)
+    out["ca_dir"] = str(ca_dir(app))
+    if out["source"] == "pkcs11":
+        out["pins"] = dict(pins or {})
+    return out
+
+
+def ca_dir(app: Flask) -> Path:
+    """Where the server's own CA lives (made on the first finalization): <data dir>/signing."""
+    return Path(app.config["DATA_DIR"]) / "signing"
+
+
+def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str] | None = None) -> MinutesDraft:
+    """Freeze the meeting, render and sign the current version (secretary, then chair), store it; return it."""
+    draft = current(s, m)
+    if draft.status == "final":
+        raise DomainError("Phiên bản biên bản này đã được ký.", "minutes.already_final")
+    if draft.status == "signing":
+        raise DomainError("Biên bản đang được ký. Hãy đợi.", "minutes.signing")
+    if signing_settings(app)["source"] == "pkcs11" and not all((pins or {}).get(r) for r in ("secretary", "chair")):
+        raise DomainError("Hãy nhập mã PIN thiết bị ký số của thư ký và của chủ tọa.", "signer.pin_required")
+    draft.status = "signing"  # from here on audit.record refuses changes to the meeting
+    s.commit()
+    try:
+        record = draft_record(s, m)
+        data = record_bytes(record)
+        head = record["audit"]["head"]
+        s.commit()  # end the read transaction: the worker takes seconds and must hold nothing in the database
+        result = run_job("finalize", {"record": record, "record_json": data, "audit_head": head,
+                                      "signing": signing_config(app, pins)})
+    except BaseException:
+        draft.status = "draft"
+        s.commit()
+        raise
+    pdf: bytes = result["pdf"]
+    rel = Path("minutes") / f"bien-ban-ky-hop-{m.id}-v{draft.version}.pdf"
+    path = Path(app.config["DATA_DIR"]) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pdf)
+    tmp.replace(path)
+    draft.status = "final"
+    draft.finalized_at = utcnow()
+    draft.finalized_by = actor
+    draft.record_json = data.decode("utf-8")
+    draft.record_sha256 = hashlib.sha256(data).hexdigest()
+    draft.audit_head = head
+    draft.pdf_path = str(rel)
+    draft.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    m.seq += 1
+    audit.record(s, m.id, "minutes.finalized", actor, {
+        "version": draft.version, "record_sha256": draft.record_sha256, "pdf_sha256": draft.pdf_sha256,
+        "audit_head": head, "audit_seq": record["audit"]["seq"],
+        "previous_version": record.get("corrects", {}).get("version"),
+    })
+    s.commit()
+    try:
+        from meeting_server.services import backup
+
+        backup.backup_now(app, "finalize")
+    except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
+        log.exception("backup after finalizing the minutes failed")
+    return draft
+
+
+def new_version(s: Session, m: Meeting, actor: str, note: str) -> MinutesDraft:
+    """Start a correction: a new draft version linked to the newest signed one (the meeting stays frozen)."""
+    last = current(s, m)
+    if last.status != "final":
+        raise DomainError("Chỉ tạo bản đính chính sau khi biên bản đã được ký.", "minutes.not_final")
+    texts = dict(last.texts or {})
+    texts["correction_note"] = _text(note or "", MAX_TEXT)
+    draft = MinutesDraft(meeting_id=m.id, version=last.version + 1, previous_id=last.id, status="draft",
+                         texts=texts, revision=0)
+    s.add(draft)
+    s.flush()
+    m.seq += 1
+    audit.record(s, m.id, "minutes.correction_started", actor, {"version": draft.version,
+                                                                 "previous_version": last.version})
+    return draft
+
+
+def pdf_bytes(app: Flask, draft: MinutesDraft) -> bytes:
+    """The stored signed PDF of a final version."""
+    path = Path(app.config["DATA_DIR"]) / draft.pdf_path
+    if not draft.pdf_path or not path.is_file():
+        raise NotFound("Không tìm thấy tệp biên bản đã ký.")
+    return path.read_bytes()
+
+
+def state(s: Session, m: Meeting) -> dict[str, Any]:
+    """What the editor shows: the texts, the agenda to write summaries for, status and versions."""
+    draft = current(s, m)
+    return {
+        "meeting_id": m.id,
+        "version": draft.version,
+        "status": draft.status,
+        "revision": draft.revision,
+        "texts": draft.texts,
+        "updated_at": draft.updated_at.isoformat() if draft.updated_at else None,
+        "agenda": [{"id": it.id, "position": it.position, "title": it.title} for it in m.items],
+        "frozen": audit.is_frozen(s, m.id),
+        "versions": [{"version": v.version, "status": v.status, "pdf_sha256": v.pdf_sha256,
+                      "finalized_at": v.finalized_at.isoformat() if v.finalized_at else None}
+                     for v in versions(s, m.id)],
+    }
+
+
+def check_against_chain(s: Session, record_json: bytes | None, head: str | None) -> dict[str, Any]:
+    """Does an embedded record match this server's audit chain? (head present, record hash logged at finalize)"""
+    out: dict[str, Any] = {"record": record_json is not None, "head_in_chain": False, "record_logged": False,
+                           "meeting_id": None, "version": None}
+    if record_json is None or head is None:
+        out["message"] = "Tệp không mang hồ sơ kỳ họp của máy chủ này."
+        return out
+    out["head_in_chain"] = s.scalar(select(AuditEvent.seq).where(AuditEvent.hash == head).limit(1)) is not None
+    digest = hashlib.sha256(record_json).hexdigest()
+    for ev in s.scalars(select(AuditEvent).where(AuditEvent.kind == "minutes.finalized")):
+        if (ev.data or {}).get("record_sha256") == digest and ev.data.get("audit_head") == head:
+            out["record_logged"] = True
+            out["meeting_id"] = ev.meeting_id
+            out["version"] = ev.data.get("version")
+            break
+    if out["record_logged"] and out["head_in_chain"]:
+        out["message"] = (f"Hồ sơ đính kèm khớp với nhật ký của máy chủ này (kỳ họp số {out['meeting_id']}, "
+                          f"phiên bản {out['version']}).")
+    elif out["head_in_chain"]:
+        out["message"] = "Mã cuối của nhật ký có trên máy chủ này, nhưng hồ sơ đính kèm không khớp với hồ sơ đã ký."
+    else:
+        out["message"] = "Hồ sơ đính kèm không khớp với nhật ký của máy chủ này."
+    return out
+

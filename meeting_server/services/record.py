@@ -1,0 +1,152 @@
+"""The meeting record: every fact the minutes are written from, as the JSON-native dict `domain.minutes` reads.
+
+Built from what the store holds (meeting, participants, attendance with reasons, late arrivals and departures,
+agenda, audit log) plus the clerk's texts of the current minutes version. Polls, speeches and documents come
+from the voting, speakers and documents features through `_polls`, `_speeches` and `_documents`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meeting_server.domain.permissions import DELEGATE_ROLES, Role
+from meeting_server.domain.timefmt import VN
+from meeting_server.services import audit, meetings
+from meeting_server.store.tables import (
+    AuditEvent,
+    Meeting,
+    MinutesDraft,
+    Participant,
+    utcnow,
+)
+
+__all__ = ["TEXT_KEYS", "build_record"]
+
+#: The parts of the record the clerk writes; everything else comes from the store.
+TEXT_KEYS = ("opening", "conclusions", "document_number")
+_TERM = re.compile(r"^\s*(?:khóa\s+)?(?P<term>[^,]+?)\s*(?:,\s*nhiệm kỳ\s+(?P<years>.+?))?\s*$", re.IGNORECASE)
+
+
+def build_record(s: Session, meeting_id: int, texts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The record of a meeting (schema: `meeting_server.domain.minutes`); `texts` default to the newest version's."""
+    m = meetings.get(s, meeting_id)
+    if texts is None:
+        draft = s.scalar(select(MinutesDraft).where(MinutesDraft.meeting_id == meeting_id)
+                         .order_by(MinutesDraft.version.desc()).limit(1))
+        texts = dict(draft.texts) if draft is not None else {}
+    started, ended = _times(s, m)
+    people = [p for p in m.participants if p.role in {r.value for r in DELEGATE_ROLES}]
+    summaries: dict[str, Any] = texts.get("summaries") or {}
+    polls, speeches, documents = _polls(s, m), _speeches(s, m), _documents(s, m)
+    agenda = []
+    for it in m.items:
+        agenda.append({
+            "item_id": it.id,
+            "title": it.title,
+            "documents": [d for d in documents if d.get("item_id") == it.id],
+            "speeches": [x for x in speeches if x.get("item_id") == it.id],
+            "summary": str(summaries.get(str(it.id)) or ""),
+            "polls": [p for p in polls if p.get("item_id") == it.id],
+        })
+    seq, head = audit.head(s)
+    term, years = _term(m.term)
+    record: dict[str, Any] = {
+        "meeting_id": m.id,
+        "council": {"name": m.locality, "level": m.council_level},
+        "document_number": str(texts.get("document_number") or ""),
+        "session": {"title": m.session_title, "term": term, "term_years": years},
+        "place": m.place or "…",
+        "started_at": started.isoformat(),
+        "ended_at": ended.isoformat(),
+        "delegate_count": m.seated_count,
+        "participants": [_attendance(p) for p in people],
+        "chairs": [_person(p) for p in people if p.role == Role.CHAIR],
+        "secretaries": [_person(p) for p in people if p.role == Role.SECRETARY],
+        "guests": [_person(p) for p in m.participants if p.role == Role.GUEST],
+        "opening": str(texts.get("opening") or ""),
+        "agenda": agenda,
+        "conclusions": str(texts.get("conclusions") or ""),
+        "recipients": [str(x) for x in texts.get("recipients") or []],
+        "audit": {"seq": seq, "head": head},
+    }
+    return record
+
+
+def _polls(s: Session, m: Meeting) -> list[dict[str, Any]]:
+    """Polls with their results, each `{"item_id", "subject", "mode", "lines", "named"?, "passed", "outcome"?}`.
+
+    Empty until the lead connects the `voting` branch's service here: one dict per closed poll with the
+    announcement lines ("Tán thành: 25/30 đại biểu, chiếm 83,33% …") and, for open votes only, the named lists.
+    """
+    return []
+
+
+def _speeches(s: Session, m: Meeting) -> list[dict[str, Any]]:
+    """Speeches, each `{"item_id", "speaker", "title"?, "from": "HH:MM", "to": "HH:MM"}`, in the order given."""
+    from meeting_server.services import speakers
+
+    out = []
+    for h in speakers.history(s, m.id):
+        end = h["ended_at"] or utcnow()
+        out.append({"item_id": h["agenda_item_id"], "speaker": h["name"], "title": h["title"],
+                    "from": h["started_at"].astimezone(VN).strftime("%H:%M"),
+                    "to": end.astimezone(VN).strftime("%H:%M")})
+    return out
+
+
+def _documents(s: Session, m: Meeting) -> list[dict[str, Any]]:
+    """Documents presented, each `{"item_id", "title", "presenter"?, "confidential"?}` (titles per agenda item).
+
+    Empty until the lead connects the `documents` branch's service here.
+    """
+    return []
+
+
+def _times(s: Session, m: Meeting) -> tuple[datetime, datetime]:
+    """When the sitting opened and ended, from the audit log; the planned start and now stand in until then."""
+    rows = s.execute(select(AuditEvent.kind, AuditEvent.at).where(
+        AuditEvent.meeting_id == m.id, AuditEvent.kind.in_(("meeting.in_progress", "meeting.ended")))
+        .order_by(AuditEvent.seq)).all()
+    opened = next((datetime.fromisoformat(at) for kind, at in rows if kind == "meeting.in_progress"), None)
+    closed = next((datetime.fromisoformat(at) for kind, at in reversed(rows) if kind == "meeting.ended"), None)
+    start = opened or m.starts_at or utcnow()
+    end = closed if closed is not None and m.status == "ended" else max(start, utcnow())
+    return start.astimezone(VN), max(start, end).astimezone(VN)
+
+
+def _term(text: str) -> tuple[str, str]:
+    """"khóa I, nhiệm kỳ 2026 - 2031" → ("I", "2026 - 2031")."""
+    match = _TERM.match(text or "")
+    if not match:
+        return text.strip() or "…", ""
+    return match.group("term").strip() or "…", (match.group("years") or "").strip()
+
+
+def _person(p: Participant) -> dict[str, Any]:
+    return {"name": p.full_name, "title": p.title} if p.title else {"name": p.full_name}
+
+
+def _attendance(p: Participant) -> dict[str, Any]:
+    """A delegate's line in the attendance part: present, late (with the time), left early, or absent."""
+    out = _person(p)
+    a = p.attendance
+    if a is None or a.status in ("unknown", "absent"):
+        out["attendance"] = "absent"
+        if a is not None and a.reason:
+            out["reason"] = a.reason
+    elif a.status == "left":
+        out["attendance"] = "left_early"
+        out["at"] = (a.left_at or utcnow()).astimezone(VN).isoformat()
+        if a.reason:
+            out["reason"] = a.reason
+    elif a.late:
+        out["attendance"] = "late"
+        out["at"] = (a.arrived_at or utcnow()).astimezone(VN).isoformat()
+    else:
+        out["attendance"] = "present"
+    return out

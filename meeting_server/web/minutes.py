@@ -1,0 +1,251 @@
+"""Minutes: the clerk's editor with live preview, finalize and sign, the signed PDF, archives, and /verify."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from meeting_server.app import csrf
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission
+from meeting_server.minutes.worker import run_job
+from meeting_server.realtime import broadcast
+from meeting_server.services import archive, meetings, minutes
+from meeting_server.store import audit_log, db
+from meeting_server.store.tables import Meeting
+from meeting_server.web.guards import (
+    bearer_token,
+    principal,
+    public,
+    requires,
+    same_meeting,
+)
+
+bp = Blueprint("minutes", __name__)
+csrf.exempt(bp)
+
+MAX_VERIFY_BYTES = 50 * 1024 * 1024
+
+
+@bp.before_request
+def _csrf_for_cookie_clients() -> None:
+    """Cookie clients send the CSRF token; Bearer clients and the public /verify upload (changes nothing) need not."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and bearer_token() is None \
+            and request.endpoint != "minutes.verify_upload":
+        csrf.protect()
+
+
+def _meeting(meeting_id: int) -> Meeting:
+    same_meeting(meeting_id)
+    return meetings.get(db.session(), meeting_id)
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and not request.data:
+        return {}
+    if not isinstance(body, dict):
+        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
+    return body
+
+
+def _pdf(data: bytes, name: str, inline: bool = True) -> Response:
+    resp = Response(data, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{name}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _zip(data: bytes, name: str) -> Response:
+    resp = Response(data, mimetype="application/zip")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# --- the clerk's editor -------------------------------------------------------------------------------------
+
+
+@bp.route("/clerk/minutes")
+@requires(Permission.MINUTES_MANAGE)
+def editor() -> Any:
+    """The minutes editor: free texts on the left, the PDF pages on the right."""
+    s = db.session()
+    m = meetings.get(s, principal().meeting_id)
+    st = minutes.state(s, m)
+    s.commit()
+    signing = minutes.signing_settings(current_app)["source"]  # type: ignore[arg-type]
+    return render_template("clerk/minutes.html", page="minutes", meeting=m, minutes_state=st, signing=signing)
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/minutes")
+@requires(Permission.MINUTES_MANAGE)
+def get_minutes(meeting_id: int) -> Any:
+    """The current version's texts, status and the list of versions."""
+    s = db.session()
+    st = minutes.state(s, _meeting(meeting_id))
+    s.commit()
+    return jsonify(st)
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/minutes/draft", methods=["PUT"])
+@requires(Permission.MINUTES_MANAGE)
+def put_draft(meeting_id: int) -> Any:
+    """Autosave: `{"changes": {"opening"|"conclusions"|"summaries"|"recipients"|"document_number": …},
+    "revision": n}`; answers the new revision."""
+    s = db.session()
+    m = _meeting(meeting_id)
+    body = _json_body()
+    draft = minutes.save_texts(s, m, body.get("changes"), body.get("revision"))
+    s.commit()
+    return jsonify({"revision": draft.revision, "updated_at": draft.updated_at.isoformat()})
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/minutes/preview", methods=["POST"])
+@requires(Permission.MINUTES_MANAGE)
+def post_preview(meeting_id: int) -> Any:
+    """Render the current draft in the worker: page images as data URLs (JPEG) at the asked width, and page texts."""
+    s = db.session()
+    m = _meeting(meeting_id)
+    body = _json_body()
+    width = body.get("width", 420)
+    if isinstance(width, bool) or not isinstance(width, int):
+        raise DomainError("Độ rộng trang không hợp lệ.", "payload.invalid")
+    revision = minutes.current(s, m).revision
+    s.commit()
+    out = minutes.preview(s, m, width)
+    pages = ["data:image/jpeg;base64," + base64.b64encode(p).decode("ascii") for p in out["pages"]]
+    return jsonify({"revision": revision, "page_count": len(pages), "pages": pages, "texts": out["texts"]})
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/minutes/finalize", methods=["POST"])
+@requires(Permission.MINUTES_MANAGE)
+def post_finalize(meeting_id: int) -> Any:
+    """Freeze the meeting, sign the minutes (secretary, then chair) and answer the signed PDF's URL.
+
+    For PKCS#11 tokens the body carries `{"pins": {"secretary": "…", "chair": "…"}}`, typed at this moment.
+    """
+    s = db.session()
+    m = _meeting(meeting_id)
+    pins = _json_body().get("pins") or {}
+    if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
+        raise DomainError("Mã PIN không hợp lệ.", "payload.invalid")
+    draft = minutes.finalize(current_app._get_current_object(), s, m, principal().actor,  # type: ignore[attr-defined]
+                             {k: v for k, v in pins.items() if k in ("secretary", "chair")})
+    broadcast.meeting_changed(m)
+    return jsonify({"version": draft.version, "status": draft.status, "pdf_sha256": draft.pdf_sha256,
+                    "url": url_for(".minutes_pdf", meeting_id=m.id, version=draft.version)})
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/minutes/versions", methods=["POST"])
+@requires(Permission.MINUTES_MANAGE)
+def post_version(meeting_id: int) -> Any:
+    """Start a correction of the signed minutes: a new draft version linked to the signed one."""
+    s = db.session()
+    m = _meeting(meeting_id)
+    note = _json_body().get("note", "")
+    draft = minutes.new_version(s, m, principal().actor, note if isinstance(note, str) else "")
+    s.commit()
+    return jsonify({"version": draft.version, "status": draft.status}), 201
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/minutes.pdf")
+@requires(Permission.MEETING_READ)
+def minutes_pdf(meeting_id: int) -> Any:
+    """The signed minutes (newest version, or `?version=n`)."""
+    s = db.session()
+    m = _meeting(meeting_id)
+    version = request.args.get("version", type=int)
+    draft = minutes.latest_final(s, m.id, version)
+    return _pdf(minutes.pdf_bytes(current_app, draft), f"bien-ban-ky-hop-{m.id}-v{draft.version}.pdf")
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/archive.zip")
+@requires(Permission.MINUTES_MANAGE)
+def archive_zip(meeting_id: int) -> Any:
+    """Signed minutes, record JSON, results CSV, documents and the audit log (JSONL)."""
+    s = db.session()
+    m = _meeting(meeting_id)
+    return _zip(archive.archive_zip(current_app, s, m), f"luu-tru-ky-hop-{m.id}.zip")  # type: ignore[arg-type]
+
+
+@bp.route("/api/v1/meetings/<int:meeting_id>/public-export.zip")
+@requires(Permission.MINUTES_MANAGE)
+def public_export(meeting_id: int) -> Any:
+    """Static HTML pages (resolutions, results, signed minutes) for the commune's website."""
+    s = db.session()
+    m = _meeting(meeting_id)
+    return _zip(archive.public_export_zip(current_app, s, m), f"cong-khai-ky-hop-{m.id}.zip")  # type: ignore[arg-type]
+
+
+@bp.route("/api/v1/audit/verify")
+@requires(Permission.AUDIT_VERIFY)
+def audit_verify() -> Any:
+    """Recompute the whole audit chain of this server (the clerk console's check), in a child process."""
+    engine = current_app.extensions["db_engine"]
+    return jsonify(audit_log.verify_in_child(Path(engine.url.database)))
+
+
+# --- public verification --------------------------------------------------------------------------------------
+
+
+def trust_roots() -> list[bytes]:
+    """PEM certificates trusted here: this server's own CA (if made) and MINUTES_TRUST_ROOTS files."""
+    roots = []
+    own = minutes.ca_dir(current_app) / "ca-cert.pem"  # type: ignore[arg-type]
+    if own.is_file():
+        roots.append(own.read_bytes())
+    for p in current_app.config.get("MINUTES_TRUST_ROOTS", ()):
+        if Path(p).is_file():
+            roots.append(Path(p).read_bytes())
+    return roots
+
+
+def verify_bytes(data: bytes) -> dict[str, Any]:
+    """Signatures (in the worker) and the embedded record against this server's audit chain."""
+    report = run_job("verify", {"pdf": data, "roots": trust_roots()})
+    chain = minutes.check_against_chain(db.session(), report.pop("record_json"), report.get("audit_head"))
+    report["chain"] = chain
+    report["sha256"] = hashlib.sha256(data).hexdigest()
+    report["changed_after_signing"] = any(not sig["intact"] or sig["changes_after"] == "other"
+                                          for sig in report["signatures"])
+    return report  # type: ignore[no-any-return]
+
+
+@bp.route("/verify")
+@public
+def verify_page() -> Any:
+    """Anyone may drop a PDF here to check its signatures and its record."""
+    return render_template("minutes_verify.html", page="verify", report=None)
+
+
+@bp.route("/verify", methods=["POST"])
+@public
+def verify_upload() -> Any:
+    """Check an uploaded PDF; HTML for the page, JSON for `Accept: application/json`."""
+    f = request.files.get("file")
+    data = f.read(MAX_VERIFY_BYTES + 1) if f is not None else request.get_data()[: MAX_VERIFY_BYTES + 1]
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if not data or len(data) > MAX_VERIFY_BYTES:
+        message = _("Hãy chọn một tệp PDF (tối đa 50 MB).")
+        if wants_json:
+            return jsonify({"error": "verify.no_file", "message": message}), 400
+        return render_template("minutes_verify.html", page="verify", report=None, error=message), 400
+    report = verify_bytes(data)
+    if wants_json:
+        return jsonify(report)
+    return render_template("minutes_verify.html", page="verify", report=report,
+                           filename=(f.filename if f is not None else ""))

@@ -1,0 +1,80 @@
+"""The clerk in Debian's chromium (Playwright): edits a summary, sees it in the preview, signs, downloads the PDF."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+import pytest
+
+from meeting_server.minutes.worker import run_job
+from tests.conftest import LiveServer, start_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SUMMARY = "Các đại biểu đề nghị bổ sung kinh phí cho điểm phục vụ dịch vụ công trực tuyến ở thôn Nà Hán."
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start_server(tmp_path_factory.mktemp("minutes-browser"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveServer, tmp_path: Path) -> None:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN", accept_downloads=True)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    page.goto(srv.local(srv.links["clerk"]))
+    page.get_by_role("link", name="Soạn và ký biên bản").click()
+    page.wait_for_url("**/clerk/minutes")
+    # The first preview arrives: A4 page images rendered by the server.
+    page.wait_for_selector('[data-minutes="preview"] img', timeout=30000)
+    summary = page.get_by_label("Tóm tắt thảo luận — nội dung 3: Tờ trình và dự thảo Nghị quyết về Kế hoạch chuyển đổi số năm 2027")
+    summary.fill(SUMMARY)
+    page.wait_for_function("t => document.querySelector('[data-minutes=\"saved\"]').textContent.startsWith(t)",
+                           arg="Đã lưu lúc", timeout=15000)
+    # The preview is redrawn with the new text on one of its pages.
+    page.wait_for_function("t => Array.from(document.querySelectorAll('[data-minutes=\"preview\"] figcaption'))"
+                           ".some(c => c.textContent.includes(t))", arg=SUMMARY, timeout=30000)
+    assert page.locator('[data-minutes="preview"] img').count() >= 2
+    # Reloading shows the saved text: it was stored, not only typed.
+    page.reload()
+    assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).input_value() == SUMMARY
+    page.get_by_role("button", name="Ký và khóa biên bản").click()
+    page.wait_for_selector('[data-minutes="download"]:not([hidden])', timeout=60000)
+    assert "Đã ký biên bản phiên bản 1." in page.locator('[data-minutes="message"]').inner_text()
+    assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).is_disabled()
+    with page.expect_download() as dl:
+        page.locator('[data-minutes="download"]').click()
+    path = tmp_path / "bien-ban.pdf"
+    dl.value.save_as(path)
+    pdf = path.read_bytes()
+    # pyHanko runs its own asyncio loop, which Playwright's sync API already holds here: check in the worker.
+    report = run_job("verify", {"pdf": pdf})
+    assert report["ok"] and len(report["signatures"]) == 2
+    text = " ".join(" ".join(p.get_text().split()) for p in pymupdf.open(stream=pdf))
+    assert SUMMARY in text
+    assert errors == []
+    ctx.close()

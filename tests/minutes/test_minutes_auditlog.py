@@ -1,0 +1,74 @@
+"""`verify-log` on a long chain checks two halves at once (the second in a child process): it must give exactly
+the report of a check in one piece, wherever the chain was changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meeting_server.domain import audit
+from meeting_server.store.audit_log import SPLIT_AT, entry_of, verify_database
+
+N = SPLIT_AT + 5_000
+
+
+@pytest.fixture(scope="module")
+def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database made by the app's migrations, holding N chained events written with the server's definition."""
+    from meeting_server.app import create_app
+
+    data = tmp_path_factory.mktemp("chain")
+    create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    rows: list[tuple[Any, ...]] = []
+    prev = audit.GENESIS
+    t0 = datetime(2026, 7, 15, 0, 30, tzinfo=UTC)
+    for i in range(1, N + 1):
+        at = (t0 + timedelta(milliseconds=50 * i)).isoformat(timespec="microseconds")
+        data_ = {"poll_id": i // 30, "participant_id": i % 30, "note": "Tán thành"}
+        prev = audit.next_hash(prev, entry_of(1, at, "vote.cast", f"delegate:{i % 30}", data_))
+        rows.append((i, 1, at, "vote.cast", f"delegate:{i % 30}", json.dumps(data_), prev))
+    with sqlite3.connect(data / "meeting.db") as conn:
+        conn.execute("DELETE FROM audit_event")
+        conn.executemany("INSERT INTO audit_event (seq, meeting_id, at, kind, actor, data, hash) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (N, prev))
+    return data / "meeting.db"
+
+
+def copy(src: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "meeting.db"
+    shutil.copy(src, dest)  # the source is closed: a plain copy is safe here
+    return dest
+
+
+@pytest.mark.parametrize(("sql", "seq", "kind"), [
+    ("", None, None),
+    ("UPDATE audit_event SET actor = 'delegate:99' WHERE seq = 3", 3, "changed"),
+    (f"UPDATE audit_event SET data = '{{}}' WHERE seq = {N // 2}", N // 2, "changed"),
+    (f"UPDATE audit_event SET data = '{{}}' WHERE seq = {N // 2 + 1}", N // 2 + 1, "changed"),
+    (f"UPDATE audit_event SET kind = 'x' WHERE seq = {N - 10}", N - 10, "changed"),
+    (f"DELETE FROM audit_event WHERE seq = {N - 100}", N - 100, "removed"),
+    (f"DELETE FROM audit_event WHERE seq = {N}", N, "removed"),
+    (f"UPDATE audit_event SET hash = (SELECT hash FROM audit_event WHERE seq = 7) WHERE seq = {N // 2}", N // 2,
+     "changed"),
+])
+def test_halves_agree_with_one_piece(chain_db: Path, tmp_path: Path, sql: str, seq: int | None,
+                                     kind: str | None) -> None:
+    db = copy(chain_db, tmp_path)
+    if sql:
+        with sqlite3.connect(db) as conn:
+            conn.execute(sql)
+    split = verify_database(db)
+    whole = verify_database(db, split=False)
+    assert (split.ok, split.first_break) == (whole.ok, whole.first_break)
+    if seq is None:
+        assert split.ok and split.count == whole.count == N and split.head == whole.head
+    else:
+        assert not split.ok and split.first_break is not None
+        assert (split.first_break.seq, split.first_break.kind) == (seq, kind)
