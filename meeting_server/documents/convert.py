@@ -24,7 +24,13 @@ _KNOWN_PATHS = (
 
 
 def soffice_path() -> str | None:
-    """The LibreOffice executable, or None when LibreOffice is not installed."""
+    """The LibreOffice executable, or None when LibreOffice is not installed.
+
+    The environment variable MEETING_SOFFICE, when set, names the executable and nothing else is tried.
+    """
+    configured = os.environ.get("MEETING_SOFFICE")
+    if configured is not None:
+        return configured if configured and os.access(configured, os.X_OK) else None
     for name in ("soffice", "libreoffice"):
         found = shutil.which(name)
         if found:
