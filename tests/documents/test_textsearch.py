@@ -41,7 +41,7 @@ def test_snippet_marks_the_hit_in_the_original_text_and_escapes_the_rest() -> No
     assert snippet(text, "luat", context=10) == "Căn cứ &lt;<mark>Luật</mark>&gt; Tổ chức chính…"
     # Prefix at a word start, as FTS5 matched it: "hop" finds "họp", not the middle of a word.
     assert "<mark>họp</mark>" in snippet(text, "hop", context=10)
-    assert snippet(text, "khong co", context=10) == "Căn cứ &lt;Luật&gt; Tổ chức"
+    assert snippet(text, "khong co", context=10) == "Căn cứ &lt;Luật&gt; Tổ chức…"
 
 
 def test_fts5_finds_vietnamese_text_without_diacritics() -> None:
