@@ -56,6 +56,7 @@ class PoolJob:
         self.key = key
         self.state = _QUEUED
         self.seconds: float | None = None  # time the worker spent, when it answered
+        self.finished_at: float | None = None  # time.monotonic() when the job ended
         self._done = threading.Event()
         self._result: Any = None
         self._error: BaseException | None = None
@@ -80,6 +81,7 @@ class PoolJob:
         self._result = result
         self._error = error
         self.state = _DONE
+        self.finished_at = time.monotonic()
         self._done.set()
 
 
