@@ -9,10 +9,11 @@ __all__ = ["register_blueprints"]
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
-    from meeting_server.web import api, clerk, errors, join, screens
+    from meeting_server.web import api, clerk, documents, errors, join, screens
 
     app.register_blueprint(join.bp)
     app.register_blueprint(screens.bp)
     app.register_blueprint(clerk.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(documents.bp)
     errors.init_app(app)
