@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,15 +51,19 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from meeting_server.app import socketio
-    from meeting_server.services import demo, links, meetings
+    from meeting_server.realtime import documents as live_documents
+    from meeting_server.services import demo, documents, links, meetings
     from meeting_server.store import db
     from meeting_server.web.serving import banner, choose_public_base
 
     app = _app(data_dir, HOST=host, PORT=port)
     base = public_url or choose_public_base(host, port)
+    demo_documents: list[int] = []
     with db.standalone_session(app) as s:
         if not no_demo and demo.is_empty(s):
-            demo.seed(s)
+            demo_meeting = demo.seed(s)
+            s.flush()
+            demo_documents = documents.attach_files(app, s, demo_meeting, demo.demo_documents(), 3, "system:demo")
             click.echo("Đã tạo kỳ họp mẫu (demo meeting seeded).")
         links.set_public_base(s, base)
         s.commit()
@@ -66,6 +72,14 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         if m is not None:
             clerk_url = links.links(m, base)["clerk"]
     click.echo(banner(base, clerk_url, app.config["DATA_DIR"]))
+    documents.pool(app)  # start the render workers now, not on the first upload
+    for document_id in demo_documents:
+        live_documents.start_processing(app, document_id)
+    if os.environ.get("MEETING_GC_FREEZE", "1") != "0":
+        # Start-up objects never die: keep them out of full collections, which otherwise land on the page-sync p99
+        # (shared/perf-floors.md); MEETING_GC_FREEZE=0 turns it off for comparison.
+        gc.collect()
+        gc.freeze()
     socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
 
 

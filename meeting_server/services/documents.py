@@ -747,3 +747,17 @@ def documents_state(m: Meeting, who: Principal) -> dict[str, Any]:
     s = object_session(m)
     assert s is not None
     return state(s, m, who)
+
+
+def attach_files(app: Flask, s: Session, m: Meeting, paths: list[Path], item_position: int, actor: str) -> list[int]:
+    """Store files from disk as documents of the agenda item at `item_position` (the demo's shipped PDFs);
+    the caller commits and starts processing of the returned ids."""
+    item = next((it for it in m.items if it.position == item_position), None)
+    ids = []
+    for path in paths:
+        with open(path, "rb") as f:
+            up = store_upload(app, f, limits(app).max_upload_bytes)
+        doc = create(s, m, up, path.name, "application/pdf", item_id=item.id if item else None,
+                     confidential=False, downloadable=True, actor=actor)
+        ids.append(doc.id)
+    return ids
