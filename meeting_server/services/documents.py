@@ -102,7 +102,7 @@ def pool(app: Flask) -> RenderPool:
         size = app.config.get("DOCUMENT_WORKERS")
         p = RenderPool(cache_dir(app), size=int(size) if size else None, limits=limits(app))
         app.extensions["render_pool"] = p
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 # --- upload ---------------------------------------------------------------------------------------------------

@@ -14,17 +14,16 @@ Also prints the server's RSS with 500 clients connected and a 300-page document 
 from __future__ import annotations
 
 import argparse
-import warnings
 import asyncio
 import json
 import multiprocessing as mp
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 

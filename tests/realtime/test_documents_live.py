@@ -39,7 +39,8 @@ def delegates(srv: LiveServer) -> list[dict[str, Any]]:
     return [d for d in srv.links["delegates"] if d["role"] == "delegate"]
 
 
-def wait_done(srv: LiveServer, doc_id: int, headers: dict[str, str] | None = None, timeout: float = 60) -> dict[str, Any]:
+def wait_done(srv: LiveServer, doc_id: int, headers: dict[str, str] | None = None,
+              timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         d = requests.get(f"{srv.url}/api/v1/documents/{doc_id}", headers=headers or clerk(srv), timeout=10).json()
@@ -244,7 +245,8 @@ def test_search_without_diacritics_finds_vietnamese(srv: LiveServer) -> None:
     demo_doc(srv)
     h = bearer(srv, delegates(srv)[0]["url"])
     for q, word in (("chuyen doi so", "chuyển đổi số"), ("dai bieu", "đại biểu"), ("HĐND", "HĐND")):
-        hits = requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": q}, headers=h, timeout=10).json()["hits"]
+        r = requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": q}, headers=h, timeout=10)
+        hits = r.json()["hits"]
         assert hits, q
         assert all({"document_id", "page", "snippet", "title"} <= set(x) for x in hits)
         assert any(f"<mark>{word}" in x["snippet"].lower() or f"<mark>{word.lower()}" in x["snippet"].lower()
