@@ -110,6 +110,20 @@ def on_grant(who: Principal, data: Any) -> dict[str, Any]:
     return {"ok": True, "seq": m.seq}
 
 
+def documents_changed(s: Any, m: Meeting) -> None:
+    """After an upload, a document ready or failed, or a clerk's change: the list each role may see, with the seq.
+
+    Lighter than a full `state` per role (no attendance), which matters while the clerk uploads a hundred files.
+    """
+    from sqlalchemy import select
+
+    sio = _socketio()
+    docs = list(s.scalars(select(Document).where(Document.meeting_id == m.id).order_by(Document.position, Document.id)))
+    for role in Role:
+        listing = documents.listing(s, Principal(role, m.id), docs)
+        sio.emit("documents", {"seq": m.seq, "documents": listing}, to=rooms.role(m.id, role))
+
+
 def document_event(doc: Document) -> dict[str, Any]:
     """The `document` progress event for clerk screens."""
     return {"id": doc.id, "status": doc.status, "page_count": doc.page_count, "pages_rendered": doc.pages_rendered,
@@ -128,8 +142,7 @@ def start_processing(app: Flask, document_id: int, password: str | None = None) 
             with db.standalone_session(app) as s:
                 m = s.get(Meeting, doc.meeting_id)
                 if m is not None:
-                    with app.app_context():
-                        broadcast.meeting_changed(m)
+                    documents_changed(s, m)
 
     def run() -> None:
         with app.app_context():

@@ -404,11 +404,12 @@ def detail(doc: Document, who: Principal) -> dict[str, Any]:
     return out
 
 
-def listing(s: Session, who: Principal) -> list[dict[str, Any]]:
-    """The meeting's documents this principal may see, in agenda then upload order."""
+def listing(s: Session, who: Principal, docs: list[Document] | None = None) -> list[dict[str, Any]]:
+    """The meeting's documents this principal may see, in upload order (`docs`: already loaded rows)."""
     pres = s.get(Presentation, who.meeting_id)
-    docs = s.scalars(select(Document).where(Document.meeting_id == who.meeting_id)
-                     .order_by(Document.position, Document.id)).all()
+    if docs is None:
+        docs = list(s.scalars(select(Document).where(Document.meeting_id == who.meeting_id)
+                              .order_by(Document.position, Document.id)))
     out = []
     for d in docs:
         if not can_see(who, d, pres):

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from meeting_server.app import csrf
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
-from meeting_server.realtime import broadcast
 from meeting_server.realtime import documents as live
 from meeting_server.services import documents, meetings
 from meeting_server.store import db
@@ -64,7 +63,7 @@ def upload(meeting_id: int) -> Any:
                            actor=principal().actor)
     s.commit()
     live.start_processing(app, doc.id)
-    broadcast.meeting_changed(m)
+    live.documents_changed(s, m)
     return jsonify({"id": doc.id, "status": doc.status, "url": f"/api/v1/documents/{doc.id}"}), 202
 
 
@@ -97,7 +96,7 @@ def patch_document(document_id: int) -> Any:
     m = meetings.get(s, who.meeting_id)
     doc = documents.update(s, m, document_id, body, who.actor)
     s.commit()
-    broadcast.meeting_changed(m)
+    live.documents_changed(s, m)
     return jsonify(documents.detail(doc, who))
 
 
@@ -110,7 +109,7 @@ def delete_document(document_id: int) -> Any:
     m = meetings.get(s, who.meeting_id)
     documents.remove(_app(), s, m, document_id, who.actor)
     s.commit()
-    broadcast.meeting_changed(m)
+    live.documents_changed(s, m)
     return jsonify({"ok": True})
 
 
@@ -127,6 +126,7 @@ def give_password(document_id: int) -> Any:
     m = meetings.get(s, who.meeting_id)
     doc = documents.retry_with_password(s, m, document_id, password, who.actor)
     s.commit()
+    live.documents_changed(s, m)
     live.start_processing(_app(), doc.id, password=password)
     return jsonify({"id": doc.id, "status": doc.status}), 202
 

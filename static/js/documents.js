@@ -59,6 +59,12 @@
     onPresented();
   });
   Live.on("state", function () { onPresented(); renderLists(); });
+  socket.on("documents", function (p) {
+    if (!Live.applySeq(p.seq)) return;
+    Live.state().documents = p.documents;
+    renderLists();
+    onPresented();
+  });
 
   function onPresented() {
     var pr = presented();

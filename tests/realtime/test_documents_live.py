@@ -277,3 +277,27 @@ def test_private_notes_belong_to_their_author(srv: LiveServer) -> None:
     # A cookie client must send the CSRF token: a forged form post changes nothing.
     r = a_session.put(f"{srv.url}/api/v1/documents/{d['id']}/notes/2", json={"text": "forged"}, timeout=10)
     assert r.status_code == 400
+
+
+def test_clerk_screens_see_processing_progress_and_everyone_the_new_list(srv: LiveServer) -> None:
+    clerk_screen = Screen(srv.url, srv.token(srv.links["clerk"]))
+    phone = Screen(srv.url, srv.token(delegates(srv)[0]["url"]))
+    try:
+        clerk_screen.wait("state")
+        start = phone.wait("state")["seq"]
+        doc_id = upload(srv, VI[4], "bao-cao.pdf")
+        done = clerk_screen.wait("document", lambda e: e["id"] == doc_id and e["status"] == "ready")
+        assert done["page_count"] >= 1 and done["error"] is None
+        last = clerk_screen.wait("document", lambda e: e["id"] == doc_id and e["pages_rendered"] == e["page_count"])
+        assert last["status"] == "ready"
+        listed = phone.wait("documents", lambda e: doc_id in [d["id"] for d in e["documents"]])
+        assert listed["seq"] > start
+        # A damaged file: the clerk's screen says why, in Vietnamese.
+        bad = upload(srv, b"%PDF-1.7\n1 0 obj <<>>\ntrailer <<>>\n%%EOF", "hong.pdf")
+        failed = clerk_screen.wait("document", lambda e: e["id"] == bad and e["status"] == "failed")
+        assert failed["error"]["code"] == "doc.damaged" and "hỏng" in failed["error"]["message"]
+        # Delegates never see a failed upload in their list.
+        assert bad not in [d["id"] for d in phone.wait("documents", lambda e: e["seq"] > listed["seq"])["documents"]]
+    finally:
+        clerk_screen.close()
+        phone.close()
