@@ -223,10 +223,9 @@ def process(app: Flask, document_id: int, notify: Notify, *, password: str | Non
         try:
             _inspect_into(app, s, doc, p, password)
             s.commit()  # do not hold SQLite's write lock while a worker draws
-            # The first page at phone width before "ready": the first delegate to open it does not wait.
-            first = p.submit_render(pdf_path(app, content_hash), content_hash, 0, PHONE_WIDTH, priority=Priority.HIGH)
             if not doc.confidential:
-                first.result()
+                # The first page at phone width before "ready": the first delegate to open it does not wait.
+                p.render(pdf_path(app, content_hash), content_hash, 0, PHONE_WIDTH, priority=Priority.HIGH)
         except IngestError as err:
             _fail(s, doc, err.code, err.message)
             notify("failed", doc)

@@ -89,6 +89,7 @@ def main() -> None:
         work = Path(tmp)
         pdf = work / "big.pdf"
         build_pdf(pdf, args.pages)
+        size = pdf_size_mb(pdf)
         ratio = render_ratio(pdf, args.ratio_pages, work)
         data = work / "data"
         data.mkdir()
@@ -129,7 +130,7 @@ def main() -> None:
     kb = {w: sum(v) / len(v) / 1024 for w, v in sizes.items() if v}
     print()
     print("| figure | value |\n|---|---|")
-    print(f"| upload of {args.pages} pages ({pdf_size_mb(pdf)}) answered 202 | {t_upload * 1000:.0f} ms |")
+    print(f"| upload of {args.pages} pages ({size}) answered 202 | {t_upload * 1000:.0f} ms |")
     print(f"| time to first page viewable (upload → page 1 image at 720 px) | {t_first:.2f} s |")
     print(f"| all {args.pages} pages rendered at 720 and 1600 px | {t_all:.1f} s |")
     print(f"| render at 720 px, pages/s: pdftoppm JPEG / ours WebP / ours JPEG | {ratio['pdftoppm']:.0f} / "
