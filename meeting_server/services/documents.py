@@ -269,11 +269,17 @@ def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
     from meeting_server.documents import pre_render_document
 
     try:
-        result = pre_render_document(p, path, doc.content_hash, doc.page_count, STANDARD_WIDTHS, progress)
+        # Every page at phone width first (what most screens ask for; the clerk's progress follows this pass),
+        # then the large width for tablets and the projector.
+        phone = pre_render_document(p, path, doc.content_hash, doc.page_count, (PHONE_WIDTH,), progress)
+        large = pre_render_document(p, path, doc.content_hash, doc.page_count, (LARGE_WIDTH,))
     except JobCancelled:
         return
-    if result.failed:
-        log.warning("document %s: %d page images failed", doc.id, len(result.failed))
+    failed = len(phone.failed) + len(large.failed)
+    if failed:
+        log.warning("document %s: %d page images failed", doc.id, failed)
+    log.info("document %s: %d pages drawn at %d px in %.1f s, at %d px in %.1f s", doc.id, doc.page_count,
+             PHONE_WIDTH, phone.seconds, LARGE_WIDTH, large.seconds)
 
 
 def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password: str | None) -> None:
@@ -363,7 +369,8 @@ def get(s: Session, m: Meeting, document_id: int) -> Document:
 def visible(s: Session, who: Principal, document_id: int) -> Document:
     """The document if this principal may see it; a hidden one looks like it does not exist."""
     doc = s.get(Document, document_id)
-    pres = s.get(Presentation, who.meeting_id)
+    # The presentation matters only for a confidential document on the projector: spare the query otherwise.
+    pres = s.get(Presentation, who.meeting_id) if doc is not None and doc.confidential else None
     if doc is None or not can_see(who, doc, pres):
         raise NotFound("Không tìm thấy tài liệu.")
     return doc

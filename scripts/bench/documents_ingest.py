@@ -118,8 +118,12 @@ def main() -> None:
             assert img.status_code == 200, img.status_code
             while requests.get(f"{url}/api/v1/documents/{doc_id}", headers=clerk).json()["pages_rendered"] < args.pages:
                 time.sleep(0.1)
-            t_all = time.perf_counter() - t0
+            t_all = time.perf_counter() - t0  # every page at phone width
             cache = data / "documents" / "cache"
+            big_dir = next(p for p in cache.glob("*/*") if len(list(p.glob("*-w720.webp"))) >= args.pages)
+            while len(list(big_dir.glob("*-w1600.webp"))) < args.pages:
+                time.sleep(0.2)
+            t_large = time.perf_counter() - t0
             sizes = {w: [p.stat().st_size for p in cache.rglob(f"*-w{w}.webp")] for w in (720, 1600)}
             paths = [d["pages"][i]["images"]["720"] for i in range(min(20, args.pages))]
             delegate = {"Authorization": "Bearer " + links["delegates"][3]["url"].rsplit("/", 1)[1]}
@@ -132,7 +136,8 @@ def main() -> None:
     print("| figure | value |\n|---|---|")
     print(f"| upload of {args.pages} pages ({size}) answered 202 | {t_upload * 1000:.0f} ms |")
     print(f"| time to first page viewable (upload → page 1 image at 720 px) | {t_first:.2f} s |")
-    print(f"| all {args.pages} pages rendered at 720 and 1600 px | {t_all:.1f} s |")
+    print(f"| all {args.pages} pages rendered at 720 px (progress bar full) | {t_all:.1f} s |")
+    print(f"| ... and at 1600 px too | {t_large:.1f} s |")
     print(f"| render at 720 px, pages/s: pdftoppm JPEG / ours WebP / ours JPEG | {ratio['pdftoppm']:.0f} / "
           f"{ratio['webp']:.0f} / {ratio['jpeg']:.0f} (ratio {ratio['webp'] / ratio['pdftoppm']:.2f} / "
           f"{ratio['jpeg'] / ratio['pdftoppm']:.2f}) |")
