@@ -58,13 +58,15 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
 
     app = _app(data_dir, HOST=host, PORT=port)
     base = public_url or choose_public_base(host, port)
-    demo_documents: list[int] = []
+    pending_documents: list[int] = []
     with db.standalone_session(app) as s:
         if not no_demo and demo.is_empty(s):
             demo_meeting = demo.seed(s)
             s.flush()
-            demo_documents = documents.attach_files(app, s, demo_meeting, demo.demo_documents(), 3, "system:demo")
+            pending_documents = documents.attach_files(app, s, demo_meeting, demo.demo_documents(), 3, "system:demo")
             click.echo("Đã tạo kỳ họp mẫu (demo meeting seeded).")
+        else:
+            pending_documents = documents.unfinished(s)  # uploads cut short by a stop: process them again
         links.set_public_base(s, base)
         s.commit()
         m = meetings.current(s)
@@ -73,7 +75,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
             clerk_url = links.links(m, base)["clerk"]
     click.echo(banner(base, clerk_url, app.config["DATA_DIR"]))
     documents.pool(app)  # start the render workers now, not on the first upload
-    for document_id in demo_documents:
+    for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     if os.environ.get("MEETING_GC_FREEZE", "1") != "0":
         # Start-up objects never die: keep them out of full collections, which otherwise land on the page-sync p99

@@ -768,3 +768,8 @@ def attach_files(app: Flask, s: Session, m: Meeting, paths: list[Path], item_pos
                      confidential=False, downloadable=True, actor=actor)
         ids.append(doc.id)
     return ids
+
+
+def unfinished(s: Session) -> list[int]:
+    """Documents left in `processing` by a stop of the server; `serve` starts them again."""
+    return list(s.scalars(select(Document.id).where(Document.status == "processing").order_by(Document.id)))
