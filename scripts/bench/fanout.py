@@ -293,6 +293,11 @@ def prepare(url: str, data: Path, pages: int) -> tuple[dict[str, Any], int]:
         if d["status"] == "ready" and d["pages_rendered"] >= d["page_count"]:
             break
         time.sleep(0.2)
+    # The large width is drawn after the phone width: wait for it too.
+    cache = data / "documents" / "cache"
+    while not any(len(list(p.glob("*-w1600.webp"))) >= pages for p in cache.glob("*/*")):
+        time.sleep(0.5)
+    time.sleep(2.0)
     return links, doc_id
 
 
@@ -327,6 +332,7 @@ def main() -> None:
                 tokens = [d["url"].rsplit("/", 1)[1] for d in links["delegates"]]
                 chair = links["chair"][0].rsplit("/", 1)[1]
                 for n in levels:
+                    print(f"meeting-server gc.freeze={freeze}: {n} clients", file=sys.stderr, flush=True)
                     pres = SioPresenter(url, chair, doc_id, args.pages, proc.pid)
                     res = run_level("sio", url, n, args.turns, tokens, pres)
                     res["workers_rss"] = children_rss_mb(proc.pid)
