@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -50,7 +52,8 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from meeting_server.app import socketio
-    from meeting_server.services import demo, links, meetings
+    from meeting_server.realtime import documents as live_documents
+    from meeting_server.services import demo, documents, links, meetings
     from meeting_server.store import db
     from meeting_server.web.serving import banner, choose_public_base, start_appliance
 
@@ -58,10 +61,15 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     base, why = choose_public_base(host, port)
     if public_url:
         base, why = public_url.rstrip("/"), "--public-url"
+    pending_documents: list[int] = []
     with db.standalone_session(app) as s:
         if not no_demo and demo.is_empty(s):
-            demo.seed(s)
+            demo_meeting = demo.seed(s)
+            s.flush()
+            pending_documents = documents.attach_files(app, s, demo_meeting, demo.demo_documents(), 3, "system:demo")
             click.echo("Đã tạo kỳ họp mẫu (demo meeting seeded).")
+        else:
+            pending_documents = documents.unfinished(s)  # uploads cut short by a stop: process them again
         links.set_public_base(s, base)
         s.commit()
         m = meetings.current(s)
@@ -70,7 +78,15 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
             clerk_url = links.links(m, base)["clerk"]
         room_name = f"Phòng họp {m.council_name}" if m is not None else "Phòng họp HĐND"
     click.echo(banner(base, why, clerk_url, app.config["DATA_DIR"]))
+    documents.pool(app)  # start the render workers now, not on the first upload
+    for document_id in pending_documents:
+        live_documents.start_processing(app, document_id)
     advertiser = start_appliance(app, host, port, room_name)
+    if os.environ.get("MEETING_GC_FREEZE", "1") != "0":
+        # Start-up objects never die: keep them out of full collections, which otherwise land on the page-sync p99
+        # (shared/perf-floors.md); MEETING_GC_FREEZE=0 turns it off for comparison.
+        gc.collect()
+        gc.freeze()
     # systemd stops the service with SIGTERM: leave through `finally` so the mDNS record is withdrawn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

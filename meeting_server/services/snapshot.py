@@ -6,7 +6,7 @@ from typing import Any
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from meeting_server.domain.principal import Principal
-from meeting_server.services import attendance
+from meeting_server.services import attendance, documents
 from meeting_server.store.tables import Meeting
 
 
@@ -57,4 +57,5 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
         me = next((p for p in m.participants if p.id == who.participant_id), None)
         if me is not None and me.attendance is not None:
             state["me"]["attendance"] = me.attendance.status
+    state.update(documents.documents_state(m, who))
     return state

@@ -269,3 +269,80 @@ class MinutesDraft(Base):
     audit_head: Mapped[str] = mapped_column(String(64), default="")
     pdf_path: Mapped[str] = mapped_column(String(300), default="")  # relative to the data directory
     pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
+
+# --- documents ---
+
+
+class Document(Base):
+    """An uploaded document of a meeting; its bytes live under their content hash, its pages in the render cache."""
+
+    __tablename__ = "document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_item.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the uploaded bytes
+    original_name: Mapped[str] = mapped_column(String(255), default="")  # shown, never used as a path
+    mime: Mapped[str] = mapped_column(String(100), default="")
+    source_format: Mapped[str] = mapped_column(String(20), default="")  # pdf, docx, jpeg, … (found by content)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    pages_rendered: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="processing")  # processing | ready | failed
+    failure_code: Mapped[str] = mapped_column(String(40), default="")
+    failure_message: Mapped[str] = mapped_column(Text, default="")
+    #: Tài liệu mật: only delegates, the chair and the clerk see it; pages carry the viewer's name.
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    downloadable: Mapped[bool] = mapped_column(Boolean, default=False)
+    uploaded_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DocumentPage(Base):
+    """The text of one page (1-based), kept for search snippets; the folded text is indexed in FTS5."""
+
+    __tablename__ = "document_page"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), primary_key=True)
+    page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    width_pt: Mapped[float] = mapped_column(default=0.0)
+    height_pt: Mapped[float] = mapped_column(default=0.0)
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class Presentation(Base):
+    """What the projector and every following phone show now, and who may turn its pages (one row per meeting)."""
+
+    __tablename__ = "presentation"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id", ondelete="SET NULL"), nullable=True)
+    page: Mapped[int] = mapped_column(Integer, default=1)
+    presenter_participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participant.id", ondelete="SET NULL"), nullable=True
+    )
+    #: The delegate the chair handed presenting to (one at a time), besides the chair and the clerk.
+    granted_participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participant.id", ondelete="SET NULL"), nullable=True
+    )
+    #: The chair chose to put a confidential document on the projector.
+    confidential_on_projector: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PageNote(Base):
+    """A delegate's private note on one page; only its author reads it."""
+
+    __tablename__ = "page_note"
+    __table_args__ = (UniqueConstraint("document_id", "page_no", "participant_id", name="uq_page_note"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    page_no: Mapped[int] = mapped_column(Integer)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -9,12 +9,13 @@ __all__ = ["register_blueprints"]
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
-    from meeting_server.web import api, clerk, errors, join, screens
+    from meeting_server.web import api, clerk, documents, errors, join, screens
     from meeting_server.web import minutes as minutes_web
 
     app.register_blueprint(join.bp)
     app.register_blueprint(screens.bp)
     app.register_blueprint(clerk.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(minutes_web.bp)
     errors.init_app(app)

@@ -1,0 +1,181 @@
+"""Values of the document core: limits, what inspection found, and the error an upload can end in.
+
+Stdlib only, so the web process can use these types without loading PyMuPDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from meeting_server.domain.errors import DomainError
+
+MB = 1024 * 1024
+MM_PER_POINT = 25.4 / 72
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Settings that bound what an upload may cost; the defaults suit a 2-core mini-PC."""
+
+    max_upload_bytes: int = 100 * MB
+    max_pages: int = 2000
+    # 200 inches, the largest page side PDF allows (14 400 units, ISO 32000-1 Annex C.2).
+    max_page_side_mm: float = 5080.0
+    # A phone photo is 12-50 MP; 100 MP stops decompression bombs before Pillow or MuPDF decodes them.
+    max_image_pixels: int = 100_000_000
+    render_timeout_s: float = 20.0
+    inspect_timeout_s: float = 60.0
+    # LibreOffice starts in about 1.5 s here, but a large spreadsheet can take a minute to lay out.
+    convert_timeout_s: float = 120.0
+    # Address-space ceiling of a worker, so a hostile file fails there instead of starving the server.
+    worker_memory_mb: int = 3072
+    # A page image never exceeds this many pixels, whatever its shape (a 1600 px wide A4 page is 3.6 MP).
+    max_render_pixels: int = 16_000_000
+
+    def to_dict(self) -> dict[str, Any]:
+        """The limits as JSON-ready values, for the worker pipe."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Limits:
+        """Limits from `to_dict` output."""
+        return cls(**data)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    """What inspection learnt about one upload; `pdf_path` is the PDF to render (the upload or its conversion)."""
+
+    content_hash: str  # sha256 hex of the uploaded bytes, the key of the render cache
+    pdf_path: Path
+    source_format: str  # pdf, jpeg, png, docx, xlsx, pptx, odt, ods, odp, doc, xls, ppt
+    page_count: int
+    title: str
+    page_sizes: tuple[tuple[float, float], ...]  # (width, height) in points, rotation applied
+    page_texts: tuple[str, ...] = field(repr=False)  # NFC text of each page, "" for a scanned page
+    file_size: int = 0
+
+    @property
+    def converted(self) -> bool:
+        """True when `pdf_path` is a derived PDF rather than the upload itself."""
+        return self.source_format != "pdf"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The info as JSON-ready values."""
+        data = asdict(self)
+        data["pdf_path"] = str(self.pdf_path)
+        data["page_sizes"] = [list(size) for size in self.page_sizes]
+        data["page_texts"] = list(self.page_texts)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocInfo:
+        """DocInfo from `to_dict` output."""
+        return cls(
+            content_hash=data["content_hash"],
+            pdf_path=Path(data["pdf_path"]),
+            source_format=data["source_format"],
+            page_count=int(data["page_count"]),
+            title=data["title"],
+            page_sizes=tuple((float(w), float(h)) for w, h in data["page_sizes"]),
+            page_texts=tuple(data["page_texts"]),
+            file_size=int(data.get("file_size", 0)),
+        )
+
+
+class Priority(IntEnum):
+    """Queue order of pool jobs: lower runs first."""
+
+    HIGH = 0  # the page being presented right now
+    NORMAL = 1  # an upload being checked, a page a delegate opened
+    BACKGROUND = 2  # rendering ahead of time
+
+
+# Messages shown to the clerk; {placeholders} are filled from IngestError.details.
+MESSAGES: dict[str, str] = {
+    "doc.damaged": "Tệp PDF bị hỏng, không đọc được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại.",
+    "doc.image_damaged": "Tệp ảnh bị hỏng, không đọc được. Hãy chụp hoặc xuất lại ảnh rồi tải lên lại.",
+    "doc.office_damaged": (
+        "LibreOffice không chuyển được tệp này sang PDF; tệp có thể bị hỏng. "
+        "Hãy mở tệp bằng phần mềm gốc, lưu thành PDF rồi tải lên lại."
+    ),
+    "doc.crashed": (
+        "Tệp làm hỏng bộ đọc PDF nên không xử lý được. "
+        "Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."
+    ),
+    "doc.encrypted": "Tệp PDF được đặt mật khẩu. Hãy nhập mật khẩu để mở tệp.",
+    "doc.wrong_password": "Mật khẩu không đúng nên chưa mở được tệp PDF. Hãy kiểm tra lại mật khẩu.",
+    "doc.office_encrypted": (
+        "Tệp Word/Excel/PowerPoint được đặt mật khẩu. "
+        "Hãy gỡ mật khẩu trong phần mềm gốc (hoặc lưu thành PDF) rồi tải lên lại."
+    ),
+    "doc.empty": "Tệp PDF không có trang nào. Hãy kiểm tra lại tệp rồi tải lên lại.",
+    "doc.too_large": (
+        "Tệp quá lớn ({size_mb} MB), vượt giới hạn {limit_mb} MB. Hãy giảm dung lượng hoặc tách tệp rồi tải lên lại."
+    ),
+    "doc.image_too_large": (
+        "Ảnh quá lớn ({megapixels} megapixel), vượt giới hạn {limit_megapixels} megapixel. "
+        "Hãy giảm kích thước ảnh rồi tải lên lại."
+    ),
+    "doc.too_many_pages": (
+        "Tài liệu có {pages} trang, vượt giới hạn {limit} trang. Hãy tách thành nhiều tệp rồi tải lên lại."
+    ),
+    "doc.page_too_big": (
+        "Trang {page} có khổ quá lớn ({width_mm} × {height_mm} mm), vượt giới hạn {limit_mm} mm mỗi cạnh."
+    ),
+    "doc.unsupported": (
+        "Định dạng tệp không được hỗ trợ. Hãy tải lên tệp PDF, ảnh JPEG/PNG, "
+        "hoặc tài liệu Word, Excel, PowerPoint, OpenDocument."
+    ),
+    "doc.convert_unavailable": (
+        "Máy chủ chưa cài LibreOffice nên chưa chuyển được tệp Word/Excel/PowerPoint sang PDF. "
+        "Hãy lưu tệp thành PDF rồi tải lên lại."
+    ),
+    "doc.timeout": (
+        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; "
+        "hãy xuất lại tệp PDF rồi tải lên lại."
+    ),
+}
+
+# Message variants share the stable code the program sees.
+_CODE_OF_VARIANT = {
+    "doc.image_damaged": "doc.damaged",
+    "doc.office_damaged": "doc.damaged",
+    "doc.crashed": "doc.damaged",
+    "doc.wrong_password": "doc.encrypted",
+    "doc.office_encrypted": "doc.encrypted",
+    "doc.image_too_large": "doc.too_large",
+}
+
+INGEST_CODES = frozenset(code for code in MESSAGES if code not in _CODE_OF_VARIANT)
+
+
+class IngestError(DomainError):
+    """An upload or a page could not be used; `code` is one of INGEST_CODES, `message` is Vietnamese."""
+
+    code = "doc.damaged"
+
+    def __init__(self, message: str, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code)
+        self.details = dict(details or {})
+
+    @classmethod
+    def of(cls, kind: str, **details: Any) -> IngestError:
+        """The error for a message kind of MESSAGES, its message filled from `details`."""
+        message = MESSAGES[kind].format(**details)
+        return cls(message, _CODE_OF_VARIANT.get(kind, kind), details)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready values, for the worker pipe."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestError:
+        """IngestError from `to_dict` output."""
+        return cls(data["message"], data["code"], data.get("details"))

@@ -1,0 +1,505 @@
+"""A pool of render worker processes with a hard time limit per job and a priority queue.
+
+Works under eventlet (after eventlet.monkey_patch(): threads become green threads, pipes and waits cooperative,
+so waiting for a page blocks only the asking green thread) and with plain threads (tests, command-line tools).
+Each worker is `python -m meeting_server.documents.worker` on two pipes; one dispatcher thread drives each.
+A job that overruns gets its worker killed (caller: doc.timeout); a worker that dies mid-job (a segfault on a
+fuzzed file) is replaced (caller: doc.damaged). The main process never imports PyMuPDF.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meeting_server.documents import wire
+from meeting_server.documents.cache import STANDARD_WIDTHS, cache_path, watermark_key
+from meeting_server.documents.model import DEFAULT_LIMITS, DocInfo, IngestError, Limits, Priority
+from meeting_server.documents.sniff import may_need_conversion
+
+__all__ = ["JobCancelled", "PoolJob", "PreRenderResult", "RenderPool", "default_pool_size", "pre_render_document"]
+
+log = logging.getLogger(__name__)
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+_STARTUP_TIMEOUT_S = 30.0
+_QUEUED, _RUNNING, _DONE = "queued", "running", "done"
+
+
+def default_pool_size() -> int:
+    """One worker per core, at most 4: workers run niced, so the web server still gets the CPU it needs."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class JobCancelled(RuntimeError):
+    """The job was dropped before it ran (its document was removed, or the pool closed)."""
+
+
+class PoolJob:
+    """One job in the pool; `result()` waits for it, blocking only the calling (green) thread."""
+
+    def __init__(self, op: str, args: dict[str, Any], priority: Priority, timeout_s: float, key: str | None) -> None:
+        self.op = op
+        self.args = args
+        self.priority = priority
+        self.timeout_s = timeout_s
+        self.key = key
+        self.state = _QUEUED
+        self.seconds: float | None = None  # time the worker spent, when it answered
+        self.finished_at: float | None = None  # time.monotonic() when the job ended
+        self._done = threading.Event()
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        """True once the job has a result or an error."""
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The job's result; raises its IngestError, ValueError or JobCancelled, or TimeoutError after `timeout`."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"{self.op} job still running after {timeout} s")
+        error = self._error
+        if isinstance(error, IngestError):
+            # Each waiter gets its own exception object: several may share one job.
+            raise IngestError(error.message, error.code, error.details)
+        if error is not None:
+            raise type(error)(*error.args)
+        return self._result
+
+    def _finish(self, result: Any = None, error: BaseException | None = None) -> None:
+        self._result = result
+        self._error = error
+        self.state = _DONE
+        self.finished_at = time.monotonic()
+        self._done.set()
+
+
+@dataclass(frozen=True)
+class PreRenderResult:
+    """What rendering a whole document ahead of time achieved."""
+
+    pages: int
+    rendered: int  # images written (or already in the cache)
+    failed: tuple[tuple[int, int, str], ...]  # (page_index, width, code) of each image that failed
+    seconds: float
+
+
+class RenderPool:
+    """Worker processes that inspect uploads and render pages into `cache_dir`."""
+
+    def __init__(
+        self,
+        cache_dir: Path | str,
+        *,
+        size: int | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        nice: int = 5,
+        max_jobs_per_worker: int = 2000,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.limits = limits
+        self.size = size if size is not None else default_pool_size()
+        if self.size < 1:
+            raise ValueError("pool size must be at least 1")
+        self.nice = nice
+        self.max_jobs_per_worker = max_jobs_per_worker
+        self._cond = threading.Condition()
+        self._heap: list[tuple[int, int, PoolJob]] = []
+        self._seq = itertools.count()
+        self._keyed: dict[str, PoolJob] = {}
+        self._closed = False
+        self._slots = [_Slot(self, i) for i in range(self.size)]
+        self._threads: list[threading.Thread] = []
+        for slot in self._slots:
+            thread = threading.Thread(target=slot.run, name=f"render-dispatch-{slot.index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    # --- public API ------------------------------------------------------------------------------------------
+
+    def submit_inspect(
+        self,
+        path: Path | str,
+        *,
+        password: str | None = None,
+        pdf_out: Path | str | None = None,
+        priority: Priority = Priority.NORMAL,
+    ) -> PoolJob:
+        """Queue `ingest.inspect_file` of an upload; `result()` gives a DocInfo."""
+        path = Path(path)
+        timeout = self.limits.inspect_timeout_s
+        if may_need_conversion(path):
+            timeout += self.limits.convert_timeout_s + 10.0  # the worker's own soffice timeout fires first
+        args = {
+            "path": str(path),
+            "password": password,
+            "pdf_out": str(pdf_out) if pdf_out is not None else None,
+            "limits": self.limits.to_dict(),
+        }
+        return self._submit(PoolJob("inspect", args, priority, timeout, None))
+
+    def inspect(
+        self,
+        path: Path | str,
+        *,
+        password: str | None = None,
+        pdf_out: Path | str | None = None,
+        priority: Priority = Priority.NORMAL,
+    ) -> DocInfo:
+        """Inspect an upload in a worker and wait; raises IngestError (doc.timeout when it overran)."""
+        return self.submit_inspect(path, password=password, pdf_out=pdf_out, priority=priority).result()
+
+    def submit_render(
+        self,
+        pdf_path: Path | str,
+        content_hash: str,
+        page_index: int,
+        width: int,
+        *,
+        fmt: str = "webp",
+        quality: int | None = None,
+        watermark: str | None = None,
+        priority: Priority = Priority.NORMAL,
+    ) -> PoolJob:
+        """Queue one page image into the cache; `result()` gives its Path. Equal requests share one job."""
+        wm_key = watermark_key(watermark) if watermark else None
+        out = cache_path(self.cache_dir, content_hash, page_index, width, fmt, wm_key)
+        if out.exists():
+            job = PoolJob("render", {}, priority, 0.0, None)
+            job._finish(out)
+            return job
+        args = {
+            "pdf_path": str(pdf_path),
+            "content_hash": content_hash,
+            "page_index": page_index,
+            "width": width,
+            "fmt": fmt,
+            "quality": quality,
+            "watermark": watermark,
+            "out_path": str(out),
+            "max_pixels": self.limits.max_render_pixels,
+        }
+        return self._submit(PoolJob("render", args, priority, self.limits.render_timeout_s, str(out)))
+
+    def render(
+        self,
+        pdf_path: Path | str,
+        content_hash: str,
+        page_index: int,
+        width: int,
+        *,
+        fmt: str = "webp",
+        quality: int | None = None,
+        watermark: str | None = None,
+        priority: Priority = Priority.NORMAL,
+    ) -> Path:
+        """The cached image of one page, rendered now if missing; raises IngestError for a page that fails."""
+        job = self.submit_render(
+            pdf_path, content_hash, page_index, width, fmt=fmt, quality=quality, watermark=watermark, priority=priority
+        )
+        return job.result()
+
+    def cancel_pending(self, content_hash: str) -> int:
+        """Drop the queued (not yet running) renders of a document; returns how many were dropped."""
+        dropped = 0
+        with self._cond:
+            for _, _, job in self._heap:
+                if job.state == _QUEUED and job.args.get("content_hash") == content_hash:
+                    job.state = _DONE
+                    self._forget(job)
+                    job._finish(error=JobCancelled("document removed"))
+                    dropped += 1
+        return dropped
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for monitoring, and for tests that kill one)."""
+        return [slot.pid for slot in self._slots if slot.pid is not None]
+
+    def queued(self) -> int:
+        """How many jobs wait for a worker."""
+        with self._cond:
+            return sum(1 for _, _, job in self._heap if job.state == _QUEUED)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers; queued jobs end in JobCancelled."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            for _, _, job in self._heap:
+                if job.state == _QUEUED:
+                    job._finish(error=JobCancelled("render pool closed"))
+            self._heap.clear()
+            self._keyed.clear()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for slot in self._slots:
+            slot.stop()
+
+    def __enter__(self) -> RenderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- queue -------------------------------------------------------------------------------------------
+
+    def _submit(self, job: PoolJob) -> PoolJob:
+        with self._cond:
+            if self._closed:
+                raise JobCancelled("render pool closed")
+            if job.key is not None:
+                existing = self._keyed.get(job.key)
+                if existing is not None and not existing.done():
+                    if existing.state == _QUEUED and job.priority < existing.priority:
+                        # Push it again at the better priority; the stale heap entry is skipped when popped.
+                        existing.priority = job.priority
+                        heapq.heappush(self._heap, (int(job.priority), next(self._seq), existing))
+                        self._cond.notify()
+                    return existing
+                self._keyed[job.key] = job
+            heapq.heappush(self._heap, (int(job.priority), next(self._seq), job))
+            self._cond.notify()
+        return job
+
+    def _take(self) -> PoolJob | None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                while self._heap:
+                    _, _, job = heapq.heappop(self._heap)
+                    if job.state == _QUEUED:
+                        job.state = _RUNNING
+                        return job
+                self._cond.wait()
+
+    def _forget(self, job: PoolJob) -> None:
+        if job.key is not None and self._keyed.get(job.key) is job:
+            del self._keyed[job.key]
+
+    def _complete(self, job: PoolJob, result: Any = None, error: BaseException | None = None) -> None:
+        with self._cond:
+            self._forget(job)
+        job._finish(result, error)
+
+
+class _WorkerGone(Exception):
+    def __init__(self, timed_out: bool) -> None:
+        super().__init__("timed out" if timed_out else "worker died")
+        self.timed_out = timed_out
+
+
+class _Slot:
+    """One worker process and the dispatcher thread that feeds it."""
+
+    def __init__(self, pool: RenderPool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
+        self.jobs_done = 0
+        self._lock = threading.Lock()
+        self._exchange_no = 0
+        self._timed_out = False
+        self._next_id = itertools.count(1)
+
+    def run(self) -> None:
+        try:
+            self._spawn()  # warm up before the first job arrives
+        except Exception:
+            log.exception("render worker %d failed to start", self.index)
+        while True:
+            job = self.pool._take()
+            if job is None:
+                return
+            try:
+                result = self._run(job)
+            except BaseException as exc:  # the job must always end, or its waiters hang
+                self.pool._complete(job, error=exc)
+            else:
+                self.pool._complete(job, result)
+
+    def _run(self, job: PoolJob) -> Any:
+        if self.proc is None or self.proc.poll() is not None:
+            self._reap()
+            self._spawn()
+        message = {"id": next(self._next_id), "op": job.op, "args": job.args}
+        try:
+            reply = self._exchange(message, job.timeout_s)
+        except _WorkerGone as gone:
+            self._reap()
+            path = job.args.get("path") or job.args.get("pdf_path")
+            if gone.timed_out:
+                log.warning("%s of %s overran %.1f s: worker killed", job.op, path, job.timeout_s)
+                error = IngestError.of("doc.timeout")
+            else:
+                log.warning("render worker died during %s of %s", job.op, path)
+                error = IngestError.of("doc.crashed")
+            self._respawn_quietly()
+            raise error from None
+        self.jobs_done += 1
+        if self.jobs_done >= self.pool.max_jobs_per_worker:
+            # MuPDF keeps caches and fragments its heap: a fresh process now and then keeps memory flat.
+            self.stop()
+        job.seconds = (reply.get("result") or {}).get("seconds")
+        if reply.get("ok"):
+            result = reply["result"]
+            if job.op == "inspect":
+                return DocInfo.from_dict(result["info"])
+            if job.op == "render":
+                return Path(result["path"])
+            return result
+        if reply.get("kind") == "ingest":
+            raise IngestError.from_dict(reply["error"])
+        raise ValueError(reply.get("error", {}).get("message", "bad request"))
+
+    def _exchange(self, message: dict[str, Any] | None, timeout_s: float) -> dict[str, Any]:
+        proc = self.proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        with self._lock:
+            self._exchange_no += 1
+            number = self._exchange_no
+            self._timed_out = False
+        # A timer rather than a read timeout: it works the same on real and green threads, and a killed
+        # worker closes its end of the pipe, which ends the read below.
+        timer = threading.Timer(timeout_s, self._on_timeout, (proc, number))
+        timer.daemon = True
+        timer.start()
+        try:
+            if message is not None:
+                wire.send(proc.stdin, message)
+            reply = wire.receive(proc.stdout)
+        except (wire.WireClosed, OSError, ValueError):
+            timer.cancel()
+            with self._lock:
+                timed_out = self._timed_out and self._exchange_no == number
+                self._exchange_no += 1
+            raise _WorkerGone(timed_out) from None
+        timer.cancel()
+        with self._lock:
+            # From here a timer that fires finds a stale number and does nothing.
+            killed_late = self._timed_out and self._exchange_no == number
+            self._exchange_no += 1
+        if killed_late:
+            # The answer beat the kill by a hair: keep the answer, replace the dying worker.
+            self._reap()
+        return reply
+
+    def _on_timeout(self, proc: subprocess.Popen[bytes], number: int) -> None:
+        with self._lock:
+            if number != self._exchange_no:
+                return
+            self._timed_out = True
+        try:
+            proc.kill()
+        except OSError:
+            pass
+
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        cmd = [
+            sys.executable,
+            "-m",
+            "meeting_server.documents.worker",
+            "--memory-mb",
+            str(self.pool.limits.worker_memory_mb),
+            "--nice",
+            str(self.pool.nice),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env, close_fds=True
+        )
+        self.jobs_done = 0
+        try:
+            hello = self._exchange(None, _STARTUP_TIMEOUT_S)
+        except _WorkerGone:
+            self._reap()
+            raise RuntimeError("render worker did not start") from None
+        self.pid = int(hello["pid"])
+
+    def _respawn_quietly(self) -> None:
+        try:
+            self._spawn()
+        except Exception:
+            # The next job retries; say why once here rather than failing this caller twice.
+            log.exception("render worker %d failed to restart", self.index)
+
+    def _reap(self) -> None:
+        proc, self.proc, self.pid = self.proc, None, None
+        if proc is None:
+            return
+        try:
+            proc.kill()
+        except OSError:
+            pass
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        """End the worker: closing its stdin asks it to exit; kill it if it does not."""
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=2.0)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self._reap()
+
+
+def pre_render_document(
+    pool: RenderPool,
+    pdf_path: Path | str,
+    content_hash: str,
+    page_count: int,
+    widths: Iterable[int] = STANDARD_WIDTHS,
+    progress_cb: Callable[[int, int], None] | None = None,
+    *,
+    fmt: str = "webp",
+    priority: Priority = Priority.BACKGROUND,
+) -> PreRenderResult:
+    """Render every page at every width ahead of time, in page order; progress_cb(pages_done, page_count).
+
+    Jobs run at background priority, so the presented page and uploads go first. A page that fails is
+    recorded and the rest still render; a document removed meanwhile stops it (JobCancelled).
+    """
+    started = time.monotonic()
+    widths = tuple(widths)
+    jobs = [
+        [pool.submit_render(pdf_path, content_hash, page, width, fmt=fmt, priority=priority) for width in widths]
+        for page in range(page_count)
+    ]
+    rendered = 0
+    failed: list[tuple[int, int, str]] = []
+    for page, page_jobs in enumerate(jobs):
+        for width, job in zip(widths, page_jobs, strict=True):
+            try:
+                job.result()
+                rendered += 1
+            except IngestError as exc:
+                failed.append((page, width, exc.code))
+        if progress_cb is not None:
+            progress_cb(page + 1, page_count)
+    return PreRenderResult(page_count, rendered, tuple(failed), round(time.monotonic() - started, 3))

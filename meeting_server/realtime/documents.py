@@ -1,0 +1,154 @@
+"""Page sync: the presenter's `present`, the chair's `present.grant`, and the live progress of uploads.
+
+`presented` is the hot path of the meeting room: one emit to the meeting room with a small payload, the same bytes
+for every client; only a confidential document splits it by role room (whoever may not see it gets document_id null).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask
+
+from meeting_server.documents import STANDARD_WIDTHS, Priority
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission, Role
+from meeting_server.domain.principal import Principal
+from meeting_server.realtime import broadcast, rooms
+from meeting_server.realtime.registry import socket_event
+from meeting_server.services import documents, meetings
+from meeting_server.store import db
+from meeting_server.store.tables import Document, Meeting
+
+log = logging.getLogger(__name__)
+
+
+def _socketio() -> Any:
+    from meeting_server.app import socketio
+
+    return socketio
+
+
+def _int(value: Any, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    return value
+
+
+def send_presented(p: documents.Presented) -> None:
+    """Tell every screen of the meeting which page is shown; `ts` is the server's clock in ms at sending."""
+    sio = _socketio()
+    ts = int(time.time() * 1000)
+    if not p.confidential:
+        sio.emit("presented", documents.presented_payload(p, ts), to=rooms.meeting(p.meeting_id))
+        return
+    shown = documents.presented_payload(p, ts)
+    hidden = documents.presented_payload(p, ts, visible_doc=False)
+    for role in Role:
+        who = Principal(role, p.meeting_id)
+        sees = who.can(Permission.DOCUMENT_READ_CONFIDENTIAL) or (role == Role.KIOSK and p.on_projector)
+        sio.emit("presented", shown if sees else hidden, to=rooms.role(p.meeting_id, role))
+
+
+@socket_event("present", requires=Permission.DOCUMENT_READ)
+def on_present(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by the presenter (chair, clerk, or the delegate the chair handed it to) with {document_id, page};
+    every screen of the meeting receives `presented`. `document_id` null returns the projector to its idle screen.
+    Permission: DOCUMENT_PRESENT, or the presenter grant (checked in services.documents.present)."""
+    if not isinstance(data, dict):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    document_id = _int(data.get("document_id"), allow_none=True)
+    page = _int(data.get("page", 1)) if document_id is not None else 1
+    projector = data.get("projector")
+    if projector is not None and not isinstance(projector, bool):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    assert page is not None
+    presented = documents.present(s, m, who, document_id, page, projector)
+    content_hash = None
+    if document_id is not None and not presented.confidential:
+        doc = s.get(Document, document_id)
+        content_hash = doc.content_hash if doc else None
+        page_count = doc.page_count if doc else 0
+    s.commit()
+    send_presented(presented)
+    if content_hash is not None:
+        _warm(content_hash, presented.page, page_count)
+    return {"ok": True, "seq": presented.seq}
+
+
+def _warm(content_hash: str, page: int, page_count: int) -> None:
+    """Put the presented page at the front of the render queue, and the next one after it."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    p = documents.pool(app)
+    path = documents.pdf_path(app, content_hash)
+    for width in STANDARD_WIDTHS:
+        p.submit_render(path, content_hash, page - 1, width, priority=Priority.HIGH)
+    if page < page_count:
+        p.submit_render(path, content_hash, page, STANDARD_WIDTHS[0], priority=Priority.NORMAL)
+
+
+@socket_event("present.grant", requires=Permission.AGENDA_CONTROL)
+def on_grant(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by the chair to hand presenting to a delegate ({participant_id}) or take it back (null);
+    every screen gets a fresh `state`."""
+    if not isinstance(data, dict):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    pid = _int(data.get("participant_id"), allow_none=True)
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    documents.grant(s, m, pid, who.actor)
+    s.commit()
+    broadcast.meeting_changed(m)
+    return {"ok": True, "seq": m.seq}
+
+
+def documents_changed(s: Any, m: Meeting) -> None:
+    """After an upload, a document ready or failed, or a clerk's change: the list each role may see, with the seq.
+
+    Lighter than a full `state` per role (no attendance), which matters while the clerk uploads a hundred files.
+    """
+    from sqlalchemy import select
+
+    sio = _socketio()
+    docs = list(s.scalars(select(Document).where(Document.meeting_id == m.id).order_by(Document.position, Document.id)))
+    for role in Role:
+        listing = documents.listing(s, Principal(role, m.id), docs)
+        sio.emit("documents", {"seq": m.seq, "documents": listing}, to=rooms.role(m.id, role))
+
+
+def document_event(doc: Document) -> dict[str, Any]:
+    """The `document` progress event for clerk screens."""
+    return {"id": doc.id, "status": doc.status, "page_count": doc.page_count, "pages_rendered": doc.pages_rendered,
+            "title": doc.title, "error": {"code": doc.failure_code, "message": doc.failure_message}
+            if doc.status == "failed" else None}
+
+
+def start_processing(app: Flask, document_id: int, password: str | None = None) -> None:
+    """Process an upload in a background green thread; clerk screens get `document` progress, everyone a new
+    `state` once it is ready or failed."""
+
+    def notify(kind: str, doc: Document) -> None:
+        sio = _socketio()
+        sio.emit("document", document_event(doc), to=rooms.role(doc.meeting_id, Role.CLERK))
+        if kind in ("ready", "failed"):
+            with db.standalone_session(app) as s:
+                m = s.get(Meeting, doc.meeting_id)
+                if m is not None:
+                    documents_changed(s, m)
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                documents.process(app, document_id, notify, password=password)
+            except Exception:
+                log.exception("document %s: processing crashed", document_id)
+
+    _socketio().start_background_task(run)

@@ -1,0 +1,775 @@
+"""Documents of a meeting: upload, ingest in the render pool, who may see what, presenting, search and notes.
+
+CPU work (inspecting, drawing pages) runs in the worker processes of `documents.RenderPool`; here a green thread only
+waits for it. Originals are stored under their content hash, never under the name the browser sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from flask import Flask
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from meeting_server.documents import (
+    DEFAULT_LIMITS,
+    LARGE_WIDTH,
+    PHONE_WIDTH,
+    STANDARD_WIDTHS,
+    IngestError,
+    JobCancelled,
+    Limits,
+    Priority,
+    RenderPool,
+    cache_path,
+    fold_vietnamese,
+    snippet,
+    to_fts5_query,
+    watermark_key,
+)
+from meeting_server.domain.errors import DomainError, Forbidden, NotFound
+from meeting_server.domain.permissions import Permission, Role
+from meeting_server.domain.principal import Principal
+from meeting_server.services import audit
+from meeting_server.store import db
+from meeting_server.store.tables import AgendaItem, Document, DocumentPage, Meeting, PageNote, Participant, Presentation
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("webp", "jpeg")
+MIME = {"webp": "image/webp", "jpeg": "image/jpeg"}
+NOTE_MAX = 10_000
+SEARCH_MAX_HITS = 50
+#: The watermark of a confidential page the chair put on the projector (there is no viewer to name).
+PROJECTOR_WATERMARK = "Màn hình chiếu - tài liệu mật"
+
+
+# --- settings and places ---------------------------------------------------------------------------------------
+
+
+def limits(app: Flask) -> Limits:
+    """The upload limits: app settings `DOCUMENT_*` over the core's defaults."""
+    c = app.config
+    d = DEFAULT_LIMITS
+    return Limits(
+        max_upload_bytes=int(c.get("DOCUMENT_MAX_UPLOAD_BYTES", d.max_upload_bytes)),
+        max_pages=int(c.get("DOCUMENT_MAX_PAGES", d.max_pages)),
+        max_page_side_mm=float(c.get("DOCUMENT_MAX_PAGE_SIDE_MM", d.max_page_side_mm)),
+        max_image_pixels=int(c.get("DOCUMENT_MAX_IMAGE_PIXELS", d.max_image_pixels)),
+        render_timeout_s=float(c.get("DOCUMENT_RENDER_TIMEOUT_S", d.render_timeout_s)),
+        inspect_timeout_s=float(c.get("DOCUMENT_INSPECT_TIMEOUT_S", d.inspect_timeout_s)),
+        convert_timeout_s=float(c.get("DOCUMENT_CONVERT_TIMEOUT_S", d.convert_timeout_s)),
+        worker_memory_mb=int(c.get("DOCUMENT_WORKER_MEMORY_MB", d.worker_memory_mb)),
+    )
+
+
+def root(app: Flask) -> Path:
+    """data_dir/documents: originals/<sha256>, derived/<sha256>.pdf, cache/…, tmp/."""
+    return Path(app.config["DATA_DIR"]) / "documents"
+
+
+def original_path(app: Flask, content_hash: str) -> Path:
+    return root(app) / "originals" / content_hash
+
+
+def derived_path(app: Flask, content_hash: str) -> Path:
+    return root(app) / "derived" / f"{content_hash}.pdf"
+
+
+def pdf_path(app: Flask, content_hash: str) -> Path:
+    """The PDF whose pages are drawn: the derived one (converted, image, decrypted) when there is one."""
+    derived = derived_path(app, content_hash)
+    return derived if derived.exists() else original_path(app, content_hash)
+
+
+def cache_dir(app: Flask) -> Path:
+    return root(app) / "cache"
+
+
+def pool(app: Flask) -> RenderPool:
+    """The app's render pool, started on first use (workers are separate processes; see documents.pool)."""
+    p = app.extensions.get("render_pool")
+    if p is None:
+        size = app.config.get("DOCUMENT_WORKERS")
+        p = RenderPool(cache_dir(app), size=int(size) if size else None, limits=limits(app))
+        app.extensions["render_pool"] = p
+    return p
+
+
+# --- upload ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An upload written under its content hash."""
+
+    content_hash: str
+    size: int
+    path: Path
+
+
+def store_upload(app: Flask, stream: IO[bytes], max_bytes: int) -> StoredUpload:
+    """Copy the uploaded bytes to originals/<sha256>; the same bytes twice are stored once."""
+    tmp_dir = root(app) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"up-{os.getpid()}-{time.monotonic_ns()}"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(tmp, "wb") as f:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise IngestError.of("doc.too_large", size_mb=_mb(size) + "+", limit_mb=_mb(max_bytes))
+                digest.update(chunk)
+                f.write(chunk)
+        if size == 0:
+            raise IngestError.of("doc.unsupported")
+        content_hash = digest.hexdigest()
+        dest = original_path(app, content_hash)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            tmp.unlink()
+        else:
+            os.replace(tmp, dest)
+        return StoredUpload(content_hash, size, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):.1f}".replace(".", ",").removesuffix(",0")
+
+
+def clean_name(name: str) -> str:
+    """The browser's file name, for display only: no path, no control characters, at most 255 characters."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] or "tai-lieu"
+
+
+def create(
+    s: Session,
+    m: Meeting,
+    up: StoredUpload,
+    original_name: str,
+    mime: str,
+    *,
+    item_id: int | None,
+    confidential: bool,
+    downloadable: bool,
+    actor: str,
+) -> Document:
+    """A new document in `processing`; the caller commits and then starts `process`."""
+    if item_id is not None:
+        _item(s, m, item_id)
+    position = (s.scalar(select(func.max(Document.position)).where(Document.meeting_id == m.id)) or 0) + 1
+    name = clean_name(original_name)
+    doc = Document(
+        meeting_id=m.id,
+        agenda_item_id=item_id,
+        position=position,
+        content_hash=up.content_hash,
+        original_name=name,
+        mime=(mime or "")[:100],
+        size_bytes=up.size,
+        title=name.rsplit(".", 1)[0][:300],
+        status="processing",
+        confidential=confidential,
+        downloadable=downloadable and not confidential,
+        uploaded_by=actor,
+    )
+    s.add(doc)
+    s.flush()
+    m.seq += 1
+    audit.record(s, m.id, "document.uploaded", actor, {
+        "document_id": doc.id, "content_hash": up.content_hash, "name": name, "size": up.size,
+        "item_id": item_id, "confidential": confidential,
+    })
+    return doc
+
+
+def _item(s: Session, m: Meeting, item_id: int) -> AgendaItem:
+    it = s.get(AgendaItem, item_id)
+    if it is None or it.meeting_id != m.id:
+        raise DomainError("Nội dung chương trình không tồn tại.", "document.invalid_item")
+    return it
+
+
+Notify = Callable[[str, Document], None]
+
+
+def process(app: Flask, document_id: int, notify: Notify, *, password: str | None = None) -> None:
+    """Inspect the upload in a worker, index its text, draw its first page, mark it ready, then draw the rest.
+
+    Runs in a background (green) thread; `notify(kind, doc)` is called with kind "progress", "ready" or "failed".
+    """
+    p = pool(app)
+    with db.standalone_session(app) as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            return
+        content_hash = doc.content_hash
+        try:
+            _inspect_into(app, s, doc, p, password)
+            s.commit()  # do not hold SQLite's write lock while a worker draws
+            if not doc.confidential:
+                # The first page at phone width before "ready": the first delegate to open it does not wait.
+                p.render(pdf_path(app, content_hash), content_hash, 0, PHONE_WIDTH, priority=Priority.HIGH)
+        except IngestError as err:
+            _fail(s, doc, err.code, err.message)
+            notify("failed", doc)
+            return
+        except JobCancelled:
+            return
+        except Exception:  # never leave a document spinning in "processing"
+            log.exception("processing document %s failed", document_id)
+            _fail(s, doc, "doc.damaged", IngestError.of("doc.damaged").message)
+            notify("failed", doc)
+            return
+        doc.status = "ready"
+        doc.pages_rendered = 0 if doc.confidential else 1
+        m = s.get(Meeting, doc.meeting_id)
+        assert m is not None
+        m.seq += 1
+        audit.record(s, m.id, "document.ready", "system:documents",
+                     {"document_id": doc.id, "pages": doc.page_count, "title": doc.title})
+        s.commit()
+        notify("ready", doc)
+        if doc.confidential:
+            # Pages of a confidential document are drawn per viewer, with the viewer's name on them.
+            return
+        pre_render(app, s, doc, notify)
+
+
+def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
+    """Draw every page at both widths ahead of time (background priority), reporting progress now and then."""
+    p = pool(app)
+    path = pdf_path(app, doc.content_hash)
+    last = [time.monotonic()]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= 0.25:
+            last[0] = now
+            doc.pages_rendered = done
+            s.commit()
+            notify("progress", doc)
+
+    from meeting_server.documents import pre_render_document
+
+    try:
+        # Every page at phone width first (what most screens ask for; the clerk's progress follows this pass),
+        # then the large width for tablets and the projector.
+        phone = pre_render_document(p, path, doc.content_hash, doc.page_count, (PHONE_WIDTH,), progress)
+        large = pre_render_document(p, path, doc.content_hash, doc.page_count, (LARGE_WIDTH,))
+    except JobCancelled:
+        return
+    failed = len(phone.failed) + len(large.failed)
+    if failed:
+        log.warning("document %s: %d page images failed", doc.id, failed)
+    log.info("document %s: %d pages drawn at %d px in %.1f s, at %d px in %.1f s", doc.id, doc.page_count,
+             PHONE_WIDTH, phone.seconds, LARGE_WIDTH, large.seconds)
+
+
+def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password: str | None) -> None:
+    """Fill the document's pages and text, from a twin already ingested when there is one (same bytes)."""
+    twin = s.scalar(select(Document).where(
+        Document.content_hash == doc.content_hash, Document.status == "ready", Document.id != doc.id).limit(1))
+    if twin is not None and pdf_path(app, doc.content_hash).exists():
+        pages = s.scalars(select(DocumentPage).where(DocumentPage.document_id == twin.id)
+                          .order_by(DocumentPage.page_no)).all()
+        doc.page_count, doc.source_format = twin.page_count, twin.source_format
+        if doc.title == doc.original_name.rsplit(".", 1)[0] and twin.title:
+            doc.title = twin.title
+        rows = [(pg.page_no, pg.width_pt, pg.height_pt, pg.text) for pg in pages]
+    else:
+        info = p.inspect(original_path(app, doc.content_hash), password=password,
+                         pdf_out=derived_path(app, doc.content_hash))
+        doc.page_count, doc.source_format = info.page_count, info.source_format
+        if info.title:
+            doc.title = info.title[:300]
+        rows = [(i + 1, w, h, info.page_texts[i]) for i, (w, h) in enumerate(info.page_sizes)]
+    s.execute(delete(DocumentPage).where(DocumentPage.document_id == doc.id))
+    _fts_delete(s, doc.id)
+    for page_no, w, h, page_text in rows:
+        s.add(DocumentPage(document_id=doc.id, page_no=page_no, width_pt=w, height_pt=h, text=page_text))
+    _fts_insert(s, doc.id, [(no, t) for no, _w, _h, t in rows])
+    s.flush()
+
+
+def _fail(s: Session, doc: Document, code: str, message: str) -> None:
+    s.rollback()
+    doc = s.get(Document, doc.id) or doc
+    doc.status = "failed"
+    doc.failure_code = code
+    doc.failure_message = message
+    m = s.get(Meeting, doc.meeting_id)
+    if m is not None:
+        m.seq += 1
+        audit.record(s, m.id, "document.failed", "system:documents",
+                     {"document_id": doc.id, "code": code})
+    s.commit()
+
+
+def retry_with_password(s: Session, m: Meeting, document_id: int, password: str, actor: str) -> Document:
+    """Put a password-protected upload back into processing (the caller starts `process` with the password)."""
+    doc = get(s, m, document_id)
+    if doc.status != "failed" or doc.failure_code != "doc.encrypted":
+        raise DomainError("Tài liệu này không cần mật khẩu.", "document.no_password_needed")
+    if not password:
+        raise DomainError("Hãy nhập mật khẩu.", "document.password_missing")
+    doc.status, doc.failure_code, doc.failure_message = "processing", "", ""
+    m.seq += 1
+    audit.record(s, m.id, "document.password_given", actor, {"document_id": doc.id})
+    return doc
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+def can_see(who: Principal, doc: Document, pres: Presentation | None = None) -> bool:
+    """Confidential documents: delegates, the chair and the clerk; the projector only while the chair shows it."""
+    if doc.meeting_id != who.meeting_id or not who.can(Permission.DOCUMENT_READ):
+        return False
+    if not doc.confidential:
+        return True
+    if who.can(Permission.DOCUMENT_READ_CONFIDENTIAL):
+        return True
+    return (who.role == Role.KIOSK and pres is not None and pres.confidential_on_projector
+            and pres.document_id == doc.id)
+
+
+def watermark_for(who: Principal, doc: Document) -> str | None:
+    """The name written over a confidential page: the viewer's own."""
+    if not doc.confidential:
+        return None
+    if who.role == Role.KIOSK:
+        return PROJECTOR_WATERMARK
+    return f"{who.name} - tài liệu mật" if who.name else "Tài liệu mật"
+
+
+def get(s: Session, m: Meeting, document_id: int) -> Document:
+    doc = s.get(Document, document_id)
+    if doc is None or doc.meeting_id != m.id:
+        raise NotFound("Không tìm thấy tài liệu.")
+    return doc
+
+
+def visible(s: Session, who: Principal, document_id: int) -> Document:
+    """The document if this principal may see it; a hidden one looks like it does not exist."""
+    doc = s.get(Document, document_id)
+    # The presentation matters only for a confidential document on the projector: spare the query otherwise.
+    pres = s.get(Presentation, who.meeting_id) if doc is not None and doc.confidential else None
+    if doc is None or not can_see(who, doc, pres):
+        raise NotFound("Không tìm thấy tài liệu.")
+    return doc
+
+
+def page_urls(doc: Document, page_no: int, fmt: str = "webp") -> dict[str, str]:
+    return {str(w): f"/documents/{doc.id}/pages/{page_no}.{fmt}?w={w}" for w in STANDARD_WIDTHS}
+
+
+def summary(doc: Document, who: Principal) -> dict[str, Any]:
+    """One document as a list shows it."""
+    out: dict[str, Any] = {
+        "id": doc.id,
+        "title": doc.title,
+        "original_name": doc.original_name,
+        "item_id": doc.agenda_item_id,
+        "status": doc.status,
+        "page_count": doc.page_count,
+        "confidential": doc.confidential,
+        "downloadable": may_download(who, doc),
+    }
+    if doc.status == "failed":
+        out["error"] = {"code": doc.failure_code, "message": doc.failure_message}
+    if who.can(Permission.DOCUMENT_MANAGE):
+        out.update(pages_rendered=doc.pages_rendered, size_bytes=doc.size_bytes, allow_download=doc.downloadable,
+                   source_format=doc.source_format)
+    return out
+
+
+def detail(doc: Document, who: Principal) -> dict[str, Any]:
+    """GET /api/v1/documents/<id>: status, failure message, page count and every page's image URLs."""
+    out = summary(doc, who)
+    out["pages"] = [{"page": n, "images": page_urls(doc, n)} for n in range(1, doc.page_count + 1)] \
+        if doc.status == "ready" else []
+    if out["downloadable"]:
+        out["download_url"] = f"/documents/{doc.id}/original"
+    return out
+
+
+def listing(s: Session, who: Principal, docs: list[Document] | None = None) -> list[dict[str, Any]]:
+    """The meeting's documents this principal may see, in upload order (`docs`: already loaded rows)."""
+    pres = s.get(Presentation, who.meeting_id)
+    if docs is None:
+        docs = list(s.scalars(select(Document).where(Document.meeting_id == who.meeting_id)
+                              .order_by(Document.position, Document.id)))
+    out = []
+    for d in docs:
+        if not can_see(who, d, pres):
+            continue
+        if d.status != "ready" and not who.can(Permission.DOCUMENT_MANAGE):
+            continue  # delegates see a document once it can be read
+        out.append(summary(d, who))
+    return out
+
+
+def may_download(who: Principal, doc: Document) -> bool:
+    """The original only where the clerk allowed it, never for a confidential document."""
+    if doc.confidential or doc.status != "ready":
+        return False
+    return doc.downloadable or who.can(Permission.DOCUMENT_MANAGE)
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """A page image file and how to name it for caches."""
+
+    path: Path
+    etag: str
+    mime: str
+    private: bool
+
+
+def page_image(app: Flask, s: Session, who: Principal, document_id: int, page_no: int, width: int,
+               fmt: str) -> PageImage:
+    """The cached image of a page, drawn now (the presented page first in the queue) when it is not yet there."""
+    if fmt not in FORMATS:
+        raise NotFound("Không tìm thấy trang.")
+    if width not in STANDARD_WIDTHS:
+        raise DomainError("Độ rộng ảnh không hợp lệ (720 hoặc 1600).", "document.bad_width")
+    doc = visible(s, who, document_id)
+    if doc.status != "ready" or not 1 <= page_no <= doc.page_count:
+        raise NotFound("Không tìm thấy trang.")
+    wm = watermark_for(who, doc)
+    wm_key = watermark_key(wm) if wm else None
+    etag = f'"{doc.content_hash[:20]}-{page_no}-{width}-{fmt}{"-" + wm_key if wm_key else ""}"'
+    path = cache_path(cache_dir(app), doc.content_hash, page_no - 1, width, fmt, wm_key)
+    if not path.exists():
+        pres = s.get(Presentation, who.meeting_id)
+        presented = pres is not None and pres.document_id == doc.id and pres.page == page_no
+        s.rollback()  # release the read snapshot while waiting for the worker
+        path = pool(app).render(pdf_path(app, doc.content_hash), doc.content_hash, page_no - 1, width, fmt=fmt,
+                                watermark=wm, priority=Priority.HIGH if presented else Priority.NORMAL)
+    return PageImage(path, etag, MIME[fmt], private=wm is not None)
+
+
+def original(app: Flask, s: Session, who: Principal, document_id: int) -> tuple[Path, str, str]:
+    """The original upload (path, download name, mime) where downloading is allowed."""
+    doc = visible(s, who, document_id)
+    if not may_download(who, doc):
+        raise Forbidden("Tài liệu này không được phép tải về.", "document.no_download")
+    return original_path(app, doc.content_hash), doc.original_name, doc.mime or "application/octet-stream"
+
+
+# --- the clerk's changes ----------------------------------------------------------------------------------------
+
+
+def update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], actor: str) -> Document:
+    """Change a document's title, agenda item, confidential or downloadable flags."""
+    doc = get(s, m, document_id)
+    done: dict[str, Any] = {}
+    if "title" in changes:
+        title = " ".join(str(changes["title"] or "").split())[:300]
+        if not title:
+            raise DomainError("Hãy nhập tên tài liệu.", "document.invalid")
+        doc.title = done["title"] = title
+    if "item_id" in changes:
+        item_id = changes["item_id"]
+        if item_id is not None:
+            if isinstance(item_id, bool) or not isinstance(item_id, int):
+                raise DomainError("Nội dung chương trình không hợp lệ.", "document.invalid_item")
+            _item(s, m, item_id)
+        doc.agenda_item_id = done["item_id"] = item_id
+    for flag in ("confidential", "downloadable"):
+        if flag in changes:
+            if not isinstance(changes[flag], bool):
+                raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+            setattr(doc, flag, changes[flag])
+            done[flag] = changes[flag]
+    if doc.confidential:
+        doc.downloadable = False
+    if not done:
+        return doc
+    m.seq += 1
+    audit.record(s, m.id, "document.updated", actor, dict(done, document_id=doc.id))
+    return doc
+
+
+def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> None:
+    """Remove a document; its stored bytes go too when no other document uses them."""
+    doc = get(s, m, document_id)
+    content_hash = doc.content_hash
+    _fts_delete(s, doc.id)
+    pres = s.get(Presentation, m.id)
+    if pres is not None and pres.document_id == doc.id:
+        pres.document_id = None
+    s.delete(doc)
+    m.seq += 1
+    audit.record(s, m.id, "document.removed", actor, {"document_id": document_id, "content_hash": content_hash})
+    s.flush()
+    others = s.scalar(select(func.count()).select_from(Document).where(Document.content_hash == content_hash))
+    if not others:
+        pool(app).cancel_pending(content_hash)
+        for path in (original_path(app, content_hash), derived_path(app, content_hash)):
+            path.unlink(missing_ok=True)
+
+
+# --- presenting -------------------------------------------------------------------------------------------------
+
+
+def presentation(s: Session, meeting_id: int) -> Presentation:
+    pres = s.get(Presentation, meeting_id)
+    if pres is None:
+        pres = Presentation(meeting_id=meeting_id, page=1)
+        s.add(pres)
+        s.flush()
+    return pres
+
+
+def may_present(who: Principal, pres: Presentation | None) -> bool:
+    """The chair and the clerk; a delegate only while the chair has handed presenting to them."""
+    if who.can(Permission.DOCUMENT_PRESENT):
+        return True
+    return (pres is not None and who.participant_id is not None
+            and pres.granted_participant_id == who.participant_id and who.is_delegate)
+
+
+@dataclass(frozen=True)
+class Presented:
+    """What a page turn changed, for the broadcast."""
+
+    meeting_id: int
+    document_id: int | None
+    page: int
+    seq: int
+    confidential: bool
+    on_projector: bool
+
+
+def present(s: Session, m: Meeting, who: Principal, document_id: int | None, page: int,
+            on_projector: bool | None = None) -> Presented:
+    """Show a document's page to every follower and the projector (document_id None: back to the idle screen)."""
+    pres = presentation(s, m.id)
+    if not may_present(who, pres):
+        raise Forbidden("Bạn không được trình bày tài liệu. Chủ tọa có thể giao quyền trình bày cho bạn.",
+                        "document.not_presenter")
+    confidential = False
+    if document_id is None:
+        page = 1
+    else:
+        doc = s.get(Document, document_id)
+        if doc is None or doc.meeting_id != m.id:
+            raise NotFound("Không tìm thấy tài liệu.")
+        if doc.status != "ready":
+            raise DomainError("Tài liệu chưa sẵn sàng để trình bày.", "document.not_ready")
+        if not 1 <= page <= doc.page_count:
+            raise DomainError(f"Trang không hợp lệ: tài liệu có {doc.page_count} trang.", "document.bad_page")
+        confidential = doc.confidential
+    if on_projector is not None:
+        if on_projector and who.role not in (Role.CHAIR, Role.CLERK):
+            raise Forbidden("Chỉ chủ tọa mới quyết định chiếu tài liệu mật.", "document.projector_forbidden")
+        pres.confidential_on_projector = bool(on_projector)
+    elif document_id != pres.document_id:
+        pres.confidential_on_projector = False  # a new document starts off the projector if it is confidential
+    changed_doc = document_id != pres.document_id
+    pres.document_id = document_id
+    pres.page = page
+    pres.presenter_participant_id = who.participant_id
+    m.seq += 1
+    if changed_doc:
+        # Page turns are many and carry no decision; the audit log keeps which document was shown, and by whom.
+        audit.record(s, m.id, "document.presented", who.actor, {"document_id": document_id, "page": page})
+    return Presented(m.id, document_id, page, m.seq, confidential, pres.confidential_on_projector)
+
+
+def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Presentation:
+    """The chair hands presenting to a delegate (or takes it back with None)."""
+    pres = presentation(s, m.id)
+    if participant_id is not None:
+        p = s.get(Participant, participant_id)
+        if p is None or p.meeting_id != m.id or p.role not in ("delegate", "secretary", "chair"):
+            raise DomainError("Chỉ giao quyền trình bày cho đại biểu của kỳ họp.", "document.bad_grantee")
+    pres.granted_participant_id = participant_id
+    m.seq += 1
+    audit.record(s, m.id, "document.presenter_granted", actor, {"participant_id": participant_id})
+    return pres
+
+
+def presented_payload(p: Presented, ts: int, visible_doc: bool = True) -> dict[str, Any]:
+    """The `presented` event: small, the same bytes for every client of a room."""
+    if not visible_doc:
+        return {"document_id": None, "page": None, "seq": p.seq, "ts": ts}
+    return {"document_id": p.document_id, "page": p.page, "seq": p.seq, "ts": ts}
+
+
+def state(s: Session, m: Meeting, who: Principal) -> dict[str, Any]:
+    """The documents part of the `state` snapshot: the list and what is presented."""
+    pres = s.get(Presentation, m.id)
+    presented: dict[str, Any] = {"document_id": None, "page": None}
+    grantee = None
+    if pres is not None:
+        grantee = pres.granted_participant_id
+        if pres.document_id is not None:
+            doc = s.get(Document, pres.document_id)
+            if doc is not None and can_see(who, doc, pres):
+                presented = {"document_id": doc.id, "page": pres.page}
+    names = {}
+    if grantee is not None:
+        p = s.get(Participant, grantee)
+        names = {"granted_name": p.full_name if p else ""}
+    return {
+        "documents": listing(s, who),
+        "presented": presented,
+        "presenter": dict({"granted_participant_id": grantee}, **names),
+        "can_present": may_present(who, pres),
+    }
+
+
+# --- search -----------------------------------------------------------------------------------------------------
+
+
+def search(s: Session, who: Principal, query: str) -> list[dict[str, Any]]:
+    """Pages of the meeting's visible documents matching every typed word, with or without diacritics."""
+    match = to_fts5_query(query[:200])
+    if not match:
+        return []
+    rows = s.execute(text(
+        "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
+        "WHERE document_page_fts MATCH :q AND d.meeting_id = :m AND d.status = 'ready' "
+        "ORDER BY f.rank LIMIT :n"), {"q": match, "m": who.meeting_id, "n": SEARCH_MAX_HITS * 2}).all()
+    pres = s.get(Presentation, who.meeting_id)
+    folded_q = fold_vietnamese(query)
+    hits: list[dict[str, Any]] = []
+    docs: dict[int, Document | None] = {}
+    for document_id, page_no in rows:
+        if document_id not in docs:
+            d = s.get(Document, document_id)
+            docs[document_id] = d if d is not None and can_see(who, d, pres) else None
+        doc = docs[document_id]
+        if doc is None:
+            continue
+        page = s.get(DocumentPage, (document_id, page_no))
+        hits.append({"document_id": doc.id, "title": doc.title, "page": page_no,
+                     "snippet": snippet(page.text if page else "", folded_q)})
+        if len(hits) >= SEARCH_MAX_HITS:
+            break
+    return hits
+
+
+def _fts_insert(s: Session, document_id: int, pages: list[tuple[int, str]]) -> None:
+    if not pages:
+        return
+    s.execute(text("INSERT INTO document_page_fts (folded, document_id, page_no) VALUES (:f, :d, :p)"),
+              [{"f": fold_vietnamese(t), "d": document_id, "p": no} for no, t in pages])
+
+
+def _fts_delete(s: Session, document_id: int) -> None:
+    s.execute(text("DELETE FROM document_page_fts WHERE document_id = :d"), {"d": document_id})
+
+
+# --- private notes ----------------------------------------------------------------------------------------------
+
+
+def _note_author(who: Principal) -> int:
+    if who.participant_id is None or not who.can(Permission.NOTES_WRITE):
+        raise Forbidden("Chỉ người có thẻ cá nhân mới ghi chú được.", "notes.forbidden")
+    return who.participant_id
+
+
+def notes(s: Session, who: Principal, document_id: int) -> dict[str, str]:
+    """This person's notes on a document: {page: text}."""
+    author = _note_author(who)
+    visible(s, who, document_id)
+    rows = s.scalars(select(PageNote).where(PageNote.document_id == document_id,
+                                            PageNote.participant_id == author)).all()
+    return {str(n.page_no): n.text for n in rows}
+
+
+def save_note(s: Session, who: Principal, document_id: int, page_no: int, note: str) -> None:
+    """Keep (or clear, with empty text) this person's note on a page. Notes are private: no audit, no broadcast."""
+    author = _note_author(who)
+    doc = visible(s, who, document_id)
+    if not 1 <= page_no <= doc.page_count:
+        raise DomainError("Trang không hợp lệ.", "document.bad_page")
+    if len(note) > NOTE_MAX:
+        raise DomainError(f"Ghi chú dài quá {NOTE_MAX} ký tự.", "notes.too_long")
+    row = s.scalar(select(PageNote).where(PageNote.document_id == document_id, PageNote.page_no == page_no,
+                                          PageNote.participant_id == author))
+    if not note.strip():
+        if row is not None:
+            s.delete(row)
+        return
+    from meeting_server.store.tables import utcnow
+
+    if row is None:
+        s.add(PageNote(document_id=document_id, page_no=page_no, participant_id=author, text=note))
+    else:
+        row.text = note
+        row.updated_at = utcnow()
+
+
+def export_notes(s: Session, who: Principal) -> str:
+    """All of this person's notes of the meeting as plain text, in document and page order."""
+    author = _note_author(who)
+    rows = s.execute(select(PageNote, Document).join(Document, Document.id == PageNote.document_id)
+                     .where(PageNote.participant_id == author, Document.meeting_id == who.meeting_id)
+                     .order_by(Document.position, Document.id, PageNote.page_no)).all()
+    m = s.get(Meeting, who.meeting_id)
+    lines = [f"Ghi chú của {who.name}", m.full_title if m else "", ""]
+    current = None
+    for note, doc in rows:
+        if doc.id != current:
+            current = doc.id
+            lines += ["", f"== {doc.title} =="]
+        lines += [f"-- Trang {note.page_no} --", note.text.strip(), ""]
+    if not rows:
+        lines.append("(Chưa có ghi chú nào.)")
+    return "\n".join(lines).strip() + "\n"
+
+
+__all__ = [
+    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create", "detail",
+    "export_notes", "grant", "limits", "listing", "may_present", "notes", "original", "page_image", "pool", "present",
+    "presented_payload", "process", "remove", "save_note", "search", "state", "store_upload", "update",
+]
+
+
+def documents_state(m: Meeting, who: Principal) -> dict[str, Any]:
+    """For services.snapshot.build: the documents part of the `state` snapshot, in the meeting's own session."""
+    from sqlalchemy.orm import object_session
+
+    s = object_session(m)
+    assert s is not None
+    return state(s, m, who)
+
+
+def attach_files(app: Flask, s: Session, m: Meeting, paths: list[Path], item_position: int, actor: str) -> list[int]:
+    """Store files from disk as documents of the agenda item at `item_position` (the demo's shipped PDFs);
+    the caller commits and starts processing of the returned ids."""
+    item = next((it for it in m.items if it.position == item_position), None)
+    ids = []
+    for path in paths:
+        with open(path, "rb") as f:
+            up = store_upload(app, f, limits(app).max_upload_bytes)
+        doc = create(s, m, up, path.name, "application/pdf", item_id=item.id if item else None,
+                     confidential=False, downloadable=True, actor=actor)
+        ids.append(doc.id)
+    return ids
+
+
+def unfinished(s: Session) -> list[int]:
+    """Documents left in `processing` by a stop of the server; `serve` starts them again."""
+    return list(s.scalars(select(Document.id).where(Document.status == "processing").order_by(Document.id)))

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Page-sync fan-out: one `present` reaching 50, 200 and 500 Socket.IO clients, against a bare WebSocket floor.
+
+Clients run in several other processes (one process cannot drive 500 python-socketio clients: shared/perf-floors.md);
+all processes are on this machine, so `time.time()` is a shared clock. For each page turn it measures
+  emit→recv: from the presenter's emit (its own process) to each client's receipt, and
+  ts→recv:   from the server's `ts` in the `presented` payload to each client's receipt.
+The floor is a minimal `websockets` broadcast server run in the same session with the same clients and method.
+Also prints the server's RSS with 500 clients connected and a 300-page document ingested.
+
+    PYTHONPATH=. /work/venv/bin/python scripts/bench/fanout.py [--levels 50,200,500] [--turns 60] [--gc both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children_rss_mb(pid: int) -> float:
+    total = 0.0
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    total += rss_mb(int(p.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
+
+
+# --- client processes --------------------------------------------------------------------------------------------
+
+
+def sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
+    """Connect len(tokens) Socket.IO clients (asyncio) and record (seq, ts, recv) of every `presented`."""
+    import socketio
+
+    async def main() -> None:
+        got: list[tuple[int, int, float]] = []
+        clients = []
+
+        async def one(tok: str) -> None:
+            c = socketio.AsyncClient(reconnection=False)
+
+            @c.on("presented")
+            async def _p(data: dict[str, Any]) -> None:
+                got.append((data["seq"], data["ts"], time.time()))
+
+            await c.connect(url, auth={"token": tok}, transports=["websocket"], wait_timeout=60)
+            clients.append(c)
+
+        for i in range(0, len(tokens), 25):  # connect in bursts, not all at once
+            await asyncio.gather(*(one(t) for t in tokens[i:i + 25]))
+        ready.put(len(clients))
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        results.put(got)
+        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+
+    asyncio.run(main())
+
+
+def ws_clients(url: str, n: int, ready: Any, results: Any, stop: Any) -> None:
+    """The floor's clients: n bare WebSocket connections recording (seq, ts, recv)."""
+    import websockets
+
+    async def main() -> None:
+        got: list[tuple[int, int, float]] = []
+        conns = []
+
+        async def reader(ws: Any) -> None:
+            try:
+                async for msg in ws:
+                    d = json.loads(msg)
+                    got.append((d["seq"], d["ts"], time.time()))
+            except Exception:
+                pass
+
+        for i in range(0, n, 25):
+            batch = await asyncio.gather(*(websockets.connect(url, max_queue=None) for _ in range(min(25, n - i))))
+            conns.extend(batch)
+        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
+        ready.put(len(conns))
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        results.put(got)
+        for ws in conns:
+            await ws.close()
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(main())
+
+
+def floor_server(port: int) -> None:
+    """A minimal websockets broadcast server: whatever the presenter sends goes to everyone, with a ts."""
+    import websockets
+
+    clients: set[Any] = set()
+
+    async def handler(ws: Any) -> None:
+        clients.add(ws)
+        try:
+            async for msg in ws:
+                d = json.loads(msg)
+                d["ts"] = int(time.time() * 1000)
+                websockets.broadcast(clients, json.dumps(d))
+        finally:
+            clients.discard(ws)
+
+    async def main() -> None:
+        async with websockets.serve(handler, "127.0.0.1", port, max_queue=None):
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+def spread(n: int) -> int:
+    """Client processes for n clients: about 100 per process, at least 2."""
+    return max(2, (n + 99) // 100)
+
+
+def run_level(kind: str, url: str, n: int, turns: int, tokens: list[str], present: Any) -> dict[str, Any]:
+    """Connect n clients over several processes, turn `turns` pages, gather latencies."""
+    ctx = mp.get_context("spawn")
+    ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = []
+    k = spread(n)
+    per = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    offset = 0
+    for count in per:
+        if kind == "sio":
+            toks = [tokens[(offset + j) % len(tokens)] for j in range(count)]
+            p = ctx.Process(target=sio_clients, args=(url, toks, ready, results, stop))
+        else:
+            p = ctx.Process(target=ws_clients, args=(url, count, ready, results, stop))
+        offset += count
+        p.start()
+        procs.append(p)
+    connected = sum(ready.get(timeout=180) for _ in procs)
+    time.sleep(1.0)
+    emitted: dict[int, float] = {}
+    rss = present.rss()
+    for i in range(turns):
+        seq, t_emit = present.turn(i)
+        emitted[seq] = t_emit
+        time.sleep(0.12)
+    time.sleep(1.0)
+    stop.set()
+    got: list[tuple[int, int, float]] = []
+    for _ in procs:
+        got.extend(results.get(timeout=60))
+    for p in procs:
+        p.join(30)
+    warm = sorted(emitted)[3:]  # the first turns warm caches up
+    e2r = [(recv - emitted[seq]) * 1000 for seq, _ts, recv in got if seq in warm]
+    t2r = [recv * 1000 - ts for seq, ts, recv in got if seq in warm]
+    expected = connected * len(warm)
+    return {"n": n, "connected": connected, "received": len(e2r), "expected": expected,
+            "p50": pct(e2r, 50), "p99": pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
+            "ts_p50": pct(t2r, 50), "ts_p99": pct(t2r, 99), "rss": rss}
+
+
+class SioPresenter:
+    """The chair's phone: emits `present` and waits for its ack."""
+
+    def __init__(self, url: str, token: str, document_id: int, pages: int, pid: int) -> None:
+        import socketio
+
+        self.c = socketio.Client(reconnection=False)
+        self.c.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=30)
+        self.document_id, self.pages, self.pid = document_id, pages, pid
+
+    def turn(self, i: int) -> tuple[int, float]:
+        t = time.time()
+        ack = self.c.call("present", {"document_id": self.document_id, "page": 1 + i % self.pages}, timeout=30)
+        assert ack.get("ok"), ack
+        return int(ack["seq"]), t
+
+    def rss(self) -> float:
+        return rss_mb(self.pid)
+
+    def close(self) -> None:
+        self.c.disconnect()
+
+
+class WsPresenter:
+    def __init__(self, url: str, pid: int) -> None:
+        from websockets.sync.client import connect
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ws = connect(url)
+        self.pid = pid
+
+    def turn(self, i: int) -> tuple[int, float]:
+        t = time.time()
+        self.ws.send(json.dumps({"document_id": 1, "page": 1 + i % 5, "seq": i + 1}))
+        return i + 1, t
+
+    def rss(self) -> float:
+        return rss_mb(self.pid)
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def make_pdf(path: Path, pages: int) -> None:
+    import pymupdf
+
+    doc = pymupdf.open()
+    for i in range(pages):
+        page = doc.new_page()
+        page.insert_text((72, 100), f"Trang {i + 1}: báo cáo kinh tế - xã hội, đại biểu HĐND xã", fontsize=14)
+        for line in range(40):
+            page.insert_text((72, 130 + line * 16), f"Dòng {line + 1} của trang {i + 1}: nội dung thử nghiệm.")
+    doc.save(path)
+
+
+def start_server(data: Path, gc_freeze: bool) -> tuple[subprocess.Popen[bytes], str]:
+    import requests
+
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MEETING_GC_FREEZE="1" if gc_freeze else "0")
+    log = open(data / "server.log", "ab")
+    proc = subprocess.Popen([PY, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--data-dir", str(data)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def prepare(url: str, data: Path, pages: int) -> tuple[dict[str, Any], int]:
+    """Upload a `pages`-page PDF as the clerk and wait until it is ready; the join links."""
+    import requests
+
+    links = json.loads(subprocess.check_output([PY, "-m", "meeting_server", "links", "--json", "--data-dir",
+                                                str(data)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT))))
+    clerk = {"Authorization": "Bearer " + links["clerk"].rsplit("/", 1)[1]}
+    pdf = data / f"big-{pages}.pdf"
+    make_pdf(pdf, pages)
+    with open(pdf, "rb") as f:
+        r = requests.post(url + "/api/v1/meetings/1/documents", headers=clerk, files={"file": (pdf.name, f)})
+    r.raise_for_status()
+    doc_id = r.json()["id"]
+    while True:  # ready, and every page drawn ahead of time (rendering would compete for the 2 cores)
+        d = requests.get(f"{url}/api/v1/documents/{doc_id}", headers=clerk).json()
+        if d["status"] == "failed":
+            raise SystemExit(d)
+        if d["status"] == "ready" and d["pages_rendered"] >= d["page_count"]:
+            break
+        time.sleep(0.2)
+    # The large width is drawn after the phone width: wait for it too.
+    cache = data / "documents" / "cache"
+    while not any(len(list(p.glob("*-w1600.webp"))) >= pages for p in cache.glob("*/*")):
+        time.sleep(0.5)
+    time.sleep(2.0)
+    return links, doc_id
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--levels", default="50,200,500")
+    ap.add_argument("--turns", type=int, default=60)
+    ap.add_argument("--gc", choices=["on", "off", "both"], default="both", help="gc.freeze() in the server")
+    ap.add_argument("--pages", type=int, default=300)
+    args = ap.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    rows: list[tuple[str, dict[str, Any]]] = []
+
+    # The floor first, with the same clients and method.
+    port = free_port()
+    ctx = mp.get_context("spawn")
+    fs = ctx.Process(target=floor_server, args=(port,), daemon=True)
+    fs.start()
+    time.sleep(1.0)
+    for n in levels:
+        pres = WsPresenter(f"ws://127.0.0.1:{port}", fs.pid or 0)
+        rows.append(("websockets floor", run_level("ws", f"ws://127.0.0.1:{port}", n, args.turns, [], pres)))
+        pres.close()
+    fs.terminate()
+
+    for freeze in ([True, False] if args.gc == "both" else [args.gc == "on"]):
+        with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
+            data = Path(tmp)
+            proc, url = start_server(data, freeze)
+            try:
+                links, doc_id = prepare(url, data, args.pages)
+                tokens = [d["url"].rsplit("/", 1)[1] for d in links["delegates"]]
+                chair = links["chair"][0].rsplit("/", 1)[1]
+                for n in levels:
+                    print(f"meeting-server gc.freeze={freeze}: {n} clients", file=sys.stderr, flush=True)
+                    pres = SioPresenter(url, chair, doc_id, args.pages, proc.pid)
+                    res = run_level("sio", url, n, args.turns, tokens, pres)
+                    res["workers_rss"] = children_rss_mb(proc.pid)
+                    rows.append((f"meeting-server gc.freeze={'on' if freeze else 'off'}", res))
+                    pres.close()
+            finally:
+                proc.terminate()
+                proc.wait(10)
+
+    print()
+    print(f"Page-sync fan-out, {args.turns} page turns per level (first 3 dropped), clients in "
+          f"{'/'.join(str(spread(n)) for n in levels)} processes, loopback, {os.cpu_count()} cores")
+    print("| stack | clients | received/expected | emit→recv p50 | p99 | max | server ts→recv p50 | p99 | "
+          "server RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows:
+        extra = f" (+{r['workers_rss']:.0f} MB render workers)" if "workers_rss" in r else ""
+        print(f"| {name} | {r['n']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
+              f"{r['max']:.1f} ms | {r['ts_p50']:.1f} ms | {r['ts_p99']:.1f} ms | {r['rss']:.0f} MB{extra} |")
+    print(f"\nRSS measured with all clients connected and a {args.pages}-page document ingested.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+/* Documents: the reader that follows the presenter, the presenter's controls, the projector stage and the clerk's
+   uploads. Plain ES5 for old Android Chrome and iPad Safari; no build step. The server decides who sees what; this
+   file shows what it sent. */
+(function () {
+  "use strict";
+  if (!window.Live) return;
+  var Live = window.Live;
+  var socket = Live.socket;
+  var page = document.body.getAttribute("data-page");
+  var $ = function (id) { return document.getElementById(id); };
+  var T = {};
+  var t1 = $("i18n-documents"); if (t1) T = JSON.parse(t1.textContent);
+  var TC = {};
+  var t2 = $("i18n-documents-clerk"); if (t2) TC = JSON.parse(t2.textContent);
+  var fmtText = Live.fmt;
+  var el = Live.el;
+
+  var me = Live.state().me;
+  var perms = me.permissions || [];
+  var canNotes = perms.indexOf("notes.can_write") >= 0 && me.participant_id !== null;
+  var meetingId = Live.state().meeting.id;
+
+  // WebP where the browser draws it (iPad Safari before iOS 14 does not): JPEG otherwise.
+  var FMT = (function () {
+    try {
+      var c = document.createElement("canvas"); c.width = c.height = 1;
+      return c.toDataURL("image/webp").indexOf("data:image/webp") === 0 ? "webp" : "jpeg";
+    } catch (e) { return "jpeg"; }
+  })();
+
+  var follow = true;
+  var view = { doc: null, page: 1 };   // what this screen shows
+  var zoom = 1;
+  var notesCache = {};
+
+  function docs() { return Live.state().documents || []; }
+  function docById(id) { return docs().filter(function (d) { return d.id === id; })[0] || null; }
+  function presented() { return Live.state().presented || { document_id: null, page: null }; }
+  function canPresent() {
+    var s = Live.state();
+    return perms.indexOf("document.can_present") >= 0 ||
+      (s.presenter && me.participant_id !== null && s.presenter.granted_participant_id === me.participant_id);
+  }
+  function width(big) {
+    var stage = $("doc-stage") || $("kiosk-stage");
+    var px = (stage ? stage.clientWidth : window.innerWidth) * (window.devicePixelRatio || 1);
+    return big || px > 900 ? 1600 : 720;
+  }
+  function pageUrl(docId, n, big) { return "/documents/" + docId + "/pages/" + n + "." + FMT + "?w=" + width(big); }
+  function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; }
+  function ack(res) { if (res && res.ok === false) alert(res.error); }
+
+  // --- presented page: one small event for everyone --------------------------------------------------------------
+  socket.on("presented", function (p) {
+    if (!Live.applySeq(p.seq)) return;
+    Live.state().presented = { document_id: p.document_id, page: p.page };
+    var lag = Date.now() - p.ts;
+    document.body.setAttribute("data-presented-lag", String(lag));
+    onPresented();
+  });
+  Live.on("state", function () { onPresented(); renderLists(); });
+  socket.on("documents", function (p) {
+    if (!Live.applySeq(p.seq)) return;
+    Live.state().documents = p.documents;
+    renderLists();
+    onPresented();
+  });
+
+  function onPresented() {
+    var pr = presented();
+    if (page === "kiosk") { kiosk(pr); return; }
+    if (!$("documents")) return;
+    if (follow && pr.document_id !== null && docById(pr.document_id)) {
+      show(pr.document_id, pr.page);
+    }
+    chrome();
+  }
+
+  // --- the reader ----------------------------------------------------------------------------------------------
+  function show(docId, n) {
+    var d = docById(docId);
+    if (!d || d.status !== "ready") return;
+    n = Math.max(1, Math.min(d.page_count, n || 1));
+    var changedDoc = view.doc !== docId;
+    view.doc = docId; view.page = n;
+    $("doc-viewer").hidden = false;
+    var img = $("doc-img");
+    var url = pageUrl(docId, n, zoom > 1);
+    if (img.getAttribute("src") !== url) {
+      img.setAttribute("data-loading", "1");
+      img.src = url;
+    }
+    img.setAttribute("data-doc", String(docId));
+    img.setAttribute("data-page", String(n));
+    img.alt = d.title + " — " + fmtText(T.page_of, { page: n, count: d.page_count });
+    $("doc-title").textContent = d.title + (d.confidential ? " · " + T.confidential : "");
+    $("doc-pageinfo").textContent = fmtText(T.page_of, { page: n, count: d.page_count });
+    $("doc-jump-page").max = d.page_count;
+    $("doc-jump-page").value = n;
+    prefetch(docId, n, d.page_count);
+    if (changedDoc) { $("doc-thumbs").hidden = true; $("doc-thumbs").innerHTML = ""; }
+    var dl = $("doc-download");
+    dl.hidden = !d.downloadable;
+    if (d.downloadable) $("doc-download-link").href = "/documents/" + d.id + "/original";
+    loadNote();
+    chrome();
+  }
+
+  function prefetch(docId, n, count) {
+    // The neighbours, so a swipe shows the next page at once.
+    [n + 1, n - 1].forEach(function (k) {
+      if (k >= 1 && k <= count) { var im = new Image(); im.src = pageUrl(docId, k, zoom > 1); }
+    });
+  }
+
+  function chrome() {
+    if (!$("documents")) return;
+    var pr = presented();
+    var d = pr.document_id !== null ? docById(pr.document_id) : null;
+    var info = $("doc-presenting");
+    info.hidden = false;
+    info.textContent = d ? fmtText(T.presenting, { title: d.title, page: pr.page }) : T.nothing_presented;
+    var away = d && (view.doc !== pr.document_id || view.page !== pr.page);
+    $("doc-return").hidden = !(d && (away || !follow));
+    $("doc-follow").checked = follow;
+    var pres = canPresent() && view.doc !== null;
+    $("doc-present").hidden = !pres;
+    var vd = view.doc !== null ? docById(view.doc) : null;
+    $("doc-projector-wrap").hidden = !(vd && vd.confidential && (me.role === "chair" || me.role === "clerk"));
+    $("doc-notes").hidden = !(canNotes && view.doc !== null);
+    grantPanel();
+  }
+
+  function browse(docId, n) {
+    // Any page the reader picks themselves: stop following; the return button brings them back.
+    follow = false;
+    show(docId, n);
+  }
+
+  function renderLists() {
+    var list = $("doc-list");
+    if (list) {
+      list.innerHTML = "";
+      var s = Live.state();
+      var all = docs().filter(function (d) { return d.status === "ready"; });
+      if (!all.length) list.appendChild(el("p", { "class": "hint" }, T.no_documents));
+      var groups = (s.agenda || []).map(function (it) {
+        return { title: it.position + ". " + it.title, docs: all.filter(function (d) { return d.item_id === it.id; }) };
+      });
+      groups.push({ title: T.other_documents, docs: all.filter(function (d) {
+        return !(s.agenda || []).some(function (it) { return it.id === d.item_id; });
+      }) });
+      groups.forEach(function (g) {
+        if (!g.docs.length) return;
+        list.appendChild(el("h3", { "class": "docs-item" }, g.title));
+        var ul = el("ul", { "class": "docs-docs" });
+        g.docs.forEach(function (d) {
+          var li = el("li");
+          var b = el("button", { "class": "linklike docs-open", "type": "button", "data-open": String(d.id) }, d.title);
+          li.appendChild(b);
+          li.appendChild(el("small", {}, " · " + d.original_name + " · " + fmtText(T.pages, { count: d.page_count }) +
+            (d.confidential ? " · " + T.confidential : "")));
+          ul.appendChild(li);
+        });
+        list.appendChild(ul);
+      });
+      if (view.doc !== null && !docById(view.doc)) { view.doc = null; $("doc-viewer").hidden = true; }
+      chrome();
+    }
+    if (page === "clerk") clerkTable();
+  }
+
+  function thumbs() {
+    var box = $("doc-thumbs");
+    if (!box.hidden) { box.hidden = true; return; }
+    var d = docById(view.doc); if (!d) return;
+    box.innerHTML = "";
+    for (var n = 1; n <= d.page_count; n++) {
+      var b = el("button", { "type": "button", "class": "docs-thumb", "data-thumb": String(n) });
+      var im = el("img", { "alt": String(n), "loading": "lazy" });
+      im.src = "/documents/" + d.id + "/pages/" + n + "." + FMT + "?w=720";
+      b.appendChild(im);
+      b.appendChild(el("span", {}, String(n)));
+      box.appendChild(b);
+    }
+    box.hidden = false;
+  }
+
+  function setZoom(z) {
+    zoom = Math.max(1, Math.min(4, z));
+    var img = $("doc-img");
+    img.style.width = (zoom * 100) + "%";
+    if (view.doc !== null) show(view.doc, view.page);
+  }
+
+  function present(docId, n, extra) {
+    var data = { document_id: docId, page: n };
+    if (extra) Object.keys(extra).forEach(function (k) { data[k] = extra[k]; });
+    socket.emit("present", data, ack);
+  }
+
+  if ($("documents")) {
+    $("doc-follow").addEventListener("change", function () {
+      follow = this.checked;
+      if (follow) onPresented(); else chrome();
+    });
+    $("doc-return").addEventListener("click", function () {
+      follow = true;
+      var pr = presented();
+      if (pr.document_id !== null) show(pr.document_id, pr.page);
+      chrome();
+    });
+    $("doc-jump").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var n = parseInt($("doc-jump-page").value, 10);
+      if (n && view.doc !== null) browse(view.doc, n);
+    });
+    $("doc-search-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      search($("doc-search").value);
+    });
+    $("doc-img").addEventListener("load", function () { this.removeAttribute("data-loading"); });
+    $("doc-img").addEventListener("error", function () { this.removeAttribute("data-loading"); });
+    document.getElementById("documents").addEventListener("click", function (ev) {
+      var t = ev.target.closest ? ev.target.closest("[data-doc],[data-open],[data-thumb],[data-hit]") : null;
+      if (!t) return;
+      if (t.getAttribute("data-open")) { browse(Number(t.getAttribute("data-open")), 1); return; }
+      if (t.getAttribute("data-thumb")) { browse(view.doc, Number(t.getAttribute("data-thumb"))); return; }
+      if (t.getAttribute("data-hit")) {
+        var parts = t.getAttribute("data-hit").split(":");
+        browse(Number(parts[0]), Number(parts[1])); return;
+      }
+      var a = t.getAttribute("data-doc");
+      var d = docById(view.doc);
+      if (a === "prev" && d) browse(view.doc, view.page - 1);
+      else if (a === "next" && d) browse(view.doc, view.page + 1);
+      else if (a === "close") { follow = false; view.doc = null; $("doc-viewer").hidden = true; chrome(); }
+      else if (a === "zoom-in") setZoom(zoom * 1.5);
+      else if (a === "zoom-out") setZoom(zoom / 1.5);
+      else if (a === "thumbs") thumbs();
+      else if (a === "present" && d) { follow = true; present(view.doc, view.page); }
+      else if (a === "present-next" && d) { follow = true; present(view.doc, Math.min(d.page_count, view.page + 1)); }
+      else if (a === "present-prev" && d) { follow = true; present(view.doc, Math.max(1, view.page - 1)); }
+      else if (a === "present-stop") { socket.emit("present", { document_id: null }, ack); }
+      else if (a === "grant") {
+        var pid = Number($("doc-grant-who").value);
+        if (pid) socket.emit("present.grant", { participant_id: pid }, ack);
+      } else if (a === "revoke") { socket.emit("present.grant", { participant_id: null }, ack); }
+    });
+    $("doc-projector").addEventListener("change", function () {
+      if (view.doc !== null) present(view.doc, view.page, { projector: this.checked });
+    });
+    swipe($("doc-stage"));
+    notes();
+  }
+
+  function swipe(stage) {
+    // A horizontal swipe turns the page when the page is not zoomed (zoomed, the finger pans instead).
+    var x0 = null, y0 = null;
+    stage.addEventListener("touchstart", function (e) {
+      if (e.touches.length !== 1 || zoom > 1) { x0 = null; return; }
+      x0 = e.touches[0].clientX; y0 = e.touches[0].clientY;
+    }, { passive: true });
+    stage.addEventListener("touchend", function (e) {
+      if (x0 === null || view.doc === null) return;
+      var t = e.changedTouches[0];
+      var dx = t.clientX - x0, dy = t.clientY - y0;
+      x0 = null;
+      if (Math.abs(dx) > 60 && Math.abs(dx) > 2 * Math.abs(dy)) browse(view.doc, view.page + (dx < 0 ? 1 : -1));
+    }, { passive: true });
+  }
+
+  function search(q) {
+    var box = $("doc-search-results");
+    if (!q.replace(/\s/g, "")) { box.hidden = true; return; }
+    fetch("/api/v1/meetings/" + meetingId + "/search?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        box.innerHTML = "";
+        var hits = j.hits || [];
+        box.appendChild(el("p", { "class": "hint" }, hits.length ? fmtText(T.hits, { count: hits.length }) : T.no_hits));
+        var ul = el("ul", { "class": "docs-hits" });
+        hits.forEach(function (h) {
+          var li = el("li");
+          var b = el("button", { "type": "button", "class": "linklike", "data-hit": h.document_id + ":" + h.page },
+            h.title + " — " + fmtText(T.page_of, { page: h.page, count: (docById(h.document_id) || {}).page_count || "?" }));
+          li.appendChild(b);
+          var sn = el("div", { "class": "docs-snippet" });
+          sn.innerHTML = h.snippet;  // escaped by the server; only <mark> is markup
+          li.appendChild(sn);
+          ul.appendChild(li);
+        });
+        box.appendChild(ul);
+        box.hidden = false;
+      });
+  }
+
+  // --- private notes ---------------------------------------------------------------------------------------------
+  var noteTimer = null;
+  function notes() {
+    if (!canNotes) return;
+    $("doc-notes-export").href = "/api/v1/meetings/" + meetingId + "/notes.txt";
+    $("doc-note").addEventListener("input", function () {
+      var docId = view.doc, n = view.page, text = this.value;
+      (notesCache[docId] = notesCache[docId] || {})[n] = text;
+      $("doc-note-status").textContent = T.note_saving;
+      clearTimeout(noteTimer);
+      noteTimer = setTimeout(function () { saveNote(docId, n, text); }, 700);
+    });
+  }
+  function saveNote(docId, n, text) {
+    fetch("/api/v1/documents/" + docId + "/notes/" + n, {
+      method: "PUT", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify({ text: text })
+    }).then(function (r) {
+      $("doc-note-status").textContent = r.ok ? T.note_saved : T.note_failed;
+    }, function () { $("doc-note-status").textContent = T.note_failed; });
+  }
+  function loadNote() {
+    if (!canNotes || view.doc === null) return;
+    var docId = view.doc;
+    var fill = function () {
+      if (view.doc !== docId) return;
+      $("doc-note").value = (notesCache[docId] || {})[view.page] || "";
+      $("doc-note").setAttribute("data-page", String(view.page));
+    };
+    if (notesCache[docId]) { fill(); return; }
+    fetch("/api/v1/documents/" + docId + "/notes", { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (j) { notesCache[docId] = j.notes || {}; fill(); });
+  }
+
+  // --- the chair hands presenting to a delegate -----------------------------------------------------------------
+  function grantPanel() {
+    var box = $("doc-grant");
+    if (!box) return;
+    var s = Live.state();
+    if (page !== "chair" || !s.attendees) { box.hidden = true; return; }
+    box.hidden = false;
+    var g = s.presenter || {};
+    $("doc-grant-now").textContent = g.granted_participant_id ? fmtText(T.grant_now, { name: g.granted_name || "" })
+      : T.grant_none;
+    var sel = $("doc-grant-who");
+    if (sel.options.length) return;
+    s.attendees.forEach(function (a) {
+      if (a.role === "guest" || a.role === "clerk") return;
+      var o = el("option", { value: String(a.id) }, a.name);
+      sel.appendChild(o);
+    });
+  }
+
+  // --- the projector -----------------------------------------------------------------------------------------------
+  function kiosk(pr) {
+    var stage = $("kiosk-stage"), idle = $("kiosk-idle");
+    if (!stage) return;
+    if (pr.document_id === null) { stage.hidden = true; idle.hidden = false; stage.innerHTML = ""; return; }
+    var img = stage.querySelector("img");
+    if (!img) { img = el("img", { "class": "kiosk-page", "alt": "" }); stage.appendChild(img); }
+    var url = "/documents/" + pr.document_id + "/pages/" + pr.page + "." + FMT + "?w=1600";
+    if (img.getAttribute("src") !== url) img.src = url;
+    img.setAttribute("data-doc", String(pr.document_id));
+    img.setAttribute("data-page", String(pr.page));
+    stage.hidden = false; idle.hidden = true;
+    // The next page, so the presenter's "next" shows at once.
+    var nx = new Image(); nx.src = "/documents/" + pr.document_id + "/pages/" + (pr.page + 1) + "." + FMT + "?w=1600";
+  }
+
+  // --- the clerk's uploads -------------------------------------------------------------------------------------------
+  var progress = {};  // document id -> {status, done, total, error}
+
+  function clerkTable() {
+    var tbody = $("doc-manage"); if (!tbody) return;
+    var s = Live.state();
+    var sel = $("doc-item");
+    if (sel && !sel.options.length) {
+      sel.appendChild(el("option", { value: "" }, TC.no_item));
+      (s.agenda || []).forEach(function (it) { sel.appendChild(el("option", { value: String(it.id) }, it.position + ". " + it.title)); });
+    }
+    tbody.innerHTML = "";
+    docs().forEach(function (d) {
+      var tr = el("tr", { "data-document": String(d.id), "data-status": d.status });
+      var td = el("td"); td.appendChild(el("strong", {}, d.title)); td.appendChild(el("br"));
+      td.appendChild(el("small", {}, d.original_name)); tr.appendChild(td);
+      var item = el("select", { "data-field": "item_id", "aria-label": TC.no_item });
+      item.appendChild(el("option", { value: "" }, TC.no_item));
+      (s.agenda || []).forEach(function (it) {
+        var o = el("option", { value: String(it.id) }, it.position + ". " + it.title);
+        if (it.id === d.item_id) o.selected = true;
+        item.appendChild(o);
+      });
+      td = el("td"); td.appendChild(item); tr.appendChild(td);
+      td = el("td", { "class": "docs-status" });
+      statusCell(td, d);
+      tr.appendChild(td);
+      ["confidential", "allow_download"].forEach(function (f) {
+        var c = el("input", { type: "checkbox", "data-field": f === "allow_download" ? "downloadable" : f });
+        c.checked = !!d[f];
+        if (f === "allow_download" && d.confidential) c.disabled = true;
+        td = el("td"); td.appendChild(c); tr.appendChild(td);
+      });
+      td = el("td");
+      td.appendChild(el("button", { "class": "button small danger", type: "button", "data-delete": String(d.id) }, TC["delete"]));
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    });
+  }
+
+  function statusCell(td, d) {
+    td.innerHTML = "";
+    var p = progress[d.id] || {};
+    var status = p.status || d.status;
+    if (status === "failed") {
+      var err = (p.error || d.error || {});
+      td.appendChild(el("span", { "class": "docs-error", role: "alert" }, err.message || TC.failed));
+      if (err.code === "doc.encrypted") {
+        td.appendChild(el("button", { "class": "button small", type: "button", "data-password": String(d.id) }, TC.password));
+      }
+    } else if (status === "processing") {
+      td.appendChild(el("span", {}, TC.checking));
+    } else {
+      var total = p.total || d.page_count, done = p.done !== undefined ? p.done : d.pages_rendered;
+      td.appendChild(el("span", {}, fmtText(TC.ready, { count: d.page_count })));
+      if (done < total && !d.confidential) {
+        var bar = el("progress", { max: String(total), value: String(done) });
+        td.appendChild(el("br")); td.appendChild(bar);
+        td.appendChild(el("small", {}, " " + fmtText(TC.processing, { done: done, total: total })));
+      }
+    }
+  }
+
+  socket.on("document", function (ev) {
+    progress[ev.id] = { status: ev.status, done: ev.pages_rendered, total: ev.page_count, error: ev.error };
+    var tr = document.querySelector('#doc-manage tr[data-document="' + ev.id + '"]');
+    var d = docById(ev.id);
+    if (tr && d) {
+      d.pages_rendered = ev.pages_rendered;
+      tr.setAttribute("data-status", ev.status);
+      statusCell(tr.querySelector(".docs-status"), { id: d.id, status: ev.status, page_count: ev.page_count,
+        pages_rendered: ev.pages_rendered, error: ev.error, confidential: d.confidential });
+    }
+  });
+
+  function api(method, url, body) {
+    return fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) alert(j.message || TC.upload_failed); return j; }); });
+  }
+
+  function upload(file) {
+    var li = el("li", { "class": "docs-upload" });
+    li.appendChild(el("span", {}, fmtText(TC.uploading, { name: file.name })));
+    var bar = el("progress", { max: "100", value: "0" });
+    li.appendChild(bar);
+    var msg = el("span", { "class": "docs-upload-msg" });
+    li.appendChild(msg);
+    $("doc-uploads").appendChild(li);
+    var form = new FormData();
+    form.append("file", file, file.name);
+    form.append("item_id", $("doc-item").value);
+    if ($("doc-confidential").checked) form.append("confidential", "1");
+    if ($("doc-downloadable").checked) form.append("downloadable", "1");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/meetings/" + meetingId + "/documents");
+    xhr.setRequestHeader("X-CSRFToken", csrf());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+    xhr.onload = function () {
+      var j = {};
+      try { j = JSON.parse(xhr.responseText); } catch (e) { j = {}; }
+      if (xhr.status === 202) { bar.value = 100; msg.textContent = " " + TC.checking; li.setAttribute("data-document", String(j.id)); }
+      else { li.className += " failed"; msg.textContent = " " + (j.message || TC.upload_failed); }
+    };
+    xhr.onerror = function () { li.className += " failed"; msg.textContent = " " + TC.network; };
+    xhr.send(form);
+  }
+
+  if (page === "clerk" && $("doc-drop")) {
+    var drop = $("doc-drop");
+    ["dragenter", "dragover"].forEach(function (n) {
+      drop.addEventListener(n, function (e) { e.preventDefault(); drop.className = "docs-drop over"; });
+    });
+    ["dragleave", "drop"].forEach(function (n) {
+      drop.addEventListener(n, function (e) { e.preventDefault(); drop.className = "docs-drop"; });
+    });
+    drop.addEventListener("drop", function (e) {
+      var files = e.dataTransfer ? e.dataTransfer.files : [];
+      for (var i = 0; i < files.length; i++) upload(files[i]);
+    });
+    $("doc-files").addEventListener("change", function () {
+      for (var i = 0; i < this.files.length; i++) upload(this.files[i]);
+      this.value = "";
+    });
+    $("doc-manage").addEventListener("change", function (e) {
+      var f = e.target.getAttribute("data-field"); if (!f) return;
+      var id = Number(e.target.closest("tr").getAttribute("data-document"));
+      var body = {};
+      body[f] = f === "item_id" ? (e.target.value ? Number(e.target.value) : null) : e.target.checked;
+      api("PATCH", "/api/v1/documents/" + id, body);
+    });
+    $("doc-manage").addEventListener("click", function (e) {
+      var b = e.target.closest("button"); if (!b) return;
+      if (b.getAttribute("data-delete") && confirm(TC.confirm_delete)) {
+        api("DELETE", "/api/v1/documents/" + b.getAttribute("data-delete"));
+      } else if (b.getAttribute("data-password")) {
+        var pw = prompt(TC.password_prompt);
+        if (pw) api("POST", "/api/v1/documents/" + b.getAttribute("data-password") + "/password", { password: pw });
+      }
+    });
+  }
+
+  renderLists();
+  onPresented();
+  window.Documents = { view: function () { return { doc: view.doc, page: view.page, follow: follow }; } };
+})();

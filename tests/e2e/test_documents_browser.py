@@ -1,0 +1,138 @@
+"""The reader, the presenter and the projector in Debian's chromium (Playwright): page sync, "return to the
+presented page", and search without diacritics."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import LiveServer, start_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start_server(tmp_path_factory.mktemp("docs-browser"))
+    clerk = {"Authorization": "Bearer " + server.token(server.links["clerk"])}
+    docs = requests.get(f"{server.url}/api/v1/meetings/1/documents", headers=clerk, timeout=10).json()["documents"]
+    for d in docs:  # the demo PDFs are processed in the background at start
+        for _ in range(600):
+            if requests.get(f"{server.url}/api/v1/documents/{d['id']}", headers=clerk,
+                            timeout=10).json()["status"] != "processing":
+                break
+            import time
+
+            time.sleep(0.05)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def open_page(browser: Any, srv: LiveServer, join_url: str, viewport: dict[str, int] | None = None) -> Any:
+    ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, locale="vi-VN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(srv.local(join_url))
+    page.wait_for_function("window.Live && window.Documents")
+    page.js_errors = errors
+    return page
+
+
+def shown(page: Any) -> tuple[int, int]:
+    img = page.locator("#doc-img")
+    return int(img.get_attribute("data-doc") or 0), int(img.get_attribute("data-page") or 0)
+
+
+def wait_shown(page: Any, doc_id: int, n: int, selector: str = "#doc-img") -> None:
+    page.wait_for_function(
+        "([sel, d, n]) => { var i = document.querySelector(sel); return i && i.getAttribute('data-doc') == String(d)"
+        " && i.getAttribute('data-page') == String(n) && i.complete && i.naturalWidth > 0; }",
+        arg=[selector, doc_id, n], timeout=15000)
+
+
+def test_presenter_turns_pages_and_phones_and_projector_follow(browser: Any, srv: LiveServer) -> None:
+    delegates = [d for d in srv.links["delegates"] if d["role"] == "delegate"]
+    chair = open_page(browser, srv, srv.links["chair"][0])
+    phone1 = open_page(browser, srv, delegates[0]["url"], PHONE)
+    phone2 = open_page(browser, srv, delegates[1]["url"], PHONE)
+    kiosk = open_page(browser, srv, srv.links["kiosk"])
+    try:
+        # The chair opens the first document of the third agenda item and presents page 1, then page 2.
+        chair.locator("#doc-list [data-open]").first.click()
+        doc_id = shown(chair)[0]
+        chair.locator("[data-doc=present]").click()
+        for p in (phone1, phone2):
+            wait_shown(p, doc_id, 1)
+        chair.locator("[data-doc=present-next]").click()
+        for p in (phone1, phone2):
+            wait_shown(p, doc_id, 2)
+            assert p.locator("#doc-follow").is_checked()
+            assert p.locator("#doc-return").is_hidden()
+            assert "Trang 2/" in p.locator("#doc-pageinfo").inner_text()
+        wait_shown(kiosk, doc_id, 2, "#kiosk-stage img")
+        assert kiosk.locator("#kiosk-idle").is_hidden()
+        # The projector's page fills the screen's height or width.
+        box = kiosk.locator("#kiosk-stage img").bounding_box()
+        assert box["height"] >= 790 or box["width"] >= 1270
+
+        # A delegate browses away; the presenter moves on; "return" lands on the new page.
+        phone1.locator("[data-doc=next]").click()
+        wait_shown(phone1, doc_id, 3)
+        assert not phone1.locator("#doc-follow").is_checked()
+        assert phone1.locator("#doc-return").is_visible()
+        chair.locator("[data-doc=present-next]").click()
+        chair.locator("[data-doc=present-next]").click()
+        wait_shown(phone2, doc_id, 4)
+        assert shown(phone1) == (doc_id, 3)  # browsing away is respected
+        phone1.locator("#doc-return").click()
+        wait_shown(phone1, doc_id, 4)
+        assert phone1.locator("#doc-follow").is_checked()
+        assert phone1.locator("#doc-return").is_hidden()
+
+        # Back to the idle screen between documents.
+        chair.locator("[data-doc=present-stop]").click()
+        kiosk.wait_for_selector("#kiosk-idle", state="visible")
+        for p in (chair, phone1, phone2, kiosk):
+            assert p.js_errors == []
+    finally:
+        for p in (chair, phone1, phone2, kiosk):
+            p.context.close()
+
+
+def test_search_without_diacritics_in_the_reader(browser: Any, srv: LiveServer) -> None:
+    delegate = [d for d in srv.links["delegates"] if d["role"] == "delegate"][2]
+    phone = open_page(browser, srv, delegate["url"], PHONE)
+    try:
+        phone.fill("#doc-search", "chuyen doi so")
+        phone.locator("#doc-search-form button").click()
+        first = phone.locator("#doc-search-results .docs-snippet mark").first
+        first.wait_for(timeout=10000)
+        assert first.inner_text().lower() == "chuyển đổi số"
+        phone.locator("#doc-search-results [data-hit]").first.click()
+        phone.wait_for_function("document.querySelector('#doc-img').getAttribute('data-doc')")
+        assert not phone.locator("#doc-viewer").is_hidden()
+        assert phone.js_errors == []
+    finally:
+        phone.context.close()

@@ -1,0 +1,303 @@
+"""Documents through a real server: upload, page images, page sync, the presenter grant, confidential documents,
+search, notes, and the refusals, with real HTTP and real Socket.IO clients."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+import pytest
+import requests
+
+from tests.conftest import SHARED, LiveServer, start_server
+from tests.realtime.helpers import Screen
+
+VI = sorted((SHARED / "samples" / "vi").glob("*.pdf"))
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the module (starting one per test would cost seconds each); tests do not undo each other."""
+    server = start_server(tmp_path_factory.mktemp("docs-live"))
+    yield server
+    server.stop()
+
+
+def bearer(srv: LiveServer, url: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + srv.token(url)}
+
+
+def clerk(srv: LiveServer) -> dict[str, str]:
+    return bearer(srv, srv.links["clerk"])
+
+
+def delegates(srv: LiveServer) -> list[dict[str, Any]]:
+    return [d for d in srv.links["delegates"] if d["role"] == "delegate"]
+
+
+def wait_done(srv: LiveServer, doc_id: int, headers: dict[str, str] | None = None,
+              timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        d = requests.get(f"{srv.url}/api/v1/documents/{doc_id}", headers=headers or clerk(srv), timeout=10).json()
+        if d["status"] != "processing":
+            return d
+        assert time.monotonic() < deadline, d
+        time.sleep(0.05)
+
+
+def upload(srv: LiveServer, path: Path | bytes, name: str = "tai-lieu.pdf", **form: str) -> int:
+    data = path.read_bytes() if isinstance(path, Path) else path
+    r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv),
+                      files={"file": (name, data, "application/pdf")}, data=form, timeout=30)
+    assert r.status_code == 202, r.text
+    return int(r.json()["id"])
+
+
+def demo_doc(srv: LiveServer) -> dict[str, Any]:
+    docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv), timeout=10).json()["documents"]
+    return wait_done(srv, docs[0]["id"])
+
+
+def test_demo_documents_are_attached_to_the_third_item(srv: LiveServer) -> None:
+    docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv), timeout=10).json()["documents"]
+    assert len(docs) == 5
+    state = Screen(srv.url, srv.token(srv.links["clerk"]))
+    try:
+        item3 = next(it for it in state.wait("state")["agenda"] if it["position"] == 3)
+    finally:
+        state.close()
+    assert {d["item_id"] for d in docs} == {item3["id"]}
+    assert all(wait_done(srv, d["id"])["status"] == "ready" for d in docs)
+
+
+def test_upload_then_status_then_cached_page_images(srv: LiveServer) -> None:
+    doc_id = upload(srv, VI[1], "Kế hoạch.pdf", downloadable="1")
+    d = wait_done(srv, doc_id)
+    assert d["status"] == "ready" and d["page_count"] == len(pymupdf.open(VI[1]))
+    assert d["original_name"] == "Kế hoạch.pdf"
+    first = d["pages"][0]["images"]
+    assert set(first) == {"720", "1600"}
+    delegate = bearer(srv, delegates(srv)[0]["url"])
+    r = requests.get(srv.url + first["720"], headers=delegate, timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/webp"
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert r.content[:4] == b"RIFF" and len(r.content) > 5000
+    etag = r.headers["ETag"]
+    r2 = requests.get(srv.url + first["720"], headers=dict(delegate, **{"If-None-Match": etag}), timeout=10)
+    assert r2.status_code == 304 and not r2.content
+    # JPEG for browsers without WebP, drawn on demand.
+    r3 = requests.get(f"{srv.url}/documents/{doc_id}/pages/2.jpeg?w=1600", headers=delegate, timeout=30)
+    assert r3.status_code == 200 and r3.content[:3] == b"\xff\xd8\xff"
+    # The original, where the clerk allowed it: the very bytes uploaded.
+    r4 = requests.get(f"{srv.url}/documents/{doc_id}/original", headers=delegate, timeout=10)
+    assert r4.status_code == 200 and r4.content == VI[1].read_bytes()
+
+
+def test_same_file_twice_is_stored_once(srv: LiveServer) -> None:
+    a = upload(srv, VI[2], "a.pdf")
+    b = upload(srv, VI[2], "b.pdf")
+    assert a != b
+    assert wait_done(srv, a)["status"] == wait_done(srv, b)["status"] == "ready"
+    digest = hashlib.sha256(VI[2].read_bytes()).hexdigest()
+    stored = list((srv.data_dir / "documents" / "originals").iterdir())
+    assert [p.name for p in stored].count(digest) == 1
+    # Stored under the content hash, never under the browser's name.
+    assert all(len(p.name) == 64 for p in stored)
+
+
+def test_bad_page_requests_get_clear_answers_not_500(srv: LiveServer) -> None:
+    d = demo_doc(srv)
+    h = clerk(srv)
+    assert requests.get(f"{srv.url}/documents/{d['id']}/pages/999.webp", headers=h, timeout=10).status_code == 404
+    assert requests.get(f"{srv.url}/documents/{d['id']}/pages/1.gif", headers=h, timeout=10).status_code == 404
+    r = requests.get(f"{srv.url}/documents/{d['id']}/pages/1.webp?w=33", headers=h, timeout=10)
+    assert r.status_code == 400 and "720" in r.text
+    assert requests.get(f"{srv.url}/documents/9999/pages/1.webp", headers=h, timeout=10).status_code == 404
+    r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=h, data={}, timeout=10)
+    assert r.status_code == 400 and "chọn một tệp" in r.json()["message"]
+
+
+def test_presenter_turns_a_page_and_every_screen_follows(srv: LiveServer) -> None:
+    d = demo_doc(srv)
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    phone = Screen(srv.url, srv.token(delegates(srv)[0]["url"]))
+    kiosk = Screen(srv.url, srv.token(srv.links["kiosk"]))
+    guest = Screen(srv.url, srv.token(srv.links["guest"]))
+    try:
+        start = chair.wait("state")["seq"]
+        for s in (phone, kiosk, guest):
+            s.wait("state")
+        before = time.time() * 1000
+        ack = chair.call("present", {"document_id": d["id"], "page": 2})
+        assert ack["ok"] and ack["seq"] > start
+        for s in (chair, phone, kiosk, guest):
+            ev = s.wait("presented")
+            assert ev["document_id"] == d["id"] and ev["page"] == 2 and ev["seq"] == ack["seq"]
+            assert before - 5 <= ev["ts"] <= time.time() * 1000 + 5
+            assert set(ev) == {"document_id", "page", "seq", "ts"}
+        # A device that joins late gets the presented page in its snapshot.
+        late = Screen(srv.url, srv.token(delegates(srv)[1]["url"]))
+        try:
+            st = late.wait("state")
+            assert st["presented"] == {"document_id": d["id"], "page": 2} and st["seq"] >= ack["seq"]
+        finally:
+            late.close()
+        bad = chair.call("present", {"document_id": d["id"], "page": 999})
+        assert bad["ok"] is False and "trang" in bad["error"]
+        assert chair.call("present", {"document_id": d["id"], "page": "2"})["code"] == "payload.invalid"
+        stop = chair.call("present", {"document_id": None})
+        assert phone.wait("presented", lambda e: e["seq"] == stop["seq"])["document_id"] is None
+    finally:
+        for s in (chair, phone, kiosk, guest):
+            s.close()
+
+
+def test_delegate_presents_only_with_the_chairs_grant(srv: LiveServer) -> None:
+    d = demo_doc(srv)
+    who = delegates(srv)[2]
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    phone = Screen(srv.url, srv.token(who["url"]))
+    try:
+        chair.wait("state")
+        phone.wait("state")
+        refused = phone.call("present", {"document_id": d["id"], "page": 1})
+        assert refused["ok"] is False and refused["code"] == "document.not_presenter"
+        assert phone.call("present.grant", {"participant_id": who["participant_id"]})["code"] == "forbidden"
+        assert chair.call("present.grant", {"participant_id": who["participant_id"]})["ok"]
+        st = phone.wait("state", lambda s: s["presenter"]["granted_participant_id"] == who["participant_id"])
+        assert st["presenter"]["granted_name"] == who["name"]
+        ok = phone.call("present", {"document_id": d["id"], "page": 3})
+        assert ok["ok"], ok
+        assert chair.wait("presented", lambda e: e["seq"] == ok["seq"])["page"] == 3
+        assert chair.call("present.grant", {"participant_id": None})["ok"]
+        phone.wait("state", lambda s: s["presenter"]["granted_participant_id"] is None)
+        assert phone.call("present", {"document_id": d["id"], "page": 1})["code"] == "document.not_presenter"
+    finally:
+        chair.close()
+        phone.close()
+
+
+def test_uploading_is_for_the_clerk_only(srv: LiveServer) -> None:
+    for url in (delegates(srv)[0]["url"], srv.links["guest"], srv.links["kiosk"], srv.links["chair"][0]):
+        r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=bearer(srv, url),
+                          files={"file": ("x.pdf", VI[0].read_bytes())}, timeout=10)
+        assert r.status_code == 403, url
+    r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", files={"file": ("x.pdf", b"%PDF-1.4")}, timeout=10)
+    assert r.status_code in (400, 401)  # no card: CSRF or login refuses before anything is stored
+
+
+def test_confidential_document_is_hidden_watermarked_and_not_downloadable(srv: LiveServer) -> None:
+    doc_id = upload(srv, VI[3], "mat.pdf", confidential="1", downloadable="1")
+    d = wait_done(srv, doc_id)
+    assert d["status"] == "ready" and d["confidential"] and not d["downloadable"]
+    guest, kiosk = bearer(srv, srv.links["guest"]), bearer(srv, srv.links["kiosk"])
+    d1, d2 = bearer(srv, delegates(srv)[0]["url"]), bearer(srv, delegates(srv)[1]["url"])
+    page = f"{srv.url}/documents/{doc_id}/pages/1.webp?w=720"
+    for h in (guest, kiosk):
+        assert requests.get(f"{srv.url}/api/v1/documents/{doc_id}", headers=h, timeout=10).status_code == 404
+        assert requests.get(page, headers=h, timeout=10).status_code == 404
+        listed = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=h, timeout=10).json()["documents"]
+        assert doc_id not in [x["id"] for x in listed]
+    r1 = requests.get(page, headers=d1, timeout=30)
+    r2 = requests.get(page, headers=d2, timeout=30)
+    assert r1.status_code == r2.status_code == 200
+    # Each delegate's copy carries their own name: different images, private caching only.
+    assert r1.content != r2.content and r1.headers["ETag"] != r2.headers["ETag"]
+    assert r1.headers["Cache-Control"].startswith("private")
+    assert requests.get(f"{srv.url}/documents/{doc_id}/original", headers=d1, timeout=10).status_code == 403
+    assert requests.get(f"{srv.url}/documents/{doc_id}/original", headers=clerk(srv), timeout=10).status_code == 403
+
+    # Presented: delegates get the page, the projector and guests get "nothing presented".
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    phone = Screen(srv.url, srv.token(delegates(srv)[0]["url"]))
+    ks = Screen(srv.url, srv.token(srv.links["kiosk"]))
+    gs = Screen(srv.url, srv.token(srv.links["guest"]))
+    try:
+        for s in (chair, phone, ks, gs):
+            s.wait("state")
+        ack = chair.call("present", {"document_id": doc_id, "page": 1})
+        assert ack["ok"]
+        assert phone.wait("presented", lambda e: e["seq"] == ack["seq"])["document_id"] == doc_id
+        for s in (ks, gs):
+            ev = s.wait("presented", lambda e: e["seq"] == ack["seq"])
+            assert ev["document_id"] is None and ev["page"] is None
+        assert requests.get(page, headers=kiosk, timeout=10).status_code == 404
+        # The chair chooses to put it on the projector: the kiosk gets it, watermarked; guests still do not.
+        ack = chair.call("present", {"document_id": doc_id, "page": 1, "projector": True})
+        assert ks.wait("presented", lambda e: e["seq"] == ack["seq"])["document_id"] == doc_id
+        assert gs.wait("presented", lambda e: e["seq"] == ack["seq"])["document_id"] is None
+        assert requests.get(page, headers=kiosk, timeout=30).status_code == 200
+        assert requests.get(page, headers=guest, timeout=10).status_code == 404
+        # A delegate may not put a confidential page on the projector even with the grant.
+        assert phone.call("present", {"document_id": doc_id, "page": 1, "projector": True})["ok"] is False
+        chair.call("present", {"document_id": None})
+    finally:
+        for s in (chair, phone, ks, gs):
+            s.close()
+
+
+def test_search_without_diacritics_finds_vietnamese(srv: LiveServer) -> None:
+    demo_doc(srv)
+    h = bearer(srv, delegates(srv)[0]["url"])
+    for q, word in (("chuyen doi so", "chuyển đổi số"), ("dai bieu", "đại biểu"), ("HĐND", "HĐND")):
+        r = requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": q}, headers=h, timeout=10)
+        hits = r.json()["hits"]
+        assert hits, q
+        assert all({"document_id", "page", "snippet", "title"} <= set(x) for x in hits)
+        assert any(f"<mark>{word}" in x["snippet"].lower() or f"<mark>{word.lower()}" in x["snippet"].lower()
+                   for x in hits), (q, hits[0])
+    assert requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": "\"*) OR ("}, headers=h,
+                        timeout=10).status_code == 200
+    guest = bearer(srv, srv.links["guest"])
+    assert requests.get(f"{srv.url}/api/v1/meetings/2/search", params={"q": "a"}, headers=guest,
+                        timeout=10).status_code == 404
+
+
+def test_private_notes_belong_to_their_author(srv: LiveServer) -> None:
+    d = demo_doc(srv)
+    a, b = bearer(srv, delegates(srv)[0]["url"]), bearer(srv, delegates(srv)[1]["url"])
+    a_session = srv.session_for(delegates(srv)[0]["url"])
+    r = requests.put(f"{srv.url}/api/v1/documents/{d['id']}/notes/2", headers=a, json={"text": "Hỏi về kinh phí"},
+                     timeout=10)
+    assert r.status_code == 200
+    assert requests.get(f"{srv.url}/api/v1/documents/{d['id']}/notes", headers=a, timeout=10).json()["notes"] == {
+        "2": "Hỏi về kinh phí"}
+    assert requests.get(f"{srv.url}/api/v1/documents/{d['id']}/notes", headers=b, timeout=10).json()["notes"] == {}
+    text = a_session.get(f"{srv.url}/api/v1/meetings/1/notes.txt", timeout=10).text
+    assert "Trang 2" in text and "Hỏi về kinh phí" in text
+    assert "Hỏi về kinh phí" not in requests.get(f"{srv.url}/api/v1/meetings/1/notes.txt", headers=b, timeout=10).text
+    guest = bearer(srv, srv.links["guest"])
+    assert requests.put(f"{srv.url}/api/v1/documents/{d['id']}/notes/2", headers=guest, json={"text": "x"},
+                        timeout=10).status_code == 403
+    # A cookie client must send the CSRF token: a forged form post changes nothing.
+    r = a_session.put(f"{srv.url}/api/v1/documents/{d['id']}/notes/2", json={"text": "forged"}, timeout=10)
+    assert r.status_code == 400
+
+
+def test_clerk_screens_see_processing_progress_and_everyone_the_new_list(srv: LiveServer) -> None:
+    clerk_screen = Screen(srv.url, srv.token(srv.links["clerk"]))
+    phone = Screen(srv.url, srv.token(delegates(srv)[0]["url"]))
+    try:
+        clerk_screen.wait("state")
+        start = phone.wait("state")["seq"]
+        doc_id = upload(srv, VI[4], "bao-cao.pdf")
+        done = clerk_screen.wait("document", lambda e: e["id"] == doc_id and e["status"] == "ready")
+        assert done["page_count"] >= 1 and done["error"] is None
+        last = clerk_screen.wait("document", lambda e: e["id"] == doc_id and e["pages_rendered"] == e["page_count"])
+        assert last["status"] == "ready"
+        listed = phone.wait("documents", lambda e: doc_id in [d["id"] for d in e["documents"]])
+        assert listed["seq"] > start
+        # A damaged file: the clerk's screen says why, in Vietnamese.
+        bad = upload(srv, b"%PDF-1.7\n1 0 obj <<>>\ntrailer <<>>\n%%EOF", "hong.pdf")
+        failed = clerk_screen.wait("document", lambda e: e["id"] == bad and e["status"] == "failed")
+        assert failed["error"]["code"] == "doc.damaged" and "hỏng" in failed["error"]["message"]
+        # Delegates never see a failed upload in their list.
+        assert bad not in [d["id"] for d in phone.wait("documents", lambda e: e["seq"] > listed["seq"])["documents"]]
+    finally:
+        clerk_screen.close()
+        phone.close()
