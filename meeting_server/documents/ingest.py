@@ -38,7 +38,8 @@ _IMAGE_PAGE_SHORT_SIDE = 595.0
 _TITLE_MAX = 200
 # Titles that PDF producers write on their own rather than the author's title.
 _MEANINGLESS_TITLE = re.compile(
-    r"^(untitled|document\d*|presentation\d*|book\d*|powerpoint presentation|microsoft word - .*|.*\.(docx?|xlsx?|pptx?|odt|pdf))$",
+    r"^(untitled|document\d*|presentation\d*|book\d*|powerpoint presentation|microsoft word - .*"
+    r"|.*\.(docx?|xlsx?|pptx?|odt|pdf))$",
     re.IGNORECASE,
 )
 
@@ -188,7 +189,7 @@ def _title(doc: pymupdf.Document, texts: list[str]) -> str:
 def _save_decrypted(doc: pymupdf.Document, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    doc.save(tmp, encryption=pymupdf.PDF_ENCRYPT_NONE, garbage=1)
+    doc.save(tmp, encryption=pymupdf.PDF_ENCRYPT_NONE, garbage=1)  # type: ignore[attr-defined]  # set at import
     os.replace(tmp, out)
 
 
@@ -197,8 +198,9 @@ def _image_to_pdf(path: Path, out: Path, limits: Limits) -> None:
         with warnings.catch_warnings():
             # Pillow only warns between 89 and 179 MP; our own limit below decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-        with img:
+            opened = Image.open(path)
+        with opened:
+            img: Image.Image = opened
             width, height = img.size
             if width * height > limits.max_image_pixels:
                 raise IngestError.of(

@@ -105,10 +105,7 @@ MESSAGES: dict[str, str] = {
         "LibreOffice không chuyển được tệp này sang PDF; tệp có thể bị hỏng. "
         "Hãy mở tệp bằng phần mềm gốc, lưu thành PDF rồi tải lên lại."
     ),
-    "doc.crashed": (
-        "Tệp làm hỏng bộ đọc PDF nên không xử lý được. "
-        "Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."
-    ),
+    "doc.crashed": ("Tệp làm hỏng bộ đọc PDF nên không xử lý được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."),
     "doc.encrypted": "Tệp PDF được đặt mật khẩu. Hãy nhập mật khẩu để mở tệp.",
     "doc.wrong_password": "Mật khẩu không đúng nên chưa mở được tệp PDF. Hãy kiểm tra lại mật khẩu.",
     "doc.office_encrypted": (
@@ -138,8 +135,7 @@ MESSAGES: dict[str, str] = {
         "Hãy lưu tệp thành PDF rồi tải lên lại."
     ),
     "doc.timeout": (
-        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; "
-        "hãy xuất lại tệp PDF rồi tải lên lại."
+        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; hãy xuất lại tệp PDF rồi tải lên lại."
     ),
 }
 

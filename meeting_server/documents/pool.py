@@ -158,7 +158,8 @@ class RenderPool:
         priority: Priority = Priority.NORMAL,
     ) -> DocInfo:
         """Inspect an upload in a worker and wait; raises IngestError (doc.timeout when it overran)."""
-        return self.submit_inspect(path, password=password, pdf_out=pdf_out, priority=priority).result()
+        info: DocInfo = self.submit_inspect(path, password=password, pdf_out=pdf_out, priority=priority).result()
+        return info
 
     def submit_render(
         self,
@@ -208,7 +209,8 @@ class RenderPool:
         job = self.submit_render(
             pdf_path, content_hash, page_index, width, fmt=fmt, quality=quality, watermark=watermark, priority=priority
         )
-        return job.result()
+        path: Path = job.result()
+        return path
 
     def cancel_pending(self, content_hash: str) -> int:
         """Drop the queued (not yet running) renders of a document; returns how many were dropped."""

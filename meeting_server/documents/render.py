@@ -46,7 +46,12 @@ DEFAULT_QUALITY = {"webp": 75, "jpeg": 80}
 _WEBP_METHOD = 2
 MAX_WIDTH = 4096
 
-FONT_PATH = Path(__file__).resolve().parent.parent / "static" / "fonts" / "LiberationSans-Regular.ttf"
+# Liberation Sans 2.x covers all of Vietnamese; the 1.x files (Debian's fonts-liberation) miss 92 letters
+# such as ơ, ư, ấ, ệ, and Pillow would draw boxes in a delegate's name.
+FONT_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "static" / "fonts" / "LiberationSans-Regular.ttf",
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
+)
 
 
 class DocCache:
@@ -196,9 +201,17 @@ def _watermark_mask(text: str, width: int, height: int) -> Image.Image:
     return canvas.crop((left, top, left + width, top + height))
 
 
+def font_path() -> Path:
+    """The TrueType font the watermark is written in (the vendored one, else the system's Liberation 2)."""
+    for candidate in FONT_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("LiberationSans-Regular.ttf (2.x) not found in static/fonts/")
+
+
 @lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONT_PATH), size)
+    return ImageFont.truetype(str(font_path()), size)
 
 
 # --- cache ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from meeting_server.documents import wire
 from meeting_server.documents.model import IngestError, Limits

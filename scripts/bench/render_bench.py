@@ -68,8 +68,12 @@ def bench_pool(pdf: Path, work: Path, page_count: int, size: int) -> dict[str, f
         result = pre_render_document(pool, info.pdf_path, info.content_hash, info.page_count, (720, 1600))
         figures["all_pages_s"] = time.perf_counter() - t3 + figures["first_page_s"]
         figures["failed"] = len(result.failed)
-        phone = [cache_path(pool.cache_dir, info.content_hash, p, 720, "webp").stat().st_size for p in range(page_count)]
-        large = [cache_path(pool.cache_dir, info.content_hash, p, 1600, "webp").stat().st_size for p in range(page_count)]
+        phone = [
+            cache_path(pool.cache_dir, info.content_hash, p, 720, "webp").stat().st_size for p in range(page_count)
+        ]
+        large = [
+            cache_path(pool.cache_dir, info.content_hash, p, 1600, "webp").stat().st_size for p in range(page_count)
+        ]
         figures["webp720_mean_kb"] = statistics.mean(phone) / 1000
         figures["webp720_median_kb"] = statistics.median(phone) / 1000
         figures["webp1600_mean_kb"] = statistics.mean(large) / 1000
@@ -103,8 +107,22 @@ def bench_single_process(pdf: Path, work: Path, pages: int) -> dict[str, float]:
     if pdftoppm:
         out = work / "ppm"
         out.mkdir()
-        cmd = [pdftoppm, "-jpeg", "-jpegopt", "quality=75", "-scale-to-x", "720", "-scale-to-y", "-1",
-               "-f", "1", "-l", str(pages), str(pdf), str(out / "p")]
+        cmd = [
+            pdftoppm,
+            "-jpeg",
+            "-jpegopt",
+            "quality=75",
+            "-scale-to-x",
+            "720",
+            "-scale-to-y",
+            "-1",
+            "-f",
+            "1",
+            "-l",
+            str(pages),
+            str(pdf),
+            str(out / "p"),
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         figures["pdftoppm_jpeg720_ms"] = (time.perf_counter() - t0) / pages * 1000
@@ -127,8 +145,10 @@ def main() -> int:
     try:
         pdf = work / "bench.pdf"
         build_pdf(samples, args.pages, pdf)
-        print(f"machine: {os.cpu_count()} cores; pool: {args.size} workers; "
-              f"PDF: {args.pages} pages, {pdf.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"machine: {os.cpu_count()} cores; pool: {args.size} workers; "
+            f"PDF: {args.pages} pages, {pdf.stat().st_size / 1e6:.1f} MB"
+        )
         pool_figures = bench_pool(pdf, work, args.pages, args.size)
         single = bench_single_process(pdf, work, args.pages)
     finally:
@@ -138,22 +158,34 @@ def main() -> int:
     ok_first = f["first_page_s"] <= TARGET_FIRST_PAGE_S
     ok_all = f["all_pages_s"] <= TARGET_ALL_PAGES_S
     print(f"pool start (workers ready)        {f['pool_start_s']:7.2f} s")
-    print(f"time to first page                {f['first_page_s']:7.2f} s  (inspect {f['inspect_s']:.2f} s + "
-          f"page 1 at 720 px {f['first_page_render_s']:.2f} s)  target <= {TARGET_FIRST_PAGE_S:.0f} s: "
-          f"{'OK' if ok_first else 'MISSED'}")
-    print(f"all pages, 720 + 1600 px WebP     {f['all_pages_s']:7.2f} s  ({2 * args.pages} images, "
-          f"{f['failed']:.0f} failed)  target <= {TARGET_ALL_PAGES_S:.0f} s: {'OK' if ok_all else 'MISSED'}")
-    print(f"bytes per page, 720 px WebP q75   {f['webp720_mean_kb']:7.1f} kB mean, {f['webp720_median_kb']:.1f} kB median")
+    print(
+        f"time to first page                {f['first_page_s']:7.2f} s  (inspect {f['inspect_s']:.2f} s + "
+        f"page 1 at 720 px {f['first_page_render_s']:.2f} s)  target <= {TARGET_FIRST_PAGE_S:.0f} s: "
+        f"{'OK' if ok_first else 'MISSED'}"
+    )
+    print(
+        f"all pages, 720 + 1600 px WebP     {f['all_pages_s']:7.2f} s  ({2 * args.pages} images, "
+        f"{f['failed']:.0f} failed)  target <= {TARGET_ALL_PAGES_S:.0f} s: {'OK' if ok_all else 'MISSED'}"
+    )
+    print(
+        f"bytes per page, 720 px WebP q75   {f['webp720_mean_kb']:7.1f} kB mean, {f['webp720_median_kb']:.1f} kB median"
+    )
     print(f"bytes per page, 1600 px WebP q75  {f['webp1600_mean_kb']:7.1f} kB mean")
     print("one process, same pages, 720 px:")
-    print(f"  ours JPEG q75                   {f['ours_jpeg720_ms']:7.1f} ms/page  ({f['ours_jpeg720_mean_kb']:.1f} kB)")
+    print(
+        f"  ours JPEG q75                   {f['ours_jpeg720_ms']:7.1f} ms/page  ({f['ours_jpeg720_mean_kb']:.1f} kB)"
+    )
     print(f"  ours WebP q75                   {f['ours_webp720_ms']:7.1f} ms/page")
     print(f"  ours WebP q75 at 1600 px        {f['ours_webp1600_ms']:7.1f} ms/page")
     if "pdftoppm_jpeg720_ms" in f:
-        print(f"  pdftoppm JPEG q75               {f['pdftoppm_jpeg720_ms']:7.1f} ms/page  "
-              f"({f['pdftoppm_jpeg720_mean_kb']:.1f} kB)")
-        print(f"  speed vs pdftoppm (JPEG)        {f['pdftoppm_jpeg720_ms'] / f['ours_jpeg720_ms']:7.2f} x  "
-              f"(WebP: {f['pdftoppm_jpeg720_ms'] / f['ours_webp720_ms']:.2f} x)")
+        print(
+            f"  pdftoppm JPEG q75               {f['pdftoppm_jpeg720_ms']:7.1f} ms/page  "
+            f"({f['pdftoppm_jpeg720_mean_kb']:.1f} kB)"
+        )
+        print(
+            f"  speed vs pdftoppm (JPEG)        {f['pdftoppm_jpeg720_ms'] / f['ours_jpeg720_ms']:7.2f} x  "
+            f"(WebP: {f['pdftoppm_jpeg720_ms'] / f['ours_webp720_ms']:.2f} x)"
+        )
     else:
         print("  pdftoppm not installed: no comparison (apt-get install poppler-utils)")
     return 0 if ok_first and ok_all else 1

@@ -52,8 +52,16 @@ def main() -> None:
             rendered += result.rendered if hasattr(result, "rendered") else 1
     running = False
     tick_thread.wait()
-    print(json.dumps({"max_gap_ms": round(max(gaps) * 1000, 1), "ticks": len(gaps), "rendered": rendered,
-                      "timeout_code": timeout_code}))
+    print(
+        json.dumps(
+            {
+                "max_gap_ms": round(max(gaps) * 1000, 1),
+                "ticks": len(gaps),
+                "rendered": rendered,
+                "timeout_code": timeout_code,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ SAMPLE = next(p for p in VI_SAMPLES if p.name == "ke-hoach-cds-phuc-loi.pdf")
 
 def wait_running(job: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while getattr(job, "state") != "running":
+    while job.state != "running":
         assert time.monotonic() < deadline, "job never started"
         time.sleep(0.01)
 
@@ -174,8 +174,6 @@ def test_the_web_process_never_loads_pymupdf() -> None:
         "    pool.render(info.pdf_path, info.content_hash, 0, 720)\n"
         "print('pymupdf' in sys.modules, 'fitz' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ)
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False False"
