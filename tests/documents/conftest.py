@@ -57,6 +57,19 @@ def slow_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def long_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 270-page PDF: the Vietnamese samples' 27 pages ten times over."""
+    path = tmp_path_factory.mktemp("long") / "long.pdf"
+    doc = pymupdf.open()
+    sources = [pymupdf.open(p) for p in VI_SAMPLES]
+    for _ in range(10):
+        for src in sources:
+            doc.insert_pdf(src)
+    doc.save(path, garbage=3, deflate=True)
+    return path
+
+
 def make_docx(path: Path, paragraphs: list[str]) -> Path:
     """Write a minimal Word document (the three parts Word itself requires) holding `paragraphs`."""
     from xml.sax.saxutils import escape
