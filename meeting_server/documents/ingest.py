@@ -75,16 +75,38 @@ def inspect_file(
     if fmt == ENCRYPTED_OFFICE:
         raise IngestError.of("doc.office_encrypted")
 
-    pdf_path = path
-    if fmt in IMAGE_FORMATS:
-        _image_to_pdf(path, out, limits)
-        pdf_path = out
-    elif fmt in OFFICE_FORMATS:
-        convert.convert_to_pdf(path, out, source_format=fmt, timeout_s=limits.convert_timeout_s)
-        pdf_path = out
-    elif fmt != PDF:
-        raise IngestError.of("doc.unsupported")
+    try:
+        pdf_path = path
+        if fmt in IMAGE_FORMATS:
+            _image_to_pdf(path, out, limits)
+            pdf_path = out
+        elif fmt in OFFICE_FORMATS:
+            convert.convert_to_pdf(path, out, source_format=fmt, timeout_s=limits.convert_timeout_s)
+            pdf_path = out
+        elif fmt != PDF:
+            raise IngestError.of("doc.unsupported")
+        pdf_path, sizes, texts, title = _inspect_pdf(pdf_path, out, password, limits)
+    except IngestError:
+        # A derived PDF of a refused upload is of no use to anyone.
+        if out != path:
+            out.unlink(missing_ok=True)
+        raise
+    return DocInfo(
+        content_hash=content_hash,
+        pdf_path=pdf_path,
+        source_format=fmt,
+        page_count=len(sizes),
+        title=title,
+        page_sizes=tuple(sizes),
+        page_texts=tuple(texts),
+        file_size=size,
+        converted=pdf_path != path,
+    )
 
+
+def _inspect_pdf(
+    pdf_path: Path, out: Path, password: str | None, limits: Limits
+) -> tuple[Path, list[tuple[float, float]], list[str], str]:
     doc = _open_pdf(pdf_path)
     try:
         if doc.needs_pass:
@@ -100,20 +122,11 @@ def inspect_file(
     except IngestError:
         raise
     except Exception as exc:  # whatever else MuPDF trips over in a broken file
-        log.info("cannot inspect %s: %s", path, exc)
+        log.info("cannot inspect %s: %s", pdf_path, exc)
         raise IngestError.of("doc.damaged") from None
     finally:
         doc.close()
-    return DocInfo(
-        content_hash=content_hash,
-        pdf_path=pdf_path,
-        source_format=fmt,
-        page_count=len(sizes),
-        title=title,
-        page_sizes=tuple(sizes),
-        page_texts=tuple(texts),
-        file_size=size,
-    )
+    return pdf_path, sizes, texts, title
 
 
 def _open_pdf(path: Path) -> pymupdf.Document:

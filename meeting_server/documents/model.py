@@ -60,11 +60,7 @@ class DocInfo:
     page_sizes: tuple[tuple[float, float], ...]  # (width, height) in points, rotation applied
     page_texts: tuple[str, ...] = field(repr=False)  # NFC text of each page, "" for a scanned page
     file_size: int = 0
-
-    @property
-    def converted(self) -> bool:
-        """True when `pdf_path` is a derived PDF rather than the upload itself."""
-        return self.source_format != "pdf"
+    converted: bool = False  # True when pdf_path is a PDF derived from the upload (image, office, decrypted)
 
     def to_dict(self) -> dict[str, Any]:
         """The info as JSON-ready values."""
@@ -86,6 +82,7 @@ class DocInfo:
             page_sizes=tuple((float(w), float(h)) for w, h in data["page_sizes"]),
             page_texts=tuple(data["page_texts"]),
             file_size=int(data.get("file_size", 0)),
+            converted=bool(data.get("converted", False)),
         )
 
 

@@ -34,4 +34,5 @@ def test_rendering_never_delays_a_ticking_green_thread() -> None:
     assert report["rendered"] == 2 * pages + 1
     assert report["timeout_code"] == "doc.timeout"
     assert report["ticks"] > 50
-    assert report["max_gap_ms"] < 100, report
+    # Time spent waiting for a CPU on a busy machine is not the loop being blocked: it is taken out.
+    assert report["max_blocked_ms"] < 100, report
