@@ -61,7 +61,9 @@ def main() -> None:
         # Renders waited on from several green threads at once, as many phones asking would.
         pile = eventlet.GreenPile()
         for info in infos:
-            pile.spawn(pre_render_document, pool, info.pdf_path, info.content_hash, info.page_count, (720, 1600))
+            pile.spawn(
+                pre_render_document, pool, info.pdf_path, info.content_hash, info.page_count, (720, 1600), fmt="jpeg"
+            )
         pile.spawn(pool.render, infos[0].pdf_path, infos[0].content_hash, 1, 720, fmt="jpeg", priority=Priority.HIGH)
         for result in pile:
             rendered += result.rendered if hasattr(result, "rendered") else 1
