@@ -66,7 +66,8 @@ class PoolJob:
         return self._done.is_set()
 
     def result(self, timeout: float | None = None) -> Any:
-        """The job's result; raises its IngestError, ValueError or JobCancelled, or TimeoutError after `timeout`."""
+        """The job's result; raises its IngestError (the file), ValueError (the request), OSError (the server's disk)
+        or JobCancelled, or TimeoutError after `timeout`."""
         if not self._done.wait(timeout):
             raise TimeoutError(f"{self.op} job still running after {timeout} s")
         error = self._error
@@ -367,7 +368,10 @@ class _Slot:
             return result
         if reply.get("kind") == "ingest":
             raise IngestError.from_dict(reply["error"])
-        raise ValueError(reply.get("error", {}).get("message", "bad request"))
+        message = reply.get("error", {}).get("message", "bad request")
+        if reply.get("kind") == "os":
+            raise OSError(message)
+        raise ValueError(message)
 
     def _exchange(self, message: dict[str, Any] | None, timeout_s: float) -> dict[str, Any]:
         proc = self.proc

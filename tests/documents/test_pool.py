@@ -182,6 +182,26 @@ def test_removing_a_document_drops_its_queued_pages(tmp_path: Path, slow_pdf: Pa
         blocker.result(timeout=30)
 
 
+def test_server_side_failures_are_not_blamed_on_the_file(pool: RenderPool, tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        pool.inspect(tmp_path / "gone.pdf")  # the upload vanished
+    info = pool.inspect(SAMPLE)
+    with pytest.raises(ValueError):
+        pool.render(info.pdf_path, info.content_hash, 99, 720)  # no page 100
+    readonly = tmp_path / "readonly-cache"
+    readonly.mkdir()
+    with RenderPool(readonly, size=1) as ro_pool:
+        readonly.chmod(0o500)
+        try:
+            if os.access(readonly, os.W_OK):  # root writes anywhere: use a file where a directory must go
+                readonly.chmod(0o700)
+                (readonly / info.content_hash[:2]).write_text("not a directory")
+            with pytest.raises(OSError):
+                ro_pool.render(info.pdf_path, info.content_hash, 0, 720)
+        finally:
+            readonly.chmod(0o700)
+
+
 def test_a_closed_pool_refuses_work(tmp_path: Path) -> None:
     pool = pool_with(tmp_path)
     pool.close()
