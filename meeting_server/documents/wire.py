@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from typing import IO, Any
 
 _HEADER = struct.Struct(">I")
@@ -22,7 +23,8 @@ def send(stream: IO[bytes], message: dict[str, Any]) -> None:
     while view:
         # A raw pipe may take part of the buffer; keep writing until all of it is in.
         written = stream.write(view)
-        if written is None:  # non-blocking pipe momentarily full
+        if written is None:  # a non-blocking pipe, full for the moment
+            time.sleep(0.001)
             continue
         view = view[written:]
     stream.flush()
