@@ -11,3 +11,15 @@ class DomainError(Exception):
         self.message = message
         # An explicit code wins; otherwise the class default, so subclasses can fix their own code.
         self.code = code if code is not None else type(self).code
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not visible to the asker)."""
+
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    """The asker's role may not do this."""
+
+    code = "forbidden"
