@@ -328,6 +328,7 @@ class _Slot:
         while True:
             job = self.pool._take()
             if job is None:
+                self.stop()  # the pool closed; also catches a worker respawned while it was closing
                 return
             try:
                 result = self._run(job)
@@ -335,6 +336,9 @@ class _Slot:
                 self.pool._complete(job, error=exc)
             else:
                 self.pool._complete(job, result)
+            if self.proc is None and not self.pool._closed:
+                # Replace a killed or crashed worker now, after its caller has the answer, not before.
+                self._respawn_quietly()
 
     def _run(self, job: PoolJob) -> Any:
         if self.proc is None or self.proc.poll() is not None:
@@ -352,7 +356,6 @@ class _Slot:
             else:
                 log.warning("render worker died during %s of %s", job.op, path)
                 error = IngestError.of("doc.crashed")
-            self._respawn_quietly()
             raise error from None
         self.jobs_done += 1
         if self.jobs_done >= self.pool.max_jobs_per_worker:
