@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from meeting_server import __version__
 from meeting_server.app import csrf
@@ -135,7 +135,6 @@ def put_participants(meeting_id: int) -> Any:
             raise DomainError("`rows` phải là một bảng.", "payload.invalid")
         preview = parse_rows([[str(c) for c in r] for r in rows])
     else:
-        from flask import current_app
 
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]
         preview = parse_rows(roster.read_table(request.get_data()[: max_bytes + 1], "", max_bytes))
@@ -181,4 +180,4 @@ def openapi() -> Any:
     """The OpenAPI 3 description of this API."""
     from meeting_server.web.openapi import document
 
-    return jsonify(document(__version__))
+    return jsonify(document(__version__, current_app))

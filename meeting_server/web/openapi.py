@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 
 def _op(summary: str, roles: str, body: dict[str, Any] | None = None, ok: str = "200") -> dict[str, Any]:
@@ -73,14 +77,45 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
-def document(version: str) -> dict[str, Any]:
+def _roles(permission: Any) -> str:
+    from meeting_server.domain.permissions import ROLE_PERMISSIONS
+
+    if permission is None:
+        return "anyone"
+    return ", ".join(r.value for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
+
+
+def paths_from_app(app: Flask) -> dict[str, dict[str, Any]]:
+    """Every /api/v1 route: the detailed entries above where written, else one built from the view's docstring
+    and its declared permission, so the document can never miss a route."""
+    paths: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PATHS.items()}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api.openapi":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api/v1"):])
+        view = app.view_functions[rule.endpoint]
+        entry = paths.setdefault(path, {})
+        params = [{"name": n, "in": "path", "required": True,
+                   "schema": {"type": "integer" if isinstance(rule._converters.get(n), IntegerConverter)
+                              else "string"}} for n in rule.arguments]
+        if params and "parameters" not in entry:
+            entry["parameters"] = params
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if method.lower() in entry:
+                continue
+            summary = (view.__doc__ or rule.endpoint).strip().split("\n")[0]
+            entry[method.lower()] = _op(summary, _roles(getattr(view, "required_permission", None)))
+    return paths
+
+
+def document(version: str, app: Flask) -> dict[str, Any]:
     """The whole OpenAPI document."""
     return {
         "openapi": "3.0.3",
         "info": {"title": "meeting-server API", "version": version,
                  "description": "Paperless meeting room of a commune People's Council. See docs/PROTOCOL.md."},
         "servers": [{"url": "/api/v1"}],
-        "paths": PATHS,
+        "paths": paths_from_app(app),
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "A join token (from a QR card)."},

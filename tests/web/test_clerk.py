@@ -161,7 +161,7 @@ def test_cards_qr_decodes_to_the_join_url(clerk: Any, app_links: dict[str, Any],
     """What a phone camera reads from a printed card is that person's join link (decoded by zbarimg)."""
     doc = pymupdf.open(stream=clerk.get("/clerk/cards.pdf").data, filetype="pdf")
     png = tmp_path / "page1.png"
-    doc[0].get_pixmap(dpi=150).save(png)
+    doc[0].get_pixmap(dpi=200).save(png)
     out = subprocess.run(["zbarimg", "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True)
     decoded = out.stdout.split()
     assert len(decoded) == 8
