@@ -51,6 +51,9 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
     }
     if who.can(Permission.ATTENDANCE_SEE_NAMES):
         state["attendees"] = attendance.roster(m)
+    from meeting_server.services.voting import voting_state
+
+    state["voting"] = voting_state(m, who)
     if who.participant_id is not None:
         me = next((p for p in m.participants if p.id == who.participant_id), None)
         if me is not None and me.attendance is not None:

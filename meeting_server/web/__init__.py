@@ -10,9 +10,11 @@ __all__ = ["register_blueprints"]
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
     from meeting_server.web import api, clerk, errors, join, screens
+    from meeting_server.web import voting as voting_web
 
     app.register_blueprint(join.bp)
     app.register_blueprint(screens.bp)
     app.register_blueprint(clerk.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(voting_web.bp)
     errors.init_app(app)
