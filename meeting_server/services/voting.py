@@ -518,6 +518,9 @@ def cast(s: Session, c: Cast, now: datetime | None = None) -> Casted:
     pid = c.participant_id if c.participant_id is not None else who.participant_id
     p = get(s, c.poll_id, who.meeting_id)
     kind = rules.PollKind(p.kind)
+    if kind.is_secret and c.proxy_by:
+        raise DomainError("Không ai được bỏ phiếu kín thay người khác; hãy nhập phiếu giấy theo biên bản "
+                          "kiểm phiếu.", "vote.proxy_secret")
     now = now or utcnow()
     if p.state == rules.PollState.OPEN and p.ends_at is not None and now >= p.ends_at:
         # The deadline is the stored one: a ballot after it is refused even if the timer task never ran.
@@ -534,9 +537,6 @@ def cast(s: Session, c: Cast, now: datetime | None = None) -> Casted:
     choice = rules.validate_choice(spec_of(p), c.choice)
     actor = c.proxy_by or who.actor
     if kind.is_secret:
-        if c.proxy_by:
-            raise DomainError("Không ai được bỏ phiếu kín thay người khác; hãy nhập phiếu giấy theo biên bản "
-                              "kiểm phiếu.", "vote.proxy_secret")
         # Participation first, guarded by the database: a second ballot by the same delegate updates no row.
         done = s.execute(update(PollVoter).where(PollVoter.poll_id == p.id, PollVoter.participant_id == pid,
                                                  PollVoter.voted.is_(False)).values(voted=True))
