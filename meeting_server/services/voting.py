@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain import voting as rules
@@ -503,65 +503,182 @@ class Casted:
     changed: bool
 
 
-def cast(s: Session, c: Cast, now: datetime | None = None) -> Casted:
-    """Store one ballot; the caller commits (the ack is sent only after that commit).
+@dataclass
+class _PollBatch:
+    """One poll's state while a batch of ballots is written: read once, written with one statement per table."""
 
-    Refusals: not a delegate, unknown poll, not open, countdown over, not eligible, a choice not offered, already
-    voted (secret, or open without changes allowed). A secret ballot writes participation and a keyless row in the
-    same transaction; the audit trail gets "participated" for it, never the choice.
+    poll: Poll
+    spec: rules.PollSpec
+    voters: dict[int, bool]  # participant -> voted
+    open_choices: dict[int, dict[str, Any]]  # open votes: participant -> stored choice
+    present: set[int] | None = None
+    new_voters: list[dict[str, Any]] = field(default_factory=list)
+    voted: list[dict[str, Any]] = field(default_factory=list)
+    open_new: list[dict[str, Any]] = field(default_factory=list)
+    open_changed: list[dict[str, Any]] = field(default_factory=list)
+    secret_new: list[dict[str, Any]] = field(default_factory=list)
+
+
+def cast(s: Session, c: Cast, now: datetime | None = None) -> Casted:
+    """Store one ballot (raise DomainError on a refusal); the caller commits. See `cast_many`."""
+    out = cast_many(s, [c], now)[0]
+    if isinstance(out, DomainError):
+        raise out
+    return out
+
+
+def cast_many(s: Session, casts: list[Cast], now: datetime | None = None) -> list[Casted | DomainError]:
+    """Store a batch of ballots in the caller's transaction (one commit for all of them, done by the caller; no
+    ack before it). Each ballot is checked on its own; a refused one changes nothing.
+
+    Refusals: not a delegate, unknown poll, not open, countdown over (the stored deadline, whatever the timer
+    does), not eligible, a choice not offered, already voted (secret, or open without changes allowed), a proxy for
+    a secret ballot. A secret ballot writes participation and a row with a random key and no voter in the same
+    transaction; the audit trail gets "participated" for it, never the choice. The caller should hold the write
+    lock (the batch writer updates `meeting.seq` first) so that what is read here stays true until the commit.
     """
+    now = now or utcnow()
+    s.flush()
+    polls: dict[int, _PollBatch] = {}
+    audit_rows: list[tuple[int, str, str, dict[str, Any]]] = []
+    out: list[Casted | DomainError] = []
+    for c in casts:
+        try:
+            out.append(_check_and_stage(s, polls, c, now, audit_rows))
+        except DomainError as err:
+            out.append(err)
+    if audit_rows:
+        _write_staged(s, polls, now)
+        _append_audit(s, audit_rows)
+    return out
+
+
+def _batch_for(s: Session, polls: dict[int, _PollBatch], poll_id: int, meeting_id: int) -> _PollBatch:
+    b = polls.get(poll_id)
+    if b is None:
+        p = get(s, poll_id, meeting_id)
+        conn = s.connection()
+        voters = {pid: bool(v) for pid, v in conn.execute(
+            select(PollVoter.participant_id, PollVoter.voted).where(PollVoter.poll_id == p.id))}
+        choices: dict[int, dict[str, Any]] = {}
+        if p.kind == rules.PollKind.OPEN:
+            choices = {pid: ch for pid, ch in conn.execute(
+                select(OpenBallot.participant_id, OpenBallot.choice).where(OpenBallot.poll_id == p.id))}
+        b = polls[poll_id] = _PollBatch(p, spec_of(p), voters, choices)
+    return b
+
+
+def _check_and_stage(s: Session, polls: dict[int, _PollBatch], c: Cast, now: datetime,
+                     audit_rows: list[tuple[int, str, str, dict[str, Any]]]) -> Casted:
     who = c.who
     if not who.is_delegate or who.participant_id is None:
         raise DomainError("Chỉ đại biểu HĐND mới được biểu quyết.", "vote.not_delegate")
     if isinstance(c.poll_id, bool) or not isinstance(c.poll_id, int):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     pid = c.participant_id if c.participant_id is not None else who.participant_id
-    p = get(s, c.poll_id, who.meeting_id)
-    kind = rules.PollKind(p.kind)
+    b = _batch_for(s, polls, c.poll_id, who.meeting_id)
+    p = b.poll
+    kind = b.spec.kind
     if kind.is_secret and c.proxy_by:
         raise DomainError("Không ai được bỏ phiếu kín thay người khác; hãy nhập phiếu giấy theo biên bản "
                           "kiểm phiếu.", "vote.proxy_secret")
-    now = now or utcnow()
     if p.state == rules.PollState.OPEN and p.ends_at is not None and now >= p.ends_at:
         # The deadline is the stored one: a ballot after it is refused even if the timer task never ran.
         raise DomainError("Đã hết thời gian biểu quyết.", "vote.time_up")
-    voter = s.get(PollVoter, (p.id, pid))
-    rules.check_can_cast(rules.PollState(p.state), kind, voter is not None and voter.voted, p.allow_change)
-    if voter is None:
-        if pid not in _present_delegates(s, p.meeting_id):
-            raise DomainError("Bạn không có tên trong danh sách biểu quyết (chưa điểm danh có mặt khi mở biểu quyết).",
-                              "vote.not_eligible")
-        voter = PollVoter(poll_id=p.id, participant_id=pid, source="arrived", voted=False)
-        s.add(voter)
-        s.flush()
-    choice = rules.validate_choice(spec_of(p), c.choice)
+    rules.check_can_cast(rules.PollState(p.state), kind, b.voters.get(pid, False), p.allow_change)
+    arrived = pid not in b.voters
+    if arrived:
+        if b.present is None:
+            b.present = _present_delegates(s, p.meeting_id)
+        if pid not in b.present:
+            raise DomainError("Bạn không có tên trong danh sách biểu quyết (chưa điểm danh có mặt khi mở biểu "
+                              "quyết).", "vote.not_eligible")
+    choice = rules.validate_choice(b.spec, c.choice).to_dict()
     actor = c.proxy_by or who.actor
+    if arrived:
+        b.new_voters.append({"poll_id": p.id, "participant_id": pid, "source": "arrived", "voted": True})
+    elif not b.voters[pid]:
+        b.voted.append({"p": p.id, "pid": pid})
+    b.voters[pid] = True
     if kind.is_secret:
-        # Participation first, guarded by the database: a second ballot by the same delegate updates no row.
-        done = s.execute(update(PollVoter).where(PollVoter.poll_id == p.id, PollVoter.participant_id == pid,
-                                                 PollVoter.voted.is_(False)).values(voted=True))
-        if done.rowcount != 1:  # type: ignore[attr-defined]
-            raise DomainError("Đại biểu đã bỏ phiếu; không thể thay đổi.", "vote.already_voted")
-        s.execute(SecretBallot.__table__.insert().values(key=secrets.token_hex(16), poll_id=p.id,
-                                                         choice=choice.to_dict()))
-        audit.record(s, p.meeting_id, "vote.participated", actor, {"poll_id": p.id, "participant_id": pid})
+        b.secret_new.append({"key": secrets.token_hex(16), "poll_id": p.id, "choice": choice})
+        audit_rows.append((p.meeting_id, "vote.participated", actor, {"poll_id": p.id, "participant_id": pid}))
         return Casted(p.id, p.meeting_id, False)
-
-    existing = s.get(OpenBallot, (p.id, pid))
-    if existing is not None:
-        existing.choice = choice.to_dict()
-        existing.changed_at = now
-        existing.proxy_by = c.proxy_by
+    changed = pid in b.open_choices
+    row = {"poll_id": p.id, "participant_id": pid, "choice": choice, "proxy_by": c.proxy_by}
+    if changed:
+        b.open_changed.append({"p": p.id, "pid": pid, "choice": choice, "proxy_by": c.proxy_by, "at": now})
+    elif any(r["participant_id"] == pid for r in b.open_new):  # twice in one batch: the later choice wins
+        next(r for r in b.open_new if r["participant_id"] == pid).update(row)
+        changed = True
     else:
-        # The primary key (poll, participant) makes a second row impossible even for two racing requests.
-        s.add(OpenBallot(poll_id=p.id, participant_id=pid, choice=choice.to_dict(), proxy_by=c.proxy_by,
-                         cast_at=now))
-        voter.voted = True
-    s.flush()
-    audit.record(s, p.meeting_id, "vote.cast", actor,
-                 {"poll_id": p.id, "participant_id": pid, "choice": choice.option,
-                  "proxy": bool(c.proxy_by), "changed": existing is not None})
-    return Casted(p.id, p.meeting_id, existing is not None)
+        b.open_new.append(dict(row, cast_at=now))
+    b.open_choices.setdefault(pid, choice)
+    audit_rows.append((p.meeting_id, "vote.cast", actor,
+                       {"poll_id": p.id, "participant_id": pid, "choice": choice["option"],
+                        "proxy": bool(c.proxy_by), "changed": changed}))
+    return Casted(p.id, p.meeting_id, changed)
+
+
+def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> None:
+    """One statement per table and poll. Unique keys guard every row: a second ballot of one delegate fails in the
+    database even if the checks above were somehow bypassed."""
+
+    conn = s.connection()
+    for b in polls.values():
+        if b.new_voters:
+            conn.execute(insert(PollVoter), b.new_voters)
+        if b.voted:
+            # Only a row not yet voted is updated: participation is set once, by the database's own check.
+            done = conn.execute(
+                update(PollVoter.__table__)
+                .where(PollVoter.__table__.c.poll_id == bindparam("p"),
+                       PollVoter.__table__.c.participant_id == bindparam("pid"),
+                       PollVoter.__table__.c.voted.is_(False))
+                .values(voted=True), b.voted)
+            if done.rowcount != len(b.voted):
+                raise DomainError("Đại biểu đã bỏ phiếu; không thể thay đổi.", "vote.already_voted")
+        if b.secret_new:
+            # Within a batch too, rows go in by random key, not by arrival.
+            conn.execute(insert(SecretBallot), sorted(b.secret_new, key=lambda r: r["key"]))
+        if b.open_new:
+            conn.execute(insert(OpenBallot), b.open_new)
+        if b.open_changed:
+            t = OpenBallot.__table__
+            conn.execute(update(t).where(t.c.poll_id == bindparam("p"), t.c.participant_id == bindparam("pid"))
+                         .values(choice=bindparam("choice"), proxy_by=bindparam("proxy_by"),
+                                 changed_at=bindparam("at")), b.open_changed)
+
+
+def _append_audit(s: Session, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+    """Append many events to the hash chain with one read and one write of its head (as services.audit.record
+    does one at a time: same entry, same hash)."""
+    from meeting_server.domain import audit as chain
+    from meeting_server.store.tables import AuditEvent, AuditHead
+
+    conn = s.connection()
+    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    if head is None:  # an empty log: let the one-at-a-time path create the head
+        for meeting_id, kind, actor, data in rows:
+            audit.record(s, meeting_id, kind, actor, data)
+        return
+    seq, digest = head
+    events = []
+    for meeting_id, kind, actor, data in rows:
+        seq += 1
+        at = utcnow().isoformat(timespec="microseconds")
+        entry = {"seq": seq, "meeting_id": meeting_id, "at": at, "kind": kind, "actor": actor, "data": data}
+        digest = chain.next_hash(digest, entry)
+        events.append(dict(entry, hash=digest))
+    moved = conn.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1,
+                                                           AuditHead.__table__.c.seq == head[0])
+                         .values(seq=seq, hash=digest))
+    if moved.rowcount != 1:
+        raise DomainError("Nhật ký thay đổi đồng thời; hãy gửi lại.", "conflict")
+    conn.execute(insert(AuditEvent), events)
+    for obj in list(s.identity_map.values()):
+        if isinstance(obj, AuditHead):
+            s.expire(obj)
 
 
 def proxy_target(s: Session, meeting_id: int, participant_id: Any) -> int:

@@ -99,8 +99,10 @@ def open_poll(poll_id: int) -> Any:
     s = db.session()
     voting.open_poll(s, m, p, principal().actor, _body().get("countdown"))
     s.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    live.writer(app)  # started now, not by the first ballot
     if p.ends_at is not None:
-        live.schedule_close(current_app._get_current_object(), p.id)  # type: ignore[attr-defined]
+        live.schedule_close(app, p.id)
     live.poll_changed(m, p, "opened")
     return jsonify(_view(p))
 
