@@ -56,11 +56,15 @@ def poll_changed(m: Meeting, p: Poll, event: str) -> None:
     with standalone_session(app) as s:
         p = s.get(Poll, p.id)  # type: ignore[assignment]
         assert p is not None
+        views: dict[tuple[bool, bool], dict[str, Any] | None] = {}
         for role in Role:
             who = Principal(role, m.id)
-            visible = p.state != "draft" or who.can(Permission.VOTE_MANAGE)
-            payload = {"event": event, "seq": m.seq, "poll": voting.view(s, p, who) if visible else None}
-            sio.emit("poll", payload, to=rooms.role(m.id, role))
+            # Roles differ only in whether they see drafts and names: build each distinct view once.
+            cls = (who.can(Permission.VOTE_MANAGE), who.can(Permission.VOTE_SEE_NAMES))
+            if cls not in views:
+                visible = p.state != "draft" or cls[0]
+                views[cls] = voting.view(s, p, who) if visible else None
+            sio.emit("poll", {"event": event, "seq": m.seq, "poll": views[cls]}, to=rooms.role(m.id, role))
 
 
 def progress_changed(meeting_id: int, seq: int, prog: dict[str, int]) -> None:

@@ -78,14 +78,15 @@ def polls_of(s: Session, meeting_id: int) -> list[Poll]:
     return list(s.scalars(select(Poll).where(Poll.meeting_id == meeting_id).order_by(Poll.id)))
 
 
+def _present_query(meeting_id: int) -> Any:
+    return (select(Participant.id)
+            .join(Attendance, Attendance.participant_id == Participant.id)
+            .where(Participant.meeting_id == meeting_id, Attendance.status == "present",
+                   Participant.role.in_([r.value for r in DELEGATE_ROLES])))
+
+
 def _present_delegates(s: Session, meeting_id: int) -> set[int]:
-    rows = s.execute(
-        select(Participant.id)
-        .join(Attendance, Attendance.participant_id == Participant.id)
-        .where(Participant.meeting_id == meeting_id, Attendance.status == "present",
-               Participant.role.in_([r.value for r in DELEGATE_ROLES]))
-    )
-    return {r[0] for r in rows}
+    return set(s.scalars(_present_query(meeting_id)))
 
 
 def _voters(s: Session, poll_id: int) -> dict[int, PollVoter]:
@@ -94,17 +95,21 @@ def _voters(s: Session, poll_id: int) -> dict[int, PollVoter]:
 
 def eligible_ids(s: Session, p: Poll) -> set[int]:
     """Who may vote: those fixed at opening, plus delegates present now (marked present while it is open)."""
-    fixed = set(_voters(s, p.id))
+    fixed = set(s.scalars(select(PollVoter.participant_id).where(PollVoter.poll_id == p.id)))
     if p.state == rules.PollState.OPEN:
         return fixed | _present_delegates(s, p.meeting_id)
     return fixed
 
 
 def progress(s: Session, p: Poll) -> dict[str, int]:
-    """How many have voted out of how many may: the only live figure of an open poll."""
+    """How many have voted out of how many may: the only live figure of an open poll (counted in SQL, since it
+    is sent after every group commit)."""
     voted = s.scalar(select(func.count()).select_from(PollVoter)
                      .where(PollVoter.poll_id == p.id, PollVoter.voted.is_(True))) or 0
-    return {"poll_id": p.id, "voted": int(voted), "eligible": len(eligible_ids(s, p))}
+    fixed = select(PollVoter.participant_id).where(PollVoter.poll_id == p.id)
+    both = fixed.union(_present_query(p.meeting_id)) if p.state == rules.PollState.OPEN else fixed
+    eligible = s.scalar(select(func.count()).select_from(both.subquery())) or 0
+    return {"poll_id": p.id, "voted": int(voted), "eligible": int(eligible)}
 
 
 def _people(spec: rules.PollSpec) -> dict[str, list[dict[str, str]]]:
