@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain import voting as rules
@@ -250,6 +250,8 @@ def _persons(raw: Any, what: str) -> list[dict[str, str]]:
         raise DomainError(f"Danh sách {what} không hợp lệ (tối đa {MAX_PEOPLE} người).", "payload.invalid")
     out = []
     for i, item in enumerate(raw, start=1):
+        name: Any
+        key: Any
         if isinstance(item, str):
             name, key = item, f"c{i}"
         elif isinstance(item, dict):
@@ -418,7 +420,7 @@ def reshuffle_secret_ballots(s: Session, p: Poll) -> None:
                      .where(SecretBallot.poll_id == p.id).order_by(SecretBallot.key)).all()
     s.execute(delete(SecretBallot).where(SecretBallot.poll_id == p.id))
     for key, choice in rows:
-        s.execute(SecretBallot.__table__.insert().values(key=key, poll_id=p.id, choice=choice))
+        s.execute(insert(SecretBallot).values(key=key, poll_id=p.id, choice=choice))
 
 
 def checkpoint_after_close(s: Session) -> None:
@@ -506,6 +508,12 @@ class Casted:
     poll_id: int
     meeting_id: int
     changed: bool
+
+
+def _table(mapped: type[Any]) -> Table:
+    """The Core table of a mapped class (for executemany statements that skip the ORM's per-row work)."""
+    table: Table = mapped.__table__
+    return table
 
 
 @dataclass
@@ -635,11 +643,11 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
             conn.execute(insert(PollVoter), b.new_voters)
         if b.voted:
             # Only a row not yet voted is updated: participation is set once, by the database's own check.
+            pv = _table(PollVoter)
             done = conn.execute(
-                update(PollVoter.__table__)
-                .where(PollVoter.__table__.c.poll_id == bindparam("p"),
-                       PollVoter.__table__.c.participant_id == bindparam("pid"),
-                       PollVoter.__table__.c.voted.is_(False))
+                update(pv)
+                .where(pv.c.poll_id == bindparam("p"), pv.c.participant_id == bindparam("pid"),
+                       pv.c.voted.is_(False))
                 .values(voted=True), b.voted)
             if done.rowcount != len(b.voted):
                 raise DomainError("Đại biểu đã bỏ phiếu; không thể thay đổi.", "vote.already_voted")
@@ -649,7 +657,7 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
         if b.open_new:
             conn.execute(insert(OpenBallot), b.open_new)
         if b.open_changed:
-            t = OpenBallot.__table__
+            t = _table(OpenBallot)
             conn.execute(update(t).where(t.c.poll_id == bindparam("p"), t.c.participant_id == bindparam("pid"))
                          .values(choice=bindparam("choice"), proxy_by=bindparam("proxy_by"),
                                  changed_at=bindparam("at")), b.open_changed)
@@ -675,8 +683,8 @@ def _append_audit(s: Session, rows: list[tuple[int, str, str, dict[str, Any]]]) 
         entry = {"seq": seq, "meeting_id": meeting_id, "at": at, "kind": kind, "actor": actor, "data": data}
         digest = chain.next_hash(digest, entry)
         events.append(dict(entry, hash=digest))
-    moved = conn.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1,
-                                                           AuditHead.__table__.c.seq == head[0])
+    ah = _table(AuditHead)
+    moved = conn.execute(update(ah).where(ah.c.id == 1, ah.c.seq == head[0])
                          .values(seq=seq, hash=digest))
     if moved.rowcount != 1:
         raise DomainError("Nhật ký thay đổi đồng thời; hãy gửi lại.", "conflict")

@@ -22,7 +22,6 @@ import multiprocessing as mp
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,7 +139,8 @@ def client_proc(base: str, jobs: list[tuple[int, str, str]], poll_id: int, ready
         with lock:
             results.append((pid, choice, ok, ms))
 
-    threads = [threading.Thread(target=one, args=(c, pid, choice)) for c, (pid, _t, choice) in zip(clients, jobs)]
+    pairs = zip(clients, jobs, strict=True)
+    threads = [threading.Thread(target=one, args=(c, pid, choice)) for c, (pid, _t, choice) in pairs]
     # Everyone casts within the same second: start at the agreed wall-clock instant.
     delay = go_at.value - time.time()
     if delay > 0:
