@@ -168,7 +168,7 @@ class BallotWriter:
         for item, ack in zip(batch, acks, strict=True):
             item.ack = ack
             item.done.set()
-        log.info("wrote %d ballots in %.1f ms", len(batch), (time.monotonic() - started) * 1000)
+        log.debug("wrote %d ballots in %.1f ms", len(batch), (time.monotonic() - started) * 1000)
         for meeting_id, prog in figures:
             progress_changed(meeting_id, seqs[meeting_id], prog)
 
