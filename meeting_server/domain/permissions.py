@@ -36,6 +36,7 @@ class Permission(StrEnum):
     NOTES_WRITE = "notes.can_write"
     VOTE_CAST = "vote.can_cast"
     VOTE_MANAGE = "vote.can_manage"
+    VOTE_CONDUCT = "vote.can_conduct"  # open, close, cancel a poll: the chair of the sitting only
     VOTE_SEE_NAMES = "vote.can_see_names"
     VOTE_PROXY = "vote.can_record_for_others"
     SPEAK_REQUEST = "speak.can_request"
@@ -75,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AGENDA_CONTROL,
             P.DOCUMENT_PRESENT,
             P.VOTE_MANAGE,
+            P.VOTE_CONDUCT,
             P.VOTE_SEE_NAMES,
             P.SPEAK_MANAGE,
             P.MINUTES_SIGN,

@@ -11,7 +11,7 @@ from meeting_server.domain import quorum
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Role
 from meeting_server.domain.voting import Threshold
-from meeting_server.services import audit
+from meeting_server.services import audit, voting
 from meeting_server.store.tables import Attendance, Meeting, Participant, utcnow
 
 STATUSES = ("present", "absent", "left", "unknown")
@@ -79,6 +79,7 @@ def joined(s: Session, m: Meeting, p: Participant) -> bool:
     if first_time:
         a.arrived_at = now
         a.late = m.status == "in_progress"
+    voting.on_present(s, m, p.id)
     m.seq += 1
     audit.record(s, m.id, "attendance.joined", f"{p.role}:{p.id}",
                  {"participant_id": p.id, "late": a.late})
@@ -103,6 +104,7 @@ def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, 
             a.arrived_at = now
         a.left_at = None
         a.reason = ""
+        voting.on_present(s, m, p.id)
     elif status == "absent":
         a.reason = reason
         a.arrived_at = None

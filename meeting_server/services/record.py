@@ -78,12 +78,35 @@ def build_record(s: Session, meeting_id: int, texts: dict[str, Any] | None = Non
 
 
 def _polls(s: Session, m: Meeting) -> list[dict[str, Any]]:
-    """Polls with their results, each `{"item_id", "subject", "mode", "lines", "named"?, "passed", "outcome"?}`.
+    """Closed and cancelled polls, each `{"item_id", "subject", "mode", "lines", "named"?, "passed"?}`.
 
-    Empty until the lead connects the `voting` branch's service here: one dict per closed poll with the
-    announcement lines ("Tán thành: 25/30 đại biểu, chiếm 83,33% …") and, for open votes only, the named lists.
+    Named lists are given for open votes only; a secret ballot's record carries totals alone.
     """
-    return []
+    from meeting_server.domain.voting import PollKind
+    from meeting_server.services import voting
+    from meeting_server.store.tables import Poll
+
+    out: list[dict[str, Any]] = []
+    polls = s.scalars(select(Poll).where(Poll.meeting_id == m.id, Poll.state.in_(("closed", "cancelled")))
+                      .order_by(Poll.closed_at, Poll.id))
+    for p in polls:
+        secret = PollKind(p.kind).is_secret
+        entry: dict[str, Any] = {"item_id": p.agenda_item_id, "subject": p.title,
+                                 "mode": "secret" if secret else "open"}
+        if p.state == "cancelled":
+            entry["lines"] = [f"Cuộc biểu quyết đã bị hủy. Lý do: {p.cancel_reason}"]
+        else:
+            result = p.result or {}
+            entry["lines"] = list(result.get("lines") or [])
+            if result.get("passed") is not None:
+                entry["passed"] = bool(result["passed"])
+            if not secret:
+                named: dict[str, list[str]] = {}
+                for row in voting.named_list(s, p):
+                    named.setdefault(row["choice_label"], []).append(row["name"])
+                entry["named"] = named
+        out.append(entry)
+    return out
 
 
 def _speeches(s: Session, m: Meeting) -> list[dict[str, Any]]:
@@ -100,11 +123,13 @@ def _speeches(s: Session, m: Meeting) -> list[dict[str, Any]]:
 
 
 def _documents(s: Session, m: Meeting) -> list[dict[str, Any]]:
-    """Documents presented, each `{"item_id", "title", "presenter"?, "confidential"?}` (titles per agenda item).
+    """Documents of each agenda item that were read in, each `{"item_id", "title", "confidential"}`."""
+    from meeting_server.store.tables import Document
 
-    Empty until the lead connects the `documents` branch's service here.
-    """
-    return []
+    docs = s.scalars(select(Document).where(Document.meeting_id == m.id, Document.status == "ready")
+                     .order_by(Document.agenda_item_id, Document.position, Document.id))
+    return [{"item_id": d.agenda_item_id, "title": d.title or d.original_name, "confidential": d.confidential}
+            for d in docs]
 
 
 def _times(s: Session, m: Meeting) -> tuple[datetime, datetime]:

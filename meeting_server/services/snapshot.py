@@ -6,7 +6,7 @@ from typing import Any
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from meeting_server.domain.principal import Principal
-from meeting_server.services import attendance, documents
+from meeting_server.services import attendance, documents, speakers, voting
 from meeting_server.store.tables import Meeting
 
 
@@ -49,10 +49,10 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
             "permissions": sorted(p.value for p in ROLE_PERMISSIONS[who.role]),
         },
     }
-    from meeting_server.services.speakers import speakers_state  # speakers feature
-    state["speakers"] = speakers_state(m, who)
     if who.can(Permission.ATTENDANCE_SEE_NAMES):
         state["attendees"] = attendance.roster(m)
+    state["speakers"] = speakers.speakers_state(m, who)
+    state["voting"] = voting.voting_state(m, who)
     if who.participant_id is not None:
         me = next((p for p in m.participants if p.id == who.participant_id), None)
         if me is not None and me.attendance is not None:

@@ -346,3 +346,82 @@ class PageNote(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- voting ---
+
+
+class Poll(Base):
+    """One vote, election or confidence rating, attached to an agenda item; `spec` holds the domain PollSpec."""
+
+    __tablename__ = "poll"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_item.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))  # open | secret | election | confidence_rating | confidence_vote
+    title: Mapped[str] = mapped_column(String(300))
+    #: threshold, seats, candidates, officials, rating_base (domain.voting.PollSpec without kind/title).
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), default="draft")  # draft | open | closed | cancelled
+    allow_change: Mapped[bool] = mapped_column(Boolean, default=True)  # open votes only; secret never
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    revote_of_id: Mapped[int | None] = mapped_column(ForeignKey("poll.id", ondelete="SET NULL"), nullable=True)
+    countdown_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The countdown's end: a cast that commits after it is refused, whether or not the timer task still runs.
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_by: Mapped[str] = mapped_column(String(120), default="")  # the actor, or "countdown"
+    #: Counting committee's totals of paper ballots (secret kinds), domain PaperTotals.to_dict().
+    paper: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: domain Result.to_dict() plus the announcement lines, fixed when the poll closes.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class PollVoter(Base):
+    """Who may vote in a poll: fixed at opening (delegates present then), plus delegates marked present while open.
+
+    `voted` is participation: set in the same transaction as the ballot. For secret kinds this table is the only
+    place that names the voter; the ballot row (SecretBallot) names nobody.
+    """
+
+    __tablename__ = "poll_voter"
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), default="opened")  # opened | arrived (present while open)
+    voted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OpenBallot(Base):
+    """An open vote's ballot: who chose what, one row per delegate and poll (primary key), changeable while open
+    when the poll allows it. `proxy_by` names the secretary who recorded it for a delegate without a device."""
+
+    __tablename__ = "open_ballot"
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True)
+    choice: Mapped[dict[str, Any]] = mapped_column(JSON)
+    proxy_by: Mapped[str] = mapped_column(String(120), default="")
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SecretBallot(Base):
+    """A secret ballot: a random key, the poll and the choice, and nothing else: no voter, no time.
+
+    SQLite is chosen on purpose here: a `WITHOUT ROWID` table is stored in the order of its primary key, a random
+    128-bit value, so neither a rowid nor the storage order follows the order of casting (which participation
+    records and the audit trail reveal). On PostgreSQL the same table would need the rebuild at close only.
+    """
+
+    __tablename__ = "secret_ballot"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), index=True)
+    choice: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,270 @@
+"""Voting over Socket.IO: `cast` (acknowledged only after the commit), the `poll` and `poll.progress` broadcasts,
+the countdown timers, and the group-commit writer that lets 500 phones cast within one second.
+
+Events:
+- `cast` {poll_id, choice}: sent by a delegate's phone; ack {"ok": true, "poll_id", "changed"} after the ballot is
+  on disk, or {"ok": false, "error", "code"}.
+- `poll` {event: created|opened|closed|cancelled|paper|changed, poll, seq}: to every role room, each role getting
+  what it may see (drafts only to managers, named lists of open votes only to chair, secretary and clerk).
+- `poll.progress` {poll_id, voted, eligible, seq}: to the meeting room after each group commit; never a choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import select, update
+
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission, Role
+from meeting_server.domain.principal import Principal
+from meeting_server.realtime import rooms
+from meeting_server.realtime.registry import socket_event
+from meeting_server.services import voting
+from meeting_server.store import db
+from meeting_server.store.tables import Meeting, Poll, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Most ballots written in one transaction; bounds how long one commit holds the event loop.
+MAX_BATCH = 250
+ACK_TIMEOUT = 30.0
+
+
+def _socketio() -> Any:
+    from meeting_server.app import socketio
+
+    return socketio
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Broadcasts
+
+
+def poll_changed(m: Meeting, p: Poll, event: str) -> None:
+    """After create/open/close/cancel/paper totals: each role room gets the poll as that role may see it."""
+    from meeting_server.store.db import standalone_session
+
+    sio = _socketio()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with standalone_session(app) as s:
+        p = s.get(Poll, p.id)  # type: ignore[assignment]
+        assert p is not None
+        views: dict[tuple[bool, bool], dict[str, Any] | None] = {}
+        for role in Role:
+            who = Principal(role, m.id)
+            # Roles differ only in whether they see drafts and names: build each distinct view once.
+            cls = (who.can(Permission.VOTE_MANAGE), who.can(Permission.VOTE_SEE_NAMES))
+            if cls not in views:
+                visible = p.state != "draft" or cls[0]
+                views[cls] = voting.view(s, p, who) if visible else None
+            sio.emit("poll", {"event": event, "seq": m.seq, "poll": views[cls]}, to=rooms.role(m.id, role))
+    if event == "closed":
+        # A closed poll is a result the council announced: copy the database right away (SQLite backup API,
+        # in a real thread), so a dead disk after the session loses nothing that was decided.
+        sio.start_background_task(_backup_after_close, app, p.id)
+
+
+def _backup_after_close(app: Flask, poll_id: int) -> None:
+    from meeting_server.services import backup
+
+    try:
+        backup.backup_now(app, f"poll-{poll_id}-closed")
+    except Exception:  # a failed backup must not disturb the sitting; it is logged for the clerk
+        log.exception("backup after poll %s closed failed", poll_id)
+
+
+def progress_changed(meeting_id: int, seq: int, prog: dict[str, int]) -> None:
+    """After a group commit: how many have voted, to everyone in the meeting."""
+    _socketio().emit("poll.progress", dict(prog, seq=seq), to=rooms.meeting(meeting_id))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Group commit
+
+
+@dataclass
+class _Pending:
+    cast: voting.Cast
+    done: threading.Event = field(default_factory=threading.Event)
+    ack: dict[str, Any] | None = None
+
+
+class BallotWriter:
+    """One green thread that writes queued ballots together: one transaction, one fsync, then every ack.
+
+    sqlite3 calls hold the eventlet loop, so 500 separate FULL commits would queue behind each other; writing what
+    has gathered in one commit keeps the ack latency near one commit. No ack is sent before its commit.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.q: queue.Queue[_Pending] = queue.Queue()
+        self.batches = 0
+
+    def submit(self, c: voting.Cast) -> dict[str, Any]:
+        """Queue one ballot and wait for its commit; returns the ack."""
+        item = _Pending(c)
+        self.q.put(item)
+        if not item.done.wait(ACK_TIMEOUT):
+            return {"ok": False, "error": "Máy chủ bận, chưa ghi được phiếu. Hãy bấm gửi lại.", "code": "vote.busy"}
+        assert item.ack is not None
+        return item.ack
+
+    def run(self) -> None:
+        """Forever: take the first waiting ballot, let the others that are ready join it, write them all."""
+        sio = _socketio()
+        while True:
+            batch = [self.q.get()]
+            sio.sleep(0)  # let handlers that already have a ballot in hand queue it
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self.q.get_nowait())
+                except queue.Empty:
+                    break
+            self._write_safely(batch)
+
+    def _write_safely(self, batch: list[_Pending]) -> None:
+        try:
+            with self.app.app_context():
+                self._write(batch)
+        except Exception:  # never let the writer die: the phones would wait forever
+            log.exception("ballot batch of %d failed", len(batch))
+            if len(batch) > 1:
+                # One bad apple must not cost the others their ballot: write them one by one.
+                for item in batch:
+                    if item.ack is None:
+                        self._write_safely([item])
+                return
+            for item in batch:
+                if item.ack is None:
+                    item.ack = {"ok": False, "error": "Chưa ghi được phiếu. Hãy bấm gửi lại.",
+                                "code": "vote.not_stored"}
+                    item.done.set()
+
+    def _write(self, batch: list[_Pending]) -> None:
+        self.batches += 1
+        started = time.monotonic()
+        touched: dict[int, int] = {}  # poll_id -> meeting_id
+        with db.standalone_session(self.app) as s:
+            meetings = sorted({item.cast.who.meeting_id for item in batch})
+            # A write first: it takes SQLite's write lock before anything is read, so what the checks read stays
+            # true until the commit.
+            s.execute(update(Meeting).where(Meeting.id.in_(meetings)).values(seq=Meeting.seq + 1))
+            acks: list[dict[str, Any]] = []
+            outcomes = voting.cast_many(s, [item.cast for item in batch], utcnow())
+            for out in outcomes:
+                if isinstance(out, DomainError):
+                    acks.append({"ok": False, "error": out.message, "code": out.code})
+                else:
+                    touched[out.poll_id] = out.meeting_id
+                    acks.append({"ok": True, "poll_id": out.poll_id, "changed": out.changed})
+            if not touched:
+                s.rollback()
+                for item, ack in zip(batch, acks, strict=True):
+                    item.ack = ack
+                    item.done.set()
+                return
+            figures = []
+            for poll_id, meeting_id in touched.items():
+                p = s.get(Poll, poll_id)
+                assert p is not None
+                figures.append((meeting_id, voting.progress(s, p)))
+            seqs = dict(s.execute(select(Meeting.id, Meeting.seq).where(Meeting.id.in_(meetings))).tuples().all())
+            s.commit()  # synchronous=FULL: on disk when this returns
+        for item, ack in zip(batch, acks, strict=True):
+            item.ack = ack
+            item.done.set()
+        log.debug("wrote %d ballots in %.1f ms", len(batch), (time.monotonic() - started) * 1000)
+        for meeting_id, prog in figures:
+            progress_changed(meeting_id, seqs[meeting_id], prog)
+
+
+_writer_lock = threading.Lock()
+
+
+def writer(app: Flask) -> BallotWriter:
+    """The app's ballot writer, started on first use."""
+    w = app.extensions.get("ballot_writer")
+    if w is None:
+        with _writer_lock:
+            w = app.extensions.get("ballot_writer")
+            if w is None:
+                w = BallotWriter(app)
+                app.extensions["ballot_writer"] = w
+                _socketio().start_background_task(w.run)
+    return w  # type: ignore[no-any-return]
+
+
+@socket_event("cast", requires=Permission.VOTE_CAST)
+def on_cast(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by a delegate's phone: {poll_id, choice}. Acknowledged after the commit; progress goes to everyone."""
+    if not isinstance(data, dict):
+        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Give back this event's connection before waiting: nothing here may hold the database while the writer works.
+    db.session().close()
+    return writer(app).submit(voting.Cast(who=who, poll_id=data.get("poll_id"), choice=data.get("choice")))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Countdown
+
+
+def schedule_close(app: Flask, poll_id: int) -> None:
+    """Close the poll at its deadline (the database refuses later ballots even if this task never runs)."""
+
+    def task() -> None:
+        while True:
+            with app.app_context(), db.standalone_session(app) as s:
+                p = s.get(Poll, poll_id)
+                if p is None or p.state != "open" or p.ends_at is None:
+                    return
+                left = (p.ends_at - utcnow()).total_seconds()
+            if left > 0:
+                _socketio().sleep(min(left, 5.0))
+                continue
+            close_expired(app)
+            return
+
+    _socketio().start_background_task(task)
+
+
+def close_expired(app: Flask) -> list[int]:
+    """Close every open poll whose countdown is over and tell the screens; returns the poll ids."""
+    closed = []
+    with app.app_context(), db.standalone_session(app) as s:
+        for p in voting.expired(s):
+            m = s.get(Meeting, p.meeting_id)
+            assert m is not None
+            try:
+                voting.close(s, m, p, "countdown")
+                s.commit()
+            except DomainError as err:
+                s.rollback()
+                log.error("poll %s could not be closed at its deadline: %s", p.id, err.code)
+                continue
+            voting.checkpoint_after_close(s)
+            closed.append(p.id)
+            poll_changed(m, p, "closed")
+    return closed
+
+
+def resume(app: Flask) -> None:
+    """At start: close polls whose deadline passed while the server was down; re-arm the other timers."""
+    if app.extensions.get("voting_resumed"):
+        return
+    app.extensions["voting_resumed"] = True
+    close_expired(app)
+    with app.app_context(), db.standalone_session(app) as s:
+        from sqlalchemy import select
+
+        waiting = list(s.scalars(select(Poll.id).where(Poll.state == "open", Poll.ends_at.is_not(None))))
+    for poll_id in waiting:
+        schedule_close(app, poll_id)

@@ -1,0 +1,177 @@
+"""HTTP API of voting (docs/PROTOCOL-voting.md): drafts, opening, closing, cancelling, re-votes, paper totals,
+proxy votes and results. Casting from phones goes over Socket.IO (`cast`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from meeting_server.app import csrf
+from meeting_server.domain.errors import DomainError
+from meeting_server.domain.permissions import Permission
+from meeting_server.realtime import voting as live
+from meeting_server.services import meetings, voting
+from meeting_server.store import db
+from meeting_server.store.tables import Meeting, Poll
+from meeting_server.web.guards import bearer_token, principal, requires, same_meeting
+
+bp = Blueprint("voting", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _csrf_for_cookie_clients() -> None:
+    """A browser calling with its cookie must send the CSRF header; a Bearer client cannot be forged that way."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and bearer_token() is None:
+        csrf.protect()
+
+
+@bp.before_app_request
+def _resume_once() -> None:
+    """On the first request after a start: close polls whose countdown ran out while the server was down."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.extensions.get("voting_resumed"):
+        live.resume(app)
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and not request.get_data():
+        return {}
+    if not isinstance(body, dict):
+        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
+    return body
+
+
+def _poll(poll_id: int) -> tuple[Meeting, Poll]:
+    who = principal()
+    s = db.session()
+    p = voting.get(s, poll_id, who.meeting_id)
+    if p.state == "draft" and not who.can(Permission.VOTE_MANAGE):
+        from meeting_server.domain.errors import NotFound
+
+        raise NotFound("Không tìm thấy cuộc biểu quyết.")
+    return meetings.get(s, p.meeting_id), p
+
+
+def _view(p: Poll) -> dict[str, Any]:
+    return voting.view(db.session(), p, principal())
+
+
+@bp.route("/meetings/<int:meeting_id>/polls")
+@requires(Permission.MEETING_READ)
+def list_polls(meeting_id: int) -> Any:
+    """The meeting's polls (drafts only for those who prepare them)."""
+    same_meeting(meeting_id)
+    who = principal()
+    s = db.session()
+    polls = [p for p in voting.polls_of(s, meeting_id) if p.state != "draft" or who.can(Permission.VOTE_MANAGE)]
+    return jsonify({"polls": [_view(p) for p in polls]})
+
+
+@bp.route("/meetings/<int:meeting_id>/polls", methods=["POST"])
+@requires(Permission.VOTE_MANAGE)
+def create_poll(meeting_id: int) -> Any:
+    """A draft poll (clerk, chair): kind, title, agenda_item_id, threshold, seats, candidates, officials."""
+    same_meeting(meeting_id)
+    s = db.session()
+    m = meetings.get(s, meeting_id)
+    p = voting.create(s, m, _body(), principal().actor)
+    s.commit()
+    live.poll_changed(m, p, "created")
+    return jsonify(_view(p)), 201
+
+
+@bp.route("/polls/<int:poll_id>")
+@requires(Permission.MEETING_READ)
+def get_poll(poll_id: int) -> Any:
+    """Status, progress and, once closed, the result (counts, percentages of N, passed, announcement lines)."""
+    _m, p = _poll(poll_id)
+    return jsonify(_view(p))
+
+
+@bp.route("/polls/<int:poll_id>/open", methods=["POST"])
+@requires(Permission.VOTE_CONDUCT)
+def open_poll(poll_id: int) -> Any:
+    """The chair opens a draft, optionally with `countdown` seconds."""
+    m, p = _poll(poll_id)
+    s = db.session()
+    voting.open_poll(s, m, p, principal().actor, _body().get("countdown"))
+    s.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    live.writer(app)  # started now, not by the first ballot
+    if p.ends_at is not None:
+        live.schedule_close(app, p.id)
+    live.poll_changed(m, p, "opened")
+    return jsonify(_view(p))
+
+
+@bp.route("/polls/<int:poll_id>/close", methods=["POST"])
+@requires(Permission.VOTE_CONDUCT)
+def close_poll(poll_id: int) -> Any:
+    """The chair closes the poll; the result goes to every screen."""
+    m, p = _poll(poll_id)
+    s = db.session()
+    voting.close(s, m, p, principal().actor)
+    s.commit()
+    voting.checkpoint_after_close(s)
+    s.commit()
+    live.poll_changed(m, p, "closed")
+    return jsonify(_view(p))
+
+
+@bp.route("/polls/<int:poll_id>/cancel", methods=["POST"])
+@requires(Permission.VOTE_CONDUCT)
+def cancel_poll(poll_id: int) -> Any:
+    """The chair cancels a draft or open poll with a `reason`; its record stays."""
+    m, p = _poll(poll_id)
+    s = db.session()
+    voting.cancel(s, m, p, _body().get("reason"), principal().actor)
+    s.commit()
+    voting.checkpoint_after_close(s)
+    s.commit()
+    live.poll_changed(m, p, "cancelled")
+    return jsonify(_view(p))
+
+
+@bp.route("/polls/<int:poll_id>/revote", methods=["POST"])
+@requires(Permission.VOTE_MANAGE)
+def revote(poll_id: int) -> Any:
+    """A new draft linked to a closed or cancelled poll."""
+    m, p = _poll(poll_id)
+    s = db.session()
+    new = voting.revote(s, m, p, principal().actor)
+    s.commit()
+    live.poll_changed(m, new, "created")
+    return jsonify(_view(new)), 201
+
+
+@bp.route("/polls/<int:poll_id>/paper", methods=["POST"])
+@requires(Permission.VOTE_MANAGE)
+def paper_totals(poll_id: int) -> Any:
+    """The counting committee's paper-ballot totals of a secret poll: issued, returned, invalid, counts/ratings."""
+    m, p = _poll(poll_id)
+    s = db.session()
+    voting.set_paper(s, m, p, _body(), principal().actor)
+    s.commit()
+    live.poll_changed(m, p, "paper")
+    return jsonify(_view(p))
+
+
+@bp.route("/polls/<int:poll_id>/proxy", methods=["POST"])
+@requires(Permission.VOTE_PROXY)
+def proxy_vote(poll_id: int) -> Any:
+    """The secretary records the open vote of a delegate without a device: {participant_id, choice}; marked so."""
+    m, p = _poll(poll_id)
+    who = principal()
+    s = db.session()
+    body = _body()
+    target = voting.proxy_target(s, m.id, body.get("participant_id"))
+    voting.cast(s, voting.Cast(who=who, poll_id=p.id, choice=body.get("choice"), participant_id=target,
+                               proxy_by=who.actor))
+    m.seq += 1
+    prog = voting.progress(s, p)
+    s.commit()
+    live.progress_changed(m.id, m.seq, prog)
+    return jsonify({"ok": True, "progress": prog})

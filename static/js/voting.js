@@ -1,0 +1,362 @@
+/* Voting panels (delegate, chair/clerk, projector). Shows what the server sent: options, progress, results and
+   announcement lines; never counts or decides anything itself. A ballot shows as recorded only after the ack. */
+(function () {
+  "use strict";
+  if (!window.Live) return;
+  var L = window.Live, el = L.el, fmt = L.fmt;
+  var I = JSON.parse(document.getElementById("i18n-voting").textContent);
+  var panels = Array.prototype.slice.call(document.querySelectorAll("[data-vote-panel]"));
+  if (!panels.length) return;
+  var st = L.state();
+  var voting = st.voting || { shown: null, polls: [] };
+  var mine = (voting.mine) || {};          // poll id -> {voted, choice}: this phone's own ballots
+  var draft = {};                          // poll id -> the choice being made, before confirmation
+  var pending = {};                        // poll id -> true while a cast waits for its ack
+  var message = {};                        // poll id -> error text of the last failed cast
+  var deadline = {};                       // poll id -> local ms when the countdown ends
+  var can = function (p) { return (L.state().me.permissions || []).indexOf(p) >= 0; };
+  var me = L.state().me;
+  var isDelegate = ["chair", "secretary", "delegate"].indexOf(me.role) >= 0;
+
+  function csrf() { return document.querySelector('meta[name="csrf-token"]').content; }
+  function api(method, path, body) {
+    return fetch("/api/v1" + path, {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || r.status); return j; }); });
+  }
+  function fail(e) { alert(e.message || e); }
+
+  function setShown(p) {
+    if (p && p.ends_in_ms !== null && p.ends_in_ms !== undefined) deadline[p.id] = Date.now() + p.ends_in_ms;
+    voting.shown = p;
+  }
+  function upsert(p) {
+    var list = voting.polls || [];
+    var i = list.map(function (x) { return x.id; }).indexOf(p.id);
+    if (i >= 0) list[i] = p; else list.push(p);
+    voting.polls = list;
+  }
+
+  L.on("state", function (s) {
+    voting = s.voting || voting;
+    if (voting.mine) mine = voting.mine;   // a personal snapshot (connect/sync); role broadcasts carry none
+    setShown(voting.shown);
+    render();
+  });
+  L.socket.on("poll", function (ev) {
+    if (!L.applySeq(ev.seq)) return;
+    var p = ev.poll;
+    if (!p) return;
+    if (can("vote.can_manage")) upsert(p);
+    if (p.state === "open" || p.state === "closed" || p.state === "cancelled") setShown(p);
+    render();
+  });
+  L.socket.on("poll.progress", function (ev) {
+    if (!L.applySeq(ev.seq)) return;
+    [voting.shown].concat(voting.polls || []).forEach(function (p) {
+      if (p && p.id === ev.poll_id && p.progress) { p.progress.voted = ev.voted; p.progress.eligible = ev.eligible; }
+    });
+    render();
+  });
+
+  /* ---------- pieces ---------- */
+
+  function progressLine(p) {
+    return el("p", { "class": "vote-progress", "data-bind": "vote_progress" }, fmt(I.voted_line, p.progress));
+  }
+  function countdown(p) {
+    if (p.state !== "open" || !deadline[p.id]) return null;
+    var s = Math.max(0, Math.ceil((deadline[p.id] - Date.now()) / 1000));
+    return el("p", { "class": "vote-countdown", "data-countdown": p.id }, fmt(I.time_left, { s: s }));
+  }
+  function head(p) {
+    var box = el("div", { "class": "vote-head" });
+    box.appendChild(el("p", { "class": "vote-kind" }, p.kind_label + " · " + (I["state_" + p.state] || p.state)));
+    box.appendChild(el("h3", { "class": "vote-title" }, p.title));
+    return box;
+  }
+
+  function bars(rows) {
+    // rows: [{label, votes, percent}] as the server sent them; the bar is the server's percentage, drawn.
+    var list = el("div", { "class": "vote-bars" });
+    rows.forEach(function (o) {
+      var row = el("div", { "class": "vote-bar-row", "data-option": o.key });
+      row.appendChild(el("span", { "class": "vote-bar-label" }, o.label));
+      var track = el("span", { "class": "vote-bar-track" });
+      var bar = el("span", { "class": "vote-bar" });
+      bar.style.width = Math.min(100, parseFloat(String(o.percent).replace(/\./g, "").replace(",", "."))) + "%";
+      track.appendChild(bar);
+      row.appendChild(track);
+      row.appendChild(el("span", { "class": "vote-bar-figure" }, o.votes + " · " + o.percent));
+      list.appendChild(row);
+    });
+    return list;
+  }
+
+  function result(p) {
+    var r = p.result, box = el("div", { "class": "vote-result", "data-result": p.id });
+    if (r.passed === true || r.passed === false) {
+      box.appendChild(el("p", { "class": "vote-verdict " + (r.passed ? "passed" : "rejected") },
+        r.passed ? I.passed : I.rejected));
+    }
+    if (r.options && r.options.length) box.appendChild(bars(r.options));
+    (r.ratings || []).forEach(function (o) {
+      box.appendChild(el("h4", {}, o.name));
+      box.appendChild(bars(o.levels));
+    });
+    var ul = el("ul", { "class": "vote-lines", "data-bind": "vote_lines" });
+    r.lines.forEach(function (line) { ul.appendChild(el("li", {}, line)); });
+    box.appendChild(ul);
+    if (p.voters) {
+      var d = el("details", { "class": "vote-names" });
+      d.appendChild(el("summary", {}, I.named_list));
+      var t = el("table", { "class": "people" }), tb = el("tbody");
+      p.voters.forEach(function (v) {
+        var tr = el("tr", { "data-participant": v.participant_id });
+        tr.appendChild(el("td", {}, v.name));
+        tr.appendChild(el("td", {}, v.choice_label + (v.proxy ? " (" + I.proxy + ")" : "")));
+        tb.appendChild(tr);
+      });
+      t.appendChild(tb); d.appendChild(t); box.appendChild(d);
+    }
+    return box;
+  }
+
+  function choiceLabel(p, c) {
+    if (p.kind === "election") {
+      return c.length ? p.candidates.filter(function (x) { return c.indexOf(x.key) >= 0; })
+        .map(function (x) { return x.name; }).join(", ") : I.none_picked;
+    }
+    if (p.kind === "confidence_rating") {
+      return p.officials.map(function (o) {
+        var lv = p.levels.filter(function (l) { return l.key === c[o.key]; })[0];
+        return o.name + ": " + (lv ? lv.label : "—");
+      }).join("; ");
+    }
+    return (p.options.filter(function (o) { return o.key === c; })[0] || {}).label || "";
+  }
+
+  function ballot(p) {
+    var box = el("div", { "class": "vote-ballot" });
+    var c = draft[p.id];
+    if (p.kind === "election") {
+      c = draft[p.id] = c || [];
+      box.appendChild(el("p", { "class": "hint" }, fmt(I.pick_up_to, { seats: p.seats })));
+      p.candidates.forEach(function (x) {
+        var on = c.indexOf(x.key) >= 0;
+        box.appendChild(el("button", { "class": "button vote-option" + (on ? " chosen" : ""), "data-pick": x.key,
+          "aria-pressed": String(on), "type": "button" }, (on ? "☑ " : "☐ ") + x.name));
+      });
+    } else if (p.kind === "confidence_rating") {
+      c = draft[p.id] = c || {};
+      p.officials.forEach(function (o) {
+        var row = el("div", { "class": "vote-rate-row" });
+        row.appendChild(el("p", { "class": "vote-rate-name" }, o.name));
+        p.levels.forEach(function (lv) {
+          var on = c[o.key] === lv.key;
+          row.appendChild(el("button", { "class": "button vote-option small" + (on ? " chosen" : ""), "type": "button",
+            "data-rate": o.key, "data-level": lv.key, "aria-pressed": String(on) }, lv.label));
+        });
+        box.appendChild(row);
+      });
+    } else {
+      p.options.forEach(function (o) {
+        var on = c === o.key;
+        box.appendChild(el("button", { "class": "button vote-option" + (on ? " chosen" : ""), "data-choice": o.key,
+          "aria-pressed": String(on), "type": "button" }, o.label));
+      });
+    }
+    var ready = p.kind === "election" || (p.kind === "confidence_rating" ? Object.keys(c || {}).length > 0 : !!c);
+    if (ready) {
+      box.appendChild(el("p", { "class": "vote-confirm-q" }, fmt(I.confirm_question, { choice: choiceLabel(p, c) })));
+      var b = el("button", { "class": "button primary vote-confirm", "data-confirm": p.id, "type": "button" },
+        pending[p.id] ? I.sending : I.confirm);
+      if (pending[p.id]) b.disabled = true;
+      box.appendChild(b);
+    }
+    if (message[p.id]) box.appendChild(el("p", { "class": "vote-error", "role": "alert" }, message[p.id]));
+    return box;
+  }
+
+  function delegateView(p) {
+    var box = el("div");
+    box.appendChild(head(p));
+    if (p.state === "open") {
+      box.appendChild(progressLine(p));
+      var cd = countdown(p); if (cd) box.appendChild(cd);
+      if (!isDelegate) { box.appendChild(el("p", { "class": "hint" }, I.not_eligible_here)); return box; }
+      var got = mine[p.id];
+      if (got && got.voted) {
+        box.appendChild(el("p", { "class": "vote-recorded", "data-bind": "vote_recorded" }, "✓ " + I.recorded));
+        if (p.allow_change) {
+          box.appendChild(el("p", { "class": "hint" }, I.recorded_change));
+          if (draft[p.id] === undefined && got.choice) draft[p.id] = got.choice;
+          box.appendChild(ballot(p));
+        }
+      } else {
+        if (p.secret) box.appendChild(el("p", { "class": "hint" }, I.secret_note));
+        box.appendChild(ballot(p));
+      }
+    } else if (p.state === "closed" && p.result) {
+      box.appendChild(result(p));
+    } else if (p.state === "cancelled") {
+      box.appendChild(el("p", { "class": "vote-cancelled" }, fmt(I.reason, { reason: p.cancel_reason })));
+    }
+    return box;
+  }
+
+  function chairView() {
+    var box = el("div");
+    var shown = voting.shown;
+    if (shown) {
+      var cur = el("div", { "class": "vote-current" });
+      cur.appendChild(head(shown));
+      if (shown.state === "open") {
+        cur.appendChild(progressLine(shown));
+        var cd = countdown(shown); if (cd) cur.appendChild(cd);
+        if (can("vote.can_conduct")) {
+          cur.appendChild(el("button", { "class": "button primary", "data-poll-action": "close", "data-poll": shown.id,
+            "type": "button" }, I.close_poll));
+        }
+      } else if (shown.state === "closed" && shown.result) {
+        cur.appendChild(result(shown));
+      }
+      box.appendChild(cur);
+    }
+    if (!can("vote.can_manage")) return box;
+    var list = el("ol", { "class": "vote-list" });
+    (voting.polls || []).forEach(function (p) {
+      var li = el("li", { "data-poll-row": p.id });
+      li.appendChild(el("span", {}, p.title + " — " + p.kind_label + " · " + (I["state_" + p.state] || p.state)));
+      var acts = el("span", { "class": "nowrap" });
+      function act(name, label) {
+        acts.appendChild(el("button", { "class": "button small", "data-poll-action": name, "data-poll": p.id, "type": "button" }, label));
+      }
+      if (p.state === "draft" && can("vote.can_conduct")) act("open", I.open_poll);
+      if (p.state === "open" && can("vote.can_conduct")) act("close", I.close_poll);
+      if ((p.state === "draft" || p.state === "open") && can("vote.can_conduct")) act("cancel", I.cancel_poll);
+      if (p.state === "closed" || p.state === "cancelled") act("revote", I.revote);
+      if (p.secret && (p.state === "open" || p.state === "closed") && p.kind !== "confidence_rating") act("paper", I.paper);
+      li.appendChild(acts);
+      list.appendChild(li);
+    });
+    if (!(voting.polls || []).length) box.appendChild(el("p", { "class": "hint" }, I.no_polls));
+    box.appendChild(list);
+    return box;
+  }
+
+  function render() {
+    panels.forEach(function (panel) {
+      var kind = panel.dataset.votePanel;
+      var section = panel.closest("section");
+      panel.innerHTML = "";
+      var p = voting.shown;
+      if (kind === "chair") {
+        panel.appendChild(chairView());
+        if (section) section.hidden = false;
+        return;
+      }
+      if (section) section.hidden = !p;
+      if (kind === "kiosk") {
+        var idle = document.getElementById("kiosk-idle");
+        if (idle) idle.hidden = !!p;
+      }
+      if (p) panel.appendChild(delegateView(p));
+    });
+  }
+
+  /* ---------- actions ---------- */
+
+  function cast(p) {
+    var c = draft[p.id];
+    pending[p.id] = true; delete message[p.id]; render();
+    L.socket.timeout(15000).emit("cast", { poll_id: p.id, choice: c }, function (err, res) {
+      pending[p.id] = false;
+      if (err || !res) { message[p.id] = I.not_sent; }
+      else if (res.ok) { mine[p.id] = { voted: true, choice: p.kind === "open" ? c : undefined }; }
+      else { message[p.id] = res.error; if (res.code === "vote.already_voted") mine[p.id] = { voted: true }; }
+      render();
+    });
+  }
+
+  function byId(id) {
+    var all = [voting.shown].concat(voting.polls || []);
+    return all.filter(function (p) { return p && p.id === id; })[0];
+  }
+
+  document.addEventListener("click", function (ev) {
+    var t = ev.target.closest("button"); if (!t) return;
+    var p = voting.shown;
+    if (t.dataset.choice && p) { draft[p.id] = t.dataset.choice; render(); }
+    else if (t.dataset.pick && p) {
+      var c = draft[p.id] || [], i = c.indexOf(t.dataset.pick);
+      if (i >= 0) c.splice(i, 1); else c.push(t.dataset.pick);
+      draft[p.id] = c; render();
+    } else if (t.dataset.rate && p) {
+      var r = draft[p.id] || {}; r[t.dataset.rate] = t.dataset.level; draft[p.id] = r; render();
+    } else if (t.dataset.confirm && p) { cast(p); }
+    else if (t.dataset.pollAction) { pollAction(t.dataset.pollAction, byId(Number(t.dataset.poll))); }
+  });
+
+  function pollAction(name, p) {
+    if (!p) return;
+    if (name === "open") {
+      var s = prompt(I.countdown_prompt, "");
+      if (s === null) return;
+      var body = s.trim() ? { countdown: Number(s) } : {};
+      api("POST", "/polls/" + p.id + "/open", body).catch(fail);
+    } else if (name === "close") {
+      api("POST", "/polls/" + p.id + "/close").catch(fail);
+    } else if (name === "cancel") {
+      var reason = prompt(I.cancel_prompt, "");
+      if (!reason) return;
+      api("POST", "/polls/" + p.id + "/cancel", { reason: reason }).catch(fail);
+    } else if (name === "revote") {
+      api("POST", "/polls/" + p.id + "/revote").catch(fail);
+    } else if (name === "paper") {
+      var keys = p.kind === "election" ? p.candidates.map(function (x) { return x.key; }) : p.options.map(function (o) { return o.key; });
+      var line = prompt(I.paper_prompt, "");
+      if (!line) return;
+      var n = line.split(",").map(function (x) { return Number(x.trim()); });
+      var counts = {}; keys.forEach(function (k, i) { counts[k] = n[3 + i] || 0; });
+      api("POST", "/polls/" + p.id + "/paper", { issued: n[0], returned: n[1], invalid: n[2] || 0, counts: counts }).catch(fail);
+    }
+  }
+
+  var form = document.querySelector("[data-vote-form]");
+  if (form) {
+    var kindSel = form.querySelector('[name="kind"]');
+    var showFields = function () {
+      Array.prototype.forEach.call(form.querySelectorAll("[data-for-kind]"), function (l) {
+        l.hidden = l.dataset.forKind.split(",").indexOf(kindSel.value) < 0;
+      });
+    };
+    kindSel.addEventListener("change", showFields); showFields();
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var f = form.elements;
+      var lines = function (name) { return f[name].value.split("\n").map(function (x) { return x.trim(); }).filter(Boolean); };
+      var body = { kind: f.kind.value, title: f.title.value, threshold: f.threshold.value,
+        agenda_item_id: f.agenda_item_id.value ? Number(f.agenda_item_id.value) : null,
+        allow_change: f.allow_change.checked };
+      if (body.kind === "election") { body.seats = Number(f.seats.value); body.candidates = lines("candidates"); }
+      if (body.kind === "confidence_rating" || body.kind === "confidence_vote") body.officials = lines("officials");
+      api("POST", "/meetings/" + L.state().meeting.id + "/polls", body)
+        .then(function () { form.reset(); showFields(); }).catch(fail);
+    });
+  }
+
+  setInterval(function () {
+    var p = voting.shown;
+    if (p && p.state === "open" && deadline[p.id]) {
+      Array.prototype.forEach.call(document.querySelectorAll('[data-countdown="' + p.id + '"]'), function (e) {
+        e.textContent = fmt(I.time_left, { s: Math.max(0, Math.ceil((deadline[p.id] - Date.now()) / 1000)) });
+      });
+    }
+  }, 500);
+
+  setShown(voting.shown);
+  render();
+})();

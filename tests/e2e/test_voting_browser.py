@@ -1,0 +1,83 @@
+"""Three phone-sized delegates vote in Chromium, the chair closes, and every screen shows the same result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer
+from tests.realtime.voting_kit import chair, make_poll, open_poll
+
+pytestmark = pytest.mark.browser
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser: Any, srv: LiveServer, url: str, viewport: dict[str, int]) -> Any:
+    ctx = browser.new_context(viewport=viewport, locale="vi-VN")
+    page = ctx.new_page()
+    page.goto(srv.local(url))  # the join link: binds the card, marks a delegate present
+    page.wait_for_selector('[data-bind="connection"]:not(.offline)')
+    return page
+
+
+def test_three_phones_vote_chair_closes_every_screen_shows_the_same_result(live_server: LiveServer,
+                                                                           browser: Any) -> None:
+    srv = live_server
+    plain = [d for d in srv.links["delegates"] if d["role"] == "delegate"][:3]
+    phones = [_page(browser, srv, d["url"], PHONE) for d in plain]
+    chair_page = _page(browser, srv, chair(srv), {"width": 1280, "height": 900})
+    kiosk = _page(browser, srv, srv.links["kiosk"], {"width": 1280, "height": 720})
+
+    poll = make_poll(srv, title="Thông qua Nghị quyết về Kế hoạch chuyển đổi số năm 2027")
+    open_poll(srv, poll["id"])
+    for page in phones:
+        page.wait_for_selector("#vote-panel:not([hidden]) .vote-option")
+        assert page.locator(".vote-progress").inner_text() == "Đã biểu quyết: 0/4"
+    kiosk.wait_for_selector("#kiosk-vote:not([hidden]) .vote-progress")
+
+    choices = ["Tán thành", "Tán thành", "Không tán thành"]
+    for page, label in zip(phones, choices, strict=True):
+        page.get_by_role("button", name=label, exact=True).click()
+        assert label in page.locator(".vote-confirm-q").inner_text()
+        page.get_by_role("button", name="Xác nhận").click()
+        # Shown only after the server's acknowledgement, i.e. after the commit.
+        page.wait_for_selector('[data-bind="vote_recorded"]')
+        assert page.locator('[data-bind="vote_recorded"]').inner_text() == "✓ Đã ghi nhận phiếu của bạn"
+    kiosk.wait_for_function("document.querySelector('.vote-progress').textContent === 'Đã biểu quyết: 3/4'")
+    chair_page.wait_for_function(
+        "document.querySelector('#vote-panel .vote-progress').textContent === 'Đã biểu quyết: 3/4'")
+    # No running count anywhere while the poll is open.
+    assert kiosk.locator(".vote-result").count() == 0 and chair_page.locator(".vote-result").count() == 0
+
+    chair_page.locator('#vote-panel .vote-current [data-poll-action="close"]').click()
+    screens = [*phones, chair_page, kiosk]
+    lines = []
+    for page in screens:
+        page.wait_for_selector(".vote-result .vote-lines li")
+        lines.append(page.locator('[data-bind="vote_lines"]').first.inner_text())
+    assert all(text == lines[0] for text in lines), lines
+    assert "Tán thành: 2/30 đại biểu, chiếm 6,67% tổng số đại biểu HĐND xã." in lines[0]
+    assert "Không tán thành: 1/30 đại biểu, chiếm 3,33% tổng số đại biểu HĐND xã." in lines[0]
+    for page in screens:
+        assert page.locator(".vote-verdict").first.inner_text() == "KHÔNG THÔNG QUA"
+        bars = page.locator(".vote-result .vote-bar-figure").all_inner_texts()
+        assert bars[:3] == ["2 · 6,67%", "1 · 3,33%", "0 · 0,00%"]
+    # Who chose what: on the chair's screen only.
+    assert chair_page.locator(".vote-names tr").count() == 4
+    assert phones[0].locator(".vote-names").count() == 0 and kiosk.locator(".vote-names").count() == 0
+    chair_page.screenshot(path=str(srv.data_dir / "chair-result.png"))
+    phones[0].screenshot(path=str(srv.data_dir / "phone-result.png"), full_page=True)
