@@ -36,15 +36,18 @@ def resolve(s: Session, token: str) -> Principal:
     """The principal a token stands for, or TokenUnknown / TokenRevoked."""
     if not token or len(token) > 64:
         raise TokenUnknown("Mã tham gia không đúng.")
-    p = s.scalar(select(Participant).where(Participant.token == token))
-    if p is not None:
-        return Principal(Role(p.role), p.meeting_id, p.id, p.full_name)
-    m = s.scalar(select(Meeting).where(Meeting.kiosk_token == token))
-    if m is not None:
-        return Principal(Role.KIOSK, m.id, None, "Màn hình chiếu")
-    m = s.scalar(select(Meeting).where(Meeting.guest_token == token))
-    if m is not None:
-        return Principal(Role.GUEST, m.id, None, "Khách")
+    # Every Socket.IO event resolves its token again (so revocation is immediate): plain column reads, one
+    # indexed lookup for a card, keep that cheap.
+    row = s.execute(select(Participant.role, Participant.meeting_id, Participant.id, Participant.full_name)
+                    .where(Participant.token == token)).first()
+    if row is not None:
+        return Principal(Role(row.role), row.meeting_id, row.id, row.full_name)
+    mid = s.scalar(select(Meeting.id).where(Meeting.kiosk_token == token))
+    if mid is not None:
+        return Principal(Role.KIOSK, mid, None, "Màn hình chiếu")
+    mid = s.scalar(select(Meeting.id).where(Meeting.guest_token == token))
+    if mid is not None:
+        return Principal(Role.GUEST, mid, None, "Khách")
     if s.get(RevokedToken, token) is not None:
         raise TokenRevoked("Thẻ này đã bị thu hồi. Hãy nhận thẻ mới tại bàn thư ký.")
     raise TokenUnknown("Mã tham gia không đúng.")
