@@ -1,7 +1,13 @@
 """Uploads to page images: inspection, conversion, rendering in worker processes, and text search.
 
 The only package that imports PyMuPDF, and only in ingest.py, render.py and the worker process;
-what is exported here loads without it, so the web process stays light.
+what is exported here loads without it, so the web process stays light. Typical use in the server
+(create the pool at start-up, after eventlet.monkey_patch(), never at import):
+
+    pool = RenderPool(instance / "page-cache")                  # workers start in the background
+    info = pool.inspect(upload_path, pdf_out=derived_path)     # DocInfo, or IngestError(.code, .message)
+    image = pool.render(info.pdf_path, info.content_hash, 0, PHONE_WIDTH, priority=Priority.HIGH)
+    pre_render_document(pool, info.pdf_path, info.content_hash, info.page_count, STANDARD_WIDTHS, progress)
 """
 
 from meeting_server.documents.cache import (

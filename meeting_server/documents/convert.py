@@ -38,9 +38,9 @@ def soffice_path() -> str | None:
     for candidate in _KNOWN_PATHS:
         if os.access(candidate, os.X_OK):
             return candidate
-    for candidate in sorted(Path("/opt").glob("libreoffice*/program/soffice"), reverse=True):
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
+    for opt in sorted(Path("/opt").glob("libreoffice*/program/soffice"), reverse=True):
+        if os.access(opt, os.X_OK):
+            return str(opt)
     return None
 
 
@@ -80,7 +80,7 @@ def convert_to_pdf(src: Path, out_pdf: Path, *, source_format: str, timeout_s: f
             str(infile),
         ]
         env = dict(os.environ, HOME=str(work))
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -90,12 +90,12 @@ def convert_to_pdf(src: Path, out_pdf: Path, *, source_format: str, timeout_s: f
             # Its own session, so a timeout kills oosplash and soffice.bin together.
             start_new_session=True,
             preexec_fn=_lift_soft_memory_limit,
-        )
-        try:
-            output, _ = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise IngestError.of("doc.timeout") from None
+        ) as proc:
+            try:
+                output, _ = proc.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise IngestError.of("doc.timeout") from None
         result = outdir / "input.pdf"
         if proc.returncode != 0 or not result.is_file() or result.stat().st_size == 0:
             log.warning(

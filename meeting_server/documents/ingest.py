@@ -38,7 +38,8 @@ _IMAGE_PAGE_SHORT_SIDE = 595.0
 _TITLE_MAX = 200
 # Titles that PDF producers write on their own rather than the author's title.
 _MEANINGLESS_TITLE = re.compile(
-    r"^(untitled|document\d*|presentation\d*|book\d*|powerpoint presentation|microsoft word - .*|.*\.(docx?|xlsx?|pptx?|odt|pdf))$",
+    r"^(untitled|document\d*|presentation\d*|book\d*|powerpoint presentation|microsoft word - .*"
+    r"|.*\.(docx?|xlsx?|pptx?|odt|pdf))$",
     re.IGNORECASE,
 )
 
@@ -74,16 +75,38 @@ def inspect_file(
     if fmt == ENCRYPTED_OFFICE:
         raise IngestError.of("doc.office_encrypted")
 
-    pdf_path = path
-    if fmt in IMAGE_FORMATS:
-        _image_to_pdf(path, out, limits)
-        pdf_path = out
-    elif fmt in OFFICE_FORMATS:
-        convert.convert_to_pdf(path, out, source_format=fmt, timeout_s=limits.convert_timeout_s)
-        pdf_path = out
-    elif fmt != PDF:
-        raise IngestError.of("doc.unsupported")
+    try:
+        pdf_path = path
+        if fmt in IMAGE_FORMATS:
+            _image_to_pdf(path, out, limits)
+            pdf_path = out
+        elif fmt in OFFICE_FORMATS:
+            convert.convert_to_pdf(path, out, source_format=fmt, timeout_s=limits.convert_timeout_s)
+            pdf_path = out
+        elif fmt != PDF:
+            raise IngestError.of("doc.unsupported")
+        pdf_path, sizes, texts, title = _inspect_pdf(pdf_path, out, password, limits)
+    except IngestError:
+        # A derived PDF of a refused upload is of no use to anyone.
+        if out != path:
+            out.unlink(missing_ok=True)
+        raise
+    return DocInfo(
+        content_hash=content_hash,
+        pdf_path=pdf_path,
+        source_format=fmt,
+        page_count=len(sizes),
+        title=title,
+        page_sizes=tuple(sizes),
+        page_texts=tuple(texts),
+        file_size=size,
+        converted=pdf_path != path,
+    )
 
+
+def _inspect_pdf(
+    pdf_path: Path, out: Path, password: str | None, limits: Limits
+) -> tuple[Path, list[tuple[float, float]], list[str], str]:
     doc = _open_pdf(pdf_path)
     try:
         if doc.needs_pass:
@@ -99,20 +122,11 @@ def inspect_file(
     except IngestError:
         raise
     except Exception as exc:  # whatever else MuPDF trips over in a broken file
-        log.info("cannot inspect %s: %s", path, exc)
+        log.info("cannot inspect %s: %s", pdf_path, exc)
         raise IngestError.of("doc.damaged") from None
     finally:
         doc.close()
-    return DocInfo(
-        content_hash=content_hash,
-        pdf_path=pdf_path,
-        source_format=fmt,
-        page_count=len(sizes),
-        title=title,
-        page_sizes=tuple(sizes),
-        page_texts=tuple(texts),
-        file_size=size,
-    )
+    return pdf_path, sizes, texts, title
 
 
 def _open_pdf(path: Path) -> pymupdf.Document:
@@ -188,7 +202,7 @@ def _title(doc: pymupdf.Document, texts: list[str]) -> str:
 def _save_decrypted(doc: pymupdf.Document, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    doc.save(tmp, encryption=pymupdf.PDF_ENCRYPT_NONE, garbage=1)
+    doc.save(tmp, encryption=pymupdf.PDF_ENCRYPT_NONE, garbage=1)  # type: ignore[attr-defined]  # set at import
     os.replace(tmp, out)
 
 
@@ -197,8 +211,9 @@ def _image_to_pdf(path: Path, out: Path, limits: Limits) -> None:
         with warnings.catch_warnings():
             # Pillow only warns between 89 and 179 MP; our own limit below decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-        with img:
+            opened = Image.open(path)
+        with opened:
+            img: Image.Image = opened
             width, height = img.size
             if width * height > limits.max_image_pixels:
                 raise IngestError.of(

@@ -60,11 +60,7 @@ class DocInfo:
     page_sizes: tuple[tuple[float, float], ...]  # (width, height) in points, rotation applied
     page_texts: tuple[str, ...] = field(repr=False)  # NFC text of each page, "" for a scanned page
     file_size: int = 0
-
-    @property
-    def converted(self) -> bool:
-        """True when `pdf_path` is a derived PDF rather than the upload itself."""
-        return self.source_format != "pdf"
+    converted: bool = False  # True when pdf_path is a PDF derived from the upload (image, office, decrypted)
 
     def to_dict(self) -> dict[str, Any]:
         """The info as JSON-ready values."""
@@ -86,6 +82,7 @@ class DocInfo:
             page_sizes=tuple((float(w), float(h)) for w, h in data["page_sizes"]),
             page_texts=tuple(data["page_texts"]),
             file_size=int(data.get("file_size", 0)),
+            converted=bool(data.get("converted", False)),
         )
 
 
@@ -105,10 +102,7 @@ MESSAGES: dict[str, str] = {
         "LibreOffice không chuyển được tệp này sang PDF; tệp có thể bị hỏng. "
         "Hãy mở tệp bằng phần mềm gốc, lưu thành PDF rồi tải lên lại."
     ),
-    "doc.crashed": (
-        "Tệp làm hỏng bộ đọc PDF nên không xử lý được. "
-        "Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."
-    ),
+    "doc.crashed": ("Tệp làm hỏng bộ đọc PDF nên không xử lý được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."),
     "doc.encrypted": "Tệp PDF được đặt mật khẩu. Hãy nhập mật khẩu để mở tệp.",
     "doc.wrong_password": "Mật khẩu không đúng nên chưa mở được tệp PDF. Hãy kiểm tra lại mật khẩu.",
     "doc.office_encrypted": (
@@ -138,8 +132,7 @@ MESSAGES: dict[str, str] = {
         "Hãy lưu tệp thành PDF rồi tải lên lại."
     ),
     "doc.timeout": (
-        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; "
-        "hãy xuất lại tệp PDF rồi tải lên lại."
+        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; hãy xuất lại tệp PDF rồi tải lên lại."
     ),
 }
 

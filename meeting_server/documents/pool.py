@@ -66,7 +66,8 @@ class PoolJob:
         return self._done.is_set()
 
     def result(self, timeout: float | None = None) -> Any:
-        """The job's result; raises its IngestError, ValueError or JobCancelled, or TimeoutError after `timeout`."""
+        """The job's result; raises its IngestError (the file), ValueError (the request), OSError (the server's disk)
+        or JobCancelled, or TimeoutError after `timeout`."""
         if not self._done.wait(timeout):
             raise TimeoutError(f"{self.op} job still running after {timeout} s")
         error = self._error
@@ -158,7 +159,8 @@ class RenderPool:
         priority: Priority = Priority.NORMAL,
     ) -> DocInfo:
         """Inspect an upload in a worker and wait; raises IngestError (doc.timeout when it overran)."""
-        return self.submit_inspect(path, password=password, pdf_out=pdf_out, priority=priority).result()
+        info: DocInfo = self.submit_inspect(path, password=password, pdf_out=pdf_out, priority=priority).result()
+        return info
 
     def submit_render(
         self,
@@ -208,7 +210,8 @@ class RenderPool:
         job = self.submit_render(
             pdf_path, content_hash, page_index, width, fmt=fmt, quality=quality, watermark=watermark, priority=priority
         )
-        return job.result()
+        path: Path = job.result()
+        return path
 
     def cancel_pending(self, content_hash: str) -> int:
         """Drop the queued (not yet running) renders of a document; returns how many were dropped."""
@@ -325,6 +328,7 @@ class _Slot:
         while True:
             job = self.pool._take()
             if job is None:
+                self.stop()  # the pool closed; also catches a worker respawned while it was closing
                 return
             try:
                 result = self._run(job)
@@ -332,6 +336,9 @@ class _Slot:
                 self.pool._complete(job, error=exc)
             else:
                 self.pool._complete(job, result)
+            if self.proc is None and not self.pool._closed:
+                # Replace a killed or crashed worker now, after its caller has the answer, not before.
+                self._respawn_quietly()
 
     def _run(self, job: PoolJob) -> Any:
         if self.proc is None or self.proc.poll() is not None:
@@ -349,7 +356,6 @@ class _Slot:
             else:
                 log.warning("render worker died during %s of %s", job.op, path)
                 error = IngestError.of("doc.crashed")
-            self._respawn_quietly()
             raise error from None
         self.jobs_done += 1
         if self.jobs_done >= self.pool.max_jobs_per_worker:
@@ -365,7 +371,10 @@ class _Slot:
             return result
         if reply.get("kind") == "ingest":
             raise IngestError.from_dict(reply["error"])
-        raise ValueError(reply.get("error", {}).get("message", "bad request"))
+        message = reply.get("error", {}).get("message", "bad request")
+        if reply.get("kind") == "os":
+            raise OSError(message)
+        raise ValueError(message)
 
     def _exchange(self, message: dict[str, Any] | None, timeout_s: float) -> dict[str, Any]:
         proc = self.proc

@@ -46,7 +46,13 @@ DEFAULT_QUALITY = {"webp": 75, "jpeg": 80}
 _WEBP_METHOD = 2
 MAX_WIDTH = 4096
 
-FONT_PATH = Path(__file__).resolve().parent.parent / "static" / "fonts" / "LiberationSans-Regular.ttf"
+# The project vendors Liberation Sans 2.x in static/fonts/ because it covers all of Vietnamese; the 1.x files
+# (Debian's fonts-liberation) miss 92 letters such as ơ, ư, ấ, ệ, and a delegate's name would show boxes.
+# Debian's fonts-liberation2 is the fallback when the vendored copy is absent (a bare checkout of this package).
+FONT_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "static" / "fonts" / "LiberationSans-Regular.ttf",
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
+)
 
 
 class DocCache:
@@ -196,9 +202,20 @@ def _watermark_mask(text: str, width: int, height: int) -> Image.Image:
     return canvas.crop((left, top, left + width, top + height))
 
 
+@lru_cache(maxsize=1)
+def font_path() -> Path:
+    """The TrueType font the watermark is written in: the first candidate that has the Vietnamese letters."""
+    for candidate in FONT_CANDIDATES:
+        if candidate.is_file():
+            font = pymupdf.Font(fontfile=str(candidate))
+            if all(font.has_glyph(ord(ch)) for ch in "ơưđệỗẫ"):
+                return candidate
+    raise FileNotFoundError("no Liberation Sans 2.x: put LiberationSans-Regular.ttf in static/fonts/")
+
+
 @lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONT_PATH), size)
+    return ImageFont.truetype(str(font_path()), size)
 
 
 # --- cache ---------------------------------------------------------------------------------------------------

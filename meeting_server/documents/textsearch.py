@@ -96,7 +96,8 @@ def _find_hits(folded: str, terms: list[str]) -> list[tuple[int, int]]:
     found = [(m.start(), m.end()) for m in phrase.finditer(folded)]
     if found:
         return found
-    any_term = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\w*")
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    any_term = re.compile(r"(?<!\w)(?:" + alternatives + r")\w*")
     return [(m.start(), m.end()) for m in any_term.finditer(folded)]
 
 

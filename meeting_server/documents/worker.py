@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from meeting_server.documents import wire
 from meeting_server.documents.model import IngestError, Limits
@@ -87,6 +87,10 @@ class _Handler:
             return {"id": job_id, "ok": False, "kind": "ingest", "error": exc.to_dict()}
         except ValueError as exc:
             return {"id": job_id, "ok": False, "kind": "value", "error": {"message": str(exc)}}
+        except OSError as exc:
+            # MuPDF's own failures arrive wrapped as IngestError; an OSError is ours: a missing upload,
+            # a full disk or an unwritable cache. That is the server's fault, not the file's.
+            return {"id": job_id, "ok": False, "kind": "os", "error": {"message": f"{type(exc).__name__}: {exc}"}}
         except MemoryError:
             # The address-space limit was reached: the file asks for more memory than a page should need.
             self.docs.close()

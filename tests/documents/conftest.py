@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 
 from meeting_server.documents import Limits, RenderPool
 
-SAMPLES = Path(os.environ.get("MEETING_SAMPLES", "/work/shared/samples"))
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = Path(os.environ.get("MEETING_SAMPLES", ROOT.parent / "shared" / "samples"))
 VI_SAMPLES = sorted((SAMPLES / "vi").glob("*.pdf"))
 CORPUS = sorted((SAMPLES / "pdf-corpus").iterdir()) if (SAMPLES / "pdf-corpus").is_dir() else []
 # Letters only Vietnamese uses: a message containing one is in Vietnamese, not an English fallback.
@@ -56,11 +57,24 @@ def slow_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def long_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 270-page PDF: the Vietnamese samples' 27 pages ten times over."""
+    path = tmp_path_factory.mktemp("long") / "long.pdf"
+    doc = pymupdf.open()
+    sources = [pymupdf.open(p) for p in VI_SAMPLES]
+    for _ in range(10):
+        for src in sources:
+            doc.insert_pdf(src)
+    doc.save(path, garbage=3, deflate=True)
+    return path
+
+
 def make_docx(path: Path, paragraphs: list[str]) -> Path:
     """Write a minimal Word document (the three parts Word itself requires) holding `paragraphs`."""
     from xml.sax.saxutils import escape
 
-    body = "".join(f"<w:p><w:r><w:t xml:space=\"preserve\">{escape(p)}</w:t></w:r></w:p>" for p in paragraphs)
+    body = "".join(f'<w:p><w:r><w:t xml:space="preserve">{escape(p)}</w:t></w:r></w:p>' for p in paragraphs)
     parts = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'

@@ -130,7 +130,7 @@ def test_encrypted_pdf_asks_for_the_password_and_opens_with_it(tmp_path: Path) -
     assert wrong.code == "doc.encrypted" and "không đúng" in wrong.message
 
     info = inspect_file(locked, password="hdnd2026")
-    assert info.page_count == plain.page_count
+    assert info.page_count == plain.page_count and info.converted
     assert info.pdf_path == derived_pdf_path(locked)
     assert not pymupdf.open(info.pdf_path).needs_pass  # workers render the decrypted copy
     assert info.content_hash == hashlib.sha256(locked.read_bytes()).hexdigest()
@@ -164,6 +164,7 @@ def test_limits_size_pages_and_page_side(tmp_path: Path) -> None:
     assert "MB" in too_large.message and "vượt giới hạn" in too_large.message
 
     too_many = refused(sample, limits=Limits(max_pages=5))
+    assert not derived_pdf_path(sample).exists()
     assert too_many.code == "doc.too_many_pages"
     assert too_many.message.startswith("Tài liệu có 7 trang, vượt giới hạn 5 trang")
 
@@ -177,6 +178,13 @@ def test_limits_size_pages_and_page_side(tmp_path: Path) -> None:
     assert big.code == "doc.page_too_big"
     assert big.details["page"] == 2
     assert "Trang 2 có khổ quá lớn (5080 × 297 mm)" in big.message
+
+
+def test_a_refused_upload_leaves_no_derived_pdf(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "tall.png", "png", size=(100, 3000))  # a strip 6.3 m long once on a page
+    error = refused(image)
+    assert error.code == "doc.page_too_big"
+    assert not derived_pdf_path(image).exists()
 
 
 def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path: Path) -> None:

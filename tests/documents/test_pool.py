@@ -20,14 +20,15 @@ from meeting_server.documents import (
     cache_path,
     pre_render_document,
 )
-from tests.documents.conftest import VI_SAMPLES, is_vietnamese, pool_with
+from meeting_server.documents.convert import libreoffice_available
+from tests.documents.conftest import VI_SAMPLES, is_vietnamese, make_docx, make_image, pool_with
 
 SAMPLE = next(p for p in VI_SAMPLES if p.name == "ke-hoach-cds-phuc-loi.pdf")
 
 
 def wait_running(job: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while getattr(job, "state") != "running":
+    while job.state != "running":
         assert time.monotonic() < deadline, "job never started"
         time.sleep(0.01)
 
@@ -39,6 +40,19 @@ def test_inspect_and_render_through_the_pool(pool: RenderPool) -> None:
     assert path == cache_path(pool.cache_dir, info.content_hash, 2, 720, "webp")
     with Image.open(path) as image:
         assert image.format == "WEBP" and image.width == 720
+
+
+@pytest.mark.skipif(not libreoffice_available(), reason="LibreOffice (soffice) is not installed")
+def test_a_word_file_and_a_photo_become_pages_in_the_workers(pool: RenderPool, tmp_path: Path) -> None:
+    # Workers cap their address space; LibreOffice, started from one, must still run.
+    docx = make_docx(tmp_path / "upload-1", ["NGHỊ QUYẾT", "Về kế hoạch chuyển đổi số năm 2026"])
+    info = pool.inspect(docx, pdf_out=tmp_path / "derived-1.pdf")
+    assert info.source_format == "docx" and info.pdf_path == tmp_path / "derived-1.pdf"
+    assert info.title == "NGHỊ QUYẾT" and "chuyển đổi số" in info.page_texts[0]
+    with Image.open(pool.render(info.pdf_path, info.content_hash, 0, 720)) as image:
+        assert image.width == 720
+    photo = pool.inspect(make_image(tmp_path / "upload-2", "jpeg"), pdf_out=tmp_path / "derived-2.pdf")
+    assert photo.source_format == "jpeg" and photo.page_count == 1
 
 
 def test_equal_requests_share_one_job_and_cached_pages_cost_nothing(pool: RenderPool) -> None:
@@ -72,6 +86,18 @@ def test_a_runaway_job_is_killed_and_the_worker_replaced(tmp_path: Path, slow_pd
             os.kill(old_pid, 0)
         assert pool.inspect(SAMPLE).page_count == 7  # the pool goes on with a new worker
         assert pool.worker_pids() and pool.worker_pids() != [old_pid]
+
+
+def test_an_inspection_over_time_is_stopped(tmp_path: Path, long_pdf: Path) -> None:
+    with pool_with(tmp_path, inspect_timeout_s=0.05) as pool:
+        while not pool.worker_pids():  # let the worker start, so the limit times the inspection alone
+            time.sleep(0.01)
+        started = time.monotonic()
+        with pytest.raises(IngestError) as error:
+            pool.inspect(long_pdf)  # 270 pages of text to read: far more than 50 ms
+        assert error.value.code == "doc.timeout"
+        assert error.value.message.startswith("Xử lý tệp quá lâu")
+        assert time.monotonic() - started < 2.0
 
 
 def test_a_crashed_worker_is_replaced_and_the_caller_told_the_file_is_damaged(tmp_path: Path, slow_pdf: Path) -> None:
@@ -156,6 +182,26 @@ def test_removing_a_document_drops_its_queued_pages(tmp_path: Path, slow_pdf: Pa
         blocker.result(timeout=30)
 
 
+def test_server_side_failures_are_not_blamed_on_the_file(pool: RenderPool, tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        pool.inspect(tmp_path / "gone.pdf")  # the upload vanished
+    info = pool.inspect(SAMPLE)
+    with pytest.raises(ValueError):
+        pool.render(info.pdf_path, info.content_hash, 99, 720)  # no page 100
+    readonly = tmp_path / "readonly-cache"
+    readonly.mkdir()
+    with RenderPool(readonly, size=1) as ro_pool:
+        readonly.chmod(0o500)
+        try:
+            if os.access(readonly, os.W_OK):  # root writes anywhere: use a file where a directory must go
+                readonly.chmod(0o700)
+                (readonly / info.content_hash[:2]).write_text("not a directory")
+            with pytest.raises(OSError):
+                ro_pool.render(info.pdf_path, info.content_hash, 0, 720)
+        finally:
+            readonly.chmod(0o700)
+
+
 def test_a_closed_pool_refuses_work(tmp_path: Path) -> None:
     pool = pool_with(tmp_path)
     pool.close()
@@ -174,8 +220,6 @@ def test_the_web_process_never_loads_pymupdf() -> None:
         "    pool.render(info.pdf_path, info.content_hash, 0, 720)\n"
         "print('pymupdf' in sys.modules, 'fitz' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ)
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False False"

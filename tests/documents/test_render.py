@@ -116,3 +116,11 @@ def test_cache_path_is_keyed_by_hash_page_width_format_and_viewer(tmp_path: Path
     for bad in [("../etc", 0, 720, "webp", None), (HASH, 0, 720, "png", None), (HASH, 0, 720, "webp", "a/b")]:
         with pytest.raises(ValueError):
             cache_path(tmp_path, *bad)
+
+
+def test_the_watermark_font_has_every_vietnamese_letter() -> None:
+    from meeting_server.documents.render import font_path
+
+    letters = "ĂÂĐÊÔƠƯăâđêôơưẠẢẤẦẨẪẬẮẰẲẴẶẸẺẼẾỀỂỄỆỈỊỌỎỐỒỔỖỘỚỜỞỠỢỤỦỨỪỬỮỰỲỴỶỸạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"
+    font = pymupdf.Font(fontfile=str(font_path()))
+    assert [ch for ch in letters if not font.has_glyph(ord(ch))] == []
