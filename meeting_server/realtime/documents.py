@@ -70,7 +70,7 @@ def on_present(who: Principal, data: Any) -> dict[str, Any]:
     m = meetings.get(s, who.meeting_id)
     assert page is not None
     presented = documents.present(s, m, who, document_id, page, projector)
-    content_hash = None
+    content_hash, page_count = None, 0
     if document_id is not None and not presented.confidential:
         doc = s.get(Document, document_id)
         content_hash = doc.content_hash if doc else None

@@ -305,7 +305,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default="50,200,500")
     ap.add_argument("--turns", type=int, default=60)
-    ap.add_argument("--gc", choices=["on", "off", "both"], default="both", help="gc.freeze() in the server")
+    ap.add_argument("--gc", choices=["on", "off", "both", "both-reversed"], default="both",
+                    help="gc.freeze() in the server (both: on then off; both-reversed: off then on)")
     ap.add_argument("--pages", type=int, default=300)
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -323,7 +324,8 @@ def main() -> None:
         pres.close()
     fs.terminate()
 
-    for freeze in ([True, False] if args.gc == "both" else [args.gc == "on"]):
+    orders = {"both": [True, False], "both-reversed": [False, True], "on": [True], "off": [False]}
+    for freeze in orders[args.gc]:
         with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
             data = Path(tmp)
             proc, url = start_server(data, freeze)

@@ -431,6 +431,12 @@
 
   socket.on("document", function (ev) {
     progress[ev.id] = { status: ev.status, done: ev.pages_rendered, total: ev.page_count, error: ev.error };
+    var up = document.querySelector('#doc-uploads li[data-document="' + ev.id + '"] .docs-upload-msg');
+    if (up) {
+      up.textContent = " " + (ev.status === "failed" ? (ev.error || {}).message || TC.failed
+        : ev.status === "ready" ? fmtText(TC.processing, { done: ev.pages_rendered, total: ev.page_count }) : TC.checking);
+      if (ev.status === "failed") up.parentNode.className += " failed";
+    }
     var tr = document.querySelector('#doc-manage tr[data-document="' + ev.id + '"]');
     var d = docById(ev.id);
     if (tr && d) {
