@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 
@@ -47,6 +48,11 @@ def build_cards_pdf(cards: list[Card], font_dir: Path) -> bytes:
     out: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return out
+
+
+def build_from_payload(payload: dict[str, Any]) -> bytes:
+    """Entry point for meeting_server.offload: `{"cards": [Card fields…], "font_dir": path}`."""
+    return build_cards_pdf([Card(**c) for c in payload["cards"]], Path(payload["font_dir"]))
 
 
 def _draw(page: pymupdf.Page, box: pymupdf.Rect, card: Card) -> None:

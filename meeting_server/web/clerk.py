@@ -17,8 +17,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from meeting_server import offload
 from meeting_server.config import ROOT
-from meeting_server.documents.cards import Card, build_cards_pdf
 from meeting_server.domain import timefmt
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
@@ -181,10 +181,16 @@ def roster_import() -> Any:
     return redirect(url_for(".console") + "#roster")
 
 
-def _card(m: Meeting, p: Participant, base: str) -> Card:
-    return Card(council_name=m.council_name, session_title=m.full_title, name=p.full_name, title=p.title,
-                role_label=ROLE_LABELS.get(p.role, p.role), url=links.join_url(base, p.token),
-                number=f"{m.id}-{p.position:02d}")
+def _card(m: Meeting, p: Participant, base: str) -> dict[str, str]:
+    return {"council_name": m.council_name, "session_title": m.full_title, "name": p.full_name, "title": p.title,
+            "role_label": ROLE_LABELS.get(p.role, p.role), "url": links.join_url(base, p.token),
+            "number": f"{m.id}-{p.position:02d}"}
+
+
+def _cards_pdf(cards: list[dict[str, str]]) -> bytes:
+    """Build the cards in a child process: PyMuPDF is CPU-bound and stays out of the web process."""
+    return offload.call("meeting_server.documents.cards:build_from_payload",
+                        {"cards": cards, "font_dir": str(ROOT / "static" / "fonts")})
 
 
 @bp.route("/cards.pdf")
@@ -195,7 +201,7 @@ def cards_pdf() -> Any:
     m = _meeting()
     base = links.public_base(s, request.host_url)
     cards = [_card(m, p, base) for p in m.participants if p.role != "clerk"]
-    pdf = build_cards_pdf(cards, ROOT / "static" / "fonts")
+    pdf = _cards_pdf(cards)
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="the-tham-gia-ky-hop-{m.id}.pdf"',
                              "Cache-Control": "no-store"})
@@ -208,7 +214,7 @@ def card_pdf(pid: int) -> Any:
     s = db.session()
     m = _meeting()
     p = _participant(m, pid)
-    pdf = build_cards_pdf([_card(m, p, links.public_base(s, request.host_url))], ROOT / "static" / "fonts")
+    pdf = _cards_pdf([_card(m, p, links.public_base(s, request.host_url))])
     return Response(pdf, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
 
 

@@ -15,9 +15,10 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PROJECTOR = {"viewport": {"width": 1280, "height": 720}}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the run."""
+    """One headless chromium per test module. Not per session: Playwright's sync API keeps an asyncio loop marked
+    running in this thread while it lives, and later tests (pyHanko signs through asyncio.run) would fail."""
     from playwright.sync_api import sync_playwright
 
     exe = shutil.which("chromium") or "/usr/bin/chromium"

@@ -16,8 +16,6 @@ from tests.conftest import LiveServer, start_server
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SUMMARY = "Các đại biểu đề nghị bổ sung kinh phí cho điểm phục vụ dịch vụ công trực tuyến ở thôn Nà Hán."
 
 
@@ -28,16 +26,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveServer, tmp_path: Path) -> None:

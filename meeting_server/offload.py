@@ -1,0 +1,55 @@
+"""Run one CPU-bound function in a fresh child process, so the eventlet loop that carries every page turn and
+ballot never waits on it (join cards, and anything else that builds a file on request).
+
+`call("meeting_server.documents.cards:build_from_payload", payload)` starts `python -m meeting_server.offload`,
+sends the JSON payload on stdin and returns the bytes the function wrote. Under eventlet the subprocess module is
+patched, so only the calling green thread waits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from meeting_server.domain.errors import DomainError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class OffloadFailed(DomainError):
+    """The child process failed or ran out of time."""
+
+    code = "offload.failed"
+
+
+def call(target: str, payload: dict[str, Any], timeout: float = 120) -> bytes:
+    """Run `module:function(payload) -> bytes` in a child process and return its bytes."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "meeting_server.offload", target],
+                              input=json.dumps(payload).encode(), capture_output=True, timeout=timeout, env=env,
+                              check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise OffloadFailed("Máy chủ xử lý quá lâu; hãy thử lại.") from exc
+    if proc.returncode != 0:
+        raise OffloadFailed("Máy chủ không tạo được tệp; hãy thử lại. " + proc.stderr.decode(errors="replace")[-300:])
+    return proc.stdout
+
+
+def main() -> None:
+    """Child side: read the payload, call the target, write its bytes."""
+    module, _, func = sys.argv[1].partition(":")
+    fn = getattr(importlib.import_module(module), func)
+    out = fn(json.loads(sys.stdin.buffer.read()))
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    main()
