@@ -161,11 +161,25 @@ def delete_item(s: Session, m: Meeting, item_id: int, actor: str) -> None:
     item = _item(m, item_id)
     if m.current_item_id == item.id:
         raise DomainError("Không thể xóa nội dung đang diễn ra.", "agenda.current")
+    if _item_has_record(s, item.id):
+        raise DomainError("Nội dung này đã có tài liệu, phát biểu hoặc biểu quyết; không thể xóa.", "agenda.on_record")
     m.items.remove(item)
     for pos, it in enumerate(m.items, start=1):
         it.position = pos
     m.seq += 1
     audit.record(s, m.id, "agenda.item_deleted", actor, {"item_id": item_id, "title": item.title})
+
+
+def _item_has_record(s: Session, item_id: int) -> bool:
+    """Documents, speeches or polls hang on the item: deleting it would cut them out of the minutes."""
+    from sqlalchemy import exists
+
+    from meeting_server.store.tables import Document, Poll, SpeakRequest
+
+    return bool(s.scalar(select(
+        exists().where(Document.agenda_item_id == item_id)
+        | exists().where(SpeakRequest.agenda_item_id == item_id)
+        | exists().where(Poll.agenda_item_id == item_id))))
 
 
 def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) -> None:

@@ -108,15 +108,35 @@ def apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> ImportP
             m.participants.append(p)
         p.position, p.full_name, p.title, p.group_name, p.role = (
             r.position, r.full_name, r.title, r.group_name, r.role.value)
-    for key, p in by_key.items():
-        if key not in incoming_keys:
-            m.participants.remove(p)
+    leaving = [p for key, p in by_key.items() if key not in incoming_keys]
+    on_record = [p.full_name for p in leaving if has_record(s, p)]
+    if on_record:
+        # Removing them would delete their speeches, ballots and attendance from the record the minutes use.
+        raise ImportRefused(
+            "Không thể bỏ khỏi danh sách những người đã có trong hồ sơ kỳ họp (điểm danh, phát biểu, biểu quyết): "
+            + ", ".join(on_record) + ". Hãy giữ họ trong tệp và đánh dấu vắng mặt nếu cần.")
+    for p in leaving:
+        m.participants.remove(p)
     m.seq += 1
     s.flush()
     audit.record(s, m.id, "roster.imported", actor,
                  {"added": result.added, "kept": result.kept, "removed": result.removed,
                   "rows": len(preview.rows)})
     return result
+
+
+def has_record(s: Session, p: Participant) -> bool:
+    """Whether a person already appears in the meeting's record (attendance marked, spoke, voted, took notes)."""
+    from sqlalchemy import exists, select
+
+    from meeting_server.store.tables import PageNote, PollVoter, SpeakRequest
+
+    if p.attendance is not None and p.attendance.status != "unknown":
+        return True
+    return bool(s.scalar(select(
+        exists().where(SpeakRequest.participant_id == p.id)
+        | exists().where(PollVoter.participant_id == p.id)
+        | exists().where(PageNote.participant_id == p.id))))
 
 
 def preview_file(data: bytes, filename: str, max_bytes: int) -> RosterPreview:

@@ -167,3 +167,24 @@ def test_cards_qr_decodes_to_the_join_url(clerk: Any, app_links: dict[str, Any],
     assert len(decoded) == 8
     tokens = {d["url"].rsplit("/j/", 1)[1] for d in app_links["delegates"]}
     assert all(u.startswith("http://localhost/j/") and u.rsplit("/j/", 1)[1] in tokens for u in decoded)
+
+
+def test_people_and_items_on_the_record_cannot_be_deleted(clerk: Any, login: Any, app_links: dict[str, Any]) -> None:
+    """Removing someone who was marked present, or an item with documents, would cut them out of the minutes."""
+    mid = app_links["meeting_id"]
+    login("delegate")  # scanning the card marks this delegate present
+    data = (SHARED / "samples" / "dai-bieu-hdnd-xa.csv").read_bytes().decode("utf-8-sig").splitlines()
+    present = next(d for d in app_links["delegates"] if d["role"] == "delegate")
+    kept = "\n".join(line for line in data if present["name"] not in line).encode()
+    before = _participants(clerk, mid)
+    r = clerk.put(f"/api/v1/meetings/{mid}/participants", data=kept, headers={"X-CSRFToken": csrf_token(clerk)})
+    assert r.status_code == 400 and present["name"] in r.get_json()["message"]
+    assert _participants(clerk, mid) == before
+    items = clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]
+    third = items[2]["id"]  # the demo's documents hang here once ingested; a poll makes it part of the record too
+    r = clerk.post(f"/api/v1/meetings/{mid}/polls", json={"kind": "open", "title": "Thông qua", "agenda_item_id": third},
+                   headers={"X-CSRFToken": csrf_token(clerk)})
+    assert r.status_code == 201
+    r = _post(clerk, f"/clerk/agenda/{third}", {"action": "delete"})
+    assert r.status_code == 400 and "không thể xóa" in r.get_data(as_text=True)
+    assert len(clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]) == 6
