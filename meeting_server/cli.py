@@ -67,6 +67,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
             demo_meeting = demo.seed(s)
             s.flush()
             pending_documents = documents.attach_files(app, s, demo_meeting, demo.demo_documents(), 3, "system:demo")
+            demo.name_documents(s, pending_documents)
             click.echo("Đã tạo kỳ họp mẫu (demo meeting seeded).")
         else:
             pending_documents = documents.unfinished(s)  # uploads cut short by a stop: process them again

@@ -63,6 +63,24 @@ def seed(s: Session) -> Meeting:
     return m
 
 
+#: Every shipped PDF carries the same metadata title; the demo names them as a clerk would.
+DEMO_TITLES = {
+    "ke-hoach-cds-dong-le.pdf": "Kế hoạch chuyển đổi số của HĐND xã Đồng Lê",
+    "ke-hoach-cds-loi-bac.pdf": "Kế hoạch chuyển đổi số của HĐND xã Lợi Bác năm 2026 (tham khảo)",
+    "ke-hoach-cds-phuc-loi.pdf": "Kế hoạch đổi mới sáng tạo và chuyển đổi số của HĐND phường Phúc Lợi (tham khảo)",
+    "ke-hoach-cds-vinh-lai.pdf": "Kế hoạch chuyển đổi số của HĐND xã Vĩnh Lại (tham khảo)",
+    "ke-hoach-nq57-chu-se.pdf": "Kế hoạch thực hiện Nghị quyết 57-NQ/TW của HĐND xã Chư Sê (tham khảo)",
+}
+
+
+def name_documents(s: Session, document_ids: list[int]) -> None:
+    """Give the demo documents their titles (processing keeps a title the clerk set)."""
+    from meeting_server.store.tables import Document
+
+    for doc in s.scalars(select(Document).where(Document.id.in_(document_ids))):
+        doc.title = DEMO_TITLES.get(doc.original_name, doc.title)
+
+
 def demo_documents() -> list[Path]:
     """The shipped PDFs (attached to the draft-resolution item once documents are ingested)."""
     return sorted(DEMO_DIR.glob("*.pdf"))

@@ -297,8 +297,8 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
         info = p.inspect(original_path(app, doc.content_hash), password=password,
                          pdf_out=derived_path(app, doc.content_hash))
         doc.page_count, doc.source_format = info.page_count, info.source_format
-        if info.title:
-            doc.title = info.title[:300]
+        if info.title and doc.title == doc.original_name.rsplit(".", 1)[0]:
+            doc.title = info.title[:300]  # only when the clerk has not named it
         rows = [(i + 1, w, h, info.page_texts[i]) for i, (w, h) in enumerate(info.page_sizes)]
     s.execute(delete(DocumentPage).where(DocumentPage.document_id == doc.id))
     _fts_delete(s, doc.id)
