@@ -19,7 +19,7 @@ from meeting_server.domain.minutes import Heading, MinutesDoc, Paragraph, Run
 
 __all__ = ["DEFAULT_FONT_DIR", "Layout", "render_minutes_pdf", "LAYOUT"]
 
-DEFAULT_FONT_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
+DEFAULT_FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
 MM = 72 / 25.4
 FONT_FILES = {
     (False, False): "LiberationSerif-Regular.ttf",
