@@ -163,7 +163,7 @@ def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: boo
     from meeting_server.config import default_data_dir
 
     d = (data_dir or default_data_dir()).resolve()
-    cert = d / "keys" / "ca-cert.pem"
+    cert = d / "signing" / "ca-cert.pem"  # the council CA made at the first signing (services.minutes)
     checks = doc.run_checks(doc.DoctorConfig(data_dir=d, host=host, port=port, cert_path=cert,
                                              pinned=netaddr.pinned_from_env(), check_mdns=mdns))
     click.echo(doc.as_json(checks) if as_json else doc.format_report(checks, lang))
