@@ -21,11 +21,12 @@ ensure_project() {
   fi
 }
 
-apt_install_missing() {
-  # Install Debian packages whose command is missing; each argument is "command:package".
+apt_ensure_packages() {
+  # Install the Debian packages that are not installed yet (a no-op on a second run).
+  command -v dpkg-query >/dev/null 2>&1 || { echo "dpkg-query not found: install by hand: $*"; return 0; }
   local missing=()
-  for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
