@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,11 +164,13 @@ def _finalize(p: dict[str, Any]) -> dict[str, Any]:
     order = (("secretary", "Sig_Secretary", "Thư ký kỳ họp ký biên bản", doc.signatures[0].name),
              ("chair", "Sig_Chair", "Chủ tọa ký biên bản", doc.signatures[1].name))
     signing = p["signing"]
+    # The stamp shows the clerk-corrected time (a mini-PC may boot with a wrong clock).
+    signed_at = datetime.fromisoformat(p["signed_at"]) if p.get("signed_at") else None
     for i, (role, field, reason, name) in enumerate(order):
         embed = {"record_json": p["record_json"], "audit_head": p["audit_head"]} if i == 0 else None
         with _signer(signing, role, name, record) as signer:
             pdf = sign.sign_minutes(pdf, signer, field, reason=reason, location=location, signer_name=name,
-                                    embed=embed)
+                                    embed=embed, signed_at=signed_at)
     return {"pdf": pdf}
 
 

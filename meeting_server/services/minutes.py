@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
-from meeting_server.services import audit
+from meeting_server.services import audit, clock
 from meeting_server.services.record import build_record
 from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, utcnow
 
@@ -182,7 +182,8 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
         head = record["audit"]["head"]
         s.commit()  # end the read transaction: the worker takes seconds and must hold nothing in the database
         result = run_job("finalize", {"record": record, "record_json": data, "audit_head": head,
-                                      "signing": signing_config(app, pins)})
+                                      "signing": signing_config(app, pins),
+                                      "signed_at": clock.corrected(s).isoformat()})
     except BaseException:
         draft.status = "draft"
         s.commit()

@@ -8,7 +8,8 @@ from the voting, speakers and documents features through `_polls`, `_speeches` a
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain.permissions import DELEGATE_ROLES, Role
 from meeting_server.domain.timefmt import VN
-from meeting_server.services import audit, meetings
+from meeting_server.services import audit, clock, meetings
 from meeting_server.store.tables import (
     AuditEvent,
     Meeting,
@@ -29,11 +30,30 @@ __all__ = ["TEXT_KEYS", "build_record"]
 
 #: The parts of the record the clerk writes; everything else comes from the store.
 TEXT_KEYS = ("opening", "conclusions", "document_number")
+#: The clerk's clock correction in force while one record is being built.
+_SHIFT: ContextVar[timedelta] = ContextVar("clock_shift", default=timedelta(0))
 _TERM = re.compile(r"^\s*(?:khóa\s+)?(?P<term>[^,]+?)\s*(?:,\s*nhiệm kỳ\s+(?P<years>.+?))?\s*$", re.IGNORECASE)
 
 
 def build_record(s: Session, meeting_id: int, texts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The record of a meeting (schema: `meeting_server.domain.minutes`); `texts` default to the newest version's."""
+    """The record of a meeting (schema: `meeting_server.domain.minutes`); `texts` default to the newest version's.
+
+    Times are written in Vietnam time as corrected by the clerk (`services.clock`): a mini-PC may boot with a wrong
+    date, and the minutes must carry the real one.
+    """
+    token = _SHIFT.set(clock.offset(s))
+    try:
+        return _build(s, meeting_id, texts)
+    finally:
+        _SHIFT.reset(token)
+
+
+def _vn(dt: datetime) -> datetime:
+    """A stored (machine) time as real Vietnam time."""
+    return (dt + _SHIFT.get()).astimezone(VN)
+
+
+def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[str, Any]:
     m = meetings.get(s, meeting_id)
     if texts is None:
         draft = s.scalar(select(MinutesDraft).where(MinutesDraft.meeting_id == meeting_id)
@@ -117,8 +137,8 @@ def _speeches(s: Session, m: Meeting) -> list[dict[str, Any]]:
     for h in speakers.history(s, m.id):
         end = h["ended_at"] or utcnow()
         out.append({"item_id": h["agenda_item_id"], "speaker": h["name"], "title": h["title"],
-                    "from": h["started_at"].astimezone(VN).strftime("%H:%M"),
-                    "to": end.astimezone(VN).strftime("%H:%M")})
+                    "from": _vn(h["started_at"]).strftime("%H:%M"),
+                    "to": _vn(end).strftime("%H:%M")})
     return out
 
 
@@ -141,7 +161,7 @@ def _times(s: Session, m: Meeting) -> tuple[datetime, datetime]:
     closed = next((datetime.fromisoformat(at) for kind, at in reversed(rows) if kind == "meeting.ended"), None)
     start = opened or m.starts_at or utcnow()
     end = closed if closed is not None and m.status == "ended" else max(start, utcnow())
-    return start.astimezone(VN), max(start, end).astimezone(VN)
+    return _vn(start), _vn(max(start, end))
 
 
 def _term(text: str) -> tuple[str, str]:
@@ -166,12 +186,12 @@ def _attendance(p: Participant) -> dict[str, Any]:
             out["reason"] = a.reason
     elif a.status == "left":
         out["attendance"] = "left_early"
-        out["at"] = (a.left_at or utcnow()).astimezone(VN).isoformat()
+        out["at"] = _vn(a.left_at or utcnow()).isoformat()
         if a.reason:
             out["reason"] = a.reason
     elif a.late:
         out["attendance"] = "late"
-        out["at"] = (a.arrived_at or utcnow()).astimezone(VN).isoformat()
+        out["at"] = _vn(a.arrived_at or utcnow()).isoformat()
     else:
         out["attendance"] = "present"
     return out

@@ -25,7 +25,7 @@ from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.realtime import broadcast
 from meeting_server.realtime.registry import disconnect_participant
-from meeting_server.services import attendance, links, meetings, roster, snapshot, tokens
+from meeting_server.services import attendance, clock, links, meetings, roster, snapshot, tokens
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Participant
 from meeting_server.web.guards import principal, requires
@@ -75,6 +75,7 @@ def console() -> Any:
         "clerk/console.html", page="clerk", meeting=m, state=snapshot.build(m, principal()),
         links=links.links(m, base), starts_at_input=timefmt.local_input(m.starts_at), role_labels=ROLE_LABELS,
         room_url=links.join_url(base, m.guest_token), levels=meetings.LEVELS,
+        server_now_ms=int(clock.corrected(s).timestamp() * 1000),
     )
 
 
@@ -250,6 +251,17 @@ def mark_attendance(pid: int) -> Any:
     if not target.startswith("/") or target.startswith("//"):
         target = url_for(".console") + "#attendance"
     return redirect(target)
+
+
+@bp.route("/clock", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def correct_clock() -> Any:
+    """Set the server's time from the clerk's phone (`{"device_ms": Date.now()}`), before the sitting starts."""
+    s = db.session()
+    body = request.get_json(silent=True) or {}
+    new = clock.set_from_device(s, body.get("device_ms"), principal().actor, principal().meeting_id)
+    s.commit()
+    return {"ok": True, "offset_ms": new, "server_now": clock.corrected(s).isoformat()}
 
 
 def _participant(m: Meeting, pid: int) -> Participant:
