@@ -39,7 +39,8 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     page.wait_for_url("**/clerk/minutes")
     # The first preview arrives: A4 page images rendered by the server.
     page.wait_for_selector('[data-minutes="preview"] img', timeout=30000)
-    summary = page.get_by_label("Tóm tắt thảo luận — nội dung 3: Tờ trình và dự thảo Nghị quyết về Kế hoạch chuyển đổi số năm 2027")
+    summary = page.get_by_label(
+        "Tóm tắt thảo luận — nội dung 3: Tờ trình và dự thảo Nghị quyết về Kế hoạch chuyển đổi số năm 2027")
     summary.fill(SUMMARY)
     page.wait_for_function("t => document.querySelector('[data-minutes=\"saved\"]').textContent.startsWith(t)",
                            arg="Đã lưu lúc", timeout=15000)

@@ -1,4 +1,5 @@
-"""The minutes through HTTP on the in-process app: autosave, preview, finalize and freeze, versions, archives, access."""
+"""The minutes through HTTP on the in-process app: autosave, preview, finalize and freeze, versions, archives,
+access."""
 
 from __future__ import annotations
 
@@ -150,7 +151,8 @@ MINUTES_ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "permission"), MINUTES_ROUTES, ids=[f"{m} {p}" for m, p, _ in MINUTES_ROUTES])
+@pytest.mark.parametrize(("method", "path", "permission"), MINUTES_ROUTES,
+                         ids=[f"{m} {p}" for m, p, _ in MINUTES_ROUTES])
 def test_access_matrix(login: Any, app_links: dict[str, Any], method: str, path: str, permission: Permission) -> None:
     url = path.format(m=app_links["meeting_id"])
     for role in ROLES:

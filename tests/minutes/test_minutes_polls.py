@@ -94,7 +94,8 @@ def test_record_from_attendance(app: Any) -> None:
         assert by_name[people[1].full_name] == {**by_name[people[1].full_name], "attendance": "absent",
                                                 "reason": "Ốm"}
         late = by_name[people[2].full_name]
-        assert late["attendance"] == "late" and datetime.fromisoformat(late["at"]).utcoffset().total_seconds() == 7 * 3600
+        assert late["attendance"] == "late"
+        assert datetime.fromisoformat(late["at"]).utcoffset().total_seconds() == 7 * 3600
         assert by_name[people[0].full_name]["attendance"] == "left_early"
         assert by_name[people[0].full_name]["reason"] == "Việc gia đình"
         assert by_name[people[3].full_name]["attendance"] == "absent" and "reason" not in by_name[people[3].full_name]

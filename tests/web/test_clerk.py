@@ -182,7 +182,8 @@ def test_people_and_items_on_the_record_cannot_be_deleted(clerk: Any, login: Any
     assert _participants(clerk, mid) == before
     items = clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]
     third = items[2]["id"]  # the demo's documents hang here once ingested; a poll makes it part of the record too
-    r = clerk.post(f"/api/v1/meetings/{mid}/polls", json={"kind": "open", "title": "Thông qua", "agenda_item_id": third},
+    r = clerk.post(f"/api/v1/meetings/{mid}/polls",
+                   json={"kind": "open", "title": "Thông qua", "agenda_item_id": third},
                    headers={"X-CSRFToken": csrf_token(clerk)})
     assert r.status_code == 201
     r = _post(clerk, f"/clerk/agenda/{third}", {"action": "delete"})
