@@ -2,7 +2,7 @@
 """Document figures: time to first page and to all pages of a 300-page upload, our page render against pdftoppm,
 a cached page served to 50 concurrent clients, and bytes per page at phone width.
 
-    PYTHONPATH=. /work/venv/bin/python scripts/bench/documents_ingest.py [--pages 300] [--clients 50]
+    .venv/bin/python scripts/bench/documents_ingest.py [--pages 300] [--clients 50]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT.parent / "shared" / "samples" / "vi"
 if not SAMPLES.is_dir():
-    SAMPLES = Path("/work/shared/samples/vi")
+    SAMPLES = ROOT / "meeting_server" / "demo"  # the same PDFs, shipped with the demo
 
 from scripts.bench.fanout import pct, start_server  # noqa: E402
 

@@ -8,7 +8,7 @@ all processes are on this machine, so `time.time()` is a shared clock. For each 
 The floor is a minimal `websockets` broadcast server run in the same session with the same clients and method.
 Also prints the server's RSS with 500 clients connected and a 300-page document ingested.
 
-    PYTHONPATH=. /work/venv/bin/python scripts/bench/fanout.py [--levels 50,200,500] [--turns 60] [--gc both]
+    .venv/bin/python scripts/bench/fanout.py [--levels 50,200,500] [--turns 60] [--gc both]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 2. A real SQLite database with 100,000 audit events written with the server's hash definition, then
    `python -m meeting_server verify-log --data-dir D` timed as a whole command. Target: <= 2 s.
 
-Run: PYTHONPATH=. /work/venv/bin/python scripts/bench/minutes_finalize.py
+Run: .venv/bin/python scripts/bench/minutes_finalize.py
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Builds a 300-page PDF from the Vietnamese samples, then measures through a Rende
 and, in one process each, side by side in the same run, our draw+encode against pdftoppm on the same pages
 (JPEG q75 at 720 px for both, and our WebP), plus the bytes of a page at phone width.
 
-    PYTHONPATH=. /work/venv/bin/python scripts/bench/render_bench.py [--pages 300] [--samples DIR]
+    .venv/bin/python scripts/bench/render_bench.py [--pages 300] [--samples DIR]
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def bench_single_process(pdf: Path, work: Path, pages: int, chunk: int = 50) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=300)
-    parser.add_argument("--samples", type=Path, default=Path("/work/shared/samples/vi"))
+    parser.add_argument("--samples", type=Path, default=Path(__file__).resolve().parents[2] / "meeting_server" / "demo")
     parser.add_argument("--size", type=int, default=default_pool_size(), help="pool workers")
     parser.add_argument("--nice", type=int, default=5, help="workers' niceness, as the server runs them")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Every delegate of the demo meeting taps "Xin phát biểu" in the same instant; how fast are the acks, and when
 does the chair's screen show the whole queue?
 
-Run from the worktree root: PYTHONPATH=. /work/venv/bin/python scripts/bench/speakers_burst.py
+Run from the worktree root: .venv/bin/python scripts/bench/speakers_burst.py
 """
 
 from __future__ import annotations

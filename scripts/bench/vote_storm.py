@@ -9,9 +9,9 @@ spreads the N connections over several client processes that all cast at one agr
 With --kill the server is SIGKILLed once a third of the acks are in, restarted on the same data directory, and the
 acknowledged ballots missing after the restart are counted (must be 0).
 
-    /work/venv/bin/python scripts/bench/vote_storm.py --n 500
-    /work/venv/bin/python scripts/bench/vote_storm.py --n 30
-    /work/venv/bin/python scripts/bench/vote_storm.py --n 500 --kill
+    .venv/bin/python scripts/bench/vote_storm.py --n 500
+    .venv/bin/python scripts/bench/vote_storm.py --n 30
+    .venv/bin/python scripts/bench/vote_storm.py --n 500 --kill
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-DELEGATES_CSV = Path("/work/shared/samples/dai-bieu-hdnd-xa.csv")
+DELEGATES_CSV = Path(__file__).resolve().parents[2] / "meeting_server" / "demo" / "dai-bieu-hdnd-xa.csv"
 _FALLBACK = [("Hoàng Quốc Cường", "Chủ tịch HĐND xã"), ("Vi Văn Sơn", "Phó Chủ tịch HĐND xã")]
 
 
