@@ -562,7 +562,7 @@ def cast_many(s: Session, casts: list[Cast], now: datetime | None = None) -> lis
             out.append(err)
     if audit_rows:
         _write_staged(s, polls, now)
-        _append_audit(s, audit_rows)
+        audit.record_many(s, audit_rows)
     return out
 
 
@@ -661,37 +661,6 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
             conn.execute(update(t).where(t.c.poll_id == bindparam("p"), t.c.participant_id == bindparam("pid"))
                          .values(choice=bindparam("choice"), proxy_by=bindparam("proxy_by"),
                                  changed_at=bindparam("at")), b.open_changed)
-
-
-def _append_audit(s: Session, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
-    """Append many events to the hash chain with one read and one write of its head (as services.audit.record
-    does one at a time: same entry, same hash)."""
-    from meeting_server.domain import audit as chain
-    from meeting_server.store.tables import AuditEvent, AuditHead
-
-    conn = s.connection()
-    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    if head is None:  # an empty log: let the one-at-a-time path create the head
-        for meeting_id, kind, actor, data in rows:
-            audit.record(s, meeting_id, kind, actor, data)
-        return
-    seq, digest = head
-    events = []
-    for meeting_id, kind, actor, data in rows:
-        seq += 1
-        at = utcnow().isoformat(timespec="microseconds")
-        entry = {"seq": seq, "meeting_id": meeting_id, "at": at, "kind": kind, "actor": actor, "data": data}
-        digest = chain.next_hash(digest, entry)
-        events.append(dict(entry, hash=digest))
-    ah = _table(AuditHead)
-    moved = conn.execute(update(ah).where(ah.c.id == 1, ah.c.seq == head[0])
-                         .values(seq=seq, hash=digest))
-    if moved.rowcount != 1:
-        raise DomainError("Nhật ký thay đổi đồng thời; hãy gửi lại.", "conflict")
-    conn.execute(insert(AuditEvent), events)
-    for obj in list(s.identity_map.values()):
-        if isinstance(obj, AuditHead):
-            s.expire(obj)
 
 
 def proxy_target(s: Session, meeting_id: int, participant_id: Any) -> int:

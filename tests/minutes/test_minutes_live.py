@@ -54,6 +54,32 @@ def run_sitting(srv: LiveServer) -> dict[str, Any]:
         requests.get(srv.local(late["url"]), timeout=10)  # scans after the opening: late
         for item in st["agenda"][:3]:
             assert chair.call("agenda.set_current", {"item_id": item["id"]})["ok"] is True
+        # On item 3: a delegate asks to speak and is given the floor, then 22 vote for the resolution on their
+        # phones, 1 against (of N = 30: "Tán thành: 22/30 …, chiếm 73,33% …").
+        speaker = Screen(srv.url, srv.token(delegates[0]["url"]))
+        speaker.wait("state")
+        asked = speaker.call("speak.request")
+        assert asked["ok"] is True, asked
+        assert chair.call("speak.give", {"request_id": asked["request_id"]})["ok"] is True
+        assert chair.call("speak.end")["ok"] is True
+        speaker.close()
+        r = requests.post(f"{base}/polls", headers=auth, timeout=10, json={
+            "kind": "open", "title": "Thông qua Nghị quyết về Kế hoạch chuyển đổi số năm 2027",
+            "agenda_item_id": st["agenda"][2]["id"]})
+        assert r.status_code == 201, r.text
+        poll = r.json()["id"]
+        chair_auth = {"Authorization": f"Bearer {srv.token(srv.links['chair'][0])}"}
+        assert requests.post(f"{srv.url}/api/v1/polls/{poll}/open", headers=chair_auth, json={},
+                             timeout=10).status_code == 200
+        voters = [srv.links["chair"][0], srv.links["secretary"][0], *[d["url"] for d in delegates[:20]]]
+        for i, url in enumerate([*voters, late["url"]]):
+            phone = Screen(srv.url, srv.token(url))
+            phone.wait("state")
+            ack = phone.call("cast", {"poll_id": poll, "choice": "for" if i < 22 else "against"})
+            assert ack["ok"] is True, ack
+            phone.close()
+        assert requests.post(f"{srv.url}/api/v1/polls/{poll}/close", headers=chair_auth, json={},
+                             timeout=10).status_code == 200
         r = requests.post(f"{base}/attendance/{left['participant_id']}", headers=auth, timeout=10,
                           json={"status": "left", "reason": "Việc gia đình"})
         assert r.status_code == 200
@@ -73,7 +99,7 @@ def run_sitting(srv: LiveServer) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     pdf = requests.get(srv.url + r.json()["url"], headers=auth, timeout=10)
     assert pdf.status_code == 200
-    return {"pdf": pdf.content, "absent": absent, "late": late, "left": left}
+    return {"pdf": pdf.content, "absent": absent, "late": late, "left": left, "speaker": delegates[0]}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +144,11 @@ def test_whole_sitting_gives_signed_minutes(sitting: dict[str, Any]) -> None:
                      f"{sitting['left']['name']} (về lúc", "lý do: Việc gia đình",
                      "Đại biểu thống nhất cao với kế hoạch chuyển đổi số năm 2027.",
                      "Chủ tọa kỳ họp: Hoàng Quốc Cường", "THƯ KÝ KỲ HỌP", "CHỦ TỌA", "Nông Thị Mai",
-                     "Nơi nhận:", "Lưu: VT, Hồ sơ.", "Kỳ họp kết thúc vào"]:
+                     "Nơi nhận:", "Lưu: VT, Hồ sơ.", "Kỳ họp kết thúc vào",
+                     sitting["speaker"]["name"],
+                     "Thông qua Nghị quyết về Kế hoạch chuyển đổi số năm 2027",
+                     "Tán thành: 22/30 đại biểu, chiếm 73,33% tổng số đại biểu HĐND xã.",
+                     "Không tán thành: 1/30 đại biểu, chiếm 3,33% tổng số đại biểu HĐND xã."]:
         assert expected in text, expected
     # A4, every word inside the Decree 30 margins (left 30-35 mm, right 15-20, top and bottom 20-25).
     for page in doc:
