@@ -17,6 +17,7 @@ from meeting_server.services import attendance, meetings, roster, snapshot
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
 from meeting_server.web.guards import bearer_token, principal, public, requires, same_meeting
+from meeting_server.web.payload import json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -27,13 +28,6 @@ def _csrf_for_cookie_clients() -> None:
     """A browser calling with its cookie must send the CSRF header; a Bearer client cannot be forged that way."""
     if request.method not in ("GET", "HEAD", "OPTIONS") and bearer_token() is None:
         csrf.protect()
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
-    return body
 
 
 def _meeting(meeting_id: int) -> Meeting:
@@ -64,7 +58,7 @@ def patch_meeting(meeting_id: int) -> Any:
     """Change a meeting's details (clerk); fields not given stay as they are."""
     s = db.session()
     m = _meeting(meeting_id)
-    body = _json_body()
+    body = json_body()
     starts = body.get("starts_at", m.starts_at.isoformat() if m.starts_at else None)
     try:
         from datetime import datetime
@@ -105,7 +99,7 @@ def post_agenda_item(meeting_id: int) -> Any:
     """Append an agenda item (clerk)."""
     s = db.session()
     m = _meeting(meeting_id)
-    body = _json_body()
+    body = json_body()
     item = meetings.add_item(s, m, str(body.get("title", "")), str(body.get("description", "")),
                              principal().actor)
     s.commit()
@@ -130,7 +124,7 @@ def put_participants(meeting_id: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     if request.is_json:
-        rows = _json_body().get("rows")
+        rows = json_body().get("rows")
         if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
             raise DomainError("`rows` phải là một bảng.", "payload.invalid")
         preview = parse_rows([[str(c) for c in r] for r in rows])
@@ -165,7 +159,7 @@ def post_attendance(meeting_id: int, pid: int) -> Any:
     """Mark someone `present`, `absent` (with `reason`) or `left` (clerk, secretary)."""
     s = db.session()
     m = _meeting(meeting_id)
-    body = _json_body()
+    body = json_body()
     late = body.get("late")
     attendance.mark(s, m, pid, str(body.get("status", "")), str(body.get("reason", "")),
                     late if isinstance(late, bool) else None, principal().actor)

@@ -14,6 +14,7 @@ from meeting_server.services import documents, meetings
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
 from meeting_server.web.guards import bearer_token, principal, requires, same_meeting
+from meeting_server.web.payload import json_body
 
 bp = Blueprint("documents", __name__)
 csrf.exempt(bp)
@@ -88,9 +89,7 @@ def get_document(document_id: int) -> Any:
 @requires(Permission.DOCUMENT_MANAGE)
 def patch_document(document_id: int) -> Any:
     """Change title, agenda item, confidential, downloadable (clerk)."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
+    body = json_body()
     who = principal()
     s = db.session()
     m = meetings.get(s, who.meeting_id)

@@ -33,6 +33,7 @@ from meeting_server.web.guards import (
     requires,
     same_meeting,
 )
+from meeting_server.web.payload import json_body
 
 bp = Blueprint("minutes", __name__)
 csrf.exempt(bp)
@@ -51,15 +52,6 @@ def _csrf_for_cookie_clients() -> None:
 def _meeting(meeting_id: int) -> Meeting:
     same_meeting(meeting_id)
     return meetings.get(db.session(), meeting_id)
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and not request.data:
-        return {}
-    if not isinstance(body, dict):
-        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
-    return body
 
 
 def _pdf(data: bytes, name: str, inline: bool = True) -> Response:
@@ -108,7 +100,7 @@ def put_draft(meeting_id: int) -> Any:
     "revision": n}`; answers the new revision."""
     s = db.session()
     m = _meeting(meeting_id)
-    body = _json_body()
+    body = json_body(allow_empty=True)
     draft = minutes.save_texts(s, m, body.get("changes"), body.get("revision"))
     s.commit()
     return jsonify({"revision": draft.revision, "updated_at": draft.updated_at.isoformat()})
@@ -120,7 +112,7 @@ def post_preview(meeting_id: int) -> Any:
     """Render the current draft in the worker: page images as data URLs (JPEG) at the asked width, and page texts."""
     s = db.session()
     m = _meeting(meeting_id)
-    body = _json_body()
+    body = json_body(allow_empty=True)
     width = body.get("width", 420)
     if isinstance(width, bool) or not isinstance(width, int):
         raise DomainError("Độ rộng trang không hợp lệ.", "payload.invalid")
@@ -140,7 +132,7 @@ def post_finalize(meeting_id: int) -> Any:
     """
     s = db.session()
     m = _meeting(meeting_id)
-    pins = _json_body().get("pins") or {}
+    pins = json_body(allow_empty=True).get("pins") or {}
     if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
         raise DomainError("Mã PIN không hợp lệ.", "payload.invalid")
     draft = minutes.finalize(current_app._get_current_object(), s, m, principal().actor,  # type: ignore[attr-defined]
@@ -156,7 +148,7 @@ def post_version(meeting_id: int) -> Any:
     """Start a correction of the signed minutes: a new draft version linked to the signed one."""
     s = db.session()
     m = _meeting(meeting_id)
-    note = _json_body().get("note", "")
+    note = json_body(allow_empty=True).get("note", "")
     draft = minutes.new_version(s, m, principal().actor, note if isinstance(note, str) else "")
     s.commit()
     return jsonify({"version": draft.version, "status": draft.status}), 201

@@ -8,13 +8,13 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from meeting_server.app import csrf
-from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.realtime import voting as live
 from meeting_server.services import meetings, voting
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Poll
 from meeting_server.web.guards import bearer_token, principal, requires, same_meeting
+from meeting_server.web.payload import json_body
 
 bp = Blueprint("voting", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -33,15 +33,6 @@ def _resume_once() -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.extensions.get("voting_resumed"):
         live.resume(app)
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and not request.get_data():
-        return {}
-    if not isinstance(body, dict):
-        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
-    return body
 
 
 def _poll(poll_id: int) -> tuple[Meeting, Poll]:
@@ -77,7 +68,7 @@ def create_poll(meeting_id: int) -> Any:
     same_meeting(meeting_id)
     s = db.session()
     m = meetings.get(s, meeting_id)
-    p = voting.create(s, m, _body(), principal().actor)
+    p = voting.create(s, m, json_body(allow_empty=True), principal().actor)
     s.commit()
     live.poll_changed(m, p, "created")
     return jsonify(_view(p)), 201
@@ -97,7 +88,7 @@ def open_poll(poll_id: int) -> Any:
     """The chair opens a draft, optionally with `countdown` seconds."""
     m, p = _poll(poll_id)
     s = db.session()
-    voting.open_poll(s, m, p, principal().actor, _body().get("countdown"))
+    voting.open_poll(s, m, p, principal().actor, json_body(allow_empty=True).get("countdown"))
     s.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     live.writer(app)  # started now, not by the first ballot
@@ -127,7 +118,7 @@ def cancel_poll(poll_id: int) -> Any:
     """The chair cancels a draft or open poll with a `reason`; its record stays."""
     m, p = _poll(poll_id)
     s = db.session()
-    voting.cancel(s, m, p, _body().get("reason"), principal().actor)
+    voting.cancel(s, m, p, json_body(allow_empty=True).get("reason"), principal().actor)
     s.commit()
     voting.checkpoint_after_close(s)
     s.commit()
@@ -153,7 +144,7 @@ def paper_totals(poll_id: int) -> Any:
     """The counting committee's paper-ballot totals of a secret poll: issued, returned, invalid, counts/ratings."""
     m, p = _poll(poll_id)
     s = db.session()
-    voting.set_paper(s, m, p, _body(), principal().actor)
+    voting.set_paper(s, m, p, json_body(allow_empty=True), principal().actor)
     s.commit()
     live.poll_changed(m, p, "paper")
     return jsonify(_view(p))
@@ -166,7 +157,7 @@ def proxy_vote(poll_id: int) -> Any:
     m, p = _poll(poll_id)
     who = principal()
     s = db.session()
-    body = _body()
+    body = json_body(allow_empty=True)
     target = voting.proxy_target(s, m.id, body.get("participant_id"))
     voting.cast(s, voting.Cast(who=who, poll_id=p.id, choice=body.get("choice"), participant_id=target,
                                proxy_by=who.actor))
