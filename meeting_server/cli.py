@@ -57,7 +57,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     from meeting_server.store import db
     from meeting_server.web.serving import banner, choose_public_base, start_appliance
 
-    app = _app(data_dir, HOST=host, PORT=port)
+    app = _app(data_dir)
     base, why = choose_public_base(host, port)
     if public_url:
         base, why = public_url.rstrip("/"), "--public-url"

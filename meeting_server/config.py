@@ -48,20 +48,6 @@ class Config:
     IMPORT_MAX_BYTES = 2 * 1024 * 1024
     #: Bad join tokens allowed per address per minute before answers slow down.
     JOIN_FAILURES_PER_MINUTE = 10
+    #: Advertise on mDNS and follow address changes (the tests' in-process apps turn it off).
     DISCOVERY = True
-    PUBLIC_HOST: str | None = None
-    PORT = 8080
-    HOST = "0.0.0.0"
     SOCKETIO_MESSAGE_QUEUE: str | None = None
-
-
-class TestingConfig(Config):
-    """Used by the test suite's in-process app; live servers run the production path."""
-
-    TESTING = True
-    DISCOVERY = False
-    WTF_CSRF_ENABLED = False
-
-
-class ProductionConfig(Config):
-    """What `meeting-server serve` runs."""

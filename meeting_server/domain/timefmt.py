@@ -23,11 +23,3 @@ def parse_local_input(text: str) -> datetime | None:
 def local_input(dt: datetime | None) -> str:
     """The value for a datetime-local input."""
     return "" if dt is None else to_local(dt).strftime("%Y-%m-%dT%H:%M")
-
-
-def vi_datetime(dt: datetime | None) -> str:
-    """"08 giờ 00 phút, ngày 15 tháng 12 năm 2026", as Vietnamese documents write it."""
-    if dt is None:
-        return ""
-    d = to_local(dt)
-    return f"{d:%H} giờ {d:%M} phút, ngày {d.day:02d} tháng {d.month:02d} năm {d.year}"

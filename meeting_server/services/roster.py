@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError
-from meeting_server.domain.roster import RosterPreview, fold, parse_rows
+from meeting_server.domain.roster import RosterPreview, fold
 from meeting_server.services import audit
 from meeting_server.services.tokens import new_token
 from meeting_server.store.tables import Meeting, Participant
@@ -137,8 +137,3 @@ def has_record(s: Session, p: Participant) -> bool:
         exists().where(SpeakRequest.participant_id == p.id)
         | exists().where(PollVoter.participant_id == p.id)
         | exists().where(PageNote.participant_id == p.id))))
-
-
-def preview_file(data: bytes, filename: str, max_bytes: int) -> RosterPreview:
-    """Read and check a file; never saves."""
-    return parse_rows(read_table(data, filename, max_bytes))
