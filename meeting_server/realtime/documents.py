@@ -67,6 +67,7 @@ def on_present(who: Principal, data: Any) -> dict[str, Any]:
     if projector is not None and not isinstance(projector, bool):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     s = db.session()
+    db.relax_durability(s)  # a page turn decides nothing: no fsync before every screen turns
     m = meetings.get(s, who.meeting_id)
     assert page is not None
     presented = documents.present(s, m, who, document_id, page, projector)
