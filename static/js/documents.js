@@ -255,10 +255,13 @@
   }
 
   function swipe(stage) {
-    // A horizontal swipe turns the page when the page is not zoomed (zoomed, the finger pans instead).
+    // A horizontal swipe turns the page when the page is not zoomed (zoomed, the finger pans instead). Zoomed means
+    // our +/− buttons or the browser's own pinch-zoom: panned to the page's edge, a pinch-zoomed finger moves in
+    // page coordinates again and would otherwise turn the page under the reader.
     var x0 = null, y0 = null;
     stage.addEventListener("touchstart", function (e) {
-      if (e.touches.length !== 1 || zoom > 1) { x0 = null; return; }
+      var pinched = window.visualViewport && window.visualViewport.scale > 1.01;
+      if (e.touches.length !== 1 || zoom > 1 || pinched) { x0 = null; return; }
       x0 = e.touches[0].clientX; y0 = e.touches[0].clientY;
     }, { passive: true });
     stage.addEventListener("touchend", function (e) {
