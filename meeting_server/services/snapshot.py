@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.services import attendance, documents, speakers, voting
-from meeting_server.store.tables import Meeting
+from meeting_server.store.tables import Meeting, Participant
 
 
 def meeting_public(m: Meeting) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
     state["speakers"] = speakers.speakers_state(m, who)
     state["voting"] = voting.voting_state(m, who)
     if who.participant_id is not None:
-        me = next((p for p in m.participants if p.id == who.participant_id), None)
+        # One row, not the whole roster: every phone that connects gets a snapshot.
+        me = object_session(m).get(Participant, who.participant_id)  # type: ignore[union-attr]
         if me is not None and me.attendance is not None:
             state["me"]["attendance"] = me.attendance.status
     state.update(documents.documents_state(m, who))

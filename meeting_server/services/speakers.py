@@ -88,7 +88,9 @@ def _flush(s: Session) -> None:
 
 
 def _participant(m: Meeting, participant_id: int) -> Participant | None:
-    return next((p for p in m.participants if p.id == participant_id), None)
+    s = object_session(m)
+    p = s.get(Participant, participant_id) if s is not None else None
+    return p if p is not None and p.meeting_id == m.id else None
 
 
 def _check_limit(limit_s: int) -> int:
@@ -245,7 +247,8 @@ def speakers_state(m: Meeting, who: Principal | None = None, now: datetime | Non
     item = str(m.current_item_id) if m.current_item_id is not None else None
     floor = rules.floor_status([_record(r) for r in rows], limit, now, item)
     waiting = floor.waiting if item is not None else ()
-    people = {p.id: p for p in m.participants}
+    # Only the people on the list, not the whole roster: every phone that connects gets this.
+    people = {pid: s.get(Participant, pid) for pid in {r.participant_id for r in rows}}
     queue = []
     for place, rec in enumerate(waiting, start=1):
         row = by_id[rec.id]

@@ -121,8 +121,9 @@ class Participant(Base):
     token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     meeting: Mapped[Meeting] = relationship(back_populates="participants")
+    # Loaded with the participants in one more query: the roster walks everyone's attendance.
     attendance: Mapped[Attendance | None] = relationship(
-        back_populates="participant", uselist=False, cascade="all, delete-orphan"
+        back_populates="participant", uselist=False, cascade="all, delete-orphan", lazy="selectin"
     )
 
 
