@@ -30,6 +30,8 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     if who is None:
         return False
     session["sio_tok"] = token
+    # Also in python-socketio's own session, for the events that skip Flask's context (registry.lean_socket_event).
+    socketio_server().save_session(request.sid, {"tok": token})  # type: ignore[attr-defined]
     join_room(rooms.meeting(who.meeting_id))
     join_room(rooms.role(who.meeting_id, who.role))
     if who.participant_id is not None:
@@ -37,6 +39,12 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     _send_state(who)
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
+
+
+def socketio_server() -> Any:
+    from meeting_server.app import socketio
+
+    return socketio.server
 
 
 def _send_state(who: Principal) -> None:

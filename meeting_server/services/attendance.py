@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain import quorum
 from meeting_server.domain.errors import DomainError, NotFound
-from meeting_server.domain.permissions import DELEGATE_ROLES, Role
+from meeting_server.domain.permissions import DELEGATE_ROLES
 from meeting_server.domain.voting import Threshold
 from meeting_server.services import audit, voting
 from meeting_server.store.tables import Attendance, Meeting, Participant, utcnow

@@ -527,7 +527,7 @@ class _PollBatch:
     present: set[int] | None = None
     new_voters: list[dict[str, Any]] = field(default_factory=list)
     voted: list[dict[str, Any]] = field(default_factory=list)
-    open_new: list[dict[str, Any]] = field(default_factory=list)
+    open_new: dict[int, dict[str, Any]] = field(default_factory=dict)  # participant -> row, first time in a batch
     open_changed: list[dict[str, Any]] = field(default_factory=list)
     secret_new: list[dict[str, Any]] = field(default_factory=list)
 
@@ -621,11 +621,11 @@ def _check_and_stage(s: Session, polls: dict[int, _PollBatch], c: Cast, now: dat
     row = {"poll_id": p.id, "participant_id": pid, "choice": choice, "proxy_by": c.proxy_by}
     if changed:
         b.open_changed.append({"p": p.id, "pid": pid, "choice": choice, "proxy_by": c.proxy_by, "at": now})
-    elif any(r["participant_id"] == pid for r in b.open_new):  # twice in one batch: the later choice wins
-        next(r for r in b.open_new if r["participant_id"] == pid).update(row)
+    elif pid in b.open_new:  # twice in one batch: the later choice wins
+        b.open_new[pid].update(row)
         changed = True
     else:
-        b.open_new.append(dict(row, cast_at=now))
+        b.open_new[pid] = dict(row, cast_at=now)
     b.open_choices.setdefault(pid, choice)
     audit_rows.append((p.meeting_id, "vote.cast", actor,
                        {"poll_id": p.id, "participant_id": pid, "choice": choice["option"],
@@ -655,7 +655,7 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
             # Within a batch too, rows go in by random key, not by arrival.
             conn.execute(insert(SecretBallot), sorted(b.secret_new, key=lambda r: r["key"]))
         if b.open_new:
-            conn.execute(insert(OpenBallot), b.open_new)
+            conn.execute(insert(OpenBallot), list(b.open_new.values()))
         if b.open_changed:
             t = _table(OpenBallot)
             conn.execute(update(t).where(t.c.poll_id == bindparam("p"), t.c.participant_id == bindparam("pid"))

@@ -109,52 +109,59 @@ def setup(base: str, data: Path, n: int, kind: str) -> tuple[dict[str, Any], int
 
 def client_proc(base: str, jobs: list[tuple[int, str, str]], poll_id: int, ready: Any, go_at: Any, acked: Any,
                 out: Any) -> None:
-    """One client process: connect its share of delegates, cast at the agreed instant, report (pid, ok, ms)."""
-    import threading
+    """One client process: connect its share of delegates, cast at the agreed instant, report (pid, ok, ms, sent).
+
+    asyncio clients, like phones each with its own connection: 125 client threads per process would spend the
+    machine's two cores on the GIL and thread switches and measure the clients rather than the server.
+    """
+    import asyncio
 
     import socketio
 
-    clients = []
-    for _pid, token, _choice in jobs:
-        c = socketio.Client(reconnection=False)
-        c.connect(base, auth={"token": token}, transports=["websocket"], wait_timeout=30)
-        clients.append(c)
-    ready.release()
-    while go_at.value == 0:
-        time.sleep(0.005)
-    results: list[tuple[int, str, bool, float]] = []
-    lock = threading.Lock()
+    async def main() -> list[tuple[int, str, bool, float, float, str]]:
+        clients = []
+        for i in range(0, len(jobs), 25):  # connect in bursts, not all at once
+            batch = [socketio.AsyncClient(reconnection=False) for _ in jobs[i:i + 25]]
+            await asyncio.gather(*(c.connect(base, auth={"token": token}, transports=["websocket"], wait_timeout=30)
+                                   for c, (_pid, token, _choice) in zip(batch, jobs[i:i + 25], strict=True)))
+            clients.extend(batch)
+        ready.release()
+        while go_at.value == 0:
+            await asyncio.sleep(0.005)
+        # Everyone casts within the same second: start at the agreed wall-clock instant.
+        delay = go_at.value - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
-    def one(c: Any, pid: int, choice: str) -> None:
-        t0 = time.monotonic()
-        try:
-            res = c.call("cast", {"poll_id": poll_id, "choice": choice}, timeout=60)
-            ok = bool(res.get("ok"))
-        except Exception:
-            ok = False
-        ms = (time.monotonic() - t0) * 1000
-        if ok:
-            with acked.get_lock():
-                acked.value += 1
-        with lock:
-            results.append((pid, choice, ok, ms))
+        async def one(c: Any, pid: int, choice: str) -> tuple[int, str, bool, float, float, str]:
+            sent = time.time()
+            t0 = time.monotonic()
+            why = ""
+            try:
+                res = await c.call("cast", {"poll_id": poll_id, "choice": choice}, timeout=60)
+                ok = bool(res.get("ok"))
+                why = "" if ok else f"refused: {res.get('code')}"
+            except Exception as exc:
+                ok = False
+                why = f"no ack: {type(exc).__name__}"
+            ms = (time.monotonic() - t0) * 1000
+            if ok:
+                with acked.get_lock():
+                    acked.value += 1
+            return pid, choice, ok, ms, sent, why
 
-    pairs = zip(clients, jobs, strict=True)
-    threads = [threading.Thread(target=one, args=(c, pid, choice)) for c, (pid, _t, choice) in pairs]
-    # Everyone casts within the same second: start at the agreed wall-clock instant.
-    delay = go_at.value - time.time()
-    if delay > 0:
-        time.sleep(delay)
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    out.put(results)
-    for c in clients:
-        try:
-            c.disconnect()
-        except Exception:
-            pass
+        results = await asyncio.gather(*(one(c, pid, choice) for c, (pid, _t, choice) in zip(clients, jobs,
+                                                                                             strict=True)))
+        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+        return list(results)
+
+    out.put(asyncio.run(main()))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -192,6 +199,7 @@ def main() -> None:
             w.start()
         for _ in workers:
             ready.acquire()
+        cpu0 = cpu_seconds(proc.pid)
         go_at.value = time.time() + 0.5
         killed_at = None
         if args.kill:
@@ -200,17 +208,32 @@ def main() -> None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             killed_at = acked.value
-        results: list[tuple[int, str, bool, float]] = []
+        server_cpu = float("nan")
+        if not args.kill:  # the server's CPU from the go signal to the last ack (before the clients hang up)
+            deadline = time.time() + 120
+            while acked.value < args.n and time.time() < deadline:
+                time.sleep(0.001)
+            server_cpu = cpu_seconds(proc.pid) - cpu0
+        results: list[tuple[int, str, bool, float, float, str]] = []
         for _ in workers:
             results += out.get(timeout=300)
         for w in workers:
             w.join(30)
         ok = [r for r in results if r[2]]
         lat = [r[3] for r in ok]
+        sent = sorted(r[4] for r in results)
         print(f"delegates: {args.n}, client processes: {args.procs}, kind: {args.kind}")
         if lat:
             print(f"acknowledged: {len(ok)}/{args.n}; ack latency p50 {pct(lat, 0.5):.1f} ms, "
                   f"p99 {pct(lat, 0.99):.1f} ms, max {max(lat):.1f} ms")
+            failures: dict[str, int] = {}
+            for r in results:
+                if not r[2]:
+                    failures[r[5]] = failures.get(r[5], 0) + 1
+            if failures:
+                print(f"not acknowledged: {failures}")
+            print(f"casts sent within {(sent[-1] - sent[0]) * 1000:.0f} ms; server CPU during the storm "
+                  f"{server_cpu * 1000:.0f} ms ({server_cpu * 1000 / args.n:.2f} ms per ballot)")
         if args.kill:
             print(f"SIGKILL after {killed_at} acks; restarting on the same data directory")
             proc = start(data, port)
@@ -222,13 +245,13 @@ def main() -> None:
         counts = {o["key"]: o["votes"] for o in closed["result"]["options"]}
         if args.kind == "open":
             stored = {v["participant_id"]: v["choice"] for v in closed["voters"]}
-            missing = [pid for pid, choice, good, _ in results if good and stored.get(pid) != choice]
+            missing = [pid for pid, choice, good, *_ in results if good and stored.get(pid) != choice]
             print(f"acknowledged ballots missing: {len(missing)}")
         else:
             missing = [] if got["progress"]["voted"] >= len(ok) else ["?"] * (len(ok) - got["progress"]["voted"])
             print(f"acknowledged ballots missing (by count): {len(missing)}")
         expected: dict[str, int] = {}
-        for _pid, choice, good, _ in results:
+        for _pid, choice, good, *_ in results:
             if good:
                 expected[choice] = expected.get(choice, 0) + 1
         exact = all(counts.get(k, 0) >= v for k, v in expected.items()) if args.kill else \

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -356,3 +358,32 @@ def test_revoked_card_cannot_cast(srv: LiveServer, phones: list[Screen]) -> None
         srv.refresh_links()
         requests.get(srv.local(next(x["url"] for x in srv.links["delegates"]
                                     if x["participant_id"] == d["participant_id"])), timeout=10)
+
+
+def test_card_revoked_by_another_server_process_is_refused_at_its_next_ballot(srv: LiveServer) -> None:
+    """With several server processes, only the one that revoked a card hangs its phones up; the others learn it at
+    the card's next event. `cast` checks its tokens in the ballot writer's batch: the same refusal, then hang-up."""
+    d = delegates(srv)[PRESENT - 3]
+    phone = screen(srv, d["url"])
+    poll = make_poll(srv)
+    open_poll(srv, poll["id"])
+    old = d["url"].rsplit("/", 1)[1]
+    try:
+        # What another process's revocation leaves in the shared database: the old token no longer names the card.
+        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+            db.execute("UPDATE participant SET token = ? WHERE token = ?", ("replaced-" + old[:20], old))
+            db.execute("INSERT INTO revoked_token (token, participant_id, revoked_at) VALUES (?, ?, ?)",
+                       (old, d["participant_id"], "2026-11-24 08:00:00"))
+        res = phone.call("cast", {"poll_id": poll["id"], "choice": "for"})
+        assert res == {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
+        deadline = time.monotonic() + 5
+        while phone.client.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not phone.client.connected, "the revoked card's connection was not hung up"
+        assert api(srv, chair(srv), "GET", f"/polls/{poll['id']}").json()["progress"]["voted"] == 0
+    finally:
+        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+            db.execute("DELETE FROM revoked_token WHERE token = ?", (old,))
+            db.execute("UPDATE participant SET token = ? WHERE id = ?", (old, d["participant_id"]))
+        phone.close()
+        close_poll(srv, poll["id"])
