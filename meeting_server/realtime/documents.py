@@ -68,18 +68,12 @@ def on_present(who: Principal, data: Any) -> dict[str, Any]:
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     s = db.session()
     db.relax_durability(s)  # a page turn decides nothing: no fsync before every screen turns
-    m = meetings.get(s, who.meeting_id)
     assert page is not None
-    presented = documents.present(s, m, who, document_id, page, projector)
-    content_hash, page_count = None, 0
-    if document_id is not None and not presented.confidential:
-        doc = s.get(Document, document_id)
-        content_hash = doc.content_hash if doc else None
-        page_count = doc.page_count if doc else 0
+    presented = documents.present(s, who.meeting_id, who, document_id, page, projector)
     s.commit()
     send_presented(presented)
-    if content_hash is not None:
-        _warm(content_hash, presented.page, page_count)
+    if presented.content_hash is not None:
+        _warm(presented.content_hash, presented.page, presented.page_count)
     return {"ok": True, "seq": presented.seq}
 
 
