@@ -535,7 +535,7 @@ def _public_hash(s: Session, document_id: int) -> str | None:
 
 def sync_fast_path(app: Flask, s: Session, document_id: int, content_hash: str, *, may_open: bool = True) -> bool:
     """Make the document's public marker agree with the database: present only while the document is ready and not
-    confidential. Returns whether it is present.
+    confidential. Returns whether the document is public (then the marker is there, unless the disk refused it).
 
     Call it after every commit that may change that, and with `may_open=False` before such a commit too (it then
     only closes, seeing the session's own uncommitted change), so a document made confidential or removed is closed
@@ -549,8 +549,12 @@ def sync_fast_path(app: Flask, s: Session, document_id: int, content_hash: str, 
         return False
     if marker.exists() or not may_open:
         return marker.exists()
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        log.warning("cannot write %s: signed page URLs of document %s go through Flask", marker, document_id)
+        return True
     s.rollback()  # a new read transaction: see what committed since the first read
     if _public_hash(s, document_id) != content_hash:
         marker.unlink(missing_ok=True)
@@ -605,7 +609,6 @@ def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> 
     (for `sync_fast_path` after the commit). Its signed page URLs stop at once."""
     doc = get(s, m, document_id)
     content_hash = doc.content_hash
-    sync_fast_path(app, s, document_id, content_hash, may_open=False)
     _fts_delete(s, doc.id)
     pres = s.get(Presentation, m.id)
     if pres is not None and pres.document_id == doc.id:
@@ -614,6 +617,7 @@ def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> 
     m.seq += 1
     audit.record(s, m.id, "document.removed", actor, {"document_id": document_id, "content_hash": content_hash})
     s.flush()
+    sync_fast_path(app, s, document_id, content_hash, may_open=False)  # closed before the removal commits
     others = s.scalar(select(func.count()).select_from(Document).where(Document.content_hash == content_hash))
     if not others:
         pool(app).cancel_pending(content_hash)

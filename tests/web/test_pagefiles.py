@@ -266,3 +266,11 @@ def test_a_removed_document_s_signed_url_stops(srv: LiveServer) -> None:
 def test_post_to_a_signed_url_is_not_allowed(srv: LiveServer) -> None:
     d = demo_doc(srv)
     assert requests.post(srv.url + fill(d["page_url"], 1), timeout=10).status_code in (400, 405)
+
+
+def test_the_flask_route_behind_the_fast_path_declares_its_signed_url(app: Any) -> None:
+    # tests/web/test_access.py wants a declaration on every route; this one is a capability URL, not a card's role.
+    view = app.view_functions["documents.signed_page"]
+    assert view.required_permission is None and view.authorized_by == "signed URL"
+    rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == "documents.signed_page"]
+    assert rules == ["/pages/<int:document_id>/<content_hash>/<name>"]
