@@ -274,3 +274,39 @@ def test_the_flask_route_behind_the_fast_path_declares_its_signed_url(app: Any) 
     assert view.required_permission is None and view.authorized_by == "signed URL"
     rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == "documents.signed_page"]
     assert rules == ["/pages/<int:document_id>/<content_hash>/<name>"]
+
+
+def test_the_middleware_alone_remembers_pages_within_its_bound_and_still_asks_the_marker(tmp_path: Path) -> None:
+    from meeting_server.web.pagefiles import PageFiles
+
+    k = derive_key("secret")
+    content_hash = "ef" * 32
+    images = {n: bytes([n]) * 500 for n in (1, 2, 3)}
+    for n, body in images.items():
+        f = cache_path(tmp_path, content_hash, n - 1, 720, "webp")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(body)
+    marker = marker_path(tmp_path, 5, content_hash)
+    marker.touch()
+    inner: list[str] = []
+
+    def flask(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        inner.append(environ["PATH_INFO"])
+        start_response("404 Not Found", [])
+        return [b""]
+
+    mw = PageFiles(flask, k, tmp_path, memory_bytes=1100)  # room for two pages
+
+    def get(n: int) -> tuple[str, bytes]:
+        path, query = page_url(k, 5, content_hash, n, 720, "webp").split("?")
+        seen: list[str] = []
+        body = b"".join(mw({"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET"},
+                           lambda status, headers: seen.append(status)))
+        return seen[0], body
+
+    for n in (1, 2, 3, 1, 2, 3):
+        assert get(n) == ("200 OK", images[n])
+    assert mw._held == 1000 and len(mw._pages) == 2 and inner == []
+    marker.unlink()  # made confidential: remembered pages are refused too, Flask decides
+    assert get(3)[0] == "404 Not Found" and get(1)[0] == "404 Not Found"
+    assert len(inner) == 2
