@@ -68,6 +68,13 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     )
     register_events(socketio)
 
+    from meeting_server.services.documents import cache_dir, page_key
+    from meeting_server.web.pagefiles import PageFiles
+
+    # Outermost: cached page images of non-confidential documents are answered before Socket.IO and Flask.
+    app.wsgi_app = PageFiles(  # type: ignore[method-assign]
+        app.wsgi_app, page_key(app), cache_dir(app), int(app.config.get("DOCUMENT_PAGE_MEMORY_MB", 48)) << 20)
+
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
         from flask_babel import get_locale

@@ -55,7 +55,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     from meeting_server.realtime import documents as live_documents
     from meeting_server.services import demo, documents, links, meetings
     from meeting_server.store import db
-    from meeting_server.web.serving import banner, choose_public_base, start_appliance
+    from meeting_server.web.serving import banner, choose_public_base, http_protocol, start_appliance
 
     app = _app(data_dir)
     base, why = choose_public_base(host, port)
@@ -91,7 +91,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     # systemd stops the service with SIGTERM: leave through `finally` so the mDNS record is withdrawn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
+        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, protocol=http_protocol())
     finally:
         if advertiser is not None:
             advertiser.stop()

@@ -10,6 +10,7 @@ what is exported here loads without it, so the web process stays light. Typical 
     pre_render_document(pool, info.pdf_path, info.content_hash, info.page_count, STANDARD_WIDTHS, progress)
 """
 
+from meeting_server.documents import fastpath
 from meeting_server.documents.cache import (
     LARGE_WIDTH,
     PHONE_WIDTH,
@@ -46,6 +47,7 @@ __all__ = [
     "RenderPool",
     "cache_path",
     "default_pool_size",
+    "fastpath",
     "document_cache_dir",
     "fold_vietnamese",
     "libreoffice_available",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ from meeting_server.documents import (
     Priority,
     RenderPool,
     cache_path,
+    fastpath,
     fold_vietnamese,
     snippet,
     to_fts5_query,
@@ -248,6 +249,7 @@ def process(app: Flask, document_id: int, notify: Notify, *, password: str | Non
         audit.record(s, m.id, "document.ready", "system:documents",
                      {"document_id": doc.id, "pages": doc.page_count, "title": doc.title})
         s.commit()
+        sync_fast_path(app, s, document_id, content_hash)  # signed page URLs work from now on (not confidential)
         notify("ready", doc)
         if doc.confidential:
             # Pages of a confidential document are drawn per viewer, with the viewer's name on them.
@@ -379,8 +381,37 @@ def visible(s: Session, who: Principal, document_id: int) -> Document:
     return doc
 
 
+#: The authenticated page route, drawn per viewer for a confidential document; `{id}` is the document's id.
+PAGE_ROUTE = "/documents/{id}/pages/{page}.{fmt}?w={width}"
+
+
+def page_key(app: Flask | None = None) -> bytes:
+    """The key that signs page URLs (derived from the app's secret key once, kept with the app)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    key = app.extensions.get("page_url_key")
+    if key is None:
+        secret = app.secret_key
+        if not secret:
+            raise RuntimeError("the app has no secret key to sign page URLs with")
+        key = app.extensions["page_url_key"] = fastpath.derive_key(secret)
+    return key  # type: ignore[no-any-return]
+
+
+def page_url_template(doc: Document) -> str:
+    """Where a document's page images are, with `{page}`, `{width}` and `{fmt}` for the client to fill in.
+
+    A non-confidential document gets its signed URL, the same for every card (the fast path serves it without the
+    database); a confidential one the authenticated route, whose pages carry each viewer's name.
+    """
+    if doc.confidential:
+        return PAGE_ROUTE.replace("{id}", str(doc.id))
+    return fastpath.url_template(page_key(), doc.id, doc.content_hash)
+
+
 def page_urls(doc: Document, page_no: int, fmt: str = "webp") -> dict[str, str]:
-    return {str(w): f"/documents/{doc.id}/pages/{page_no}.{fmt}?w={w}" for w in STANDARD_WIDTHS}
+    """One page's image URL at each standard width."""
+    template = page_url_template(doc)
+    return {str(w): template.format(page=page_no, width=w, fmt=fmt) for w in STANDARD_WIDTHS}
 
 
 def summary(doc: Document, who: Principal) -> dict[str, Any]:
@@ -395,6 +426,8 @@ def summary(doc: Document, who: Principal) -> dict[str, Any]:
         "confidential": doc.confidential,
         "downloadable": may_download(who, doc),
     }
+    if doc.status == "ready":
+        out["page_url"] = page_url_template(doc)
     if doc.status == "failed":
         out["error"] = {"code": doc.failure_code, "message": doc.failure_message}
     if who.can(Permission.DOCUMENT_MANAGE):
@@ -458,15 +491,78 @@ def page_image(app: Flask, s: Session, who: Principal, document_id: int, page_no
         raise NotFound("Không tìm thấy trang.")
     wm = watermark_for(who, doc)
     wm_key = watermark_key(wm) if wm else None
-    etag = f'"{doc.content_hash[:20]}-{page_no}-{width}-{fmt}{"-" + wm_key if wm_key else ""}"'
-    path = cache_path(cache_dir(app), doc.content_hash, page_no - 1, width, fmt, wm_key)
-    if not path.exists():
-        pres = s.get(Presentation, who.meeting_id)
-        presented = pres is not None and pres.document_id == doc.id and pres.page == page_no
-        s.rollback()  # release the read snapshot while waiting for the worker
-        path = pool(app).render(pdf_path(app, doc.content_hash), doc.content_hash, page_no - 1, width, fmt=fmt,
-                                watermark=wm, priority=Priority.HIGH if presented else Priority.NORMAL)
+    etag = fastpath.etag(doc.content_hash, page_no, width, fmt)
+    if wm_key:
+        etag = etag[:-1] + f'-{wm_key}"'
+    path = _drawn(app, s, doc, page_no, width, fmt, wm)
     return PageImage(path, etag, MIME[fmt], private=wm is not None)
+
+
+def _drawn(app: Flask, s: Session, doc: Document, page_no: int, width: int, fmt: str, wm: str | None) -> Path:
+    """The cached image of a page, drawn now when missing (the presented page jumps the queue)."""
+    path = cache_path(cache_dir(app), doc.content_hash, page_no - 1, width, fmt, watermark_key(wm) if wm else None)
+    if not path.exists():
+        pres = s.get(Presentation, doc.meeting_id)
+        presented = pres is not None and pres.document_id == doc.id and pres.page == page_no
+        content_hash = doc.content_hash
+        s.rollback()  # release the read snapshot while waiting for the worker
+        path = pool(app).render(pdf_path(app, content_hash), content_hash, page_no - 1, width, fmt=fmt,
+                                watermark=wm, priority=Priority.HIGH if presented else Priority.NORMAL)
+    return path
+
+
+def signed_page_image(app: Flask, s: Session, document_id: int, content_hash: str, page_no: int, width: int,
+                      fmt: str) -> PageImage:
+    """A page by its signed URL (the caller checked the signature), when the fast path could not answer: the page
+    is not drawn yet, or the document's public marker is missing. The database decides; the marker is put back."""
+    if fmt not in FORMATS or width not in STANDARD_WIDTHS:
+        raise NotFound("Không tìm thấy trang.")
+    doc = s.get(Document, document_id)
+    if (doc is None or doc.content_hash != content_hash or doc.confidential or doc.status != "ready"
+            or not 1 <= page_no <= doc.page_count):
+        raise NotFound("Không tìm thấy trang.")
+    if not sync_fast_path(app, s, document_id, content_hash):
+        raise NotFound("Không tìm thấy trang.")  # made confidential or removed while this request ran
+    doc = s.get(Document, document_id)
+    if doc is None:
+        raise NotFound("Không tìm thấy trang.")
+    path = _drawn(app, s, doc, page_no, width, fmt, None)
+    return PageImage(path, fastpath.etag(content_hash, page_no, width, fmt), MIME[fmt], private=False)
+
+
+def _public_hash(s: Session, document_id: int) -> str | None:
+    """The content hash of a ready, non-confidential document, else None (a fresh query, not the identity map)."""
+    return s.scalar(select(Document.content_hash).where(
+        Document.id == document_id, Document.status == "ready", Document.confidential.is_(False)))
+
+
+def sync_fast_path(app: Flask, s: Session, document_id: int, content_hash: str, *, may_open: bool = True) -> bool:
+    """Make the document's public marker agree with the database: present only while the document is ready and not
+    confidential. Returns whether the document is public (then the marker is there, unless the disk refused it).
+
+    Call it after every commit that may change that, and with `may_open=False` before such a commit too (it then
+    only closes, seeing the session's own uncommitted change), so a document made confidential or removed is closed
+    before the change is visible to anyone. Opening writes the marker and then reads the database again in a new
+    transaction, removing the marker if a clerk's change committed meanwhile; the clerk's side removes it again
+    after committing. Whichever order they run in, no marker outlives a confidential commit.
+    """
+    marker = fastpath.marker_path(cache_dir(app), document_id, content_hash)
+    if _public_hash(s, document_id) != content_hash:
+        marker.unlink(missing_ok=True)
+        return False
+    if marker.exists() or not may_open:
+        return marker.exists()
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        log.warning("cannot write %s: signed page URLs of document %s go through Flask", marker, document_id)
+        return True
+    s.rollback()  # a new read transaction: see what committed since the first read
+    if _public_hash(s, document_id) != content_hash:
+        marker.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def original(app: Flask, s: Session, who: Principal, document_id: int) -> tuple[Path, str, str]:
@@ -511,8 +607,9 @@ def update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], ac
     return doc
 
 
-def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> None:
-    """Remove a document; its stored bytes go too when no other document uses them."""
+def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> str:
+    """Remove a document; its stored bytes go too when no other document uses them. Returns its content hash
+    (for `sync_fast_path` after the commit). Its signed page URLs stop at once."""
     doc = get(s, m, document_id)
     content_hash = doc.content_hash
     _fts_delete(s, doc.id)
@@ -523,11 +620,13 @@ def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> 
     m.seq += 1
     audit.record(s, m.id, "document.removed", actor, {"document_id": document_id, "content_hash": content_hash})
     s.flush()
+    sync_fast_path(app, s, document_id, content_hash, may_open=False)  # closed before the removal commits
     others = s.scalar(select(func.count()).select_from(Document).where(Document.content_hash == content_hash))
     if not others:
         pool(app).cancel_pending(content_hash)
         for path in (original_path(app, content_hash), derived_path(app, content_hash)):
             path.unlink(missing_ok=True)
+    return content_hash
 
 
 # --- presenting -------------------------------------------------------------------------------------------------
@@ -666,6 +765,9 @@ def state(s: Session, m: Meeting, who: Principal) -> dict[str, Any]:
         "presented": presented,
         "presenter": dict({"granted_participant_id": grantee}, **names),
         "can_present": may_present(who, pres),
+        # For a document the list does not hold (a confidential one the chair put on the projector after this list
+        # was sent): the authenticated route, `{id}` to fill in. Listed documents carry their own `page_url`.
+        "page_route": PAGE_ROUTE,
     }
 
 
@@ -774,7 +876,8 @@ def export_notes(s: Session, who: Principal) -> str:
 __all__ = [
     "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create", "detail",
     "export_notes", "grant", "limits", "listing", "may_present", "notes", "original", "page_image", "pool", "present",
-    "presented_payload", "process", "remove", "save_note", "search", "state", "store_upload", "update",
+    "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state", "store_upload",
+    "sync_fast_path", "update", "page_key", "page_url_template",
 ]
 
 

@@ -7,13 +7,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from meeting_server.app import csrf
-from meeting_server.domain.errors import DomainError
+from meeting_server.documents import fastpath
+from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import Permission
 from meeting_server.realtime import documents as live
 from meeting_server.services import documents, meetings
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
-from meeting_server.web.guards import bearer_token, principal, requires, same_meeting
+from meeting_server.web import pagefiles
+from meeting_server.web.guards import bearer_token, principal, requires, same_meeting, signed_url
 from meeting_server.web.payload import json_body
 
 bp = Blueprint("documents", __name__)
@@ -94,7 +96,12 @@ def patch_document(document_id: int) -> Any:
     s = db.session()
     m = meetings.get(s, who.meeting_id)
     doc = documents.update(s, m, document_id, body, who.actor)
+    content_hash = doc.content_hash
+    # Close the signed page URLs before the commit that makes it confidential, open them after the one that makes
+    # it public (see services.documents.sync_fast_path).
+    documents.sync_fast_path(_app(), s, document_id, content_hash, may_open=False)
     s.commit()
+    documents.sync_fast_path(_app(), s, document_id, content_hash)
     live.documents_changed(s, m)
     return jsonify(documents.detail(doc, who))
 
@@ -106,8 +113,9 @@ def delete_document(document_id: int) -> Any:
     who = principal()
     s = db.session()
     m = meetings.get(s, who.meeting_id)
-    documents.remove(_app(), s, m, document_id, who.actor)
+    content_hash = documents.remove(_app(), s, m, document_id, who.actor)
     s.commit()
+    documents.sync_fast_path(_app(), s, document_id, content_hash)  # removes what a racing request put back
     live.documents_changed(s, m)
     return jsonify({"ok": True})
 
@@ -146,6 +154,28 @@ def page_image(document_id: int, page: int, fmt: str) -> Any:
     with open(img.path, "rb") as f:
         body = f.read()
     return Response(body, mimetype=img.mime, headers={"ETag": img.etag, "Cache-Control": cache})
+
+
+@bp.route("/pages/<int:document_id>/<content_hash>/<name>")
+@signed_url
+def signed_page(document_id: int, content_hash: str, name: str) -> Any:
+    """A page image by its signed URL, when the fast path (web/pagefiles.py) could not answer from the cache: the
+    same signature check, then the database (ready, not confidential), drawn on demand when missing."""
+    m = fastpath.PATH.match(request.path)
+    if m is None:
+        raise NotFound("Không tìm thấy trang.")
+    if not fastpath.verify(documents.page_key(_app()), document_id, content_hash,
+                           pagefiles.signature_of(request.query_string.decode("latin-1"))):
+        return Response(pagefiles.FORBIDDEN, status=403, mimetype="text/plain",
+                        headers={"Cache-Control": "no-store"})
+    page, width, fmt = int(m.group(3)), int(m.group(4)), m.group(5)
+    img = documents.signed_page_image(_app(), db.session(), document_id, content_hash, page, width, fmt)
+    headers = {"ETag": img.etag, "Cache-Control": pagefiles.CACHE_CONTROL}
+    if pagefiles.etag_matches(request.headers.get("If-None-Match"), img.etag):
+        return Response(status=304, headers=headers)
+    with open(img.path, "rb") as f:
+        body = f.read()
+    return Response(body, mimetype=img.mime, headers=headers)
 
 
 @bp.route("/documents/<int:document_id>/original")

@@ -69,6 +69,14 @@ def public(view: F) -> F:
     return view
 
 
+def signed_url(view: F) -> F:
+    """Route decorator for a capability URL: no card is asked for, because holding a URL the server signed is the
+    authorization (it is handed only to cards allowed to see what it names); the view checks the signature."""
+    view.required_permission = None  # type: ignore[attr-defined]
+    view.authorized_by = "signed URL"  # type: ignore[attr-defined]
+    return view
+
+
 def principal() -> Principal:
     """The principal of a route guarded by `requires` (never None there)."""
     who = current_principal()

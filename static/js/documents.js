@@ -46,7 +46,15 @@
     var px = (stage ? stage.clientWidth : window.innerWidth) * (window.devicePixelRatio || 1);
     return big || px > 900 ? 1600 : 720;
   }
-  function pageUrl(docId, n, big) { return "/documents/" + docId + "/pages/" + n + "." + FMT + "?w=" + width(big); }
+  // Page image URLs come from the server: each listed document's `page_url` (a signed, shared URL for an ordinary
+  // document; the per-viewer route for a confidential one), else the state's `page_route` for a document this
+  // screen's list does not hold. Only {page}, {width} and {fmt} are filled in here.
+  function imageUrl(docId, n, px) {
+    var d = docById(docId);
+    var t = (d && d.page_url) || String(Live.state().page_route || "").replace("{id}", String(docId));
+    return t.replace("{page}", String(n)).replace("{width}", String(px)).replace("{fmt}", FMT);
+  }
+  function pageUrl(docId, n, big) { return imageUrl(docId, n, width(big)); }
   function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; }
   function ack(res) { if (res && res.ok === false) alert(res.error); }
 
@@ -178,7 +186,7 @@
     for (var n = 1; n <= d.page_count; n++) {
       var b = el("button", { "type": "button", "class": "docs-thumb", "data-thumb": String(n) });
       var im = el("img", { "alt": String(n), "loading": "lazy" });
-      im.src = "/documents/" + d.id + "/pages/" + n + "." + FMT + "?w=720";
+      im.src = imageUrl(d.id, n, 720);
       b.appendChild(im);
       b.appendChild(el("span", {}, String(n)));
       box.appendChild(b);
@@ -360,13 +368,13 @@
     if (pr.document_id === null) { stage.hidden = true; idle.hidden = false; stage.innerHTML = ""; return; }
     var img = stage.querySelector("img");
     if (!img) { img = el("img", { "class": "kiosk-page", "alt": "" }); stage.appendChild(img); }
-    var url = "/documents/" + pr.document_id + "/pages/" + pr.page + "." + FMT + "?w=1600";
+    var url = imageUrl(pr.document_id, pr.page, 1600);
     if (img.getAttribute("src") !== url) img.src = url;
     img.setAttribute("data-doc", String(pr.document_id));
     img.setAttribute("data-page", String(pr.page));
     stage.hidden = false; idle.hidden = true;
     // The next page, so the presenter's "next" shows at once.
-    var nx = new Image(); nx.src = "/documents/" + pr.document_id + "/pages/" + (pr.page + 1) + "." + FMT + "?w=1600";
+    var nx = new Image(); nx.src = imageUrl(pr.document_id, pr.page + 1, 1600);
   }
 
   // --- the clerk's uploads -------------------------------------------------------------------------------------------

@@ -124,3 +124,45 @@ def test_search_without_diacritics_in_the_reader(browser: Any, srv: LiveServer) 
         assert phone.js_errors == []
     finally:
         phone.context.close()
+
+
+def test_screens_use_signed_urls_and_the_projector_shows_a_confidential_page_put_on_it(browser: Any,
+                                                                                       srv: LiveServer) -> None:
+    from tests.conftest import SHARED
+
+    clerk = {"Authorization": "Bearer " + srv.token(srv.links["clerk"])}
+    pdf = sorted((SHARED / "samples" / "vi").glob("*.pdf"))[0].read_bytes() + b"\n% mat-chieu\n"  # bytes of its own
+    r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk, data={"confidential": "1"},
+                      files={"file": ("mat-chieu.pdf", pdf, "application/pdf")}, timeout=30)
+    secret_id = r.json()["id"]
+    for _ in range(600):
+        if requests.get(f"{srv.url}/api/v1/documents/{secret_id}", headers=clerk,
+                        timeout=10).json()["status"] == "ready":
+            break
+        import time
+
+        time.sleep(0.05)
+    chair = open_page(browser, srv, srv.links["chair"][0])
+    kiosk = open_page(browser, srv, srv.links["kiosk"])
+    try:
+        # An ordinary document: the reader asks for the signed, shared URL the server handed out.
+        chair.locator("#doc-list [data-open]").first.click()
+        public_id = shown(chair)[0]
+        wait_shown(chair, public_id, 1)
+        assert (chair.locator("#doc-img").get_attribute("src") or "").startswith(f"/pages/{public_id}/")
+        # A confidential one, put on the projector by the chair: the projector's list never held it, so it takes
+        # the state's page_route and gets the page drawn for the projector, through the authenticated route.
+        chair.locator(f'#doc-list [data-open="{secret_id}"]').click()
+        wait_shown(chair, secret_id, 1)
+        assert (chair.locator("#doc-img").get_attribute("src") or "").startswith(f"/documents/{secret_id}/pages/1.")
+        chair.locator("#doc-projector").check()
+        wait_shown(kiosk, secret_id, 1, "#kiosk-stage img")
+        src = kiosk.locator("#kiosk-stage img").get_attribute("src") or ""
+        assert src.startswith(f"/documents/{secret_id}/pages/1.") and src.endswith("?w=1600")
+        chair.locator("[data-doc=present-stop]").click()
+        kiosk.wait_for_selector("#kiosk-idle", state="visible")
+        for p in (chair, kiosk):
+            assert p.js_errors == []
+    finally:
+        for p in (chair, kiosk):
+            p.context.close()

@@ -52,6 +52,13 @@ def long_doc(srv: LiveServer) -> dict[str, Any]:
     return ready[0]
 
 
+def page_re(doc: dict[str, Any], page: int | str, width: int | str = r"\d+") -> str:
+    """A pattern for the image URL of a page, from the `page_url` the server handed out (signed for an ordinary
+    document): any format, `width` a number or a pattern."""
+    return (re.escape(doc["page_url"]).replace(r"\{page\}", str(page)).replace(r"\{width\}", str(width))
+            .replace(r"\{fmt\}", "(webp|jpeg)"))
+
+
 class Phone:
     """A delegate's phone: the page, its CDP session for touch input, and the page images it asked for."""
 
@@ -140,8 +147,7 @@ def test_tapping_a_thumbnail_shows_that_page(phone: Phone, long_doc: dict[str, A
     thumbs.nth(3).tap()
     phone.wait_shown(long_doc["id"], 4)
     assert phone.info() == f"Trang 4/{long_doc['page_count']}"
-    assert re.search(rf"/documents/{long_doc['id']}/pages/4\.(webp|jpeg)\?w=", phone.page.locator("#doc-img")
-                     .get_attribute("src") or "")
+    assert re.search(page_re(long_doc, 4), phone.page.locator("#doc-img").get_attribute("src") or "")
     assert phone.page.evaluate("window.Documents.view().follow") is False
     assert phone.errors == []
 
@@ -154,7 +160,7 @@ def test_page_jump_goes_to_the_page_and_refuses_pages_out_of_range(phone: Phone,
     phone.page.locator("#doc-jump button[type=submit]").tap()
     phone.wait_shown(long_doc["id"], 3)
     assert phone.info() == f"Trang 3/{count}"
-    assert "/pages/3." in (phone.page.locator("#doc-img").get_attribute("src") or "")
+    assert re.search(page_re(long_doc, 3), phone.page.locator("#doc-img").get_attribute("src") or "")
 
     # Past the last page or before the first: the browser refuses the form (the field says max = page count),
     # the delegate stays on page 3.
@@ -240,7 +246,7 @@ def test_zoom_buttons_enlarge_the_page_and_stop_swipes_until_zoomed_out(phone: P
     img = phone.page.locator("#doc-img")
     assert img.evaluate("e => e.style.width") == "150%"
     assert img.evaluate("e => e.getBoundingClientRect().width") > 1.4 * stage_width
-    assert "w=1600" in (img.get_attribute("src") or "")  # the sharper rendering for the bigger page
+    assert re.search(page_re(long_doc, 1, 1600), img.get_attribute("src") or "")  # the sharper rendering
     phone.wait_shown(doc, 1)
     phone.page.evaluate("document.getElementById('doc-stage').scrollIntoView({block: 'center'})")
     phone.swipe(0.85, 0.15)  # pans the enlarged page inside its box
@@ -262,9 +268,9 @@ def test_neighbouring_pages_are_fetched_before_they_are_shown(phone: Phone, long
     phone.page.locator("#doc-jump button[type=submit]").tap()
     phone.wait_shown(doc, 3)
     src = phone.page.locator("#doc-img").get_attribute("src") or ""
-    width = src.rsplit("?w=", 1)[1]
+    width = re.search(page_re(long_doc, 3, "(?P<w>720|1600)"), src).group("w")  # type: ignore[union-attr]
     for k in (2, 4):
-        wanted = re.compile(rf"/documents/{doc}/pages/{k}\.(webp|jpeg)\?w={width}$")
+        wanted = re.compile(page_re(long_doc, k, width) + "$")
         phone.page.wait_for_function(
             "re => performance.getEntriesByType('resource').some(function (e) { return new RegExp(re).test(e.name); })",
             arg=wanted.pattern, timeout=5000)
@@ -272,7 +278,7 @@ def test_neighbouring_pages_are_fetched_before_they_are_shown(phone: Phone, long
     # Fetched, not shown: the reader still shows page 3 and no image on the page shows 2 or 4.
     assert phone.shown_page() == 3
     shown = phone.page.evaluate("Array.prototype.map.call(document.images, function (i) { return i.src; })")
-    assert not [u for u in shown if re.search(r"/pages/[24]\.", u)]
+    assert not [u for u in shown if re.search(page_re(long_doc, "[24]"), u)]
     assert phone.errors == []
 
 
