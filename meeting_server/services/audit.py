@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
-from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, utcnow
+from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, core_table, utcnow
 
 #: Kinds that may still be appended once a meeting's minutes are signed (a correction is a new, linked version).
 AFTER_FINAL_KINDS = ("minutes.",)
@@ -40,7 +41,7 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     return event
 
 
-def record_many(s: Session, rows: list[tuple[int | None, str, str, dict[str, Any]]]) -> None:
+def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str, Any]]]) -> None:
     """Append many events (meeting_id, kind, actor, data) with one read and one write of the chain's head: the
     group commit of ballots writes hundreds at once. Same entries, same hashes as `record` one at a time."""
     if not rows:
@@ -60,12 +61,11 @@ def record_many(s: Session, rows: list[tuple[int | None, str, str, dict[str, Any
         events.append({"seq": seq, "meeting_id": meeting_id, "at": entry["at"], "kind": kind, "actor": actor,
                        "data": entry["data"], "hash": digest})
     # Compare-and-set on the head: a concurrent writer would make this fail rather than fork the chain.
-    moved = conn.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1,
-                                                           AuditHead.__table__.c.seq == head[0])
-                         .values(seq=seq, hash=digest))
+    heads = core_table(AuditHead)
+    moved = conn.execute(update(heads).where(heads.c.id == 1, heads.c.seq == head[0]).values(seq=seq, hash=digest))
     if moved.rowcount != 1:
         raise DomainError("Nhật ký thay đổi đồng thời; hãy gửi lại.", "conflict")
-    conn.execute(insert(AuditEvent.__table__), events)
+    conn.execute(insert(core_table(AuditEvent)), events)
     for obj in list(s.identity_map.values()):
         if isinstance(obj, AuditHead):
             s.expire(obj)

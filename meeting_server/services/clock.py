@@ -8,6 +8,7 @@ Stored times stay what the machine's clock said; the audit log records the corre
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ def corrected(s: Session, dt: datetime | None = None) -> datetime:
     return (dt or utcnow()) + offset(s)
 
 
-def set_from_device(s: Session, device_ms: int, actor: str, meeting_id: int | None = None) -> int:
+def set_from_device(s: Session, device_ms: Any, actor: str, meeting_id: int | None = None) -> int:
     """Take the time of the clerk's phone as real time; returns the offset now in force (ms)."""
     if isinstance(device_ms, bool) or not isinstance(device_ms, int):
         raise DomainError("Thời gian gửi lên không hợp lệ.", "clock.invalid")

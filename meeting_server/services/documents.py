@@ -45,7 +45,16 @@ from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit
 from meeting_server.store import db
-from meeting_server.store.tables import AgendaItem, Document, DocumentPage, Meeting, PageNote, Participant, Presentation
+from meeting_server.store.tables import (
+    AgendaItem,
+    Document,
+    DocumentPage,
+    Meeting,
+    PageNote,
+    Participant,
+    Presentation,
+    core_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -667,9 +676,9 @@ class Presented:
     page_count: int = 0
 
 
-_pres_t = Presentation.__table__
-_doc_t = Document.__table__
-_meeting_t = Meeting.__table__
+_pres_t = core_table(Presentation)
+_doc_t = core_table(Document)
+_meeting_t = core_table(Meeting)
 # A page turn is the room's most frequent write: prebuilt Core statements, one read and two writes (~0.5 ms,
 # against ~3 ms through ORM loads and a flush).
 _PRES_ROW = select(_pres_t.c.document_id, _pres_t.c.granted_participant_id, _pres_t.c.confidential_on_projector) \

@@ -12,7 +12,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit
-from meeting_server.store.tables import JoinFailure, Meeting, Participant, RevokedToken, utcnow
+from meeting_server.store.tables import JoinFailure, Meeting, Participant, RevokedToken, core_table, utcnow
 
 
 def new_token() -> str:
@@ -32,8 +32,8 @@ class TokenUnknown(DomainError):
     code = "token.unknown"
 
 
-_participants = Participant.__table__
-_meetings = Meeting.__table__
+_participants = core_table(Participant)
+_meetings = core_table(Meeting)
 _CARD = select(_participants.c.role, _participants.c.meeting_id, _participants.c.id, _participants.c.full_name) \
     .where(_participants.c.token == bindparam("token"))
 _CARDS = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain import voting as rules
@@ -31,6 +31,7 @@ from meeting_server.store.tables import (
     Poll,
     PollVoter,
     SecretBallot,
+    core_table,
     utcnow,
 )
 
@@ -510,12 +511,6 @@ class Casted:
     changed: bool
 
 
-def _table(mapped: type[Any]) -> Table:
-    """The Core table of a mapped class (for executemany statements that skip the ORM's per-row work)."""
-    table: Table = mapped.__table__
-    return table
-
-
 @dataclass
 class _PollBatch:
     """One poll's state while a batch of ballots is written: read once, written with one statement per table."""
@@ -643,7 +638,7 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
             conn.execute(insert(PollVoter), b.new_voters)
         if b.voted:
             # Only a row not yet voted is updated: participation is set once, by the database's own check.
-            pv = _table(PollVoter)
+            pv = core_table(PollVoter)
             done = conn.execute(
                 update(pv)
                 .where(pv.c.poll_id == bindparam("p"), pv.c.participant_id == bindparam("pid"),
@@ -657,7 +652,7 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
         if b.open_new:
             conn.execute(insert(OpenBallot), list(b.open_new.values()))
         if b.open_changed:
-            t = _table(OpenBallot)
+            t = core_table(OpenBallot)
             conn.execute(update(t).where(t.c.poll_id == bindparam("p"), t.c.participant_id == bindparam("pid"))
                          .values(choice=bindparam("choice"), proxy_by=bindparam("proxy_by"),
                                  changed_at=bindparam("at")), b.open_changed)
