@@ -95,6 +95,9 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     finally:
         if advertiser is not None:
             advertiser.stop()
+        # Close the pooled database connections: SQLite then copies the write-ahead log into the database and
+        # removes it, so a stopped server leaves one self-contained file (and no log of recent writes).
+        app.extensions["db_engine"].dispose()
 
 
 @main.command("links")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -427,8 +428,14 @@ def reshuffle_secret_ballots(s: Session, p: Poll) -> None:
 def checkpoint_after_close(s: Session) -> None:
     """Copy the write-ahead log into the database and truncate it, so the log's history of casts is gone."""
     conn = s.connection()
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if conn.dialect.name != "sqlite":
+        return
+    for _ in range(40):
+        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        if not busy:
+            return
+        time.sleep(0.05)  # a reader still holds an older snapshot (eventlet's sleep when serving: others go on)
+    log.warning("the write-ahead log could not be emptied after a poll closed; it will be at the next checkpoint")
 
 
 def cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> None:

@@ -96,6 +96,60 @@ def sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any
     asyncio.run(main())
 
 
+def raw_sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
+    """The same Socket.IO clients without the python-socketio library: Engine.IO 4 / Socket.IO 5 spoken over a bare
+    WebSocket (open, CONNECT with the token, answer pings, timestamp each frame as it arrives).
+
+    Phones each have their own CPU; on this 2-core machine, 500 python-socketio clients spend more CPU decoding than
+    the server spends sending, and their queueing lands in the figure. These clients cost what the floor's cost.
+    """
+    import websockets
+
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+
+    async def main() -> None:
+        got: list[tuple[int, int, float]] = []
+        conns = []
+
+        async def one(tok: str) -> Any:
+            ws = await websockets.connect(ws_url, max_queue=None)
+            opening = await ws.recv()
+            assert opening.startswith("0"), opening
+            await ws.send("40" + json.dumps({"token": tok}))
+            while True:  # the server's `state` may come before the CONNECT reply
+                msg = await ws.recv()
+                if msg.startswith("40"):
+                    return ws
+                if msg.startswith("44"):
+                    raise SystemExit(f"refused: {msg}")
+
+        async def reader(ws: Any) -> None:
+            try:
+                async for msg in ws:
+                    t = time.time()
+                    if msg == "2":
+                        await ws.send("3")
+                    elif msg.startswith('42["presented"'):
+                        d = json.loads(msg[2:])[1]
+                        got.append((d["seq"], d["ts"], t))
+            except Exception:
+                pass
+
+        for i in range(0, len(tokens), 25):
+            conns.extend(await asyncio.gather(*(one(t) for t in tokens[i:i + 25])))
+        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
+        ready.put(len(conns))
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        results.put(got)
+        for ws in conns:
+            await ws.close()
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(main())
+
+
 def ws_clients(url: str, n: int, ready: Any, results: Any, stop: Any) -> None:
     """The floor's clients: n bare WebSocket connections recording (seq, ts, recv)."""
     import websockets
@@ -165,9 +219,10 @@ def run_level(kind: str, url: str, n: int, turns: int, tokens: list[str], presen
     per = [n // k + (1 if i < n % k else 0) for i in range(k)]
     offset = 0
     for count in per:
-        if kind == "sio":
+        if kind in ("sio", "raw"):
             toks = [tokens[(offset + j) % len(tokens)] for j in range(count)]
-            p = ctx.Process(target=sio_clients, args=(url, toks, ready, results, stop))
+            target = sio_clients if kind == "sio" else raw_sio_clients
+            p = ctx.Process(target=target, args=(url, toks, ready, results, stop))
         else:
             p = ctx.Process(target=ws_clients, args=(url, count, ready, results, stop))
         offset += count
@@ -308,6 +363,9 @@ def main() -> None:
     ap.add_argument("--gc", choices=["on", "off", "both", "both-reversed"], default="both",
                     help="gc.freeze() in the server (both: on then off; both-reversed: off then on)")
     ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--clients", choices=["raw", "python-socketio", "both"], default="both",
+                    help="Socket.IO clients: bare-WebSocket protocol clients (cost like the floor's), the "
+                         "python-socketio library's, or both in turn")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     rows: list[tuple[str, dict[str, Any]]] = []
@@ -333,13 +391,16 @@ def main() -> None:
                 links, doc_id = prepare(url, data, args.pages)
                 tokens = [d["url"].rsplit("/", 1)[1] for d in links["delegates"]]
                 chair = links["chair"][0].rsplit("/", 1)[1]
+                kinds = {"raw": ["raw"], "python-socketio": ["sio"], "both": ["raw", "sio"]}[args.clients]
                 for n in levels:
-                    print(f"meeting-server gc.freeze={freeze}: {n} clients", file=sys.stderr, flush=True)
-                    pres = SioPresenter(url, chair, doc_id, args.pages, proc.pid)
-                    res = run_level("sio", url, n, args.turns, tokens, pres)
-                    res["workers_rss"] = children_rss_mb(proc.pid)
-                    rows.append((f"meeting-server gc.freeze={'on' if freeze else 'off'}", res))
-                    pres.close()
+                    for kind in kinds:
+                        label = "raw Socket.IO clients" if kind == "raw" else "python-socketio clients"
+                        print(f"meeting-server gc.freeze={freeze}: {n} {label}", file=sys.stderr, flush=True)
+                        pres = SioPresenter(url, chair, doc_id, args.pages, proc.pid)
+                        res = run_level(kind, url, n, args.turns, tokens, pres)
+                        res["workers_rss"] = children_rss_mb(proc.pid)
+                        rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
+                        pres.close()
             finally:
                 proc.terminate()
                 proc.wait(10)
