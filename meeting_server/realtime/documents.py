@@ -72,6 +72,7 @@ def on_present(who: Principal, data: Any) -> dict[str, Any]:
     presented = documents.present(s, who.meeting_id, who, document_id, page, projector)
     s.commit()
     send_presented(presented)
+    _socketio().sleep(0)  # let the page go out to every screen before the rest of this handler
     if presented.content_hash is not None:
         _warm(presented.content_hash, presented.page, presented.page_count)
     return {"ok": True, "seq": presented.seq}
