@@ -6,9 +6,17 @@ all processes are on this machine, so `time.time()` is a shared clock. For each 
   emit→recv: from the presenter's emit (its own process) to each client's receipt, and
   ts→recv:   from the server's `ts` in the `presented` payload to each client's receipt.
 The floor is a minimal `websockets` broadcast server run in the same session with the same clients and method.
-Also prints the server's RSS with 500 clients connected and a 300-page document ingested.
+Our server is measured with two kinds of Socket.IO clients in turn: bare-WebSocket clients that speak the
+Engine.IO/Socket.IO protocol themselves (they cost what the floor's clients cost, so the figure is the server's),
+and the python-socketio library's clients (which on 2 cores spend more CPU decoding than the server spends sending).
+Also prints the server's RSS with the clients connected and a 300-page document ingested; the server is not
+restarted between levels, so a later level's RSS includes what the earlier ones left (run `--levels 500` alone
+for the figure at 500).
 
-    .venv/bin/python scripts/bench/fanout.py [--levels 50,200,500] [--turns 60] [--gc both]
+A single stall of the machine delays a whole turn, and with 60 turns the p99 is the worst turn or two: compare
+runs made side by side, and repeat.
+
+    .venv/bin/python scripts/bench/fanout.py [--levels 50,200,500] [--turns 60] [--gc on] [--clients both]
 """
 
 from __future__ import annotations
