@@ -68,9 +68,12 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     )
     register_events(socketio)
 
+    from meeting_server.realtime.transport import without_websocket_compression
     from meeting_server.services.documents import cache_dir, page_key
     from meeting_server.web.pagefiles import PageFiles
 
+    # In front of Socket.IO: its WebSockets go without compression (realtime/transport.py says why).
+    app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     # Outermost: cached page images of non-confidential documents are answered before Socket.IO and Flask.
     app.wsgi_app = PageFiles(  # type: ignore[method-assign]
         app.wsgi_app, page_key(app), cache_dir(app), int(app.config.get("DOCUMENT_PAGE_MEMORY_MB", 48)) << 20)

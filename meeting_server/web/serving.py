@@ -93,3 +93,4 @@ def http_protocol() -> Any:
                 pass  # not a TCP socket
 
     return NoDelayHttpProtocol
+

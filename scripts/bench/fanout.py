@@ -408,10 +408,19 @@ def main() -> None:
                         res = run_level(kind, url, n, args.turns, tokens, pres)
                         res["workers_rss"] = children_rss_mb(proc.pid)
                         rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
+                        print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
+                              f"RSS {res['rss']:.0f} MB", file=sys.stderr, flush=True)
                         pres.close()
             finally:
+                t_stop = time.monotonic()
                 proc.terminate()
-                proc.wait(10)
+                try:
+                    proc.wait(60)
+                    print(f"server stopped {time.monotonic() - t_stop:.1f} s after SIGTERM", file=sys.stderr)
+                except subprocess.TimeoutExpired:
+                    print("server still running 60 s after SIGTERM: killed", file=sys.stderr)
+                    proc.kill()
+                    proc.wait(10)
 
     print()
     print(f"Page-sync fan-out, {args.turns} page turns per level (first 3 dropped), clients in "

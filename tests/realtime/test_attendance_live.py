@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -162,3 +163,17 @@ def test_revoked_card_stops_at_once(live_server: LiveServer) -> None:
         assert requests.get(srv.local(new_url), timeout=10).status_code == 200
     finally:
         screen.close()
+
+
+def test_websockets_go_without_compression(live_server: LiveServer) -> None:
+    """Every browser offers permessage-deflate; the server declines it (a zlib context per phone costs ~150 kB and
+    every broadcast would be compressed once per phone), and the connection works without it."""
+    from websockets.sync.client import connect
+
+    url = live_server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    with connect(url, compression="deflate") as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert str(ws.recv(timeout=5)).startswith("0{")  # Engine.IO's open packet
+        ws.send("40" + json.dumps({"token": live_server.token(live_server.links["kiosk"])}))
+        got = [str(ws.recv(timeout=5)) for _ in range(2)]
+        assert any(m.startswith("40{") for m in got), got  # connected to the namespace
