@@ -57,6 +57,10 @@ class LiveServer:
     def token(self, url: str) -> str:
         return url.rsplit("/", 1)[1]
 
+    def bearer(self, url: str) -> dict[str, str]:
+        """The Authorization header of the card behind a join link."""
+        return {"Authorization": "Bearer " + self.token(url)}
+
     def session_for(self, join_url: str) -> requests.Session:
         """A browser-like HTTP session bound to a card by opening its join link."""
         s = requests.Session()

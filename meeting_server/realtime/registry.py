@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import request, session
+from flask import request
 from flask_socketio import SocketIO
 
 from meeting_server.domain.errors import DomainError
@@ -27,8 +27,43 @@ LEAN: set[str] = set()
 
 def connection_principal() -> Principal | None:
     """The principal of the current Socket.IO connection, re-resolved from its token on every event so that a
-    revoked card stops working at once. The token sits in the connection's server-side session (set on connect)."""
-    return resolve_principal(session.get("sio_tok"))
+    revoked card stops working at once."""
+    return resolve_principal(connection_token(request.sid))  # type: ignore[attr-defined]
+
+
+def remember_token(sid: str, token: str) -> None:
+    """Keep the token a connection authenticated with, in python-socketio's own per-connection session (lean
+    events run without Flask's context, so not in Flask's)."""
+    from meeting_server.app import socketio
+
+    socketio.server.save_session(sid, {"tok": token})
+
+
+def connection_token(sid: str) -> str | None:
+    """The token a connection authenticated with (`remember_token`); None once the connection is gone."""
+    from meeting_server.app import socketio
+
+    try:
+        return socketio.server.get_session(sid).get("tok")  # type: ignore[no-any-return]
+    except KeyError:
+        return None
+
+
+def revoked(sid: str) -> dict[str, Any]:
+    """The ack for a card that no longer resolves; the connection is hung up right after it (a disconnect before
+    the ack would leave the phone guessing)."""
+    _disconnect_soon(sid)
+    return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
+
+
+def forbidden() -> dict[str, Any]:
+    """The ack for a role that lacks the event's permission."""
+    return {"ok": False, "error": "Bạn không có quyền thực hiện thao tác này.", "code": "forbidden"}
+
+
+def failed(err: DomainError) -> dict[str, Any]:
+    """The ack for a refusal with its reason."""
+    return {"ok": False, "error": err.message, "code": err.code}
 
 
 def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler], Handler]:
@@ -42,15 +77,13 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
         def wrapped(data: Any = None) -> Any:
             who = connection_principal()
             if who is None:
-                # Answer first, then hang up: a disconnect before the ack would leave the phone guessing.
-                _disconnect_soon(request.sid)  # type: ignore[attr-defined]
-                return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
+                return revoked(request.sid)  # type: ignore[attr-defined]
             if requires is not None and not who.can(requires):
-                return {"ok": False, "error": "Bạn không có quyền thực hiện thao tác này.", "code": "forbidden"}
+                return forbidden()
             try:
                 return fn(who, data)
             except DomainError as err:
-                return {"ok": False, "error": err.message, "code": err.code}
+                return failed(err)
 
         EVENTS[name] = (requires, wrapped)
         return wrapped
@@ -75,24 +108,6 @@ def lean_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
         return fn
 
     return deco
-
-
-def connection_token(sid: str) -> str | None:
-    """The token a connection authenticated with (kept in python-socketio's own session at connect)."""
-    from meeting_server.app import socketio
-
-    try:
-        return socketio.server.get_session(sid).get("tok")  # type: ignore[no-any-return]
-    except KeyError:  # the connection is gone
-        return None
-
-
-def refused(err: DomainError, sid: str | None = None) -> dict[str, Any]:
-    """The failed ack for a refusal; a card that no longer resolves is also hung up (after the ack)."""
-    if sid is not None and err.code in ("token.revoked", "token.unknown", "auth.revoked"):
-        _disconnect_soon(sid)
-        return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
-    return {"ok": False, "error": err.message, "code": err.code}
 
 
 def _disconnect_soon(sid: str) -> None:

@@ -11,7 +11,7 @@ from flask_socketio import SocketIO, emit, join_room
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
-from meeting_server.realtime.registry import socket_event
+from meeting_server.realtime.registry import remember_token, socket_event
 from meeting_server.services import meetings, snapshot
 from meeting_server.store import db
 from meeting_server.web.guards import resolve_principal
@@ -26,12 +26,12 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     """
     token = (auth or {}).get("token") if isinstance(auth, dict) else None
     token = token or session.get("tok")
-    who = resolve_principal(token if isinstance(token, str) else None)
+    if not isinstance(token, str):
+        return False
+    who = resolve_principal(token)
     if who is None:
         return False
-    session["sio_tok"] = token
-    # Also in python-socketio's own session, for the events that skip Flask's context (registry.lean_socket_event).
-    socketio_server().save_session(request.sid, {"tok": token})  # type: ignore[attr-defined]
+    remember_token(request.sid, token)  # type: ignore[attr-defined]
     join_room(rooms.meeting(who.meeting_id))
     join_room(rooms.role(who.meeting_id, who.role))
     if who.participant_id is not None:
@@ -39,12 +39,6 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     _send_state(who)
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
-
-
-def socketio_server() -> Any:
-    from meeting_server.app import socketio
-
-    return socketio.server
 
 
 def _send_state(who: Principal) -> None:

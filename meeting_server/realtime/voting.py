@@ -25,7 +25,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
-from meeting_server.realtime.registry import lean_socket_event, refused
+from meeting_server.realtime.registry import failed, forbidden, lean_socket_event, revoked
 from meeting_server.services import tokens, voting
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Poll, utcnow
@@ -165,9 +165,9 @@ class BallotWriter:
             for i, item in enumerate(batch):
                 w = who[item.token or ""]
                 if isinstance(w, DomainError):
-                    acks[i] = refused(w, item.sid)
+                    acks[i] = revoked(item.sid)  # unknown or revoked: the answer of every other event
                 elif not w.can(Permission.VOTE_CAST):
-                    acks[i] = FORBIDDEN
+                    acks[i] = forbidden()
                 else:
                     casts.append((i, voting.Cast(who=w, poll_id=item.poll_id, choice=item.choice)))
             meetings = sorted({c.who.meeting_id for _i, c in casts})
@@ -178,7 +178,7 @@ class BallotWriter:
                 outcomes = voting.cast_many(s, [c for _i, c in casts], utcnow())
                 for (i, _c), out in zip(casts, outcomes, strict=True):
                     if isinstance(out, DomainError):
-                        acks[i] = {"ok": False, "error": out.message, "code": out.code}
+                        acks[i] = failed(out)
                     else:
                         touched[out.poll_id] = out.meeting_id
                         acks[i] = {"ok": True, "poll_id": out.poll_id, "changed": out.changed}
@@ -203,9 +203,6 @@ class BallotWriter:
         for item, ack in zip(batch, acks, strict=True):
             item.ack = ack
             item.done.set()
-
-
-FORBIDDEN = {"ok": False, "error": "Bạn không có quyền thực hiện thao tác này.", "code": "forbidden"}
 
 
 _writer_lock = threading.Lock()
@@ -233,12 +230,12 @@ def on_cast(sid: str, token: str | None, data: Any) -> dict[str, Any]:
     than their frames. Permission: VOTE_CAST, checked by BallotWriter._write.
     """
     if not isinstance(data, dict):
-        return {"ok": False, "error": "Dữ liệu gửi lên không hợp lệ.", "code": "payload.invalid"}
+        return failed(DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid"))
     from meeting_server.app import socketio
 
     environ = socketio.server.get_environ(sid)
     if not environ:  # the connection is already gone
-        return {"ok": False, "error": "Mất kết nối, hãy gửi lại.", "code": "vote.disconnected"}
+        return failed(DomainError("Mất kết nối, hãy gửi lại.", "vote.disconnected"))
     app = environ["flask.app"]
     return writer(app).submit(_Pending(sid, token, data.get("poll_id"), data.get("choice")))
 

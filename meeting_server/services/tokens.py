@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
@@ -34,12 +35,14 @@ class TokenUnknown(DomainError):
 
 _participants = core_table(Participant)
 _meetings = core_table(Meeting)
-_CARD = select(_participants.c.role, _participants.c.meeting_id, _participants.c.id, _participants.c.full_name) \
-    .where(_participants.c.token == bindparam("token"))
 _CARDS = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
                 _participants.c.full_name).where(_participants.c.token.in_(bindparam("tokens", expanding=True)))
 _KIOSK = select(_meetings.c.id).where(_meetings.c.kiosk_token == bindparam("token"))
 _GUEST = select(_meetings.c.id).where(_meetings.c.guest_token == bindparam("token"))
+
+
+def _card(row: Any) -> Principal:
+    return Principal(Role(row.role), row.meeting_id, row.id, row.full_name)
 
 
 def resolve(s: Session, token: str) -> Principal:
@@ -49,9 +52,9 @@ def resolve(s: Session, token: str) -> Principal:
     # Every request and Socket.IO event resolves its token again (so revocation is immediate). Prebuilt Core
     # statements on the session's connection: ~0.12 ms, against ~0.44 ms through the ORM with a new statement.
     conn = s.connection()
-    row = conn.execute(_CARD, {"token": token}).first()
+    row = conn.execute(_CARDS, {"tokens": [token]}).first()
     if row is not None:
-        return Principal(Role(row.role), row.meeting_id, row.id, row.full_name)
+        return _card(row)
     mid = conn.execute(_KIOSK, {"token": token}).scalar()
     if mid is not None:
         return Principal(Role.KIOSK, mid, None, "Màn hình chiếu")
@@ -69,7 +72,7 @@ def resolve_many(s: Session, given: list[str]) -> dict[str, Principal | DomainEr
     found: dict[str, Principal | DomainError] = {}
     if cards:
         rows = s.connection().execute(_CARDS, {"tokens": cards})
-        found = {r.token: Principal(Role(r.role), r.meeting_id, r.id, r.full_name) for r in rows}
+        found = {r.token: _card(r) for r in rows}
     for t in set(given) - found.keys():
         try:
             found[t] = resolve(s, t)  # not a card: a projector, a guest, revoked or unknown (rare, one by one)

@@ -104,6 +104,39 @@ def sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any
     asyncio.run(main())
 
 
+def _bare_clients(open_one: Any, on_frame: Any, items: list[Any], ready: Any, results: Any, stop: Any) -> None:
+    """Bare WebSocket clients in this process: `open_one(item)` opens one (in bursts of 25), `on_frame(ws, msg)`
+    returns (seq, ts) for a `presented` frame or None; records (seq, ts, receipt time) until `stop`."""
+
+    async def main() -> None:
+        got: list[tuple[int, int, float]] = []
+
+        async def reader(ws: Any) -> None:
+            try:
+                async for msg in ws:
+                    t = time.time()
+                    seen = await on_frame(ws, msg)
+                    if seen is not None:
+                        got.append((*seen, t))
+            except Exception:
+                pass
+
+        conns = []
+        for i in range(0, len(items), 25):  # connect in bursts, not all at once
+            conns.extend(await asyncio.gather(*(open_one(x) for x in items[i:i + 25])))
+        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
+        ready.put(len(conns))
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        results.put(got)
+        for ws in conns:
+            await ws.close()
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(main())
+
+
 def raw_sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
     """The same Socket.IO clients without the python-socketio library: Engine.IO 4 / Socket.IO 5 spoken over a bare
     WebSocket (open, CONNECT with the token, answer pings, timestamp each frame as it arrives).
@@ -115,79 +148,41 @@ def raw_sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop:
 
     ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
 
-    async def main() -> None:
-        got: list[tuple[int, int, float]] = []
-        conns = []
+    async def open_one(tok: str) -> Any:
+        ws = await websockets.connect(ws_url, max_queue=None)
+        opening = await ws.recv()
+        assert opening.startswith("0"), opening
+        await ws.send("40" + json.dumps({"token": tok}))
+        while True:  # the server's `state` may come before the CONNECT reply
+            msg = await ws.recv()
+            if msg.startswith("40"):
+                return ws
+            if msg.startswith("44"):
+                raise SystemExit(f"refused: {msg}")
 
-        async def one(tok: str) -> Any:
-            ws = await websockets.connect(ws_url, max_queue=None)
-            opening = await ws.recv()
-            assert opening.startswith("0"), opening
-            await ws.send("40" + json.dumps({"token": tok}))
-            while True:  # the server's `state` may come before the CONNECT reply
-                msg = await ws.recv()
-                if msg.startswith("40"):
-                    return ws
-                if msg.startswith("44"):
-                    raise SystemExit(f"refused: {msg}")
+    async def on_frame(ws: Any, msg: str) -> tuple[int, int] | None:
+        if msg == "2":
+            await ws.send("3")  # Engine.IO's ping
+        elif msg.startswith('42["presented"'):
+            d = json.loads(msg[2:])[1]
+            return d["seq"], d["ts"]
+        return None
 
-        async def reader(ws: Any) -> None:
-            try:
-                async for msg in ws:
-                    t = time.time()
-                    if msg == "2":
-                        await ws.send("3")
-                    elif msg.startswith('42["presented"'):
-                        d = json.loads(msg[2:])[1]
-                        got.append((d["seq"], d["ts"], t))
-            except Exception:
-                pass
-
-        for i in range(0, len(tokens), 25):
-            conns.extend(await asyncio.gather(*(one(t) for t in tokens[i:i + 25])))
-        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
-        ready.put(len(conns))
-        while not stop.is_set():
-            await asyncio.sleep(0.05)
-        results.put(got)
-        for ws in conns:
-            await ws.close()
-        for t in tasks:
-            t.cancel()
-
-    asyncio.run(main())
+    _bare_clients(open_one, on_frame, tokens, ready, results, stop)
 
 
 def ws_clients(url: str, n: int, ready: Any, results: Any, stop: Any) -> None:
     """The floor's clients: n bare WebSocket connections recording (seq, ts, recv)."""
     import websockets
 
-    async def main() -> None:
-        got: list[tuple[int, int, float]] = []
-        conns = []
+    async def open_one(_i: int) -> Any:
+        return await websockets.connect(url, max_queue=None)
 
-        async def reader(ws: Any) -> None:
-            try:
-                async for msg in ws:
-                    d = json.loads(msg)
-                    got.append((d["seq"], d["ts"], time.time()))
-            except Exception:
-                pass
+    async def on_frame(_ws: Any, msg: str) -> tuple[int, int]:
+        d = json.loads(msg)
+        return d["seq"], d["ts"]
 
-        for i in range(0, n, 25):
-            batch = await asyncio.gather(*(websockets.connect(url, max_queue=None) for _ in range(min(25, n - i))))
-            conns.extend(batch)
-        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
-        ready.put(len(conns))
-        while not stop.is_set():
-            await asyncio.sleep(0.05)
-        results.put(got)
-        for ws in conns:
-            await ws.close()
-        for t in tasks:
-            t.cancel()
-
-    asyncio.run(main())
+    _bare_clients(open_one, on_frame, list(range(n)), ready, results, stop)
 
 
 def floor_server(port: int) -> None:

@@ -27,12 +27,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.stop()
 
 
-def bearer(srv: LiveServer, url: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + srv.token(url)}
-
-
 def clerk(srv: LiveServer) -> dict[str, str]:
-    return bearer(srv, srv.links["clerk"])
+    return srv.bearer(srv.links["clerk"])
 
 
 def delegates(srv: LiveServer) -> list[dict[str, Any]]:
@@ -82,7 +78,7 @@ def test_upload_then_status_then_cached_page_images(srv: LiveServer) -> None:
     assert d["original_name"] == "Kế hoạch.pdf"
     first = d["pages"][0]["images"]
     assert set(first) == {"720", "1600"}
-    delegate = bearer(srv, delegates(srv)[0]["url"])
+    delegate = srv.bearer(delegates(srv)[0]["url"])
     r = requests.get(srv.url + first["720"], headers=delegate, timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"] == "image/webp"
     assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
@@ -184,7 +180,7 @@ def test_delegate_presents_only_with_the_chairs_grant(srv: LiveServer) -> None:
 
 def test_uploading_is_for_the_clerk_only(srv: LiveServer) -> None:
     for url in (delegates(srv)[0]["url"], srv.links["guest"], srv.links["kiosk"], srv.links["chair"][0]):
-        r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=bearer(srv, url),
+        r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=srv.bearer(url),
                           files={"file": ("x.pdf", VI[0].read_bytes())}, timeout=10)
         assert r.status_code == 403, url
     r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", files={"file": ("x.pdf", b"%PDF-1.4")}, timeout=10)
@@ -195,8 +191,8 @@ def test_confidential_document_is_hidden_watermarked_and_not_downloadable(srv: L
     doc_id = upload(srv, VI[3], "mat.pdf", confidential="1", downloadable="1")
     d = wait_done(srv, doc_id)
     assert d["status"] == "ready" and d["confidential"] and not d["downloadable"]
-    guest, kiosk = bearer(srv, srv.links["guest"]), bearer(srv, srv.links["kiosk"])
-    d1, d2 = bearer(srv, delegates(srv)[0]["url"]), bearer(srv, delegates(srv)[1]["url"])
+    guest, kiosk = srv.bearer(srv.links["guest"]), srv.bearer(srv.links["kiosk"])
+    d1, d2 = srv.bearer(delegates(srv)[0]["url"]), srv.bearer(delegates(srv)[1]["url"])
     page = f"{srv.url}/documents/{doc_id}/pages/1.webp?w=720"
     for h in (guest, kiosk):
         assert requests.get(f"{srv.url}/api/v1/documents/{doc_id}", headers=h, timeout=10).status_code == 404
@@ -243,7 +239,7 @@ def test_confidential_document_is_hidden_watermarked_and_not_downloadable(srv: L
 
 def test_search_without_diacritics_finds_vietnamese(srv: LiveServer) -> None:
     demo_doc(srv)
-    h = bearer(srv, delegates(srv)[0]["url"])
+    h = srv.bearer(delegates(srv)[0]["url"])
     for q, word in (("chuyen doi so", "chuyển đổi số"), ("dai bieu", "đại biểu"), ("HĐND", "HĐND")):
         r = requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": q}, headers=h, timeout=10)
         hits = r.json()["hits"]
@@ -253,14 +249,14 @@ def test_search_without_diacritics_finds_vietnamese(srv: LiveServer) -> None:
                    for x in hits), (q, hits[0])
     assert requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": "\"*) OR ("}, headers=h,
                         timeout=10).status_code == 200
-    guest = bearer(srv, srv.links["guest"])
+    guest = srv.bearer(srv.links["guest"])
     assert requests.get(f"{srv.url}/api/v1/meetings/2/search", params={"q": "a"}, headers=guest,
                         timeout=10).status_code == 404
 
 
 def test_private_notes_belong_to_their_author(srv: LiveServer) -> None:
     d = demo_doc(srv)
-    a, b = bearer(srv, delegates(srv)[0]["url"]), bearer(srv, delegates(srv)[1]["url"])
+    a, b = srv.bearer(delegates(srv)[0]["url"]), srv.bearer(delegates(srv)[1]["url"])
     a_session = srv.session_for(delegates(srv)[0]["url"])
     r = requests.put(f"{srv.url}/api/v1/documents/{d['id']}/notes/2", headers=a, json={"text": "Hỏi về kinh phí"},
                      timeout=10)
@@ -271,7 +267,7 @@ def test_private_notes_belong_to_their_author(srv: LiveServer) -> None:
     text = a_session.get(f"{srv.url}/api/v1/meetings/1/notes.txt", timeout=10).text
     assert "Trang 2" in text and "Hỏi về kinh phí" in text
     assert "Hỏi về kinh phí" not in requests.get(f"{srv.url}/api/v1/meetings/1/notes.txt", headers=b, timeout=10).text
-    guest = bearer(srv, srv.links["guest"])
+    guest = srv.bearer(srv.links["guest"])
     assert requests.put(f"{srv.url}/api/v1/documents/{d['id']}/notes/2", headers=guest, json={"text": "x"},
                         timeout=10).status_code == 403
     # A cookie client must send the CSRF token: a forged form post changes nothing.

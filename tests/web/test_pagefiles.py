@@ -31,16 +31,12 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.stop()
 
 
-def bearer(srv: LiveServer, url: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + srv.token(url)}
-
-
 def clerk(srv: LiveServer) -> dict[str, str]:
-    return bearer(srv, srv.links["clerk"])
+    return srv.bearer(srv.links["clerk"])
 
 
 def delegate(srv: LiveServer) -> dict[str, str]:
-    return bearer(srv, next(d["url"] for d in srv.links["delegates"] if d["role"] == "delegate"))
+    return srv.bearer(next(d["url"] for d in srv.links["delegates"] if d["role"] == "delegate"))
 
 
 def listing(srv: LiveServer, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -106,7 +102,7 @@ def test_lists_hand_out_one_signed_url_per_document_the_same_for_every_card(srv:
     # Stable per document, not per viewer: the guest, the projector, the chair and the delegate get the same URL,
     # so a page any of them fetched is in the browser's cache under one name.
     for url in (srv.links["guest"], srv.links["kiosk"], srv.links["chair"][0], srv.links["clerk"]):
-        theirs = next(x for x in listing(srv, bearer(srv, url)) if x["id"] == d["id"])
+        theirs = next(x for x in listing(srv, srv.bearer(url)) if x["id"] == d["id"])
         assert theirs["page_url"] == d["page_url"]
     detail = requests.get(f"{srv.url}/api/v1/documents/{d['id']}", headers=delegate(srv), timeout=10).json()
     assert detail["pages"][1]["images"] == {"720": fill(d["page_url"], 2), "1600": fill(d["page_url"], 2, 1600)}
@@ -210,7 +206,7 @@ def test_confidential_documents_never_get_a_signed_url_and_forged_ones_are_refus
     assert mine["page_url"] == f"/documents/{doc_id}/pages/{{page}}.{{fmt}}?w={{width}}"
     assert all(u.startswith(f"/documents/{doc_id}/pages/") for p in d["pages"] for u in p["images"].values())
     # Guests do not see it at all, so they get no URL of any kind for it.
-    assert doc_id not in [x["id"] for x in listing(srv, bearer(srv, srv.links["guest"]))]
+    assert doc_id not in [x["id"] for x in listing(srv, srv.bearer(srv.links["guest"]))]
     # A signed URL made with the server's own key (as if one had leaked): refused, no page without a name drawn.
     forged = page_url(key(srv), doc_id, content_hash, 1, 720, "webp")
     assert requests.get(srv.url + forged, timeout=30).status_code == 404
