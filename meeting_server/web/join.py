@@ -32,8 +32,15 @@ HOME = {
 @bp.route("/healthz")
 @public
 def healthz() -> Any:
-    """Liveness for monitors and tests."""
-    return jsonify({"status": "ok", "version": __version__})
+    """Liveness for monitors and tests; under eventlet also how the WebSocket frames went out
+    (realtime/transport.py `send_frames_directly`)."""
+    from meeting_server.app import socketio
+
+    body: dict[str, Any] = {"status": "ok", "version": __version__}
+    frames = getattr(getattr(socketio, "server", None), "_direct_frames", None)
+    if frames is not None:
+        body["websocket_frames"] = {"direct": frames.direct, "partial": frames.partial, "queued": frames.queued}
+    return jsonify(body)
 
 
 @bp.route("/")
