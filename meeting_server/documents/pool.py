@@ -107,6 +107,8 @@ class RenderPool:
         limits: Limits = DEFAULT_LIMITS,
         nice: int = 5,
         max_jobs_per_worker: int = 2000,
+        idle_s: float | None = None,
+        warm: int = 1,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.limits = limits
@@ -115,6 +117,11 @@ class RenderPool:
             raise ValueError("pool size must be at least 1")
         self.nice = nice
         self.max_jobs_per_worker = max_jobs_per_worker
+        # Workers beyond the first `warm` ones stop after `idle_s` seconds without a job (None: never) and start
+        # again when work comes: a worker holds ~50 MB that a mini-PC needs more than a render ready in advance.
+        self.idle_s = idle_s
+        self.warm = warm
+        self._idle_live = 0  # slots with a live worker waiting for a job (a slot without one lets them go first)
         self._cond = threading.Condition()
         self._heap: list[tuple[int, int, PoolJob]] = []
         self._seq = itertools.count()
@@ -271,24 +278,41 @@ class RenderPool:
                         # Push it again at the better priority; the stale heap entry is skipped when popped.
                         existing.priority = job.priority
                         heapq.heappush(self._heap, (int(job.priority), next(self._seq), existing))
-                        self._cond.notify()
+                        self._cond.notify_all()
                     return existing
                 self._keyed[job.key] = job
             heapq.heappush(self._heap, (int(job.priority), next(self._seq), job))
-            self._cond.notify()
+            self._cond.notify_all()  # every waiting slot looks: one without a live worker leaves it to one with
         return job
 
-    def _take(self) -> PoolJob | None:
+    def _take(self, slot: _Slot) -> PoolJob | None | _Idle:
+        """The next job for `slot`; None once the pool is closed; IDLE when the slot's worker may stop.
+
+        A slot whose worker is stopped (or not started) leaves a job to a slot with a live, idle worker, so that
+        the job does not wait for a process to start while one is ready.
+        """
+        live = slot.proc is not None
+        linger = self.idle_s if live and slot.index >= self.warm else None
+        deadline = None if linger is None else time.monotonic() + linger
         with self._cond:
             while True:
                 if self._closed:
                     return None
-                while self._heap:
+                while self._heap and self._heap[0][2].state != _QUEUED:
+                    heapq.heappop(self._heap)  # cancelled, or already taken at a better priority
+                if self._heap and (live or self._idle_live < len(self._heap)):
                     _, _, job = heapq.heappop(self._heap)
-                    if job.state == _QUEUED:
-                        job.state = _RUNNING
-                        return job
-                self._cond.wait()
+                    job.state = _RUNNING
+                    return job
+                if deadline is not None and time.monotonic() >= deadline:
+                    return IDLE
+                if live:
+                    self._idle_live += 1
+                try:
+                    self._cond.wait(None if deadline is None else deadline - time.monotonic())
+                finally:
+                    if live:
+                        self._idle_live -= 1
 
     def _forget(self, job: PoolJob) -> None:
         if job.key is not None and self._keyed.get(job.key) is job:
@@ -298,6 +322,13 @@ class RenderPool:
         with self._cond:
             self._forget(job)
         job._finish(result, error)
+
+
+class _Idle:
+    """What `_take` returns when a slot's worker has waited long enough to stop."""
+
+
+IDLE = _Idle()
 
 
 class _WorkerGone(Exception):
@@ -326,10 +357,14 @@ class _Slot:
         except Exception:
             log.exception("render worker %d failed to start", self.index)
         while True:
-            job = self.pool._take()
+            job = self.pool._take(self)
             if job is None:
                 self.stop()  # the pool closed; also catches a worker respawned while it was closing
                 return
+            if isinstance(job, _Idle):
+                log.info("render worker %d idle for %.0f s: stopped until work comes", self.index, self.pool.idle_s)
+                self.stop()
+                continue
             try:
                 result = self._run(job)
             except BaseException as exc:  # the job must always end, or its waiters hang

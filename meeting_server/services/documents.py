@@ -113,7 +113,10 @@ def pool(app: Flask) -> RenderPool:
     p = app.extensions.get("render_pool")
     if p is None:
         size = app.config.get("DOCUMENT_WORKERS")
-        p = RenderPool(cache_dir(app), size=int(size) if size else None, limits=limits(app))
+        # Past the first worker, a worker idle for 2 minutes stops (~50 MB each) and starts again with the next job.
+        idle = app.config.get("DOCUMENT_WORKER_IDLE_S", 120)
+        p = RenderPool(cache_dir(app), size=int(size) if size else None, limits=limits(app),
+                       idle_s=float(idle) if idle else None)
         app.extensions["render_pool"] = p
     return p
 

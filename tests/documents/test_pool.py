@@ -223,3 +223,41 @@ def test_the_web_process_never_loads_pymupdf() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False False"
+
+
+def test_idle_workers_past_the_first_stop_and_come_back_with_work(tmp_path: Path) -> None:
+    """A worker holds ~50 MB of MuPDF: past the first, an idle one stops, and work brings it back."""
+    with RenderPool(tmp_path / "cache", size=2, idle_s=0.5) as p:
+        deadline = time.monotonic() + 20
+        while len(p.worker_pids()) < 2:  # both start with the pool
+            assert time.monotonic() < deadline, "workers never started"
+            time.sleep(0.05)
+        first = p.worker_pids()
+        deadline = time.monotonic() + 20
+        while len(p.worker_pids()) > 1:
+            assert time.monotonic() < deadline, "the idle worker never stopped"
+            time.sleep(0.05)
+        assert p.worker_pids() == first[:1]  # the first stays, ready
+        # One job goes to the worker that is running, without starting another.
+        info = p.inspect(SAMPLE)
+        assert p.worker_pids() == first[:1]
+        # Enough work for two brings the second back; every page is drawn.
+        jobs = [p.submit_render(info.pdf_path, info.content_hash, page, width)
+                for page in range(info.page_count) for width in (720, 1600)]
+        seen: set[int] = set()
+        paths = []
+        for job in jobs:
+            seen.update(p.worker_pids())
+            paths.append(job.result())
+        assert all(path.is_file() for path in paths)
+        assert first[0] in seen and len(seen - set(first)) == 1  # the first worker, and a new second one
+
+
+def test_without_an_idle_limit_every_worker_stays(tmp_path: Path) -> None:
+    with RenderPool(tmp_path / "cache", size=2) as p:
+        deadline = time.monotonic() + 20
+        while len(p.worker_pids()) < 2:
+            assert time.monotonic() < deadline, "workers never started"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        assert len(p.worker_pids()) == 2
