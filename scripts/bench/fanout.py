@@ -59,17 +59,34 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def children_rss_mb(pid: int) -> float:
-    total = 0.0
+def children(pid: int) -> list[int]:
+    found = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
                 stat = (p / "stat").read_text()
                 if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    total += rss_mb(int(p.name))
+                    found.append(int(p.name))
             except (OSError, ValueError, IndexError):
                 pass
-    return total
+    return found
+
+
+def children_rss_mb(pid: int) -> float:
+    return sum(rss_mb(c) for c in children(pid))
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (the libraries the render workers share) counted once across processes."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_pss_mb(pid: int) -> float:
+    """The server with its render workers, each shared page counted once."""
+    return pss_mb(pid) + sum(pss_mb(c) for c in children(pid))
 
 
 # --- client processes --------------------------------------------------------------------------------------------
@@ -366,6 +383,9 @@ def main() -> None:
     ap.add_argument("--gc", choices=["on", "off", "both", "both-reversed"], default="both",
                     help="gc.freeze() in the server (both: on then off; both-reversed: off then on)")
     ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--settle", type=float, default=0.0,
+                    help="seconds to wait after the document is drawn, before the first level (e.g. 130: idle "
+                         "render workers stop, as they do in a meeting)")
     ap.add_argument("--clients", choices=["raw", "python-socketio", "both"], default="both",
                     help="Socket.IO clients: bare-WebSocket protocol clients (cost like the floor's), the "
                          "python-socketio library's, or both in turn")
@@ -392,6 +412,7 @@ def main() -> None:
             proc, url = start_server(data, freeze)
             try:
                 links, doc_id = prepare(url, data, args.pages)
+                time.sleep(args.settle)
                 tokens = [d["url"].rsplit("/", 1)[1] for d in links["delegates"]]
                 chair = links["chair"][0].rsplit("/", 1)[1]
                 kinds = {"raw": ["raw"], "python-socketio": ["sio"], "both": ["raw", "sio"]}[args.clients]
@@ -402,6 +423,8 @@ def main() -> None:
                         pres = SioPresenter(url, chair, doc_id, args.pages, proc.pid)
                         res = run_level(kind, url, n, args.turns, tokens, pres)
                         res["workers_rss"] = children_rss_mb(proc.pid)
+                        res["workers"] = len(children(proc.pid))
+                        res["tree_pss"] = tree_pss_mb(proc.pid)
                         rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
                         print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
                               f"RSS {res['rss']:.0f} MB", file=sys.stderr, flush=True)
@@ -424,10 +447,13 @@ def main() -> None:
           "server RSS |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        extra = f" (+{r['workers_rss']:.0f} MB render workers)" if "workers_rss" in r else ""
+        extra = (f" (+{r['workers_rss']:.0f} MB in {r['workers']} render workers; PSS of all "
+                 f"{r['tree_pss']:.0f} MB)") if "workers_rss" in r else ""
         print(f"| {name} | {r['n']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
               f"{r['max']:.1f} ms | {r['ts_p50']:.1f} ms | {r['ts_p99']:.1f} ms | {r['rss']:.0f} MB{extra} |")
-    print(f"\nRSS measured with all clients connected and a {args.pages}-page document ingested.")
+    print(f"\nRSS measured with all clients connected and a {args.pages}-page document ingested. Render workers past "
+          "the first stop after DOCUMENT_WORKER_IDLE_S (120 s) without work; --settle waits for that before the "
+          "first level.")
 
 
 if __name__ == "__main__":
