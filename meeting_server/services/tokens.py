@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from typing import Any
@@ -104,6 +105,12 @@ def note_failure(s: Session, address: str) -> int:
 
 
 def failures(s: Session, address: str) -> int:
-    """Bad tokens from an address in the current minute."""
-    row = s.get(JoinFailure, (address, int(time.time() // 60)))
-    return 0 if row is None else row.count
+    """Bad tokens from an address in the last 60 seconds, estimated from the counts of this minute and the one
+    before (the previous minute's count weighted by how much of it is still inside the window), so that a burst
+    of guesses does not start again from zero when the clock passes a full minute."""
+    now = time.time()
+    minute = int(now // 60)
+    rows = dict(s.execute(select(JoinFailure.minute, JoinFailure.count)
+                          .where(JoinFailure.address == address, JoinFailure.minute >= minute - 1)).all())
+    before = rows.get(minute - 1, 0) * (1 - (now - minute * 60) / 60)
+    return rows.get(minute, 0) + math.ceil(before)

@@ -98,3 +98,18 @@ def test_openapi_document_lists_every_api_route(app: Any) -> None:
             for m in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((path, m))
     assert routes <= documented, routes - documented
+
+
+def test_guessing_stays_slowed_down_across_the_minute(app: Any, monkeypatch: Any) -> None:
+    """Ten bad guesses at 08:00:59 are still counted at 08:01:01 (a fixed per-minute counter would start again
+    from zero); by 08:02:30 the address may try again."""
+    from meeting_server.services import tokens
+
+    clock = {"now": 1_795_000_000.0 // 60 * 60 + 59}  # the last second of a minute
+    monkeypatch.setattr(tokens.time, "time", lambda: clock["now"])
+    client = app.test_client()
+    assert [client.get(f"/j/guess{i}").status_code for i in range(10)] == [404] * 10
+    clock["now"] += 2
+    assert client.get("/j/guess-next-minute").status_code == 429
+    clock["now"] += 89
+    assert client.get("/j/guess-later").status_code == 404
