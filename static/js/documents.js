@@ -61,10 +61,15 @@
   // --- presented page: one small event for everyone --------------------------------------------------------------
   socket.on("presented", function (p) {
     if (!Live.applySeq(p.seq)) return;
+    var before = Live.state().presented || {};
     Live.state().presented = { document_id: p.document_id, page: p.page };
     var lag = Date.now() - p.ts;
     document.body.setAttribute("data-presented-lag", String(lag));
     onPresented();
+    // The chair just put a (new) document up: a follower is taken to it, wherever on the page they were.
+    if (follow && p.document_id !== null && p.document_id !== before.document_id && view.doc === p.document_id) {
+      bringIntoView();
+    }
   });
   Live.on("state", function () { onPresented(); renderLists(); });
   socket.on("documents", function (p) {
@@ -85,6 +90,15 @@
   }
 
   // --- the reader ----------------------------------------------------------------------------------------------
+  function bringIntoView() {
+    // The reader sits below the agenda and the document list: after an action that opens a page, show it.
+    var v = $("doc-viewer");
+    if (!v || v.hidden) return;
+    var r = v.getBoundingClientRect();
+    if (r.top >= 0 && r.top < window.innerHeight * 0.3) return;  // already where the eye is
+    v.scrollIntoView({ block: "start", behavior: "smooth" });
+  }
+
   function show(docId, n) {
     var d = docById(docId);
     if (!d || d.status !== "ready") return;
@@ -128,6 +142,7 @@
     var info = $("doc-presenting");
     info.hidden = false;
     info.textContent = d ? fmtText(T.presenting, { title: d.title, page: pr.page }) : T.nothing_presented;
+    info.classList.toggle("idle", !d);
     var away = d && (view.doc !== pr.document_id || view.page !== pr.page);
     $("doc-return").hidden = !(d && (away || !follow));
     $("doc-follow").checked = follow;
@@ -217,6 +232,7 @@
       var pr = presented();
       if (pr.document_id !== null) show(pr.document_id, pr.page);
       chrome();
+      bringIntoView();
     });
     $("doc-jump").addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -232,11 +248,11 @@
     document.getElementById("documents").addEventListener("click", function (ev) {
       var t = ev.target.closest ? ev.target.closest("[data-doc],[data-open],[data-thumb],[data-hit]") : null;
       if (!t) return;
-      if (t.getAttribute("data-open")) { browse(Number(t.getAttribute("data-open")), 1); return; }
+      if (t.getAttribute("data-open")) { browse(Number(t.getAttribute("data-open")), 1); bringIntoView(); return; }
       if (t.getAttribute("data-thumb")) { browse(view.doc, Number(t.getAttribute("data-thumb"))); return; }
       if (t.getAttribute("data-hit")) {
         var parts = t.getAttribute("data-hit").split(":");
-        browse(Number(parts[0]), Number(parts[1])); return;
+        browse(Number(parts[0]), Number(parts[1])); bringIntoView(); return;
       }
       var a = t.getAttribute("data-doc");
       var d = docById(view.doc);
@@ -293,7 +309,7 @@
         var ul = el("ul", { "class": "docs-hits" });
         hits.forEach(function (h) {
           var li = el("li");
-          var b = el("button", { "type": "button", "class": "linklike", "data-hit": h.document_id + ":" + h.page },
+          var b = el("button", { "type": "button", "class": "linklike docs-hit", "data-hit": h.document_id + ":" + h.page },
             h.title + " — " + fmtText(T.page_of, { page: h.page, count: (docById(h.document_id) || {}).page_count || "?" }));
           li.appendChild(b);
           var sn = el("div", { "class": "docs-snippet" });
@@ -365,6 +381,7 @@
   function kiosk(pr) {
     var stage = $("kiosk-stage"), idle = $("kiosk-idle");
     if (!stage) return;
+    document.body.classList.toggle("kiosk-presenting", pr.document_id !== null);
     if (pr.document_id === null) { stage.hidden = true; idle.hidden = false; stage.innerHTML = ""; return; }
     var img = stage.querySelector("img");
     if (!img) { img = el("img", { "class": "kiosk-page", "alt": "" }); stage.appendChild(img); }

@@ -186,7 +186,11 @@
     if (p.state === "open") {
       box.appendChild(progressLine(p));
       var cd = countdown(p); if (cd) box.appendChild(cd);
-      if (!isDelegate) { box.appendChild(el("p", { "class": "hint" }, I.not_eligible_here)); return box; }
+      if (!isDelegate) {
+        // Said to a guest's phone; the projector speaks to the whole room and says nothing of the kind.
+        if (!document.body.classList.contains("kiosk")) box.appendChild(el("p", { "class": "hint" }, I.not_eligible_here));
+        return box;
+      }
       var got = mine[p.id];
       if (got && got.voted) {
         box.appendChild(el("p", { "class": "vote-recorded", "data-bind": "vote_recorded" }, "✓ " + I.recorded));
@@ -259,10 +263,8 @@
         return;
       }
       if (section) section.hidden = !p;
-      if (kind === "kiosk") {
-        var idle = document.getElementById("kiosk-idle");
-        if (idle) idle.hidden = !!p;
-      }
+      // The projector: a vote on screen covers the page and the idle screen (documents.css says who shows when).
+      if (kind === "kiosk") document.body.classList.toggle("kiosk-voting", !!p);
       if (p) panel.appendChild(delegateView(p));
     });
   }

@@ -53,6 +53,11 @@ def shown(page: Any) -> tuple[int, int]:
     return int(img.get_attribute("data-doc") or 0), int(img.get_attribute("data-page") or 0)
 
 
+#: Whether an element's top is on screen, in the upper part where the eye is (a smooth scroll may still be moving).
+IN_VIEW = ("(sel) => { const r = document.querySelector(sel).getBoundingClientRect();"
+           " return r.height > 0 && r.top >= 0 && r.top < innerHeight * 0.5; }")
+
+
 def wait_shown(page: Any, doc_id: int, n: int, selector: str = "#doc-img") -> None:
     page.wait_for_function(
         "([sel, d, n]) => { var i = document.querySelector(sel); return i && i.getAttribute('data-doc') == String(d)"
@@ -73,6 +78,8 @@ def test_presenter_turns_pages_and_phones_and_projector_follow(browser: Any, srv
         chair.locator("[data-doc=present]").click()
         for p in (phone1, phone2):
             wait_shown(p, doc_id, 1)
+            # The reader is far below the agenda on a phone: a follower is taken to the page put up.
+            p.wait_for_function(IN_VIEW, arg="#doc-viewer")
         chair.locator("[data-doc=present-next]").click()
         for p in (phone1, phone2):
             wait_shown(p, doc_id, 2)
@@ -90,12 +97,22 @@ def test_presenter_turns_pages_and_phones_and_projector_follow(browser: Any, srv
         wait_shown(phone1, doc_id, 3)
         assert not phone1.locator("#doc-follow").is_checked()
         assert phone1.locator("#doc-return").is_visible()
+        # While reading, "return" stays on screen (it sticks to the top of the reader's card).
+        phone1.wait_for_function(IN_VIEW, arg="#doc-return")
+        # Everything a finger taps in the reader is at least 44 px tall.
+        small = phone1.evaluate(
+            "() => [...document.querySelectorAll('#doc-viewer button, #doc-viewer input, #doc-viewer a, #doc-return')]"
+            ".filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 43.5)"
+            ".map(e => e.outerHTML.slice(0, 80))")
+        assert small == []
         chair.locator("[data-doc=present-next]").click()
         chair.locator("[data-doc=present-next]").click()
         wait_shown(phone2, doc_id, 4)
         assert shown(phone1) == (doc_id, 3)  # browsing away is respected
+        phone1.evaluate("window.scrollTo(0, 0)")  # the delegate went back up to the agenda
         phone1.locator("#doc-return").click()
         wait_shown(phone1, doc_id, 4)
+        phone1.wait_for_function(IN_VIEW, arg="#doc-viewer")
         assert phone1.locator("#doc-follow").is_checked()
         assert phone1.locator("#doc-return").is_hidden()
 

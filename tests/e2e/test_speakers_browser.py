@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import LiveServer
 
@@ -14,6 +16,18 @@ CHROMIUM = "/usr/bin/chromium"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed")
+
+
+def wait_documents_ready(srv: LiveServer) -> None:
+    """The demo's documents are read in the background at start; a page can be presented once they are ready."""
+    clerk = srv.bearer(srv.links["clerk"])
+    deadline = time.monotonic() + 60
+    while True:
+        docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk, timeout=10).json()["documents"]
+        if docs and all(d["status"] != "processing" for d in docs):
+            return
+        assert time.monotonic() < deadline, docs
+        time.sleep(0.2)
 
 
 
@@ -60,6 +74,27 @@ def test_delegate_requests_chair_gives_floor_kiosk_shows_speaker(live_server: Li
     # The band sits at the bottom of the screen, below where a document is presented.
     box = band.bounding_box()
     assert box is not None and box["y"] + box["height"] >= 1080 - 2 and box["y"] > 1080 / 2
+
+    # The chair puts a document page up: the page takes the screen above the band, and the speaker's name and
+    # clock stay in sight (nothing covers them; the idle screen is gone).
+    wait_documents_ready(srv)
+    chair.locator("#doc-list [data-open]").first.click()
+    chair.locator("[data-doc=present]").click()
+    page_img = kiosk.locator("#kiosk-stage img")
+    expect(page_img).to_be_visible()
+    kiosk.wait_for_function("() => { const i = document.querySelector('#kiosk-stage img');"
+                            " return i && i.complete && i.naturalWidth > 0; }")
+    expect(kiosk.locator("#kiosk-idle")).to_be_hidden()
+    stage, band_box = kiosk.locator("#kiosk-stage").bounding_box(), band.bounding_box()
+    assert stage is not None and band_box is not None
+    assert stage["y"] + stage["height"] <= band_box["y"] + 1 and stage["height"] > 1080 * 0.7
+    for part in ("name", "clock"):
+        on_top = kiosk.evaluate(
+            "(sel) => { const r = document.querySelector(sel).getBoundingClientRect();"
+            " const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+            " return !!(e && e.closest('#kiosk-speakers')); }", f"#kiosk-speakers [data-speak={part}]")
+        assert on_top, f"the speaker's {part} is covered on the projector"
+    expect(band.locator("[data-speak=name]")).to_have_text(delegate["name"])
 
     chair.get_by_role("button", name="Kết thúc").click()
     expect(band).to_be_hidden()
