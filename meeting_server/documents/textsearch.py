@@ -39,6 +39,13 @@ def to_fts5_query(user_text: str, *, prefix: bool = True) -> str:
     return " ".join(f'"{term}"{star}' for term in terms)
 
 
+def to_fts5_phrase(user_text: str) -> str:
+    """The FTS5 MATCH expression for the typed words side by side, in order (the last as a prefix); "" for fewer
+    than two words. Pages that hold the phrase are what someone typing "bien ban" looks for first."""
+    terms = _WORD.findall(fold_vietnamese(user_text))
+    return f'"{" ".join(terms)}"*' if len(terms) >= 2 else ""
+
+
 def snippet(original_text: str, folded_query: str, *, context: int = 60, max_hits: int = 5) -> str:
     """A short HTML excerpt of `original_text` around the first hit of the query, hits in <mark>…</mark>.
 

@@ -37,6 +37,7 @@ from meeting_server.documents import (
     fastpath,
     fold_vietnamese,
     snippet,
+    to_fts5_phrase,
     to_fts5_query,
     watermark_key,
 )
@@ -791,10 +792,16 @@ def search(s: Session, who: Principal, query: str) -> list[dict[str, Any]]:
     match = to_fts5_query(query[:200])
     if not match:
         return []
-    rows = s.execute(text(
-        "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
-        "WHERE document_page_fts MATCH :q AND d.meeting_id = :m AND d.status = 'ready' "
-        "ORDER BY f.rank LIMIT :n"), {"q": match, "m": who.meeting_id, "n": SEARCH_MAX_HITS * 2}).all()
+    # Pages holding the typed words side by side come first ("bien ban": "biên bản" before "Ủy ban … biến"),
+    # then the pages holding them all anywhere, each group by FTS5's rank.
+    rows: list[tuple[int, int]] = []
+    for q in (to_fts5_phrase(query[:200]), match):
+        if q:
+            rows += [(r[0], r[1]) for r in s.execute(text(
+                "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
+                "WHERE document_page_fts MATCH :q AND d.meeting_id = :m AND d.status = 'ready' "
+                "ORDER BY f.rank LIMIT :n"), {"q": q, "m": who.meeting_id, "n": SEARCH_MAX_HITS * 2})]
+    rows = list(dict.fromkeys(rows))
     pres = s.get(Presentation, who.meeting_id)
     folded_q = fold_vietnamese(query)
     hits: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ search, notes, and the refusals, with real HTTP and real Socket.IO clients."""
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +298,25 @@ def test_clerk_screens_see_processing_progress_and_everyone_the_new_list(srv: Li
     finally:
         clerk_screen.close()
         phone.close()
+
+
+def test_search_puts_pages_with_the_typed_phrase_first(srv: LiveServer) -> None:
+    """"bien ban" finds "biên bản" before a page that only has "Ủy ban" and "biến" apart."""
+    from meeting_server.documents.render import font_path
+
+    pdf = pymupdf.open()
+    for line in ("Ủy ban nhân dân xã báo cáo tình hình biến động đất đai năm nay.",
+                 "Thông qua biên bản kỳ họp thứ nhất của Hội đồng nhân dân xã."):
+        # The base-14 fonts have no Vietnamese letters: a TrueType font that has them, as real documents do.
+        pdf.new_page().insert_text((72, 100), line, fontfile=str(font_path()), fontname="lib", fontsize=11)
+    data = pdf.tobytes()
+    doc_id = upload(srv, data, name="thu-tu-tim-kiem.pdf")
+    assert wait_done(srv, doc_id)["status"] == "ready"
+    h = srv.bearer(delegates(srv)[0]["url"])
+    hits = requests.get(f"{srv.url}/api/v1/meetings/1/search", params={"q": "bien ban"}, headers=h,
+                        timeout=10).json()["hits"]
+    ours = [x["page"] for x in hits if x["document_id"] == doc_id]
+    assert ours == [2, 1], hits
+    # Every page with the phrase (one mark over both words) is listed before any page without it.
+    phrase = [bool(re.search(r"<mark>biên bản</mark>", x["snippet"], re.IGNORECASE)) for x in hits]
+    assert phrase == sorted(phrase, reverse=True), hits
