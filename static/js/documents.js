@@ -148,6 +148,11 @@
     $("doc-follow").checked = follow;
     var pres = canPresent() && view.doc !== null;
     $("doc-present").hidden = !pres;
+    // The presenter sees whether the page in front of them is the one the room sees.
+    var live = d && view.doc === pr.document_id && view.page === pr.page;
+    var presentBtn = document.querySelector('#doc-present [data-doc="present"]');
+    presentBtn.disabled = !!live;
+    presentBtn.textContent = live ? T.presenting_this : T.present_this;
     var vd = view.doc !== null ? docById(view.doc) : null;
     $("doc-projector-wrap").hidden = !(vd && vd.confidential && (me.role === "chair" || me.role === "clerk"));
     $("doc-notes").hidden = !(canNotes && view.doc !== null);

@@ -116,6 +116,14 @@ def test_presenter_turns_pages_and_phones_and_projector_follow(browser: Any, srv
         assert phone1.locator("#doc-follow").is_checked()
         assert phone1.locator("#doc-return").is_hidden()
 
+        # The presenter sees whether the page in front of them is the one the room sees.
+        present_button = chair.locator("#doc-present [data-doc=present]")
+        assert present_button.is_disabled() and present_button.inner_text() == "✓ Đang trình bày trang này"
+        chair.locator("[data-doc=next]").click()  # the chair looks ahead on their own screen
+        wait_shown(chair, doc_id, 5)
+        assert present_button.is_enabled() and present_button.inner_text() == "Trình bày trang này"
+        wait_shown(phone2, doc_id, 4)  # the room stays where it was
+
         # Back to the idle screen between documents.
         chair.locator("[data-doc=present-stop]").click()
         kiosk.wait_for_selector("#kiosk-idle", state="visible")
