@@ -186,7 +186,8 @@
           var li = el("li");
           var b = el("button", { "class": "linklike docs-open", "type": "button", "data-open": String(d.id) }, d.title);
           li.appendChild(b);
-          li.appendChild(el("small", {}, " · " + d.original_name + " · " + fmtText(T.pages, { count: d.page_count }) +
+          // Under the title: what a delegate needs (how long, whether it is confidential), not the file's name.
+          li.appendChild(el("small", { "class": "docs-meta" }, fmtText(T.pages, { count: d.page_count }) +
             (d.confidential ? " · " + T.confidential : "")));
           ul.appendChild(li);
         });
