@@ -68,14 +68,11 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     )
     register_events(socketio)
 
-    from meeting_server.realtime.transport import send_frames_directly
-
-    send_frames_directly(socketio.server)  # under eventlet only (realtime/transport.py says why)
-
-    from meeting_server.realtime.transport import without_websocket_compression
+    from meeting_server.realtime.transport import send_frames_directly, without_websocket_compression
     from meeting_server.services.documents import cache_dir, page_key
     from meeting_server.web.pagefiles import PageFiles
 
+    send_frames_directly(socketio.server)  # under eventlet only (realtime/transport.py says why)
     # In front of Socket.IO: its WebSockets go without compression (realtime/transport.py says why).
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     # Outermost: cached page images of non-confidential documents are answered before Socket.IO and Flask.

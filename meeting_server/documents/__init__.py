@@ -29,7 +29,7 @@ from meeting_server.documents.pool import (
     default_pool_size,
     pre_render_document,
 )
-from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_phrase, to_fts5_query
+from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -53,7 +53,6 @@ __all__ = [
     "libreoffice_available",
     "pre_render_document",
     "snippet",
-    "to_fts5_phrase",
     "to_fts5_query",
     "watermark_key",
 ]

@@ -108,7 +108,6 @@ class RenderPool:
         nice: int = 5,
         max_jobs_per_worker: int = 2000,
         idle_s: float | None = None,
-        warm: int = 1,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.limits = limits
@@ -117,10 +116,9 @@ class RenderPool:
             raise ValueError("pool size must be at least 1")
         self.nice = nice
         self.max_jobs_per_worker = max_jobs_per_worker
-        # Workers beyond the first `warm` ones stop after `idle_s` seconds without a job (None: never) and start
-        # again when work comes: a worker holds ~50 MB that a mini-PC needs more than a render ready in advance.
+        # Workers past the first stop after `idle_s` seconds without a job (None: never) and start again when
+        # work comes: a worker holds ~50 MB that a mini-PC needs more than a render ready in advance.
         self.idle_s = idle_s
-        self.warm = warm
         self._idle_live = 0  # slots with a live worker waiting for a job (a slot without one lets them go first)
         self._cond = threading.Condition()
         self._heap: list[tuple[int, int, PoolJob]] = []
@@ -292,7 +290,7 @@ class RenderPool:
         the job does not wait for a process to start while one is ready.
         """
         live = slot.proc is not None
-        linger = self.idle_s if live and slot.index >= self.warm else None
+        linger = self.idle_s if live and slot.index > 0 else None
         deadline = None if linger is None else time.monotonic() + linger
         with self._cond:
             while True:

@@ -28,22 +28,18 @@ def fold_vietnamese(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-def to_fts5_query(user_text: str, *, prefix: bool = True) -> str:
+def to_fts5_query(user_text: str, *, prefix: bool = True, phrase: bool = False) -> str:
     """A safe FTS5 MATCH expression for what a user typed: every word must occur, each as a prefix.
 
     Quoting each folded word keeps FTS5 operators and punctuation typed by the user from being parsed;
-    returns "" when nothing searchable was typed (the caller should then not query).
+    returns "" when nothing searchable was typed (the caller should then not query). With `phrase`, the words
+    must stand side by side in order (the last as a prefix), and "" is returned for fewer than two words.
     """
     terms = _WORD.findall(fold_vietnamese(user_text))
     star = "*" if prefix else ""
+    if phrase:
+        return f'"{" ".join(terms)}"{star}' if len(terms) >= 2 else ""
     return " ".join(f'"{term}"{star}' for term in terms)
-
-
-def to_fts5_phrase(user_text: str) -> str:
-    """The FTS5 MATCH expression for the typed words side by side, in order (the last as a prefix); "" for fewer
-    than two words. Pages that hold the phrase are what someone typing "bien ban" looks for first."""
-    terms = _WORD.findall(fold_vietnamese(user_text))
-    return f'"{" ".join(terms)}"*' if len(terms) >= 2 else ""
 
 
 def snippet(original_text: str, folded_query: str, *, context: int = 60, max_hits: int = 5) -> str:

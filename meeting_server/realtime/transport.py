@@ -108,8 +108,7 @@ class _DirectFrames:
         s = self.eio.sockets.get(eio_sid)
         ws = getattr(s, "direct_ws", None)
         if ws is None or s.closed or s.upgrading or not s.upgraded or s.queue.qsize() or ws.websocket_closed:
-            self.queued += 1
-            return self.stock(eio_sid, pkt)
+            return self._queue(eio_sid, pkt)
         if not s.check_ping_timeout():  # as engineio's Socket.send: a phone silent too long is closed, not sent to
             return None
         if pkt is not self._pkt:  # emit hands every recipient the same packet object
@@ -117,8 +116,7 @@ class _DirectFrames:
         frame = self._frame
         lock = ws._sendlock
         if not lock.acquire(blocking=False):
-            self.queued += 1
-            return self.stock(eio_sid, pkt)
+            return self._queue(eio_sid, pkt)
         try:
             sent = ws.socket.fd.send(frame)
         except BlockingIOError:
@@ -131,14 +129,18 @@ class _DirectFrames:
             return None
         if sent <= 0:  # nothing written: the queued way (the writer will find a closed socket, or wait)
             lock.release()
-            self.queued += 1
-            return self.stock(eio_sid, pkt)
+            return self._queue(eio_sid, pkt)
         import eventlet
 
         eventlet.spawn_n(_finish, ws, lock, frame[sent:])
         self.direct += 1
         self.partial += 1
         return None
+
+    def _queue(self, eio_sid: str, pkt: Any) -> None:
+        """The stock way: engineio's per-phone queue and writer."""
+        self.queued += 1
+        self.stock(eio_sid, pkt)
 
 
 def _finish(ws: Any, lock: Any, rest: bytes) -> None:

@@ -37,7 +37,6 @@ from meeting_server.documents import (
     fastpath,
     fold_vietnamese,
     snippet,
-    to_fts5_phrase,
     to_fts5_query,
     watermark_key,
 )
@@ -795,7 +794,7 @@ def search(s: Session, who: Principal, query: str) -> list[dict[str, Any]]:
     # Pages holding the typed words side by side come first ("bien ban": "biên bản" before "Ủy ban … biến"),
     # then the pages holding them all anywhere, each group by FTS5's rank.
     rows: list[tuple[int, int]] = []
-    for q in (to_fts5_phrase(query[:200]), match):
+    for q in (to_fts5_query(query[:200], phrase=True), match):
         if q:
             rows += [(r[0], r[1]) for r in s.execute(text(
                 "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "

@@ -385,17 +385,18 @@
 
   // --- the projector -----------------------------------------------------------------------------------------------
   function kiosk(pr) {
-    var stage = $("kiosk-stage"), idle = $("kiosk-idle");
+    var stage = $("kiosk-stage");
     if (!stage) return;
+    // The idle screen's turn is decided in documents.css from this class and voting.js's `kiosk-voting`.
     document.body.classList.toggle("kiosk-presenting", pr.document_id !== null);
-    if (pr.document_id === null) { stage.hidden = true; idle.hidden = false; stage.innerHTML = ""; return; }
+    if (pr.document_id === null) { stage.hidden = true; stage.innerHTML = ""; return; }
     var img = stage.querySelector("img");
     if (!img) { img = el("img", { "class": "kiosk-page", "alt": "" }); stage.appendChild(img); }
     var url = imageUrl(pr.document_id, pr.page, 1600);
     if (img.getAttribute("src") !== url) img.src = url;
     img.setAttribute("data-doc", String(pr.document_id));
     img.setAttribute("data-page", String(pr.page));
-    stage.hidden = false; idle.hidden = true;
+    stage.hidden = false;
     // The next page, so the presenter's "next" shows at once.
     var nx = new Image(); nx.src = imageUrl(pr.document_id, pr.page + 1, 1600);
   }
