@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError
@@ -44,6 +45,24 @@ def results_csv(record: dict[str, Any]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def _document_files(app: Flask, s: Session, m: Meeting) -> list[tuple[str, Path]]:
+    """(name in the archive, stored file) for each document of the meeting that was read in: the file as uploaded,
+    under `tai-lieu/`, named by its number and a filesystem-safe form of the name it was uploaded with."""
+    from werkzeug.utils import secure_filename
+
+    from meeting_server.services.documents import original_path
+    from meeting_server.store.tables import Document
+
+    docs = s.scalars(select(Document).where(Document.meeting_id == m.id, Document.status == "ready")
+                     .order_by(Document.agenda_item_id, Document.position, Document.id))
+    files = []
+    for d in docs:
+        path = original_path(app, d.content_hash)
+        if path.is_file():
+            files.append((f"tai-lieu/{d.id:03d}-{secure_filename(d.original_name) or 'tai-lieu'}", path))
+    return files
+
+
 def archive_zip(app: Flask, s: Session, m: Meeting) -> bytes:
     """Signed minutes (every version), record JSON, results CSV, every document, and the audit log as JSONL."""
     record, final = _record_of(s, m)
@@ -55,11 +74,8 @@ def archive_zip(app: Flask, s: Session, m: Meeting) -> bytes:
         z.writestr("ho-so-ky-hop.json", final.record_json if final and final.record_json
                    else json.dumps(record, ensure_ascii=False, indent=1))
         z.writestr("ket-qua-bieu-quyet.csv", results_csv(record))
-        for item in record.get("agenda") or []:
-            for d in item.get("documents") or []:
-                path = d.get("path")
-                if path and Path(path).is_file():
-                    z.write(path, f"tai-lieu/{Path(path).name}")
+        for name, path in _document_files(app, s, m):
+            z.write(path, name)
         lines = []
         for ev in audit.events(s, m.id):
             lines.append(json.dumps({"seq": ev.seq, "meeting_id": ev.meeting_id, "at": ev.at, "kind": ev.kind,

@@ -218,3 +218,30 @@ def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None
     out = clerk.get("/api/v1/audit/verify").get_json()
     assert out["ok"] is False and out["first_break"] == {**out["first_break"], "seq": 4, "kind": "changed"}
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
+
+
+def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any) -> None:
+    """The archive's README promises the session's documents: each ready one, byte for byte, under tai-lieu/."""
+    import hashlib
+
+    from meeting_server.services.documents import original_path
+    from meeting_server.store import db
+    from meeting_server.store.tables import Document
+
+    body = b"%PDF-1.4 tai lieu ky hop (noi dung thu)"
+    digest = hashlib.sha256(body).hexdigest()
+    meeting_id = int(clerk.base.rstrip("/").rsplit("/", 1)[1])
+    with app.app_context():
+        path = original_path(app, digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        s = db.session()
+        s.add(Document(meeting_id=meeting_id, content_hash=digest, original_name="../Tờ trình số 12.pdf",
+                       title="Tờ trình số 12", status="ready", page_count=1))
+        s.add(Document(meeting_id=meeting_id, content_hash="0" * 64, original_name="hong.pdf", status="failed"))
+        s.commit()
+    clerk.post(clerk.base + "/minutes/finalize", json={})
+    z = zipfile.ZipFile(io.BytesIO(clerk.get(clerk.base + "/archive.zip").data))
+    docs = [n for n in z.namelist() if n.startswith("tai-lieu/")]
+    assert len(docs) == 1 and docs[0].endswith(".pdf") and ".." not in docs[0]
+    assert z.read(docs[0]) == body
