@@ -11,13 +11,14 @@ import time
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from meeting_server.documents import STANDARD_WIDTHS, Priority
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import broadcast, rooms
-from meeting_server.realtime.registry import socket_event
+from meeting_server.realtime.registry import fast_socket_event, socket_event
 from meeting_server.services import documents, meetings
 from meeting_server.store import db
 from meeting_server.store.tables import Document, Meeting
@@ -54,11 +55,14 @@ def send_presented(p: documents.Presented) -> None:
         sio.emit("presented", shown if sees else hidden, to=rooms.role(p.meeting_id, role))
 
 
-@socket_event("present", requires=Permission.DOCUMENT_READ)
-def on_present(who: Principal, data: Any) -> dict[str, Any]:
+@fast_socket_event("present", requires=Permission.DOCUMENT_READ)
+def on_present(app: Flask, s: Session, who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the presenter (chair, clerk, or the delegate the chair handed it to) with {document_id, page};
     every screen of the meeting receives `presented`. `document_id` null returns the projector to its idle screen.
-    Permission: DOCUMENT_PRESENT, or the presenter grant (checked in services.documents.present)."""
+    Permission: DOCUMENT_PRESENT, or the presenter grant (checked in services.documents.present).
+
+    The room's hot path: no Flask request context (registry.fast_socket_event), one session, a commit without
+    fsync, and the broadcast before anything else."""
     if not isinstance(data, dict):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     document_id = _int(data.get("document_id"), allow_none=True)
@@ -66,7 +70,6 @@ def on_present(who: Principal, data: Any) -> dict[str, Any]:
     projector = data.get("projector")
     if projector is not None and not isinstance(projector, bool):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    s = db.session()
     db.relax_durability(s)  # a page turn decides nothing: no fsync before every screen turns
     assert page is not None
     presented = documents.present(s, who.meeting_id, who, document_id, page, projector)
@@ -74,15 +77,12 @@ def on_present(who: Principal, data: Any) -> dict[str, Any]:
     send_presented(presented)
     _socketio().sleep(0)  # let the page go out to every screen before the rest of this handler
     if presented.content_hash is not None:
-        _warm(presented.content_hash, presented.page, presented.page_count)
+        _warm(app, presented.content_hash, presented.page, presented.page_count)
     return {"ok": True, "seq": presented.seq}
 
 
-def _warm(content_hash: str, page: int, page_count: int) -> None:
+def _warm(app: Flask, content_hash: str, page: int, page_count: int) -> None:
     """Put the presented page at the front of the render queue, and the next one after it."""
-    from flask import current_app
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     p = documents.pool(app)
     path = documents.pdf_path(app, content_hash)
     for width in STANDARD_WIDTHS:

@@ -110,6 +110,45 @@ def lean_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     return deco
 
 
+def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler], Handler]:
+    """Declare an event on the room's critical path (a page turn) that skips Flask's request context but, unlike
+    a batched lean event, checks the card itself, one event at a time, with the same acks as `socket_event`.
+
+    The handler is called as `fn(app, s, who, data)`: the Flask app, a database session of its own (closed after
+    the handler; the handler commits), and the principal, already checked for `requires`. A page turn is the one
+    moment every screen waits on the server; Flask's request context and session handling, taken cold after the
+    loop slept, cost about as much as the whole database work of the turn (scripts/bench/fanout.py).
+    """
+
+    def deco(fn: Handler) -> Handler:
+        @functools.wraps(fn)
+        def checked(sid: str, token: str | None, data: Any) -> Any:
+            from meeting_server.app import socketio
+            from meeting_server.services import tokens
+            from meeting_server.store import db
+
+            environ = socketio.server.get_environ(sid)
+            if not environ or not token:  # the connection is already gone, or never had a card
+                return revoked(sid)
+            app = environ["flask.app"]
+            with db.standalone_session(app) as s:
+                try:
+                    who = tokens.resolve(s, token)
+                except DomainError:
+                    return revoked(sid)
+                if not who.can(requires):
+                    return forbidden()
+                try:
+                    return fn(app, s, who, data)
+                except DomainError as err:
+                    s.rollback()
+                    return failed(err)
+
+        return lean_socket_event(name, requires=requires)(checked)
+
+    return deco
+
+
 def _disconnect_soon(sid: str) -> None:
     from meeting_server.app import socketio
 

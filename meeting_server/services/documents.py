@@ -688,6 +688,9 @@ _PRES_ROW = select(_pres_t.c.document_id, _pres_t.c.granted_participant_id, _pre
     .where(_pres_t.c.meeting_id == bindparam("m"))
 _DOC_ROW = select(_doc_t.c.meeting_id, _doc_t.c.status, _doc_t.c.page_count, _doc_t.c.confidential,
                   _doc_t.c.content_hash).where(_doc_t.c.id == bindparam("d"))
+_PRES_SET = sql_update(_pres_t).where(_pres_t.c.meeting_id == bindparam("m")).values(
+    document_id=bindparam("d"), page=bindparam("p"), presenter_participant_id=bindparam("by"),
+    confidential_on_projector=bindparam("proj"))
 _NEXT_SEQ = sql_update(_meeting_t).where(_meeting_t.c.id == bindparam("m")).values(seq=_meeting_t.c.seq + 1) \
     .returning(_meeting_t.c.seq)
 
@@ -723,9 +726,8 @@ def present(s: Session, meeting_id: int, who: Principal, document_id: int | None
     elif document_id != pres.document_id:
         on_proj = False  # a new document starts off the projector if it is confidential
     changed_doc = document_id != pres.document_id
-    conn.execute(sql_update(_pres_t).where(_pres_t.c.meeting_id == meeting_id).values(
-        document_id=document_id, page=page, presenter_participant_id=who.participant_id,
-        confidential_on_projector=on_proj))
+    conn.execute(_PRES_SET, {"m": meeting_id, "d": document_id, "p": page, "by": who.participant_id,
+                             "proj": on_proj})
     seq = conn.execute(_NEXT_SEQ, {"m": meeting_id}).scalar_one()
     m = s.identity_map.get(identity_key(Meeting, meeting_id))
     if m is not None:

@@ -38,6 +38,8 @@ _participants = core_table(Participant)
 _meetings = core_table(Meeting)
 _CARDS = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
                 _participants.c.full_name).where(_participants.c.token.in_(bindparam("tokens", expanding=True)))
+_CARD = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
+               _participants.c.full_name).where(_participants.c.token == bindparam("token"))  # one: no IN to expand
 _KIOSK = select(_meetings.c.id).where(_meetings.c.kiosk_token == bindparam("token"))
 _GUEST = select(_meetings.c.id).where(_meetings.c.guest_token == bindparam("token"))
 
@@ -53,7 +55,7 @@ def resolve(s: Session, token: str) -> Principal:
     # Every request and Socket.IO event resolves its token again (so revocation is immediate). Prebuilt Core
     # statements on the session's connection: ~0.12 ms, against ~0.44 ms through the ORM with a new statement.
     conn = s.connection()
-    row = conn.execute(_CARDS, {"tokens": [token]}).first()
+    row = conn.execute(_CARD, {"token": token}).first()
     if row is not None:
         return _card(row)
     mid = conn.execute(_KIOSK, {"token": token}).scalar()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,50 @@ def test_presenter_turns_a_page_and_every_screen_follows(srv: LiveServer) -> Non
         assert phone.wait("presented", lambda e: e["seq"] == stop["seq"])["document_id"] is None
     finally:
         for s in (chair, phone, kiosk, guest):
+            s.close()
+
+
+def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer) -> None:
+    """`present` checks its card itself (registry.fast_socket_event): the projector and a guest may read but not
+    present; a card revoked by another server process is refused and hung up; none of them moves any screen."""
+    d = demo_doc(srv)
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    kiosk = Screen(srv.url, srv.token(srv.links["kiosk"]))
+    guest = Screen(srv.url, srv.token(srv.links["guest"]))
+    who = delegates(srv)[4]
+    phone = Screen(srv.url, srv.token(who["url"]))
+    old = srv.token(who["url"])
+    try:
+        seq = chair.wait("state")["seq"]
+        for s in (kiosk, guest, phone):
+            s.wait("state")
+        for s in (kiosk, guest):
+            refused = s.call("present", {"document_id": d["id"], "page": 2})
+            assert refused["ok"] is False and refused["code"] == "document.not_presenter", refused
+            assert "Chủ tọa" in refused["error"]
+        # The chair hands presenting to this delegate; then another process revokes the card (what it leaves in
+        # the shared database: the old token no longer names the card).
+        assert chair.call("present.grant", {"participant_id": who["participant_id"]})["ok"]
+        seq = phone.wait("state", lambda st: st["presenter"]["granted_participant_id"] == who["participant_id"])["seq"]
+        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+            db.execute("UPDATE participant SET token = ? WHERE token = ?", ("replaced-" + old[:20], old))
+        res = phone.call("present", {"document_id": d["id"], "page": 3})
+        assert res == {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
+        deadline = time.monotonic() + 5
+        while phone.client.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not phone.client.connected, "the revoked card's connection was not hung up"
+        # Nothing moved: the snapshot's seq and page are what they were, and no screen got a `presented`.
+        st = requests.get(f"{srv.url}/api/v1/meetings/1", headers=srv.bearer(srv.links["chair"][0]), timeout=10)
+        assert st.json()["seq"] == seq
+        for s in (chair, kiosk, guest):
+            got = [name for name, _ in s.seen] + [name for name, _ in list(s.events.queue)]
+            assert "presented" not in got, got
+    finally:
+        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+            db.execute("UPDATE participant SET token = ? WHERE id = ?", (old, who["participant_id"]))
+        assert chair.call("present.grant", {"participant_id": None})["ok"]
+        for s in (chair, kiosk, guest, phone):
             s.close()
 
 
