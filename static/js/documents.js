@@ -153,10 +153,26 @@
     var presentBtn = document.querySelector('#doc-present [data-doc="present"]');
     presentBtn.disabled = !!live;
     presentBtn.textContent = live ? T.presenting_this : T.present_this;
+    $("doc-live-hint").hidden = !(pres && presentingLive());
     var vd = view.doc !== null ? docById(view.doc) : null;
     $("doc-projector-wrap").hidden = !(vd && vd.confidential && (me.role === "chair" || me.role === "clerk"));
     $("doc-notes").hidden = !(canNotes && view.doc !== null);
     grantPanel();
+  }
+
+  // The presenter reading the page the room sees: ◀ ▶ and a swipe turn the room's page, as a presenter expects.
+  // Page jump and thumbnails stay private (to look ahead); "Trình bày trang này" puts up what they show.
+  function presentingLive() {
+    var pr = presented();
+    return canPresent() && follow && pr.document_id !== null && view.doc === pr.document_id && view.page === pr.page;
+  }
+
+  function turn(delta) {
+    var d = docById(view.doc);
+    if (!d) return;
+    var n = Math.max(1, Math.min(d.page_count, view.page + delta));
+    if (presentingLive()) { if (n !== view.page) present(view.doc, n); return; }
+    browse(view.doc, n);
   }
 
   function browse(docId, n) {
@@ -262,8 +278,8 @@
       }
       var a = t.getAttribute("data-doc");
       var d = docById(view.doc);
-      if (a === "prev" && d) browse(view.doc, view.page - 1);
-      else if (a === "next" && d) browse(view.doc, view.page + 1);
+      if (a === "prev" && d) turn(-1);
+      else if (a === "next" && d) turn(1);
       else if (a === "close") { follow = false; view.doc = null; $("doc-viewer").hidden = true; chrome(); }
       else if (a === "zoom-in") setZoom(zoom * 1.5);
       else if (a === "zoom-out") setZoom(zoom / 1.5);
@@ -281,6 +297,16 @@
       if (view.doc !== null) present(view.doc, view.page, { projector: this.checked });
     });
     swipe($("doc-stage"));
+    // Arrow keys, and the PageUp / PageDown a presentation clicker sends, turn the page like ◀ ▶.
+    document.addEventListener("keydown", function (e) {
+      if (view.doc === null || $("doc-viewer").hidden || e.altKey || e.ctrlKey || e.metaKey) return;
+      var tag = (e.target && e.target.tagName) || "";
+      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (e.target && e.target.isContentEditable)) return;
+      var delta = { ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1 }[e.key];
+      if (!delta) return;
+      e.preventDefault();
+      turn(delta);
+    });
     notes();
   }
 
@@ -299,7 +325,7 @@
       var t = e.changedTouches[0];
       var dx = t.clientX - x0, dy = t.clientY - y0;
       x0 = null;
-      if (Math.abs(dx) > 60 && Math.abs(dx) > 2 * Math.abs(dy)) browse(view.doc, view.page + (dx < 0 ? 1 : -1));
+      if (Math.abs(dx) > 60 && Math.abs(dx) > 2 * Math.abs(dy)) turn(dx < 0 ? 1 : -1);
     }, { passive: true });
   }
 

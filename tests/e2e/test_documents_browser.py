@@ -119,10 +119,28 @@ def test_presenter_turns_pages_and_phones_and_projector_follow(browser: Any, srv
         # The presenter sees whether the page in front of them is the one the room sees.
         present_button = chair.locator("#doc-present [data-doc=present]")
         assert present_button.is_disabled() and present_button.inner_text() == "✓ Đang trình bày trang này"
-        chair.locator("[data-doc=next]").click()  # the chair looks ahead on their own screen
-        wait_shown(chair, doc_id, 5)
+        # While on the room's page, the big ▶ under the page turns it for everyone, as a presenter expects, and
+        # a line says so; so does the PageDown a presentation clicker sends.
+        assert "cả phòng họp" in chair.locator("#doc-live-hint").inner_text()
+        chair.locator("[data-doc=next]").click()
+        for p in (chair, phone1, phone2):
+            wait_shown(p, doc_id, 5)
+        chair.locator("#doc-img").click()  # focus on the page, not in a field
+        chair.keyboard.press("PageDown")
+        for p in (chair, phone2):
+            wait_shown(p, doc_id, 6)
+        wait_shown(kiosk, doc_id, 6, "#kiosk-stage img")
+        # Looking elsewhere privately: the page jump (or a thumbnail) moves only the presenter's own screen.
+        chair.locator("#doc-jump-page").fill("2")
+        chair.locator("#doc-jump button").click()
+        wait_shown(chair, doc_id, 2)
         assert present_button.is_enabled() and present_button.inner_text() == "Trình bày trang này"
-        wait_shown(phone2, doc_id, 4)  # the room stays where it was
+        assert chair.locator("#doc-live-hint").is_hidden()
+        chair.locator("[data-doc=next]").click()  # off the room's page, ▶ browses privately too
+        wait_shown(chair, doc_id, 3)
+        wait_shown(phone2, doc_id, 6)  # the room stays where it was
+        present_button.click()  # and the presenter puts up what they are looking at
+        wait_shown(phone2, doc_id, 3)
 
         # Back to the idle screen between documents.
         chair.locator("[data-doc=present-stop]").click()
