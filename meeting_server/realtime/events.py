@@ -40,13 +40,15 @@ def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
 
 @socket_event("meeting.set_status", requires=Permission.AGENDA_CONTROL)
 def on_set_status(who: Principal, data: Any) -> dict[str, Any]:
-    """Sent by the chair to open (khai mạc) or end (bế mạc) the sitting."""
+    """Sent by the chair to open (khai mạc) or end (bế mạc) the sitting: {status, below_quorum_ok?}. Opening below
+    the quorum is refused with the counts (`meeting.below_quorum`) until the chair confirms it."""
     status = (data or {}).get("status") if isinstance(data, dict) else None
-    if not isinstance(status, str):
+    below_quorum_ok = (data or {}).get("below_quorum_ok", False) if isinstance(data, dict) else False
+    if not isinstance(status, str) or not isinstance(below_quorum_ok, bool):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     s = db.session()
     m = meetings.get(s, who.meeting_id)
-    meetings.set_status(s, m, status, who.actor)
+    meetings.set_status(s, m, status, who.actor, below_quorum_ok=below_quorum_ok)
     s.commit()
     broadcast.meeting_changed(m)
     return {"ok": True, "seq": m.seq}

@@ -191,14 +191,28 @@ def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) ->
     audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id})
 
 
-def set_status(s: Session, m: Meeting, status: str, actor: str) -> None:
-    """Open (khai mạc) or end (bế mạc) the sitting."""
+def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_ok: bool = False) -> None:
+    """Open (khai mạc) or end (bế mạc) the sitting.
+
+    Opening with fewer delegates present than the quorum (domain/quorum.py) is refused with the counts unless the
+    chair confirms it (`below_quorum_ok`): the rule is practice, not law (hdnd-rules.md), so the chair decides,
+    knowingly, and the audit log keeps the counts the sitting was opened with.
+    """
     allowed = {"draft": ("in_progress",), "in_progress": ("ended",), "ended": ("in_progress",)}
     if status not in allowed.get(m.status, ()):
         raise DomainError("Không thể chuyển kỳ họp sang trạng thái này.", "meeting.status")
+    data: dict[str, Any] = {}
+    if status == "in_progress":
+        from meeting_server.services import attendance
+
+        a = attendance.summary(m)
+        if not a.quorate and not below_quorum_ok:
+            raise DomainError(f"Chưa đủ số đại biểu để tiến hành kỳ họp: có mặt {a.present}/{a.seated}, cần ít nhất "
+                              f"{a.required}. Vẫn khai mạc?", "meeting.below_quorum")
+        data = {"present": a.present, "seated": a.seated, "required": a.required}
     m.status = status
     m.seq += 1
-    audit.record(s, m.id, f"meeting.{status}", actor, {})
+    audit.record(s, m.id, f"meeting.{status}", actor, data)
 
 
 def _item(m: Meeting, item_id: int) -> AgendaItem:

@@ -152,9 +152,17 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest("button"); if (!t) return;
     if (t.dataset.goto) { socket.emit("agenda.set_current", { item_id: Number(t.dataset.goto) }, ack); }
-    else if (t.dataset.action === "status") { socket.emit("meeting.set_status", { status: t.dataset.status }, ack); }
+    else if (t.dataset.action === "status") { setStatus(t.dataset.status, false); }
     else if (t.dataset.mark) { mark(Number(t.dataset.pid), t.dataset.mark); }
   });
+
+  function setStatus(status, belowQuorumOk) {
+    socket.emit("meeting.set_status", { status: status, below_quorum_ok: belowQuorumOk }, function (res) {
+      // Too few delegates present: the server says how many; the chair opens anyway only if they confirm.
+      if (res && res.code === "meeting.below_quorum") { if (confirm(res.error)) setStatus(status, true); return; }
+      ack(res);
+    });
+  }
 
   function mark(pid, status) {
     var reason = "";

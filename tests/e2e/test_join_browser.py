@@ -51,6 +51,30 @@ def test_delegate_joins_on_phone_and_chair_sees_them(live_server: LiveServer, ne
     expect(phone.locator('[data-bind="current_item"]')).to_have_text(
         "1. Khai mạc kỳ họp; thông qua chương trình kỳ họp")
 
+    # Opening the sitting with 2 of 30 present: the chair is asked, with the counts; "cancel" changes nothing.
+    status = chair.locator('[data-bind="meeting_status"]').first
+    before = status.inner_text()
+    asked: list[str] = []
+
+    def answer(accept: bool) -> Any:
+        def on_dialog(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        return on_dialog
+
+    chair.once("dialog", answer(False))
+    chair.locator('button[data-status="in_progress"]').click()
+    for _ in range(100):  # the question comes with the server's refusal
+        if asked:
+            break
+        chair.wait_for_timeout(50)
+    assert asked == ["Chưa đủ số đại biểu để tiến hành kỳ họp: có mặt 2/30, cần ít nhất 20. Vẫn khai mạc?"]
+    assert status.inner_text() == before
+    chair.once("dialog", answer(True))
+    chair.locator('button[data-status="in_progress"]').click()
+    expect(status).to_have_text("Đang họp")
+    assert len(asked) == 2
+
 
 def test_revoked_card_gets_a_friendly_page(live_server: LiveServer, new_page: Any) -> None:
     page = new_page(PHONE)

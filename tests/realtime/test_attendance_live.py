@@ -132,7 +132,20 @@ def test_agenda_control_only_for_chair_and_clerk(live_server: LiveServer) -> Non
         got = delegate.wait("state", lambda s: s["current_item_id"] == item)
         assert got["seq"] == res["seq"]
         guest.wait("state", lambda s: s["current_item_id"] == item)
-        assert chair.call("meeting.set_status", {"status": "in_progress"})["ok"] is True
+        # Nobody has joined: opening is refused with the counts until the chair confirms it.
+        meeting = f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}"
+        chair_auth = {"Authorization": f"Bearer {srv.token(srv.links['chair'][0])}"}
+        before = requests.get(meeting, headers=chair_auth, timeout=10).json()
+        below = chair.call("meeting.set_status", {"status": "in_progress"})
+        assert below["ok"] is False and below["code"] == "meeting.below_quorum"
+        assert "có mặt 0/30, cần ít nhất 20" in below["error"] and below["error"].endswith("Vẫn khai mạc?")
+        after = requests.get(meeting, headers=chair_auth, timeout=10).json()
+        assert after["status"] == "draft" and after["seq"] == before["seq"]
+        assert chair.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": "yes"})["code"] == \
+            "payload.invalid"
+        assert delegate.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": True})["code"] == \
+            "forbidden"
+        assert chair.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": True})["ok"] is True
         assert chair.call("meeting.set_status", {"status": "in_progress"})["ok"] is False
     finally:
         for s in (chair, delegate, guest):
