@@ -183,12 +183,15 @@ def _item_has_record(s: Session, item_id: int) -> bool:
 
 
 def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) -> None:
-    """The chair moves the sitting to an agenda item (or to none)."""
+    """The chair moves the sitting to an agenda item (or to none); a speech on the item left ends with it."""
+    from meeting_server.services import speakers
+
     if item_id is not None:
         _item(m, item_id)
     m.current_item_id = item_id
     m.seq += 1
     audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id})
+    speakers.end_when_item_changes(s, m, item_id, actor)
 
 
 def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_ok: bool = False) -> None:

@@ -202,6 +202,25 @@ def end(s: Session, m: Meeting, actor: str) -> SpeakRequest:
     return speaking
 
 
+def end_when_item_changes(s: Session, m: Meeting, item_id: int | None, actor: str) -> SpeakRequest | None:
+    """The chair moves the sitting to another agenda item: a speech on the item left ends at that instant, as a
+    conference system closes the microphone; requests still waiting stay with their item for when it comes back.
+    Returns the speech ended, if any. Called by meetings.set_current_item after it changed the meeting (its UPDATE,
+    flushed before the requests are read, holds the write lock)."""
+    rows = _rows(s, m.id)
+    speaking = next((r for r in rows if r.status == rules.RequestStatus.SPEAKING), None)
+    if speaking is None or speaking.agenda_item_id == item_id:
+        return None
+    records = rules.end_speech([_record(r) for r in rows], utcnow())
+    _write_back(rows, records)
+    _flush(s)
+    audit.record(s, m.id, "speak.ended", actor, {
+        "request_id": speaking.id, "participant_id": speaking.participant_id,
+        "agenda_item_id": speaking.agenda_item_id, "reason": "agenda.moved",
+    })
+    return speaking
+
+
 def set_time(s: Session, m: Meeting, limit_s: int, actor: str, current: bool = False) -> None:
     """Set the meeting's default speaking time or, with `current`, the time of the speech under way (to give
     a speaker more, or less, time)."""

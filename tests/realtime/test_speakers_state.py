@@ -68,3 +68,39 @@ def test_absent_delegate_cannot_request_and_refusal_changes_nothing(app: Any) ->
         assert err.value.code == "speak.not_present"
         s.rollback()
         assert m.seq == seq and speakers.speakers_state(m)["queue"] == []
+
+
+def test_moving_to_another_item_ends_the_speech_under_way(app: Any) -> None:
+    """The walkthrough found a speaker still "speaking" on the projector after the chair moved on."""
+    from sqlalchemy import select
+
+    from meeting_server.store.tables import AuditEvent
+
+    with db.standalone_session(app) as s:
+        m = meetings.current(s)
+        assert m is not None
+        meetings.set_current_item(s, m, m.items[3].id, "chair:test")
+        a, b = _delegate(m, 0), _delegate(m, 1)
+        ra = speakers.request(s, m, a)
+        speakers.request(s, m, b)
+        speakers.give(s, m, ra.id, 60, "chair:test")
+        s.commit()
+        meetings.set_current_item(s, m, m.items[3].id, "chair:test")  # the same item again: the speech goes on
+        s.commit()
+        assert speakers.speakers_state(m)["speaking"]["name"] == a.name
+
+        meetings.set_current_item(s, m, m.items[4].id, "chair:test")
+        s.commit()
+        st = speakers.speakers_state(m)
+        assert st["speaking"] is None and st["queue"] == [] and st["agenda_item_id"] == m.items[4].id
+        [h] = speakers.history(s, m.id)
+        assert h["name"] == a.name and h["agenda_item_id"] == m.items[3].id and h["ended_at"] is not None
+        ended = s.scalars(select(AuditEvent).where(AuditEvent.kind == "speak.ended")).all()
+        assert [(e.actor, e.data["reason"], e.data["request_id"]) for e in ended] == [
+            ("chair:test", "agenda.moved", ra.id)]
+
+        # Back on the item, the delegate who was still waiting is next again.
+        meetings.set_current_item(s, m, m.items[3].id, "chair:test")
+        s.commit()
+        st = speakers.speakers_state(m)
+        assert st["speaking"] is None and [q["name"] for q in st["queue"]] == [b.name]
