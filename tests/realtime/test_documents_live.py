@@ -165,8 +165,13 @@ def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer)
     who = delegates(srv)[4]
     phone = Screen(srv.url, srv.token(who["url"]))
     old = srv.token(who["url"])
+    def presented_row() -> Any:
+        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+            return db.execute("SELECT document_id, page, presenter_participant_id FROM presentation").fetchall()
+
+    before = presented_row()
     try:
-        seq = chair.wait("state")["seq"]
+        chair.wait("state")
         for s in (kiosk, guest, phone):
             s.wait("state")
         for s in (kiosk, guest):
@@ -176,7 +181,7 @@ def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer)
         # The chair hands presenting to this delegate; then another process revokes the card (what it leaves in
         # the shared database: the old token no longer names the card).
         assert chair.call("present.grant", {"participant_id": who["participant_id"]})["ok"]
-        seq = phone.wait("state", lambda st: st["presenter"]["granted_participant_id"] == who["participant_id"])["seq"]
+        phone.wait("state", lambda st: st["presenter"]["granted_participant_id"] == who["participant_id"])
         with sqlite3.connect(srv.data_dir / "meeting.db") as db:
             db.execute("UPDATE participant SET token = ? WHERE token = ?", ("replaced-" + old[:20], old))
         res = phone.call("present", {"document_id": d["id"], "page": 3})
@@ -185,9 +190,9 @@ def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer)
         while phone.client.connected and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not phone.client.connected, "the revoked card's connection was not hung up"
-        # Nothing moved: the snapshot's seq and page are what they were, and no screen got a `presented`.
-        st = requests.get(f"{srv.url}/api/v1/meetings/1", headers=srv.bearer(srv.links["chair"][0]), timeout=10)
-        assert st.json()["seq"] == seq
+        # Nothing moved: the presented page is what it was, and no screen got a `presented`. (Not `seq`: demo
+        # documents still being processed move it on their own.)
+        assert presented_row() == before
         for s in (chair, kiosk, guest):
             got = [name for name, _ in s.seen] + [name for name, _ in list(s.events.queue)]
             assert "presented" not in got, got
