@@ -42,8 +42,8 @@ def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
 def on_set_status(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair to open (khai mạc) or end (bế mạc) the sitting: {status, below_quorum_ok?}. Opening below
     the quorum is refused with the counts (`meeting.below_quorum`) until the chair confirms it."""
-    status = (data or {}).get("status") if isinstance(data, dict) else None
-    below_quorum_ok = (data or {}).get("below_quorum_ok", False) if isinstance(data, dict) else False
+    fields = data if isinstance(data, dict) else {}
+    status, below_quorum_ok = fields.get("status"), fields.get("below_quorum_ok", False)
     if not isinstance(status, str) or not isinstance(below_quorum_ok, bool):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     s = db.session()

@@ -140,8 +140,7 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
                     return forbidden()
                 try:
                     return fn(app, s, who, data)
-                except DomainError as err:
-                    s.rollback()
+                except DomainError as err:  # the session's close rolls back whatever the handler began
                     return failed(err)
 
         return lean_socket_event(name, requires=requires)(checked)

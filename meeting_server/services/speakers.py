@@ -190,14 +190,18 @@ def give(s: Session, m: Meeting, request_id: int, limit_s: int | None, actor: st
 def end(s: Session, m: Meeting, actor: str) -> SpeakRequest:
     """The chair ends the current speech ("Kết thúc")."""
     _lock(s, m)
-    rows = _rows(s, m.id)
+    return _end_speech(s, m, _rows(s, m.id), actor, {})
+
+
+def _end_speech(s: Session, m: Meeting, rows: list[SpeakRequest], actor: str, why: dict[str, Any]) -> SpeakRequest:
+    """End the speech under way among `rows` (the rules refuse when there is none) and record it, with `why`."""
     records = rules.end_speech([_record(r) for r in rows], utcnow())
     speaking = next(r for r in rows if r.status == rules.RequestStatus.SPEAKING)
     _write_back(rows, records)
     _flush(s)
     audit.record(s, m.id, "speak.ended", actor, {
         "request_id": speaking.id, "participant_id": speaking.participant_id,
-        "agenda_item_id": speaking.agenda_item_id,
+        "agenda_item_id": speaking.agenda_item_id, **why,
     })
     return speaking
 
@@ -211,14 +215,7 @@ def end_when_item_changes(s: Session, m: Meeting, item_id: int | None, actor: st
     speaking = next((r for r in rows if r.status == rules.RequestStatus.SPEAKING), None)
     if speaking is None or speaking.agenda_item_id == item_id:
         return None
-    records = rules.end_speech([_record(r) for r in rows], utcnow())
-    _write_back(rows, records)
-    _flush(s)
-    audit.record(s, m.id, "speak.ended", actor, {
-        "request_id": speaking.id, "participant_id": speaking.participant_id,
-        "agenda_item_id": speaking.agenda_item_id, "reason": "agenda.moved",
-    })
-    return speaking
+    return _end_speech(s, m, rows, actor, {"reason": "agenda.moved"})
 
 
 def set_time(s: Session, m: Meeting, limit_s: int, actor: str, current: bool = False) -> None:

@@ -36,10 +36,10 @@ class TokenUnknown(DomainError):
 
 _participants = core_table(Participant)
 _meetings = core_table(Meeting)
-_CARDS = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
-                _participants.c.full_name).where(_participants.c.token.in_(bindparam("tokens", expanding=True)))
-_CARD = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
-               _participants.c.full_name).where(_participants.c.token == bindparam("token"))  # one: no IN to expand
+_CARD_COLUMNS = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
+                       _participants.c.full_name)
+_CARDS = _CARD_COLUMNS.where(_participants.c.token.in_(bindparam("tokens", expanding=True)))
+_CARD = _CARD_COLUMNS.where(_participants.c.token == bindparam("token"))  # one card: no IN list to expand
 _KIOSK = select(_meetings.c.id).where(_meetings.c.kiosk_token == bindparam("token"))
 _GUEST = select(_meetings.c.id).where(_meetings.c.guest_token == bindparam("token"))
 

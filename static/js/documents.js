@@ -143,17 +143,15 @@
     info.hidden = false;
     info.textContent = d ? fmtText(T.presenting, { title: d.title, page: pr.page }) : T.nothing_presented;
     info.classList.toggle("idle", !d);
-    var away = d && (view.doc !== pr.document_id || view.page !== pr.page);
-    $("doc-return").hidden = !(d && (away || !follow));
+    var live = onRoomPage();  // the reader shows the page the room sees
+    $("doc-return").hidden = !(d && (!live || !follow));
     $("doc-follow").checked = follow;
-    var pres = canPresent() && view.doc !== null;
-    $("doc-present").hidden = !pres;
+    $("doc-present").hidden = !(canPresent() && view.doc !== null);
     // The presenter sees whether the page in front of them is the one the room sees.
-    var live = d && view.doc === pr.document_id && view.page === pr.page;
     var presentBtn = document.querySelector('#doc-present [data-doc="present"]');
-    presentBtn.disabled = !!live;
+    presentBtn.disabled = live;
     presentBtn.textContent = live ? T.presenting_this : T.present_this;
-    $("doc-live-hint").hidden = !(pres && presentingLive());
+    $("doc-live-hint").hidden = !presentingLive();
     var vd = view.doc !== null ? docById(view.doc) : null;
     $("doc-projector-wrap").hidden = !(vd && vd.confidential && (me.role === "chair" || me.role === "clerk"));
     $("doc-notes").hidden = !(canNotes && view.doc !== null);
@@ -162,10 +160,12 @@
 
   // The presenter reading the page the room sees: ◀ ▶ and a swipe turn the room's page, as a presenter expects.
   // Page jump and thumbnails stay private (to look ahead); "Trình bày trang này" puts up what they show.
-  function presentingLive() {
+  function onRoomPage() {
     var pr = presented();
-    return canPresent() && follow && pr.document_id !== null && view.doc === pr.document_id && view.page === pr.page;
+    return pr.document_id !== null && view.doc === pr.document_id && view.page === pr.page;
   }
+
+  function presentingLive() { return canPresent() && follow && onRoomPage(); }
 
   function turn(delta) {
     var d = docById(view.doc);
