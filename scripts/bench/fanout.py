@@ -5,7 +5,9 @@ Clients run in several other processes (one process cannot drive 500 python-sock
 all processes are on this machine, so `time.time()` is a shared clock. For each page turn it measures
   emit→recv: from the presenter's emit (its own process) to each client's receipt, and
   ts→recv:   from the server's `ts` in the `presented` payload to each client's receipt.
-The floor is a minimal `websockets` broadcast server run in the same session with the same clients and method.
+The floor is a minimal `websockets` broadcast server run in the same session with the same clients and method, at
+each level just before our server (both stay up for the whole run): the two figures of a comparison are measured
+minutes apart at most, so a stretch of a noisy machine moves both. Each of our rows prints p99 ÷ the floor's p99.
 Our server is measured with two kinds of Socket.IO clients in turn: bare-WebSocket clients that speak the
 Engine.IO/Socket.IO protocol themselves (they cost what the floor's clients cost, so the figure is the server's),
 and the python-socketio library's clients (which on 2 cores spend more CPU decoding than the server spends sending).
@@ -437,66 +439,75 @@ def main() -> None:
     levels = [int(x) for x in args.levels.split(",")]
     rows: list[tuple[str, dict[str, Any]]] = []
 
-    # The floor first, with the same clients and method.
+    # The floor runs beside our server, level by level, just before ours at the same level: a machine that is
+    # noisier for a few minutes then moves both figures of a comparison, not one.
     port = free_port()
     ctx = mp.get_context("spawn")
     fs = ctx.Process(target=floor_server, args=(port,), daemon=True)
     fs.start()
-    time.sleep(1.0)
-    for n in levels:
-        pres = WsPresenter(f"ws://127.0.0.1:{port}", fs.pid or 0)
-        rows.append(("websockets floor", run_level("ws", f"ws://127.0.0.1:{port}", n, args.turns, [], pres)))
-        pres.close()
-    fs.terminate()
+    floor_p99: dict[int, float] = {}
 
     orders = {"both": [True, False], "both-reversed": [False, True], "on": [True], "off": [False]}
-    for freeze in orders[args.gc]:
-        with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
-            data = Path(tmp)
-            proc, url = start_server(data, freeze)
-            try:
-                links, doc_id = prepare(url, data, args.pages)
-                time.sleep(args.settle)
-                tokens = [d["url"].rsplit("/", 1)[1] for d in links["delegates"]]
-                chair = links["chair"][0].rsplit("/", 1)[1]
-                kinds = {"raw": ["raw"], "python-socketio": ["sio"], "both": ["raw", "sio"]}[args.clients]
-                for n in levels:
-                    for kind in kinds:
-                        label = "raw Socket.IO clients" if kind == "raw" else "python-socketio clients"
-                        print(f"meeting-server gc.freeze={freeze}: {n} {label}", file=sys.stderr, flush=True)
-                        # Each kind of client with the presenter of its kind (the floor's is a bare WebSocket).
-                        presenter = RawPresenter if kind == "raw" else SioPresenter
-                        pres = presenter(url, chair, doc_id, args.pages, proc.pid)
-                        res = run_level(kind, url, n, args.turns, tokens, pres)
-                        res["workers_rss"] = children_rss_mb(proc.pid)
-                        res["workers"] = len(children(proc.pid))
-                        res["tree_pss"] = tree_pss_mb(proc.pid)
-                        rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
-                        print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
-                              f"RSS {res['rss']:.0f} MB", file=sys.stderr, flush=True)
-                        pres.close()
-            finally:
-                t_stop = time.monotonic()
-                proc.terminate()
+    try:
+        for freeze in orders[args.gc]:
+            with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
+                data = Path(tmp)
+                proc, url = start_server(data, freeze)
                 try:
-                    proc.wait(60)
-                    print(f"server stopped {time.monotonic() - t_stop:.1f} s after SIGTERM", file=sys.stderr)
-                except subprocess.TimeoutExpired:
-                    print("server still running 60 s after SIGTERM: killed", file=sys.stderr)
-                    proc.kill()
-                    proc.wait(10)
+                    links, doc_id = prepare(url, data, args.pages)
+                    time.sleep(args.settle)
+                    tokens = [d["url"].rsplit("/", 1)[1] for d in links["delegates"]]
+                    chair = links["chair"][0].rsplit("/", 1)[1]
+                    kinds = {"raw": ["raw"], "python-socketio": ["sio"], "both": ["raw", "sio"]}[args.clients]
+                    for n in levels:
+                        print(f"websockets floor: {n} clients", file=sys.stderr, flush=True)
+                        fp = WsPresenter(f"ws://127.0.0.1:{port}", fs.pid or 0)
+                        res = run_level("ws", f"ws://127.0.0.1:{port}", n, args.turns, [], fp)
+                        fp.close()
+                        rows.append(("websockets floor", res))
+                        floor_p99[n] = res["p99"]
+                        print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms",
+                              file=sys.stderr, flush=True)
+                        for kind in kinds:
+                            label = "raw Socket.IO clients" if kind == "raw" else "python-socketio clients"
+                            print(f"meeting-server gc.freeze={freeze}: {n} {label}", file=sys.stderr, flush=True)
+                            # Each kind of client with the presenter of its kind (the floor's: a bare WebSocket).
+                            presenter = RawPresenter if kind == "raw" else SioPresenter
+                            pres = presenter(url, chair, doc_id, args.pages, proc.pid)
+                            res = run_level(kind, url, n, args.turns, tokens, pres)
+                            res["workers_rss"] = children_rss_mb(proc.pid)
+                            res["workers"] = len(children(proc.pid))
+                            res["tree_pss"] = tree_pss_mb(proc.pid)
+                            res["vs_floor"] = res["p99"] / floor_p99[n]
+                            rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
+                            print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
+                                  f"RSS {res['rss']:.0f} MB", file=sys.stderr, flush=True)
+                            pres.close()
+                finally:
+                    t_stop = time.monotonic()
+                    proc.terminate()
+                    try:
+                        proc.wait(60)
+                        print(f"server stopped {time.monotonic() - t_stop:.1f} s after SIGTERM", file=sys.stderr)
+                    except subprocess.TimeoutExpired:
+                        print("server still running 60 s after SIGTERM: killed", file=sys.stderr)
+                        proc.kill()
+                        proc.wait(10)
+    finally:
+        fs.terminate()
 
     print()
     print(f"Page-sync fan-out, {args.turns} page turns per level (first 3 dropped), clients in "
           f"{'/'.join(str(spread(n)) for n in levels)} processes, loopback, {os.cpu_count()} cores")
-    print("| stack | clients | received/expected | emit→recv p50 | p99 | max | server ts→recv p50 | p99 | "
-          "server RSS |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| stack | clients | received/expected | emit→recv p50 | p99 | p99 ÷ floor's | max | server ts→recv p50 | "
+          "p99 | server RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         extra = (f" (+{r['workers_rss']:.0f} MB in {r['workers']} render workers; PSS of all "
                  f"{r['tree_pss']:.0f} MB)") if "workers_rss" in r else ""
+        ratio = f"{r['vs_floor']:.2f}×" if "vs_floor" in r else ""
         print(f"| {name} | {r['n']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
-              f"{r['max']:.1f} ms | {r['ts_p50']:.1f} ms | {r['ts_p99']:.1f} ms | {r['rss']:.0f} MB{extra} |")
+              f"{ratio} | {r['max']:.1f} ms | {r['ts_p50']:.1f} ms | {r['ts_p99']:.1f} ms | {r['rss']:.0f} MB{extra} |")
     print(f"\nRSS measured with all clients connected and a {args.pages}-page document ingested. Render workers past "
           "the first stop after DOCUMENT_WORKER_IDLE_S (120 s) without work; --settle waits for that before the "
           "first level.")
