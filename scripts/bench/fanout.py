@@ -272,15 +272,15 @@ def run_level(kind: str, url: str, n: int, turns: int, tokens: list[str], presen
     time.sleep(1.0)
     emitted: dict[int, float] = {}
     rss = present.rss()
-    cpu_before = cpu_times()
+    marks = [cpu_times()]  # one reading between turns: each turn's window ends where the next one's begins
     stolen: dict[int, int] = {}  # clock ticks the hypervisor took from this machine during each turn's 120 ms
     for i in range(turns):
-        before = cpu_times()
         seq, t_emit = present.turn(i)
         emitted[seq] = t_emit
         time.sleep(0.12)
-        stolen[seq] = cpu_times()[7] - before[7]
-    steal = steal_pct(cpu_before, cpu_times())
+        marks.append(cpu_times())
+        stolen[seq] = marks[-1][7] - marks[-2][7]
+    steal = steal_pct(marks[0], marks[-1])
     time.sleep(1.0)
     stop.set()
     got: list[tuple[int, int, float]] = []
@@ -383,6 +383,19 @@ class WsPresenter:
         self.ws.close()
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as systemd stops it; say how long it took, and kill it past 60 s."""
+    t_stop = time.monotonic()
+    proc.terminate()
+    try:
+        proc.wait(60)
+        print(f"server stopped {time.monotonic() - t_stop:.1f} s after SIGTERM", file=sys.stderr)
+    except subprocess.TimeoutExpired:
+        print("server still running 60 s after SIGTERM: killed", file=sys.stderr)
+        proc.kill()
+        proc.wait(10)
+
+
 def make_pdf(path: Path, pages: int) -> None:
     import pymupdf
 
@@ -468,7 +481,6 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     fs = ctx.Process(target=floor_server, args=(port,), daemon=True)
     fs.start()
-    floor_p99: dict[int, float] = {}
 
     orders = {"both": [True, False], "both-reversed": [False, True], "on": [True], "off": [False]}
     try:
@@ -485,11 +497,10 @@ def main() -> None:
                     for n in levels:
                         print(f"websockets floor: {n} clients", file=sys.stderr, flush=True)
                         fp = WsPresenter(f"ws://127.0.0.1:{port}", fs.pid or 0)
-                        res = run_level("ws", f"ws://127.0.0.1:{port}", n, args.turns, [], fp)
+                        floor = run_level("ws", f"ws://127.0.0.1:{port}", n, args.turns, [], fp)
                         fp.close()
-                        rows.append(("websockets floor", res))
-                        floor_p99[n] = res["p99"]
-                        print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms",
+                        rows.append(("websockets floor", floor))
+                        print(f"  p50 {floor['p50']:.1f} / p99 {floor['p99']:.1f} / max {floor['max']:.1f} ms",
                               file=sys.stderr, flush=True)
                         for kind in kinds:
                             label = "raw Socket.IO clients" if kind == "raw" else "python-socketio clients"
@@ -501,21 +512,13 @@ def main() -> None:
                             res["workers_rss"] = children_rss_mb(proc.pid)
                             res["workers"] = len(children(proc.pid))
                             res["tree_pss"] = tree_pss_mb(proc.pid)
-                            res["vs_floor"] = res["p99"] / floor_p99[n]
+                            res["vs_floor"] = res["p99"] / floor["p99"]
                             rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
                             print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
                                   f"RSS {res['rss']:.0f} MB", file=sys.stderr, flush=True)
                             pres.close()
                 finally:
-                    t_stop = time.monotonic()
-                    proc.terminate()
-                    try:
-                        proc.wait(60)
-                        print(f"server stopped {time.monotonic() - t_stop:.1f} s after SIGTERM", file=sys.stderr)
-                    except subprocess.TimeoutExpired:
-                        print("server still running 60 s after SIGTERM: killed", file=sys.stderr)
-                        proc.kill()
-                        proc.wait(10)
+                    stop_server(proc)
     finally:
         fs.terminate()
 
