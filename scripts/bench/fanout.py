@@ -529,7 +529,8 @@ def main() -> None:
           "p99 | CPU steal | turns without steal: p99 | server RSS |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        extra = (f" (+{r['workers_rss']:.0f} MB in {r['workers']} render workers; PSS of all "
+        workers = f"{r['workers']} render worker" + ("" if r["workers"] == 1 else "s")
+        extra = (f" (+{r['workers_rss']:.0f} MB in {workers}; PSS of all "
                  f"{r['tree_pss']:.0f} MB)") if "workers_rss" in r else ""
         ratio = f"{r['vs_floor']:.2f}×" if "vs_floor" in r else ""
         print(f"| {name} | {r['n']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "

@@ -31,6 +31,10 @@
   var follow = true;
   var view = { doc: null, page: 1 };   // what this screen shows
   var zoom = 1;
+  // "Cả trang": the whole page fits the reader's box (a tablet or laptop held landscape shows all of it at once);
+  // otherwise the page fills the box's width and scrolls inside it. Each device remembers its reader's choice.
+  var fitPage = false;
+  try { fitPage = window.localStorage.getItem("docs.fit") === "page"; } catch (e) { /* private mode: the default */ }
   var notesCache = {};
 
   function docs() { return Live.state().documents || []; }
@@ -233,9 +237,22 @@
 
   function setZoom(z) {
     zoom = Math.max(1, Math.min(4, z));
-    var img = $("doc-img");
-    img.style.width = (zoom * 100) + "%";
+    layout();
     if (view.doc !== null) show(view.doc, view.page);
+  }
+
+  // The page image's width: a share of the box's width, or, fitting the whole page, the width at which the page is
+  // as tall as the box (from the image's own proportions; A4 until the first image has loaded) — times the zoom.
+  function layout() {
+    var img = $("doc-img"), stage = $("doc-stage");
+    if (!img || !stage) return;
+    var b = $("doc-fit");
+    if (b) b.setAttribute("aria-pressed", fitPage ? "true" : "false");
+    if (!fitPage) { img.style.width = (zoom * 100) + "%"; return; }
+    var ratio = img.naturalWidth && img.naturalHeight ? img.naturalWidth / img.naturalHeight : 210 / 297;
+    var boxH = parseFloat(window.getComputedStyle(stage).maxHeight) || window.innerHeight * 0.85;
+    var fit = Math.min(stage.clientWidth, boxH * ratio);
+    img.style.width = Math.floor(fit * zoom) + "px";
   }
 
   function present(docId, n, extra) {
@@ -265,7 +282,8 @@
       ev.preventDefault();
       search($("doc-search").value);
     });
-    $("doc-img").addEventListener("load", function () { this.removeAttribute("data-loading"); });
+    $("doc-img").addEventListener("load", function () { this.removeAttribute("data-loading"); if (fitPage) layout(); });
+    window.addEventListener("resize", function () { if (fitPage) layout(); });
     $("doc-img").addEventListener("error", function () { this.removeAttribute("data-loading"); });
     document.getElementById("documents").addEventListener("click", function (ev) {
       var t = ev.target.closest ? ev.target.closest("[data-doc],[data-open],[data-thumb],[data-hit]") : null;
@@ -283,6 +301,13 @@
       else if (a === "close") { follow = false; view.doc = null; $("doc-viewer").hidden = true; chrome(); }
       else if (a === "zoom-in") setZoom(zoom * 1.5);
       else if (a === "zoom-out") setZoom(zoom / 1.5);
+      else if (a === "fit") {
+        fitPage = !fitPage;
+        try { window.localStorage.setItem("docs.fit", fitPage ? "page" : "width"); } catch (e) { /* not kept */ }
+        zoom = 1;
+        layout();
+        if (view.doc !== null) show(view.doc, view.page);
+      }
       else if (a === "thumbs") thumbs();
       else if (a === "present" && d) { follow = true; present(view.doc, view.page); }
       else if (a === "present-next" && d) { follow = true; present(view.doc, Math.min(d.page_count, view.page + 1)); }
@@ -297,6 +322,7 @@
       if (view.doc !== null) present(view.doc, view.page, { projector: this.checked });
     });
     swipe($("doc-stage"));
+    layout();
     // Arrow keys, and the PageUp / PageDown a presentation clicker sends, turn the page like ◀ ▶.
     document.addEventListener("keydown", function (e) {
       if (view.doc === null || $("doc-viewer").hidden || e.altKey || e.ctrlKey || e.metaKey) return;

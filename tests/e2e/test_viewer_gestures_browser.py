@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer, start_server
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import DESKTOP, PHONE, TABLET
 
 pytestmark = pytest.mark.browser
 
@@ -259,6 +259,64 @@ def test_zoom_buttons_enlarge_the_page_and_stop_swipes_until_zoomed_out(phone: P
     phone.swipe(0.85, 0.15)
     phone.wait_shown(doc, 2)
     assert phone.errors == []
+
+
+GEOMETRY_JS = """() => { var s = document.getElementById('doc-stage'), i = document.getElementById('doc-img');
+  var r = s.getBoundingClientRect(), q = i.getBoundingClientRect();
+  return {stageW: s.clientWidth, stageH: s.clientHeight, scrollH: s.scrollHeight, w: q.width, h: q.height,
+          top: q.top - r.top, bottom: q.bottom - r.top, left: q.left - r.left, right: q.right - r.left}; }"""
+
+
+def test_whole_page_on_a_landscape_tablet_is_kept_and_zooms_from_there(srv: LiveServer, new_page: Any,
+                                                                     long_doc: dict[str, Any]) -> None:
+    doc = long_doc["id"]
+    delegate = [d for d in srv.links["delegates"] if d["role"] == "delegate"][1]
+    tablet = Phone(new_page(TABLET))
+    tablet.page.goto(srv.local(delegate["url"]))
+    tablet.page.wait_for_function("window.Live && window.Documents")
+    tablet.open(doc)
+    fit = tablet.page.locator("#doc-fit")
+    assert fit.inner_text() == "Cả trang"
+    assert fit.get_attribute("aria-pressed") == "false"
+    # Fitted to the width, an A4 page is taller than the reader's box: its lower part is below the fold.
+    g = tablet.page.evaluate(GEOMETRY_JS)
+    assert g["w"] == pytest.approx(g["stageW"], abs=1)
+    assert g["h"] > 1.8 * g["stageH"]
+    assert g["scrollH"] > g["stageH"] + 100
+
+    fit.tap()
+    assert fit.get_attribute("aria-pressed") == "true"
+    g = tablet.page.evaluate(GEOMETRY_JS)
+    # The whole page inside the box, as tall as the box, centred, and nothing left to scroll to.
+    assert g["top"] >= -1 and g["bottom"] <= g["stageH"] + 1
+    assert g["h"] == pytest.approx(g["stageH"], abs=2)
+    assert g["w"] < 0.6 * g["stageW"]
+    assert g["left"] == pytest.approx(g["stageW"] - g["right"], abs=2)
+    assert g["scrollH"] <= g["stageH"] + 1
+    whole = g["w"]
+
+    # Page turns keep the whole page; + enlarges it from there, − brings it back.
+    tablet.page.keyboard.press("ArrowRight")
+    tablet.wait_shown(doc, 2)
+    assert tablet.page.evaluate(GEOMETRY_JS)["w"] == pytest.approx(whole, abs=2)
+    tablet.page.locator("[data-doc=zoom-in]").tap()
+    assert tablet.page.evaluate(GEOMETRY_JS)["w"] == pytest.approx(1.5 * whole, abs=2)
+    tablet.page.locator("[data-doc=zoom-out]").tap()
+    assert tablet.page.evaluate(GEOMETRY_JS)["w"] == pytest.approx(whole, abs=2)
+
+    # The device remembers it: after a reload the reader opens on the whole page.
+    tablet.page.reload()
+    tablet.page.wait_for_function("window.Live && window.Documents")
+    tablet.open(doc)
+    assert tablet.page.locator("#doc-fit").get_attribute("aria-pressed") == "true"
+    g = tablet.page.evaluate(GEOMETRY_JS)
+    assert g["h"] == pytest.approx(g["stageH"], abs=2) and g["w"] == pytest.approx(whole, abs=2)
+
+    # Off again: back to the page's width.
+    tablet.page.locator("#doc-fit").tap()
+    g = tablet.page.evaluate(GEOMETRY_JS)
+    assert g["w"] == pytest.approx(g["stageW"], abs=1)
+    assert tablet.errors == []
 
 
 def test_neighbouring_pages_are_fetched_before_they_are_shown(phone: Phone, long_doc: dict[str, Any]) -> None:
