@@ -529,9 +529,10 @@ def main() -> None:
           "p99 | CPU steal | turns without steal: p99 | server RSS |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        workers = f"{r['workers']} render worker" + ("" if r["workers"] == 1 else "s")
-        extra = (f" (+{r['workers_rss']:.0f} MB in {workers}; PSS of all "
-                 f"{r['tree_pss']:.0f} MB)") if "workers_rss" in r else ""
+        extra = ""
+        if "workers_rss" in r:
+            workers = f"{r['workers']} render worker" + ("" if r["workers"] == 1 else "s")
+            extra = f" (+{r['workers_rss']:.0f} MB in {workers}; PSS of all {r['tree_pss']:.0f} MB)"
         ratio = f"{r['vs_floor']:.2f}×" if "vs_floor" in r else ""
         print(f"| {name} | {r['n']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
               f"{ratio} | {r['max']:.1f} ms | {r['ts_p50']:.1f} ms | {r['ts_p99']:.1f} ms | {r['steal']:.1f}% | "
