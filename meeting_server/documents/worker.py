@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             message = wire.receive(proto_in)
         except wire.WireClosed:
             return 0
-        wire.send(proto_out, handler.handle(message))
+        try:
+            wire.send(proto_out, handler.handle(message))
+        except BrokenPipeError:  # the server stopped while this page was drawn: nobody is waiting for it
+            return 0
 
 
 class _Handler:

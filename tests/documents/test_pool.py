@@ -117,6 +117,24 @@ def test_a_crashed_worker_is_replaced_and_the_caller_told_the_file_is_damaged(tm
         assert pool.worker_pids() != [old_pid]
 
 
+def test_a_worker_whose_server_stopped_mid_job_exits_quietly() -> None:
+    """The server stops while a worker draws a page (a pre-render at the large width): the worker finds nobody to
+    answer, and leaves without a traceback in the server's log."""
+    from meeting_server.documents import wire
+
+    proc = subprocess.Popen([sys.executable, "-m", "meeting_server.documents.worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    assert wire.receive(proc.stdout)["ready"] is True
+    proc.stdout.close()  # the server is gone: nobody reads the answer
+    wire.send(proc.stdin, {"id": 1, "op": "ping"})
+    proc.stdin.close()
+    assert proc.wait(10) == 0
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def test_the_presented_page_jumps_the_queue(tmp_path: Path, slow_pdf: Path) -> None:
     with pool_with(tmp_path) as pool:
         slow = pool.inspect(slow_pdf)
