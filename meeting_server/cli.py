@@ -43,12 +43,29 @@ def main() -> None:
 @DATA_DIR_OPTION
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo meeting into an empty data directory.")
 @click.option("--public-url", default=None, help="Base URL phones use (default: found from the network).")
-def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url: str | None) -> None:
+@click.option("--message-queue", default=None, envvar="MEETING_MESSAGE_QUEUE",
+              help="Redis URL joining several server processes on one data directory (Flask-SocketIO's message "
+                   "queue; needs the `scale` extra). Default: none, one process.")
+@click.option("--no-discovery", is_flag=True,
+              help="Do not advertise on mDNS (the extra processes behind a shared address).")
+def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url: str | None,
+          message_queue: str | None, no_discovery: bool) -> None:
     """Run the server (eventlet), seeding the demo meeting into an empty data directory."""
     import eventlet.patcher
 
     if not eventlet.patcher.is_monkey_patched("socket"):
         raise click.ClickException("run through `python -m meeting_server` or the `meeting-server` script")
+    extra: dict[str, Any] = {}
+    if message_queue:
+        try:
+            import redis  # noqa: F401  (Flask-SocketIO imports it only when it connects)
+        except ImportError:
+            raise click.ClickException(
+                "Hàng đợi tin nhắn cần gói `redis`: pip install 'meeting-server[scale]' "
+                "(--message-queue needs the redis package).") from None
+        extra["SOCKETIO_MESSAGE_QUEUE"] = message_queue
+    if no_discovery:
+        extra["DISCOVERY"] = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from meeting_server.app import socketio
@@ -57,7 +74,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     from meeting_server.store import db
     from meeting_server.web.serving import banner, choose_public_base, http_protocol, start_appliance
 
-    app = _app(data_dir)
+    app = _app(data_dir, **extra)
     base, why = choose_public_base(host, port)
     if public_url:
         base, why = public_url.rstrip("/"), "--public-url"
