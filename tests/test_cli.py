@@ -44,3 +44,21 @@ def test_data_dir_from_the_environment(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "meeting_server", "migrate"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     assert (tmp_path / "env-data" / "meeting.db").is_file()
+
+
+def test_a_message_queue_without_the_redis_client_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """`serve --message-queue` where the `scale` extra is not installed (the single-box install): a clear message
+    saying what to install, and no data directory created. The variable's spelling is tried as well."""
+    hidden = tmp_path / "no-redis"
+    hidden.mkdir()
+    (hidden / "redis.py").write_text("raise ImportError('not installed here')\n")
+    data = tmp_path / "data"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hidden), str(ROOT)]))
+    for args, extra_env in ((["--message-queue", "redis://127.0.0.1:6379/0"], {}),
+                            ([], {"MEETING_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"})):
+        r = subprocess.run([sys.executable, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", "0",
+                            "--data-dir", str(data), *args], capture_output=True, text=True, cwd=ROOT,
+                           env=dict(env, **extra_env), timeout=120)
+        assert r.returncode == 1, r.stderr
+        assert "Hàng đợi tin nhắn cần gói `redis`: pip install 'meeting-server[scale]'" in r.stderr
+        assert not data.exists()
