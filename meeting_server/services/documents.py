@@ -6,12 +6,14 @@ waits for it. Originals are stored under their content hash, never under the nam
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -86,7 +88,7 @@ def limits(app: Flask) -> Limits:
 
 
 def root(app: Flask) -> Path:
-    """data_dir/documents: originals/<sha256>, derived/<sha256>.pdf, cache/…, tmp/."""
+    """data_dir/documents: originals/<sha256>, derived/<sha256>.pdf, cache/…, tmp/, claims/<id>."""
     return Path(app.config["DATA_DIR"]) / "documents"
 
 
@@ -225,11 +227,44 @@ def _item(s: Session, m: Meeting, item_id: int) -> AgendaItem:
 Notify = Callable[[str, Document], None]
 
 
+@contextmanager
+def claim(app: Flask, document_id: int) -> Iterator[bool]:
+    """Whether this process may process the document now: True while it holds claims/<id>, False if another
+    process of this data directory does.
+
+    Every server process takes up the uploads it finds unfinished at start; with several processes on one data
+    directory (docs/ARCHITECTURE.md, "Several processes") only one of them may, or the text would be indexed twice.
+    An flock, not a row: the kernel drops it when its process ends, so a document left by a killed process is taken
+    up by the next start, and nothing is left to clean. One box only, as the shared SQLite file is.
+    """
+    folder = root(app) / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / str(int(document_id)), "ab") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def process(app: Flask, document_id: int, notify: Notify, *, password: str | None = None) -> None:
     """Inspect the upload in a worker, index its text, draw its first page, mark it ready, then draw the rest.
 
     Runs in a background (green) thread; `notify(kind, doc)` is called with kind "progress", "ready" or "failed".
+    Left to another process of the same data directory that is processing it already (`claim`).
     """
+    with claim(app, document_id) as mine:
+        if not mine:
+            log.info("document %s: another server process is processing it", document_id)
+            return
+        _process(app, document_id, notify, password)
+
+
+def _process(app: Flask, document_id: int, notify: Notify, password: str | None) -> None:
     p = pool(app)
     with db.standalone_session(app) as s:
         doc = s.get(Document, document_id)

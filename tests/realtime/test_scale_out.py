@@ -1,14 +1,18 @@
 """Two server processes on one data directory, joined by Flask-SocketIO's Redis message queue (`serve
 --message-queue`): what one process broadcasts reaches the screens connected to the other, and without the queue it
-does not. A real redis-server on loopback (scripts/test installs it), real servers, real Socket.IO clients."""
+does not; an unfinished upload is taken up by one process only. A real redis-server on loopback (scripts/test
+installs it), real servers, real Socket.IO clients."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +46,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def ready_documents(srv: LiveServer) -> list[dict[str, Any]]:
-    """The demo documents once the first process has processed them all (a second process started earlier would
-    take up the unfinished ones as well)."""
+    """The demo documents once the process has processed them all."""
     deadline = time.monotonic() + 60
     while True:
         docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=srv.bearer(srv.links["clerk"]),
@@ -160,3 +163,51 @@ def test_without_the_queue_the_other_process_hears_nothing(tmp_path: Path) -> No
     finally:
         b.stop()
         a.stop()
+
+
+def _ready_events(data: Path, doc_id: int) -> int:
+    with closing(sqlite3.connect(data / "meeting.db")) as db:
+        rows = db.execute("SELECT data FROM audit_event WHERE kind = 'document.ready'").fetchall()
+    return sum(json.loads(r[0])["document_id"] == doc_id for r in rows)
+
+
+def test_an_upload_left_unfinished_is_taken_up_by_one_process_only(tmp_path: Path) -> None:
+    """A server stopped while it processed an upload leaves it `processing`; the next start takes it up, unless
+    another live process of the same data directory is processing it (it holds the document's claim)."""
+    from flask import Flask
+
+    from meeting_server.services.documents import claim
+
+    data = tmp_path / "data"
+    a = start_server(data)
+    doc_id = next(d for d in ready_documents(a) if d["status"] == "ready")["id"]
+    a.stop()
+    assert _ready_events(data, doc_id) == 1
+    with closing(sqlite3.connect(data / "meeting.db")) as db, db:  # as a stop in the middle of processing leaves it
+        db.execute("UPDATE document SET status = 'processing', pages_rendered = 0 WHERE id = ?", (doc_id,))
+
+    other = Flask("other-process")
+    other.config["DATA_DIR"] = data
+    with claim(other, doc_id) as mine:  # this test process plays the process that is processing it
+        assert mine is True
+        b = start_server(data)
+        try:
+            time.sleep(3)
+            d = requests.get(f"{b.url}/api/v1/documents/{doc_id}", headers=b.bearer(b.links["clerk"]),
+                             timeout=10).json()
+            assert d["status"] == "processing"  # left to the process that holds the claim
+            assert f"document {doc_id}: another server process is processing it" in b.log_path.read_text()
+        finally:
+            b.stop()
+    assert _ready_events(data, doc_id) == 1
+
+    c = start_server(data)  # nobody holds it now: the next start takes it up, once
+    try:
+        deadline = time.monotonic() + 60
+        while requests.get(f"{c.url}/api/v1/documents/{doc_id}", headers=c.bearer(c.links["clerk"]),
+                           timeout=10).json()["status"] != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        c.stop()
+    assert _ready_events(data, doc_id) == 2
