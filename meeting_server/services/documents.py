@@ -235,7 +235,7 @@ def claim(app: Flask, document_id: int) -> Iterator[bool]:
     Every server process takes up the uploads it finds unfinished at start; with several processes on one data
     directory (docs/ARCHITECTURE.md, "Several processes") only one of them may, or the text would be indexed twice.
     An flock, not a row: the kernel drops it when its process ends, so a document left by a killed process is taken
-    up by the next start, and nothing is left to clean. One box only, as the shared SQLite file is.
+    up by the next start, and no stale lock is left behind. One box only, as the shared SQLite file is.
     """
     folder = root(app) / "claims"
     folder.mkdir(parents=True, exist_ok=True)

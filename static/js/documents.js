@@ -304,9 +304,7 @@
       else if (a === "fit") {
         fitPage = !fitPage;
         try { window.localStorage.setItem("docs.fit", fitPage ? "page" : "width"); } catch (e) { /* not kept */ }
-        zoom = 1;
-        layout();
-        if (view.doc !== null) show(view.doc, view.page);
+        setZoom(1);
       }
       else if (a === "thumbs") thumbs();
       else if (a === "present" && d) { follow = true; present(view.doc, view.page); }
