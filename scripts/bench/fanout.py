@@ -5,12 +5,16 @@ Clients run in several other processes (one process cannot drive 500 python-sock
 all processes are on this machine, so `time.time()` is a shared clock. For each page turn it measures
   emit→recv: from the presenter's emit (its own process) to each client's receipt, and
   ts→recv:   from the server's `ts` in the `presented` payload to each client's receipt.
-The floor is a minimal `websockets` broadcast server run in the same session with the same clients and method, at
-each level just before our server (both stay up for the whole run): the two figures of a comparison are measured
-minutes apart at most, so a stretch of a noisy machine moves both. Each of our rows prints p99 ÷ the floor's p99.
-Our server is measured with two kinds of Socket.IO clients in turn: bare-WebSocket clients that speak the
+The floor is a minimal `websockets` broadcast server run in the same session with the same kind of clients, the
+same method and the same turns: at each level both servers have their n clients connected, and the page turns go
+to the floor and to our server in turn, 120 ms apart, so that the two series share the same seconds of the machine
+(a burst of steal lands on both alike). Each of our rows prints p99 ÷ the floor's p99.
+Our server is measured with two kinds of Socket.IO clients: bare-WebSocket clients that speak the
 Engine.IO/Socket.IO protocol themselves (they cost what the floor's clients cost, so the figure is the server's),
 and the python-socketio library's clients (which on 2 cores spend more CPU decoding than the server spends sending).
+The bare clients (`BareSocket`) read every socket through one epoll and leave parsing until the run is over: the
+simulated phones share the 2 cores with the server, and what they spend per frame is taken from it. Each row prints
+the CPU the clients and the server spent per frame sent to one client.
 Also prints the server's RSS with the clients connected and a 300-page document ingested; the server is not
 restarted between levels, so a later level's RSS includes what the earlier ones left (run `--levels 500` alone
 for the figure at 500).
@@ -79,6 +83,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     found = []
     for p in Path("/proc").iterdir():
@@ -141,85 +151,200 @@ def sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any
     asyncio.run(main())
 
 
-def _bare_clients(open_one: Any, on_frame: Any, items: list[Any], ready: Any, results: Any, stop: Any) -> None:
-    """Bare WebSocket clients in this process: `open_one(item)` opens one (in bursts of 25), `on_frame(ws, msg)`
-    returns (seq, ts) for a `presented` frame or None; records (seq, ts, receipt time) until `stop`."""
+class BareSocket:
+    """One client WebSocket (RFC 6455) on a plain socket, offering permessage-deflate (RFC 7692) as browsers do
+    (the floor accepts it; our server declines it, realtime/transport.py).
 
-    async def main() -> None:
-        got: list[tuple[int, int, float]] = []
+    The bench's simulated phones share the 2 cores with the server: every microsecond a client spends on a frame
+    is taken from the server and lands in the figure, which a real phone with its own CPU never does. This client
+    does the least a phone's socket must: read the bytes, inflate them, answer pings. asyncio's `websockets`
+    client spent 57 µs of CPU per received frame (100 clients of the floor, 2026-11-24), 28 ms for one turn at 500
+    clients; this one spends 15–30 µs (the bench's "CPU per frame" column).
+    """
 
-        async def reader(ws: Any) -> None:
+    def __init__(self, url: str) -> None:
+        import base64
+        import zlib
+        from urllib.parse import urlsplit
+
+        u = urlsplit(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        path = u.path + ("?" + u.query if u.query else "")
+        self.sock.sendall((f"GET {path or '/'} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during the handshake")
+            buf += chunk
+        head, self.buf = buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
+        extensions = [line for line in head.lower().split(b"\r\n") if line.startswith(b"sec-websocket-extensions:")]
+        self.deflate = any(b"permessage-deflate" in line for line in extensions)
+        self.inflater = zlib.decompressobj(-15)  # one window for the connection: right with or without takeover
+        self.compressed = False  # whether the message being read is compressed (RSV1 of its first frame)
+        self.parts: list[bytes] = []
+        self.pending: list[bytes] = []
+
+    def send(self, payload: bytes, opcode: int = 1) -> None:
+        """One masked, uncompressed frame (a client may always send uncompressed: RFC 7692 §6)."""
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + body)
+
+    def messages(self, data: bytes) -> list[bytes]:
+        """Feed received bytes; return the complete data messages, answer pings, raise on close."""
+        buf = self.buf + data if self.buf else data
+        out = []
+        while len(buf) >= 2:
+            b0, n, pos = buf[0], buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, pos = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, pos = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < pos + n:
+                break
+            payload, buf = buf[pos:pos + n], buf[pos + n:]
+            opcode = b0 & 0x0F
+            if opcode == 9:
+                self.send(payload, 0xA)
+            elif opcode == 8:
+                raise ConnectionError("closed by the server")
+            elif opcode in (0, 1, 2):
+                if opcode:
+                    self.compressed = bool(b0 & 0x40)
+                self.parts.append(payload)
+                if b0 & 0x80:  # FIN: the message is complete
+                    msg = b"".join(self.parts)
+                    self.parts = []
+                    if self.compressed:
+                        msg = self.inflater.decompress(msg + b"\x00\x00\xff\xff")
+                    out.append(msg)
+        self.buf = buf
+        return out
+
+    def recv(self) -> bytes:
+        """Block until one data message (while a protocol on top opens; not used while measuring)."""
+        if not self.pending and self.buf:  # the 101 reply may have brought the first frames with it
+            self.pending.extend(self.messages(b""))
+        while not self.pending:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            self.pending.extend(self.messages(data))
+        return self.pending.pop(0)
+
+    def close(self) -> None:
+        try:
+            self.send((1000).to_bytes(2, "big"), 8)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _bare_clients(open_one: Any, keep: Any, parse: Any, items: list[Any], ready: Any, results: Any,
+                  stop: Any) -> None:
+    """Bare WebSocket clients in this process, read through one epoll: `open_one(item)` opens one `BareSocket`,
+    `keep(sock, msg)` answers what must be answered and says whether to record the message, `parse(msg)` gives
+    its (seq, ts) once the run is over. Records (seq, ts, receipt time) until `stop`.
+
+    The receipt time is read when epoll reports the socket readable, before the bytes are taken: parsing waits
+    until the run is over, so the clients read late in a turn lose only the few microseconds each read takes."""
+    import select
+
+    ep = select.epoll()
+    by_fd: dict[int, BareSocket] = {}
+    seen: list[tuple[float, bytes]] = []
+    now = time.time
+
+    def drain(timeout: float) -> None:
+        for fd, _ev in ep.poll(timeout):
+            c = by_fd[fd]
+            t = now()
             try:
-                async for msg in ws:
-                    t = time.time()
-                    seen = await on_frame(ws, msg)
-                    if seen is not None:
-                        got.append((*seen, t))
-            except Exception:
-                pass
+                data = c.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed")
+                for msg in c.messages(data):
+                    if keep(c, msg):
+                        seen.append((t, msg))
+            except BlockingIOError:
+                continue
+            except OSError:
+                ep.unregister(fd)
+                del by_fd[fd]
 
-        conns = []
-        for i in range(0, len(items), 25):  # connect in bursts, not all at once
-            conns.extend(await asyncio.gather(*(open_one(x) for x in items[i:i + 25])))
-        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
-        ready.put(len(conns))
-        while not stop.is_set():
-            await asyncio.sleep(0.05)
-        results.put(got)
-        for ws in conns:
-            await ws.close()
-        for t in tasks:
-            t.cancel()
-
-    asyncio.run(main())
+    conns = []
+    for item in items:
+        c = open_one(item)
+        c.pending.clear()  # what came before the client was open (the `state` snapshot) is not measured
+        c.sock.setblocking(False)
+        ep.register(c.sock.fileno(), select.EPOLLIN)
+        by_fd[c.sock.fileno()] = c
+        conns.append(c)
+        drain(0)  # what the earlier clients were sent meanwhile (attendance), so that no buffer fills
+    seen.clear()
+    ready.put(len(conns))
+    while not stop.is_set():
+        drain(0.05)
+    results.put([(*parse(msg), t) for t, msg in seen])
+    for c in conns:
+        c.close()
 
 
 def raw_sio_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
-    """The same Socket.IO clients without the python-socketio library: Engine.IO 4 / Socket.IO 5 spoken over a bare
-    WebSocket (open, CONNECT with the token, answer pings, timestamp each frame as it arrives).
+    """The same Socket.IO clients without the python-socketio library: Engine.IO 4 / Socket.IO 5 spoken over a
+    `BareSocket` (open, CONNECT with the token, answer pings, timestamp each frame as it arrives).
 
     Phones each have their own CPU; on this 2-core machine, 500 python-socketio clients spend more CPU decoding than
     the server spends sending, and their queueing lands in the figure. These clients cost what the floor's cost.
     """
-    import websockets
-
     ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
 
-    async def open_one(tok: str) -> Any:
-        ws = await websockets.connect(ws_url, max_queue=None)
-        opening = await ws.recv()
-        assert opening.startswith("0"), opening
-        await ws.send("40" + json.dumps({"token": tok}))
+    def open_one(tok: str) -> BareSocket:
+        ws = BareSocket(ws_url)
+        opening = ws.recv()
+        assert opening.startswith(b"0"), opening
+        ws.send(b"40" + json.dumps({"token": tok}).encode())
         while True:  # the server's `state` may come before the CONNECT reply
-            msg = await ws.recv()
-            if msg.startswith("40"):
+            msg = ws.recv()
+            if msg.startswith(b"40"):
                 return ws
-            if msg.startswith("44"):
-                raise SystemExit(f"refused: {msg}")
+            if msg.startswith(b"44"):
+                raise SystemExit(f"refused: {msg!r}")
 
-    async def on_frame(ws: Any, msg: str) -> tuple[int, int] | None:
-        if msg == "2":
-            await ws.send("3")  # Engine.IO's ping
-        elif msg.startswith('42["presented"'):
-            d = json.loads(msg[2:])[1]
-            return d["seq"], d["ts"]
-        return None
+    def keep(ws: BareSocket, msg: bytes) -> bool:
+        if msg == b"2":
+            ws.send(b"3")  # Engine.IO's ping
+            return False
+        return msg.startswith(b'42["presented"')
 
-    _bare_clients(open_one, on_frame, tokens, ready, results, stop)
+    def parse(msg: bytes) -> tuple[int, int]:
+        d = json.loads(msg[2:])[1]
+        return d["seq"], d["ts"]
+
+    _bare_clients(open_one, keep, parse, tokens, ready, results, stop)
 
 
 def ws_clients(url: str, n: int, ready: Any, results: Any, stop: Any) -> None:
-    """The floor's clients: n bare WebSocket connections recording (seq, ts, recv)."""
-    import websockets
+    """The floor's clients: n `BareSocket`s recording (seq, ts, recv)."""
 
-    async def open_one(_i: int) -> Any:
-        return await websockets.connect(url, max_queue=None)
-
-    async def on_frame(_ws: Any, msg: str) -> tuple[int, int]:
+    def parse(msg: bytes) -> tuple[int, int]:
         d = json.loads(msg)
         return d["seq"], d["ts"]
 
-    _bare_clients(open_one, on_frame, list(range(n)), ready, results, stop)
+    _bare_clients(lambda _i: BareSocket(url), lambda _ws, _msg: True, parse, list(range(n)), ready, results, stop)
 
 
 def floor_server(port: int) -> None:
@@ -250,54 +375,90 @@ def spread(n: int) -> int:
     return max(2, (n + 99) // 100)
 
 
-def run_level(kind: str, url: str, n: int, turns: int, tokens: list[str], present: Any) -> dict[str, Any]:
-    """Connect n clients over several processes, turn `turns` pages, gather latencies."""
-    ctx = mp.get_context("spawn")
-    ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = []
-    k = spread(n)
-    per = [n // k + (1 if i < n % k else 0) for i in range(k)]
-    offset = 0
-    for count in per:
-        if kind in ("sio", "raw"):
-            toks = [tokens[(offset + j) % len(tokens)] for j in range(count)]
-            target = sio_clients if kind == "sio" else raw_sio_clients
-            p = ctx.Process(target=target, args=(url, toks, ready, results, stop))
-        else:
-            p = ctx.Process(target=ws_clients, args=(url, count, ready, results, stop))
-        offset += count
-        p.start()
-        procs.append(p)
-    connected = sum(ready.get(timeout=180) for _ in procs)
+class Clients:
+    """n clients of one kind ("ws": the floor's, "raw" or "sio": Socket.IO) connected to one server, spread over
+    several processes; `finish()` stops them and gathers every (seq, ts, receipt time) they recorded."""
+
+    def __init__(self, kind: str, url: str, n: int, tokens: list[str]) -> None:
+        ctx = mp.get_context("spawn")
+        self.ready, self.results, self.stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self.procs = []
+        k = spread(n)
+        offset = 0
+        for count in [n // k + (1 if i < n % k else 0) for i in range(k)]:
+            if kind in ("sio", "raw"):
+                toks = [tokens[(offset + j) % len(tokens)] for j in range(count)]
+                target = sio_clients if kind == "sio" else raw_sio_clients
+                p = ctx.Process(target=target, args=(url, toks, self.ready, self.results, self.stop))
+            else:
+                p = ctx.Process(target=ws_clients, args=(url, count, self.ready, self.results, self.stop))
+            offset += count
+            p.start()
+            self.procs.append(p)
+        self.connected = 0
+
+    def wait_ready(self) -> None:
+        self.connected = sum(self.ready.get(timeout=180) for _ in self.procs)
+
+    def cpu(self) -> float:
+        return sum(cpu_s(p.pid or 0) for p in self.procs)
+
+    def finish(self) -> list[tuple[int, int, float]]:
+        self.stop.set()
+        got: list[tuple[int, int, float]] = []
+        for _ in self.procs:
+            got.extend(self.results.get(timeout=60))
+        for p in self.procs:
+            p.join(30)
+        return got
+
+
+def run_level(n: int, turns: int, tokens: list[str], series: list[tuple[str, str, Any]]) -> list[dict[str, Any]]:
+    """Connect n clients to each server of `series` ((kind, url, presenter) each), then turn `turns` pages on each,
+    one server after the other turn by turn, 120 ms apart; gather each server's latencies.
+
+    Interleaving puts the floor and our server in the same seconds of the machine: a burst of steal or of another
+    process's work lands on both series alike, where measuring one server's minute and then the other's let it
+    land on one only (a ratio of 3.6× on 2026-11-24 came from such a minute)."""
+    groups = [Clients(kind, url, n, tokens) for kind, url, _p in series]
+    for g in groups:
+        g.wait_ready()
     time.sleep(1.0)
-    emitted: dict[int, float] = {}
-    rss = present.rss()
-    marks = [cpu_times()]  # one reading between turns: each turn's window ends where the next one's begins
-    stolen: dict[int, int] = {}  # clock ticks the hypervisor took from this machine during each turn's 120 ms
+    rss = [p.rss() for _k, _u, p in series]
+    spent = [(g.cpu(), cpu_s(p.pid)) for g, (_k, _u, p) in zip(groups, series, strict=True)]
+    emitted: list[dict[int, float]] = [{} for _ in series]
+    stolen: list[dict[int, int]] = [{} for _ in series]  # ticks the hypervisor took during each turn's 120 ms
+    machine = [[0] * 8 for _ in series]  # each series' share of /proc/stat, summed over its turns' windows
+    last = cpu_times()
     for i in range(turns):
-        seq, t_emit = present.turn(i)
-        emitted[seq] = t_emit
-        time.sleep(0.12)
-        marks.append(cpu_times())
-        stolen[seq] = marks[-1][7] - marks[-2][7]
-    steal = steal_pct(marks[0], marks[-1])
+        for k, (_kind, _url, present) in enumerate(series):
+            seq, t_emit = present.turn(i)
+            emitted[k][seq] = t_emit
+            time.sleep(0.12)
+            now = cpu_times()
+            delta = [b - a for a, b in zip(last, now, strict=True)]
+            machine[k] = [x + d for x, d in zip(machine[k], delta, strict=True)]
+            stolen[k][seq] = delta[7]
+            last = now
     time.sleep(1.0)
-    stop.set()
-    got: list[tuple[int, int, float]] = []
-    for _ in procs:
-        got.extend(results.get(timeout=60))
-    for p in procs:
-        p.join(30)
-    warm = sorted(emitted)[3:]  # the first turns warm caches up
-    e2r = [(recv - emitted[seq]) * 1000 for seq, _ts, recv in got if seq in warm]
-    t2r = [recv * 1000 - ts for seq, ts, recv in got if seq in warm]
-    calm = {seq for seq in warm if stolen[seq] == 0}
-    e2r_calm = [(recv - emitted[seq]) * 1000 for seq, _ts, recv in got if seq in calm]
-    expected = connected * len(warm)
-    return {"n": n, "connected": connected, "received": len(e2r), "expected": expected,
-            "p50": pct(e2r, 50), "p99": pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
-            "ts_p50": pct(t2r, 50), "ts_p99": pct(t2r, 99), "rss": rss, "steal": steal,
-            "calm_turns": len(calm), "calm_p99": pct(e2r_calm, 99)}
+    out = []
+    for k, (g, (_kind, _url, present)) in enumerate(zip(groups, series, strict=True)):
+        frames = max(1, g.connected * turns)  # CPU per frame sent to one client, in µs, clients and server
+        client_us = 1e6 * (g.cpu() - spent[k][0]) / frames
+        server_us = 1e6 * (cpu_s(present.pid) - spent[k][1]) / frames
+        got = g.finish()
+        warm = sorted(emitted[k])[3:]  # the first turns warm caches up
+        e2r = [(recv - emitted[k][seq]) * 1000 for seq, _ts, recv in got if seq in warm]
+        t2r = [recv * 1000 - ts for seq, ts, recv in got if seq in warm]
+        calm = {seq for seq in warm if stolen[k][seq] == 0}
+        e2r_calm = [(recv - emitted[k][seq]) * 1000 for seq, _ts, recv in got if seq in calm]
+        out.append({"n": n, "connected": g.connected, "received": len(e2r), "expected": g.connected * len(warm),
+                    "p50": pct(e2r, 50), "p99": pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
+                    "ts_p50": pct(t2r, 50), "ts_p99": pct(t2r, 99), "rss": rss[k],
+                    "steal": 100.0 * machine[k][7] / max(1, sum(machine[k])),
+                    "calm_turns": len(calm), "calm_p99": pct(e2r_calm, 99), "client_us": client_us,
+                    "server_us": server_us})
+    return out
 
 
 class SioPresenter:
@@ -334,7 +495,7 @@ class RawPresenter:
             warnings.simplefilter("ignore", DeprecationWarning)
             self.ws = connect(url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
                               ping_interval=None)
-        assert self.ws.recv().startswith("0")
+        assert str(self.ws.recv()).startswith("0")
         self.ws.send("40" + json.dumps({"token": token}))
         while not str(self.ws.recv()).startswith("40"):
             pass
@@ -368,7 +529,7 @@ class WsPresenter:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            self.ws = connect(url, ping_interval=None)
+            self.ws = connect(url, ping_interval=None, max_queue=None)  # it reads nothing: keep pings answered
         self.pid = pid
 
     def turn(self, i: int) -> tuple[int, float]:
@@ -495,27 +656,28 @@ def main() -> None:
                     chair = links["chair"][0].rsplit("/", 1)[1]
                     kinds = {"raw": ["raw"], "python-socketio": ["sio"], "both": ["raw", "sio"]}[args.clients]
                     for n in levels:
-                        print(f"websockets floor: {n} clients", file=sys.stderr, flush=True)
-                        fp = WsPresenter(f"ws://127.0.0.1:{port}", fs.pid or 0)
-                        floor = run_level("ws", f"ws://127.0.0.1:{port}", n, args.turns, [], fp)
-                        fp.close()
-                        rows.append(("websockets floor", floor))
-                        print(f"  p50 {floor['p50']:.1f} / p99 {floor['p99']:.1f} / max {floor['max']:.1f} ms",
-                              file=sys.stderr, flush=True)
+                        # Each kind of client with the presenter of its kind (the floor's: a bare WebSocket).
+                        labels = ["websockets floor"]
+                        floor_url = f"ws://127.0.0.1:{port}"
+                        series: list[tuple[str, str, Any]] = [("ws", floor_url, WsPresenter(floor_url, fs.pid or 0))]
                         for kind in kinds:
                             label = "raw Socket.IO clients" if kind == "raw" else "python-socketio clients"
-                            print(f"meeting-server gc.freeze={freeze}: {n} {label}", file=sys.stderr, flush=True)
-                            # Each kind of client with the presenter of its kind (the floor's: a bare WebSocket).
+                            labels.append(f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}")
                             presenter = RawPresenter if kind == "raw" else SioPresenter
-                            pres = presenter(url, chair, doc_id, args.pages, proc.pid)
-                            res = run_level(kind, url, n, args.turns, tokens, pres)
-                            res["workers_rss"] = children_rss_mb(proc.pid)
-                            res["workers"] = len(children(proc.pid))
-                            res["tree_pss"] = tree_pss_mb(proc.pid)
-                            res["vs_floor"] = res["p99"] / floor["p99"]
-                            rows.append((f"meeting-server, {label}, gc.freeze={'on' if freeze else 'off'}", res))
-                            print(f"  p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
-                                  f"RSS {res['rss']:.0f} MB", file=sys.stderr, flush=True)
+                            series.append((kind, url, presenter(url, chair, doc_id, args.pages, proc.pid)))
+                        print(f"{n} clients each: {', '.join(labels)}, turn by turn", file=sys.stderr, flush=True)
+                        results = run_level(n, args.turns, tokens, series)
+                        floor = results[0]
+                        for label, res in zip(labels, results, strict=True):
+                            if res is not floor:
+                                res["workers_rss"] = children_rss_mb(proc.pid)
+                                res["workers"] = len(children(proc.pid))
+                                res["tree_pss"] = tree_pss_mb(proc.pid)
+                                res["vs_floor"] = res["p99"] / floor["p99"]
+                            rows.append((label, res))
+                            print(f"  {label}: p50 {res['p50']:.1f} / p99 {res['p99']:.1f} / max {res['max']:.1f} ms, "
+                                  f"steal {res['steal']:.1f}%", file=sys.stderr, flush=True)
+                        for _kind, _url, pres in series:
                             pres.close()
                 finally:
                     stop_server(proc)
@@ -523,11 +685,12 @@ def main() -> None:
         fs.terminate()
 
     print()
-    print(f"Page-sync fan-out, {args.turns} page turns per level (first 3 dropped), clients in "
-          f"{'/'.join(str(spread(n)) for n in levels)} processes, loopback, {os.cpu_count()} cores")
+    print(f"Page-sync fan-out, {args.turns} page turns per server and level (first 3 dropped), the servers' turns "
+          f"interleaved, clients in {'/'.join(str(spread(n)) for n in levels)} processes per server, loopback, "
+          f"{os.cpu_count()} cores")
     print("| stack | clients | received/expected | emit→recv p50 | p99 | p99 ÷ floor's | max | server ts→recv p50 | "
-          "p99 | CPU steal | turns without steal: p99 | server RSS |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "p99 | CPU steal | turns without steal: p99 | CPU per frame: clients / server | server RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         extra = ""
         if "workers_rss" in r:
@@ -536,7 +699,8 @@ def main() -> None:
         ratio = f"{r['vs_floor']:.2f}×" if "vs_floor" in r else ""
         print(f"| {name} | {r['n']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
               f"{ratio} | {r['max']:.1f} ms | {r['ts_p50']:.1f} ms | {r['ts_p99']:.1f} ms | {r['steal']:.1f}% | "
-              f"{r['calm_turns']}: {r['calm_p99']:.1f} ms | {r['rss']:.0f} MB{extra} |")
+              f"{r['calm_turns']}: {r['calm_p99']:.1f} ms | {r['client_us']:.0f} / {r['server_us']:.0f} µs | "
+              f"{r['rss']:.0f} MB{extra} |")
     print(f"\nRSS measured with all clients connected and a {args.pages}-page document ingested. Render workers past "
           "the first stop after DOCUMENT_WORKER_IDLE_S (120 s) without work; --settle waits for that before the "
           "first level.")
