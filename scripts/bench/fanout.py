@@ -159,7 +159,7 @@ class BareSocket:
     is taken from the server and lands in the figure, which a real phone with its own CPU never does. This client
     does the least a phone's socket must: read the bytes, inflate them, answer pings. asyncio's `websockets`
     client spent 57 µs of CPU per received frame (100 clients of the floor, 2026-11-24), 28 ms for one turn at 500
-    clients; this one spends 15–30 µs (the bench's "CPU per frame" column).
+    clients; these spent 13–39 µs (the bench's "CPU per frame" column, nine runs on 2026-11-24).
     """
 
     def __init__(self, url: str) -> None:
@@ -184,9 +184,9 @@ class BareSocket:
         head, self.buf = buf.split(b"\r\n\r\n", 1)
         if not head.startswith(b"HTTP/1.1 101"):
             raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
-        extensions = [line for line in head.lower().split(b"\r\n") if line.startswith(b"sec-websocket-extensions:")]
-        self.deflate = any(b"permessage-deflate" in line for line in extensions)
-        self.inflater = zlib.decompressobj(-15)  # one window for the connection: right with or without takeover
+        # Used only if the server accepted permessage-deflate (RSV1 set on a message): one window for the
+        # connection, which is right with or without context takeover.
+        self.inflater = zlib.decompressobj(-15)
         self.compressed = False  # whether the message being read is compressed (RSV1 of its first frame)
         self.parts: list[bytes] = []
         self.pending: list[bytes] = []
@@ -259,8 +259,9 @@ def _bare_clients(open_one: Any, keep: Any, parse: Any, items: list[Any], ready:
     `keep(sock, msg)` answers what must be answered and says whether to record the message, `parse(msg)` gives
     its (seq, ts) once the run is over. Records (seq, ts, receipt time) until `stop`.
 
-    The receipt time is read when epoll reports the socket readable, before the bytes are taken: parsing waits
-    until the run is over, so the clients read late in a turn lose only the few microseconds each read takes."""
+    The receipt time is read when epoll reports the socket readable, before the bytes are taken, and the JSON is
+    parsed once the run is over: a client read late in a turn waits only for the reads before it (a few µs each).
+    """
     import select
 
     ep = select.epoll()
