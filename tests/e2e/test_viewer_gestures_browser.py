@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import LiveServer, start_server
 from tests.e2e.conftest import DESKTOP, PHONE, TABLET
@@ -76,7 +77,18 @@ class Phone:
         self.page.evaluate("document.getElementById('doc-stage').scrollIntoView({block: 'center'})")
 
     def wait_shown(self, doc_id: int, n: int) -> None:
-        self.page.wait_for_function(SHOWN_JS, arg=[doc_id, n], timeout=10_000)
+        try:
+            self.page.wait_for_function(SHOWN_JS, arg=[doc_id, n], timeout=10_000)
+        except PlaywrightTimeoutError:
+            # Say what the phone showed instead (a swipe that did not turn, or an image that did not load): a rare
+            # failure of a swipe in one CI run on 2026-11-24 left nothing else to go on.
+            img = self.page.evaluate("""() => { var i = document.getElementById('doc-img');
+              return {doc: i.getAttribute('data-doc'), page: i.getAttribute('data-page'), src: i.getAttribute('src'),
+                      complete: i.complete, naturalWidth: i.naturalWidth, loading: i.hasAttribute('data-loading'),
+                      view: window.Documents && window.Documents.view(), scale: visualViewport.scale,
+                      scrollY: window.scrollY}; }""")
+            raise AssertionError(f"page {n} of document {doc_id} not shown within 10 s: {img}; "
+                                 f"page images asked for: {self.requested[-6:]}; errors: {self.errors}") from None
 
     def shown_page(self) -> int:
         return int(self.page.locator("#doc-img").get_attribute("data-page") or 0)
