@@ -63,9 +63,9 @@ def cpu_times() -> list[int]:
     return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
 
 
-def steal_pct(before: list[int], after: list[int]) -> float:
-    """Share of CPU time the hypervisor gave to other guests between two readings: a virtual machine's noise."""
-    delta = [b - a for a, b in zip(before, after, strict=True)]
+def steal_pct(delta: list[int]) -> float:
+    """Share of CPU time the hypervisor gave to other guests in a `cpu_times()` difference: a virtual machine's
+    noise."""
     return 100.0 * delta[7] / max(1, sum(delta))
 
 
@@ -83,9 +83,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def proc_stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (state, ppid, …: field 3 of proc(5) is index 0)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_s(pid: int) -> float:
     """CPU time (user + system) a process has used so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -94,8 +99,7 @@ def children(pid: int) -> list[int]:
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                stat = (p / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                if int(proc_stat(int(p.name))[1]) == pid:
                     found.append(int(p.name))
             except (OSError, ValueError, IndexError):
                 pass
@@ -456,7 +460,7 @@ def run_level(n: int, turns: int, tokens: list[str], series: list[tuple[str, str
         out.append({"n": n, "connected": g.connected, "received": len(e2r), "expected": g.connected * len(warm),
                     "p50": pct(e2r, 50), "p99": pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
                     "ts_p50": pct(t2r, 50), "ts_p99": pct(t2r, 99), "rss": rss[k],
-                    "steal": 100.0 * machine[k][7] / max(1, sum(machine[k])),
+                    "steal": steal_pct(machine[k]),
                     "calm_turns": len(calm), "calm_p99": pct(e2r_calm, 99), "client_us": client_us,
                     "server_us": server_us})
     return out
