@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from meeting_server.documents import STANDARD_WIDTHS, Priority
 from meeting_server.domain.errors import DomainError
@@ -21,6 +20,7 @@ from meeting_server.realtime import broadcast, rooms
 from meeting_server.realtime.registry import fast_socket_event, socket_event
 from meeting_server.services import documents, meetings
 from meeting_server.store import db
+from meeting_server.store.prepared import DBConn
 from meeting_server.store.tables import Document, Meeting
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,14 @@ def send_presented(p: documents.Presented) -> None:
 
 
 @fast_socket_event("present", requires=Permission.DOCUMENT_READ)
-def on_present(app: Flask, s: Session, who: Principal, data: Any) -> dict[str, Any]:
+def on_present(app: Flask, conn: DBConn, who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the presenter (chair, clerk, or the delegate the chair handed it to) with {document_id, page};
     every screen of the meeting receives `presented`. `document_id` null returns the projector to its idle screen.
     Permission: DOCUMENT_PRESENT, or the presenter grant (checked in services.documents.present).
 
-    The room's hot path: no Flask request context (registry.fast_socket_event), one session, a commit without
-    fsync, and the broadcast before anything else."""
+    The room's hot path: no Flask request context and no ORM Session for another page of the document already
+    shown (registry.fast_socket_event, documents.turn_page), a commit without fsync, and the broadcast before
+    anything else. Another document goes through the Session, since the audit log keeps it."""
     if not isinstance(data, dict):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
     document_id = _int(data.get("document_id"), allow_none=True)
@@ -70,10 +71,16 @@ def on_present(app: Flask, s: Session, who: Principal, data: Any) -> dict[str, A
     projector = data.get("projector")
     if projector is not None and not isinstance(projector, bool):
         raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    db.relax_durability(s)  # a page turn decides nothing: no fsync before every screen turns
     assert page is not None
-    presented = documents.present(s, who.meeting_id, who, document_id, page, projector)
-    s.commit()
+    db.relax_durability(conn)  # a page turn decides nothing: no fsync before every screen turns
+    presented = documents.turn_page(conn, who.meeting_id, who, document_id, page, projector)
+    if presented is not None:
+        conn.commit()
+    else:
+        with db.standalone_session(app) as s:
+            db.relax_durability(s)
+            presented = documents.present(s, who.meeting_id, who, document_id, page, projector)
+            s.commit()
     send_presented(presented)
     _socketio().sleep(0)  # let the page go out to every screen before the rest of this handler
     if presented.content_hash is not None:

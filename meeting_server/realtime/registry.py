@@ -114,10 +114,11 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     """Declare an event on the room's critical path (a page turn) that skips Flask's request context but, unlike
     a batched lean event, checks the card itself, one event at a time, with the same acks as `socket_event`.
 
-    The handler is called as `fn(app, s, who, data)`: the Flask app, a database session of its own (closed after
-    the handler; the handler commits), and the principal, already checked for `requires`. A page turn is the one
-    moment every screen waits on the server; Flask's request context and session handling, taken cold after the
-    loop slept, cost about as much as the whole database work of the turn (scripts/bench/fanout.py).
+    The handler is called as `fn(app, conn, who, data)`: the Flask app, a pooled DBAPI connection of its own
+    (store.prepared; the handler commits, and what it did not commit is rolled back after it), and the principal,
+    already checked for `requires`. A page turn is the one moment every screen waits on the server; Flask's request
+    context and the ORM Session, taken cold after the loop slept, cost more than the turn's SQL itself
+    (scripts/bench/fanout.py). A handler that needs the ORM opens a session itself (db.standalone_session).
     """
 
     def deco(fn: Handler) -> Handler:
@@ -131,16 +132,16 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
             if not environ or not token:  # the connection is already gone, or never had a card
                 return revoked(sid)
             app = environ["flask.app"]
-            with db.standalone_session(app) as s:
+            with db.raw_connection(app) as conn:
                 try:
-                    who = tokens.resolve(s, token)
+                    who = tokens.resolve_on(conn, token)
                 except DomainError:
                     return revoked(sid)
                 if not who.can(requires):
                     return forbidden()
                 try:
-                    return fn(app, s, who, data)
-                except DomainError as err:  # the session's close rolls back whatever the handler began
+                    return fn(app, conn, who, data)
+                except DomainError as err:  # the connection's return to the pool rolls back what the handler began
                     return failed(err)
 
         return lean_socket_event(name, requires=requires)(checked)

@@ -47,6 +47,7 @@ from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit
 from meeting_server.store import db
+from meeting_server.store.prepared import DBConn, Prepared
 from meeting_server.store.tables import (
     AgendaItem,
     Document,
@@ -717,57 +718,78 @@ class Presented:
 _pres_t = core_table(Presentation)
 _doc_t = core_table(Document)
 _meeting_t = core_table(Meeting)
-# A page turn is the room's most frequent write: prebuilt Core statements, one read and two writes (~0.5 ms,
-# against ~3 ms through ORM loads and a flush).
-_PRES_ROW = select(_pres_t.c.document_id, _pres_t.c.granted_participant_id, _pres_t.c.confidential_on_projector) \
-    .where(_pres_t.c.meeting_id == bindparam("m"))
-_DOC_ROW = select(_doc_t.c.meeting_id, _doc_t.c.status, _doc_t.c.page_count, _doc_t.c.confidential,
-                  _doc_t.c.content_hash).where(_doc_t.c.id == bindparam("d"))
-_PRES_SET = sql_update(_pres_t).where(_pres_t.c.meeting_id == bindparam("m")).values(
+# A page turn is the room's most frequent write: prebuilt statements on the DBAPI connection (store.prepared), one
+# read of each row and two writes.
+_PRES_ROW = Prepared(select(_pres_t.c.document_id, _pres_t.c.granted_participant_id,
+                            _pres_t.c.confidential_on_projector).where(_pres_t.c.meeting_id == bindparam("m")))
+_DOC_ROW = Prepared(select(_doc_t.c.meeting_id, _doc_t.c.status, _doc_t.c.page_count, _doc_t.c.confidential,
+                           _doc_t.c.content_hash).where(_doc_t.c.id == bindparam("d")))
+_PRES_SET = Prepared(sql_update(_pres_t).where(_pres_t.c.meeting_id == bindparam("m")).values(
     document_id=bindparam("d"), page=bindparam("p"), presenter_participant_id=bindparam("by"),
-    confidential_on_projector=bindparam("proj"))
-_NEXT_SEQ = sql_update(_meeting_t).where(_meeting_t.c.id == bindparam("m")).values(seq=_meeting_t.c.seq + 1) \
-    .returning(_meeting_t.c.seq)
+    confidential_on_projector=bindparam("proj")))
+_NEXT_SEQ = Prepared(sql_update(_meeting_t).where(_meeting_t.c.id == bindparam("m")).values(seq=_meeting_t.c.seq + 1)
+                     .returning(_meeting_t.c.seq))
 
 
 def present(s: Session, meeting_id: int, who: Principal, document_id: int | None, page: int,
             on_projector: bool | None = None) -> Presented:
     """Show a document's page to every follower and the projector (document_id None: back to the idle screen)."""
-    conn = s.connection()
-    pres = conn.execute(_PRES_ROW, {"m": meeting_id}).first()
+    presented = _present(db.dbapi(s), meeting_id, who, document_id, page, on_projector, s)
+    assert presented is not None  # with a session, every turn is made
+    m = s.identity_map.get(identity_key(Meeting, meeting_id))
+    if m is not None:
+        set_committed_value(m, "seq", presented.seq)  # a Meeting already loaded in this session sees the new seq
+    return presented
+
+
+def turn_page(conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
+              on_projector: bool | None = None) -> Presented | None:
+    """`present` without a Session, for the room's hot path: another page of the document already shown. None,
+    having written nothing, when the turn needs more (another document, which the audit log keeps, or the
+    meeting's first turn): then `present` makes it. Refusals are the same as `present`'s."""
+    return _present(conn, meeting_id, who, document_id, page, on_projector, None)
+
+
+def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
+             on_projector: bool | None, s: Session | None) -> Presented | None:
+    pres = _PRES_ROW.first(conn, m=meeting_id)
     if pres is None:
+        if s is None:
+            return None
         presentation(s, meeting_id)  # the meeting's first page turn creates its row
-        pres = conn.execute(_PRES_ROW, {"m": meeting_id}).one()
-    if not _may_present(who, pres.granted_participant_id):
+        pres = _PRES_ROW.first(conn, m=meeting_id)
+        assert pres is not None
+    shown_doc, granted_participant_id, confidential_on_projector = pres
+    if not _may_present(who, granted_participant_id):
         raise Forbidden("Bạn không được trình bày tài liệu. Chủ tọa có thể giao quyền trình bày cho bạn.",
                         "document.not_presenter")
     confidential, content_hash, page_count = False, None, 0
     if document_id is None:
         page = 1
     else:
-        doc = conn.execute(_DOC_ROW, {"d": document_id}).first()
-        if doc is None or doc.meeting_id != meeting_id:
+        doc = _DOC_ROW.first(conn, d=document_id)
+        if doc is None or doc[0] != meeting_id:
             raise NotFound("Không tìm thấy tài liệu.")
-        if doc.status != "ready":
+        _meeting, status, page_count, doc_confidential, content_hash = doc
+        if status != "ready":
             raise DomainError("Tài liệu chưa sẵn sàng để trình bày.", "document.not_ready")
-        if not 1 <= page <= doc.page_count:
-            raise DomainError(f"Trang không hợp lệ: tài liệu có {doc.page_count} trang.", "document.bad_page")
-        confidential, content_hash, page_count = bool(doc.confidential), doc.content_hash, doc.page_count
-    on_proj = bool(pres.confidential_on_projector)
+        if not 1 <= page <= page_count:
+            raise DomainError(f"Trang không hợp lệ: tài liệu có {page_count} trang.", "document.bad_page")
+        confidential = bool(doc_confidential)
+    on_proj = bool(confidential_on_projector)
     if on_projector is not None:
         if on_projector and who.role not in (Role.CHAIR, Role.CLERK):
             raise Forbidden("Chỉ chủ tọa mới quyết định chiếu tài liệu mật.", "document.projector_forbidden")
         on_proj = bool(on_projector)
-    elif document_id != pres.document_id:
+    elif document_id != shown_doc:
         on_proj = False  # a new document starts off the projector if it is confidential
-    changed_doc = document_id != pres.document_id
-    conn.execute(_PRES_SET, {"m": meeting_id, "d": document_id, "p": page, "by": who.participant_id,
-                             "proj": on_proj})
-    seq = conn.execute(_NEXT_SEQ, {"m": meeting_id}).scalar_one()
-    m = s.identity_map.get(identity_key(Meeting, meeting_id))
-    if m is not None:
-        set_committed_value(m, "seq", seq)  # a Meeting already loaded in this session sees the new seq
+    changed_doc = document_id != shown_doc
+    if changed_doc and s is None:
+        return None
+    _PRES_SET.run(conn, m=meeting_id, d=document_id, p=page, by=who.participant_id, proj=on_proj)
+    (seq,), = _NEXT_SEQ.rows(conn, m=meeting_id)
     if changed_doc:
+        assert s is not None
         # Page turns are many and carry no decision; the audit log keeps which document was shown, and by whom.
         audit.record(s, meeting_id, "document.presented", who.actor, {"document_id": document_id, "page": page})
     return Presented(meeting_id, document_id, page, seq, confidential, on_proj,

@@ -14,6 +14,8 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit
+from meeting_server.store import db
+from meeting_server.store.prepared import DBConn, Prepared
 from meeting_server.store.tables import JoinFailure, Meeting, Participant, RevokedToken, core_table, utcnow
 
 
@@ -36,12 +38,14 @@ class TokenUnknown(DomainError):
 
 _participants = core_table(Participant)
 _meetings = core_table(Meeting)
+_revoked = core_table(RevokedToken)
 _CARD_COLUMNS = select(_participants.c.token, _participants.c.role, _participants.c.meeting_id, _participants.c.id,
                        _participants.c.full_name)
 _CARDS = _CARD_COLUMNS.where(_participants.c.token.in_(bindparam("tokens", expanding=True)))
-_CARD = _CARD_COLUMNS.where(_participants.c.token == bindparam("token"))  # one card: no IN list to expand
-_KIOSK = select(_meetings.c.id).where(_meetings.c.kiosk_token == bindparam("token"))
-_GUEST = select(_meetings.c.id).where(_meetings.c.guest_token == bindparam("token"))
+_CARD = Prepared(_CARD_COLUMNS.where(_participants.c.token == bindparam("token")))  # one card: no IN list
+_KIOSK = Prepared(select(_meetings.c.id).where(_meetings.c.kiosk_token == bindparam("token")))
+_GUEST = Prepared(select(_meetings.c.id).where(_meetings.c.guest_token == bindparam("token")))
+_REVOKED = Prepared(select(_revoked.c.token).where(_revoked.c.token == bindparam("token")))
 
 
 def _card(row: Any) -> Principal:
@@ -50,21 +54,26 @@ def _card(row: Any) -> Principal:
 
 def resolve(s: Session, token: str) -> Principal:
     """The principal a token stands for, or TokenUnknown / TokenRevoked."""
+    return resolve_on(db.dbapi(s), token)
+
+
+def resolve_on(conn: DBConn, token: str) -> Principal:
+    """`resolve` on a DBAPI connection (the page turn's, which has no Session)."""
     if not token or len(token) > 64:
         raise TokenUnknown("Mã tham gia không đúng.")
-    # Every request and Socket.IO event resolves its token again (so revocation is immediate). Prebuilt Core
-    # statements on the session's connection: ~0.12 ms, against ~0.44 ms through the ORM with a new statement.
-    conn = s.connection()
-    row = conn.execute(_CARD, {"token": token}).first()
+    # Every request and Socket.IO event resolves its token again (so revocation is immediate): prebuilt statements
+    # on the DBAPI connection (store.prepared), the cheapest check there is.
+    row = _CARD.first(conn, token=token)
     if row is not None:
-        return _card(row)
-    mid = conn.execute(_KIOSK, {"token": token}).scalar()
-    if mid is not None:
-        return Principal(Role.KIOSK, mid, None, "Màn hình chiếu")
-    mid = conn.execute(_GUEST, {"token": token}).scalar()
-    if mid is not None:
-        return Principal(Role.GUEST, mid, None, "Khách")
-    if s.get(RevokedToken, token) is not None:
+        _token, role, meeting_id, participant_id, full_name = row
+        return Principal(Role(role), meeting_id, participant_id, full_name)
+    found = _KIOSK.first(conn, token=token)
+    if found is not None:
+        return Principal(Role.KIOSK, found[0], None, "Màn hình chiếu")
+    found = _GUEST.first(conn, token=token)
+    if found is not None:
+        return Principal(Role.GUEST, found[0], None, "Khách")
+    if _REVOKED.first(conn, token=token) is not None:
         raise TokenRevoked("Thẻ này đã bị thu hồi. Hãy nhận thẻ mới tại bàn thư ký.")
     raise TokenUnknown("Mã tham gia không đúng.")
 

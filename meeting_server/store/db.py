@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from meeting_server.store.prepared import DBConn
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -55,8 +57,9 @@ def make_engine(url: str) -> Engine:
 _RELAXED = "meeting_server.relaxed_sync"
 
 
-def relax_durability(s: Session) -> None:
-    """Let this session's next commit skip the fsync: for writes that decide nothing (a page turn).
+def relax_durability(s: Session | DBConn) -> None:
+    """Let this session's (or raw connection's) next commit skip the fsync: for writes that decide nothing (a page
+    turn).
 
     Called before the transaction's first write (SQLite refuses to change the level inside one). In WAL mode a
     commit with synchronous=NORMAL is still atomic and in order; a power cut can lose only the newest such commits,
@@ -64,11 +67,29 @@ def relax_durability(s: Session) -> None:
     fsync on this machine's disk and 0.5-2 ms on a mini-PC's SSD, paid before the page reaches any screen.
     The connection gets FULL back when it returns to the pool. SQLite only: elsewhere it does nothing.
     """
-    conn = s.connection()
+    conn = dbapi(s) if isinstance(s, Session) else s
     if conn.dialect.name != "sqlite":
         return
-    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-    conn.connection.info[_RELAXED] = True
+    conn.dbapi.execute("PRAGMA synchronous=NORMAL")
+    conn.info[_RELAXED] = True
+
+
+def dbapi(s: Session) -> DBConn:
+    """The DBAPI connection under a session's transaction, for `Prepared` statements that belong to it."""
+    conn = s.connection()
+    return DBConn(conn.connection.dbapi_connection, conn.dialect, conn.connection.info)
+
+
+@contextmanager
+def raw_connection(app: Flask) -> Iterator[DBConn]:
+    """A pooled DBAPI connection without a Session, for the room's hot path (a page turn): the caller commits;
+    whatever it did not commit is rolled back when the connection returns to the pool."""
+    engine: Engine = app.extensions["db_engine"]
+    fairy = engine.raw_connection()
+    try:
+        yield DBConn(fairy.dbapi_connection, engine.dialect, fairy.info)
+    finally:
+        fairy.close()
 
 
 def upgrade(url: str) -> None:
