@@ -49,7 +49,9 @@ _REVOKED = Prepared(select(_revoked.c.token).where(_revoked.c.token == bindparam
 
 
 def _card(row: Any) -> Principal:
-    return Principal(Role(row.role), row.meeting_id, row.id, row.full_name)
+    """A card's principal from a `_CARD_COLUMNS` row (the driver's tuple or SQLAlchemy's Row)."""
+    _token, role, meeting_id, participant_id, full_name = row
+    return Principal(Role(role), meeting_id, participant_id, full_name)
 
 
 def resolve(s: Session, token: str) -> Principal:
@@ -65,8 +67,7 @@ def resolve_on(conn: DBConn, token: str) -> Principal:
     # on the DBAPI connection (store.prepared), the cheapest check there is.
     row = _CARD.first(conn, token=token)
     if row is not None:
-        _token, role, meeting_id, participant_id, full_name = row
-        return Principal(Role(role), meeting_id, participant_id, full_name)
+        return _card(row)
     found = _KIOSK.first(conn, token=token)
     if found is not None:
         return Principal(Role.KIOSK, found[0], None, "Màn hình chiếu")
