@@ -13,6 +13,7 @@ import pytest
 
 from meeting_server.documents import INGEST_CODES, IngestError, Limits, libreoffice_available
 from meeting_server.documents.ingest import derived_pdf_path, inspect_file
+from meeting_server.documents.render import FONT_CANDIDATES
 from meeting_server.documents.sniff import sniff_format
 from tests.documents.conftest import VI_SAMPLES, is_vietnamese, make_docx, make_image
 
@@ -55,7 +56,7 @@ def test_text_is_nfc_even_when_the_pdf_stores_decomposed_letters(tmp_path: Path)
     pdf = tmp_path / "nfd.pdf"
     doc = pymupdf.open()
     page = doc.new_page()
-    font = "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"
+    font = str(FONT_CANDIDATES[0])  # the vendored Liberation Sans 2.x: no system font needed
     page.insert_text((72, 72), "Bie\u0302\u0301n ba\u0309n", fontfile=font, fontname="lib")
     doc.save(pdf)
     info = inspect_file(pdf)
