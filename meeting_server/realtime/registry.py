@@ -13,7 +13,8 @@ from flask_socketio import SocketIO
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
-from meeting_server.web.guards import resolve_principal
+from meeting_server.services import tokens
+from meeting_server.store import db
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +29,20 @@ LEAN: set[str] = set()
 def connection_principal() -> Principal | None:
     """The principal of the current Socket.IO connection, re-resolved from its token on every event so that a
     revoked card stops working at once."""
-    return resolve_principal(connection_token(request.sid))  # type: ignore[attr-defined]
+    return tokens.resolve_principal(db.session(), connection_token(request.sid))  # type: ignore[attr-defined]
 
 
 def remember_token(sid: str, token: str) -> None:
     """Keep the token a connection authenticated with, in python-socketio's own per-connection session (lean
     events run without Flask's context, so not in Flask's)."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     socketio.server.save_session(sid, {"tok": token})
 
 
 def connection_token(sid: str) -> str | None:
     """The token a connection authenticated with (`remember_token`); None once the connection is gone."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     try:
         return socketio.server.get_session(sid).get("tok")  # type: ignore[no-any-return]
@@ -124,9 +125,7 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
         def checked(sid: str, token: str | None, data: Any) -> Any:
-            from meeting_server.app import socketio
-            from meeting_server.services import tokens
-            from meeting_server.store import db
+            from meeting_server.extensions import socketio
 
             environ = socketio.server.get_environ(sid)
             if not environ or not token:  # the connection is already gone, or never had a card
@@ -150,7 +149,7 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
 
 
 def _disconnect_soon(sid: str) -> None:
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     def later() -> None:
         socketio.sleep(0.2)
@@ -162,7 +161,7 @@ def _disconnect_soon(sid: str) -> None:
 def disconnect_participant(participant_id: int) -> None:
     """Hang up every connection of a card that was just revoked (those this process holds; with several
     processes the others refuse its next event, since every event re-checks the token)."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
     from meeting_server.realtime import rooms
 
     room = rooms.participant(participant_id)

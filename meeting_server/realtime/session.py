@@ -12,9 +12,8 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
 from meeting_server.realtime.registry import remember_token, socket_event
-from meeting_server.services import meetings, snapshot
+from meeting_server.services import meetings, snapshot, tokens
 from meeting_server.store import db
-from meeting_server.web.guards import resolve_principal
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     token = token or session.get("tok")
     if not isinstance(token, str):
         return False
-    who = resolve_principal(token)
+    who = tokens.resolve_principal(db.session(), token)
     if who is None:
         return False
     remember_token(request.sid, token)  # type: ignore[attr-defined]
