@@ -24,6 +24,10 @@ Handler = Callable[..., Any]
 EVENTS: dict[str, tuple[Permission | None, Handler]] = {}
 #: The events bound by `lean_socket_event` (a subset of EVENTS).
 LEAN: set[str] = set()
+#: The connection events ("connect", "disconnect"): name -> (how it authenticates, handler). They are where a
+#: connection's card is first checked (or let go), so no permission can be asked of them; each says instead how it
+#: authenticates. tests/realtime/test_registry.py checks that python-socketio has exactly EVENTS and these bound.
+CONNECTION: dict[str, tuple[str, Handler]] = {}
 
 
 def connection_principal() -> Principal | None:
@@ -86,7 +90,7 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
             except DomainError as err:
                 return failed(err)
 
-        EVENTS[name] = (requires, wrapped)
+        EVENTS[name] = (requires, _declared(wrapped, name, requires))
         return wrapped
 
     return deco
@@ -148,6 +152,32 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     return deco
 
 
+def connection_event(name: str, *, authenticates: str) -> Callable[[Handler], Handler]:
+    """Declare the handler of a connection event, "connect" or "disconnect", and say how it authenticates.
+
+    Unlike `socket_event`, the handler is bound as it is: on "connect" it is what resolves the card (and refuses the
+    connection without one), so it cannot be behind a permission check.
+    """
+    if name not in ("connect", "disconnect"):
+        raise ValueError(f"{name!r} is not a connection event; declare it with socket_event")
+
+    def deco(fn: Handler) -> Handler:
+        if name in CONNECTION:
+            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+        CONNECTION[name] = (authenticates, _declared(fn, name, None))
+        return fn
+
+    return deco
+
+
+def _declared(fn: Handler, name: str, requires: Permission | None) -> Handler:
+    """Mark a function the registry binds, with its event and permission, for the check of what is bound (Flask-
+    SocketIO's binding copies these attributes onto its own wrapper, with functools.wraps)."""
+    fn.socket_event = name  # type: ignore[attr-defined]
+    fn.required_permission = requires  # type: ignore[attr-defined]
+    return fn
+
+
 def _disconnect_soon(sid: str) -> None:
     from meeting_server.extensions import socketio
 
@@ -172,10 +202,13 @@ def disconnect_participant(participant_id: int) -> None:
 
 
 def register(socketio: SocketIO) -> None:
-    """Bind every declared event to the SocketIO object (lean ones straight to python-socketio)."""
-    for name, (_perm, handler) in EVENTS.items():
+    """Bind every declared event to the SocketIO object (lean ones straight to python-socketio), and the
+    connection events. Nothing else binds a Socket.IO handler (tests/realtime/test_registry.py)."""
+    for name, (_how, handler) in CONNECTION.items():
+        socketio.on_event(name, handler)
+    for name, (perm, handler) in EVENTS.items():
         if name in LEAN:
-            socketio.server.on(name, _lean_binding(handler), namespace="/")
+            socketio.server.on(name, _declared(_lean_binding(handler), name, perm), namespace="/")
         else:
             socketio.on_event(name, handler)
 
