@@ -72,6 +72,16 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 #: Layers whose modules may import, outside the package, only the standard library.
 STDLIB_ONLY = {"domain"}
+#: Outside packages with a home: the only layers that may import them (ARCHITECTURE.md: documents/ is the home of
+#: PyMuPDF and qrcode, minutes/ of pyHanko). minutes/render.py draws the minutes PDF with PyMuPDF, so minutes/ is
+#: listed for it too until that code or the document changes (issue #16, "docs promise things that are not so").
+HOMES: dict[str, set[str]] = {
+    "pymupdf": {"documents", "minutes"},
+    "fitz": {"documents", "minutes"},
+    "qrcode": {"documents"},
+    "pyhanko": {"minutes"},
+    "pyhanko_certvalidator": {"minutes"},
+}
 
 
 @dataclass(frozen=True)
@@ -217,8 +227,9 @@ def find_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
 
 def check_imports(package_dir: Path, package: str, layer_of_prefix: Mapping[str, str] = LAYER_OF,
                   may_import: Mapping[str, set[str]] = MAY_IMPORT,
-                  stdlib_only: set[str] = STDLIB_ONLY) -> Report:
-    """Build the import graph of a package and report every arrow a layer may not draw, and every cycle."""
+                  stdlib_only: set[str] = STDLIB_ONLY, homes: Mapping[str, set[str]] = HOMES) -> Report:
+    """Build the import graph of a package and report every arrow a layer may not draw (to a layer, or to an
+    outside package: STDLIB_ONLY, HOMES), and every cycle."""
     modules = package_modules(package_dir, package)
     graph: dict[str, set[str]] = {name: set() for name in modules}
     forbidden: list[str] = []
@@ -233,6 +244,8 @@ def check_imports(package_dir: Path, package: str, layer_of_prefix: Mapping[str,
                 top = imp.target.split(".")[0]
                 if source_layer in stdlib_only and top not in sys.stdlib_module_names:
                     forbidden.append(f"{imp}: {source_layer} imports only the standard library")
+                elif top in homes and source_layer not in homes[top]:
+                    forbidden.append(f"{imp}: {top} is imported only in {', '.join(sorted(homes[top]))}")
                 continue
             if imp.target == name:
                 continue  # `from . import x` in a package's own __init__ where x is not a module: itself
@@ -302,6 +315,16 @@ def test_an_upward_import_is_reported(tmp_path: Path) -> None:
         "house.domain.rules -> sqlalchemy (line 2): domain imports only the standard library",
     ]
     assert report.cycles == []
+
+
+def test_an_outside_package_away_from_its_home_is_reported(tmp_path: Path) -> None:
+    package_dir = _write(tmp_path, {
+        "minutes/sign.py": "from pyhanko.sign import signers\n",
+        "services/minutes.py": "def verify():\n    import pyhanko.sign.validation\n",
+    })
+    report = check_imports(package_dir, "house", {**SYNTHETIC, "minutes": "minutes"})
+    assert report.forbidden == ["house.services.minutes -> pyhanko.sign.validation (function-level, line 2): "
+                                "pyhanko is imported only in minutes"]
 
 
 def test_a_relative_import_cycle_is_reported(tmp_path: Path) -> None:
