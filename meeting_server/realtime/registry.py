@@ -75,8 +75,7 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
     """Declare a Socket.IO event: who may send it; its return value is the ack."""
 
     def deco(fn: Handler) -> Handler:
-        if name in EVENTS:
-            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+        _check_new(name)
 
         @functools.wraps(fn)
         def wrapped(data: Any = None) -> Any:
@@ -106,8 +105,7 @@ def lean_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     """
 
     def deco(fn: Handler) -> Handler:
-        if name in EVENTS:
-            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+        _check_new(name)
         EVENTS[name] = (requires, fn)
         LEAN.add(name)
         return fn
@@ -150,6 +148,13 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
         return lean_socket_event(name, requires=requires)(checked)
 
     return deco
+
+
+def _check_new(name: str) -> None:
+    if name in EVENTS:
+        raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+    if name in ("connect", "disconnect"):
+        raise ValueError(f"{name!r} is a connection event; declare it with connection_event")
 
 
 def connection_event(name: str, *, authenticates: str) -> Callable[[Handler], Handler]:
