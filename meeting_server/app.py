@@ -1,4 +1,4 @@
-"""The app factory and the extension objects (Socket.IO, Babel, CSRF), bound inside `create_app`."""
+"""The app factory: binds the extension objects of `extensions.py` (Socket.IO, Babel, CSRF) to a new app."""
 
 from __future__ import annotations
 
@@ -7,17 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel
-from flask_socketio import SocketIO
-from flask_wtf import CSRFProtect
 
 from meeting_server.config import ROOT, Config, default_data_dir, load_or_create_secret
+from meeting_server.extensions import babel, csrf, socketio
 
-__all__ = ["create_app", "socketio", "babel", "csrf"]
+__all__ = ["create_app"]
 
-socketio = SocketIO()
-babel = Babel()
-csrf = CSRFProtect()
 log = logging.getLogger(__name__)
 
 

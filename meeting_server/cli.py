@@ -68,11 +68,12 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         extra["DISCOVERY"] = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from meeting_server.app import socketio
+    from meeting_server.appliance import banner, choose_public_base, start_appliance
+    from meeting_server.extensions import socketio
     from meeting_server.realtime import documents as live_documents
     from meeting_server.services import demo, documents, links, meetings
     from meeting_server.store import db
-    from meeting_server.web.serving import banner, choose_public_base, http_protocol, start_appliance
+    from meeting_server.web.serving import http_protocol
 
     app = _app(data_dir, **extra)
     base, why = choose_public_base(host, port)

@@ -9,8 +9,7 @@ __all__ = ["register_events"]
 
 def register_events(socketio: SocketIO) -> None:
     """Import every event module (they declare their events at import) and bind them."""
-    from meeting_server.realtime import events, registry, session
+    from meeting_server.realtime import events, registry
 
-    session.register(socketio)
     events.load()
     registry.register(socketio)

@@ -12,7 +12,7 @@ from meeting_server.store.tables import Meeting
 
 
 def _socketio() -> Any:
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     return socketio
 

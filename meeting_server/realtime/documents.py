@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _socketio() -> Any:
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     return socketio
 

@@ -13,7 +13,8 @@ from flask_socketio import SocketIO
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
-from meeting_server.web.guards import resolve_principal
+from meeting_server.services import tokens
+from meeting_server.store import db
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +24,29 @@ Handler = Callable[..., Any]
 EVENTS: dict[str, tuple[Permission | None, Handler]] = {}
 #: The events bound by `lean_socket_event` (a subset of EVENTS).
 LEAN: set[str] = set()
+#: The connection events ("connect", "disconnect"): name -> (how it authenticates, handler). They are where a
+#: connection's card is first checked (or let go), so no permission can be asked of them; each says instead how it
+#: authenticates. tests/realtime/test_registry.py checks that python-socketio has exactly EVENTS and these bound.
+CONNECTION: dict[str, tuple[str, Handler]] = {}
 
 
 def connection_principal() -> Principal | None:
     """The principal of the current Socket.IO connection, re-resolved from its token on every event so that a
     revoked card stops working at once."""
-    return resolve_principal(connection_token(request.sid))  # type: ignore[attr-defined]
+    return tokens.resolve_principal(db.session(), connection_token(request.sid))  # type: ignore[attr-defined]
 
 
 def remember_token(sid: str, token: str) -> None:
     """Keep the token a connection authenticated with, in python-socketio's own per-connection session (lean
     events run without Flask's context, so not in Flask's)."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     socketio.server.save_session(sid, {"tok": token})
 
 
 def connection_token(sid: str) -> str | None:
     """The token a connection authenticated with (`remember_token`); None once the connection is gone."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     try:
         return socketio.server.get_session(sid).get("tok")  # type: ignore[no-any-return]
@@ -70,8 +75,7 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
     """Declare a Socket.IO event: who may send it; its return value is the ack."""
 
     def deco(fn: Handler) -> Handler:
-        if name in EVENTS:
-            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+        _check_new(name)
 
         @functools.wraps(fn)
         def wrapped(data: Any = None) -> Any:
@@ -85,7 +89,7 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
             except DomainError as err:
                 return failed(err)
 
-        EVENTS[name] = (requires, wrapped)
+        EVENTS[name] = (requires, _declared(wrapped, name, requires))
         return wrapped
 
     return deco
@@ -101,8 +105,7 @@ def lean_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     """
 
     def deco(fn: Handler) -> Handler:
-        if name in EVENTS:
-            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+        _check_new(name)
         EVENTS[name] = (requires, fn)
         LEAN.add(name)
         return fn
@@ -124,9 +127,7 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
         def checked(sid: str, token: str | None, data: Any) -> Any:
-            from meeting_server.app import socketio
-            from meeting_server.services import tokens
-            from meeting_server.store import db
+            from meeting_server.extensions import socketio
 
             environ = socketio.server.get_environ(sid)
             if not environ or not token:  # the connection is already gone, or never had a card
@@ -149,8 +150,41 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     return deco
 
 
+def _check_new(name: str) -> None:
+    if name in EVENTS:
+        raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+    if name in ("connect", "disconnect"):
+        raise ValueError(f"{name!r} is a connection event; declare it with connection_event")
+
+
+def connection_event(name: str, *, authenticates: str) -> Callable[[Handler], Handler]:
+    """Declare the handler of a connection event, "connect" or "disconnect", and say how it authenticates.
+
+    Unlike `socket_event`, the handler is bound as it is: on "connect" it is what resolves the card (and refuses the
+    connection without one), so it cannot be behind a permission check.
+    """
+    if name not in ("connect", "disconnect"):
+        raise ValueError(f"{name!r} is not a connection event; declare it with socket_event")
+
+    def deco(fn: Handler) -> Handler:
+        if name in CONNECTION:
+            raise RuntimeError(f"Socket.IO event {name!r} registered twice")
+        CONNECTION[name] = (authenticates, _declared(fn, name, None))
+        return fn
+
+    return deco
+
+
+def _declared(fn: Handler, name: str, requires: Permission | None) -> Handler:
+    """Mark a function the registry binds, with its event and permission, for the check of what is bound (Flask-
+    SocketIO's binding copies these attributes onto its own wrapper, with functools.wraps)."""
+    fn.socket_event = name  # type: ignore[attr-defined]
+    fn.required_permission = requires  # type: ignore[attr-defined]
+    return fn
+
+
 def _disconnect_soon(sid: str) -> None:
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     def later() -> None:
         socketio.sleep(0.2)
@@ -162,7 +196,7 @@ def _disconnect_soon(sid: str) -> None:
 def disconnect_participant(participant_id: int) -> None:
     """Hang up every connection of a card that was just revoked (those this process holds; with several
     processes the others refuse its next event, since every event re-checks the token)."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
     from meeting_server.realtime import rooms
 
     room = rooms.participant(participant_id)
@@ -173,10 +207,13 @@ def disconnect_participant(participant_id: int) -> None:
 
 
 def register(socketio: SocketIO) -> None:
-    """Bind every declared event to the SocketIO object (lean ones straight to python-socketio)."""
-    for name, (_perm, handler) in EVENTS.items():
+    """Bind every declared event to the SocketIO object (lean ones straight to python-socketio), and the
+    connection events. Nothing else binds a Socket.IO handler (tests/realtime/test_registry.py)."""
+    for name, (_how, handler) in CONNECTION.items():
+        socketio.on_event(name, handler)
+    for name, (perm, handler) in EVENTS.items():
         if name in LEAN:
-            socketio.server.on(name, _lean_binding(handler), namespace="/")
+            socketio.server.on(name, _declared(_lean_binding(handler), name, perm), namespace="/")
         else:
             socketio.on_event(name, handler)
 

@@ -6,19 +6,20 @@ import logging
 from typing import Any
 
 from flask import request, session
-from flask_socketio import SocketIO, emit, join_room
+from flask_socketio import emit, join_room
 
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
-from meeting_server.realtime.registry import remember_token, socket_event
-from meeting_server.services import meetings, snapshot
+from meeting_server.realtime.registry import connection_event, remember_token, socket_event
+from meeting_server.services import meetings, snapshot, tokens
 from meeting_server.store import db
-from meeting_server.web.guards import resolve_principal
 
 log = logging.getLogger(__name__)
 
 
+@connection_event("connect", authenticates="the join token of auth={'token': …} or of the session cookie, resolved "
+                                          "by services.tokens; refused (False) without a valid card")
 def on_connect(auth: dict[str, Any] | None = None) -> bool:
     """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card.
 
@@ -28,7 +29,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     token = token or session.get("tok")
     if not isinstance(token, str):
         return False
-    who = resolve_principal(token)
+    who = tokens.resolve_principal(db.session(), token)
     if who is None:
         return False
     remember_token(request.sid, token)  # type: ignore[attr-defined]
@@ -52,7 +53,3 @@ def on_sync(who: Principal, _data: Any) -> dict[str, Any]:
     _send_state(who)
     return {"ok": True}
 
-
-def register(socketio: SocketIO) -> None:
-    """Connect handler (public by nature: it is where authentication happens)."""
-    socketio.on_event("connect", on_connect)

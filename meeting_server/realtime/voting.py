@@ -38,7 +38,7 @@ ACK_TIMEOUT = 30.0
 
 
 def _socketio() -> Any:
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     return socketio
 
@@ -231,7 +231,7 @@ def on_cast(sid: str, token: str | None, data: Any) -> dict[str, Any]:
     """
     if not isinstance(data, dict):
         return failed(DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid"))
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     environ = socketio.server.get_environ(sid)
     if not environ:  # the connection is already gone

@@ -59,6 +59,17 @@ def resolve(s: Session, token: str) -> Principal:
     return resolve_on(db.dbapi(s), token)
 
 
+def resolve_principal(s: Session, token: str | None) -> Principal | None:
+    """The principal of a token, or None when there is none or it is unknown or revoked: how an HTTP request
+    (web/guards.py) and a Socket.IO connection or event (realtime/) find who is asking."""
+    if not token:
+        return None
+    try:
+        return resolve(s, token)
+    except DomainError:
+        return None
+
+
 def resolve_on(conn: DBConn, token: str) -> Principal:
     """`resolve` on a DBAPI connection (the page turn's, which has no Session)."""
     if not token or len(token) > 64:

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from meeting_server import __version__
-from meeting_server.app import csrf
 from meeting_server.domain import timefmt
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.roster import parse_rows
+from meeting_server.extensions import csrf
 from meeting_server.realtime import broadcast
 from meeting_server.services import attendance, meetings, roster, snapshot
 from meeting_server.store import db

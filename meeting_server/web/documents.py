@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
-from meeting_server.app import csrf
 from meeting_server.documents import fastpath
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import Permission
+from meeting_server.extensions import csrf
 from meeting_server.realtime import documents as live
 from meeting_server.services import documents, meetings
 from meeting_server.store import db

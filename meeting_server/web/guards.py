@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from flask import abort, g, request, session
 
-from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.services import tokens
@@ -25,22 +24,12 @@ def bearer_token() -> str | None:
     return None
 
 
-def resolve_principal(token: str | None) -> Principal | None:
-    """The principal of a token, or None when it is unknown or revoked."""
-    if not token:
-        return None
-    try:
-        return tokens.resolve(db.session(), token)
-    except DomainError:
-        return None
-
-
 def current_principal() -> Principal | None:
     """From the Bearer header, else the signed session cookie; checked against the database on every request,
     so a revoked card stops working at once."""
     if "principal" not in g:
         token = bearer_token() or session.get("tok")
-        g.principal = resolve_principal(token)
+        g.principal = tokens.resolve_principal(db.session(), token)
     return g.principal  # type: ignore[no-any-return]
 
 

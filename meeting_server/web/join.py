@@ -34,7 +34,7 @@ HOME = {
 def healthz() -> Any:
     """Liveness for monitors and tests; under eventlet also how the WebSocket frames went out
     (realtime/transport.py `send_frames_directly`)."""
-    from meeting_server.app import socketio
+    from meeting_server.extensions import socketio
 
     body: dict[str, Any] = {"status": "ok", "version": __version__}
     frames = getattr(getattr(socketio, "server", None), "_direct_frames", None)

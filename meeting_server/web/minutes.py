@@ -18,9 +18,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from meeting_server.app import csrf
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
+from meeting_server.extensions import csrf
 from meeting_server.minutes.worker import run_job
 from meeting_server.realtime import broadcast
 from meeting_server.services import archive, meetings, minutes

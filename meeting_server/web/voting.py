@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from meeting_server.app import csrf
 from meeting_server.domain.permissions import Permission
+from meeting_server.extensions import csrf
 from meeting_server.realtime import voting as live
 from meeting_server.services import meetings, voting
 from meeting_server.store import db

@@ -1,0 +1,75 @@
+"""The appliance start-up of `serve`: the address phones use, the start-up banner, mDNS and following the address.
+
+Start-up wiring that sits above the skins (it uses the network, the services and the realtime broadcasts), called by
+`cli.py serve`; web/serving.py keeps eventlet's HTTP protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from meeting_server import __version__, discovery, netaddr
+from meeting_server.documents import qr
+from meeting_server.extensions import socketio
+from meeting_server.realtime import broadcast
+from meeting_server.services import links, meetings
+from meeting_server.store import db
+
+log = logging.getLogger(__name__)
+
+
+def choose_public_base(host: str, port: int) -> tuple[str, str]:
+    """The base URL phones should use and why (bound host, pinned, default route, Wi-Fi, or no network)."""
+    choice = netaddr.current_choice(host, netaddr.pinned_from_env())
+    return netaddr.base_url(choice.address, port), netaddr.describe(choice)[0]
+
+
+def start_appliance(app: Flask, host: str, port: int, room_name: str) -> discovery.Advertiser | None:
+    """Advertise on mDNS and follow address changes (DHCP): new QR codes and the projector follow.
+
+    Both run as green threads; bound to loopback (every test) the advertisement stays on 127.0.0.1.
+    """
+    if not app.config.get("DISCOVERY", True):
+        return None
+    initial = netaddr.current_choice(host, netaddr.pinned_from_env())
+    adv = discovery.Advertiser(room_name, port, initial.address, bind_host=host, version=__version__,
+                               no_network=initial.no_network)
+
+    def advertise() -> None:
+        status = adv.start()
+        log.info("mDNS: %s", status.message_en)
+
+    def on_change(choice: netaddr.AddressChoice) -> None:
+        log.info("address changed to %s (%s)", choice.address, choice.reason)
+        adv.update_address(choice.address, choice.no_network)
+        with app.app_context(), db.standalone_session(app) as s:
+            links.set_public_base(s, netaddr.base_url(choice.address, port))
+            s.commit()
+            m = meetings.current(s)
+            if m is not None:
+                broadcast.meeting_changed(m)
+
+    socketio.start_background_task(advertise)
+    if netaddr.is_wildcard(host):
+        watcher = netaddr.AddressWatcher(on_change, interval=10.0, initial=initial)
+        socketio.start_background_task(watcher.run)
+    return adv
+
+
+def banner(base: str, why: str, clerk_url: str | None, data_dir: Path) -> str:
+    """The short start-up banner: address, a QR for the clerk's phone, the clerk link, the data directory."""
+    lines = [
+        "",
+        "  meeting-server — Phòng họp không giấy HĐND",
+        f"  Địa chỉ cho điện thoại (address for phones): {base}",
+        f"  ({why})",
+        f"  Dữ liệu (data directory): {data_dir}",
+    ]
+    if clerk_url:
+        lines += [f"  Trang văn phòng (clerk console): {clerk_url}",
+                  "  Quét mã này bằng điện thoại của văn phòng (scan with the clerk's phone):", "",
+                  qr.terminal(clerk_url), ""]
+    return "\n".join(lines)
