@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from meeting_server.documents import STANDARD_WIDTHS, Priority
+from meeting_server.domain.documents import document_rights
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
@@ -50,8 +51,7 @@ def send_presented(p: documents.Presented) -> None:
     shown = documents.presented_payload(p, ts)
     hidden = documents.presented_payload(p, ts, visible_doc=False)
     for role in Role:
-        who = Principal(role, p.meeting_id)
-        sees = who.can(Permission.DOCUMENT_READ_CONFIDENTIAL) or (role == Role.KIOSK and p.on_projector)
+        sees = document_rights(role, confidential=True, on_projector=p.on_projector).see
         sio.emit("presented", shown if sees else hidden, to=rooms.role(p.meeting_id, role))
 
 
@@ -107,9 +107,9 @@ def on_grant(who: Principal, data: Any) -> dict[str, Any]:
     pid = _int(data.get("participant_id"), allow_none=True)
     s = db.session()
     m = meetings.get(s, who.meeting_id)
-    documents.grant(s, m, pid, who.actor)
+    handover = documents.grant(s, m, pid, who.actor)
     s.commit()
-    broadcast.meeting_changed(m)
+    broadcast.meeting_changed(m, handover.people)
     return {"ok": True, "seq": m.seq}
 
 
