@@ -42,6 +42,7 @@ from meeting_server.documents import (
     to_fts5_query,
     watermark_key,
 )
+from meeting_server.domain import payload
 from meeting_server.domain.documents import document_rights, rights_of
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
 from meeting_server.domain.permissions import Permission, Role
@@ -642,7 +643,7 @@ def update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], ac
     for flag in ("confidential", "downloadable"):
         if flag in changes:
             if not isinstance(changes[flag], bool):
-                raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+                raise payload.invalid()
             setattr(doc, flag, changes[flag])
             done[flag] = changes[flag]
     if doc.confidential:

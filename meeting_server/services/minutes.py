@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, clock
@@ -77,7 +78,7 @@ def save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> Minu
     if draft.status in FROZEN:
         raise DomainError("Biên bản đã được ký: không sửa được nữa. Hãy tạo bản đính chính.", "minutes.frozen")
     if not isinstance(changes, dict):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+        raise payload.invalid()
     if isinstance(base_revision, int) and not isinstance(base_revision, bool) and base_revision < draft.revision:
         raise DomainError("Bản nháp đã được sửa ở nơi khác. Hãy tải lại trang.", "minutes.stale")
     texts = dict(draft.texts or {})
@@ -285,4 +286,3 @@ def check_against_chain(s: Session, record_json: bytes | None, head: str | None)
     else:
         out["message"] = "Hồ sơ đính kèm không khớp với nhật ký của máy chủ này."
     return out
-

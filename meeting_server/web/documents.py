@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from meeting_server.app import csrf
 from meeting_server.documents import fastpath
+from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import Permission
 from meeting_server.realtime import documents as live
@@ -209,7 +210,7 @@ def put_note(document_id: int, page: int) -> Any:
     body = request.get_json(silent=True)
     note = body.get("text") if isinstance(body, dict) else None
     if not isinstance(note, str):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+        raise payload.invalid()
     s = db.session()
     documents.save_note(s, principal(), document_id, page, note)
     s.commit()
