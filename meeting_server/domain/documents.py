@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from meeting_server.domain.permissions import DELEGATE_ROLES, ROLE_PERMISSIONS, Permission, Role
 from meeting_server.domain.principal import Principal
 
-__all__ = ["DocumentRights", "document_rights", "handed_presenting", "rights_of"]
+__all__ = ["DocumentRights", "document_rights", "handed_presenting", "may_be_handed_presenting", "rights_of"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,13 @@ def document_rights(role: Role, *, handed_presenting: bool = False, confidential
         not confidential
         or Permission.DOCUMENT_READ_CONFIDENTIAL in perms
         or (on_projector and Permission.DOCUMENT_READ_PROJECTED in perms))
-    present = Permission.DOCUMENT_PRESENT in perms or (handed_presenting and role in DELEGATE_ROLES)
+    present = Permission.DOCUMENT_PRESENT in perms or (handed_presenting and may_be_handed_presenting(role))
     return DocumentRights(see=see, present=present, project=Permission.DOCUMENT_PROJECT in perms)
+
+
+def may_be_handed_presenting(role: Role) -> bool:
+    """Whom the chair may hand presenting to: a member of the council (a delegate, the secretary, the chair)."""
+    return role in DELEGATE_ROLES
 
 
 def handed_presenting(who: Principal, granted_participant_id: int | None) -> bool:

@@ -43,7 +43,7 @@ from meeting_server.documents import (
     watermark_key,
 )
 from meeting_server.domain import payload
-from meeting_server.domain.documents import document_rights, rights_of
+from meeting_server.domain.documents import document_rights, may_be_handed_presenting, rights_of
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
@@ -802,7 +802,7 @@ def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Han
     pres = presentation(s, m.id)
     if participant_id is not None:
         p = s.get(Participant, participant_id)
-        if p is None or p.meeting_id != m.id or p.role not in ("delegate", "secretary", "chair"):
+        if p is None or p.meeting_id != m.id or not may_be_handed_presenting(Role(p.role)):
             raise DomainError("Chỉ giao quyền trình bày cho đại biểu của kỳ họp.", "document.bad_grantee")
     before = pres.granted_participant_id
     pres.granted_participant_id = participant_id
@@ -829,14 +829,18 @@ def state(s: Session, m: Meeting, who: Principal) -> dict[str, Any]:
             doc = s.get(Document, pres.document_id)
             if doc is not None and can_see(who, doc, pres):
                 presented = {"document_id": doc.id, "page": pres.page}
-    names = {}
+    presenter: dict[str, Any] = {"granted_participant_id": grantee}
     if grantee is not None:
         p = s.get(Participant, grantee)
-        names = {"granted_name": p.full_name if p else ""}
+        presenter["granted_name"] = p.full_name if p else ""
+    if who.can(Permission.AGENDA_CONTROL):
+        # Whom presenting may be handed to, for the chair's list (domain/documents.py decides who).
+        presenter["candidates"] = [{"id": p.id, "name": p.full_name} for p in m.participants
+                                   if may_be_handed_presenting(Role(p.role))]
     return {
         "documents": listing(s, who),
         "presented": presented,
-        "presenter": dict({"granted_participant_id": grantee}, **names),
+        "presenter": presenter,
         # For a document the list does not hold (a confidential one the chair put on the projector after this list
         # was sent): the authenticated route, `{id}` to fill in. Listed documents carry their own `page_url`.
         "page_route": PAGE_ROUTE,

@@ -415,19 +415,14 @@
   function grantPanel() {
     var box = $("doc-grant");
     if (!box) return;
-    var s = Live.state();
-    if (page !== "chair" || !s.attendees) { box.hidden = true; return; }
+    var g = Live.state().presenter || {};
+    if (page !== "chair" || !g.candidates) { box.hidden = true; return; }
     box.hidden = false;
-    var g = s.presenter || {};
     $("doc-grant-now").textContent = g.granted_participant_id ? fmtText(T.grant_now, { name: g.granted_name || "" })
       : T.grant_none;
     var sel = $("doc-grant-who");
     if (sel.options.length) return;
-    s.attendees.forEach(function (a) {
-      if (a.role === "guest" || a.role === "clerk") return;
-      var o = el("option", { value: String(a.id) }, a.name);
-      sel.appendChild(o);
-    });
+    g.candidates.forEach(function (a) { sel.appendChild(el("option", { value: String(a.id) }, a.name)); });
   }
 
   // --- the projector -----------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meeting_server.domain.documents import DocumentRights, document_rights, rights_of
+from meeting_server.domain.documents import DocumentRights, document_rights, may_be_handed_presenting, rights_of
 from meeting_server.domain.permissions import Role
 from meeting_server.domain.principal import Principal
 
@@ -29,6 +29,10 @@ def test_who_presents_and_who_decides_the_projector(role: Role, present: bool, h
     assert document_rights(role).present is present
     assert document_rights(role, handed_presenting=True).present is handed  # only a member of the council
     assert document_rights(role).project is document_rights(role, handed_presenting=True).project is project
+
+
+def test_presenting_is_handed_to_members_of_the_council_only() -> None:
+    assert [r for r in Role if may_be_handed_presenting(r)] == [H, S, D]
 
 
 def test_the_grant_names_one_card() -> None:

@@ -381,10 +381,17 @@ def test_handing_presenting_reaches_that_delegates_own_state_only(srv: LiveServe
     phone = Screen(srv.url, srv.token(handed["url"]))
     neighbour = Screen(srv.url, srv.token(other["url"]))
     try:
-        assert chair.wait("state")["me"]["can_present"] is True
+        chairs = chair.wait("state")
+        assert chairs["me"]["can_present"] is True
+        # The chair's list of whom to hand it to: the council's members, no guest, no clerk.
+        roles = {d["participant_id"]: d["role"] for d in srv.links["delegates"]}
+        candidates = [c["id"] for c in chairs["presenter"]["candidates"]]
+        assert handed["participant_id"] in candidates and len(candidates) == len(roles)
+        assert {roles[c] for c in candidates} <= {"chair", "secretary", "delegate"}
         for s in (phone, neighbour):
             first = s.wait("state")
             assert first["me"]["can_present"] is False and "can_present" not in first
+            assert "candidates" not in first["presenter"]
         assert chair.call("present.grant", {"participant_id": handed["participant_id"]})["ok"]
         mine = phone.wait("state", lambda st: "me" in st)
         assert mine["me"]["can_present"] is True and mine["me"]["participant_id"] == handed["participant_id"]
