@@ -202,13 +202,23 @@ def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: boo
 def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None) -> None:
     """Check a signed minutes PDF: each signature, changes after signing, and the record against the audit log."""
     from meeting_server.domain.errors import DomainError
-    from meeting_server.minutes.worker import _verify
+    from meeting_server.services import minutes as minutes_service
+    from meeting_server.store import db
 
-    roots = [p.read_bytes() for p in trust]
-    own = (data_dir / "signing" / "ca-cert.pem") if data_dir else None
-    if own is not None and own.is_file():
-        roots.append(own.read_bytes())
-    report = _verify({"pdf": pdf.read_bytes(), "roots": roots})
+    app = None
+    if data_dir is not None and (data_dir / "meeting.db").is_file():
+        try:
+            app = _app(data_dir)
+        except DomainError as err:  # pragma: no cover
+            raise click.ClickException(err.message) from err
+    roots = minutes_service.trust_roots(app, [p.read_bytes() for p in trust])
+    if app is None and data_dir is not None and (data_dir / "signing" / "ca-cert.pem").is_file():
+        roots.append((data_dir / "signing" / "ca-cert.pem").read_bytes())  # a data directory without a database
+    if app is None:
+        report = minutes_service.verify(pdf.read_bytes(), roots, None)
+    else:
+        with db.standalone_session(app) as s:
+            report = minutes_service.verify(pdf.read_bytes(), roots, s)
     if report["error"]:
         click.echo(report["error"])
         sys.exit(2)
@@ -218,18 +228,8 @@ def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None) -> Non
     for sig in report["signatures"]:
         click.echo(("OK   " if sig["ok"] else "LỖI  ") + sig["message"])
     ok = bool(report["ok"])
-    if data_dir is not None and (data_dir / "meeting.db").is_file():
-        from meeting_server.services import minutes as minutes_service
-        from meeting_server.store import db
-
-        try:
-            app = _app(data_dir)
-        except DomainError as err:  # pragma: no cover
-            raise click.ClickException(err.message) from err
-        with db.standalone_session(app) as s:
-            chain = minutes_service.check_against_chain(s, report["record_json"], report["audit_head"])
-        click.echo(chain["message"])
-        ok = ok and bool(chain["record_logged"] and chain["head_in_chain"])
+    if report["chain"] is not None:
+        click.echo(report["chain"]["message"])
     elif report["audit_head"]:
         click.echo(f"Hồ sơ đính kèm, mã cuối nhật ký {report['audit_head']} (dùng --data-dir để đối chiếu).")
     click.echo("Kết luận: " + ("biên bản toàn vẹn." if ok else "biên bản KHÔNG toàn vẹn."))

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
+from meeting_server import runner
 from meeting_server.domain.errors import DomainError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class OffloadFailed(DomainError):
@@ -29,12 +26,9 @@ class OffloadFailed(DomainError):
 
 def call(target: str, payload: dict[str, Any], timeout: float = 120) -> bytes:
     """Run `module:function(payload) -> bytes` in a child process and return its bytes."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     try:
-        proc = subprocess.run([sys.executable, "-m", "meeting_server.offload", target],
-                              input=json.dumps(payload).encode(), capture_output=True, timeout=timeout, env=env,
-                              check=False)
+        proc = runner.run("meeting_server.offload", target, input=json.dumps(payload).encode(), capture_output=True,
+                          timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise OffloadFailed("Máy chủ xử lý quá lâu; hãy thử lại.") from exc
     if proc.returncode != 0:

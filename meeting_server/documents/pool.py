@@ -14,7 +14,6 @@ import itertools
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meeting_server import runner
 from meeting_server.documents import wire
 from meeting_server.documents.cache import STANDARD_WIDTHS, cache_path, watermark_key
 from meeting_server.documents.model import DEFAULT_LIMITS, DocInfo, IngestError, Limits, Priority
@@ -31,7 +31,6 @@ __all__ = ["JobCancelled", "PoolJob", "PreRenderResult", "RenderPool", "default_
 
 log = logging.getLogger(__name__)
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 _STARTUP_TIMEOUT_S = 30.0
 _QUEUED, _RUNNING, _DONE = "queued", "running", "done"
 
@@ -452,19 +451,9 @@ class _Slot:
             pass
 
     def _spawn(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
-        cmd = [
-            sys.executable,
-            "-m",
-            "meeting_server.documents.worker",
-            "--memory-mb",
-            str(self.pool.limits.worker_memory_mb),
-            "--nice",
-            str(self.pool.nice),
-        ]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env, close_fds=True
+        self.proc = runner.start(
+            "meeting_server.documents.worker", "--memory-mb", str(self.pool.limits.worker_memory_mb),
+            "--nice", str(self.pool.nice), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True
         )
         self.jobs_done = 0
         try:

@@ -33,6 +33,8 @@ class Permission(StrEnum):
     DOCUMENT_READ_CONFIDENTIAL = "document.can_see_confidential"
     DOCUMENT_MANAGE = "document.can_manage"
     DOCUMENT_PRESENT = "document.can_present"
+    DOCUMENT_PROJECT = "document.can_project"  # put a confidential page on the projector too (or take it off)
+    DOCUMENT_READ_PROJECTED = "document.can_see_projected"  # a confidential page while it is on the projector
     NOTES_WRITE = "notes.can_write"
     VOTE_CAST = "vote.can_cast"
     VOTE_MANAGE = "vote.can_manage"
@@ -62,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DOCUMENT_READ_CONFIDENTIAL,
             P.DOCUMENT_MANAGE,
             P.DOCUMENT_PRESENT,
+            P.DOCUMENT_PROJECT,
             P.NOTES_WRITE,
             P.VOTE_MANAGE,
             P.VOTE_SEE_NAMES,
@@ -75,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ATTENDANCE_SEE_NAMES,
             P.AGENDA_CONTROL,
             P.DOCUMENT_PRESENT,
+            P.DOCUMENT_PROJECT,
             P.VOTE_MANAGE,
             P.VOTE_CONDUCT,
             P.VOTE_SEE_NAMES,
@@ -96,7 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.DELEGATE: frozenset(_DELEGATE),
     Role.GUEST: frozenset(_READ),
-    Role.KIOSK: frozenset(_READ),
+    Role.KIOSK: frozenset(_READ | {P.DOCUMENT_READ_PROJECTED}),
 }
 
 

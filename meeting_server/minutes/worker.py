@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import io
-import os
 import pickle
 import signal
 import struct
@@ -21,11 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from meeting_server import runner
 from meeting_server.domain.errors import DomainError
 
 __all__ = ["WorkerError", "run_job", "run_warm"]
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 class WorkerError(DomainError):
@@ -37,21 +35,14 @@ class WorkerError(DomainError):
 def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
     """Run one job in a fresh worker process and return its result (raises the child's DomainError)."""
     try:
-        proc = subprocess.run([sys.executable, "-m", "meeting_server.minutes.worker"],
-                              input=pickle.dumps((job, payload)), capture_output=True, timeout=timeout, env=_env(),
-                              check=False, cwd=str(ROOT))
+        proc = runner.run("meeting_server.minutes.worker", input=pickle.dumps((job, payload)), capture_output=True,
+                          timeout=timeout, check=False, cwd=str(runner.ROOT))
     except subprocess.TimeoutExpired as exc:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode("utf-8", "replace")[-600:]
         raise WorkerError(f"Tiến trình xử lý biên bản gặp lỗi: {tail}")
     return _answer(proc.stdout)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 class _Warm:
@@ -69,9 +60,8 @@ class _Warm:
         with self.lock:
             for attempt in (1, 2):
                 if self.proc is None or self.proc.poll() is not None:
-                    self.proc = subprocess.Popen([sys.executable, "-m", "meeting_server.minutes.worker", "--serve"],
-                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(),
-                                                 cwd=str(ROOT))
+                    self.proc = runner.start("meeting_server.minutes.worker", "--serve", stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, cwd=str(runner.ROOT))
                 try:
                     return _answer(self._exchange(pickle.dumps((job, payload))))
                 except (OSError, EOFError, struct.error) as exc:

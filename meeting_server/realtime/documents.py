@@ -13,7 +13,8 @@ from typing import Any
 from flask import Flask
 
 from meeting_server.documents import STANDARD_WIDTHS, Priority
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain import payload
+from meeting_server.domain.documents import document_rights
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import broadcast, rooms
@@ -32,14 +33,6 @@ def _socketio() -> Any:
     return socketio
 
 
-def _int(value: Any, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    return value
-
-
 def send_presented(p: documents.Presented) -> None:
     """Tell every screen of the meeting which page is shown; `ts` is the server's clock in ms at sending."""
     sio = _socketio()
@@ -50,8 +43,7 @@ def send_presented(p: documents.Presented) -> None:
     shown = documents.presented_payload(p, ts)
     hidden = documents.presented_payload(p, ts, visible_doc=False)
     for role in Role:
-        who = Principal(role, p.meeting_id)
-        sees = who.can(Permission.DOCUMENT_READ_CONFIDENTIAL) or (role == Role.KIOSK and p.on_projector)
+        sees = document_rights(role, confidential=True, on_projector=p.on_projector).see
         sio.emit("presented", shown if sees else hidden, to=rooms.role(p.meeting_id, role))
 
 
@@ -64,13 +56,10 @@ def on_present(app: Flask, conn: DBConn, who: Principal, data: Any) -> dict[str,
     The room's hot path: no Flask request context and no ORM Session for another page of the document already
     shown (registry.fast_socket_event, documents.turn_page), a commit without fsync, and the broadcast before
     anything else. Another document goes through the Session, since the audit log keeps it."""
-    if not isinstance(data, dict):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    document_id = _int(data.get("document_id"), allow_none=True)
-    page = _int(data.get("page", 1)) if document_id is not None else 1
-    projector = data.get("projector")
-    if projector is not None and not isinstance(projector, bool):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    fields = payload.fields(data)
+    document_id = payload.integer(fields, "document_id", allow_none=True)
+    page = payload.integer(fields, "page", default=1) if document_id is not None else 1
+    projector = payload.flag(fields, "projector", default=None)
     assert page is not None
     db.relax_durability(conn)  # a page turn decides nothing: no fsync before every screen turns
     presented = documents.turn_page(conn, who.meeting_id, who, document_id, page, projector)
@@ -102,14 +91,12 @@ def _warm(app: Flask, content_hash: str, page: int, page_count: int) -> None:
 def on_grant(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair to hand presenting to a delegate ({participant_id}) or take it back (null);
     every screen gets a fresh `state`."""
-    if not isinstance(data, dict):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    pid = _int(data.get("participant_id"), allow_none=True)
+    pid = payload.integer(payload.fields(data), "participant_id", allow_none=True)
     s = db.session()
     m = meetings.get(s, who.meeting_id)
-    documents.grant(s, m, pid, who.actor)
+    handover = documents.grant(s, m, pid, who.actor)
     s.commit()
-    broadcast.meeting_changed(m)
+    broadcast.meeting_changed(m, handover.people)
     return {"ok": True, "seq": m.seq}
 
 

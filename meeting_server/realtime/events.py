@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain import payload
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import broadcast
@@ -18,18 +18,10 @@ def load() -> None:
     from meeting_server.realtime import documents, session, speakers, voting  # noqa: F401
 
 
-def _int_or_none(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    return value
-
-
 @socket_event("agenda.set_current", requires=Permission.AGENDA_CONTROL)
 def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair (or clerk) to move the sitting to an agenda item; every screen gets the new `state`."""
-    item_id = _int_or_none((data or {}).get("item_id") if isinstance(data, dict) else None)
+    item_id = payload.integer(payload.fields(data, empty_ok=True), "item_id", allow_none=True)
     s = db.session()
     m = meetings.get(s, who.meeting_id)
     meetings.set_current_item(s, m, item_id, who.actor)
@@ -42,10 +34,10 @@ def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
 def on_set_status(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair to open (khai mạc) or end (bế mạc) the sitting: {status, below_quorum_ok?}. Opening below
     the quorum is refused with the counts (`meeting.below_quorum`) until the chair confirms it."""
-    fields = data if isinstance(data, dict) else {}
-    status, below_quorum_ok = fields.get("status"), fields.get("below_quorum_ok", False)
-    if not isinstance(status, str) or not isinstance(below_quorum_ok, bool):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    fields = payload.fields(data, empty_ok=True)
+    status, below_quorum_ok = fields.get("status"), bool(payload.flag(fields, "below_quorum_ok"))
+    if not isinstance(status, str):
+        raise payload.invalid()
     s = db.session()
     m = meetings.get(s, who.meeting_id)
     meetings.set_status(s, m, status, who.actor, below_quorum_ok=below_quorum_ok)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
@@ -28,23 +29,6 @@ def _socketio() -> Any:
 def broadcast(m: Meeting) -> None:
     """Send the speakers' list to every screen of the meeting."""
     _socketio().emit("speakers", speakers.speakers_state(m), to=rooms.meeting(m.id))
-
-
-def _fields(data: Any) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    return data
-
-
-def _int(data: dict[str, Any], key: str, required: bool) -> int | None:
-    value = data.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
-    return value
 
 
 def _change(who: Principal, fn: Callable[[Any, Meeting], Any]) -> tuple[Meeting, Any]:
@@ -72,8 +56,8 @@ def on_request(who: Principal, _data: Any) -> dict[str, Any]:
 def on_withdraw(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by a delegate ("Rút đăng ký", their own waiting request on the current item) or by the chair with
     `request_id` to take someone off the list."""
-    fields = _fields(data)
-    request_id = _int(fields, "request_id", required=False)
+    fields = payload.fields(data, empty_ok=True)
+    request_id = payload.integer(fields, "request_id", allow_none=True)
     manage = who.can(Permission.SPEAK_MANAGE)
     m, row = _change(who, lambda s, m: speakers.withdraw(s, m, who, request_id, may_manage=manage))
     return {"ok": True, "seq": m.seq, "request_id": row.id}
@@ -82,9 +66,9 @@ def on_withdraw(who: Principal, data: Any) -> dict[str, Any]:
 @socket_event("speak.give", requires=Permission.SPEAK_MANAGE)
 def on_give(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair ("Mời phát biểu") with `request_id` and optionally `limit_s`; ends the current speech."""
-    fields = _fields(data)
-    request_id = _int(fields, "request_id", required=True)
-    limit_s = _int(fields, "limit_s", required=False)
+    fields = payload.fields(data, empty_ok=True)
+    request_id = payload.integer(fields, "request_id")
+    limit_s = payload.integer(fields, "limit_s", allow_none=True)
     assert request_id is not None
     m, row = _change(who, lambda s, m: speakers.give(s, m, request_id, limit_s, who.actor))
     return {"ok": True, "seq": m.seq, "request_id": row.id, "limit_s": row.limit_s}
@@ -101,11 +85,9 @@ def on_end(who: Principal, _data: Any) -> dict[str, Any]:
 def on_set_time(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair: `limit_s` becomes the default speaking time, or with `current: true` the time of the
     speech under way."""
-    fields = _fields(data)
-    limit_s = _int(fields, "limit_s", required=True)
-    current = fields.get("current", False)
-    if not isinstance(current, bool):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+    fields = payload.fields(data, empty_ok=True)
+    limit_s = payload.integer(fields, "limit_s")
+    current = bool(payload.flag(fields, "current"))
     assert limit_s is not None
     m, _ = _change(who, lambda s, m: speakers.set_time(s, m, limit_s, who.actor, current=current))
     return {"ok": True, "seq": m.seq}

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select, update
 
+from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
@@ -230,7 +231,7 @@ def on_cast(sid: str, token: str | None, data: Any) -> dict[str, Any]:
     than their frames. Permission: VOTE_CAST, checked by BallotWriter._write.
     """
     if not isinstance(data, dict):
-        return failed(DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid"))
+        return failed(payload.invalid())
     from meeting_server.extensions import socketio
 
     environ = socketio.server.get_environ(sid)

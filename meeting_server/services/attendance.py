@@ -53,13 +53,14 @@ def summary(m: Meeting) -> Summary:
     counts = {status: n for status, n, _late in rows}
     present, absent, left = counts.get("present", 0), counts.get("absent", 0), counts.get("left", 0)
     late = sum(int(n or 0) for _status, _count, n in rows)
-    required = quorum.quorum_required(m.seated_count, Threshold(m.quorum_rule))
+    rule = Threshold(m.quorum_rule)
     return Summary(
         present=present,
         seated=m.seated_count,
-        required=required,
-        # More present than N means the clerk's N is out of date; the count still shows, it does not crash.
-        quorate=present >= required,
+        required=quorum.quorum_required(m.seated_count, rule),
+        # The rule is domain/quorum.py's. More present than N means the clerk's N is out of date: the count still
+        # shows and N present are a quorum (is_quorate refuses a count above N), so the line does not crash.
+        quorate=quorum.is_quorate(min(present, m.seated_count), m.seated_count, rule),
         absent=absent,
         late=late,
         left=left,

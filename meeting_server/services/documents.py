@@ -42,6 +42,8 @@ from meeting_server.documents import (
     to_fts5_query,
     watermark_key,
 )
+from meeting_server.domain import payload
+from meeting_server.domain.documents import document_rights, may_be_handed_presenting, rights_of
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
@@ -392,15 +394,11 @@ def retry_with_password(s: Session, m: Meeting, document_id: int, password: str,
 
 
 def can_see(who: Principal, doc: Document, pres: Presentation | None = None) -> bool:
-    """Confidential documents: delegates, the chair and the clerk; the projector only while the chair shows it."""
-    if doc.meeting_id != who.meeting_id or not who.can(Permission.DOCUMENT_READ):
+    """Whether this principal may see the document (domain/documents.py has the rule)."""
+    if doc.meeting_id != who.meeting_id:
         return False
-    if not doc.confidential:
-        return True
-    if who.can(Permission.DOCUMENT_READ_CONFIDENTIAL):
-        return True
-    return (who.role == Role.KIOSK and pres is not None and pres.confidential_on_projector
-            and pres.document_id == doc.id)
+    on_projector = pres is not None and bool(pres.confidential_on_projector) and pres.document_id == doc.id
+    return document_rights(who.role, confidential=doc.confidential, on_projector=on_projector).see
 
 
 def watermark_for(who: Principal, doc: Document) -> str | None:
@@ -473,6 +471,8 @@ def summary(doc: Document, who: Principal) -> dict[str, Any]:
         "page_count": doc.page_count,
         "confidential": doc.confidential,
         "downloadable": may_download(who, doc),
+        # The switch "on the projector too" is offered for a confidential document to those who decide it.
+        "projector_switch": doc.confidential and document_rights(who.role, confidential=True).project,
     }
     if doc.status == "ready":
         out["page_url"] = page_url_template(doc)
@@ -643,7 +643,7 @@ def update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], ac
     for flag in ("confidential", "downloadable"):
         if flag in changes:
             if not isinstance(changes[flag], bool):
-                raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+                raise payload.invalid()
             setattr(doc, flag, changes[flag])
             done[flag] = changes[flag]
     if doc.confidential:
@@ -687,18 +687,6 @@ def presentation(s: Session, meeting_id: int) -> Presentation:
         s.add(pres)
         s.flush()
     return pres
-
-
-def may_present(who: Principal, pres: Presentation | None) -> bool:
-    """The chair and the clerk; a delegate only while the chair has handed presenting to them."""
-    return _may_present(who, pres.granted_participant_id if pres is not None else None)
-
-
-def _may_present(who: Principal, granted_participant_id: int | None) -> bool:
-    if who.can(Permission.DOCUMENT_PRESENT):
-        return True
-    return (who.participant_id is not None and granted_participant_id == who.participant_id
-            and who.is_delegate)
 
 
 @dataclass(frozen=True)
@@ -760,7 +748,8 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
         pres = _PRES_ROW.first(conn, m=meeting_id)
         assert pres is not None
     shown_doc, granted_participant_id, confidential_on_projector = pres
-    if not _may_present(who, granted_participant_id):
+    rights = rights_of(who, granted_participant_id)
+    if not rights.present:
         raise Forbidden("Bạn không được trình bày tài liệu. Chủ tọa có thể giao quyền trình bày cho bạn.",
                         "document.not_presenter")
     confidential, content_hash, page_count = False, None, 0
@@ -778,7 +767,7 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
         confidential = bool(doc_confidential)
     on_proj = bool(confidential_on_projector)
     if on_projector is not None:
-        if on_projector and who.role not in (Role.CHAIR, Role.CLERK):
+        if on_projector and not rights.project:
             raise Forbidden("Chỉ chủ tọa mới quyết định chiếu tài liệu mật.", "document.projector_forbidden")
         on_proj = bool(on_projector)
     elif document_id != shown_doc:
@@ -796,17 +785,30 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
                      content_hash if not confidential else None, page_count)
 
 
-def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Presentation:
+@dataclass(frozen=True)
+class Handover:
+    """Whom presenting went from and to: their own `state` changes (`me.can_present`), not only their role's."""
+
+    before: int | None
+    after: int | None
+
+    @property
+    def people(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(p for p in (self.before, self.after) if p is not None))
+
+
+def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Handover:
     """The chair hands presenting to a delegate (or takes it back with None)."""
     pres = presentation(s, m.id)
     if participant_id is not None:
         p = s.get(Participant, participant_id)
-        if p is None or p.meeting_id != m.id or p.role not in ("delegate", "secretary", "chair"):
+        if p is None or p.meeting_id != m.id or not may_be_handed_presenting(Role(p.role)):
             raise DomainError("Chỉ giao quyền trình bày cho đại biểu của kỳ họp.", "document.bad_grantee")
+    before = pres.granted_participant_id
     pres.granted_participant_id = participant_id
     m.seq += 1
     audit.record(s, m.id, "document.presenter_granted", actor, {"participant_id": participant_id})
-    return pres
+    return Handover(before, participant_id)
 
 
 def presented_payload(p: Presented, ts: int, visible_doc: bool = True) -> dict[str, Any]:
@@ -827,15 +829,18 @@ def state(s: Session, m: Meeting, who: Principal) -> dict[str, Any]:
             doc = s.get(Document, pres.document_id)
             if doc is not None and can_see(who, doc, pres):
                 presented = {"document_id": doc.id, "page": pres.page}
-    names = {}
+    presenter: dict[str, Any] = {"granted_participant_id": grantee}
     if grantee is not None:
         p = s.get(Participant, grantee)
-        names = {"granted_name": p.full_name if p else ""}
+        presenter["granted_name"] = p.full_name if p else ""
+    if who.can(Permission.AGENDA_CONTROL):
+        # Whom presenting may be handed to, for the chair's list (domain/documents.py decides who).
+        presenter["candidates"] = [{"id": p.id, "name": p.full_name} for p in m.participants
+                                   if may_be_handed_presenting(Role(p.role))]
     return {
         "documents": listing(s, who),
         "presented": presented,
-        "presenter": dict({"granted_participant_id": grantee}, **names),
-        "can_present": may_present(who, pres),
+        "presenter": presenter,
         # For a document the list does not hold (a confidential one the chair put on the projector after this list
         # was sent): the authenticated route, `{id}` to fill in. Listed documents carry their own `page_url`.
         "page_route": PAGE_ROUTE,
@@ -951,11 +956,22 @@ def export_notes(s: Session, who: Principal) -> str:
 
 
 __all__ = [
-    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create", "detail",
-    "export_notes", "grant", "limits", "listing", "may_present", "notes", "original", "page_image", "pool", "present",
-    "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state", "store_upload",
-    "sync_fast_path", "update", "page_key", "page_url_template",
+    "FORMATS", "Handover", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create",
+    "detail", "export_notes", "grant", "limits", "listing", "my_rights", "notes", "original", "page_image", "pool",
+    "present", "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state",
+    "store_upload", "sync_fast_path", "update", "page_key", "page_url_template",
 ]
+
+
+def my_rights(m: Meeting, who: Principal) -> dict[str, Any]:
+    """For the `me` part of one person's `state`: whether they may present now, the chair's grant included.
+    Personal, so never in a role room's `state`."""
+    from sqlalchemy.orm import object_session
+
+    s = object_session(m)
+    assert s is not None
+    pres = s.get(Presentation, m.id)
+    return {"can_present": rights_of(who, pres.granted_participant_id if pres is not None else None).present}
 
 
 def documents_state(m: Meeting, who: Principal) -> dict[str, Any]:

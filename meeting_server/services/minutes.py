@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, clock
@@ -77,7 +78,7 @@ def save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> Minu
     if draft.status in FROZEN:
         raise DomainError("Biên bản đã được ký: không sửa được nữa. Hãy tạo bản đính chính.", "minutes.frozen")
     if not isinstance(changes, dict):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+        raise payload.invalid()
     if isinstance(base_revision, int) and not isinstance(base_revision, bool) and base_revision < draft.revision:
         raise DomainError("Bản nháp đã được sửa ở nơi khác. Hãy tải lại trang.", "minutes.stale")
     texts = dict(draft.texts or {})
@@ -286,3 +287,39 @@ def check_against_chain(s: Session, record_json: bytes | None, head: str | None)
         out["message"] = "Hồ sơ đính kèm không khớp với nhật ký của máy chủ này."
     return out
 
+
+# --- verifying a signed PDF ------------------------------------------------------------------------------------
+
+
+def trust_roots(app: Flask | None, extra: list[bytes] | tuple[bytes, ...] = ()) -> list[bytes]:
+    """PEM certificates trusted here: this server's own CA (if made), the MINUTES_TRUST_ROOTS files, and `extra`."""
+    roots = list(extra)
+    if app is not None:
+        own = ca_dir(app) / "ca-cert.pem"
+        if own.is_file():
+            roots.append(own.read_bytes())
+        for p in app.config.get("MINUTES_TRUST_ROOTS", ()):
+            if Path(p).is_file():
+                roots.append(Path(p).read_bytes())
+    return roots
+
+
+def verify(data: bytes, roots: list[bytes], s: Session | None) -> dict[str, Any]:
+    """The one verify use case, for the /verify page and `meeting-server verify`: every signature (checked in a
+    fresh worker process) and, where this server's audit log is at hand (`s`), the embedded record against it.
+
+    `ok` is the verdict: the file was read, every signature is intact and valid with no change after it but
+    further signatures (`signatures_ok`), and, with a log, the record was logged at finalization and its head is
+    in the chain. `chain` is None without a log.
+    """
+    report: dict[str, Any] = run_job("verify", {"pdf": data, "roots": roots})
+    record_json = report.pop("record_json")
+    report["signatures_ok"] = bool(report["ok"])
+    chain = check_against_chain(s, record_json, report.get("audit_head")) if s is not None else None
+    report["chain"] = chain
+    report["record_matches"] = None if chain is None else bool(chain["record_logged"] and chain["head_in_chain"])
+    report["ok"] = report["signatures_ok"] and report["record_matches"] is not False
+    report["sha256"] = hashlib.sha256(data).hexdigest()
+    report["changed_after_signing"] = any(not sig["intact"] or sig["changes_after"] == "other"
+                                          for sig in report["signatures"])
+    return report

@@ -60,5 +60,6 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
         me = object_session(m).get(Participant, who.participant_id)  # type: ignore[union-attr]
         if me is not None and me.attendance is not None:
             state["me"]["attendance"] = me.attendance.status
+    state["me"].update(documents.my_rights(m, who))
     state.update(documents.documents_state(m, who))
     return state

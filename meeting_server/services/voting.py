@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
+from meeting_server.domain import payload
 from meeting_server.domain import voting as rules
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission, Role
@@ -589,7 +590,7 @@ def _check_and_stage(s: Session, polls: dict[int, _PollBatch], c: Cast, now: dat
     if not who.is_delegate or who.participant_id is None:
         raise DomainError("Chỉ đại biểu HĐND mới được biểu quyết.", "vote.not_delegate")
     if isinstance(c.poll_id, bool) or not isinstance(c.poll_id, int):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+        raise payload.invalid()
     pid = c.participant_id if c.participant_id is not None else who.participant_id
     b = _batch_for(s, polls, c.poll_id, who.meeting_id)
     p = b.poll

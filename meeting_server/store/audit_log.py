@@ -9,7 +9,6 @@ proves that hash right, the second starts from it, so both together check the wh
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
+from meeting_server import runner
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
 
@@ -24,7 +24,6 @@ __all__ = ["entry_of", "iter_rows", "verify_database", "verify_in_child"]
 
 #: Below this many rows one process is faster than starting a second one.
 SPLIT_AT = 20_000
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def entry_of(meeting_id: int | None, at: str, kind: str, actor: str, data: Any) -> dict[str, Any]:
@@ -84,9 +83,8 @@ def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainRe
         conn.close()
     if middle is None:
         return audit.verify_chain(_records(path, 0, None), expected_head=head)
-    child = subprocess.Popen([sys.executable, "-m", "meeting_server.store.audit_log", str(path), str(middle),
-                              str(before[0] + 1), before[1], head or ""], stdout=subprocess.PIPE,
-                             env=dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")))
+    child = runner.start("meeting_server.store.audit_log", str(path), str(middle), str(before[0] + 1), before[1],
+                         head or "", stdout=subprocess.PIPE)
     first = audit.verify_chain(_records(path, 0, middle - 1))
     out, _ = child.communicate()
     if not first.ok:
@@ -109,9 +107,7 @@ def report_dict(report: audit.ChainReport) -> dict[str, Any]:
 
 def verify_in_child(db_path: Path | str) -> dict[str, Any]:
     """The whole check in a child process, for a server whose event loop must not wait on it."""
-    proc = subprocess.run([sys.executable, "-m", "meeting_server.store.audit_log", str(db_path)], check=False,
-                          capture_output=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")))
+    proc = runner.run("meeting_server.store.audit_log", str(db_path), check=False, capture_output=True, timeout=300)
     if proc.returncode != 0:
         raise DomainError("Không kiểm tra được nhật ký.", "audit.check_failed")
     return json.loads(proc.stdout)  # type: ignore[no-any-return]

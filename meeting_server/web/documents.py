@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from meeting_server.documents import fastpath
+from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
@@ -209,7 +210,7 @@ def put_note(document_id: int, page: int) -> Any:
     body = request.get_json(silent=True)
     note = body.get("text") if isinstance(body, dict) else None
     if not isinstance(note, str):
-        raise DomainError("Dữ liệu gửi lên không hợp lệ.", "payload.invalid")
+        raise payload.invalid()
     s = db.session()
     documents.save_note(s, principal(), document_id, page, note)
     s.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from flask_babel import gettext as _
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
-from meeting_server.minutes.worker import run_job
 from meeting_server.realtime import broadcast
 from meeting_server.services import archive, meetings, minutes
 from meeting_server.store import audit_log, db
@@ -194,29 +192,6 @@ def audit_verify() -> Any:
 # --- public verification --------------------------------------------------------------------------------------
 
 
-def trust_roots() -> list[bytes]:
-    """PEM certificates trusted here: this server's own CA (if made) and MINUTES_TRUST_ROOTS files."""
-    roots = []
-    own = minutes.ca_dir(current_app) / "ca-cert.pem"  # type: ignore[arg-type]
-    if own.is_file():
-        roots.append(own.read_bytes())
-    for p in current_app.config.get("MINUTES_TRUST_ROOTS", ()):
-        if Path(p).is_file():
-            roots.append(Path(p).read_bytes())
-    return roots
-
-
-def verify_bytes(data: bytes) -> dict[str, Any]:
-    """Signatures (in the worker) and the embedded record against this server's audit chain."""
-    report = run_job("verify", {"pdf": data, "roots": trust_roots()})
-    chain = minutes.check_against_chain(db.session(), report.pop("record_json"), report.get("audit_head"))
-    report["chain"] = chain
-    report["sha256"] = hashlib.sha256(data).hexdigest()
-    report["changed_after_signing"] = any(not sig["intact"] or sig["changes_after"] == "other"
-                                          for sig in report["signatures"])
-    return report  # type: ignore[no-any-return]
-
-
 @bp.route("/verify")
 @public
 def verify_page() -> Any:
@@ -236,7 +211,8 @@ def verify_upload() -> Any:
         if wants_json:
             return jsonify({"error": "verify.no_file", "message": message}), 400
         return render_template("minutes_verify.html", page="verify", report=None, error=message), 400
-    report = verify_bytes(data)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    report = minutes.verify(data, minutes.trust_roots(app), db.session())
     if wants_json:
         return jsonify(report)
     return render_template("minutes_verify.html", page="verify", report=report,

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain import payload
 
 
 def json_body(allow_empty: bool = False) -> dict[str, Any]:
@@ -17,6 +17,4 @@ def json_body(allow_empty: bool = False) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if allow_empty and body is None and not request.get_data():
         return {}
-    if not isinstance(body, dict):
-        raise DomainError("Cần một đối tượng JSON.", "payload.invalid")
-    return body
+    return payload.fields(body, message="Cần một đối tượng JSON.")

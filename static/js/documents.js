@@ -40,11 +40,8 @@
   function docs() { return Live.state().documents || []; }
   function docById(id) { return docs().filter(function (d) { return d.id === id; })[0] || null; }
   function presented() { return Live.state().presented || { document_id: null, page: null }; }
-  function canPresent() {
-    var s = Live.state();
-    return perms.indexOf("document.can_present") >= 0 ||
-      (s.presenter && me.participant_id !== null && s.presenter.granted_participant_id === me.participant_id);
-  }
+  // The server's answer for this card (the chair's grant included), from its own `state.me`.
+  function canPresent() { return !!(Live.state().me || {}).can_present; }
   function width(big) {
     var stage = $("doc-stage") || $("kiosk-stage");
     var px = (stage ? stage.clientWidth : window.innerWidth) * (window.devicePixelRatio || 1);
@@ -157,7 +154,7 @@
     presentBtn.textContent = live ? T.presenting_this : T.present_this;
     $("doc-live-hint").hidden = !presentingLive();
     var vd = view.doc !== null ? docById(view.doc) : null;
-    $("doc-projector-wrap").hidden = !(vd && vd.confidential && (me.role === "chair" || me.role === "clerk"));
+    $("doc-projector-wrap").hidden = !(vd && vd.projector_switch);
     $("doc-notes").hidden = !(canNotes && view.doc !== null);
     grantPanel();
   }
@@ -418,19 +415,14 @@
   function grantPanel() {
     var box = $("doc-grant");
     if (!box) return;
-    var s = Live.state();
-    if (page !== "chair" || !s.attendees) { box.hidden = true; return; }
+    var g = Live.state().presenter || {};
+    if (page !== "chair" || !g.candidates) { box.hidden = true; return; }
     box.hidden = false;
-    var g = s.presenter || {};
     $("doc-grant-now").textContent = g.granted_participant_id ? fmtText(T.grant_now, { name: g.granted_name || "" })
       : T.grant_none;
     var sel = $("doc-grant-who");
     if (sel.options.length) return;
-    s.attendees.forEach(function (a) {
-      if (a.role === "guest" || a.role === "clerk") return;
-      var o = el("option", { value: String(a.id) }, a.name);
-      sel.appendChild(o);
-    });
+    g.candidates.forEach(function (a) { sel.appendChild(el("option", { value: String(a.id) }, a.name)); });
   }
 
   // --- the projector -----------------------------------------------------------------------------------------------

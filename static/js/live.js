@@ -37,6 +37,9 @@
   socket.on("connect_error", function () { connection(false); });
   socket.on("state", function (s) {
     if (s.seq < state.seq) return;
+    // A role room's snapshot has no `me`: keep ours. One sent to this card alone (on connect, after `sync`, or
+    // when presenting was handed to or taken from us) carries our own part, which replaces it.
+    if (s.me) me = s.me;
     s.me = me; state = s; render(); emitLocal("state", state);
   });
   socket.on("attendance", function (p) {

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from meeting_server.documents import Limits, RenderPool
+from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(os.environ.get("MEETING_SAMPLES", ROOT.parent / "shared" / "samples"))
+SAMPLES = Path(os.environ.get("MEETING_SAMPLES", SHARED / "samples"))
 VI_SAMPLES = sorted((SAMPLES / "vi").glob("*.pdf"))
 CORPUS = sorted((SAMPLES / "pdf-corpus").iterdir()) if (SAMPLES / "pdf-corpus").is_dir() else []
 # Letters only Vietnamese uses: a message containing one is in Vietnamese, not an English fallback.

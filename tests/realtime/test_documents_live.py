@@ -370,3 +370,40 @@ def test_search_puts_pages_with_the_typed_phrase_first(srv: LiveServer) -> None:
     # Every page with the phrase (one mark over both words) is listed before any page without it.
     phrase = [bool(re.search(r"<mark>biên bản</mark>", x["snippet"], re.IGNORECASE)) for x in hits]
     assert phrase == sorted(phrase, reverse=True), hits
+
+
+def test_handing_presenting_reaches_that_delegates_own_state_only(srv: LiveServer) -> None:
+    """The chair hands presenting to one delegate: that delegate's own `state` says they may present, every other
+    delegate's says they may not; taking it back says so to the first one. (The per-role broadcast used to send
+    the whole delegate role one `can_present`, false, so the page worked the grant out again itself.)"""
+    handed, other = delegates(srv)[3], delegates(srv)[4]
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    phone = Screen(srv.url, srv.token(handed["url"]))
+    neighbour = Screen(srv.url, srv.token(other["url"]))
+    try:
+        chairs = chair.wait("state")
+        assert chairs["me"]["can_present"] is True
+        # The chair's list of whom to hand it to: the council's members, no guest, no clerk.
+        roles = {d["participant_id"]: d["role"] for d in srv.links["delegates"]}
+        candidates = [c["id"] for c in chairs["presenter"]["candidates"]]
+        assert handed["participant_id"] in candidates and len(candidates) == len(roles)
+        assert {roles[c] for c in candidates} <= {"chair", "secretary", "delegate"}
+        for s in (phone, neighbour):
+            first = s.wait("state")
+            assert first["me"]["can_present"] is False and "can_present" not in first
+            assert "candidates" not in first["presenter"]
+        assert chair.call("present.grant", {"participant_id": handed["participant_id"]})["ok"]
+        mine = phone.wait("state", lambda st: "me" in st)
+        assert mine["me"]["can_present"] is True and mine["me"]["participant_id"] == handed["participant_id"]
+        assert mine["presenter"]["granted_participant_id"] == handed["participant_id"]
+        theirs = neighbour.wait("state", lambda st: st["presenter"]["granted_participant_id"] is not None)
+        assert "me" not in theirs and "can_present" not in theirs  # the role's state: nothing personal in it
+        assert chair.call("present.grant", {"participant_id": None})["ok"]
+        back = phone.wait("state", lambda st: "me" in st)
+        assert back["me"]["can_present"] is False and back["presenter"]["granted_participant_id"] is None
+        time.sleep(0.3)
+        later = [d for name, d in neighbour.seen + list(neighbour.events.queue) if name == "state"]
+        assert not any(d.get("me", {}).get("can_present") for d in later)
+    finally:
+        for s in (chair, phone, neighbour):
+            s.close()
