@@ -16,10 +16,7 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-# The shared samples sit beside the checkout (/work/main → /work/shared), or one level further up for a git
-# worktree under /work/wt/<name>.
-SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
-              ROOT.parent / "shared")
+SHARED = ROOT.parent / "shared"
 
 
 def free_port() -> int:
