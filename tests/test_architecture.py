@@ -41,6 +41,7 @@ LAYER_OF: dict[str, str] = {
     "extensions": "extensions",
     "config": "base",
     "offload": "base",
+    "runner": "base",
     "netaddr": "base",
     "discovery": "base",
     "doctor": "base",
