@@ -82,7 +82,8 @@ def next_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical(entry)).hexdigest()
 
 
-def make_entry(meeting_id: int | str, kind: str, at: datetime, actor: str | None, data: Mapping[str, Any]) -> dict:
+def make_entry(meeting_id: int | str | None, kind: str, at: datetime, actor: str | None,
+               data: Mapping[str, Any]) -> dict[str, Any]:
     """Build an entry payload with `at` in UTC ISO form, refusing naive datetimes (their zone is unknown)."""
     if at.tzinfo is None:
         raise AuditError("Thời điểm ghi nhật ký phải có múi giờ.", "audit.naive_datetime")

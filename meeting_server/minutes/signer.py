@@ -97,7 +97,7 @@ def open_pkcs11_signer(
             cert_label=cert_label,
             key_label=key_label,
             key_id=key_id,
-            signing_cert=signing_cert,  # type: ignore[arg-type]
+            signing_cert=signing_cert,
             use_raw_mechanism=raw_mechanism,
         )
     finally:

@@ -44,7 +44,7 @@ def connection_token(sid: str) -> str | None:
     from meeting_server.app import socketio
 
     try:
-        return socketio.server.get_session(sid).get("tok")  # type: ignore[no-any-return]
+        return socketio.server.get_session(sid).get("tok")
     except KeyError:
         return None
 

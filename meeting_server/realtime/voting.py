@@ -218,7 +218,7 @@ def writer(app: Flask) -> BallotWriter:
                 w = BallotWriter(app)
                 app.extensions["ballot_writer"] = w
                 _socketio().start_background_task(w.run)
-    return w  # type: ignore[no-any-return]
+    return w
 
 
 @lean_socket_event("cast", requires=Permission.VOTE_CAST)

@@ -442,7 +442,7 @@ def page_key(app: Flask | None = None) -> bytes:
         if not secret:
             raise RuntimeError("the app has no secret key to sign page URLs with")
         key = app.extensions["page_url_key"] = fastpath.derive_key(secret)
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 def page_url_template(doc: Document) -> str:

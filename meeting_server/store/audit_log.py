@@ -114,7 +114,7 @@ def verify_in_child(db_path: Path | str) -> dict[str, Any]:
                           env=dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")))
     if proc.returncode != 0:
         raise DomainError("Không kiểm tra được nhật ký.", "audit.check_failed")
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    return json.loads(proc.stdout)
 
 
 def main(argv: list[str]) -> None:

@@ -79,7 +79,7 @@ def editor() -> Any:
     m = meetings.get(s, principal().meeting_id)
     st = minutes.state(s, m)
     s.commit()
-    signing = minutes.signing_settings(current_app)["source"]  # type: ignore[arg-type]
+    signing = minutes.signing_settings(current_app)["source"]
     return render_template("clerk/minutes.html", page="minutes", meeting=m, minutes_state=st, signing=signing)
 
 
@@ -171,7 +171,7 @@ def archive_zip(meeting_id: int) -> Any:
     """Signed minutes, record JSON, results CSV, documents and the audit log (JSONL)."""
     s = db.session()
     m = _meeting(meeting_id)
-    return _zip(archive.archive_zip(current_app, s, m), f"luu-tru-ky-hop-{m.id}.zip")  # type: ignore[arg-type]
+    return _zip(archive.archive_zip(current_app, s, m), f"luu-tru-ky-hop-{m.id}.zip")
 
 
 @bp.route("/api/v1/meetings/<int:meeting_id>/public-export.zip")
@@ -180,7 +180,7 @@ def public_export(meeting_id: int) -> Any:
     """Static HTML pages (resolutions, results, signed minutes) for the commune's website."""
     s = db.session()
     m = _meeting(meeting_id)
-    return _zip(archive.public_export_zip(current_app, s, m), f"cong-khai-ky-hop-{m.id}.zip")  # type: ignore[arg-type]
+    return _zip(archive.public_export_zip(current_app, s, m), f"cong-khai-ky-hop-{m.id}.zip")
 
 
 @bp.route("/api/v1/audit/verify")
@@ -197,7 +197,7 @@ def audit_verify() -> Any:
 def trust_roots() -> list[bytes]:
     """PEM certificates trusted here: this server's own CA (if made) and MINUTES_TRUST_ROOTS files."""
     roots = []
-    own = minutes.ca_dir(current_app) / "ca-cert.pem"  # type: ignore[arg-type]
+    own = minutes.ca_dir(current_app) / "ca-cert.pem"
     if own.is_file():
         roots.append(own.read_bytes())
     for p in current_app.config.get("MINUTES_TRUST_ROOTS", ()):
@@ -214,7 +214,7 @@ def verify_bytes(data: bytes) -> dict[str, Any]:
     report["sha256"] = hashlib.sha256(data).hexdigest()
     report["changed_after_signing"] = any(not sig["intact"] or sig["changes_after"] == "other"
                                           for sig in report["signatures"])
-    return report  # type: ignore[no-any-return]
+    return report
 
 
 @bp.route("/verify")
