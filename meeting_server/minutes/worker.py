@@ -44,7 +44,7 @@ def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode("utf-8", "replace")[-600:]
-        raise WorkerError(f"Tiến trình xử lý biên bản gặp lỗi: {tail}")
+        raise WorkerError("Tiến trình xử lý biên bản gặp lỗi: %(detail)s", params={"detail": tail})
     return _answer(proc.stdout)
 
 
@@ -108,8 +108,8 @@ def _read_exactly(f: Any, n: int) -> bytes:
 def _answer(raw: bytes) -> Any:
     status, *rest = pickle.loads(raw)
     if status == "error":
-        code, message = rest
-        raise DomainError(message, code)
+        code, message, params = rest
+        raise DomainError(message, code, params=params)
     return rest[0]
 
 
@@ -215,7 +215,7 @@ def _signer(signing: dict[str, Any], role: str, name: str, record: dict[str, Any
         return signer.open_pkcs11_signer(signing.get("module", ""), conf.get("token_label", ""), pin,
                                          key_label=conf.get("key_label"), cert_label=conf.get("cert_label"),
                                          signing_cert=cert, raw_mechanism=bool(conf.get("raw_mechanism")))
-    raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+    raise DomainError("Nguồn khóa ký không hợp lệ: %(source)r.", "signer.bad_config", params={"source": source})
 
 
 def _load_cert(path: Path) -> Any:
@@ -224,7 +224,7 @@ def _load_cert(path: Path) -> Any:
     from asn1crypto import x509 as asn1_x509
 
     if not path.is_file():
-        raise DomainError(f"Không tìm thấy tệp chứng thư {path}.", "signer.cert_missing")
+        raise DomainError("Không tìm thấy tệp chứng thư %(path)s.", "signer.cert_missing", params={"path": str(path)})
     raw = path.read_bytes()
     if pem.detect(raw):
         _, _, raw = pem.unarmor(raw)
@@ -259,7 +259,7 @@ def _do(raw: bytes) -> bytes:
     try:
         out: tuple[Any, ...] = ("ok", JOBS[job](payload))
     except DomainError as err:
-        out = ("error", err.code, err.message)
+        out = ("error", err.code, err.template, err.params)
     return pickle.dumps(out)
 
 

@@ -67,7 +67,7 @@ def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainRe
     """Re-derive the whole chain stored in a database file and compare its end with audit_head."""
     path = Path(db_path)
     if not path.is_file():
-        raise DomainError(f"Không tìm thấy cơ sở dữ liệu {path}.", "audit.no_database")
+        raise DomainError("Không tìm thấy cơ sở dữ liệu %(path)s.", "audit.no_database", params={"path": str(path)})
     conn = _connect(path)
     try:
         row = conn.execute("SELECT hash FROM audit_head WHERE id = 1").fetchone()

@@ -44,7 +44,7 @@ def _int_field(name: str) -> int:
     try:
         return int(request.form.get(name, ""))
     except ValueError as exc:
-        raise DomainError(f"Trường «{name}» phải là số.", "form.invalid") from exc
+        raise DomainError("Trường «%(name)s» phải là số.", "form.invalid", params={"name": name}) from exc
 
 
 def _fields() -> meetings.MeetingFields:
