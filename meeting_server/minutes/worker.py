@@ -19,9 +19,12 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meeting_server.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["WorkerError", "run_job", "run_warm"]
 
@@ -113,17 +116,30 @@ def _answer(raw: bytes) -> Any:
     return rest[0]
 
 
-_WARM = _Warm()
-atexit.register(_WARM.stop)
 WARM_JOBS = frozenset({"preview"})
 WARM_JOB_SECONDS = 120
+_warm_lock = threading.Lock()
 
 
-def run_warm(job: str, payload: dict[str, Any]) -> Any:
-    """Run a key-free job (the preview) in the long-lived worker."""
+def warm_worker(app: Flask) -> _Warm:
+    """The app's long-lived preview worker (in `app.extensions`, like the ballot writer), created on first use and
+    stopped when the server process exits. It holds a child process and no data: every job brings its record."""
+    w = app.extensions.get("minutes_warm_worker")
+    if w is None:
+        with _warm_lock:
+            w = app.extensions.get("minutes_warm_worker")
+            if w is None:
+                w = _Warm()
+                atexit.register(w.stop)
+                app.extensions["minutes_warm_worker"] = w
+    return w
+
+
+def run_warm(app: Flask, job: str, payload: dict[str, Any]) -> Any:
+    """Run a key-free job (the preview) in the app's long-lived worker."""
     if job not in WARM_JOBS:
         raise ValueError(f"{job} runs in a fresh worker (run_job)")
-    return _WARM.call(job, payload)
+    return warm_worker(app).call(job, payload)
 
 
 # --- jobs, run inside the child -------------------------------------------------------------------------------
@@ -264,7 +280,7 @@ def _do(raw: bytes) -> bytes:
 
 
 def main() -> None:
-    """One job: read it from stdin, write ("ok", result) or ("error", code, message) to stdout.
+    """One job: read it from stdin, write ("ok", result) or ("error", code, msgid, params) to stdout.
 
     With --serve: length-prefixed jobs until stdin closes (the server went away); a job running longer than
     WARM_JOB_SECONDS ends the process, and the server starts a fresh one.

@@ -124,10 +124,11 @@ def draft_record(s: Session, m: Meeting) -> dict[str, Any]:
     return record
 
 
-def preview(s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
-    """Render the draft in the worker: page images (JPEG) for the editor. For a signed version, its own PDF."""
+def preview(app: Flask, s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
+    """Render the draft in the app's warm worker: page images (JPEG) for the editor. For a signed version, its own
+    PDF."""
     record = draft_record(s, m)
-    return run_warm("preview", {"record": record, "width": max(120, min(int(width), 1200))})
+    return run_warm(app, "preview", {"record": record, "width": max(120, min(int(width), 1200))})
 
 
 def signing_settings(app: Flask) -> dict[str, Any]:

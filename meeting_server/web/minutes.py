@@ -118,7 +118,7 @@ def post_preview(meeting_id: int) -> Any:
         raise DomainError("Độ rộng trang không hợp lệ.", "payload.invalid")
     revision = minutes.current(s, m).revision
     s.commit()
-    out = minutes.preview(s, m, width)
+    out = minutes.preview(current_app, s, m, width)
     pages = ["data:image/jpeg;base64," + base64.b64encode(p).decode("ascii") for p in out["pages"]]
     return jsonify({"revision": revision, "page_count": len(pages), "pages": pages, "texts": out["texts"]})
 
