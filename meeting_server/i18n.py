@@ -29,6 +29,7 @@ ERROR_KEYWORDS = (
 )
 EXTRACT_KEYWORDS: dict[str, Any] = {
     "_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "N_": None,
+    "RowProblem": (2,),  # a problem on one line of an imported delegate list: (line, msgid, params)
     **{name: None for name in ERROR_KEYWORDS},
 }
 

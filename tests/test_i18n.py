@@ -113,6 +113,11 @@ def test_an_english_clerk_is_refused_in_english_over_http(live_server: LiveServe
                    timeout=10)
     assert r.status_code == 400
     assert "The time is not valid." in r.text and "Thời gian không hợp lệ" not in r.text
+    # A problem on one line of an imported delegate list (domain.roster.RowProblem), shown before anything is saved.
+    r = clerk.post(srv.url + "/clerk/roster/preview", data={"csrf_token": token.group(1)},
+                   files={"file": ("danh-sach.csv", "STT,Họ và tên,Vai trò\n1,,Đại biểu\n".encode(), "text/csv")},
+                   timeout=10)
+    assert "Line 2:" in r.text and "The full name is missing." in r.text and "Thiếu họ và tên" not in r.text
     # The same refusal to a clerk who kept Vietnamese.
     vi = srv.session_for(srv.links["clerk"])
     token = re.search(r'name="csrf-token" content="([^"]+)"', vi.get(srv.url + "/clerk/", timeout=10).text)
