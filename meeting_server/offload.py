@@ -32,7 +32,8 @@ def call(target: str, payload: dict[str, Any], timeout: float = 120) -> bytes:
     except subprocess.TimeoutExpired as exc:
         raise OffloadFailed("Máy chủ xử lý quá lâu; hãy thử lại.") from exc
     if proc.returncode != 0:
-        raise OffloadFailed("Máy chủ không tạo được tệp; hãy thử lại. " + proc.stderr.decode(errors="replace")[-300:])
+        raise OffloadFailed("Máy chủ không tạo được tệp; hãy thử lại. %(detail)s",
+                            params={"detail": proc.stderr.decode(errors="replace")[-300:]})
     return proc.stdout
 
 

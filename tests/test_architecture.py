@@ -42,6 +42,7 @@ LAYER_OF: dict[str, str] = {
     "config": "base",
     "offload": "base",
     "runner": "base",
+    "i18n": "base",
     "netaddr": "base",
     "discovery": "base",
     "doctor": "base",

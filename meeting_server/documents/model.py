@@ -10,7 +10,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 
 MB = 1024 * 1024
 MM_PER_POINT = 25.4 / 72
@@ -94,45 +94,51 @@ class Priority(IntEnum):
     BACKGROUND = 2  # rendering ahead of time
 
 
-# Messages shown to the clerk; {placeholders} are filled from IngestError.details.
+# Messages shown to the clerk (msgids, translated at the error boundary); %(placeholders)s are filled from
+# IngestError.details after translation.
 MESSAGES: dict[str, str] = {
-    "doc.damaged": "Tệp PDF bị hỏng, không đọc được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại.",
-    "doc.image_damaged": "Tệp ảnh bị hỏng, không đọc được. Hãy chụp hoặc xuất lại ảnh rồi tải lên lại.",
-    "doc.office_damaged": (
+    "doc.damaged": N_("Tệp PDF bị hỏng, không đọc được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."),
+    "doc.image_damaged": N_("Tệp ảnh bị hỏng, không đọc được. Hãy chụp hoặc xuất lại ảnh rồi tải lên lại."),
+    "doc.office_damaged": N_(
         "LibreOffice không chuyển được tệp này sang PDF; tệp có thể bị hỏng. "
         "Hãy mở tệp bằng phần mềm gốc, lưu thành PDF rồi tải lên lại."
     ),
-    "doc.crashed": ("Tệp làm hỏng bộ đọc PDF nên không xử lý được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."),
-    "doc.encrypted": "Tệp PDF được đặt mật khẩu. Hãy nhập mật khẩu để mở tệp.",
-    "doc.wrong_password": "Mật khẩu không đúng nên chưa mở được tệp PDF. Hãy kiểm tra lại mật khẩu.",
-    "doc.office_encrypted": (
+    "doc.crashed": N_(
+        "Tệp làm hỏng bộ đọc PDF nên không xử lý được. Hãy xuất lại tệp từ phần mềm gốc rồi tải lên lại."
+    ),
+    "doc.encrypted": N_("Tệp PDF được đặt mật khẩu. Hãy nhập mật khẩu để mở tệp."),
+    "doc.wrong_password": N_("Mật khẩu không đúng nên chưa mở được tệp PDF. Hãy kiểm tra lại mật khẩu."),
+    "doc.office_encrypted": N_(
         "Tệp Word/Excel/PowerPoint được đặt mật khẩu. "
         "Hãy gỡ mật khẩu trong phần mềm gốc (hoặc lưu thành PDF) rồi tải lên lại."
     ),
-    "doc.empty": "Tệp PDF không có trang nào. Hãy kiểm tra lại tệp rồi tải lên lại.",
-    "doc.too_large": (
-        "Tệp quá lớn ({size_mb} MB), vượt giới hạn {limit_mb} MB. Hãy giảm dung lượng hoặc tách tệp rồi tải lên lại."
+    "doc.empty": N_("Tệp PDF không có trang nào. Hãy kiểm tra lại tệp rồi tải lên lại."),
+    "doc.too_large": N_(
+        "Tệp quá lớn (%(size_mb)s MB), vượt giới hạn %(limit_mb)s MB. "
+        "Hãy giảm dung lượng hoặc tách tệp rồi tải lên lại."
     ),
-    "doc.image_too_large": (
-        "Ảnh quá lớn ({megapixels} megapixel), vượt giới hạn {limit_megapixels} megapixel. "
+    "doc.image_too_large": N_(
+        "Ảnh quá lớn (%(megapixels)s megapixel), vượt giới hạn %(limit_megapixels)s megapixel. "
         "Hãy giảm kích thước ảnh rồi tải lên lại."
     ),
-    "doc.too_many_pages": (
-        "Tài liệu có {pages} trang, vượt giới hạn {limit} trang. Hãy tách thành nhiều tệp rồi tải lên lại."
+    "doc.too_many_pages": N_(
+        "Tài liệu có %(pages)s trang, vượt giới hạn %(limit)s trang. "
+        "Hãy tách thành nhiều tệp rồi tải lên lại."
     ),
-    "doc.page_too_big": (
-        "Trang {page} có khổ quá lớn ({width_mm} × {height_mm} mm), vượt giới hạn {limit_mm} mm mỗi cạnh."
+    "doc.page_too_big": N_(
+        "Trang %(page)s có khổ quá lớn (%(width_mm)s × %(height_mm)s mm), vượt giới hạn %(limit_mm)s mm mỗi cạnh."
     ),
-    "doc.unsupported": (
-        "Định dạng tệp không được hỗ trợ. Hãy tải lên tệp PDF, ảnh JPEG/PNG, "
-        "hoặc tài liệu Word, Excel, PowerPoint, OpenDocument."
+    "doc.unsupported": N_(
+        "Định dạng tệp không được hỗ trợ. "
+        "Hãy tải lên tệp PDF, ảnh JPEG/PNG, hoặc tài liệu Word, Excel, PowerPoint, OpenDocument."
     ),
-    "doc.convert_unavailable": (
+    "doc.convert_unavailable": N_(
         "Máy chủ chưa cài LibreOffice nên chưa chuyển được tệp Word/Excel/PowerPoint sang PDF. "
         "Hãy lưu tệp thành PDF rồi tải lên lại."
     ),
-    "doc.timeout": (
-        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; hãy xuất lại tệp PDF rồi tải lên lại."
+    "doc.timeout": N_(
+        "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; "
+        "hãy xuất lại tệp PDF rồi tải lên lại."
     ),
 }
 
@@ -154,21 +160,27 @@ class IngestError(DomainError):
 
     code = "doc.damaged"
 
-    def __init__(self, message: str, code: str | None = None, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message, code)
+    def __init__(self, message: str, code: str | None = None, details: dict[str, Any] | None = None, *,
+                 params: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code, params=params)
         self.details = dict(details or {})
 
     @classmethod
     def of(cls, kind: str, **details: Any) -> IngestError:
-        """The error for a message kind of MESSAGES, its message filled from `details`."""
-        message = MESSAGES[kind].format(**details)
-        return cls(message, _CODE_OF_VARIANT.get(kind, kind), details)
+        """The error for a message kind of MESSAGES, its message filled from `details` (after translation)."""
+        return cls(MESSAGES[kind], _CODE_OF_VARIANT.get(kind, kind), details, params=details)
+
+    def copy(self) -> IngestError:
+        """The same error, as a new exception object."""
+        return IngestError(self.template, self.code, self.details, params=self.params)
 
     def to_dict(self) -> dict[str, Any]:
-        """The error as JSON-ready values, for the worker pipe."""
-        return {"code": self.code, "message": self.message, "details": self.details}
+        """The error as JSON-ready values, for the worker pipe (`template` and `params` for translation)."""
+        return {"code": self.code, "message": self.message, "details": self.details, "template": self.template,
+                "params": self.params}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IngestError:
         """IngestError from `to_dict` output."""
-        return cls(data["message"], data["code"], data.get("details"))
+        return cls(data.get("template") or data["message"], data["code"], data.get("details"),
+                   params=data.get("params"))

@@ -72,7 +72,7 @@ class PoolJob:
         error = self._error
         if isinstance(error, IngestError):
             # Each waiter gets its own exception object: several may share one job.
-            raise IngestError(error.message, error.code, error.details)
+            raise error.copy()
         if error is not None:
             raise type(error)(*error.args)
         return self._result

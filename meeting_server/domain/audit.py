@@ -74,7 +74,8 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
     try:
         return _ENCODER.encode(entry).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        raise AuditError(f"Bản ghi nhật ký không chuyển được sang JSON: {exc}") from exc
+        raise AuditError("Bản ghi nhật ký không chuyển được sang JSON: %(detail)s",
+                         params={"detail": str(exc)}) from exc
 
 
 def next_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
@@ -82,7 +83,8 @@ def next_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical(entry)).hexdigest()
 
 
-def make_entry(meeting_id: int | str, kind: str, at: datetime, actor: str | None, data: Mapping[str, Any]) -> dict:
+def make_entry(meeting_id: int | str | None, kind: str, at: datetime, actor: str | None,
+               data: Mapping[str, Any]) -> dict[str, Any]:
     """Build an entry payload with `at` in UTC ISO form, refusing naive datetimes (their zone is unknown)."""
     if at.tzinfo is None:
         raise AuditError("Thời điểm ghi nhật ký phải có múi giờ.", "audit.naive_datetime")
@@ -99,7 +101,7 @@ def append(prev: AuditRecord | None, entry: Mapping[str, Any]) -> AuditRecord:
     """The record that follows `prev` (or starts the chain) for `entry`."""
     missing = ENTRY_KEYS - entry.keys()
     if missing:
-        raise AuditError(f"Bản ghi nhật ký thiếu trường: {', '.join(sorted(missing))}.")
+        raise AuditError("Bản ghi nhật ký thiếu trường: %(fields)s.", params={"fields": ", ".join(sorted(missing))})
     if prev is None:
         return AuditRecord(1, entry, next_hash(GENESIS, entry))
     return AuditRecord(prev.seq + 1, entry, next_hash(prev.hash, entry))

@@ -164,7 +164,8 @@ def build_minutes(record: Mapping[str, Any]) -> MinutesDoc:
     name = _text(council, "name")
     level = _text(council, "level").lower()
     if level not in LEVELS:
-        raise MinutesError(f"Cấp hành chính không hợp lệ: {level!r} (chỉ nhận xã, phường, đặc khu).")
+        raise MinutesError("Cấp hành chính không hợp lệ: %(level)r (chỉ nhận xã, phường, đặc khu).",
+                           params={"level": level})
     n = record.get("delegate_count")
     if not isinstance(n, int) or n <= 0:
         raise MinutesError("Tổng số đại biểu phải là số nguyên dương.", "minutes.delegate_count")
@@ -260,7 +261,8 @@ def _attendance(record: Mapping[str, Any], n: int, level: str) -> list[Block]:
     for p in participants:
         status = p.get("attendance", "present")
         if status not in by_status:
-            raise MinutesError(f"Tình trạng tham dự không hợp lệ của {p.get('name')!r}: {status!r}.")
+            raise MinutesError("Tình trạng tham dự không hợp lệ của %(name)r: %(status)r.",
+                               params={"name": p.get("name"), "status": status})
         by_status[status].append(p)
     absent = by_status["absent"]
     # Late arrivals and early leavers were in the room for part of the sitting: they count as attending.
@@ -320,7 +322,7 @@ def _agenda_item(i: int, item: Mapping[str, Any], level: str) -> list[Block]:
 def _poll(poll: Mapping[str, Any], level: str) -> list[Block]:
     mode = poll.get("mode", "open")
     if mode not in ("open", "secret"):
-        raise MinutesError(f"Hình thức biểu quyết không hợp lệ: {mode!r}.")
+        raise MinutesError("Hình thức biểu quyết không hợp lệ: %(mode)r.", params={"mode": mode})
     named = poll.get("named") or {}
     if mode == "secret" and any(named.values()):
         raise MinutesError(
@@ -412,14 +414,14 @@ def _reason(p: Mapping[str, Any]) -> str:
 def _require(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = record.get(key)
     if not isinstance(value, Mapping):
-        raise MinutesError(f"Hồ sơ kỳ họp thiếu mục {key!r}.", "minutes.missing_field")
+        raise MinutesError("Hồ sơ kỳ họp thiếu mục %(key)r.", "minutes.missing_field", params={"key": key})
     return value
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
     value = str(record.get(key) or "").strip()
     if not value:
-        raise MinutesError(f"Hồ sơ kỳ họp thiếu mục {key!r}.", "minutes.missing_field")
+        raise MinutesError("Hồ sơ kỳ họp thiếu mục %(key)r.", "minutes.missing_field", params={"key": key})
     return value
 
 
@@ -431,7 +433,7 @@ def _time_of(p: Mapping[str, Any], record: Mapping[str, Any]) -> datetime:
     """A participant's "at", as "HH:MM" on the day the sitting started or as a full ISO datetime."""
     at = str(p.get("at") or "").strip()
     if not at:
-        raise MinutesError(f"Thiếu giờ đến/về của đại biểu {_name(p)}.", "minutes.missing_time")
+        raise MinutesError("Thiếu giờ đến/về của đại biểu %(name)s.", "minutes.missing_time", params={"name": _name(p)})
     if "T" in at:
         return _iso(at)
     hh, mm = _hhmm(at)
@@ -456,9 +458,10 @@ def _hhmm(value: str) -> tuple[int, int]:
     try:
         hh, mm = (int(x) for x in value.strip().split(":")[:2])
     except ValueError as exc:
-        raise MinutesError(f"Giờ không đúng dạng HH:MM: {value!r}.", "minutes.bad_datetime") from exc
+        raise MinutesError("Giờ không đúng dạng HH:MM: %(value)r.", "minutes.bad_datetime",
+                           params={"value": value}) from exc
     if not (0 <= hh < 24 and 0 <= mm < 60):
-        raise MinutesError(f"Giờ không hợp lệ: {value!r}.", "minutes.bad_datetime")
+        raise MinutesError("Giờ không hợp lệ: %(value)r.", "minutes.bad_datetime", params={"value": value})
     return hh, mm
 
 
@@ -466,7 +469,8 @@ def _iso(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value)
     except ValueError as exc:
-        raise MinutesError(f"Thời điểm không đúng dạng ISO 8601: {value!r}.", "minutes.bad_datetime") from exc
+        raise MinutesError("Thời điểm không đúng dạng ISO 8601: %(value)r.", "minutes.bad_datetime",
+                           params={"value": value}) from exc
 
 
 def _date(moment: datetime) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 
 __all__ = ["INVALID", "fields", "flag", "integer", "invalid"]
 
 #: The message of a payload of the wrong shape.
-INVALID = "Dữ liệu gửi lên không hợp lệ."
+INVALID = N_("Dữ liệu gửi lên không hợp lệ.")
 
 
 def invalid(message: str = INVALID) -> DomainError:
@@ -47,4 +47,4 @@ def flag(data: dict[str, Any], key: str, default: bool | None = False) -> bool |
     value = data.get(key, default)
     if value is not default and not isinstance(value, bool):
         raise invalid()
-    return value  # type: ignore[no-any-return]
+    return value

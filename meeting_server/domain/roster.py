@@ -6,9 +6,10 @@ Pure: rows of strings in, a preview with per-row errors out. Nothing is saved un
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from meeting_server.domain.errors import N_
 from meeting_server.domain.permissions import Role
 
 #: Accepted headers (folded: lower case, no diacritics) for each field.
@@ -61,10 +62,17 @@ class RosterRow:
 
 @dataclass(frozen=True)
 class RowProblem:
-    """What is wrong on one line of the file (line 1 is the header)."""
+    """What is wrong on one line of the file (line 1 is the header): a Vietnamese msgid and its named params,
+    translated for the clerk by the web layer (meeting_server.i18n.translate)."""
 
     line: int
-    message: str
+    template: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The problem in Vietnamese, filled."""
+        return self.template % dict(self.params) if self.params else self.template
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,8 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
             ),
         )
     if len(table) - 1 > MAX_ROWS:
-        return RosterPreview((), (RowProblem(1, f"Danh sách có quá {MAX_ROWS} dòng, không phải danh sách đại biểu."),))
+        return RosterPreview((), (RowProblem(1, "Danh sách có quá %(max)d dòng, không phải danh sách đại biểu.",
+                                                {"max": MAX_ROWS}),))
 
     rows: list[RosterRow] = []
     problems: list[RowProblem] = []
@@ -135,7 +144,8 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
             problems.append(
                 RowProblem(
                     idx,
-                    f"Vai trò «{cell('role')}» không hợp lệ; dùng: Chủ tọa, Thư ký, Đại biểu hoặc Khách mời.",
+                    "Vai trò «%(role)s» không hợp lệ; dùng: Chủ tọa, Thư ký, Đại biểu hoặc Khách mời.",
+                    {"role": cell("role")},
                 )
             )
             continue
@@ -143,12 +153,13 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
         try:
             position = int(float(pos_text)) if pos_text else len(rows) + 1
         except ValueError:
-            problems.append(RowProblem(idx, f"STT «{pos_text}» không phải là số."))
+            problems.append(RowProblem(idx, "STT «%(position)s» không phải là số.", {"position": pos_text}))
             continue
         title = cell("title")[:200]
         key = (fold(name), fold(title))
         if key in seen:
-            problems.append(RowProblem(idx, f"Trùng với dòng {seen[key]}: {name} ({title or 'không có chức vụ'})."))
+            problems.append(RowProblem(idx, "Trùng với dòng %(line)d: %(name)s (%(title)s).",
+                                       {"line": seen[key], "name": name, "title": title or N_("không có chức vụ")}))
             continue
         seen[key] = idx
         rows.append(RosterRow(idx, position, name, title, cell("group_name")[:120], role))

@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any, NoReturn
 
 from .announce import announce_line, format_int, format_percent, percent_of
-from .errors import DomainError
+from .errors import N_, DomainError
 
 __all__ = [
     "Threshold",
@@ -78,7 +78,8 @@ def required_votes(threshold: Threshold, seated: int) -> int:
         return -(-2 * seated // 3)  # ceiling of 2N/3 on integers
     if threshold == Threshold.MORE_THAN_TWO_THIRDS:
         return 2 * seated // 3 + 1
-    raise DomainError(f"Ngưỡng biểu quyết không hợp lệ: {threshold!r}.", "vote.invalid_threshold")
+    raise DomainError("Ngưỡng biểu quyết không hợp lệ: %(threshold)r.", "vote.invalid_threshold",
+                      params={"threshold": threshold})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -168,7 +169,8 @@ class PollSpec:
             object.__setattr__(self, "threshold", Threshold(self.threshold))
             object.__setattr__(self, "rating_base", RatingBase(self.rating_base))
         except ValueError as exc:
-            raise DomainError(f"Thiết lập biểu quyết không hợp lệ: {exc}.", "vote.invalid_spec") from exc
+            raise DomainError("Thiết lập biểu quyết không hợp lệ: %(detail)s.", "vote.invalid_spec",
+                              params={"detail": str(exc)}) from exc
         object.__setattr__(self, "candidates", tuple(self.candidates))
         object.__setattr__(self, "officials", tuple(self.officials))
         for people in (self.candidates, self.officials):
@@ -240,8 +242,8 @@ class NormalizedChoice:
         )
 
 
-def _invalid_choice(message: str, code: str = "vote.invalid_choice") -> DomainError:
-    return DomainError(message, code)
+def _invalid_choice(message: str, code: str = "vote.invalid_choice", **params: object) -> DomainError:
+    return DomainError(message, code, params=params)
 
 
 def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
@@ -257,7 +259,7 @@ def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
         keys = [key for key, _ in OPTIONS[kind]]
         if not isinstance(choice, str) or choice not in keys:
             labels = ", ".join(label for _, label in OPTIONS[kind])
-            raise _invalid_choice(f"Lựa chọn không hợp lệ. Hãy chọn một trong: {labels}.")
+            raise _invalid_choice("Lựa chọn không hợp lệ. Hãy chọn một trong: %(labels)s.", labels=labels)
         return NormalizedChoice(kind=kind, option=choice)
 
     if kind == PollKind.ELECTION:
@@ -273,7 +275,8 @@ def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
                     "Phiếu bầu có người không có trong danh sách ứng cử viên.", "vote.unknown_candidate"
                 )
             if key in seen:
-                raise _invalid_choice(f"Ứng cử viên {spec.name_of(key)} bị ghi hai lần.", "vote.duplicate_candidate")
+                raise _invalid_choice("Ứng cử viên %(name)s bị ghi hai lần.", "vote.duplicate_candidate",
+                                      name=spec.name_of(key))
             seen.add(key)
         kept = tuple(p.key for p in spec.candidates if p.key in seen)
         if not kept:
@@ -294,9 +297,9 @@ def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
                 )
             if level is not None and (not isinstance(level, str) or level not in levels):
                 raise _invalid_choice(
-                    f"Mức tín nhiệm của {spec.name_of(key)} không hợp lệ. "
+                    "Mức tín nhiệm của %(name)s không hợp lệ. "
                     "Hãy chọn: Tín nhiệm cao, Tín nhiệm hoặc Tín nhiệm thấp.",
-                    "vote.invalid_level",
+                    "vote.invalid_level", name=spec.name_of(key),
                 )
         ratings = tuple(
             (p.key, RatingLevel(choice[p.key])) for p in spec.officials if choice.get(p.key) is not None
@@ -305,7 +308,8 @@ def validate_choice(spec: PollSpec, choice: object) -> NormalizedChoice:
             return NormalizedChoice(kind=kind, valid=False, invalid_reason="vote.blank_rating")
         return NormalizedChoice(kind=kind, ratings=ratings)
 
-    raise DomainError(f"Loại biểu quyết không hợp lệ: {kind!r}.", "vote.invalid_spec")  # pragma: no cover
+    raise DomainError("Loại biểu quyết không hợp lệ: %(kind)r.", "vote.invalid_spec",  # pragma: no cover
+                      params={"kind": kind})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -343,8 +347,9 @@ class PaperTotals:
         }
 
 
-def _bad_paper(message: str) -> DomainError:
-    return DomainError(f"Số liệu biên bản kiểm phiếu không hợp lệ: {message}", "vote.invalid_paper_totals")
+def _bad_paper(reason: str) -> DomainError:
+    return DomainError("Số liệu biên bản kiểm phiếu không hợp lệ: %(reason)s", "vote.invalid_paper_totals",
+                       params={"reason": N_(reason)})
 
 
 def _check_paper(spec: PollSpec, paper: PaperTotals) -> None:
@@ -818,4 +823,4 @@ def _raise_for(state: PollState) -> NoReturn:
         raise DomainError("Biểu quyết đã kết thúc.", "vote.closed")
     if state == PollState.CANCELLED:
         raise DomainError("Biểu quyết đã bị hủy.", "vote.cancelled")
-    raise DomainError(f"Trạng thái không hợp lệ: {state!r}.", "vote.invalid_state")
+    raise DomainError("Trạng thái không hợp lệ: %(state)r.", "vote.invalid_state", params={"state": state})

@@ -133,7 +133,8 @@ def sign_minutes(
             },
         )
     except Exception as exc:  # pyHanko, a token's driver or the key can fail in many ways: say which
-        raise SignError(f"Không ký được biên bản: {type(exc).__name__} {exc}".strip(), "sign.failed") from exc
+        detail = f"{type(exc).__name__} {exc}".strip()
+        raise SignError("Không ký được biên bản: %(detail)s", "sign.failed", params={"detail": detail}) from exc
     return out.getvalue()
 
 
@@ -142,9 +143,9 @@ def _check_field(reader: PdfFileReader, field_name: str) -> None:
     for name, value, _ref in fields.enumerate_sig_fields(reader, filled_status=None):
         if name == field_name:
             if value is not None:
-                raise SignError(f"Ô chữ ký {field_name} đã được ký.", "sign.field_filled")
+                raise SignError("Ô chữ ký %(field)s đã được ký.", "sign.field_filled", params={"field": field_name})
             return
-    raise SignError(f"Biên bản không có ô chữ ký {field_name}.", "sign.no_field")
+    raise SignError("Biên bản không có ô chữ ký %(field)s.", "sign.no_field", params={"field": field_name})
 
 
 class _ThousandUnitsAccumulator(GlyphAccumulator):

@@ -33,14 +33,15 @@ def from_pkcs12_file(path: Path | str, passphrase: bytes | str | None) -> signer
     """A signer from a PKCS#12 (.p12/.pfx) file and its passphrase, e.g. one issued by a licensed CA."""
     p = Path(path)
     if not p.is_file():
-        raise SignerError(f"Không tìm thấy tệp chứng thư số {p}.", "signer.p12_missing")
+        raise SignerError("Không tìm thấy tệp chứng thư số %(path)s.", "signer.p12_missing", params={"path": str(p)})
     if isinstance(passphrase, str):
         passphrase = passphrase.encode("utf-8")
     try:
         return signers.SimpleSigner.load_pkcs12_data(p.read_bytes(), other_certs=[], passphrase=passphrase)
     except ValueError as exc:
         raise SignerError(
-            f"Không mở được tệp chứng thư số {p.name}: sai mật khẩu hoặc tệp hỏng.", "signer.p12_unreadable"
+            "Không mở được tệp chứng thư số %(name)s: sai mật khẩu hoặc tệp hỏng.", "signer.p12_unreadable",
+            params={"name": p.name},
         ) from exc
 
 
@@ -48,7 +49,8 @@ def from_server_identity(ca: LocalCa, role: str) -> signers.SimpleSigner:
     """A signer from the certificate the server's local CA issued for `role` ("secretary" or "chair")."""
     identity = issued(ca, role)
     if identity is None:
-        raise SignerError(f"Máy chủ chưa cấp chứng thư ký số cho vai trò {role}.", "signer.not_issued")
+        raise SignerError("Máy chủ chưa cấp chứng thư ký số cho vai trò %(role)s.", "signer.not_issued",
+                          params={"role": role})
     return from_pkcs12_file(identity.p12_path, identity.passphrase())
 
 
@@ -73,8 +75,8 @@ def open_pkcs11_signer(
     module = Path(module_path)
     if not module.is_file():
         raise SignerError(
-            f"Không tìm thấy thư viện PKCS#11 của thiết bị ký số: {module}. Hãy cài trình điều khiển của USB token.",
-            "signer.pkcs11_module_missing",
+            "Không tìm thấy thư viện PKCS#11 của thiết bị ký số: %(module)s. Hãy cài trình điều khiển của USB token.",
+            "signer.pkcs11_module_missing", params={"module": str(module)},
         )
     try:
         import pkcs11
@@ -87,17 +89,16 @@ def open_pkcs11_signer(
     except pkcs11.PinIncorrect as exc:
         raise SignerError("Mã PIN của thiết bị ký số không đúng.", "signer.pin_incorrect") from exc
     except pkcs11.PKCS11Error as exc:
-        raise SignerError(
-            f"Không mở được thiết bị ký số {token_label!r}: {type(exc).__name__} {exc}".strip(),
-            "signer.token_unavailable",
-        ) from exc
+        detail = f"{type(exc).__name__} {exc}".strip()
+        raise SignerError("Không mở được thiết bị ký số %(label)r: %(detail)s", "signer.token_unavailable",
+                          params={"label": token_label, "detail": detail}) from exc
     try:
         yield PKCS11Signer(
             session,
             cert_label=cert_label,
             key_label=key_label,
             key_id=key_id,
-            signing_cert=signing_cert,  # type: ignore[arg-type]
+            signing_cert=signing_cert,
             use_raw_mechanism=raw_mechanism,
         )
     finally:

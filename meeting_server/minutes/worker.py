@@ -18,10 +18,13 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meeting_server import runner
 from meeting_server.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["WorkerError", "run_job", "run_warm"]
 
@@ -41,7 +44,7 @@ def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode("utf-8", "replace")[-600:]
-        raise WorkerError(f"Tiến trình xử lý biên bản gặp lỗi: {tail}")
+        raise WorkerError("Tiến trình xử lý biên bản gặp lỗi: %(detail)s", params={"detail": tail})
     return _answer(proc.stdout)
 
 
@@ -98,22 +101,35 @@ def _read_exactly(f: Any, n: int) -> bytes:
 def _answer(raw: bytes) -> Any:
     status, *rest = pickle.loads(raw)
     if status == "error":
-        code, message = rest
-        raise DomainError(message, code)
+        code, message, params = rest
+        raise DomainError(message, code, params=params)
     return rest[0]
 
 
-_WARM = _Warm()
-atexit.register(_WARM.stop)
 WARM_JOBS = frozenset({"preview"})
 WARM_JOB_SECONDS = 120
+_warm_lock = threading.Lock()
 
 
-def run_warm(job: str, payload: dict[str, Any]) -> Any:
-    """Run a key-free job (the preview) in the long-lived worker."""
+def warm_worker(app: Flask) -> _Warm:
+    """The app's long-lived preview worker (in `app.extensions`, like the ballot writer), created on first use and
+    stopped when the server process exits. It holds a child process and no data: every job brings its record."""
+    w = app.extensions.get("minutes_warm_worker")
+    if w is None:
+        with _warm_lock:
+            w = app.extensions.get("minutes_warm_worker")
+            if w is None:
+                w = _Warm()
+                atexit.register(w.stop)
+                app.extensions["minutes_warm_worker"] = w
+    return w
+
+
+def run_warm(app: Flask, job: str, payload: dict[str, Any]) -> Any:
+    """Run a key-free job (the preview) in the app's long-lived worker."""
     if job not in WARM_JOBS:
         raise ValueError(f"{job} runs in a fresh worker (run_job)")
-    return _WARM.call(job, payload)
+    return warm_worker(app).call(job, payload)
 
 
 # --- jobs, run inside the child -------------------------------------------------------------------------------
@@ -205,7 +221,7 @@ def _signer(signing: dict[str, Any], role: str, name: str, record: dict[str, Any
         return signer.open_pkcs11_signer(signing.get("module", ""), conf.get("token_label", ""), pin,
                                          key_label=conf.get("key_label"), cert_label=conf.get("cert_label"),
                                          signing_cert=cert, raw_mechanism=bool(conf.get("raw_mechanism")))
-    raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+    raise DomainError("Nguồn khóa ký không hợp lệ: %(source)r.", "signer.bad_config", params={"source": source})
 
 
 def _load_cert(path: Path) -> Any:
@@ -214,7 +230,7 @@ def _load_cert(path: Path) -> Any:
     from asn1crypto import x509 as asn1_x509
 
     if not path.is_file():
-        raise DomainError(f"Không tìm thấy tệp chứng thư {path}.", "signer.cert_missing")
+        raise DomainError("Không tìm thấy tệp chứng thư %(path)s.", "signer.cert_missing", params={"path": str(path)})
     raw = path.read_bytes()
     if pem.detect(raw):
         _, _, raw = pem.unarmor(raw)
@@ -249,12 +265,12 @@ def _do(raw: bytes) -> bytes:
     try:
         out: tuple[Any, ...] = ("ok", JOBS[job](payload))
     except DomainError as err:
-        out = ("error", err.code, err.message)
+        out = ("error", err.code, err.template, err.params)
     return pickle.dumps(out)
 
 
 def main() -> None:
-    """One job: read it from stdin, write ("ok", result) or ("error", code, message) to stdout.
+    """One job: read it from stdin, write ("ok", result) or ("error", code, msgid, params) to stdout.
 
     With --serve: length-prefixed jobs until stdin closes (the server went away); a job running longer than
     WARM_JOB_SECONDS ends the process, and the server starts a fresh one.

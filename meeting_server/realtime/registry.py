@@ -10,9 +10,10 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO
 
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
+from meeting_server.i18n import in_language, translate
 from meeting_server.services import tokens
 from meeting_server.store import db
 
@@ -36,12 +37,12 @@ def connection_principal() -> Principal | None:
     return tokens.resolve_principal(db.session(), connection_token(request.sid))  # type: ignore[attr-defined]
 
 
-def remember_token(sid: str, token: str) -> None:
-    """Keep the token a connection authenticated with, in python-socketio's own per-connection session (lean
-    events run without Flask's context, so not in Flask's)."""
+def remember_token(sid: str, token: str, lang: str | None = None) -> None:
+    """Keep the token a connection authenticated with, and the language its person chose, in python-socketio's
+    own per-connection session (lean events run without Flask's context, so not in Flask's)."""
     from meeting_server.extensions import socketio
 
-    socketio.server.save_session(sid, {"tok": token})
+    socketio.server.save_session(sid, {"tok": token, "lang": lang})
 
 
 def connection_token(sid: str) -> str | None:
@@ -49,26 +50,52 @@ def connection_token(sid: str) -> str | None:
     from meeting_server.extensions import socketio
 
     try:
-        return socketio.server.get_session(sid).get("tok")  # type: ignore[no-any-return]
+        return socketio.server.get_session(sid).get("tok")
     except KeyError:
         return None
+
+
+def connection_language(sid: str | None) -> str | None:
+    """The language the connection's person chose when it connected (None: the default, Vietnamese)."""
+    from meeting_server.extensions import socketio
+
+    if sid is None:
+        return None
+    try:
+        lang = socketio.server.get_session(sid).get("lang")
+    except KeyError:
+        return None
+    return lang if isinstance(lang, str) else None
+
+
+def say(sid: str | None, message: str, params: dict[str, object] | None = None) -> str:
+    """`message` (a Vietnamese msgid) in the language of the connection's person: what every ack that refuses
+    carries. Works with Flask's context (ordinary events) and without it (lean and fast events)."""
+    from meeting_server.extensions import socketio
+
+    app = None
+    if sid is not None:
+        environ = socketio.server.get_environ(sid)
+        app = environ.get("flask.app") if environ else None
+    with in_language(app, connection_language(sid)):
+        return translate(message, params)
 
 
 def revoked(sid: str) -> dict[str, Any]:
     """The ack for a card that no longer resolves; the connection is hung up right after it (a disconnect before
     the ack would leave the phone guessing)."""
     _disconnect_soon(sid)
-    return {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
+    return {"ok": False, "error": say(sid, N_("Thẻ không còn hiệu lực.")), "code": "auth.revoked"}
 
 
-def forbidden() -> dict[str, Any]:
+def forbidden(sid: str | None = None) -> dict[str, Any]:
     """The ack for a role that lacks the event's permission."""
-    return {"ok": False, "error": "Bạn không có quyền thực hiện thao tác này.", "code": "forbidden"}
+    return {"ok": False, "error": say(sid, N_("Bạn không có quyền thực hiện thao tác này.")), "code": "forbidden"}
 
 
-def failed(err: DomainError) -> dict[str, Any]:
-    """The ack for a refusal with its reason."""
-    return {"ok": False, "error": err.message, "code": err.code}
+def failed(err: DomainError, sid: str | None = None) -> dict[str, Any]:
+    """The ack for a refusal with its reason, in the person's language."""
+    return {"ok": False, "error": say(sid, err.template, err.params), "code": err.code}
 
 
 def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler], Handler]:
@@ -83,11 +110,11 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
             if who is None:
                 return revoked(request.sid)  # type: ignore[attr-defined]
             if requires is not None and not who.can(requires):
-                return forbidden()
+                return forbidden(request.sid)  # type: ignore[attr-defined]
             try:
                 return fn(who, data)
             except DomainError as err:
-                return failed(err)
+                return failed(err, request.sid)  # type: ignore[attr-defined]
 
         EVENTS[name] = (requires, _declared(wrapped, name, requires))
         return wrapped
@@ -139,11 +166,11 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
                 except DomainError:
                     return revoked(sid)
                 if not who.can(requires):
-                    return forbidden()
+                    return forbidden(sid)
                 try:
                     return fn(app, conn, who, data)
                 except DomainError as err:  # the connection's return to the pool rolls back what the handler began
-                    return failed(err)
+                    return failed(err, sid)
 
         return lean_socket_event(name, requires=requires)(checked)
 

@@ -32,7 +32,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     who = tokens.resolve_principal(db.session(), token)
     if who is None:
         return False
-    remember_token(request.sid, token)  # type: ignore[attr-defined]
+    remember_token(request.sid, token, session.get("lang"))  # type: ignore[attr-defined]
     join_room(rooms.meeting(who.meeting_id))
     join_room(rooms.role(who.meeting_id, who.role))
     if who.participant_id is not None:

@@ -1,7 +1,7 @@
 """Requests to speak over Socket.IO: delegates ask for and give up the floor, the chair runs the list.
 
-After every change the whole meeting room gets `speakers` (see docs/PROTOCOL-speakers.md); the list is public in
-the hall, so every role gets the same payload.
+After every change the whole meeting room gets `speakers` (see docs/PROTOCOL.md, "Requests to speak"); the list
+is public in the hall, so every role gets the same payload.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def send_frames_directly(sio_server: Any) -> bool:
 def _recording(base: type) -> type:
     """engineio's eventlet WebSocket app, keeping each Engine.IO socket's WebSocket object on it."""
 
-    class RecordingWebSocketWSGI(base):  # type: ignore[misc, valid-type]
+    class RecordingWebSocketWSGI(base):
         def __init__(self, handler: Any, server: Any) -> None:
             owner = getattr(handler, "__self__", None)  # the engineio Socket whose _websocket_handler this is
 

@@ -118,7 +118,7 @@ class BallotWriter:
         """Queue one ballot and wait for its commit; returns the ack."""
         self.q.put(item)
         if not item.done.wait(ACK_TIMEOUT):
-            return {"ok": False, "error": "Máy chủ bận, chưa ghi được phiếu. Hãy bấm gửi lại.", "code": "vote.busy"}
+            return failed(DomainError("Máy chủ bận, chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.busy"), item.sid)
         assert item.ack is not None
         return item.ack
 
@@ -149,8 +149,8 @@ class BallotWriter:
                 return
             for item in batch:
                 if item.ack is None:
-                    item.ack = {"ok": False, "error": "Chưa ghi được phiếu. Hãy bấm gửi lại.",
-                                "code": "vote.not_stored"}
+                    item.ack = failed(DomainError("Chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.not_stored"),
+                                      item.sid)
                     item.done.set()
 
     def _write(self, batch: list[_Pending]) -> None:
@@ -168,7 +168,7 @@ class BallotWriter:
                 if isinstance(w, DomainError):
                     acks[i] = revoked(item.sid)  # unknown or revoked: the answer of every other event
                 elif not w.can(Permission.VOTE_CAST):
-                    acks[i] = forbidden()
+                    acks[i] = forbidden(item.sid)
                 else:
                     casts.append((i, voting.Cast(who=w, poll_id=item.poll_id, choice=item.choice)))
             meetings = sorted({c.who.meeting_id for _i, c in casts})
@@ -179,7 +179,7 @@ class BallotWriter:
                 outcomes = voting.cast_many(s, [c for _i, c in casts], utcnow())
                 for (i, _c), out in zip(casts, outcomes, strict=True):
                     if isinstance(out, DomainError):
-                        acks[i] = failed(out)
+                        acks[i] = failed(out, batch[i].sid)
                     else:
                         touched[out.poll_id] = out.meeting_id
                         acks[i] = {"ok": True, "poll_id": out.poll_id, "changed": out.changed}
@@ -219,7 +219,7 @@ def writer(app: Flask) -> BallotWriter:
                 w = BallotWriter(app)
                 app.extensions["ballot_writer"] = w
                 _socketio().start_background_task(w.run)
-    return w  # type: ignore[no-any-return]
+    return w
 
 
 @lean_socket_event("cast", requires=Permission.VOTE_CAST)
@@ -231,12 +231,12 @@ def on_cast(sid: str, token: str | None, data: Any) -> dict[str, Any]:
     than their frames. Permission: VOTE_CAST, checked by BallotWriter._write.
     """
     if not isinstance(data, dict):
-        return failed(payload.invalid())
+        return failed(payload.invalid(), sid)
     from meeting_server.extensions import socketio
 
     environ = socketio.server.get_environ(sid)
     if not environ:  # the connection is already gone
-        return failed(DomainError("Mất kết nối, hãy gửi lại.", "vote.disconnected"))
+        return failed(DomainError("Mất kết nối, hãy gửi lại.", "vote.disconnected"), sid)
     app = environ["flask.app"]
     return writer(app).submit(_Pending(sid, token, data.get("poll_id"), data.get("choice")))
 

@@ -32,7 +32,7 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     # The UPDATE takes the database's write lock before the head is read, so the chain cannot fork.
     s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     s.refresh(head)
-    entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)  # type: ignore[arg-type]
+    entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)
     digest = audit.next_hash(head.hash, entry)
     event = AuditEvent(seq=head.seq, meeting_id=meeting_id, at=entry["at"], kind=kind, actor=actor,
                        data=entry["data"], hash=digest)
@@ -56,7 +56,7 @@ def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str,
     events = []
     for meeting_id, kind, actor, data in rows:
         seq += 1
-        entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)  # type: ignore[arg-type]
+        entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)
         digest = audit.next_hash(digest, entry)
         events.append({"seq": seq, "meeting_id": meeting_id, "at": entry["at"], "kind": kind, "actor": actor,
                        "data": entry["data"], "hash": digest})

@@ -88,7 +88,8 @@ def _backup(src_path: Path, dest: Path) -> None:
     problems = check_backup(tmp)
     if problems:
         tmp.unlink(missing_ok=True)
-        raise BackupError("Bản sao lưu vừa tạo không qua kiểm tra toàn vẹn: " + "; ".join(problems))
+        raise BackupError("Bản sao lưu vừa tạo không qua kiểm tra toàn vẹn: %(problems)s",
+                          params={"problems": "; ".join(problems)})
     tmp.replace(dest)
 
 
@@ -125,7 +126,8 @@ def restore(data_dir: Path, backup: Path) -> Path | None:
     """
     problems = check_backup(backup)
     if problems:
-        raise BackupError("Bản sao lưu bị hỏng, không khôi phục: " + "; ".join(problems), "backup.damaged")
+        raise BackupError("Bản sao lưu bị hỏng, không khôi phục: %(problems)s", "backup.damaged",
+                          params={"problems": "; ".join(problems)})
     db = data_dir / "meeting.db"
     saved: Path | None = None
     if db.exists():

@@ -440,7 +440,7 @@ def page_key(app: Flask | None = None) -> bytes:
         if not secret:
             raise RuntimeError("the app has no secret key to sign page URLs with")
         key = app.extensions["page_url_key"] = fastpath.derive_key(secret)
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 def page_url_template(doc: Document) -> str:
@@ -763,7 +763,8 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
         if status != "ready":
             raise DomainError("Tài liệu chưa sẵn sàng để trình bày.", "document.not_ready")
         if not 1 <= page <= page_count:
-            raise DomainError(f"Trang không hợp lệ: tài liệu có {page_count} trang.", "document.bad_page")
+            raise DomainError("Trang không hợp lệ: tài liệu có %(pages)d trang.", "document.bad_page",
+                              params={"pages": page_count})
         confidential = bool(doc_confidential)
     on_proj = bool(confidential_on_projector)
     if on_projector is not None:
@@ -920,7 +921,7 @@ def save_note(s: Session, who: Principal, document_id: int, page_no: int, note: 
     if not 1 <= page_no <= doc.page_count:
         raise DomainError("Trang không hợp lệ.", "document.bad_page")
     if len(note) > NOTE_MAX:
-        raise DomainError(f"Ghi chú dài quá {NOTE_MAX} ký tự.", "notes.too_long")
+        raise DomainError("Ghi chú dài quá %(limit)d ký tự.", "notes.too_long", params={"limit": NOTE_MAX})
     row = s.scalar(select(PageNote).where(PageNote.document_id == document_id, PageNote.page_no == page_no,
                                           PageNote.participant_id == author))
     if not note.strip():

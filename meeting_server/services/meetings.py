@@ -210,8 +210,9 @@ def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_
 
         a = attendance.summary(m)
         if not a.quorate and not below_quorum_ok:
-            raise DomainError(f"Chưa đủ số đại biểu để tiến hành kỳ họp: có mặt {a.present}/{a.seated}, cần ít nhất "
-                              f"{a.required}. Vẫn khai mạc?", "meeting.below_quorum")
+            raise DomainError("Chưa đủ số đại biểu để tiến hành kỳ họp: có mặt %(present)d/%(seated)d, cần ít nhất "
+                              "%(required)d. Vẫn khai mạc?", "meeting.below_quorum",
+                              params={"present": a.present, "seated": a.seated, "required": a.required})
         data = {"present": a.present, "seated": a.seated, "required": a.required}
     m.status = status
     m.seq += 1

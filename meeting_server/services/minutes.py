@@ -98,7 +98,7 @@ def save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> Minu
                 raise DomainError("Danh sách nơi nhận không hợp lệ.", "payload.invalid")
             texts["recipients"] = [t for t in (_text(x, 200).strip() for x in lines) if t]
         else:
-            raise DomainError(f"Không có mục «{key}» trong biên bản.", "payload.invalid")
+            raise DomainError("Không có mục «%(key)s» trong biên bản.", "payload.invalid", params={"key": key})
     draft.texts = texts
     draft.revision += 1
     draft.updated_at = utcnow()
@@ -109,7 +109,7 @@ def _text(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise DomainError("Nội dung phải là văn bản.", "payload.invalid")
     if len(value) > limit:
-        raise DomainError(f"Nội dung dài quá {limit} ký tự.", "payload.too_long")
+        raise DomainError("Nội dung dài quá %(limit)d ký tự.", "payload.too_long", params={"limit": limit})
     return value.replace("\r\n", "\n")
 
 
@@ -125,10 +125,11 @@ def draft_record(s: Session, m: Meeting) -> dict[str, Any]:
     return record
 
 
-def preview(s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
-    """Render the draft in the worker: page images (JPEG) for the editor. For a signed version, its own PDF."""
+def preview(app: Flask, s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
+    """Render the draft in the app's warm worker: page images (JPEG) for the editor. For a signed version, its own
+    PDF."""
     record = draft_record(s, m)
-    return run_warm("preview", {"record": record, "width": max(120, min(int(width), 1200))})  # type: ignore[no-any-return]
+    return run_warm(app, "preview", {"record": record, "width": max(120, min(int(width), 1200))})
 
 
 def signing_settings(app: Flask) -> dict[str, Any]:
@@ -140,10 +141,11 @@ def signing_settings(app: Flask) -> dict[str, Any]:
         try:
             settings = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise DomainError(f"Tệp cấu hình ký số {path} không đọc được: {exc}", "signer.bad_config") from exc
+            raise DomainError("Tệp cấu hình ký số %(path)s không đọc được: %(detail)s", "signer.bad_config",
+                              params={"path": str(path), "detail": str(exc)}) from exc
     source = app.config.get("MINUTES_SIGNING") or settings.get("source") or "server"
     if source not in ("server", "pkcs12", "pkcs11"):
-        raise DomainError(f"Nguồn khóa ký không hợp lệ: {source!r}.", "signer.bad_config")
+        raise DomainError("Nguồn khóa ký không hợp lệ: %(source)r.", "signer.bad_config", params={"source": source})
     roles = app.config.get("MINUTES_PKCS12" if source == "pkcs12" else "MINUTES_PKCS11") or settings
     return {"source": source, "module": roles.get("module", ""),
             "roles": {r: dict(roles.get(r) or {}) for r in ("secretary", "chair")}}

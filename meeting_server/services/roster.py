@@ -26,8 +26,8 @@ def read_table(data: bytes, filename: str, max_bytes: int) -> list[list[str]]:
     """The file's cells as text, by its content: XLSX (a ZIP) or CSV in UTF-8 with or without BOM."""
     if len(data) > max_bytes:
         raise ImportRefused(
-            f"Tệp quá lớn ({len(data) // 1024 // 1024} MB). Danh sách đại biểu chỉ vài chục kB; "
-            f"giới hạn là {max_bytes // 1024 // 1024} MB."
+            "Tệp quá lớn (%(size_mb)d MB). Danh sách đại biểu chỉ vài chục kB; giới hạn là %(limit_mb)d MB.",
+            params={"size_mb": len(data) // 1024 // 1024, "limit_mb": max_bytes // 1024 // 1024}
         )
     if not data.strip():
         raise ImportRefused("Tệp rỗng.")
@@ -114,7 +114,7 @@ def apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> ImportP
         # Removing them would delete their speeches, ballots and attendance from the record the minutes use.
         raise ImportRefused(
             "Không thể bỏ khỏi danh sách những người đã có trong hồ sơ kỳ họp (điểm danh, phát biểu, biểu quyết): "
-            + ", ".join(on_record) + ". Hãy giữ họ trong tệp và đánh dấu vắng mặt nếu cần.")
+            "%(names)s. Hãy giữ họ trong tệp và đánh dấu vắng mặt nếu cần.", params={"names": ", ".join(on_record)})
     for p in leaving:
         m.participants.remove(p)
     m.seq += 1

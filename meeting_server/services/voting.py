@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain import payload
 from meeting_server.domain import voting as rules
-from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.domain.errors import N_, DomainError, Msgid, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit
@@ -236,21 +236,22 @@ def voting_state(m: Meeting, who: Principal) -> dict[str, Any]:
 # Drafts
 
 
-def _clean(text: Any, limit: int, what: str) -> str:
+def _clean(text: Any, limit: int, what: Msgid) -> str:
     if not isinstance(text, str):
-        raise DomainError(f"{what} phải là chữ.", "payload.invalid")
+        raise DomainError("%(what)s phải là chữ.", "payload.invalid", params={"what": what})
     text = " ".join(text.split())
     if len(text) > limit:
-        raise DomainError(f"{what} dài quá {limit} ký tự.", "payload.invalid")
+        raise DomainError("%(what)s dài quá %(limit)d ký tự.", "payload.invalid", params={"what": what, "limit": limit})
     return text
 
 
-def _persons(raw: Any, what: str) -> list[dict[str, str]]:
+def _persons(raw: Any, what: Msgid, name_label: Msgid) -> list[dict[str, str]]:
     """Candidates or officials from names (["Nguyễn Văn A", …]) or objects ({"key", "name"})."""
     if raw is None:
         return []
     if not isinstance(raw, list) or len(raw) > MAX_PEOPLE:
-        raise DomainError(f"Danh sách {what} không hợp lệ (tối đa {MAX_PEOPLE} người).", "payload.invalid")
+        raise DomainError("Danh sách %(what)s không hợp lệ (tối đa %(max)d người).", "payload.invalid",
+                          params={"what": what, "max": MAX_PEOPLE})
     out = []
     for i, item in enumerate(raw, start=1):
         name: Any
@@ -260,11 +261,11 @@ def _persons(raw: Any, what: str) -> list[dict[str, str]]:
         elif isinstance(item, dict):
             name, key = item.get("name"), item.get("key") or f"c{i}"
         else:
-            raise DomainError(f"Danh sách {what} không hợp lệ.", "payload.invalid")
-        name = _clean(name, 120, f"Tên trong danh sách {what}")
-        key = _clean(key, 40, "Mã người")
+            raise DomainError("Danh sách %(what)s không hợp lệ.", "payload.invalid", params={"what": what})
+        name = _clean(name, 120, name_label)
+        key = _clean(key, 40, N_("Mã người"))
         if not name or not key:
-            raise DomainError(f"Danh sách {what} có tên để trống.", "payload.invalid")
+            raise DomainError("Danh sách %(what)s có tên để trống.", "payload.invalid", params={"what": what})
         out.append({"key": key, "name": name})
     return out
 
@@ -277,7 +278,7 @@ def create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_o
         base = rules.RatingBase(body.get("rating_base") or "seated")
     except ValueError as exc:
         raise DomainError("Loại biểu quyết hoặc ngưỡng không hợp lệ.", "vote.invalid_spec") from exc
-    title = _clean(body.get("title", ""), 300, "Tên nội dung biểu quyết")
+    title = _clean(body.get("title", ""), 300, N_("Tên nội dung biểu quyết"))
     if not title:
         raise DomainError("Hãy nhập nội dung biểu quyết.", "vote.invalid_spec")
     seats = body.get("seats", 1)
@@ -293,8 +294,9 @@ def create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_o
     allow_change = body.get("allow_change", True)
     if not isinstance(allow_change, bool):
         raise DomainError("Thiết lập cho phép đổi lựa chọn không hợp lệ.", "payload.invalid")
-    candidates = _persons(body.get("candidates"), "ứng cử viên")
-    officials = _persons(body.get("officials"), "người được lấy phiếu")
+    candidates = _persons(body.get("candidates"), N_("ứng cử viên"), N_("Tên trong danh sách ứng cử viên"))
+    officials = _persons(body.get("officials"), N_("người được lấy phiếu"),
+                         N_("Tên trong danh sách người được lấy phiếu"))
     spec = rules.PollSpec(  # raises DomainError on a spec that could not give a meaningful ballot
         kind=kind, title=title, threshold=threshold, seats=seats,
         candidates=tuple(rules.Person(c["key"], c["name"]) for c in candidates),
@@ -336,7 +338,8 @@ def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None
     """Open a draft: who may vote is fixed now (the delegates present), an optional countdown starts."""
     if countdown is not None and (isinstance(countdown, bool) or not isinstance(countdown, int)
                                   or not 5 <= countdown <= MAX_COUNTDOWN):
-        raise DomainError(f"Thời gian đếm ngược phải từ 5 đến {MAX_COUNTDOWN} giây.", "vote.invalid_countdown")
+        raise DomainError("Thời gian đếm ngược phải từ 5 đến %(max)d giây.", "vote.invalid_countdown",
+                          params={"max": MAX_COUNTDOWN})
     new_state = rules.open_poll(rules.PollState(p.state))
     other = s.scalar(select(Poll.id).where(Poll.meeting_id == m.id, Poll.state == rules.PollState.OPEN,
                                            Poll.id != p.id).limit(1))
@@ -441,7 +444,7 @@ def checkpoint_after_close(s: Session) -> None:
 
 def cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> None:
     """Cancel a draft or open poll; the record stays with its reason (ballots cast stay uncounted)."""
-    reason = _clean(reason if reason is not None else "", 500, "Lý do")
+    reason = _clean(reason if reason is not None else "", 500, N_("Lý do"))
     p.state = str(rules.cancel_poll(rules.PollState(p.state), reason))
     p.cancel_reason = reason
     p.closed_at = utcnow()

@@ -66,7 +66,7 @@ def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainRe
     """Re-derive the whole chain stored in a database file and compare its end with audit_head."""
     path = Path(db_path)
     if not path.is_file():
-        raise DomainError(f"Không tìm thấy cơ sở dữ liệu {path}.", "audit.no_database")
+        raise DomainError("Không tìm thấy cơ sở dữ liệu %(path)s.", "audit.no_database", params={"path": str(path)})
     conn = _connect(path)
     try:
         row = conn.execute("SELECT hash FROM audit_head WHERE id = 1").fetchone()
@@ -110,7 +110,7 @@ def verify_in_child(db_path: Path | str) -> dict[str, Any]:
     proc = runner.run("meeting_server.store.audit_log", str(db_path), check=False, capture_output=True, timeout=300)
     if proc.returncode != 0:
         raise DomainError("Không kiểm tra được nhật ký.", "audit.check_failed")
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    return json.loads(proc.stdout)
 
 
 def main(argv: list[str]) -> None:

@@ -115,7 +115,7 @@ def session() -> Session:
     """The session of the current request or Socket.IO event, opened lazily."""
     if "db" not in g:
         g.db = current_app.extensions["db_sessionmaker"]()
-    return g.db  # type: ignore[no-any-return]
+    return g.db
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
 
 from meeting_server import __version__
 from meeting_server.domain import timefmt
@@ -12,6 +13,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.extensions import csrf
+from meeting_server.i18n import translate
 from meeting_server.realtime import broadcast
 from meeting_server.services import attendance, meetings, roster, snapshot
 from meeting_server.store import db
@@ -133,8 +135,9 @@ def put_participants(meeting_id: int) -> Any:
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]
         preview = parse_rows(roster.read_table(request.get_data()[: max_bytes + 1], "", max_bytes))
     if not preview.ok:
-        return jsonify({"error": "roster.invalid", "message": "Danh sách có lỗi; chưa nhập gì.",
-                        "problems": [{"line": p.line, "message": p.message} for p in preview.problems]}), 422
+        return jsonify({"error": "roster.invalid", "message": _("Danh sách có lỗi; chưa nhập gì."),
+                        "problems": [{"line": p.line, "message": translate(p.template, p.params)}
+                                     for p in preview.problems]}), 422
     result = roster.apply(s, m, preview, principal().actor)
     s.commit()
     broadcast.meeting_changed(m)

@@ -23,6 +23,7 @@ from meeting_server.domain import timefmt
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
+from meeting_server.i18n import translate
 from meeting_server.realtime import broadcast
 from meeting_server.realtime.registry import disconnect_participant
 from meeting_server.services import attendance, clock, links, meetings, roster, snapshot, tokens
@@ -44,7 +45,7 @@ def _int_field(name: str) -> int:
     try:
         return int(request.form.get(name, ""))
     except ValueError as exc:
-        raise DomainError(f"Trường «{name}» phải là số.", "form.invalid") from exc
+        raise DomainError("Trường «%(name)s» phải là số.", "form.invalid", params={"name": name}) from exc
 
 
 def _fields() -> meetings.MeetingFields:
@@ -151,7 +152,8 @@ def roster_preview() -> Any:
         upload.close()
     table = roster.read_table(data, upload.filename, max_bytes)
     preview = parse_rows(table)
-    return render_template("clerk/roster_preview.html", page="clerk", meeting=m, preview=preview,
+    problems = [(p.line, translate(p.template, p.params)) for p in preview.problems]
+    return render_template("clerk/roster_preview.html", page="clerk", meeting=m, preview=preview, problems=problems,
                            plan=roster.plan(m, preview), table_json=json.dumps(table, ensure_ascii=False),
                            role_labels=ROLE_LABELS, filename=upload.filename)
 

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
+from meeting_server.i18n import localized
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _nf(err: NotFound) -> Any:
-        return render_error(404, _(err.message), err.code)
+        return render_error(404, localized(err), err.code)
 
     @app.errorhandler(Forbidden)
     def _fb(err: Forbidden) -> Any:
-        return render_error(403, _(err.message), err.code)
+        return render_error(403, localized(err), err.code)
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Any:
-        return render_error(400 if err.code != "conflict" else 409, _(err.message), err.code)
+        return render_error(400 if err.code != "conflict" else 409, localized(err), err.code)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:

@@ -30,7 +30,7 @@ def current_principal() -> Principal | None:
     if "principal" not in g:
         token = bearer_token() or session.get("tok")
         g.principal = tokens.resolve_principal(db.session(), token)
-    return g.principal  # type: ignore[no-any-return]
+    return g.principal
 
 
 def requires(permission: Permission) -> Callable[[F], F]:

@@ -77,7 +77,7 @@ def editor() -> Any:
     m = meetings.get(s, principal().meeting_id)
     st = minutes.state(s, m)
     s.commit()
-    signing = minutes.signing_settings(current_app)["source"]  # type: ignore[arg-type]
+    signing = minutes.signing_settings(current_app)["source"]
     return render_template("clerk/minutes.html", page="minutes", meeting=m, minutes_state=st, signing=signing)
 
 
@@ -116,7 +116,7 @@ def post_preview(meeting_id: int) -> Any:
         raise DomainError("Độ rộng trang không hợp lệ.", "payload.invalid")
     revision = minutes.current(s, m).revision
     s.commit()
-    out = minutes.preview(s, m, width)
+    out = minutes.preview(current_app, s, m, width)
     pages = ["data:image/jpeg;base64," + base64.b64encode(p).decode("ascii") for p in out["pages"]]
     return jsonify({"revision": revision, "page_count": len(pages), "pages": pages, "texts": out["texts"]})
 
@@ -169,7 +169,7 @@ def archive_zip(meeting_id: int) -> Any:
     """Signed minutes, record JSON, results CSV, documents and the audit log (JSONL)."""
     s = db.session()
     m = _meeting(meeting_id)
-    return _zip(archive.archive_zip(current_app, s, m), f"luu-tru-ky-hop-{m.id}.zip")  # type: ignore[arg-type]
+    return _zip(archive.archive_zip(current_app, s, m), f"luu-tru-ky-hop-{m.id}.zip")
 
 
 @bp.route("/api/v1/meetings/<int:meeting_id>/public-export.zip")
@@ -178,7 +178,7 @@ def public_export(meeting_id: int) -> Any:
     """Static HTML pages (resolutions, results, signed minutes) for the commune's website."""
     s = db.session()
     m = _meeting(meeting_id)
-    return _zip(archive.public_export_zip(current_app, s, m), f"cong-khai-ky-hop-{m.id}.zip")  # type: ignore[arg-type]
+    return _zip(archive.public_export_zip(current_app, s, m), f"cong-khai-ky-hop-{m.id}.zip")
 
 
 @bp.route("/api/v1/audit/verify")

@@ -27,7 +27,7 @@ def http_protocol() -> Any:
     """
     import eventlet.wsgi
 
-    class NoDelayHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
+    class NoDelayHttpProtocol(eventlet.wsgi.HttpProtocol):
         parse_request = _stdlib_parse_request(parse_headers)
 
         def setup(self) -> None:
@@ -71,9 +71,9 @@ def parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> http.clien
         name, colon, value = raw.decode("iso-8859-1").partition(":")
         if not colon or not _TOKEN.fullmatch(name):
             text = b"".join(lines).decode("iso-8859-1")
-            return email.parser.Parser(_class=_class).parsestr(text)  # type: ignore[return-value]
+            return email.parser.Parser(_class=_class).parsestr(text)
         msg.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
-    return msg  # type: ignore[no-any-return]
+    return msg
 
 
 def _stdlib_parse_request(headers_parser: Any) -> Any:

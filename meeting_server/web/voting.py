@@ -1,4 +1,4 @@
-"""HTTP API of voting (docs/PROTOCOL-voting.md): drafts, opening, closing, cancelling, re-votes, paper totals,
+"""HTTP API of voting (docs/PROTOCOL.md, "Voting"): drafts, opening, closing, cancelling, re-votes, paper totals,
 proxy votes and results. Casting from phones goes over Socket.IO (`cast`)."""
 
 from __future__ import annotations
