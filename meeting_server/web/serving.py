@@ -32,8 +32,8 @@ def start_appliance(app: Flask, host: str, port: int, room_name: str) -> discove
     Both run as green threads; bound to loopback (every test) the advertisement stays on 127.0.0.1.
     """
     from meeting_server.app import socketio
-    from meeting_server.realtime import broadcast
-    from meeting_server.services import links, meetings
+    from meeting_server.realtime.announce import announce
+    from meeting_server.services import links
     from meeting_server.store import db
 
     if not app.config.get("DISCOVERY", True):
@@ -50,11 +50,7 @@ def start_appliance(app: Flask, host: str, port: int, room_name: str) -> discove
         log.info("address changed to %s (%s)", choice.address, choice.reason)
         adv.update_address(choice.address, choice.no_network)
         with app.app_context(), db.standalone_session(app) as s:
-            links.set_public_base(s, netaddr.base_url(choice.address, port))
-            s.commit()
-            m = meetings.current(s)
-            if m is not None:
-                broadcast.meeting_changed(m)
+            announce(links.follow_address(s, netaddr.base_url(choice.address, port)))
 
     socketio.start_background_task(advertise)
     if netaddr.is_wildcard(host):
