@@ -144,6 +144,7 @@ def post_version(meeting_id: int) -> Any:
     m = _meeting(meeting_id)
     note = json_body(allow_empty=True).get("note", "")
     done = minutes.new_version(s, m, principal().actor, note if isinstance(note, str) else "")
+    announce(done.change)  # every screen hears of it with the next seq, not as a gap that forces `sync`
     draft = done.value
     return jsonify({"version": draft.version, "status": draft.status}), 201
 
