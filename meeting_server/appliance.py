@@ -14,8 +14,8 @@ from flask import Flask
 from meeting_server import __version__, discovery, netaddr
 from meeting_server.documents import qr
 from meeting_server.extensions import socketio
-from meeting_server.realtime import broadcast
-from meeting_server.services import links, meetings
+from meeting_server.realtime.announce import announce
+from meeting_server.services import links
 from meeting_server.store import db
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,7 @@ def start_appliance(app: Flask, host: str, port: int, room_name: str) -> discove
         log.info("address changed to %s (%s)", choice.address, choice.reason)
         adv.update_address(choice.address, choice.no_network)
         with app.app_context(), db.standalone_session(app) as s:
-            links.set_public_base(s, netaddr.base_url(choice.address, port))
-            s.commit()
-            m = meetings.current(s)
-            if m is not None:
-                broadcast.meeting_changed(m)
+            announce(links.follow_address(s, netaddr.base_url(choice.address, port)))
 
     socketio.start_background_task(advertise)
     if netaddr.is_wildcard(host):

@@ -79,18 +79,10 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     base, why = choose_public_base(host, port)
     if public_url:
         base, why = public_url.rstrip("/"), "--public-url"
-    pending_documents: list[int] = []
     with db.standalone_session(app) as s:
-        if not no_demo and demo.is_empty(s):
-            demo_meeting = demo.seed(s)
-            s.flush()
-            pending_documents = documents.attach_files(app, s, demo_meeting, demo.demo_documents(), 3, "system:demo")
-            demo.name_documents(s, pending_documents)
+        pending_documents, seeded = demo.open_room(app, s, base, seed_demo=not no_demo)
+        if seeded:
             click.echo("Đã tạo kỳ họp mẫu (demo meeting seeded).")
-        else:
-            pending_documents = documents.unfinished(s)  # uploads cut short by a stop: process them again
-        links.set_public_base(s, base)
-        s.commit()
         m = meetings.current(s)
         clerk_url = None
         if m is not None:
@@ -165,7 +157,6 @@ def seed_demo(data_dir: Path | None) -> None:
     app = _app(data_dir)
     with db.standalone_session(app) as s:
         m = demo.seed(s)
-        s.commit()
         click.echo(f"Kỳ họp mẫu số {m.id}.")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from meeting_server.domain import payload
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
-from meeting_server.realtime import broadcast
+from meeting_server.realtime.announce import announce
 from meeting_server.realtime.registry import socket_event
 from meeting_server.services import meetings
 from meeting_server.store import db
@@ -23,11 +23,9 @@ def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
     """Sent by the chair (or clerk) to move the sitting to an agenda item; every screen gets the new `state`."""
     item_id = payload.integer(payload.fields(data, empty_ok=True), "item_id", allow_none=True)
     s = db.session()
-    m = meetings.get(s, who.meeting_id)
-    meetings.set_current_item(s, m, item_id, who.actor)
-    s.commit()
-    broadcast.meeting_changed(m)
-    return {"ok": True, "seq": m.seq}
+    change = meetings.set_current_item(s, meetings.get(s, who.meeting_id), item_id, who.actor)
+    announce(change)
+    return {"ok": True, "seq": change.seq}
 
 
 @socket_event("meeting.set_status", requires=Permission.AGENDA_CONTROL)
@@ -39,8 +37,7 @@ def on_set_status(who: Principal, data: Any) -> dict[str, Any]:
     if not isinstance(status, str):
         raise payload.invalid()
     s = db.session()
-    m = meetings.get(s, who.meeting_id)
-    meetings.set_status(s, m, status, who.actor, below_quorum_ok=below_quorum_ok)
-    s.commit()
-    broadcast.meeting_changed(m)
-    return {"ok": True, "seq": m.seq}
+    change = meetings.set_status(s, meetings.get(s, who.meeting_id), status, who.actor,
+                                 below_quorum_ok=below_quorum_ok)
+    announce(change)
+    return {"ok": True, "seq": change.seq}

@@ -145,10 +145,11 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
     a batched lean event, checks the card itself, one event at a time, with the same acks as `socket_event`.
 
     The handler is called as `fn(app, conn, who, data)`: the Flask app, a pooled DBAPI connection of its own
-    (store.prepared; the handler commits, and what it did not commit is rolled back after it), and the principal,
-    already checked for `requires`. A page turn is the one moment every screen waits on the server; Flask's request
-    context and the ORM Session, taken cold after the loop slept, cost more than the turn's SQL itself
-    (scripts/bench/fanout.py). A handler that needs the ORM opens a session itself (db.standalone_session).
+    (store.prepared; the use case it calls commits, services.documents.turn, and what it did not commit is rolled
+    back after it), and the principal, already checked for `requires`. A page turn is the one moment every
+    screen waits on the server; Flask's request context and the ORM Session, taken cold after the loop slept, cost
+    more than the turn's SQL itself (scripts/bench/fanout.py). A handler that needs the ORM opens a session itself
+    (db.standalone_session).
     """
 
     def deco(fn: Handler) -> Handler:

@@ -18,16 +18,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
-from sqlalchemy import select, update
+from flask import Flask
+from sqlalchemy import select
 
 from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError
-from meeting_server.domain.permissions import Permission, Role
-from meeting_server.domain.principal import Principal
-from meeting_server.realtime import rooms
+from meeting_server.domain.permissions import Permission
+from meeting_server.realtime.announce import announce
 from meeting_server.realtime.registry import failed, forbidden, lean_socket_event, revoked
-from meeting_server.services import tokens, voting
+from meeting_server.services import tokens, unit, voting
+from meeting_server.services.unit import Change
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Poll, utcnow
 
@@ -45,31 +45,13 @@ def _socketio() -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Broadcasts
+# After a poll closed
 
 
-def poll_changed(m: Meeting, p: Poll, event: str) -> None:
-    """After create/open/close/cancel/paper totals: each role room gets the poll as that role may see it."""
-    from meeting_server.store.db import standalone_session
-
-    sio = _socketio()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with standalone_session(app) as s:
-        p = s.get(Poll, p.id)  # type: ignore[assignment]
-        assert p is not None
-        views: dict[tuple[bool, bool], dict[str, Any] | None] = {}
-        for role in Role:
-            who = Principal(role, m.id)
-            # Roles differ only in whether they see drafts and names: build each distinct view once.
-            cls = (who.can(Permission.VOTE_MANAGE), who.can(Permission.VOTE_SEE_NAMES))
-            if cls not in views:
-                visible = p.state != "draft" or cls[0]
-                views[cls] = voting.view(s, p, who) if visible else None
-            sio.emit("poll", {"event": event, "seq": m.seq, "poll": views[cls]}, to=rooms.role(m.id, role))
-    if event == "closed":
-        # A closed poll is a result the council announced: copy the database right away (SQLite backup API,
-        # in a real thread), so a dead disk after the session loses nothing that was decided.
-        sio.start_background_task(_backup_after_close, app, p.id)
+def back_up_after_close(app: Flask, poll_id: int) -> None:
+    """A closed poll is a result the council announced: copy the database right away (SQLite backup API, in a real
+    thread), so a dead disk after the session loses nothing that was decided."""
+    _socketio().start_background_task(_backup_after_close, app, poll_id)
 
 
 def _backup_after_close(app: Flask, poll_id: int) -> None:
@@ -79,11 +61,6 @@ def _backup_after_close(app: Flask, poll_id: int) -> None:
         backup.backup_now(app, f"poll-{poll_id}-closed")
     except Exception:  # a failed backup must not disturb the sitting; it is logged for the clerk
         log.exception("backup after poll %s closed failed", poll_id)
-
-
-def progress_changed(meeting_id: int, seq: int, prog: dict[str, int]) -> None:
-    """After a group commit: how many have voted, to everyone in the meeting."""
-    _socketio().emit("poll.progress", dict(prog, seq=seq), to=rooms.meeting(meeting_id))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -107,6 +84,8 @@ class BallotWriter:
 
     sqlite3 calls hold the eventlet loop, so 500 separate FULL commits would queue behind each other; writing what
     has gathered in one commit keeps the ack latency near one commit. No ack is sent before its commit.
+    The measured hot path that owns its transaction here rather than in a service's `unit.of_work` (ballots of
+    many phones in one unit); services.voting.cast_many writes them, `unit.bump_many` moves the seqs.
     """
 
     def __init__(self, app: Flask) -> None:
@@ -175,7 +154,7 @@ class BallotWriter:
             if meetings:
                 # A write before the checks: it takes SQLite's write lock, so what the checks read stays true until
                 # the commit. (The tokens were read just before it, with no yield in between.)
-                s.execute(update(Meeting).where(Meeting.id.in_(meetings)).values(seq=Meeting.seq + 1))
+                unit.bump_many(s, meetings)
                 outcomes = voting.cast_many(s, [c for _i, c in casts], utcnow())
                 for (i, _c), out in zip(casts, outcomes, strict=True):
                     if isinstance(out, DomainError):
@@ -193,11 +172,12 @@ class BallotWriter:
                 assert p is not None
                 figures.append((meeting_id, voting.progress(s, p)))
             seqs = dict(s.execute(select(Meeting.id, Meeting.seq).where(Meeting.id.in_(meetings))).tuples().all())
-            s.commit()  # synchronous=FULL: on disk when this returns
+            s.commit()  # hot path, the group commit: synchronous=FULL, on disk when this returns
         self._answer(batch, acks)
         log.debug("wrote %d ballots in %.1f ms", len(batch), (time.monotonic() - started) * 1000)
         for meeting_id, prog in figures:
-            progress_changed(meeting_id, seqs[meeting_id], prog)
+            announce(Change(meeting_id, seqs[meeting_id], poll_id=prog["poll_id"],
+                            progress=(prog["voted"], prog["eligible"])))
 
     @staticmethod
     def _answer(batch: list[_Pending], acks: list[dict[str, Any] | None]) -> None:
@@ -272,15 +252,13 @@ def close_expired(app: Flask) -> list[int]:
             m = s.get(Meeting, p.meeting_id)
             assert m is not None
             try:
-                voting.close(s, m, p, "countdown")
-                s.commit()
+                change = voting.close(s, m, p, "countdown")
             except DomainError as err:
-                s.rollback()
                 log.error("poll %s could not be closed at its deadline: %s", p.id, err.code)
                 continue
-            voting.checkpoint_after_close(s)
             closed.append(p.id)
-            poll_changed(m, p, "closed")
+            announce(change)
+            back_up_after_close(app, p.id)
     return closed
 
 

@@ -12,7 +12,8 @@ from meeting_server.domain import quorum
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES
 from meeting_server.domain.voting import Threshold
-from meeting_server.services import audit, voting
+from meeting_server.services import audit, unit, voting
+from meeting_server.services.unit import Change, Done
 from meeting_server.store.tables import Attendance, Meeting, Participant, utcnow
 
 STATUSES = ("present", "absent", "left", "unknown")
@@ -74,26 +75,28 @@ def _row(p: Participant) -> Attendance:
     return p.attendance
 
 
-def joined(s: Session, m: Meeting, p: Participant) -> bool:
-    """A card was scanned: mark its holder present (late when the sitting is already open). True if it changed."""
-    a = _row(p)
-    if a.status == "present":
-        return False
-    now = utcnow()
-    first_time = a.arrived_at is None
-    a.status, a.left_at, a.reason, a.marked_by = "present", None, "", "self"
-    if first_time:
-        a.arrived_at = now
-        a.late = m.status == "in_progress"
-    voting.on_present(s, m, p.id)
-    m.seq += 1
-    audit.record(s, m.id, "attendance.joined", f"{p.role}:{p.id}",
-                 {"participant_id": p.id, "late": a.late})
-    return True
+def joined(s: Session, m: Meeting, p: Participant) -> Change | None:
+    """A card was scanned: mark its holder present (late when the sitting is already open). None if they were
+    already present (nothing changed, nothing committed)."""
+    if p.attendance is not None and p.attendance.status == "present":
+        return None
+    with unit.of_work(s):
+        a = _row(p)
+        now = utcnow()
+        first_time = a.arrived_at is None
+        a.status, a.left_at, a.reason, a.marked_by = "present", None, "", "self"
+        if first_time:
+            a.arrived_at = now
+            a.late = m.status == "in_progress"
+        voting.on_present(s, m, p.id)
+        unit.bump(m)
+        audit.record(s, m.id, "attendance.joined", f"{p.role}:{p.id}",
+                     {"participant_id": p.id, "late": a.late})
+    return unit.change(m, attendance=True)
 
 
 def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, late: bool | None,
-         actor: str) -> Participant:
+         actor: str) -> Done[Participant]:
     """The clerk or secretary sets someone's attendance: present, absent (with reason) or left early."""
     p = next((x for x in m.participants if x.id == participant_id), None)
     if p is None:
@@ -103,6 +106,12 @@ def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, 
     reason = " ".join(reason.split())[:300]
     if status == "absent" and not reason:
         raise DomainError("Hãy ghi lý do vắng mặt (ví dụ: ốm, đi công tác).", "attendance.reason_required")
+    with unit.of_work(s):
+        _mark(s, m, p, status, reason, late, actor)
+    return Done(p, unit.change(m, attendance=True))
+
+
+def _mark(s: Session, m: Meeting, p: Participant, status: str, reason: str, late: bool | None, actor: str) -> None:
     a = _row(p)
     now = utcnow()
     if status == "present":
@@ -122,10 +131,9 @@ def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, 
     if late is not None and status == "present":
         a.late = late
     a.status, a.marked_by = status, "clerk"
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, f"attendance.{status}", actor,
                  {"participant_id": p.id, "reason": a.reason, "late": a.late})
-    return p
 
 
 def roster(m: Meeting) -> list[dict[str, Any]]:

@@ -52,17 +52,17 @@ def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str,
         for meeting_id, kind, actor, data in rows:
             record(s, meeting_id, kind, actor, data)
         return
-    seq, digest = head
+    digest = head[1]
     events = []
-    for meeting_id, kind, actor, data in rows:
-        seq += 1
+    for seq, (meeting_id, kind, actor, data) in enumerate(rows, start=head[0] + 1):
         entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)
         digest = audit.next_hash(digest, entry)
         events.append({"seq": seq, "meeting_id": meeting_id, "at": entry["at"], "kind": kind, "actor": actor,
                        "data": entry["data"], "hash": digest})
     # Compare-and-set on the head: a concurrent writer would make this fail rather than fork the chain.
     heads = core_table(AuditHead)
-    moved = conn.execute(update(heads).where(heads.c.id == 1, heads.c.seq == head[0]).values(seq=seq, hash=digest))
+    moved = conn.execute(update(heads).where(heads.c.id == 1, heads.c.seq == head[0])
+                         .values(seq=head[0] + len(rows), hash=digest))
     if moved.rowcount != 1:
         raise DomainError("Nhật ký thay đổi đồng thời; hãy gửi lại.", "conflict")
     conn.execute(insert(core_table(AuditEvent)), events)

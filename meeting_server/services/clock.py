@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
 from meeting_server.store.tables import Setting, utcnow
 
 KEY = "clock_offset_ms"
@@ -34,7 +34,8 @@ def corrected(s: Session, dt: datetime | None = None) -> datetime:
 
 
 def set_from_device(s: Session, device_ms: Any, actor: str, meeting_id: int | None = None) -> int:
-    """Take the time of the clerk's phone as real time; returns the offset now in force (ms)."""
+    """Take the time of the clerk's phone as real time; returns the offset now in force (ms), committed. No screen
+    shows the offset: nothing to announce."""
     if isinstance(device_ms, bool) or not isinstance(device_ms, int):
         raise DomainError("Thời gian gửi lên không hợp lệ.", "clock.invalid")
     server_ms = int(utcnow().timestamp() * 1000)
@@ -43,11 +44,12 @@ def set_from_device(s: Session, device_ms: Any, actor: str, meeting_id: int | No
         raise DomainError("Giờ của điện thoại lệch quá xa giờ máy chủ; hãy kiểm tra lại giờ điện thoại.",
                           "clock.implausible")
     new = 0 if abs(diff) < MIN_OFFSET_MS else diff
-    row = s.get(Setting, KEY)
-    if row is None:
-        s.add(Setting(key=KEY, value=new))
-    else:
-        row.value = new
-    audit.record(s, meeting_id, "clock.corrected", actor,
-                 {"offset_ms": new, "server_ms": server_ms, "device_ms": device_ms})
+    with unit.of_work(s):
+        row = s.get(Setting, KEY)
+        if row is None:
+            s.add(Setting(key=KEY, value=new))
+        else:
+            row.value = new
+        audit.record(s, meeting_id, "clock.corrected", actor,
+                     {"offset_ms": new, "server_ms": server_ms, "device_ms": device_ms})
     return new

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.roster import parse_rows
 from meeting_server.domain.timefmt import VN
-from meeting_server.services import meetings, roster
+from meeting_server.services import meetings, roster, unit
 from meeting_server.store.tables import Meeting, Participant
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -37,7 +38,33 @@ def is_empty(s: Session) -> bool:
 
 
 def seed(s: Session) -> Meeting:
-    """Create "Kỳ họp thứ Hai, HĐND xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031" with its agenda and delegates."""
+    """Create "Kỳ họp thứ Hai, HĐND xã Đồng Lê khóa I, nhiệm kỳ 2026 - 2031" with its agenda and delegates, in one
+    unit of work (the use cases it is made of join it)."""
+    with unit.of_work(s):
+        return _seed(s)
+
+
+def open_room(app: Flask, s: Session, base: str, *, seed_demo: bool) -> tuple[list[int], bool]:
+    """At start, in one transaction: the demo meeting and its documents in an empty data directory (when
+    `seed_demo`), else the uploads a stop cut short; and the address the server chose. Returns the documents to
+    process and whether the demo was seeded."""
+    from meeting_server.services import documents, links
+
+    seeded = False
+    with unit.of_work(s):
+        if seed_demo and is_empty(s):
+            m = seed(s)
+            s.flush()
+            pending = documents.attach_files(app, s, m, demo_documents(), 3, "system:demo")
+            name_documents(s, pending)
+            seeded = True
+        else:
+            pending = documents.unfinished(s)  # uploads cut short by a stop: process them again
+        links.set_public_base(s, base)
+    return pending, seeded
+
+
+def _seed(s: Session) -> Meeting:
     today = datetime.now(VN).date()
     f = meetings.MeetingFields(
         council_level="xã",

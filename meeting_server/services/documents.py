@@ -47,7 +47,8 @@ from meeting_server.domain.documents import document_rights, may_be_handed_prese
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
+from meeting_server.services.unit import Change, Done
 from meeting_server.store import db
 from meeting_server.store.prepared import DBConn, Prepared
 from meeting_server.store.tables import (
@@ -190,8 +191,16 @@ def create(
     confidential: bool,
     downloadable: bool,
     actor: str,
-) -> Document:
-    """A new document in `processing`; the caller commits and then starts `process`."""
+) -> Done[Document]:
+    """A new document in `processing` (the caller then starts `process`); every role gets its document list."""
+    with unit.of_work(s):
+        doc = _create(s, m, up, original_name, mime, item_id=item_id, confidential=confidential,
+                      downloadable=downloadable, actor=actor)
+    return Done(doc, unit.change(m, documents=True))
+
+
+def _create(s: Session, m: Meeting, up: StoredUpload, original_name: str, mime: str, *, item_id: int | None,
+            confidential: bool, downloadable: bool, actor: str) -> Document:
     if item_id is not None:
         _item(s, m, item_id)
     position = (s.scalar(select(func.max(Document.position)).where(Document.meeting_id == m.id)) or 0) + 1
@@ -212,7 +221,7 @@ def create(
     )
     s.add(doc)
     s.flush()
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "document.uploaded", actor, {
         "document_id": doc.id, "content_hash": up.content_hash, "name": name, "size": up.size,
         "item_id": item_id, "confidential": confidential,
@@ -227,7 +236,8 @@ def _item(s: Session, m: Meeting, item_id: int) -> AgendaItem:
     return it
 
 
-Notify = Callable[[str, Document], None]
+#: Told of processing: ("progress", doc, None), or ("ready" | "failed", doc, the committed Change to announce).
+Notify = Callable[[str, Document, Change | None], None]
 
 
 @contextmanager
@@ -257,7 +267,9 @@ def claim(app: Flask, document_id: int) -> Iterator[bool]:
 def process(app: Flask, document_id: int, notify: Notify, *, password: str | None = None) -> None:
     """Inspect the upload in a worker, index its text, draw its first page, mark it ready, then draw the rest.
 
-    Runs in a background (green) thread; `notify(kind, doc)` is called with kind "progress", "ready" or "failed".
+    Runs in a background (green) thread; `notify(kind, doc, change)` is called with kind "progress", "ready" or
+    "failed" (these two with the committed `Change`). Each step commits on its own: the worker takes seconds and the
+    write lock must not wait for it.
     Left to another process of the same data directory that is processing it already (`claim`).
     """
     with claim(app, document_id) as mine:
@@ -281,26 +293,24 @@ def _process(app: Flask, document_id: int, notify: Notify, password: str | None)
                 # The first page at phone width before "ready": the first delegate to open it does not wait.
                 p.render(pdf_path(app, content_hash), content_hash, 0, PHONE_WIDTH, priority=Priority.HIGH)
         except IngestError as err:
-            _fail(s, doc, err.code, err.message)
-            notify("failed", doc)
+            notify("failed", doc, _fail(s, doc, err.code, err.message))
             return
         except JobCancelled:
             return
         except Exception:  # never leave a document spinning in "processing"
             log.exception("processing document %s failed", document_id)
-            _fail(s, doc, "doc.damaged", IngestError.of("doc.damaged").message)
-            notify("failed", doc)
+            notify("failed", doc, _fail(s, doc, "doc.damaged", IngestError.of("doc.damaged").message))
             return
         doc.status = "ready"
         doc.pages_rendered = 0 if doc.confidential else 1
         m = s.get(Meeting, doc.meeting_id)
         assert m is not None
-        m.seq += 1
+        unit.bump(m)
         audit.record(s, m.id, "document.ready", "system:documents",
                      {"document_id": doc.id, "pages": doc.page_count, "title": doc.title})
         s.commit()
         sync_fast_path(app, s, document_id, content_hash)  # signed page URLs work from now on (not confidential)
-        notify("ready", doc)
+        notify("ready", doc, unit.change(m, documents=True))
         if doc.confidential:
             # Pages of a confidential document are drawn per viewer, with the viewer's name on them.
             return
@@ -319,7 +329,7 @@ def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
             last[0] = now
             doc.pages_rendered = done
             s.commit()
-            notify("progress", doc)
+            notify("progress", doc, None)
 
     from meeting_server.documents import pre_render_document
 
@@ -363,7 +373,7 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
     s.flush()
 
 
-def _fail(s: Session, doc: Document, code: str, message: str) -> None:
+def _fail(s: Session, doc: Document, code: str, message: str) -> Change | None:
     s.rollback()
     doc = s.get(Document, doc.id) or doc
     doc.status = "failed"
@@ -371,23 +381,25 @@ def _fail(s: Session, doc: Document, code: str, message: str) -> None:
     doc.failure_message = message
     m = s.get(Meeting, doc.meeting_id)
     if m is not None:
-        m.seq += 1
+        unit.bump(m)
         audit.record(s, m.id, "document.failed", "system:documents",
                      {"document_id": doc.id, "code": code})
     s.commit()
+    return unit.change(m, documents=True) if m is not None else None
 
 
-def retry_with_password(s: Session, m: Meeting, document_id: int, password: str, actor: str) -> Document:
+def retry_with_password(s: Session, m: Meeting, document_id: int, password: str, actor: str) -> Done[Document]:
     """Put a password-protected upload back into processing (the caller starts `process` with the password)."""
     doc = get(s, m, document_id)
     if doc.status != "failed" or doc.failure_code != "doc.encrypted":
         raise DomainError("Tài liệu này không cần mật khẩu.", "document.no_password_needed")
     if not password:
         raise DomainError("Hãy nhập mật khẩu.", "document.password_missing")
-    doc.status, doc.failure_code, doc.failure_message = "processing", "", ""
-    m.seq += 1
-    audit.record(s, m.id, "document.password_given", actor, {"document_id": doc.id})
-    return doc
+    with unit.of_work(s):
+        doc.status, doc.failure_code, doc.failure_message = "processing", "", ""
+        unit.bump(m)
+        audit.record(s, m.id, "document.password_given", actor, {"document_id": doc.id})
+    return Done(doc, unit.change(m, documents=True))
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -624,8 +636,21 @@ def original(app: Flask, s: Session, who: Principal, document_id: int) -> tuple[
 # --- the clerk's changes ----------------------------------------------------------------------------------------
 
 
-def update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], actor: str) -> Document:
-    """Change a document's title, agenda item, confidential or downloadable flags."""
+def update(app: Flask, s: Session, m: Meeting, document_id: int, changes: dict[str, Any],
+           actor: str) -> Done[Document]:
+    """Change a document's title, agenda item, confidential or downloadable flags; every role gets its list.
+
+    The signed page URLs close before the commit that makes it confidential, and open after the one that makes it
+    public (see `sync_fast_path`)."""
+    with unit.of_work(s):
+        doc = _update(s, m, document_id, changes, actor)
+        content_hash = doc.content_hash
+        sync_fast_path(app, s, document_id, content_hash, may_open=False)
+    sync_fast_path(app, s, document_id, content_hash)
+    return Done(doc, unit.change(m, documents=True))
+
+
+def _update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], actor: str) -> Document:
     doc = get(s, m, document_id)
     done: dict[str, Any] = {}
     if "title" in changes:
@@ -650,14 +675,21 @@ def update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], ac
         doc.downloadable = False
     if not done:
         return doc
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "document.updated", actor, dict(done, document_id=doc.id))
     return doc
 
 
-def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> str:
-    """Remove a document; its stored bytes go too when no other document uses them. Returns its content hash
-    (for `sync_fast_path` after the commit). Its signed page URLs stop at once."""
+def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> Change:
+    """Remove a document; its stored bytes go too when no other document uses them. Its signed page URLs stop at
+    once; every role gets its list."""
+    with unit.of_work(s):
+        content_hash = _remove(app, s, m, document_id, actor)
+    sync_fast_path(app, s, document_id, content_hash)  # removes what a racing request put back
+    return unit.change(m, documents=True)
+
+
+def _remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> str:
     doc = get(s, m, document_id)
     content_hash = doc.content_hash
     _fts_delete(s, doc.id)
@@ -665,7 +697,7 @@ def remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) -> 
     if pres is not None and pres.document_id == doc.id:
         pres.document_id = None
     s.delete(doc)
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "document.removed", actor, {"document_id": document_id, "content_hash": content_hash})
     s.flush()
     sync_fast_path(app, s, document_id, content_hash, may_open=False)  # closed before the removal commits
@@ -730,6 +762,24 @@ def present(s: Session, meeting_id: int, who: Principal, document_id: int | None
     return presented
 
 
+def turn(app: Flask, conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
+         on_projector: bool | None = None) -> Presented:
+    """A page turn, the room's hot path and its documented exception to `unit.of_work`: committed here with
+    SQLite's `synchronous=NORMAL` (a page turn decides nothing: no fsync before every screen turns), on the DBAPI
+    connection `conn` when it stays within the document shown (`turn_page`), else through a Session (`present`,
+    which the audit log keeps). The caller announces the `Presented` (realtime.announce.presented)."""
+    db.relax_durability(conn)
+    presented = turn_page(conn, meeting_id, who, document_id, page, on_projector)
+    if presented is not None:
+        conn.commit()
+        return presented
+    with db.standalone_session(app) as s:
+        db.relax_durability(s)
+        presented = present(s, meeting_id, who, document_id, page, on_projector)
+        s.commit()
+    return presented
+
+
 def turn_page(conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
               on_projector: bool | None = None) -> Presented | None:
     """`present` without a Session, for the room's hot path: another page of the document already shown. None,
@@ -786,30 +836,21 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
                      content_hash if not confidential else None, page_count)
 
 
-@dataclass(frozen=True)
-class Handover:
-    """Whom presenting went from and to: their own `state` changes (`me.can_present`), not only their role's."""
-
-    before: int | None
-    after: int | None
-
-    @property
-    def people(self) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(p for p in (self.before, self.after) if p is not None))
-
-
-def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Handover:
-    """The chair hands presenting to a delegate (or takes it back with None)."""
-    pres = presentation(s, m.id)
-    if participant_id is not None:
-        p = s.get(Participant, participant_id)
-        if p is None or p.meeting_id != m.id or not may_be_handed_presenting(Role(p.role)):
-            raise DomainError("Chỉ giao quyền trình bày cho đại biểu của kỳ họp.", "document.bad_grantee")
-    before = pres.granted_participant_id
-    pres.granted_participant_id = participant_id
-    m.seq += 1
-    audit.record(s, m.id, "document.presenter_granted", actor, {"participant_id": participant_id})
-    return Handover(before, participant_id)
+def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Change:
+    """The chair hands presenting to a delegate (or takes it back with None); every screen gets a new `state`, and
+    the one who had it and the one who has it now their own (`me.can_present` changes for them, not for their role)."""
+    with unit.of_work(s):
+        pres = presentation(s, m.id)
+        if participant_id is not None:
+            p = s.get(Participant, participant_id)
+            if p is None or p.meeting_id != m.id or not may_be_handed_presenting(Role(p.role)):
+                raise DomainError("Chỉ giao quyền trình bày cho đại biểu của kỳ họp.", "document.bad_grantee")
+        before = pres.granted_participant_id
+        pres.granted_participant_id = participant_id
+        unit.bump(m)
+        audit.record(s, m.id, "document.presenter_granted", actor, {"participant_id": participant_id})
+    people = tuple(dict.fromkeys(p for p in (before, participant_id) if p is not None))
+    return unit.change(m, state=True, people=people)
 
 
 def presented_payload(p: Presented, ts: int, visible_doc: bool = True) -> dict[str, Any]:
@@ -915,7 +956,13 @@ def notes(s: Session, who: Principal, document_id: int) -> dict[str, str]:
 
 
 def save_note(s: Session, who: Principal, document_id: int, page_no: int, note: str) -> None:
-    """Keep (or clear, with empty text) this person's note on a page. Notes are private: no audit, no broadcast."""
+    """Keep (or clear, with empty text) this person's note on a page. Notes are private: no audit, no seq, nothing
+    to announce."""
+    with unit.of_work(s):
+        _save_note(s, who, document_id, page_no, note)
+
+
+def _save_note(s: Session, who: Principal, document_id: int, page_no: int, note: str) -> None:
     author = _note_author(who)
     doc = visible(s, who, document_id)
     if not 1 <= page_no <= doc.page_count:
@@ -957,7 +1004,7 @@ def export_notes(s: Session, who: Principal) -> str:
 
 
 __all__ = [
-    "FORMATS", "Handover", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create",
+    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create",
     "detail", "export_notes", "grant", "limits", "listing", "my_rights", "notes", "original", "page_image", "pool",
     "present", "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state",
     "store_upload", "sync_fast_path", "update", "page_key", "page_url_template",
@@ -986,14 +1033,14 @@ def documents_state(m: Meeting, who: Principal) -> dict[str, Any]:
 
 def attach_files(app: Flask, s: Session, m: Meeting, paths: list[Path], item_position: int, actor: str) -> list[int]:
     """Store files from disk as documents of the agenda item at `item_position` (the demo's shipped PDFs);
-    the caller commits and starts processing of the returned ids."""
+    in the caller's unit of work (`demo.open_room`), which then starts processing of the returned ids."""
     item = next((it for it in m.items if it.position == item_position), None)
     ids = []
     for path in paths:
         with open(path, "rb") as f:
             up = store_upload(app, f, limits(app).max_upload_bytes)
         doc = create(s, m, up, path.name, "application/pdf", item_id=item.id if item else None,
-                     confidential=False, downloadable=True, actor=actor)
+                     confidential=False, downloadable=True, actor=actor).value
         ids.append(doc.id)
     return ids
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from meeting_server.services.unit import Change
 from meeting_server.store.tables import Meeting, Setting
 
 PUBLIC_BASE_KEY = "public_base_url"
@@ -25,6 +26,17 @@ def set_public_base(s: Session, base: str) -> None:
         s.add(Setting(key=PUBLIC_BASE_KEY, value=base))
     else:
         row.value = base
+
+
+def follow_address(s: Session, base: str) -> Change | None:
+    """The server's address changed (DHCP): record it; the current meeting's screens get a new `state` (with the
+    same seq: the projector's room QR shows the new address). None when there is no meeting yet."""
+    from meeting_server.services import meetings, unit
+
+    with unit.of_work(s):
+        set_public_base(s, base)
+    m = meetings.current(s)
+    return unit.change(m, state=True) if m is not None else None
 
 
 def join_url(base: str, token: str) -> str:

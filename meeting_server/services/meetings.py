@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError, NotFound
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
 from meeting_server.services.tokens import new_token
+from meeting_server.services.unit import Change, Done
 from meeting_server.store.tables import AgendaItem, Meeting, Participant
 
 QUORUM_RULES = ("two_thirds", "more_than_half")
@@ -64,8 +65,15 @@ def current(s: Session) -> Meeting | None:
 
 
 def create(s: Session, f: MeetingFields, actor: str) -> Meeting:
-    """A new meeting with its own projector and room tokens, and a clerk card."""
+    """A new meeting with its own projector and room tokens, and a clerk card (no screen shows it yet: nothing to
+    announce)."""
     f.check()
+    with unit.of_work(s):
+        m = _create(s, f, actor)
+    return m
+
+
+def _create(s: Session, f: MeetingFields, actor: str) -> Meeting:
     m = Meeting(
         council_name=f.council_name,
         council_level=f.council_level,
@@ -87,9 +95,15 @@ def create(s: Session, f: MeetingFields, actor: str) -> Meeting:
     return m
 
 
-def update(s: Session, m: Meeting, f: MeetingFields, actor: str) -> None:
+def update(s: Session, m: Meeting, f: MeetingFields, actor: str) -> Change:
     """Change the meeting's details."""
     f.check()
+    with unit.of_work(s):
+        _update(s, m, f, actor)
+    return unit.change(m, state=True)
+
+
+def _update(s: Session, m: Meeting, f: MeetingFields, actor: str) -> None:
     m.council_name = f.council_name
     m.council_level = f.council_level
     m.locality = f.locality.strip()
@@ -99,7 +113,7 @@ def update(s: Session, m: Meeting, f: MeetingFields, actor: str) -> None:
     m.starts_at = f.starts_at
     m.seated_count = f.seated_count
     m.quorum_rule = f.quorum_rule
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "meeting.updated", actor, _fields_dict(f))
 
 
@@ -115,59 +129,67 @@ def _fields_dict(f: MeetingFields) -> dict[str, Any]:
     }
 
 
-def add_item(s: Session, m: Meeting, title: str, description: str, actor: str) -> AgendaItem:
+def add_item(s: Session, m: Meeting, title: str, description: str, actor: str) -> Done[AgendaItem]:
     """Append an agenda item."""
     title = " ".join(title.split())
     if not title:
         raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
     if len(title) > 300:
         raise DomainError("Tên nội dung dài quá 300 ký tự.", "agenda.invalid")
-    item = AgendaItem(meeting_id=m.id, position=len(m.items) + 1, title=title, description=description.strip())
-    m.items.append(item)
-    s.flush()
-    m.seq += 1
-    audit.record(s, m.id, "agenda.item_added", actor, {"item_id": item.id, "title": title})
-    return item
+    with unit.of_work(s):
+        item = AgendaItem(meeting_id=m.id, position=len(m.items) + 1, title=title, description=description.strip())
+        m.items.append(item)
+        s.flush()
+        unit.bump(m)
+        audit.record(s, m.id, "agenda.item_added", actor, {"item_id": item.id, "title": title})
+    return Done(item, unit.change(m, state=True))
 
 
-def edit_item(s: Session, m: Meeting, item_id: int, title: str, description: str, actor: str) -> None:
+def edit_item(s: Session, m: Meeting, item_id: int, title: str, description: str, actor: str) -> Change:
     """Rename an agenda item."""
     item = _item(m, item_id)
     title = " ".join(title.split())
     if not title:
         raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
-    item.title, item.description = title[:300], description.strip()
-    m.seq += 1
-    audit.record(s, m.id, "agenda.item_edited", actor, {"item_id": item.id, "title": item.title})
+    with unit.of_work(s):
+        item.title, item.description = title[:300], description.strip()
+        unit.bump(m)
+        audit.record(s, m.id, "agenda.item_edited", actor, {"item_id": item.id, "title": item.title})
+    return unit.change(m, state=True)
 
 
-def move_item(s: Session, m: Meeting, item_id: int, delta: int, actor: str) -> None:
-    """Move an item up (-1) or down (+1) in the order."""
+def move_item(s: Session, m: Meeting, item_id: int, delta: int, actor: str) -> Change | None:
+    """Move an item up (-1) or down (+1) in the order (None: already first or last, nothing changed)."""
     items = list(m.items)
     item = _item(m, item_id)
     i = items.index(item)
     j = i + delta
     if not 0 <= j < len(items):
-        return
-    items[i], items[j] = items[j], items[i]
-    for pos, it in enumerate(items, start=1):
-        it.position = pos
-    m.seq += 1
-    audit.record(s, m.id, "agenda.reordered", actor, {"order": [it.id for it in items]})
+        return None
+    with unit.of_work(s):
+        items[i], items[j] = items[j], items[i]
+        for pos, it in enumerate(items, start=1):
+            it.position = pos
+        unit.bump(m)
+        audit.record(s, m.id, "agenda.reordered", actor, {"order": [it.id for it in items]})
+    return unit.change(m, state=True)
 
 
-def delete_item(s: Session, m: Meeting, item_id: int, actor: str) -> None:
+def delete_item(s: Session, m: Meeting, item_id: int, actor: str) -> Change:
     """Remove an agenda item that is not the current one."""
     item = _item(m, item_id)
     if m.current_item_id == item.id:
         raise DomainError("Không thể xóa nội dung đang diễn ra.", "agenda.current")
-    if _item_has_record(s, item.id):
-        raise DomainError("Nội dung này đã có tài liệu, phát biểu hoặc biểu quyết; không thể xóa.", "agenda.on_record")
-    m.items.remove(item)
-    for pos, it in enumerate(m.items, start=1):
-        it.position = pos
-    m.seq += 1
-    audit.record(s, m.id, "agenda.item_deleted", actor, {"item_id": item_id, "title": item.title})
+    with unit.of_work(s):
+        if _item_has_record(s, item.id):
+            raise DomainError("Nội dung này đã có tài liệu, phát biểu hoặc biểu quyết; không thể xóa.",
+                              "agenda.on_record")
+        m.items.remove(item)
+        for pos, it in enumerate(m.items, start=1):
+            it.position = pos
+        unit.bump(m)
+        audit.record(s, m.id, "agenda.item_deleted", actor, {"item_id": item_id, "title": item.title})
+    return unit.change(m, state=True)
 
 
 def _item_has_record(s: Session, item_id: int) -> bool:
@@ -182,19 +204,21 @@ def _item_has_record(s: Session, item_id: int) -> bool:
         | exists().where(Poll.agenda_item_id == item_id))))
 
 
-def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) -> None:
+def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) -> Change:
     """The chair moves the sitting to an agenda item (or to none); a speech on the item left ends with it."""
     from meeting_server.services import speakers
 
     if item_id is not None:
         _item(m, item_id)
-    m.current_item_id = item_id
-    m.seq += 1
-    audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id})
-    speakers.end_when_item_changes(s, m, item_id, actor)
+    with unit.of_work(s):
+        m.current_item_id = item_id
+        unit.bump(m)
+        audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id})
+        speakers.end_when_item_changes(s, m, item_id, actor)
+    return unit.change(m, state=True)
 
 
-def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_ok: bool = False) -> None:
+def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_ok: bool = False) -> Change:
     """Open (khai mạc) or end (bế mạc) the sitting.
 
     Opening with fewer delegates present than the quorum (domain/quorum.py) is refused with the counts unless the
@@ -214,9 +238,11 @@ def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_
                               "%(required)d. Vẫn khai mạc?", "meeting.below_quorum",
                               params={"present": a.present, "seated": a.seated, "required": a.required})
         data = {"present": a.present, "seated": a.seated, "required": a.required}
-    m.status = status
-    m.seq += 1
-    audit.record(s, m.id, f"meeting.{status}", actor, data)
+    with unit.of_work(s):
+        m.status = status
+        unit.bump(m)
+        audit.record(s, m.id, f"meeting.{status}", actor, data)
+    return unit.change(m, state=True)
 
 
 def _item(m: Meeting, item_id: int) -> AgendaItem:

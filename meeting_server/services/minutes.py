@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
-from meeting_server.services import audit, clock
+from meeting_server.services import audit, clock, unit
 from meeting_server.services.record import build_record
+from meeting_server.services.unit import Done
 from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, utcnow
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,13 @@ def _default_texts(m: Meeting) -> dict[str, Any]:
 
 
 def save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> MinutesDraft:
-    """Autosave: merge the clerk's edited texts into the current draft; refused once signed or when out of date."""
+    """Autosave: merge the clerk's edited texts into the current draft; refused once signed or when out of date.
+    Only the clerk's editor shows the draft: no seq, nothing to announce."""
+    with unit.of_work(s):
+        return _save_texts(s, m, changes, base_revision)
+
+
+def _save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> MinutesDraft:
     draft = current(s, m)
     if draft.status in FROZEN:
         raise DomainError("Biên bản đã được ký: không sửa được nữa. Hãy tạo bản đính chính.", "minutes.frozen")
@@ -126,10 +133,16 @@ def draft_record(s: Session, m: Meeting) -> dict[str, Any]:
 
 
 def preview(app: Flask, s: Session, m: Meeting, width: int = 420) -> dict[str, Any]:
-    """Render the draft in the app's warm worker: page images (JPEG) for the editor. For a signed version, its own
-    PDF."""
-    record = draft_record(s, m)
-    return run_warm(app, "preview", {"record": record, "width": max(120, min(int(width), 1200))})
+    """Render the draft in the app's warm worker: page images (JPEG) for the editor, its page texts, and the draft's
+    `revision` they show. For a signed version, its own PDF.
+
+    The record is read (and version 1 made, on first use) in a transaction that ends before the worker starts:
+    rendering takes seconds and must hold nothing in the database."""
+    with unit.of_work(s):
+        revision = current(s, m).revision
+        record = draft_record(s, m)
+    out: dict[str, Any] = run_warm(app, "preview", {"record": record, "width": max(120, min(int(width), 1200))})
+    return dict(out, revision=revision)
 
 
 def signing_settings(app: Flask) -> dict[str, Any]:
@@ -168,8 +181,13 @@ def ca_dir(app: Flask) -> Path:
     return Path(app.config["DATA_DIR"]) / "signing"
 
 
-def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str] | None = None) -> MinutesDraft:
-    """Freeze the meeting, render and sign the current version (secretary, then chair), store it; return it."""
+def finalize(app: Flask, s: Session, m: Meeting, actor: str,
+             pins: dict[str, str] | None = None) -> Done[MinutesDraft]:
+    """Freeze the meeting, render and sign the current version (secretary, then chair), store it; return it, and
+    the change (every screen gets a new `state`: the meeting is a record now).
+
+    Three transactions on purpose: the freeze commits before the worker starts (seconds, holding nothing in the
+    database), the signed version commits after it; a failure in between unfreezes."""
     draft = current(s, m)
     if draft.status == "final":
         raise DomainError("Phiên bản biên bản này đã được ký.", "minutes.already_final")
@@ -206,7 +224,7 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
     draft.audit_head = head
     draft.pdf_path = str(rel)
     draft.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "minutes.finalized", actor, {
         "version": draft.version, "record_sha256": draft.record_sha256, "pdf_sha256": draft.pdf_sha256,
         "audit_head": head, "audit_seq": record["audit"]["seq"],
@@ -219,24 +237,26 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
         backup.backup_now(app, "finalize")
     except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
         log.exception("backup after finalizing the minutes failed")
-    return draft
+    return Done(draft, unit.change(m, state=True))
 
 
-def new_version(s: Session, m: Meeting, actor: str, note: str) -> MinutesDraft:
-    """Start a correction: a new draft version linked to the newest signed one (the meeting stays frozen)."""
-    last = current(s, m)
-    if last.status != "final":
-        raise DomainError("Chỉ tạo bản đính chính sau khi biên bản đã được ký.", "minutes.not_final")
-    texts = dict(last.texts or {})
-    texts["correction_note"] = _text(note or "", MAX_TEXT)
-    draft = MinutesDraft(meeting_id=m.id, version=last.version + 1, previous_id=last.id, status="draft",
-                         texts=texts, revision=0)
-    s.add(draft)
-    s.flush()
-    m.seq += 1
-    audit.record(s, m.id, "minutes.correction_started", actor, {"version": draft.version,
-                                                                 "previous_version": last.version})
-    return draft
+def new_version(s: Session, m: Meeting, actor: str, note: str) -> Done[MinutesDraft]:
+    """Start a correction: a new draft version linked to the newest signed one (the meeting stays frozen); every
+    screen gets a new `state` with the seq."""
+    with unit.of_work(s):
+        last = current(s, m)
+        if last.status != "final":
+            raise DomainError("Chỉ tạo bản đính chính sau khi biên bản đã được ký.", "minutes.not_final")
+        texts = dict(last.texts or {})
+        texts["correction_note"] = _text(note or "", MAX_TEXT)
+        draft = MinutesDraft(meeting_id=m.id, version=last.version + 1, previous_id=last.id, status="draft",
+                             texts=texts, revision=0)
+        s.add(draft)
+        s.flush()
+        unit.bump(m)
+        audit.record(s, m.id, "minutes.correction_started", actor, {"version": draft.version,
+                                                                     "previous_version": last.version})
+    return Done(draft, unit.change(m, state=True))
 
 
 def pdf_bytes(app: Flask, draft: MinutesDraft) -> bytes:
@@ -248,8 +268,10 @@ def pdf_bytes(app: Flask, draft: MinutesDraft) -> bytes:
 
 
 def state(s: Session, m: Meeting) -> dict[str, Any]:
-    """What the editor shows: the texts, the agenda to write summaries for, status and versions."""
-    draft = current(s, m)
+    """What the editor shows: the texts, the agenda to write summaries for, status and versions (the first look
+    creates version 1, committed here)."""
+    with unit.of_work(s):
+        draft = current(s, m)
     return {
         "meeting_id": m.id,
         "version": draft.version,

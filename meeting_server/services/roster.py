@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.roster import RosterPreview, fold
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
 from meeting_server.services.tokens import new_token
+from meeting_server.services.unit import Done
 from meeting_server.store.tables import Meeting, Participant
 
 
@@ -92,10 +93,17 @@ def plan(m: Meeting, preview: RosterPreview) -> ImportPlan:
     return ImportPlan(len(incoming - existing), len(incoming & existing), len(existing - incoming))
 
 
-def apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> ImportPlan:
-    """Save a preview without problems: matched people keep their card, new ones get one, others are removed."""
+def apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> Done[ImportPlan]:
+    """Save a preview without problems: matched people keep their card, new ones get one, others are removed.
+    Every screen gets a new `state` and attendance."""
     if not preview.ok:
         raise ImportRefused("Danh sách còn lỗi; chưa nhập gì.")
+    with unit.of_work(s):
+        result = _apply(s, m, preview, actor)
+    return Done(result, unit.change(m, state=True, attendance=True))
+
+
+def _apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> ImportPlan:
     result = plan(m, preview)
     by_key = {(fold(p.full_name), fold(p.title)): p for p in m.participants if p.role != "clerk"}
     incoming_keys = set()
@@ -117,7 +125,7 @@ def apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> ImportP
             "%(names)s. Hãy giữ họ trong tệp và đánh dấu vắng mặt nếu cần.", params={"names": ", ".join(on_record)})
     for p in leaving:
         m.participants.remove(p)
-    m.seq += 1
+    unit.bump(m)
     s.flush()
     audit.record(s, m.id, "roster.imported", actor,
                  {"added": result.added, "kept": result.kept, "removed": result.removed,

@@ -1,7 +1,8 @@
 """Requests to speak (đăng ký phát biểu): the queue per agenda item and the one floor per meeting, in the database.
 
 The rules are domain.speakers; this module loads a meeting's requests, lets the rules decide, writes the result
-back with an audit entry and a seq bump in the same transaction, and shapes what the screens show.
+back with an audit entry and a seq bump in the same transaction (each use case its own unit of work, whose `Change`
+says `speakers`), and shapes what the screens show.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain import speakers as rules
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.principal import Principal
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
+from meeting_server.services.unit import Change, Done
 from meeting_server.store.tables import AgendaItem, Meeting, Participant, SpeakerSetting, SpeakRequest, utcnow
 
 __all__ = [
@@ -43,10 +45,9 @@ _NEW = "new"
 
 
 def _lock(s: Session, m: Meeting) -> None:
-    """Bump seq first: the UPDATE takes the database's write lock before the requests are read, so two changes
-    cannot both pass a rule check on the same old state (SQLite serialises writers; PostgreSQL locks the row)."""
-    s.execute(update(Meeting).where(Meeting.id == m.id).values(seq=Meeting.seq + 1))
-    s.refresh(m)  # seq, and the current item or status as they are now that no one else can write
+    """Bump seq first (`unit.bump_locked`): the UPDATE takes the database's write lock before the requests are
+    read, so two changes cannot both pass a rule check on the same old state."""
+    unit.bump_locked(s, m)
 
 
 def _rows(s: Session, meeting_id: int) -> list[SpeakRequest]:
@@ -105,10 +106,21 @@ def default_limit(s: Session, meeting_id: int) -> int:
     return row.default_limit_s if row is not None else DEFAULT_LIMIT_S
 
 
-def request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
+def request(s: Session, m: Meeting, who: Principal) -> Done[SpeakRequest]:
     """A delegate asks for the floor on the current agenda item ("Xin phát biểu"); they join the end of the queue."""
     if who.participant_id is None or not who.is_delegate:
         raise DomainError("Chỉ đại biểu mới đăng ký phát biểu được.", "forbidden")
+    with unit.of_work(s):
+        row = _request(s, m, who)
+    return Done(row, _changed(m))
+
+
+def _changed(m: Meeting) -> Change:
+    return unit.change(m, speakers=True)
+
+
+def _request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
+    assert who.participant_id is not None
     _lock(s, m)
     if m.status == "ended":
         raise DomainError("Kỳ họp đã bế mạc.", "speak.meeting_ended")
@@ -139,9 +151,15 @@ def request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
 
 
 def withdraw(s: Session, m: Meeting, who: Principal, request_id: int | None = None,
-             may_manage: bool = False) -> SpeakRequest:
+             may_manage: bool = False) -> Done[SpeakRequest]:
     """Withdraw a waiting request ("Rút đăng ký"): a delegate their own on the current item; the chair
     (`may_manage`) any waiting request by id."""
+    with unit.of_work(s):
+        row = _withdraw(s, m, who, request_id, may_manage)
+    return Done(row, _changed(m))
+
+
+def _withdraw(s: Session, m: Meeting, who: Principal, request_id: int | None, may_manage: bool) -> SpeakRequest:
     _lock(s, m)
     rows = _rows(s, m.id)
     if request_id is None:
@@ -163,10 +181,16 @@ def withdraw(s: Session, m: Meeting, who: Principal, request_id: int | None = No
     return row
 
 
-def give(s: Session, m: Meeting, request_id: int, limit_s: int | None, actor: str) -> SpeakRequest:
+def give(s: Session, m: Meeting, request_id: int, limit_s: int | None, actor: str) -> Done[SpeakRequest]:
     """The chair gives the floor ("Mời phát biểu") for `limit_s` seconds (the meeting's default when None);
     whoever was speaking ends at the same instant."""
     limit = _check_limit(limit_s) if limit_s is not None else default_limit(s, m.id)
+    with unit.of_work(s):
+        row = _give(s, m, request_id, limit, actor)
+    return Done(row, _changed(m))
+
+
+def _give(s: Session, m: Meeting, request_id: int, limit: int, actor: str) -> SpeakRequest:
     _lock(s, m)
     rows = _rows(s, m.id)
     row = next((r for r in rows if r.id == request_id), None)
@@ -187,10 +211,12 @@ def give(s: Session, m: Meeting, request_id: int, limit_s: int | None, actor: st
     return row
 
 
-def end(s: Session, m: Meeting, actor: str) -> SpeakRequest:
+def end(s: Session, m: Meeting, actor: str) -> Done[SpeakRequest]:
     """The chair ends the current speech ("Kết thúc")."""
-    _lock(s, m)
-    return _end_speech(s, m, _rows(s, m.id), actor, {})
+    with unit.of_work(s):
+        _lock(s, m)
+        row = _end_speech(s, m, _rows(s, m.id), actor, {})
+    return Done(row, _changed(m))
 
 
 def _end_speech(s: Session, m: Meeting, rows: list[SpeakRequest], actor: str, why: dict[str, Any]) -> SpeakRequest:
@@ -218,10 +244,16 @@ def end_when_item_changes(s: Session, m: Meeting, item_id: int | None, actor: st
     return _end_speech(s, m, rows, actor, {"reason": "agenda.moved"})
 
 
-def set_time(s: Session, m: Meeting, limit_s: int, actor: str, current: bool = False) -> None:
+def set_time(s: Session, m: Meeting, limit_s: int, actor: str, current: bool = False) -> Change:
     """Set the meeting's default speaking time or, with `current`, the time of the speech under way (to give
     a speaker more, or less, time)."""
     limit = _check_limit(limit_s)
+    with unit.of_work(s):
+        _set_time(s, m, limit, actor, current)
+    return _changed(m)
+
+
+def _set_time(s: Session, m: Meeting, limit: int, actor: str, current: bool) -> None:
     _lock(s, m)
     if current:
         speaking = s.scalar(select(SpeakRequest).where(SpeakRequest.meeting_id == m.id,

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Role
 from meeting_server.domain.principal import Principal
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
+from meeting_server.services.unit import Change
 from meeting_server.store import db
 from meeting_server.store.prepared import DBConn, Prepared
 from meeting_server.store.tables import JoinFailure, Meeting, Participant, RevokedToken, core_table, utcnow
@@ -105,13 +106,16 @@ def resolve_many(s: Session, given: list[str]) -> dict[str, Principal | DomainEr
     return found
 
 
-def revoke_and_reissue(s: Session, participant: Participant, actor: str) -> str:
-    """Replace a lost card's token: the old QR stops working with this commit."""
-    s.add(RevokedToken(token=participant.token, participant_id=participant.id))
-    participant.token = new_token()
-    participant.token_issued_at = utcnow()
-    audit.record(s, participant.meeting_id, "card.reissued", actor, {"participant_id": participant.id})
-    return participant.token
+def revoke_and_reissue(s: Session, participant: Participant, actor: str) -> Change:
+    """Replace a lost card's token: the old QR stops working with this commit, and the card's open connections
+    are hung up (`Change.revoked`; no seq: no screen shows a token)."""
+    with unit.of_work(s):
+        s.add(RevokedToken(token=participant.token, participant_id=participant.id))
+        participant.token = new_token()
+        participant.token_issued_at = utcnow()
+        audit.record(s, participant.meeting_id, "card.reissued", actor, {"participant_id": participant.id})
+    seq = s.scalar(select(Meeting.seq).where(Meeting.id == participant.meeting_id)) or 0
+    return Change(participant.meeting_id, seq, revoked=(participant.id,))
 
 
 def note_failure(s: Session, address: str) -> int:

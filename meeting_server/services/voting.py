@@ -23,7 +23,8 @@ from meeting_server.domain import voting as rules
 from meeting_server.domain.errors import N_, DomainError, Msgid, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission, Role
 from meeting_server.domain.principal import Principal
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
+from meeting_server.services.unit import Change, Done
 from meeting_server.store.tables import (
     AgendaItem,
     Attendance,
@@ -270,7 +271,63 @@ def _persons(raw: Any, what: Msgid, name_label: Msgid) -> list[dict[str, str]]:
     return out
 
 
-def create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_of: Poll | None = None) -> Poll:
+def _changed(m: Meeting, p: Poll, event: str) -> Change:
+    return unit.change(m, poll_id=p.id, poll_event=event)
+
+
+def create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str) -> Done[Poll]:
+    """A draft poll from the clerk's or chair's form; the spec is checked by the domain before it is stored."""
+    with unit.of_work(s):
+        p = _create(s, m, body, actor)
+    return Done(p, _changed(m, p, "created"))
+
+
+def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None) -> Change:
+    """Open a draft: who may vote is fixed now (the delegates present), an optional countdown starts (the caller
+    arms its timer: `p.ends_at`)."""
+    with unit.of_work(s):
+        _open_poll(s, m, p, actor, countdown)
+    return _changed(m, p, "opened")
+
+
+def close(s: Session, m: Meeting, p: Poll, actor: str) -> Change:
+    """Close an open poll (the chair, or "countdown"), count it and keep the result; then empty the write-ahead
+    log of its casts (`checkpoint_after_close`). The caller backs the database up (`backup.backup_now`)."""
+    with unit.of_work(s):
+        _close(s, m, p, actor)
+    checkpoint_after_close(s)
+    s.commit()  # the checkpoint's own (empty) transaction
+    return _changed(m, p, "closed")
+
+
+def cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> Change:
+    """Cancel a draft or open poll; the record stays with its reason (ballots cast stay uncounted)."""
+    with unit.of_work(s):
+        _cancel(s, m, p, reason, actor)
+    checkpoint_after_close(s)
+    s.commit()
+    return _changed(m, p, "cancelled")
+
+
+def set_paper(s: Session, m: Meeting, p: Poll, body: Mapping[str, Any], actor: str) -> Change:
+    """The counting committee's totals of paper ballots (biên bản kiểm phiếu) of a secret poll, marked as such."""
+    with unit.of_work(s):
+        _set_paper(s, m, p, body, actor)
+    return _changed(m, p, "paper")
+
+
+def proxy(s: Session, m: Meeting, p: Poll, who: Principal, participant_id: Any, choice: Any) -> Done[dict[str, int]]:
+    """The secretary records the open vote of a delegate without a device, marked as such; everyone gets the
+    progress counts (the answer carries them too)."""
+    with unit.of_work(s):
+        target = proxy_target(s, m.id, participant_id)
+        unit.bump(m)  # flushed by `cast` before its checks: the write lock is held while they read
+        cast(s, Cast(who=who, poll_id=p.id, choice=choice, participant_id=target, proxy_by=who.actor))
+        prog = progress(s, p)
+    return Done(prog, unit.change(m, poll_id=p.id, progress=(prog["voted"], prog["eligible"])))
+
+
+def _create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_of: Poll | None = None) -> Poll:
     """A draft poll from the clerk's or chair's form; the spec is checked by the domain before it is stored."""
     try:
         kind = rules.PollKind(body.get("kind", "open"))
@@ -314,27 +371,33 @@ def create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_o
     )
     s.add(p)
     s.flush()
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "vote.created", actor,
                  {"poll_id": p.id, "kind": p.kind, "title": title, "spec": p.spec,
                   "agenda_item_id": item_id, "revote_of": p.revote_of_id})
     return p
 
 
-def revote(s: Session, m: Meeting, old: Poll, actor: str) -> Poll:
+def revote(s: Session, m: Meeting, old: Poll, actor: str) -> Done[Poll]:
     """A new draft with the same question, linked to the old poll (which keeps its record)."""
+    with unit.of_work(s):
+        p = _revote(s, m, old, actor)
+    return Done(p, _changed(m, p, "created"))
+
+
+def _revote(s: Session, m: Meeting, old: Poll, actor: str) -> Poll:
     if old.state not in (rules.PollState.CLOSED, rules.PollState.CANCELLED):
         raise DomainError("Chỉ biểu quyết lại khi cuộc biểu quyết đã kết thúc hoặc đã hủy.", "vote.not_done")
     body = dict(old.spec, kind=old.kind, title=old.title, agenda_item_id=old.agenda_item_id,
                 allow_change=old.allow_change)
-    return create(s, m, body, actor, revote_of=old)
+    return _create(s, m, body, actor, revote_of=old)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Lifecycle
 
 
-def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None) -> None:
+def _open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None) -> None:
     """Open a draft: who may vote is fixed now (the delegates present), an optional countdown starts."""
     if countdown is not None and (isinstance(countdown, bool) or not isinstance(countdown, int)
                                   or not 5 <= countdown <= MAX_COUNTDOWN):
@@ -355,7 +418,7 @@ def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None
     p.ends_at = now + timedelta(seconds=countdown) if countdown else None
     for pid in sorted(present):
         s.add(PollVoter(poll_id=p.id, participant_id=pid, source="opened", voted=False))
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "vote.opened", actor,
                  {"poll_id": p.id, "eligible": sorted(present), "countdown": countdown})
 
@@ -391,7 +454,7 @@ def compute_result(s: Session, m: Meeting, p: Poll) -> dict[str, Any]:
     return dict(result.to_dict(), lines=result.lines_vi(m.council_level))
 
 
-def close(s: Session, m: Meeting, p: Poll, actor: str) -> None:
+def _close(s: Session, m: Meeting, p: Poll, actor: str) -> None:
     """Close an open poll (the chair, or "countdown"), count it and keep the result."""
     p.state = str(rules.close_poll(rules.PollState(p.state)))
     _add_arrivals(s, p)
@@ -400,7 +463,7 @@ def close(s: Session, m: Meeting, p: Poll, actor: str) -> None:
     p.result = compute_result(s, m, p)
     if rules.PollKind(p.kind).is_secret:
         reshuffle_secret_ballots(s, p)
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "vote.closed", actor, {"poll_id": p.id, "result": _audit_result(p.result)})
 
 
@@ -442,7 +505,7 @@ def checkpoint_after_close(s: Session) -> None:
     log.warning("the write-ahead log could not be emptied after a poll closed; it will be at the next checkpoint")
 
 
-def cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> None:
+def _cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> None:
     """Cancel a draft or open poll; the record stays with its reason (ballots cast stay uncounted)."""
     reason = _clean(reason if reason is not None else "", 500, N_("Lý do"))
     p.state = str(rules.cancel_poll(rules.PollState(p.state), reason))
@@ -451,11 +514,11 @@ def cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> None:
     p.closed_by = actor
     if p.kind != rules.PollKind.OPEN:
         reshuffle_secret_ballots(s, p)
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "vote.cancelled", actor, {"poll_id": p.id, "reason": reason})
 
 
-def set_paper(s: Session, m: Meeting, p: Poll, body: Mapping[str, Any], actor: str) -> None:
+def _set_paper(s: Session, m: Meeting, p: Poll, body: Mapping[str, Any], actor: str) -> None:
     """The counting committee's totals of paper ballots (biên bản kiểm phiếu) of a secret poll, marked as such."""
     if not rules.PollKind(p.kind).is_secret:
         raise DomainError("Chỉ nhập phiếu giấy cho bỏ phiếu kín; biểu quyết công khai do thư ký ghi thay.",
@@ -487,7 +550,7 @@ def set_paper(s: Session, m: Meeting, p: Poll, body: Mapping[str, Any], actor: s
         raise
     if p.state == rules.PollState.CLOSED:
         p.result = result
-    m.seq += 1
+    unit.bump(m)
     audit.record(s, m.id, "vote.paper_totals", actor, {"poll_id": p.id, "paper": paper})
 
 

@@ -14,7 +14,7 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.extensions import csrf
 from meeting_server.i18n import translate
-from meeting_server.realtime import broadcast
+from meeting_server.realtime.announce import announce
 from meeting_server.services import attendance, meetings, roster, snapshot
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
@@ -81,9 +81,7 @@ def patch_meeting(meeting_id: int) -> Any:
         seated_count=seated,
         quorum_rule=str(body.get("quorum_rule", m.quorum_rule)),
     )
-    meetings.update(s, m, f, principal().actor)
-    s.commit()
-    broadcast.meeting_changed(m)
+    announce(meetings.update(s, m, f, principal().actor))
     return jsonify(snapshot.meeting_public(m))
 
 
@@ -102,10 +100,10 @@ def post_agenda_item(meeting_id: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     body = json_body()
-    item = meetings.add_item(s, m, str(body.get("title", "")), str(body.get("description", "")),
+    done = meetings.add_item(s, m, str(body.get("title", "")), str(body.get("description", "")),
                              principal().actor)
-    s.commit()
-    broadcast.meeting_changed(m)
+    announce(done.change)
+    item = done.value
     return jsonify({"id": item.id, "position": item.position, "title": item.title}), 201
 
 
@@ -138,10 +136,9 @@ def put_participants(meeting_id: int) -> Any:
         return jsonify({"error": "roster.invalid", "message": _("Danh sách có lỗi; chưa nhập gì."),
                         "problems": [{"line": p.line, "message": translate(p.template, p.params)}
                                      for p in preview.problems]}), 422
-    result = roster.apply(s, m, preview, principal().actor)
-    s.commit()
-    broadcast.meeting_changed(m)
-    broadcast.attendance_changed(m)
+    done = roster.apply(s, m, preview, principal().actor)
+    announce(done.change)
+    result = done.value
     return jsonify({"added": result.added, "kept": result.kept, "removed": result.removed})
 
 
@@ -164,10 +161,9 @@ def post_attendance(meeting_id: int, pid: int) -> Any:
     m = _meeting(meeting_id)
     body = json_body()
     late = body.get("late")
-    attendance.mark(s, m, pid, str(body.get("status", "")), str(body.get("reason", "")),
-                    late if isinstance(late, bool) else None, principal().actor)
-    s.commit()
-    broadcast.attendance_changed(m)
+    done = attendance.mark(s, m, pid, str(body.get("status", "")), str(body.get("reason", "")),
+                           late if isinstance(late, bool) else None, principal().actor)
+    announce(done.change)
     return jsonify({"summary": attendance.summary(m).to_dict()})
 
 

@@ -24,8 +24,7 @@ from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.i18n import translate
-from meeting_server.realtime import broadcast
-from meeting_server.realtime.registry import disconnect_participant
+from meeting_server.realtime.announce import announce
 from meeting_server.services import attendance, clock, links, meetings, roster, snapshot, tokens
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Participant
@@ -84,11 +83,7 @@ def console() -> Any:
 @requires(Permission.MEETING_MANAGE)
 def update_meeting() -> Any:
     """Save the meeting's details."""
-    s = db.session()
-    m = _meeting()
-    meetings.update(s, m, _fields(), principal().actor)
-    s.commit()
-    broadcast.meeting_changed(m)
+    announce(meetings.update(db.session(), _meeting(), _fields(), principal().actor))
     flash(_("Đã lưu thông tin kỳ họp."))
     return redirect(url_for(".console") + "#meeting")
 
@@ -97,9 +92,7 @@ def update_meeting() -> Any:
 @requires(Permission.MEETING_MANAGE)
 def new_meeting() -> Any:
     """Create the next meeting; the clerk's browser moves to the new meeting's clerk card."""
-    s = db.session()
-    m = meetings.create(s, _fields(), principal().actor)
-    s.commit()
+    m = meetings.create(db.session(), _fields(), principal().actor)
     clerk = next(p for p in m.participants if p.role == "clerk")
     return redirect(url_for("join.join", token=clerk.token))
 
@@ -108,11 +101,9 @@ def new_meeting() -> Any:
 @requires(Permission.MEETING_MANAGE)
 def add_item() -> Any:
     """Append an agenda item."""
-    s = db.session()
-    m = _meeting()
-    meetings.add_item(s, m, request.form.get("title", ""), request.form.get("description", ""), principal().actor)
-    s.commit()
-    broadcast.meeting_changed(m)
+    done = meetings.add_item(db.session(), _meeting(), request.form.get("title", ""),
+                             request.form.get("description", ""), principal().actor)
+    announce(done.change)
     return redirect(url_for(".console") + "#agenda")
 
 
@@ -125,15 +116,15 @@ def change_item(item_id: int) -> Any:
     action = request.form.get("action", "edit")
     actor = principal().actor
     if action == "up":
-        meetings.move_item(s, m, item_id, -1, actor)
+        change = meetings.move_item(s, m, item_id, -1, actor)
     elif action == "down":
-        meetings.move_item(s, m, item_id, 1, actor)
+        change = meetings.move_item(s, m, item_id, 1, actor)
     elif action == "delete":
-        meetings.delete_item(s, m, item_id, actor)
+        change = meetings.delete_item(s, m, item_id, actor)
     else:
-        meetings.edit_item(s, m, item_id, request.form.get("title", ""), request.form.get("description", ""), actor)
-    s.commit()
-    broadcast.meeting_changed(m)
+        change = meetings.edit_item(s, m, item_id, request.form.get("title", ""), request.form.get("description", ""),
+                                    actor)
+    announce(change)
     return redirect(url_for(".console") + "#agenda")
 
 
@@ -171,10 +162,9 @@ def roster_import() -> Any:
     except ValueError as exc:
         raise DomainError("Dữ liệu xem trước không hợp lệ; hãy tải tệp lên lại.", "roster.invalid") from exc
     preview = parse_rows([[str(c) for c in r] for r in table])
-    result = roster.apply(s, m, preview, principal().actor)
-    s.commit()
-    broadcast.meeting_changed(m)
-    broadcast.attendance_changed(m)
+    done = roster.apply(s, m, preview, principal().actor)
+    announce(done.change)
+    result = done.value
     flash(_("Đã nhập danh sách: %(added)d người mới, %(kept)d giữ nguyên, %(removed)d bị bỏ.",
             added=result.added, kept=result.kept, removed=result.removed))
     delegates = preview.count(*DELEGATE_ROLES)
@@ -228,9 +218,7 @@ def reissue(pid: int) -> Any:
     s = db.session()
     m = _meeting()
     p = _participant(m, pid)
-    tokens.revoke_and_reissue(s, p, principal().actor)
-    s.commit()
-    disconnect_participant(p.id)
+    announce(tokens.revoke_and_reissue(s, p, principal().actor))  # hangs up the old card's connections
     flash(_("Đã thu hồi thẻ cũ của %(name)s. Thẻ cũ không còn dùng được; hãy in thẻ mới.", name=p.full_name))
     return redirect(url_for(".console", reissued=p.id) + "#roster")
 
@@ -243,10 +231,9 @@ def mark_attendance(pid: int) -> Any:
     m = _meeting()
     late_field = request.form.get("late")
     late = None if late_field is None else late_field == "1"
-    attendance.mark(s, m, pid, request.form.get("status", ""), request.form.get("reason", ""), late,
-                    principal().actor)
-    s.commit()
-    broadcast.attendance_changed(m)
+    done = attendance.mark(s, m, pid, request.form.get("status", ""), request.form.get("reason", ""), late,
+                           principal().actor)
+    announce(done.change)
     if request.accept_mimetypes.best == "application/json":
         return {"ok": True, "attendance": attendance.summary(m).to_dict()}
     target = request.form.get("next") or ""
@@ -262,7 +249,6 @@ def correct_clock() -> Any:
     s = db.session()
     body = request.get_json(silent=True) or {}
     new = clock.set_from_device(s, body.get("device_ms"), principal().actor, principal().meeting_id)
-    s.commit()
     return {"ok": True, "offset_ms": new, "server_now": clock.corrected(s).isoformat()}
 
 

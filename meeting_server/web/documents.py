@@ -12,6 +12,7 @@ from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
 from meeting_server.realtime import documents as live
+from meeting_server.realtime.announce import announce
 from meeting_server.services import documents, meetings
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
@@ -61,13 +62,12 @@ def upload(meeting_id: int) -> Any:
         raise DomainError("Nội dung chương trình không hợp lệ.", "document.invalid_item") from exc
     app = _app()
     up = documents.store_upload(app, f.stream, documents.limits(app).max_upload_bytes)
-    s = db.session()
-    doc = documents.create(s, m, up, f.filename, f.mimetype or "", item_id=item_id,
-                           confidential=_flag("confidential"), downloadable=_flag("downloadable"),
-                           actor=principal().actor)
-    s.commit()
+    done = documents.create(db.session(), m, up, f.filename, f.mimetype or "", item_id=item_id,
+                            confidential=_flag("confidential"), downloadable=_flag("downloadable"),
+                            actor=principal().actor)
+    doc = done.value
     live.start_processing(app, doc.id)
-    live.documents_changed(s, m)
+    announce(done.change)
     return jsonify({"id": doc.id, "status": doc.status, "url": f"/api/v1/documents/{doc.id}"}), 202
 
 
@@ -95,16 +95,9 @@ def patch_document(document_id: int) -> Any:
     body = json_body()
     who = principal()
     s = db.session()
-    m = meetings.get(s, who.meeting_id)
-    doc = documents.update(s, m, document_id, body, who.actor)
-    content_hash = doc.content_hash
-    # Close the signed page URLs before the commit that makes it confidential, open them after the one that makes
-    # it public (see services.documents.sync_fast_path).
-    documents.sync_fast_path(_app(), s, document_id, content_hash, may_open=False)
-    s.commit()
-    documents.sync_fast_path(_app(), s, document_id, content_hash)
-    live.documents_changed(s, m)
-    return jsonify(documents.detail(doc, who))
+    done = documents.update(_app(), s, meetings.get(s, who.meeting_id), document_id, body, who.actor)
+    announce(done.change)
+    return jsonify(documents.detail(done.value, who))
 
 
 @bp.route("/api/v1/documents/<int:document_id>", methods=["DELETE"])
@@ -113,11 +106,7 @@ def delete_document(document_id: int) -> Any:
     """Remove a document (clerk)."""
     who = principal()
     s = db.session()
-    m = meetings.get(s, who.meeting_id)
-    content_hash = documents.remove(_app(), s, m, document_id, who.actor)
-    s.commit()
-    documents.sync_fast_path(_app(), s, document_id, content_hash)  # removes what a racing request put back
-    live.documents_changed(s, m)
+    announce(documents.remove(_app(), s, meetings.get(s, who.meeting_id), document_id, who.actor))
     return jsonify({"ok": True})
 
 
@@ -131,10 +120,9 @@ def give_password(document_id: int) -> Any:
         raise DomainError("Hãy nhập mật khẩu.", "document.password_missing")
     who = principal()
     s = db.session()
-    m = meetings.get(s, who.meeting_id)
-    doc = documents.retry_with_password(s, m, document_id, password, who.actor)
-    s.commit()
-    live.documents_changed(s, m)
+    done = documents.retry_with_password(s, meetings.get(s, who.meeting_id), document_id, password, who.actor)
+    doc = done.value
+    announce(done.change)
     live.start_processing(_app(), doc.id, password=password)
     return jsonify({"id": doc.id, "status": doc.status}), 202
 
@@ -211,9 +199,7 @@ def put_note(document_id: int, page: int) -> Any:
     note = body.get("text") if isinstance(body, dict) else None
     if not isinstance(note, str):
         raise payload.invalid()
-    s = db.session()
-    documents.save_note(s, principal(), document_id, page, note)
-    s.commit()
+    documents.save_note(db.session(), principal(), document_id, page, note)
     return jsonify({"ok": True})
 
 

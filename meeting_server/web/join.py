@@ -84,11 +84,9 @@ def join(token: str) -> Any:
         m = meetings.get(s, who.meeting_id)
         p = s.get(Participant, who.participant_id)
         assert p is not None
-        if attendance.joined(s, m, p):
-            s.commit()
-            from meeting_server.realtime import broadcast
+        from meeting_server.realtime.announce import announce
 
-            broadcast.attendance_changed(m)
+        announce(attendance.joined(s, m, p))
     return redirect(url_for(HOME[who.role]))
 
 

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
-from meeting_server.realtime import broadcast
+from meeting_server.realtime.announce import announce
 from meeting_server.services import archive, meetings, minutes
 from meeting_server.store import audit_log, db
 from meeting_server.store.tables import Meeting
@@ -76,7 +76,6 @@ def editor() -> Any:
     s = db.session()
     m = meetings.get(s, principal().meeting_id)
     st = minutes.state(s, m)
-    s.commit()
     signing = minutes.signing_settings(current_app)["source"]
     return render_template("clerk/minutes.html", page="minutes", meeting=m, minutes_state=st, signing=signing)
 
@@ -85,10 +84,7 @@ def editor() -> Any:
 @requires(Permission.MINUTES_MANAGE)
 def get_minutes(meeting_id: int) -> Any:
     """The current version's texts, status and the list of versions."""
-    s = db.session()
-    st = minutes.state(s, _meeting(meeting_id))
-    s.commit()
-    return jsonify(st)
+    return jsonify(minutes.state(db.session(), _meeting(meeting_id)))
 
 
 @bp.route("/api/v1/meetings/<int:meeting_id>/minutes/draft", methods=["PUT"])
@@ -100,7 +96,6 @@ def put_draft(meeting_id: int) -> Any:
     m = _meeting(meeting_id)
     body = json_body(allow_empty=True)
     draft = minutes.save_texts(s, m, body.get("changes"), body.get("revision"))
-    s.commit()
     return jsonify({"revision": draft.revision, "updated_at": draft.updated_at.isoformat()})
 
 
@@ -114,11 +109,9 @@ def post_preview(meeting_id: int) -> Any:
     width = body.get("width", 420)
     if isinstance(width, bool) or not isinstance(width, int):
         raise DomainError("Độ rộng trang không hợp lệ.", "payload.invalid")
-    revision = minutes.current(s, m).revision
-    s.commit()
     out = minutes.preview(current_app, s, m, width)
     pages = ["data:image/jpeg;base64," + base64.b64encode(p).decode("ascii") for p in out["pages"]]
-    return jsonify({"revision": revision, "page_count": len(pages), "pages": pages, "texts": out["texts"]})
+    return jsonify({"revision": out["revision"], "page_count": len(pages), "pages": pages, "texts": out["texts"]})
 
 
 @bp.route("/api/v1/meetings/<int:meeting_id>/minutes/finalize", methods=["POST"])
@@ -133,9 +126,10 @@ def post_finalize(meeting_id: int) -> Any:
     pins = json_body(allow_empty=True).get("pins") or {}
     if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
         raise DomainError("Mã PIN không hợp lệ.", "payload.invalid")
-    draft = minutes.finalize(current_app._get_current_object(), s, m, principal().actor,  # type: ignore[attr-defined]
-                             {k: v for k, v in pins.items() if k in ("secretary", "chair")})
-    broadcast.meeting_changed(m)
+    done = minutes.finalize(current_app._get_current_object(), s, m, principal().actor,  # type: ignore[attr-defined]
+                            {k: v for k, v in pins.items() if k in ("secretary", "chair")})
+    announce(done.change)
+    draft = done.value
     return jsonify({"version": draft.version, "status": draft.status, "pdf_sha256": draft.pdf_sha256,
                     "url": url_for(".minutes_pdf", meeting_id=m.id, version=draft.version)})
 
@@ -147,8 +141,9 @@ def post_version(meeting_id: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     note = json_body(allow_empty=True).get("note", "")
-    draft = minutes.new_version(s, m, principal().actor, note if isinstance(note, str) else "")
-    s.commit()
+    done = minutes.new_version(s, m, principal().actor, note if isinstance(note, str) else "")
+    announce(done.change)  # every screen hears of it with the next seq, not as a gap that forces `sync`
+    draft = done.value
     return jsonify({"version": draft.version, "status": draft.status}), 201
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
 from meeting_server.realtime import voting as live
+from meeting_server.realtime.announce import announce
 from meeting_server.services import meetings, voting
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Poll
@@ -67,11 +68,9 @@ def create_poll(meeting_id: int) -> Any:
     """A draft poll (clerk, chair): kind, title, agenda_item_id, threshold, seats, candidates, officials."""
     same_meeting(meeting_id)
     s = db.session()
-    m = meetings.get(s, meeting_id)
-    p = voting.create(s, m, json_body(allow_empty=True), principal().actor)
-    s.commit()
-    live.poll_changed(m, p, "created")
-    return jsonify(_view(p)), 201
+    done = voting.create(s, meetings.get(s, meeting_id), json_body(allow_empty=True), principal().actor)
+    announce(done.change)
+    return jsonify(_view(done.value)), 201
 
 
 @bp.route("/polls/<int:poll_id>")
@@ -87,14 +86,12 @@ def get_poll(poll_id: int) -> Any:
 def open_poll(poll_id: int) -> Any:
     """The chair opens a draft, optionally with `countdown` seconds."""
     m, p = _poll(poll_id)
-    s = db.session()
-    voting.open_poll(s, m, p, principal().actor, json_body(allow_empty=True).get("countdown"))
-    s.commit()
+    change = voting.open_poll(db.session(), m, p, principal().actor, json_body(allow_empty=True).get("countdown"))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     live.writer(app)  # started now, not by the first ballot
     if p.ends_at is not None:
         live.schedule_close(app, p.id)
-    live.poll_changed(m, p, "opened")
+    announce(change)
     return jsonify(_view(p))
 
 
@@ -103,12 +100,8 @@ def open_poll(poll_id: int) -> Any:
 def close_poll(poll_id: int) -> Any:
     """The chair closes the poll; the result goes to every screen."""
     m, p = _poll(poll_id)
-    s = db.session()
-    voting.close(s, m, p, principal().actor)
-    s.commit()
-    voting.checkpoint_after_close(s)
-    s.commit()
-    live.poll_changed(m, p, "closed")
+    announce(voting.close(db.session(), m, p, principal().actor))
+    live.back_up_after_close(current_app._get_current_object(), p.id)  # type: ignore[attr-defined]
     return jsonify(_view(p))
 
 
@@ -117,12 +110,7 @@ def close_poll(poll_id: int) -> Any:
 def cancel_poll(poll_id: int) -> Any:
     """The chair cancels a draft or open poll with a `reason`; its record stays."""
     m, p = _poll(poll_id)
-    s = db.session()
-    voting.cancel(s, m, p, json_body(allow_empty=True).get("reason"), principal().actor)
-    s.commit()
-    voting.checkpoint_after_close(s)
-    s.commit()
-    live.poll_changed(m, p, "cancelled")
+    announce(voting.cancel(db.session(), m, p, json_body(allow_empty=True).get("reason"), principal().actor))
     return jsonify(_view(p))
 
 
@@ -131,11 +119,9 @@ def cancel_poll(poll_id: int) -> Any:
 def revote(poll_id: int) -> Any:
     """A new draft linked to a closed or cancelled poll."""
     m, p = _poll(poll_id)
-    s = db.session()
-    new = voting.revote(s, m, p, principal().actor)
-    s.commit()
-    live.poll_changed(m, new, "created")
-    return jsonify(_view(new)), 201
+    done = voting.revote(db.session(), m, p, principal().actor)
+    announce(done.change)
+    return jsonify(_view(done.value)), 201
 
 
 @bp.route("/polls/<int:poll_id>/paper", methods=["POST"])
@@ -143,10 +129,7 @@ def revote(poll_id: int) -> Any:
 def paper_totals(poll_id: int) -> Any:
     """The counting committee's paper-ballot totals of a secret poll: issued, returned, invalid, counts/ratings."""
     m, p = _poll(poll_id)
-    s = db.session()
-    voting.set_paper(s, m, p, json_body(allow_empty=True), principal().actor)
-    s.commit()
-    live.poll_changed(m, p, "paper")
+    announce(voting.set_paper(db.session(), m, p, json_body(allow_empty=True), principal().actor))
     return jsonify(_view(p))
 
 
@@ -155,14 +138,7 @@ def paper_totals(poll_id: int) -> Any:
 def proxy_vote(poll_id: int) -> Any:
     """The secretary records the open vote of a delegate without a device: {participant_id, choice}; marked so."""
     m, p = _poll(poll_id)
-    who = principal()
-    s = db.session()
     body = json_body(allow_empty=True)
-    target = voting.proxy_target(s, m.id, body.get("participant_id"))
-    voting.cast(s, voting.Cast(who=who, poll_id=p.id, choice=body.get("choice"), participant_id=target,
-                               proxy_by=who.actor))
-    m.seq += 1
-    prog = voting.progress(s, p)
-    s.commit()
-    live.progress_changed(m.id, m.seq, prog)
-    return jsonify({"ok": True, "progress": prog})
+    done = voting.proxy(db.session(), m, p, principal(), body.get("participant_id"), body.get("choice"))
+    announce(done.change)
+    return jsonify({"ok": True, "progress": done.value})

@@ -75,7 +75,7 @@ def sitting(tmp: Path) -> dict[str, float]:
         pv = minutes_service.preview(s, m)
         t["next preview (render + page images, warm worker)"] = time.perf_counter() - start
         start = time.perf_counter()
-        draft = minutes_service.finalize(app, s, m, "clerk:bench")
+        draft = minutes_service.finalize(app, s, m, "clerk:bench").value
         t["finalize (freeze, render, 2 signatures, store, backup)"] = time.perf_counter() - start
         t["pages"] = len(pv["pages"])
         t["bytes"] = (Path(app.config["DATA_DIR"]) / draft.pdf_path).stat().st_size

@@ -25,11 +25,10 @@ def test_countdown_fields_over_time_and_history(app: Any) -> None:
         assert m is not None
         meetings.set_current_item(s, m, m.items[3].id, "chair:test")
         a, b = _delegate(m, 0), _delegate(m, 1)
-        ra = speakers.request(s, m, a)
+        ra = speakers.request(s, m, a).value
         speakers.request(s, m, b)
         seq = m.seq
-        given = speakers.give(s, m, ra.id, 60, "chair:test")
-        s.commit()
+        given = speakers.give(s, m, ra.id, 60, "chair:test").value
         assert m.seq == seq + 1  # one change, one seq
         start = given.started_at
         assert start is not None
@@ -43,7 +42,6 @@ def test_countdown_fields_over_time_and_history(app: Any) -> None:
         assert st["next"]["name"] == b.name and [q["place"] for q in st["queue"]] == [1]
 
         speakers.end(s, m, "chair:test")
-        s.commit()
         hist = speakers.history(s, m.id)
         assert len(hist) == 1
         h = hist[0]
@@ -61,12 +59,10 @@ def test_absent_delegate_cannot_request_and_refusal_changes_nothing(app: Any) ->
         d = _delegate(m, 2)
         assert d.participant_id is not None
         attendance.mark(s, m, d.participant_id, "absent", "Đi công tác", None, "clerk:test")
-        s.commit()
         seq = m.seq
         with pytest.raises(DomainError) as err:
             speakers.request(s, m, d)
         assert err.value.code == "speak.not_present"
-        s.rollback()
         assert m.seq == seq and speakers.speakers_state(m)["queue"] == []
 
 
@@ -81,16 +77,13 @@ def test_moving_to_another_item_ends_the_speech_under_way(app: Any) -> None:
         assert m is not None
         meetings.set_current_item(s, m, m.items[3].id, "chair:test")
         a, b = _delegate(m, 0), _delegate(m, 1)
-        ra = speakers.request(s, m, a)
+        ra = speakers.request(s, m, a).value
         speakers.request(s, m, b)
         speakers.give(s, m, ra.id, 60, "chair:test")
-        s.commit()
         meetings.set_current_item(s, m, m.items[3].id, "chair:test")  # the same item again: the speech goes on
-        s.commit()
         assert speakers.speakers_state(m)["speaking"]["name"] == a.name
 
         meetings.set_current_item(s, m, m.items[4].id, "chair:test")
-        s.commit()
         st = speakers.speakers_state(m)
         assert st["speaking"] is None and st["queue"] == [] and st["agenda_item_id"] == m.items[4].id
         [h] = speakers.history(s, m.id)
@@ -101,6 +94,5 @@ def test_moving_to_another_item_ends_the_speech_under_way(app: Any) -> None:
 
         # Back on the item, the delegate who was still waiting is next again.
         meetings.set_current_item(s, m, m.items[3].id, "chair:test")
-        s.commit()
         st = speakers.speakers_state(m)
         assert st["speaking"] is None and [q["name"] for q in st["queue"]] == [b.name]

@@ -140,9 +140,8 @@ def test_a_ballot_after_the_stored_deadline_is_refused(app: Any) -> None:
         assert m is not None
         d = next(p for p in m.participants if p.role == "delegate")
         attendance.joined(s, m, d)
-        p = voting.create(s, m, {"kind": "open", "title": "Hết giờ"}, "test")
+        p = voting.create(s, m, {"kind": "open", "title": "Hết giờ"}, "test").value
         voting.open_poll(s, m, p, "test", 5)
-        s.commit()
         who = Principal(Role.DELEGATE, m.id, d.id, d.full_name)
         assert p.ends_at is not None
         with pytest.raises(DomainError) as err:
