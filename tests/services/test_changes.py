@@ -91,7 +91,7 @@ def test_polls_say_which_poll_and_what_happened(s: Session, m: Meeting, stored: 
 
 def test_presenting_rights_and_cards(s: Session, m: Meeting, stored: Callable[[str], Any]) -> None:
     d = _people(m)[0]
-    assert documents.grant(s, m, d.id, "chair:test") == Change(m.id, m.seq, state=True)
+    assert documents.grant(s, m, d.id, "chair:test") == Change(m.id, m.seq, state=True, people=(d.id,))
     assert stored(f"SELECT granted_participant_id FROM presentation WHERE meeting_id = {m.id}") == d.id
     seq = m.seq
     old = d.token
