@@ -39,3 +39,13 @@ def meeting_changed(m: Meeting) -> None:
         state = snapshot.build(m, Principal(role, m.id))
         state.pop("me", None)
         sio.emit("state", state, to=rooms.role(m.id, role))
+
+
+def minutes_signing(m: Meeting, state: dict[str, Any]) -> None:
+    """After the clerk prepares the minutes or a signature lands: the signing step, to every screen of the meeting
+    (the clerk's, the secretary's and the chair's show "Chờ thư ký ký", "Chờ chủ tọa ký", "Đã ký")."""
+    public = {k: state[k] for k in ("meeting_id", "version", "status", "stage", "label", "prepared_sha256", "pages",
+                                    "current_sha256")}
+    public["steps"] = [{k: step[k] for k in ("role", "signer_name", "status", "method", "signed_at")}
+                       for step in state["steps"]]
+    _socketio().emit("minutes.signing", public, to=rooms.meeting(m.id))
