@@ -79,6 +79,10 @@ def make_pdfa(pdf_bytes: bytes, now: datetime | None = None,
         catalog = doc.pdf_catalog()
         doc.xref_set_key(catalog, "OutputIntents", f"[{intent} 0 R]")
         _empty_appearances(doc)
+        if doc.xref_get_key(catalog, "AcroForm")[0] != "null":
+            # SignaturesExist | AppendOnly (ISO 32000-1, 12.7.2): set here rather than by the first signature, so
+            # that each signature's revision only fills its field (minutes/external.py compares revisions).
+            doc.xref_set_key(catalog, "AcroForm/SigFlags", "3")
         if attachment is not None:
             _associate(doc, *attachment, when=when)
         return doc.tobytes(garbage=3, deflate=True, no_new_id=False)

@@ -81,6 +81,14 @@ def prepare(app: Flask, s: Session, m: Meeting, actor: str) -> MinutesDraft:
         draft.status = "draft"
         s.commit()
         raise
+    people = []
+    for (role, _field, _reason), name in zip(STEPS, out["signers"], strict=True):
+        person = next((p for p in m.participants if p.role == role and p.full_name.strip() == name), None)
+        if person is None:  # fail closed: a step without its signer's card could be signed by any such card
+            draft.status = "draft"
+            s.commit()
+            raise DomainError(_("Người ký biên bản không có thẻ tham dự kỳ họp."), "signing.no_signer_card")
+        people.append(person)
     pdf: bytes = out["pdf"]
     rel = Path("minutes") / f"bien-ban-ky-hop-{m.id}-v{draft.version}-chuan-bi.pdf"
     _write(app, rel, pdf)
@@ -92,12 +100,10 @@ def prepare(app: Flask, s: Session, m: Meeting, actor: str) -> MinutesDraft:
     draft.record_json = data.decode("utf-8")
     draft.record_sha256 = hashlib.sha256(data).hexdigest()
     draft.audit_head = head
-    for position, (role, field, _reason) in enumerate(STEPS, start=1):
-        name = out["signers"][position - 1]
-        person = next((p for p in m.participants if p.role == role and p.full_name == name), None)
-        s.add(MinutesSignature(draft_id=draft.id, position=position, role=role, field=field, signer_name=name,
-                               participant_id=person.id if person else None, status="pending", method="",
-                               cert_subject="", pdf_path="", pdf_sha256=""))
+    for position, ((role, field, _reason), person) in enumerate(zip(STEPS, people, strict=True), start=1):
+        s.add(MinutesSignature(draft_id=draft.id, position=position, role=role, field=field,
+                               signer_name=out["signers"][position - 1], participant_id=person.id,
+                               status="pending", method="", cert_subject="", pdf_path="", pdf_sha256=""))
     m.seq += 1
     audit.record(s, m.id, "minutes.prepared", actor, {
         "version": draft.version, "pdf_sha256": draft.prepared_sha256, "record_sha256": draft.record_sha256,
@@ -162,7 +168,7 @@ def _step(s: Session, m: Meeting, who: Principal, role: str) -> tuple[MinutesDra
     sig = next((x for x in sigs if x.role == role), None)
     if sig is None:
         raise NotFound(_("Không có bước ký này."))
-    if who.role.value != role or (sig.participant_id is not None and who.participant_id != sig.participant_id):
+    if who.role.value != role or sig.participant_id is None or who.participant_id != sig.participant_id:
         raise Forbidden(_("Chỉ người ký của bước này được ký, từ thẻ của chính mình."), "signing.not_signer")
     if sig.status == "signed":
         raise DomainError(_("Bước ký này đã xong."), "signing.already_signed")

@@ -37,11 +37,14 @@ def prepare(clerk: Any) -> dict[str, Any]:
     return r.get_json()  # type: ignore[no-any-return]
 
 
-def sign_with_pin(client: Any, role: str, pin: str | None = None, first_use: bool = True) -> Any:
+def sign_with_pin(client: Any, role: str, pin: str | None = None, first_use: bool | None = None) -> Any:
     """What the signer's screen does: read the state (what they will sign), set the PIN on first use, sign."""
     st = client.get(client.base + "/minutes/signing").get_json()
+    if first_use is None:
+        first_use = not next(s["has_pin_key"] for s in st["steps"] if s["role"] == role)
     if first_use:
-        r = client.post(client.base + f"/minutes/signatures/{role}/key", json={"pin": PIN[role], "pin_again": PIN[role]})
+        r = client.post(client.base + f"/minutes/signatures/{role}/key",
+                        json={"pin": PIN[role], "pin_again": PIN[role]})
         assert r.status_code == 201, r.get_json()
     return client.post(client.base + f"/minutes/signatures/{role}",
                        json={"method": "pin", "pin": pin or PIN[role], "pdf_sha256": st["current_sha256"]})
