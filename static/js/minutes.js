@@ -138,8 +138,7 @@
     Promise.resolve(Object.keys(pending).length ? save() : null).then(function () {
       return api("POST", base + "/prepare", {});
     }).then(function (r) {
-      show("message", fmt(I.prepared, { v: r.version }));
-      return api("GET", base).then(function (s) { st = s; status(); });
+      return api("GET", base).then(function (s) { st = s; status(); show("message", fmt(I.prepared, { v: r.version })); });
     }).catch(function (e) { show("message", e.message); }).then(function () { btn.disabled = false; });
   });
 
