@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -27,6 +28,7 @@ __all__ = [
     "SELF_ISSUED_MARK",
     "IssuedIdentity",
     "LocalCa",
+    "certify",
     "ensure_local_ca",
     "is_self_issued",
     "issue_signer",
@@ -110,8 +112,26 @@ def issue_signer(ca: LocalCa, role: str, person_name: str, council_name: str) ->
     """Issue (or re-issue) the signing certificate of `person_name` for `role` ("secretary" or "chair")."""
     if role not in ROLES:
         raise ValueError(f"unknown signer role {role!r}")
-    ca_key, ca_cert = _load_ca(ca)
+    _, ca_cert = _load_ca(ca)
     key = ec.generate_private_key(CURVE)
+    cert = certify(ca, role, person_name, council_name, key.public_key())
+    person = unicodedata.normalize("NFC", person_name.strip())
+    passphrase = _passphrase()
+    p12_path = ca.directory / f"{role}.p12"
+    pass_path = ca.directory / f"{role}.pass"
+    _write_secret(pass_path, passphrase)
+    _write_secret(p12_path, _p12(_slug(person), key, cert, [ca_cert], passphrase))
+    log.info("issued a %s signing certificate for %s", role, person)
+    return IssuedIdentity(role, person, p12_path, pass_path)
+
+
+def certify(ca: LocalCa, role: str, person_name: str, council_name: str,
+            public_key: CertificatePublicKeyTypes) -> x509.Certificate:
+    """A signing certificate from this CA for `person_name` as `role`, over a key made elsewhere (e.g. one that
+    will be kept only sealed under the signer's PIN, see `pinkey`)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown signer role {role!r}")
+    ca_key, ca_cert = _load_ca(ca)
     person = unicodedata.normalize("NFC", person_name.strip())
     subject = x509.Name(
         [
@@ -123,30 +143,23 @@ def issue_signer(ca: LocalCa, role: str, person_name: str, council_name: str) ->
         ]
     )
     now = datetime.now(UTC) - timedelta(minutes=5)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(min(now + timedelta(days=365 * SIGNER_YEARS), ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
     )
-    passphrase = _passphrase()
-    p12_path = ca.directory / f"{role}.p12"
-    pass_path = ca.directory / f"{role}.pass"
-    _write_secret(pass_path, passphrase)
-    _write_secret(p12_path, _p12(_slug(person), key, cert, [ca_cert], passphrase))
-    log.info("issued a %s signing certificate for %s", role, person)
-    return IssuedIdentity(role, person, p12_path, pass_path)
 
 
 def issued(ca: LocalCa, role: str) -> IssuedIdentity | None:

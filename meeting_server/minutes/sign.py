@@ -33,6 +33,7 @@ __all__ = [
     "SignError",
     "attach_record",
     "audit_head_from_description",
+    "record_description",
     "sign_minutes",
 ]
 
@@ -71,13 +72,18 @@ def attach_record(pdf_bytes: bytes, record_json: bytes, audit_head: str) -> byte
         file_spec_string=RECORD_FILE_NAME,
         file_name=RECORD_FILE_NAME,
         embedded_data=data,
-        description=f"Hồ sơ dữ liệu kỳ họp (JSON); {_HEAD_PREFIX}{audit_head}",
+        description=record_description(audit_head),
         af_relationship=generic.NameObject("/Source"),
     )
     embed.embed_file(writer, spec)
     out = BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def record_description(audit_head: str) -> str:
+    """The description of the attached record, which carries the audit head hash."""
+    return f"Hồ sơ dữ liệu kỳ họp (JSON); {_HEAD_PREFIX}{audit_head}"
 
 
 def audit_head_from_description(description: str | None) -> str | None:

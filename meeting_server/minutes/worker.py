@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import io
 import pickle
+import re
 import signal
 import struct
 import subprocess
@@ -257,7 +258,67 @@ def _verify(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-JOBS = {"preview": _preview, "finalize": _finalize, "verify": _verify}
+def _prepare(p: dict[str, Any]) -> dict[str, Any]:
+    """Render the record as PDF/A-3b with the record attached (and its audit head): the file the signers sign."""
+    import pymupdf
+
+    from meeting_server.domain.minutes import build_minutes
+    from meeting_server.minutes import sign
+    from meeting_server.minutes.pdfa import make_pdfa
+    from meeting_server.minutes.render import render_minutes_pdf
+
+    if not re.fullmatch(r"[0-9a-f]{64}", p["audit_head"]):
+        raise DomainError("Mã băm cuối của nhật ký không hợp lệ.", "sign.bad_audit_head")
+    doc = build_minutes(p["record"])
+    pdf = make_pdfa(render_minutes_pdf(doc), attachment=(sign.RECORD_FILE_NAME, p["record_json"],
+                                                          sign.record_description(p["audit_head"])))
+    with pymupdf.open(stream=pdf) as opened:
+        pages = opened.page_count
+    return {"pdf": pdf, "pages": pages, "signers": [s.name for s in doc.signatures]}
+
+
+def _seal_key(p: dict[str, Any]) -> dict[str, Any]:
+    """Make a signer's key pair and certificate from the server's CA, the key sealed under the chosen PIN."""
+    from meeting_server.minutes import certs, pinkey
+
+    ca = certs.ensure_local_ca(p["ca_dir"], p["council"])
+    sealed = pinkey.seal_new(ca, p["role"], p["name"], p["council"], p["pin"])
+    return {"cert_pem": sealed.cert_pem, "sealed": sealed.sealed}
+
+
+def _sign_step(p: dict[str, Any]) -> dict[str, Any]:
+    """One signer's signature on the PDF as it stands: with their PIN-sealed key or with their PKCS#11 token."""
+    from meeting_server.minutes import pinkey, sign
+
+    signed_at = datetime.fromisoformat(p["signed_at"]) if p.get("signed_at") else None
+    if p["method"] == "pin":
+        ca_pem = Path(p["ca_dir"], "ca-cert.pem").read_bytes()
+        ctx: Any = _Ctx(pinkey.open_signer(p["sealed"], p["cert_pem"], ca_pem, p["pin"]))
+    elif p["method"] == "token":
+        signing = dict(p["signing"])
+        signing["pins"] = {p["role"]: p["pin"]}
+        ctx = _signer(signing, p["role"], p["signer_name"], {})
+    else:
+        raise DomainError(f"Cách ký không hợp lệ: {p['method']!r}.", "signing.bad_method")
+    with ctx as signer:
+        pdf = sign.sign_minutes(p["pdf"], signer, p["field"], reason=p["reason"], location=p["location"],
+                                signer_name=p["signer_name"], signed_at=signed_at)
+        subject = signer.signing_cert.subject.human_friendly
+    return {"pdf": pdf, "subject": subject}
+
+
+def _check_upload(p: dict[str, Any]) -> dict[str, Any]:
+    """An externally signed upload: the prepared PDF plus one valid signature by the expected person?"""
+    from meeting_server.minutes.external import check_upload
+
+    ok = check_upload(p["prepared"], p["upload"], field=p["field"], other_fields=p["other_fields"],
+                      expected_name=p["expected_name"], cert_sha256=p.get("cert_sha256"),
+                      trust_roots=list(p.get("roots") or []))
+    return {"field": ok.field, "signer_name": ok.signer_name, "subject": ok.subject, "trusted": ok.trusted}
+
+
+JOBS = {"preview": _preview, "finalize": _finalize, "verify": _verify, "prepare": _prepare, "seal_key": _seal_key,
+        "sign_step": _sign_step, "check_upload": _check_upload}
 
 
 def _do(raw: bytes) -> bytes:

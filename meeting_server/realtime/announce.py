@@ -19,7 +19,7 @@ from meeting_server.domain.documents import document_rights
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
-from meeting_server.services import attendance, documents, snapshot, speakers, voting
+from meeting_server.services import attendance, documents, signing, snapshot, speakers, voting
 from meeting_server.services.unit import Change
 from meeting_server.store import db
 from meeting_server.store.tables import Document, Meeting, Participant, Poll
@@ -47,7 +47,8 @@ def announce(change: Change | None) -> None:
 
         for participant_id in change.revoked:
             disconnect_participant(participant_id)
-    if change.state or change.attendance or change.documents or change.speakers or change.poll_event:
+    if (change.state or change.attendance or change.documents or change.speakers or change.poll_event
+            or change.minutes_signing):
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         with db.standalone_session(app) as s:
             m = s.get(Meeting, change.meeting_id)
@@ -64,6 +65,8 @@ def announce(change: Change | None) -> None:
             if change.poll_event is not None:
                 assert change.poll_id is not None
                 _poll(s, change.meeting_id, change.seq, change.poll_id, change.poll_event)
+            if change.minutes_signing:
+                _minutes_signing(app, s, m)
     if change.progress is not None:
         voted, eligible = change.progress
         _socketio().emit("poll.progress", {"poll_id": change.poll_id, "voted": voted, "eligible": eligible,
@@ -116,6 +119,17 @@ def _documents(s: Session, m: Meeting, seq: int) -> None:
 def _speakers(m: Meeting) -> None:
     """The speakers' list to the whole meeting room: it is public in the hall, the same for every role."""
     _socketio().emit("speakers", speakers.speakers_state(m), to=rooms.meeting(m.id))
+
+
+def _minutes_signing(app: Any, s: Session, m: Meeting) -> None:
+    """The signing step, to every screen of the meeting (the clerk's, the secretary's and the chair's show "Chờ thư
+    ký ký", "Chờ chủ tọa ký", "Đã ký"): what anyone in the room may know of it, no key or PIN state."""
+    st = signing.state(app, s, m)
+    public = {k: st[k] for k in ("meeting_id", "version", "status", "stage", "label", "prepared_sha256", "pages",
+                                 "current_sha256")}
+    public["steps"] = [{k: step[k] for k in ("role", "signer_name", "status", "method", "signed_at")}
+                       for step in st["steps"]]
+    _socketio().emit("minutes.signing", public, to=rooms.meeting(m.id))
 
 
 def _poll(s: Session, meeting_id: int, seq: int, poll_id: int, event: str) -> None:

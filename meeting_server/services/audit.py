@@ -14,6 +14,8 @@ from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, cor
 
 #: Kinds that may still be appended once a meeting's minutes are signed (a correction is a new, linked version).
 AFTER_FINAL_KINDS = ("minutes.",)
+#: Minutes statuses that freeze the meeting: the old one-click signing, prepared for the signers, signed.
+FROZEN_STATUSES = ("signing", "prepared", "final")
 
 
 def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict[str, Any]) -> AuditEvent:
@@ -74,7 +76,7 @@ def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str,
 def is_frozen(s: Session, meeting_id: int) -> bool:
     """True from the moment the minutes are being signed: a signed meeting takes no more changes."""
     return s.scalar(select(MinutesDraft.id).where(MinutesDraft.meeting_id == meeting_id,
-                                                  MinutesDraft.status.in_(("signing", "final"))).limit(1)) is not None
+                                                  MinutesDraft.status.in_(FROZEN_STATUSES)).limit(1)) is not None
 
 
 def head(s: Session) -> tuple[int, str]:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 MAX_RECIPIENTS = 30
-FROZEN = ("signing", "final")
+FROZEN = ("signing", "prepared", "final")
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:

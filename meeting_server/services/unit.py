@@ -49,6 +49,7 @@ class Change:
     progress: tuple[int, int] | None = None  #: (voted, eligible) of `poll_id`: counts only, never a choice
     revoked: tuple[int, ...] = ()  #: participants whose card stopped working: their connections are hung up
     people: tuple[int, ...] = ()  #: with `state`: participants whose own part (`me`) changed too, each told apart
+    minutes_signing: bool = False  #: a step of signing the minutes (prepared, signed, cancelled, a key issued)
 
     def __post_init__(self) -> None:
         if self.poll_event is not None and (self.poll_event not in POLL_EVENTS or self.poll_id is None):

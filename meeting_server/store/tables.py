@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -264,7 +265,13 @@ class MinutesDraft(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("minutes_draft.id"), nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | final
+    #: draft | prepared (frozen PDF, waiting for the signers) | final (both signed); "signing" is the old one-click flow
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    prepared_by: Mapped[str] = mapped_column(String(120), default="")
+    prepared_path: Mapped[str] = mapped_column(String(300), default="")  # PDF/A with the record, before signatures
+    prepared_sha256: Mapped[str] = mapped_column(String(64), default="")
+    prepared_pages: Mapped[int] = mapped_column(Integer, default=0)
     #: opening, conclusions, summaries {agenda item id: text}, recipients [..], document_number, correction_note
     texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Grows with every autosave, so a late save from an old browser tab cannot overwrite a newer one.
@@ -277,6 +284,47 @@ class MinutesDraft(Base):
     audit_head: Mapped[str] = mapped_column(String(64), default="")
     pdf_path: Mapped[str] = mapped_column(String(300), default="")  # relative to the data directory
     pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
+
+class MinutesSignature(Base):
+    """One signer's step on a prepared version of the minutes: who must sign (fixed when the clerk prepares),
+    and once signed, how (PIN key, PKCS#11 token or an uploaded external signature) and the PDF it produced."""
+
+    __tablename__ = "minutes_signature"
+    __table_args__ = (UniqueConstraint("draft_id", "role", name="uq_minutes_signature_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("minutes_draft.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1 = secretary, 2 = chair: the signing order
+    role: Mapped[str] = mapped_column(String(20))  # secretary | chair
+    field: Mapped[str] = mapped_column(String(40))  # Sig_Secretary | Sig_Chair
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id", ondelete="SET NULL"),
+                                                       nullable=True)
+    signer_name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | signed
+    method: Mapped[str] = mapped_column(String(20), default="")  # pin | token | external
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cert_subject: Mapped[str] = mapped_column(Text, default="")
+    pdf_path: Mapped[str] = mapped_column(String(300), default="")  # the PDF after this signature
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SignerKey(Base):
+    """A signer's own key pair on the box (issued by the server's CA): the private key only encrypted under a
+    key derived from the signer's PIN (scrypt + AES-GCM), never in clear. Wrong PINs are counted here, so the
+    limit holds across server processes."""
+
+    __tablename__ = "signer_key"
+    __table_args__ = (UniqueConstraint("role", "person_name", name="uq_signer_key_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    person_name: Mapped[str] = mapped_column(String(120))
+    cert_pem: Mapped[str] = mapped_column(Text)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
 
 # --- documents ---
 

@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
     from meeting_server.web import api, clerk, documents, errors, join, screens
     from meeting_server.web import minutes as minutes_web
+    from meeting_server.web import signing as signing_web
     from meeting_server.web import voting as voting_web
 
     app.register_blueprint(join.bp)
@@ -19,5 +20,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(minutes_web.bp)
+    app.register_blueprint(signing_web.bp)
     app.register_blueprint(voting_web.bp)
     errors.init_app(app)

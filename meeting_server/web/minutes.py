@@ -1,4 +1,8 @@
-"""Minutes: the clerk's editor with live preview, finalize and sign, the signed PDF, archives, and /verify."""
+"""Minutes: the clerk's editor with live preview, the signed PDF, archives, and /verify.
+
+Signing is in web/signing.py: the clerk prepares, the signers sign from their own cards. The old one-click
+`POST …/minutes/finalize`, which signed for both with the server's keys, is gone (issue #17).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from flask import (
     jsonify,
     render_template,
     request,
-    url_for,
 )
 from flask_babel import gettext as _
 
@@ -112,26 +115,6 @@ def post_preview(meeting_id: int) -> Any:
     out = minutes.preview(current_app, s, m, width)
     pages = ["data:image/jpeg;base64," + base64.b64encode(p).decode("ascii") for p in out["pages"]]
     return jsonify({"revision": out["revision"], "page_count": len(pages), "pages": pages, "texts": out["texts"]})
-
-
-@bp.route("/api/v1/meetings/<int:meeting_id>/minutes/finalize", methods=["POST"])
-@requires(Permission.MINUTES_MANAGE)
-def post_finalize(meeting_id: int) -> Any:
-    """Freeze the meeting, sign the minutes (secretary, then chair) and answer the signed PDF's URL.
-
-    For PKCS#11 tokens the body carries `{"pins": {"secretary": "…", "chair": "…"}}`, typed at this moment.
-    """
-    s = db.session()
-    m = _meeting(meeting_id)
-    pins = json_body(allow_empty=True).get("pins") or {}
-    if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
-        raise DomainError("Mã PIN không hợp lệ.", "payload.invalid")
-    done = minutes.finalize(current_app._get_current_object(), s, m, principal().actor,  # type: ignore[attr-defined]
-                            {k: v for k, v in pins.items() if k in ("secretary", "chair")})
-    announce(done.change)
-    draft = done.value
-    return jsonify({"version": draft.version, "status": draft.status, "pdf_sha256": draft.pdf_sha256,
-                    "url": url_for(".minutes_pdf", meeting_id=m.id, version=draft.version)})
 
 
 @bp.route("/api/v1/meetings/<int:meeting_id>/minutes/versions", methods=["POST"])

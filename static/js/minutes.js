@@ -1,5 +1,5 @@
 /* The minutes editor: saves the clerk's texts as they type (debounced), asks the server for a fresh preview of the
-   PDF pages after each save, and finalizes. Also the audit check button of the clerk console.
+   PDF pages after each save, and prepares the minutes for the signers (who sign on their own screens, /sign). Also the audit check button of the clerk console.
    The server renders and computes everything; this file only sends texts and shows what comes back. */
 (function () {
   "use strict";
@@ -56,7 +56,8 @@
     show("status", I["status_" + st.status] || st.status);
     show("version", fmt(I.version, { v: st.version }));
     $all("[data-field], [data-summary], [data-pin]").forEach(function (el) { el.disabled = frozen; });
-    $('[data-action="finalize"]').hidden = frozen;
+    $('[data-action="prepare"]').hidden = frozen;
+    $('[data-action="cancel-prepare"]').hidden = st.status !== "prepared";
     var finals = (st.versions || []).filter(function (v) { return v.status === "final"; });
     var dl = $('[data-minutes="download"]');
     if (finals.length) {
@@ -128,21 +129,22 @@
     });
   });
 
-  $('[data-action="finalize"]').addEventListener("click", function () {
-    if (!confirm(I.confirm_finalize)) return;
-    var pins = {};
-    $all("[data-pin]").forEach(function (el) { pins[el.dataset.pin] = el.value; });
+  $('[data-action="prepare"]').addEventListener("click", function () {
+    if (!confirm(I.confirm_prepare)) return;
     var btn = this;
     btn.disabled = true;
-    show("message", I.signing);
+    show("message", I.preparing);
     clearTimeout(saveTimer);
     Promise.resolve(Object.keys(pending).length ? save() : null).then(function () {
-      return api("POST", base + "/finalize", { pins: pins });
+      return api("POST", base + "/prepare", {});
     }).then(function (r) {
-      $all("[data-pin]").forEach(function (el) { el.value = ""; });
-      show("message", fmt(I.signed, { v: r.version }));
-      return api("GET", base).then(function (s) { st = s; status(); });
+      return api("GET", base).then(function (s) { st = s; status(); show("message", fmt(I.prepared, { v: r.version })); });
     }).catch(function (e) { show("message", e.message); }).then(function () { btn.disabled = false; });
+  });
+
+  $('[data-action="cancel-prepare"]').addEventListener("click", function () {
+    api("POST", base + "/prepare/cancel", {}).then(function () { return api("GET", base); })
+      .then(function (s) { st = s; fill(); preview(); }).catch(function (e) { show("message", e.message); });
   });
 
   $('[data-action="correct"]').addEventListener("click", function () {

@@ -1,4 +1,5 @@
-"""The clerk in Debian's chromium (Playwright): edits a summary, sees it in the preview, signs, downloads the PDF."""
+"""The clerk in Debian's chromium (Playwright): edits a summary, sees it in the preview, prepares the minutes; the
+secretary and the chair each sign on their own screen with their PIN; the clerk downloads the signed PDF."""
 
 from __future__ import annotations
 
@@ -51,10 +52,44 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     # Reloading shows the saved text: it was stored, not only typed.
     page.reload()
     assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).input_value() == SUMMARY
-    page.get_by_role("button", name="Ký và khóa biên bản").click()
-    page.wait_for_selector('[data-minutes="download"]:not([hidden])', timeout=60000)
-    assert "Đã ký biên bản phiên bản 1." in page.locator('[data-minutes="message"]').inner_text()
+    # The clerk prepares the minutes; signing is the signers' own act (issue #17).
+    page.get_by_role("button", name="Chuẩn bị để ký (khóa kỳ họp)").click()
+    page.wait_for_function("t => document.querySelector('[data-minutes=\"message\"]').textContent.includes(t)",
+                           arg="Đã chuẩn bị biên bản phiên bản 1 để ký.", timeout=60000)
     assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).is_disabled()
+    label = page.locator('#signing-card [data-signing="label"]')
+    page.wait_for_function("t => document.querySelector('#signing-card [data-signing=\"label\"]').textContent == t",
+                           arg="Chờ thư ký ký", timeout=15000)
+    for role, pin in (("secretary", "112233"), ("chair", "445566")):
+        sctx = browser.new_context(viewport={"width": 900, "height": 1000}, locale="vi-VN")
+        signer = sctx.new_page()
+        signer.on("pageerror", lambda e: errors.append(str(e)))
+        signer.goto(srv.local(srv.links[role][0]))
+        signer.get_by_role("link", name="Mở trang ký biên bản").click()
+        signer.wait_for_url("**/sign")
+        # The confirmation shows what is signed: version, pages, SHA-256.
+        sha = signer.locator('[data-signing="sha256"]').inner_text()
+        assert len(sha) == 64 and signer.locator('[data-signing="pages"]').inner_text() != "0"
+        signer.get_by_label("Mã PIN mới").fill(pin)
+        signer.get_by_label("Nhập lại mã PIN").fill(pin)
+        signer.get_by_role("button", name="Đặt mã PIN").click()
+        signer.wait_for_selector('[data-signing="new-pin"]', state="hidden", timeout=60000)
+        signer.get_by_label("Mã PIN", exact=True).fill(pin)
+        signer.get_by_role("button", name="Ký bằng mã PIN").click()
+        assert "Hãy đọc biên bản" in signer.locator('[data-signing="error"]').inner_text()  # must tick first
+        signer.get_by_label("Tôi đã đọc biên bản và đồng ý ký.").check()
+        signer.get_by_role("button", name="Ký bằng mã PIN").click()
+        after = "Chờ chủ tọa ký" if role == "secretary" else "Đã ký"
+        signer.wait_for_function("t => document.querySelector('[data-signing=\"label\"]').textContent == t",
+                                 arg=after, timeout=60000)
+        # The clerk's screen is told by Socket.IO.
+        page.wait_for_function(
+            "t => document.querySelector('#signing-card [data-signing=\"label\"]').textContent == t",
+            arg=after, timeout=15000)
+        sctx.close()
+    assert label.inner_text() == "Đã ký"
+    page.reload()
+    page.wait_for_selector('[data-minutes="download"]:not([hidden])', timeout=30000)
     with page.expect_download() as dl:
         page.locator('[data-minutes="download"]').click()
     path = tmp_path / "bien-ban.pdf"

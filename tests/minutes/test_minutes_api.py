@@ -14,6 +14,7 @@ import pytest
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from tests.conftest import csrf_token, token_of
+from tests.minutes.signing_kit import sign_all_with_pins
 from tests.web.test_access import ROLE_OF, ROLES
 
 
@@ -79,15 +80,14 @@ def test_finalize_freezes_signs_and_versions(app: Any, clerk: Any, app_links: di
     base = clerk.base
     clerk.put(base + "/minutes/draft", json={"changes": {"conclusions": "Chủ tọa bế mạc kỳ họp."}})
     assert clerk.get(base + "/minutes.pdf").status_code == 404
-    r = clerk.post(base + "/minutes/finalize", json={})
-    assert r.status_code == 200, r.get_json()
-    out = r.get_json()
-    assert out["url"] == f"{base}/minutes.pdf?version=1" and out["status"] == "final"
-    pdf = clerk.get(out["url"])
+    # The old one-click finalize is gone: the clerk prepares, the secretary then the chair sign (test_signing.py).
+    out = sign_all_with_pins(app, app_links)
+    assert out["status"] == "final" and out["version"] == 1
+    pdf = clerk.get(f"{base}/minutes.pdf?version=1")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     import hashlib
 
-    assert hashlib.sha256(pdf.data).hexdigest() == out["pdf_sha256"]
+    assert hashlib.sha256(pdf.data).hexdigest() == out["current_sha256"]
     doc = pymupdf.open(stream=pdf.data)
     text = " ".join(page.get_text() for page in doc)
     assert "Chủ tọa bế mạc kỳ họp." in text and "BIÊN BẢN" in text
@@ -99,12 +99,12 @@ def test_finalize_freezes_signs_and_versions(app: Any, clerk: Any, app_links: di
     assert r.get_json()["error"] == "meeting.frozen"
     r = clerk.put(base + "/minutes/draft", json={"changes": {"opening": "sửa"}})
     assert r.get_json()["error"] == "minutes.frozen"
-    assert clerk.post(base + "/minutes/finalize", json={}).get_json()["error"] == "minutes.already_final"
+    assert clerk.post(base + "/minutes/prepare", json={}).get_json()["error"] == "minutes.not_draft"
     # A correction is a new version linked to the signed one; both stay downloadable.
     r = clerk.post(base + "/minutes/versions", json={"note": "Sửa lỗi chính tả phần kết luận"})
     assert r.status_code == 201 and r.get_json()["version"] == 2
     clerk.put(base + "/minutes/draft", json={"changes": {"conclusions": "Chủ tọa tuyên bố bế mạc kỳ họp."}})
-    assert clerk.post(base + "/minutes/finalize", json={}).status_code == 200
+    assert sign_all_with_pins(app, app_links)["status"] == "final"
     versions = clerk.get(base + "/minutes").get_json()["versions"]
     assert [(v["version"], v["status"]) for v in versions] == [(1, "final"), (2, "final")]
     v2 = clerk.get(base + "/minutes.pdf")
@@ -119,10 +119,10 @@ def test_finalize_freezes_signs_and_versions(app: Any, clerk: Any, app_links: di
     assert chk["ok"] is True and chk["first_break"] is None
 
 
-def test_archive_and_public_export(app: Any, clerk: Any) -> None:
+def test_archive_and_public_export(app: Any, clerk: Any, app_links: dict[str, Any]) -> None:
     base = clerk.base
     assert clerk.get(base + "/public-export.zip").get_json()["error"] == "minutes.not_final"
-    clerk.post(base + "/minutes/finalize", json={})
+    sign_all_with_pins(app, app_links)
     z = zipfile.ZipFile(io.BytesIO(clerk.get(base + "/archive.zip").data))
     names = set(z.namelist())
     assert {"bien-ban-v1.pdf", "ho-so-ky-hop.json", "ket-qua-bieu-quyet.csv", "nhat-ky.jsonl", "README.txt"} <= names
@@ -142,7 +142,11 @@ MINUTES_ROUTES = [
     ("GET", "/api/v1/meetings/{m}/minutes", Permission.MINUTES_MANAGE),
     ("PUT", "/api/v1/meetings/{m}/minutes/draft", Permission.MINUTES_MANAGE),
     ("POST", "/api/v1/meetings/{m}/minutes/preview", Permission.MINUTES_MANAGE),
-    ("POST", "/api/v1/meetings/{m}/minutes/finalize", Permission.MINUTES_MANAGE),
+    ("POST", "/api/v1/meetings/{m}/minutes/prepare/cancel", Permission.MINUTES_MANAGE),
+    ("GET", "/api/v1/meetings/{m}/minutes/signing", Permission.MEETING_READ),
+    ("POST", "/api/v1/meetings/{m}/minutes/signatures/secretary", Permission.MINUTES_SIGN),
+    ("POST", "/api/v1/meetings/{m}/minutes/signatures/chair/key", Permission.MINUTES_SIGN),
+    ("GET", "/sign", Permission.MINUTES_SIGN),
     ("POST", "/api/v1/meetings/{m}/minutes/versions", Permission.MINUTES_MANAGE),
     ("GET", "/api/v1/meetings/{m}/minutes.pdf", Permission.MEETING_READ),
     ("GET", "/api/v1/meetings/{m}/archive.zip", Permission.MINUTES_MANAGE),
@@ -220,7 +224,7 @@ def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
 
 
-def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any) -> None:
+def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any, app_links: dict[str, Any]) -> None:
     """The archive's README promises the session's documents: each ready one, byte for byte, under tai-lieu/."""
     import hashlib
 
@@ -240,7 +244,7 @@ def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any) -> None:
                        title="Tờ trình số 12", status="ready", page_count=1))
         s.add(Document(meeting_id=meeting_id, content_hash="0" * 64, original_name="hong.pdf", status="failed"))
         s.commit()
-    clerk.post(clerk.base + "/minutes/finalize", json={})
+    sign_all_with_pins(app, app_links)
     z = zipfile.ZipFile(io.BytesIO(clerk.get(clerk.base + "/archive.zip").data))
     docs = [n for n in z.namelist() if n.startswith("tai-lieu/")]
     assert len(docs) == 1 and docs[0].endswith(".pdf") and ".." not in docs[0]

@@ -95,9 +95,19 @@ def run_sitting(srv: LiveServer) -> dict[str, Any]:
                     "summaries": {str(item): "Đại biểu thống nhất cao với kế hoạch chuyển đổi số năm 2027."},
                     "conclusions": "Chủ tọa kỳ họp phát biểu bế mạc."}})
     assert r.status_code == 200, r.text
-    r = requests.post(base + "/minutes/finalize", headers=auth, json={}, timeout=120)
+    # The clerk prepares; the secretary then the chair sign with their own cards and PINs (issue #17).
+    r = requests.post(base + "/minutes/prepare", headers=auth, json={}, timeout=120)
     assert r.status_code == 200, r.text
-    pdf = requests.get(srv.url + r.json()["url"], headers=auth, timeout=10)
+    for role in ("secretary", "chair"):
+        who = {"Authorization": f"Bearer {srv.token(srv.links[role][0])}"}
+        sha = requests.get(base + "/minutes/signing", headers=who, timeout=10).json()["current_sha256"]
+        r = requests.post(base + f"/minutes/signatures/{role}/key", headers=who, timeout=120,
+                          json={"pin": "147258", "pin_again": "147258"})
+        assert r.status_code == 201, r.text
+        r = requests.post(base + f"/minutes/signatures/{role}", headers=who, timeout=120,
+                          json={"method": "pin", "pin": "147258", "pdf_sha256": sha})
+        assert r.status_code == 200, r.text
+    pdf = requests.get(base + "/minutes.pdf?version=1", headers=auth, timeout=10)
     assert pdf.status_code == 200
     return {"pdf": pdf.content, "absent": absent, "late": late, "left": left, "speaker": delegates[0]}
 

@@ -1,5 +1,5 @@
-"""Finalizing with keys on a PKCS#11 token (SoftHSM2 standing in for a VNPT-CA/Viettel-CA USB token): the PINs are
-typed on the clerk's screen at signing time, a wrong PIN is a clear refusal that leaves the meeting editable, and
+"""Signing with keys on a PKCS#11 token (SoftHSM2 standing in for a VNPT-CA/Viettel-CA USB token): each signer types
+their token's PIN on their own screen at signing time, a wrong PIN is a clear refusal that leaves the step open, and
 nothing of the PIN is kept."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from meeting_server.minutes import certs
 from meeting_server.minutes.verify import verify_pdf
-from tests.conftest import token_of
+from tests.minutes.signing_kit import assert_signed_by, client_for, prepare
 from tests.minutes.test_signer import SOFTHSM
 
 PINS = {"secretary": "111111", "chair": "222222"}
@@ -55,25 +55,42 @@ def token_app(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return app
 
 
-def test_pins_typed_at_signing_time(token_app: Any, app_links: dict[str, Any]) -> None:
-    client = token_app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + token_of(app_links["clerk"])
-    base = f"/api/v1/meetings/{app_links['meeting_id']}"
-    # The editor asks for the two PINs.
-    html = client.get("/clerk/minutes").get_data(as_text=True)
-    assert 'data-pin="secretary"' in html and 'data-pin="chair"' in html
-    r = client.post(base + "/minutes/finalize", json={})
+def test_each_signer_signs_with_their_own_token(token_app: Any, app_links: dict[str, Any], tmp_path: Path) -> None:
+    """The old flow had both PINs typed on the clerk's screen; now each signer types their own on their own screen."""
+    clerk = client_for(token_app, app_links, "clerk")
+    secretary, chair = client_for(token_app, app_links, "secretary"), client_for(token_app, app_links, "chair")
+    base = clerk.base
+    # The editor asks the clerk for no PIN.
+    html = clerk.get("/clerk/minutes").get_data(as_text=True)
+    assert "data-pin" not in html
+    st = prepare(clerk)
+    assert "token" in st["methods"]
+    # The signer's page offers the token.
+    assert 'data-method="token"' in secretary.get("/sign").get_data(as_text=True)
+
+    def sign_token(client: Any, role: str, pin: str) -> Any:
+        sha = client.get(base + "/minutes/signing").get_json()["current_sha256"]
+        return client.post(base + f"/minutes/signatures/{role}", json={"method": "token", "pin": pin,
+                                                                         "pdf_sha256": sha})
+
+    r = sign_token(secretary, "secretary", "")
     assert r.status_code == 400 and r.get_json()["error"] == "signer.pin_required"
-    r = client.post(base + "/minutes/finalize", json={"pins": {"secretary": PINS["secretary"], "chair": "000000"}})
+    r = sign_token(secretary, "secretary", "000000")
     assert r.status_code == 400 and r.get_json()["error"] == "signer.pin_incorrect"
     assert "PIN" in r.get_json()["message"]
-    # A refused signature leaves the meeting open for edits.
-    assert client.patch(base, json={"place": "Hội trường xã"}).status_code == 200
-    r = client.post(base + "/minutes/finalize", json={"pins": PINS})
+    assert clerk.get(base + "/minutes/signing").get_json()["stage"] == "secretary"
+    # The clerk cannot use the secretary's token, nor the chair sign out of order.
+    assert clerk.post(base + "/minutes/signatures/secretary",
+                      json={"method": "token", "pin": PINS["secretary"]}).status_code == 403
+    assert sign_token(chair, "chair", PINS["chair"]).get_json()["error"] == "signing.out_of_order"
+    r = sign_token(secretary, "secretary", PINS["secretary"])
     assert r.status_code == 200, r.get_json()
-    pdf = client.get(r.get_json()["url"]).data
+    r = sign_token(chair, "chair", PINS["chair"])
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["label"] == "Đã ký" and [s["method"] for s in r.get_json()["steps"]] == ["token", "token"]
+    pdf = clerk.get(base + "/minutes.pdf").data
+    assert_signed_by(pdf, ["Nông Thị Mai", "Hoàng Quốc Cường"], tmp_path)
     report = verify_pdf(pdf)
-    assert report.ok and [s.signer_name for s in report.signatures] == ["Nông Thị Mai", "Hoàng Quốc Cường"]
     assert all(not s.trusted for s in report.signatures)  # the test CA is no trust root of this server
     data_dir = Path(token_app.config["DATA_DIR"])
     for path in data_dir.rglob("*"):
