@@ -12,7 +12,7 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
 from meeting_server.realtime.registry import remember_token, socket_event
-from meeting_server.services import meetings, snapshot
+from meeting_server.services import devices, meetings, snapshot
 from meeting_server.store import db
 from meeting_server.web.guards import resolve_principal
 
@@ -36,6 +36,9 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     join_room(rooms.role(who.meeting_id, who.role))
     if who.participant_id is not None:
         join_room(rooms.participant(who.participant_id))
+        s = db.session()
+        devices.connected(s, request.sid, who.participant_id)  # type: ignore[attr-defined]
+        s.commit()
     _send_state(who)
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
@@ -53,6 +56,14 @@ def on_sync(who: Principal, _data: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
+def on_disconnect(_reason: Any = None) -> None:
+    """A screen went away: its card no longer has a live device on this connection."""
+    s = db.session()
+    devices.disconnected(s, request.sid)  # type: ignore[attr-defined]
+    s.commit()
+
+
 def register(socketio: SocketIO) -> None:
-    """Connect handler (public by nature: it is where authentication happens)."""
+    """Connect and disconnect handlers (public by nature: it is where authentication happens)."""
     socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)

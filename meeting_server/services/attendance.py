@@ -120,7 +120,7 @@ def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, 
         a.reason = reason
     if late is not None and status == "present":
         a.late = late
-    a.status, a.marked_by = status, "clerk"
+    a.status, a.marked_by = status, actor[:20]  # who marked it: a vote recorded for someone needs another person
     m.seq += 1
     audit.record(s, m.id, f"attendance.{status}", actor,
                  {"participant_id": p.id, "reason": a.reason, "late": a.late})

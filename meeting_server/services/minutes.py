@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meeting_server.domain import minutes as minutes_rules
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, clock
@@ -175,6 +176,12 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
     if signing_settings(app)["source"] == "pkcs11" and not all((pins or {}).get(r) for r in ("secretary", "chair")):
         raise DomainError("Hãy nhập mã PIN thiết bị ký số của thư ký và của chủ tọa.", "signer.pin_required")
     draft.status = "signing"  # from here on audit.record refuses changes to the meeting
+    s.flush()  # takes the database's write lock: nothing can open, start or upload between the check and the commit
+    try:
+        _check_settled(s, m)
+    except DomainError:
+        s.rollback()
+        raise
     s.commit()
     try:
         record = draft_record(s, m)
@@ -217,6 +224,24 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str
     except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
         log.exception("backup after finalizing the minutes failed")
     return draft
+
+
+def _check_settled(s: Session, m: Meeting) -> None:
+    """Refuse (with the reason) while a poll is open, a speech is under way or a document is processing."""
+    from sqlalchemy import func
+
+    from meeting_server.store.tables import Document, Poll, SpeakRequest
+
+    def count(stmt: Any) -> int:
+        return int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+    minutes_rules.check_settled(
+        open_polls=count(select(Poll.id).where(Poll.meeting_id == m.id, Poll.state == "open")),
+        speeches_under_way=count(select(SpeakRequest.id).where(SpeakRequest.meeting_id == m.id,
+                                                               SpeakRequest.status == "speaking")),
+        documents_processing=count(select(Document.id).where(Document.meeting_id == m.id,
+                                                             Document.status == "processing")),
+    )
 
 
 def new_version(s: Session, m: Meeting, actor: str, note: str) -> MinutesDraft:

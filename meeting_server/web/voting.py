@@ -158,7 +158,7 @@ def proxy_vote(poll_id: int) -> Any:
     who = principal()
     s = db.session()
     body = json_body(allow_empty=True)
-    target = voting.proxy_target(s, m.id, body.get("participant_id"))
+    target = voting.proxy_target(s, m.id, body.get("participant_id"), p, who.actor)
     voting.cast(s, voting.Cast(who=who, poll_id=p.id, choice=body.get("choice"), participant_id=target,
                                proxy_by=who.actor))
     m.seq += 1
