@@ -246,3 +246,65 @@ def test_a_device_that_leaves_leaves_no_session_behind(srv: LiveServer) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError("the disconnect left its device row")
+
+
+def _status(srv: LiveServer) -> str | None:
+    with sqlite3.connect(srv.data_dir / "meeting.db", timeout=5) as con:
+        row = con.execute("SELECT status FROM minutes_draft ORDER BY version DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def test_a_signing_cut_short_is_undone_or_completed_at_the_next_start(tmp_path: Path) -> None:
+    """Defect 4: SIGKILL while the minutes are being signed, then start again: the clerk can sign, and sees why."""
+    import threading
+
+    data = tmp_path / "data"
+    srv = start_server(data)
+    try:
+        answers: list[Any] = []
+        worker = threading.Thread(target=lambda: answers.append(_try_finalize(srv)), daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while _status(srv) != "signing":
+            assert time.monotonic() < deadline, "the signing never started"
+            time.sleep(0.01)
+        srv.proc.kill()  # a power cut while the worker signs
+        srv.proc.wait(10)
+        worker.join(30)
+    finally:
+        srv.stop()
+    assert _status(srv) == "signing"  # what the crash leaves
+
+    srv = start_server(data)
+    try:
+        assert _status(srv) == "draft"
+        state = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes").json()
+        assert state["status"] == "draft" and state["recovery"]["outcome"] == "rolled_back"
+        page = srv.session_for(clerk(srv)).get(f"{srv.url}/clerk/minutes", timeout=10).text
+        assert "bị gián đoạn (mất điện hoặc máy chủ dừng) và đã được hủy" in page
+        # Signing again works.
+        r = _finalize(srv)
+        assert r.status_code == 200, r.text
+        signed = requests.get(srv.url + r.json()["url"], headers=srv.bearer(clerk(srv)), timeout=10).content
+        srv.proc.kill()
+        srv.proc.wait(10)
+    finally:
+        srv.stop()
+    # A crash after the signed file was stored, before the database said so: completed from that file.
+    with sqlite3.connect(data / "meeting.db") as con:
+        con.execute("UPDATE minutes_draft SET status = 'signing', pdf_path = '', pdf_sha256 = ''")
+    srv = start_server(data)
+    try:
+        state = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes").json()
+        assert state["status"] == "final" and state["recovery"]["outcome"] == "completed", state
+        r = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes.pdf")
+        assert r.status_code == 200 and r.content == signed
+    finally:
+        srv.stop()
+
+
+def _try_finalize(srv: LiveServer) -> Any:
+    try:
+        return _finalize(srv)
+    except requests.RequestException as exc:
+        return exc
