@@ -111,6 +111,9 @@ def test_the_chair_votes_from_the_chair_screen_and_the_minutes_count_it(live_ser
     chair_page.wait_for_selector("#vote-panel .vote-result")
     assert chair_page.locator("#my-ballot").is_hidden()  # the result is in the chair's panel, once
 
+    from tests.minutes.test_minutes_record_live import _wait_documents_ready
+
+    _wait_documents_ready(srv)  # the minutes are signed once the demo's documents are read in
     r = requests.post(f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/minutes/finalize", json={},
                       headers=srv.bearer(clerk(srv)), timeout=120)
     assert r.status_code == 200, r.text
