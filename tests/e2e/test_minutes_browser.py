@@ -51,6 +51,9 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     # Reloading shows the saved text: it was stored, not only typed.
     page.reload()
     assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).input_value() == SUMMARY
+    from tests.minutes.test_minutes_record_live import _wait_documents_ready
+
+    _wait_documents_ready(srv)  # signing waits until every document is read in (issue 17, defect 3)
     page.get_by_role("button", name="Ký và khóa biên bản").click()
     page.wait_for_selector('[data-minutes="download"]:not([hidden])', timeout=60000)
     assert "Đã ký biên bản phiên bản 1." in page.locator('[data-minutes="message"]').inner_text()
