@@ -695,7 +695,6 @@ def proxy_target(s: Session, meeting_id: int, participant_id: Any, poll: Poll | 
         if rules.PollKind(poll.kind).is_secret:
             raise DomainError("Không ai được bỏ phiếu kín thay người khác; hãy nhập phiếu giấy theo biên bản "
                               "kiểm phiếu.", "vote.proxy_secret")
-
         a = target.attendance
         voter = s.get(PollVoter, (poll.id, target.id))
         rules.check_proxy(present=a is not None and a.status == "present",
