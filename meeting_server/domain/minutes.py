@@ -44,9 +44,14 @@ Record schema (keys marked ? are optional)::
             "passed": true,                          # ? as computed by the server
             "outcome": "Nghị quyết được thông qua."  # ? sentence that replaces the default one
            }]}],
+      "other": {"documents": […], "speeches": […],   # ? what belonged to no agenda item (same shapes as an
+                "polls": […]},                      #   item's): its own section after the agenda
       "conclusions": "text",                         # ? clerk's text (kết luận, bế mạc)
       "recipients": ["Thường trực HĐND xã", "…"],   # "Nơi nhận"; "Lưu: VT, Hồ sơ." is added last
     }
+
+A poll's "named" lists may mark a name recorded by the secretary for a delegate without a device with
+" (thư ký ghi thay)"; the record says so, the minutes print it as given.
 
 A secret ballot's record must carry totals only: a poll with mode "secret" and a "named" list is refused,
 since the stored record must never reveal who chose what (Law 77/2015/QH13, Art. 91; Law 72/2025/QH15, Art. 35).
@@ -66,6 +71,22 @@ SIGNATURE_FIELD_SECRETARY = "Sig_Secretary"
 SIGNATURE_FIELD_CHAIR = "Sig_Chair"
 FILING_LINE = "Lưu: VT, Hồ sơ."
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+#: The heading of what happened in the sitting outside any agenda item.
+OTHER_HEADING = "Các nội dung khác ngoài chương trình kỳ họp"
+
+
+def _(message: str) -> str:
+    """Mark a fixed message for the translation catalog (web/errors.py translates it when it is shown)."""
+    return message
+
+
+#: Why the minutes cannot be signed yet: something of the sitting is still under way and would be missing from
+#: (or change after) the signed record.
+NOT_SETTLED = {
+    "poll": _("Chưa thể ký biên bản: còn cuộc biểu quyết đang mở. Hãy kết thúc hoặc hủy biểu quyết trước."),
+    "speech": _("Chưa thể ký biên bản: đang có đại biểu phát biểu. Hãy kết thúc lượt phát biểu trước."),
+    "document": _("Chưa thể ký biên bản: còn tài liệu đang được xử lý. Hãy đợi xử lý xong."),
+}
 
 
 class MinutesError(DomainError):
@@ -209,6 +230,9 @@ def build_minutes(record: Mapping[str, Any]) -> MinutesDoc:
         raise MinutesError("Chương trình kỳ họp phải là một danh sách.")
     for i, item in enumerate(agenda, start=1):
         body += _agenda_item(i, item, level)
+    other = record.get("other") or {}
+    if any(other.get(k) for k in ("documents", "speeches", "polls")):
+        body += _agenda_item(len(agenda) + 1, {**other, "title": OTHER_HEADING}, level)
 
     conclusions = _free_text(record.get("conclusions"))
     if conclusions:
@@ -232,6 +256,15 @@ def build_minutes(record: Mapping[str, Any]) -> MinutesDoc:
         signatures=signatures,
         recipients=recipients,
     )
+
+
+def check_settled(*, open_polls: int, speeches_under_way: int, documents_processing: int) -> None:
+    """Raise, with the reason, unless everything of the sitting is settled and the minutes may be signed: an open
+    poll would miss its result and keep taking ballots after signing, a speech under way would have no end time,
+    a document still processing would be missing."""
+    for count, key in ((open_polls, "poll"), (speeches_under_way, "speech"), (documents_processing, "document")):
+        if count:
+            raise MinutesError(NOT_SETTLED[key], f"minutes.{key}_unsettled")
 
 
 def format_clock(moment: datetime) -> str:

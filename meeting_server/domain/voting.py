@@ -40,7 +40,10 @@ __all__ = [
     "close_poll",
     "cancel_poll",
     "check_can_cast",
+    "check_can_open",
+    "check_proxy",
     "may_change_choice",
+    "verdict_vi",
 ]
 
 
@@ -808,6 +811,81 @@ def check_can_cast(state: PollState, kind: PollKind, has_voted: bool, allow_chan
         raise DomainError("Biểu quyết không đang mở.", "vote.not_open")
     if has_voted and not may_change_choice(kind, allow_change):
         raise DomainError("Đại biểu đã bỏ phiếu; không thể thay đổi.", "vote.already_voted")
+
+
+def check_can_open(listed: int, present: int, seated: int) -> None:
+    """Raise unless a poll can be counted whoever of the listed delegates takes part.
+
+    Every delegate present at opening, and every one marked present while it is open, is issued a ballot, and a
+    count never issues more ballots than there are seats (N). So when more delegates are listed (or present) than
+    N, the clerk's N is wrong: say so now, while it can be fixed, not when the chair closes the vote.
+    """
+    if present > seated:
+        raise DomainError(
+            f"Không thể bắt đầu biểu quyết: có {present} đại biểu có mặt, nhiều hơn tổng số đại biểu HĐND "
+            f"({seated}) dùng để tính kết quả. Hãy đề nghị văn phòng kiểm tra lại điểm danh hoặc tổng số đại biểu.",
+            "vote.more_present_than_seated",
+        )
+    if listed > seated:
+        raise DomainError(
+            f"Không thể bắt đầu biểu quyết: danh sách có {listed} đại biểu, nhiều hơn tổng số đại biểu HĐND "
+            f"({seated}) dùng để tính kết quả. Hãy đề nghị văn phòng sửa tổng số đại biểu hoặc danh sách đại biểu.",
+            "vote.more_listed_than_seated",
+        )
+
+
+def check_proxy(*, present: bool, marked_by_recorder: bool, voted: bool, device_connected: bool) -> None:
+    """Raise unless the secretary may record this delegate's open vote for them ("thư ký ghi thay").
+
+    Only for a delegate in the room (whose presence someone else confirmed: the secretary alone cannot both
+    declare a person present and vote for them), who has not voted, and whose own screen is not connected: a
+    recorded ballot never replaces, nor races, the delegate's own.
+    """
+    if not present:
+        raise DomainError("Đại biểu này không có mặt: không thể ghi phiếu thay.", "vote.proxy_absent")
+    if marked_by_recorder:
+        raise DomainError(
+            "Người ghi phiếu thay không thể đồng thời là người điểm danh đại biểu này có mặt. Hãy để đại biểu quét "
+            "thẻ hoặc nhờ văn phòng điểm danh.", "vote.proxy_self_marked")
+    if voted:
+        raise DomainError("Đại biểu đã tự biểu quyết: không thể ghi phiếu thay.", "vote.proxy_already_voted")
+    if device_connected:
+        raise DomainError(
+            "Thiết bị của đại biểu này đang kết nối: đại biểu tự biểu quyết trên thiết bị của mình.",
+            "vote.proxy_device_connected")
+
+
+def verdict_vi(result: Mapping[str, Any]) -> str:
+    """The short verdict of a stored result ("Thông qua", "Trúng cử: …"), for tables that list results: read
+    from the stored result, as the announced lines are, so every place says the same thing."""
+    outcome = result.get("outcome")
+    if outcome == Outcome.PASSED:
+        return "Thông qua"
+    if outcome == Outcome.REJECTED:
+        return "Không thông qua"
+    if outcome == Outcome.DISMISSAL_PROPOSED:
+        return "Đề nghị miễn nhiệm, bãi nhiệm"
+    if outcome == Outcome.CONFIDENCE_RETAINED:
+        return "Không đặt ra việc miễn nhiệm"
+    names = {o.get("key"): o.get("label") for o in result.get("options") or []}
+    elected = ", ".join(str(names.get(k, k)) for k in result.get("elected") or [])
+    if outcome == Outcome.ELECTED:
+        return f"Trúng cử: {elected}"
+    if outcome == Outcome.TIE:
+        tied = ", ".join(str(names.get(k, k)) for k in result.get("tied") or [])
+        return (f"Trúng cử: {elected}; " if elected else "") + f"bầu lại giữa: {tied}"
+    if outcome == Outcome.SEATS_UNFILLED:
+        return f"Trúng cử: {elected}" if elected else "Không có người trúng cử"
+    if outcome == Outcome.RATED:
+        parts = []
+        for r in result.get("ratings") or []:
+            consequence = r.get("consequence")
+            if consequence == RatingConsequence.DISMISSAL_PROPOSED:
+                parts.append(f"{r.get('name')}: đề nghị miễn nhiệm, bãi nhiệm")
+            elif consequence == RatingConsequence.MAY_RESIGN:
+                parts.append(f"{r.get('name')}: trên 1/2 tín nhiệm thấp")
+        return "; ".join(parts) or "Đã lấy phiếu tín nhiệm"
+    return ""
 
 
 def may_change_choice(kind: PollKind, setting: bool = True) -> bool:

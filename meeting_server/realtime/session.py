@@ -12,7 +12,7 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
 from meeting_server.realtime.registry import connection_event, remember_token, socket_event
-from meeting_server.services import meetings, snapshot, tokens
+from meeting_server.services import devices, meetings, snapshot, tokens
 from meeting_server.store import db
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     join_room(rooms.role(who.meeting_id, who.role))
     if who.participant_id is not None:
         join_room(rooms.participant(who.participant_id))
+        devices.connected(db.session(), request.sid, who.participant_id)  # type: ignore[attr-defined]
     _send_state(who)
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
@@ -53,3 +54,9 @@ def on_sync(who: Principal, _data: Any) -> dict[str, Any]:
     _send_state(who)
     return {"ok": True}
 
+
+
+@connection_event("disconnect", authenticates="nothing to authenticate: it forgets this connection's device row")
+def on_disconnect(_reason: Any = None) -> None:
+    """A screen went away: its card no longer has a live device on this connection."""
+    devices.disconnected(db.session(), request.sid)  # type: ignore[attr-defined]

@@ -268,6 +268,10 @@ def resume(app: Flask) -> None:
         return
     app.extensions["voting_resumed"] = True
     close_expired(app)
+    from meeting_server.services import devices
+
+    with app.app_context(), db.standalone_session(app) as s:
+        devices.clear_stale(s)  # connections held by a process that died
     with app.app_context(), db.standalone_session(app) as s:
         from sqlalchemy import select
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.errors import DomainError
+from meeting_server.domain.minutes import OTHER_HEADING
 from meeting_server.services import audit, minutes
 from meeting_server.services.record import build_record
 from meeting_server.store.tables import Meeting, MinutesDraft
@@ -31,16 +32,25 @@ def _record_of(s: Session, m: Meeting) -> tuple[dict[str, Any], MinutesDraft | N
 
 
 def results_csv(record: dict[str, Any]) -> bytes:
-    """One row per poll: item, subject, mode, outcome and the announced lines (UTF-8 with BOM for Excel)."""
+    """One row per poll: item, subject, mode, verdict and the announced lines (UTF-8 with BOM for Excel).
+
+    Every figure is the record's, which takes it from the result stored when the poll closed (the projector's).
+    Polls of no agenda item come last, under the minutes' heading for them.
+    """
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["STT nội dung", "Nội dung", "Vấn đề biểu quyết", "Hình thức", "Kết quả", "Thông qua", "Chi tiết"])
-    for i, item in enumerate(record.get("agenda") or [], start=1):
+    agenda = list(record.get("agenda") or [])
+    other = record.get("other") or {}
+    if other.get("polls"):
+        agenda.append({"title": OTHER_HEADING, "polls": other["polls"]})
+    for i, item in enumerate(agenda, start=1):
         for p in item.get("polls") or []:
             passed = p.get("passed")
             w.writerow([i, item.get("title", ""), p.get("subject", ""),
                         "Công khai" if p.get("mode") == "open" else "Bỏ phiếu kín",
-                        p.get("outcome", ""), "" if passed is None else ("Có" if passed else "Không"),
+                        p.get("outcome") or p.get("result", ""),
+                        "" if passed is None else ("Có" if passed else "Không"),
                         " | ".join(str(x) for x in p.get("lines") or [])])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -118,16 +128,18 @@ def public_export_zip(app: Flask, s: Session, m: Meeting) -> bytes:
     if final is None:
         raise DomainError("Hãy ký biên bản trước khi xuất bản công khai.", "minutes.not_final")
     name = m.full_title
-    polls = [(item, p) for item in record.get("agenda") or [] for p in item.get("polls") or []]
+    other = record.get("other") or {}
+    items = [*(record.get("agenda") or []), {"title": OTHER_HEADING, **other}]
+    polls = [(item, p) for item in items for p in item.get("polls") or []]
     resolutions = "".join(
-        f"<li><b>{_e(p.get('subject'))}</b> — {_e(p.get('outcome') or '')}</li>"
+        f"<li><b>{_e(p.get('subject'))}</b> — {_e(p.get('outcome') or p.get('result') or '')}</li>"
         for _item, p in polls if p.get("passed")) or "<li>Chưa có nghị quyết nào được thông qua.</li>"
     results = "".join(
         f"<h2>{_e(p.get('subject'))}</h2><p>{_e('Biểu quyết công khai' if p.get('mode') == 'open' else 'Bỏ phiếu kín')}"
         f"</p><ul>{''.join(f'<li>{_e(x)}</li>' for x in p.get('lines') or [])}</ul>"
         for _item, p in polls) or "<p>Không có biểu quyết.</p>"
     docs = "".join(
-        f"<li>{_e(d.get('title'))}</li>" for item in record.get("agenda") or [] for d in item.get("documents") or []
+        f"<li>{_e(d.get('title'))}</li>" for item in items for d in item.get("documents") or []
         if not d.get("confidential"))
     agenda = "".join(f"<li>{_e(item.get('title'))}</li>" for item in record.get("agenda") or [])
     pages = {

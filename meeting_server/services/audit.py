@@ -16,6 +16,7 @@ from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, cor
 AFTER_FINAL_KINDS = ("minutes.",)
 #: Minutes statuses that freeze the meeting: the old one-click signing, prepared for the signers, signed.
 FROZEN_STATUSES = ("signing", "prepared", "final")
+FROZEN_MESSAGE = "Biên bản kỳ họp đã được ký: kỳ họp không thể thay đổi nữa."
 
 
 def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict[str, Any]) -> AuditEvent:
@@ -25,7 +26,7 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     further changes (issue 6: finalizing freezes the meeting).
     """
     if meeting_id is not None and not kind.startswith(AFTER_FINAL_KINDS) and is_frozen(s, meeting_id):
-        raise DomainError("Biên bản kỳ họp đã được ký: kỳ họp không thể thay đổi nữa.", "meeting.frozen")
+        raise DomainError(FROZEN_MESSAGE, "meeting.frozen")
     head = s.get(AuditHead, 1)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=audit.GENESIS)
@@ -48,6 +49,10 @@ def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str,
     group commit of ballots writes hundreds at once. Same entries, same hashes as `record` one at a time."""
     if not rows:
         return
+    # The rule of `record`, once per meeting of the batch (callers refuse ballot by ballot before; this is the
+    # guard that no path appends to a frozen meeting).
+    if frozen_among(s, {r[0] for r in rows if r[0] is not None and not r[1].startswith(AFTER_FINAL_KINDS)}):
+        raise DomainError(FROZEN_MESSAGE, "meeting.frozen")
     conn = s.connection()
     head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     if head is None:  # an empty log: the one-at-a-time path creates the head
@@ -77,6 +82,14 @@ def is_frozen(s: Session, meeting_id: int) -> bool:
     """True from the moment the minutes are being signed: a signed meeting takes no more changes."""
     return s.scalar(select(MinutesDraft.id).where(MinutesDraft.meeting_id == meeting_id,
                                                   MinutesDraft.status.in_(FROZEN_STATUSES)).limit(1)) is not None
+
+
+def frozen_among(s: Session, meeting_ids: set[int]) -> set[int]:
+    """Which of these meetings are frozen (`is_frozen`), in one query."""
+    if not meeting_ids:
+        return set()
+    return set(s.scalars(select(MinutesDraft.meeting_id).where(
+        MinutesDraft.meeting_id.in_(sorted(meeting_ids)), MinutesDraft.status.in_(("signing", "final")))))
 
 
 def head(s: Session) -> tuple[int, str]:

@@ -7,9 +7,12 @@ record and the PDF, so the signed file and the audit chain vouch for each other.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meeting_server.domain import minutes as minutes_rules
 from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
@@ -183,11 +187,22 @@ def ca_dir(app: Flask) -> Path:
 
 def finalize(app: Flask, s: Session, m: Meeting, actor: str,
              pins: dict[str, str] | None = None) -> Done[MinutesDraft]:
-    """Freeze the meeting, render and sign the current version (secretary, then chair), store it; return it, and
-    the change (every screen gets a new `state`: the meeting is a record now).
+    """Freeze the meeting, render and sign the current version (secretary, then chair) with the keys the server
+    holds, store it; return it, and the change (every screen gets a new `state`: the meeting is a record now).
+    Kept for the benchmark and the tests of the record; the people sign through services/signing.py.
 
     Three transactions on purpose: the freeze commits before the worker starts (seconds, holding nothing in the
-    database), the signed version commits after it; a failure in between unfreezes."""
+    database), the signed version commits after it; a failure in between unfreezes. The signing claim (an flock) is
+    held from the freeze to the last commit: a process that starts meanwhile leaves this signing alone, and one that
+    starts after a crash finds the claim free (`recover_interrupted`).
+    """
+    with signing_claim(app, m.id) as mine:
+        if not mine:
+            raise DomainError("Biên bản đang được ký. Hãy đợi.", "minutes.signing")
+        return _finalize(app, s, m, actor, pins)
+
+
+def _finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, str] | None) -> Done[MinutesDraft]:
     draft = current(s, m)
     if draft.status == "final":
         raise DomainError("Phiên bản biên bản này đã được ký.", "minutes.already_final")
@@ -196,6 +211,12 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str,
     if signing_settings(app)["source"] == "pkcs11" and not all((pins or {}).get(r) for r in ("secretary", "chair")):
         raise DomainError("Hãy nhập mã PIN thiết bị ký số của thư ký và của chủ tọa.", "signer.pin_required")
     draft.status = "signing"  # from here on audit.record refuses changes to the meeting
+    s.flush()  # takes the database's write lock: nothing can open, start or upload between the check and the commit
+    try:
+        check_settled(s, m)
+    except DomainError:
+        s.rollback()
+        raise
     s.commit()
     try:
         record = draft_record(s, m)
@@ -210,12 +231,29 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str,
         s.commit()
         raise
     pdf: bytes = result["pdf"]
-    rel = Path("minutes") / f"bien-ban-ky-hop-{m.id}-v{draft.version}.pdf"
+    rel = _pdf_rel(m.id, draft.version)
     path = Path(app.config["DATA_DIR"]) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(pdf)
     tmp.replace(path)
+    _mark_final(s, m, draft, actor, data, head, record["audit"]["seq"], rel, pdf, record.get("corrects"))
+    s.commit()
+    try:
+        from meeting_server.services import backup
+
+        backup.backup_now(app, "finalize")
+    except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
+        log.exception("backup after finalizing the minutes failed")
+    return Done(draft, unit.change(m, state=True))
+
+
+def _pdf_rel(meeting_id: int, version: int) -> Path:
+    return Path("minutes") / f"bien-ban-ky-hop-{meeting_id}-v{version}.pdf"
+
+
+def _mark_final(s: Session, m: Meeting, draft: MinutesDraft, actor: str, data: bytes, head: str, audit_seq: Any,
+                rel: Path, pdf: bytes, corrects: dict[str, Any] | None, recovered: bool = False) -> None:
     draft.status = "final"
     draft.finalized_at = utcnow()
     draft.finalized_by = actor
@@ -225,19 +263,111 @@ def finalize(app: Flask, s: Session, m: Meeting, actor: str,
     draft.pdf_path = str(rel)
     draft.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     unit.bump(m)
-    audit.record(s, m.id, "minutes.finalized", actor, {
-        "version": draft.version, "record_sha256": draft.record_sha256, "pdf_sha256": draft.pdf_sha256,
-        "audit_head": head, "audit_seq": record["audit"]["seq"],
-        "previous_version": record.get("corrects", {}).get("version"),
-    })
-    s.commit()
-    try:
-        from meeting_server.services import backup
+    entry = {"version": draft.version, "record_sha256": draft.record_sha256, "pdf_sha256": draft.pdf_sha256,
+             "audit_head": head, "audit_seq": audit_seq, "previous_version": (corrects or {}).get("version")}
+    if recovered:
+        entry["recovered"] = True
+    audit.record(s, m.id, "minutes.finalized", actor, entry)
 
-        backup.backup_now(app, "finalize")
-    except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
-        log.exception("backup after finalizing the minutes failed")
-    return Done(draft, unit.change(m, state=True))
+
+@contextmanager
+def signing_claim(app: Flask, meeting_id: int) -> Iterator[bool]:
+    """Whether this process may sign (or recover) the meeting's minutes now: True while it holds
+    `<data>/minutes/claims/<id>`. An flock, as for documents: the kernel drops it when its process dies, so a
+    signing cut short by a crash is found unclaimed at the next start."""
+    folder = Path(app.config["DATA_DIR"]) / "minutes" / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / str(int(meeting_id)), "ab") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def recover_interrupted(app: Flask, s: Session) -> list[dict[str, Any]]:
+    """At start: finish or undo every signing that a crash or power cut cut short (status left `signing`).
+
+    When the signed PDF was stored before the crash and carries both signatures, intact, and the record it embeds,
+    the version is completed from that file ("minutes.finalized", `recovered`); otherwise it goes back to the draft
+    ("minutes.signing_rolled_back") and the clerk signs again. The clerk's editor says which (`state`).
+    Signings that another live process holds are left alone.
+    """
+    done: list[dict[str, Any]] = []
+    for draft in list(s.scalars(select(MinutesDraft).where(MinutesDraft.status == "signing"))):
+        with signing_claim(app, draft.meeting_id) as mine:
+            if not mine:
+                continue
+            m = s.get(Meeting, draft.meeting_id)
+            assert m is not None
+            rel = _pdf_rel(m.id, draft.version)
+            path = Path(app.config["DATA_DIR"]) / rel
+            outcome = _complete_from(s, m, draft, rel, path) if path.is_file() else None
+            if outcome is None:
+                if path.is_file():  # a file that is not the signed minutes: kept aside, never served
+                    path.replace(path.with_suffix(".interrupted"))
+                draft.status = "draft"
+                unit.bump(m)
+                audit.record(s, m.id, "minutes.signing_rolled_back", "system:recovery", {"version": draft.version})
+                outcome = "rolled_back"
+            s.commit()
+            log.warning("minutes of meeting %s, version %s: interrupted signing %s", m.id, draft.version, outcome)
+            done.append({"meeting_id": m.id, "version": draft.version, "outcome": outcome})
+    return done
+
+
+def _complete_from(s: Session, m: Meeting, draft: MinutesDraft, rel: Path, path: Path) -> str | None:
+    pdf = path.read_bytes()
+    try:
+        report = run_job("verify", {"pdf": pdf, "roots": []})
+    except DomainError:
+        return None
+    sigs = report.get("signatures") or []
+    signed = {x["field"] for x in sigs if x["intact"] and x["valid"]}
+    last = any(x["field"] == minutes_rules.SIGNATURE_FIELD_CHAIR and x["covers_whole_document"] for x in sigs)
+    data, head = report.get("record_json"), report.get("audit_head")
+    if signed != {minutes_rules.SIGNATURE_FIELD_SECRETARY, minutes_rules.SIGNATURE_FIELD_CHAIR} or not last \
+            or not data or not head:
+        return None
+    record = json.loads(data)
+    if record.get("meeting_id") != m.id or record.get("minutes_version") != draft.version:
+        return None
+    _mark_final(s, m, draft, "system:recovery", data, head, record.get("audit", {}).get("seq"), rel, pdf,
+                record.get("corrects"), recovered=True)
+    return "completed"
+
+
+def recovery_note(s: Session, meeting_id: int) -> dict[str, Any] | None:
+    """What the start-up recovery last did to this meeting's minutes, for the clerk's editor."""
+    ev = s.scalar(select(AuditEvent).where(
+        AuditEvent.meeting_id == meeting_id, AuditEvent.kind.in_(("minutes.signing_rolled_back", "minutes.finalized")),
+        AuditEvent.actor == "system:recovery").order_by(AuditEvent.seq.desc()).limit(1))
+    if ev is None:
+        return None
+    return {"outcome": "rolled_back" if ev.kind == "minutes.signing_rolled_back" else "completed",
+            "version": (ev.data or {}).get("version"), "at": ev.at}
+
+
+def check_settled(s: Session, m: Meeting) -> None:
+    """Refuse (with the reason) while a poll is open, a speech is under way or a document is processing."""
+    from sqlalchemy import func
+
+    from meeting_server.store.tables import Document, Poll, SpeakRequest
+
+    def count(stmt: Any) -> int:
+        return int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+    minutes_rules.check_settled(
+        open_polls=count(select(Poll.id).where(Poll.meeting_id == m.id, Poll.state == "open")),
+        speeches_under_way=count(select(SpeakRequest.id).where(SpeakRequest.meeting_id == m.id,
+                                                               SpeakRequest.status == "speaking")),
+        documents_processing=count(select(Document.id).where(Document.meeting_id == m.id,
+                                                             Document.status == "processing")),
+    )
 
 
 def new_version(s: Session, m: Meeting, actor: str, note: str) -> Done[MinutesDraft]:
@@ -281,6 +411,7 @@ def state(s: Session, m: Meeting) -> dict[str, Any]:
         "updated_at": draft.updated_at.isoformat() if draft.updated_at else None,
         "agenda": [{"id": it.id, "position": it.position, "title": it.title} for it in m.items],
         "frozen": audit.is_frozen(s, m.id),
+        "recovery": recovery_note(s, m.id),
         "versions": [{"version": v.version, "status": v.status, "pdf_sha256": v.pdf_sha256,
                       "finalized_at": v.finalized_at.isoformat() if v.finalized_at else None}
                      for v in versions(s, m.id)],

@@ -32,6 +32,8 @@ __all__ = ["TEXT_KEYS", "build_record"]
 TEXT_KEYS = ("opening", "conclusions", "document_number")
 #: The clerk's clock correction in force while one record is being built.
 _SHIFT: ContextVar[timedelta] = ContextVar("clock_shift", default=timedelta(0))
+#: How the minutes mark an open vote the secretary recorded for a delegate without a device.
+PROXY_MARK = "thư ký ghi thay"
 _TERM = re.compile(r"^\s*(?:khóa\s+)?(?P<term>[^,]+?)\s*(?:,\s*nhiệm kỳ\s+(?P<years>.+?))?\s*$", re.IGNORECASE)
 
 
@@ -63,6 +65,7 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
     people = [p for p in m.participants if p.role in {r.value for r in DELEGATE_ROLES}]
     summaries: dict[str, Any] = texts.get("summaries") or {}
     polls, speeches, documents = _polls(s, m), _speeches(s, m), _documents(s, m)
+    item_ids = {it.id for it in m.items}
     agenda = []
     for it in m.items:
         agenda.append({
@@ -73,6 +76,12 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
             "summary": str(summaries.get(str(it.id)) or ""),
             "polls": [p for p in polls if p.get("item_id") == it.id],
         })
+    # Whatever belonged to no item (or to an item since deleted) is in the record too, in its own section.
+    other = {
+        "documents": [d for d in documents if d.get("item_id") not in item_ids],
+        "speeches": [x for x in speeches if x.get("item_id") not in item_ids],
+        "polls": [p for p in polls if p.get("item_id") not in item_ids],
+    }
     seq, head = audit.head(s)
     term, years = _term(m.term)
     record: dict[str, Any] = {
@@ -90,6 +99,7 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
         "guests": [_person(p) for p in m.participants if p.role == Role.GUEST],
         "opening": str(texts.get("opening") or ""),
         "agenda": agenda,
+        "other": other,
         "conclusions": str(texts.get("conclusions") or ""),
         "recipients": [str(x) for x in texts.get("recipients") or []],
         "audit": {"seq": seq, "head": head},
@@ -98,11 +108,14 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
 
 
 def _polls(s: Session, m: Meeting) -> list[dict[str, Any]]:
-    """Closed and cancelled polls, each `{"item_id", "subject", "mode", "lines", "named"?, "passed"?}`.
+    """Closed and cancelled polls, each `{"item_id", "subject", "mode", "lines", "result", "named"?, "passed"?}`.
 
-    Named lists are given for open votes only; a secret ballot's record carries totals alone.
+    Everything comes from the result stored when the poll closed (`poll.result`), the one source of what the
+    projector announced, the minutes print and the archive's CSV lists; `result` is its short verdict. Named lists
+    are given for open votes only, a name recorded by the secretary marked "(thư ký ghi thay)"; a secret ballot's
+    record carries totals alone.
     """
-    from meeting_server.domain.voting import PollKind
+    from meeting_server.domain.voting import PollKind, verdict_vi
     from meeting_server.services import voting
     from meeting_server.store.tables import Poll
 
@@ -115,15 +128,18 @@ def _polls(s: Session, m: Meeting) -> list[dict[str, Any]]:
                                  "mode": "secret" if secret else "open"}
         if p.state == "cancelled":
             entry["lines"] = [f"Cuộc biểu quyết đã bị hủy. Lý do: {p.cancel_reason}"]
+            entry["result"] = "Đã hủy"
         else:
             result = p.result or {}
             entry["lines"] = list(result.get("lines") or [])
+            entry["result"] = verdict_vi(result)
             if result.get("passed") is not None:
                 entry["passed"] = bool(result["passed"])
             if not secret:
                 named: dict[str, list[str]] = {}
                 for row in voting.named_list(s, p):
-                    named.setdefault(row["choice_label"], []).append(row["name"])
+                    name = row["name"] + (f" ({PROXY_MARK})" if row["proxy"] else "")
+                    named.setdefault(row["choice_label"], []).append(name)
                 entry["named"] = named
         out.append(entry)
     return out

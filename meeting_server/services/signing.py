@@ -71,6 +71,12 @@ def prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     if draft.status != "draft":
         raise DomainError(_("Biên bản đã được chuẩn bị để ký hoặc đã ký."), "minutes.not_draft")
     draft.status = "prepared"  # from here on audit.record refuses changes to the meeting
+    s.flush()  # takes the database's write lock: nothing can open, start or upload between the check and the commit
+    try:
+        minutes.check_settled(s, m)  # no poll open, no speech under way, no document processing
+    except DomainError:
+        s.rollback()
+        raise
     s.commit()
     try:
         record = minutes.draft_record(s, m)

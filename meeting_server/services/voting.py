@@ -320,7 +320,7 @@ def proxy(s: Session, m: Meeting, p: Poll, who: Principal, participant_id: Any, 
     """The secretary records the open vote of a delegate without a device, marked as such; everyone gets the
     progress counts (the answer carries them too)."""
     with unit.of_work(s):
-        target = proxy_target(s, m.id, participant_id)
+        target = proxy_target(s, m.id, participant_id, p, who.actor)
         unit.bump(m)  # flushed by `cast` before its checks: the write lock is held while they read
         cast(s, Cast(who=who, poll_id=p.id, choice=choice, participant_id=target, proxy_by=who.actor))
         prog = progress(s, p)
@@ -341,7 +341,8 @@ def _create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_
     seats = body.get("seats", 1)
     if isinstance(seats, bool) or not isinstance(seats, int):
         raise DomainError("Số người được bầu phải là số nguyên.", "vote.invalid_spec")
-    item_id = body.get("agenda_item_id")
+    # A new poll belongs to the item under discussion unless the form says otherwise (null: no item).
+    item_id = body.get("agenda_item_id") if "agenda_item_id" in body else m.current_item_id
     if item_id is not None:
         if isinstance(item_id, bool) or not isinstance(item_id, int):
             raise DomainError("Nội dung chương trình không hợp lệ.", "payload.invalid")
@@ -411,6 +412,10 @@ def _open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = Non
     present = _present_delegates(s, m.id)
     if not present:
         raise DomainError("Chưa có đại biểu nào có mặt để biểu quyết.", "vote.nobody_present")
+    listed = s.scalar(select(func.count()).select_from(Participant).where(
+        Participant.meeting_id == m.id, Participant.role.in_([r.value for r in DELEGATE_ROLES]))) or 0
+    # Decided now, not at close: a count cannot issue more ballots than N (domain.voting.tally).
+    rules.check_can_open(int(listed), len(present), m.seated_count)
     now = utcnow()
     p.state = str(new_state)
     p.opened_at = now
@@ -624,8 +629,13 @@ def cast_many(s: Session, casts: list[Cast], now: datetime | None = None) -> lis
     polls: dict[int, _PollBatch] = {}
     audit_rows: list[tuple[int, str, str, dict[str, Any]]] = []
     out: list[Casted | DomainError] = []
+    # A meeting whose minutes are being signed or are signed takes no ballot (audit.record's rule, which the
+    # batched append below does not read): one indexed query per batch, not per ballot.
+    frozen = audit.frozen_among(s, {c.who.meeting_id for c in casts})
     for c in casts:
         try:
+            if c.who.meeting_id in frozen:
+                raise DomainError(audit.FROZEN_MESSAGE, "meeting.frozen")
             out.append(_check_and_stage(s, polls, c, now, audit_rows))
         except DomainError as err:
             out.append(err)
@@ -668,6 +678,9 @@ def _check_and_stage(s: Session, polls: dict[int, _PollBatch], c: Cast, now: dat
         # The deadline is the stored one: a ballot after it is refused even if the timer task never ran.
         raise DomainError("Đã hết thời gian biểu quyết.", "vote.time_up")
     rules.check_can_cast(rules.PollState(p.state), kind, b.voters.get(pid, False), p.allow_change)
+    if c.proxy_by and b.voters.get(pid, False):
+        # Checked again here, in the transaction that writes: a ballot recorded for someone never replaces theirs.
+        raise DomainError("Đại biểu đã tự biểu quyết: không thể ghi phiếu thay.", "vote.proxy_already_voted")
     arrived = pid not in b.voters
     if arrived:
         if b.present is None:
@@ -732,8 +745,10 @@ def _write_staged(s: Session, polls: dict[int, _PollBatch], now: datetime) -> No
                                  changed_at=bindparam("at")), b.open_changed)
 
 
-def proxy_target(s: Session, meeting_id: int, participant_id: Any) -> int:
-    """Check that the secretary records a vote for a delegate of this meeting."""
+def proxy_target(s: Session, meeting_id: int, participant_id: Any, poll: Poll | None = None,
+                 recorder: str = "") -> int:
+    """Check that the secretary (`recorder`) may record a vote in `poll` for this delegate of the meeting: present
+    (as confirmed by someone else), not voted, and without their own device connected (domain.voting.check_proxy)."""
     if isinstance(participant_id, bool) or not isinstance(participant_id, int):
         raise DomainError("Hãy chọn đại biểu.", "payload.invalid")
     target = s.get(Participant, participant_id)
@@ -741,4 +756,16 @@ def proxy_target(s: Session, meeting_id: int, participant_id: Any) -> int:
         raise NotFound("Không tìm thấy đại biểu.")
     if Role(target.role) not in DELEGATE_ROLES:
         raise DomainError("Chỉ ghi phiếu cho đại biểu HĐND.", "vote.not_delegate")
+    if poll is not None:
+        from meeting_server.services import devices
+
+        if rules.PollKind(poll.kind).is_secret:
+            raise DomainError("Không ai được bỏ phiếu kín thay người khác; hãy nhập phiếu giấy theo biên bản "
+                              "kiểm phiếu.", "vote.proxy_secret")
+        a = target.attendance
+        voter = s.get(PollVoter, (poll.id, target.id))
+        rules.check_proxy(present=a is not None and a.status == "present",
+                          marked_by_recorder=a is not None and bool(recorder) and a.marked_by == recorder,
+                          voted=voter is not None and voter.voted,
+                          device_connected=devices.has_live_device(s, target.id))
     return target.id

@@ -158,7 +158,7 @@ class Attendance(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reason: Mapped[str] = mapped_column(String(300), default="")
-    marked_by: Mapped[str] = mapped_column(String(20), default="")  # self | clerk
+    marked_by: Mapped[str] = mapped_column(String(20), default="")  # self, or the actor who marked it
 
     participant: Mapped[Participant] = relationship(back_populates="attendance")
 
@@ -481,3 +481,17 @@ class SecretBallot(Base):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), index=True)
     choice: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DeviceSession(Base):
+    """A card's screen connected over Socket.IO now: one row per connection, written at connect and removed at
+    disconnect by the server process that holds it (`pid`), so every process knows whether a delegate's own device
+    is live (the secretary records a vote only for a delegate without one). A process that died without removing
+    its rows is recognised by its pid (one box: every process shares the SQLite file) and its rows are ignored."""
+
+    __tablename__ = "device_session"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -262,6 +262,8 @@
         if (section) section.hidden = false;
         return;
       }
+      // On the chair's console the ballot shows only while a vote is open: the result is in the chair's panel.
+      if (panel.hasAttribute("data-ballot-only") && p && p.state !== "open") p = null;
       if (section) section.hidden = !p;
       // The projector: a vote on screen covers the page and the idle screen (documents.css says who shows when).
       if (kind === "kiosk") document.body.classList.toggle("kiosk-voting", !!p);
@@ -341,8 +343,10 @@
       var f = form.elements;
       var lines = function (name) { return f[name].value.split("\n").map(function (x) { return x.trim(); }).filter(Boolean); };
       var body = { kind: f.kind.value, title: f.title.value, threshold: f.threshold.value,
-        agenda_item_id: f.agenda_item_id.value ? Number(f.agenda_item_id.value) : null,
         allow_change: f.allow_change.checked };
+      // Left empty, the server files the poll under the item being discussed; "none": under no item.
+      if (f.agenda_item_id.value === "none") body.agenda_item_id = null;
+      else if (f.agenda_item_id.value) body.agenda_item_id = Number(f.agenda_item_id.value);
       if (body.kind === "election") { body.seats = Number(f.seats.value); body.candidates = lines("candidates"); }
       if (body.kind === "confidence_rating" || body.kind === "confidence_vote") body.officials = lines("officials");
       api("POST", "/meetings/" + L.state().meeting.id + "/polls", body)

@@ -176,3 +176,37 @@ def test_result_is_frozen(record: dict) -> None:
     doc = build_minutes(record)
     with pytest.raises(AttributeError):
         doc.title = "X"  # type: ignore[misc]
+
+
+def test_what_belonged_to_no_item_has_its_own_section_after_the_agenda(record: dict) -> None:
+    from meeting_server.domain.minutes import OTHER_HEADING
+
+    record["other"] = {
+        "documents": [{"title": "Thông báo của Thường trực HĐND"}],
+        "speeches": [{"speaker": "Lò Văn Tám", "from": "10:05", "to": "10:09"}],
+        "polls": [{"subject": "Thông qua việc bổ sung chương trình", "mode": "open", "passed": True,
+                   "lines": ["Tán thành: 25/30 đại biểu, chiếm 83,33% tổng số đại biểu HĐND xã."],
+                   "named": {"Tán thành": ["Lò Văn Tám (thư ký ghi thay)"]}}],
+    }
+    lines = texts(build_minutes(record))
+    at = lines.index(f"{len(record['agenda']) + 1}. {OTHER_HEADING}")
+    assert lines.index("- Thông báo của Thường trực HĐND;") > at
+    assert "Kết quả biểu quyết công khai: Thông qua việc bổ sung chương trình." in lines[at:]
+    assert "- Đại biểu tán thành: Lò Văn Tám (thư ký ghi thay)." in lines[at:]
+    assert lines.index("- Lò Văn Tám (từ 10 giờ 05 đến 10 giờ 09);") > at
+    record["other"] = {"documents": [], "speeches": [], "polls": []}
+    assert not any(OTHER_HEADING in line for line in texts(build_minutes(record)))
+
+
+@pytest.mark.parametrize(("counts", "code"), [
+    ({"open_polls": 1, "speeches_under_way": 0, "documents_processing": 0}, "minutes.poll_unsettled"),
+    ({"open_polls": 0, "speeches_under_way": 1, "documents_processing": 2}, "minutes.speech_unsettled"),
+    ({"open_polls": 0, "speeches_under_way": 0, "documents_processing": 1}, "minutes.document_unsettled"),
+])
+def test_minutes_are_signed_only_when_the_sitting_is_settled(counts: dict, code: str) -> None:
+    from meeting_server.domain.minutes import check_settled
+
+    with pytest.raises(DomainError) as err:
+        check_settled(**counts)
+    assert err.value.code == code and err.value.message.startswith("Chưa thể ký biên bản")
+    check_settled(open_polls=0, speeches_under_way=0, documents_processing=0)

@@ -679,3 +679,44 @@ def test_casting_needs_an_open_poll_and_a_changeable_choice(kind: PollKind) -> N
     else:
         err = error_of(check_can_cast, PollState.OPEN, kind, has_voted=True, allow_change=True)
     assert err.code == "vote.already_voted"
+
+
+def test_a_poll_opens_only_if_it_can_be_counted() -> None:
+    from meeting_server.domain.voting import check_can_open
+
+    check_can_open(listed=30, present=22, seated=30)
+    with pytest.raises(DomainError) as err:
+        check_can_open(listed=30, present=28, seated=25)
+    assert err.value.code == "vote.more_present_than_seated" and "28" in err.value.message
+    with pytest.raises(DomainError) as err:
+        check_can_open(listed=32, present=20, seated=30)
+    assert err.value.code == "vote.more_listed_than_seated" and "32" in err.value.message
+
+
+@pytest.mark.parametrize(("facts", "code"), [
+    ({"present": False, "marked_by_recorder": False, "voted": False, "device_connected": False}, "vote.proxy_absent"),
+    ({"present": True, "marked_by_recorder": True, "voted": False, "device_connected": False},
+     "vote.proxy_self_marked"),
+    ({"present": True, "marked_by_recorder": False, "voted": True, "device_connected": False},
+     "vote.proxy_already_voted"),
+    ({"present": True, "marked_by_recorder": False, "voted": False, "device_connected": True},
+     "vote.proxy_device_connected"),
+])
+def test_a_vote_is_recorded_for_someone_only_when_they_cannot_cast_it(facts: dict, code: str) -> None:
+    from meeting_server.domain.voting import check_proxy
+
+    with pytest.raises(DomainError) as err:
+        check_proxy(**facts)
+    assert err.value.code == code
+    check_proxy(present=True, marked_by_recorder=False, voted=False, device_connected=False)
+
+
+def test_the_verdict_is_read_from_the_stored_result() -> None:
+    from meeting_server.domain.voting import verdict_vi
+
+    ballots = [validate_choice(PollSpec(PollKind.OPEN), "for")] * 16
+    assert verdict_vi(tally(PollSpec(PollKind.OPEN), ballots, 30, 20).to_dict()) == "Thông qua"
+    assert verdict_vi(tally(PollSpec(PollKind.OPEN), ballots[:15], 30, 20).to_dict()) == "Không thông qua"
+    spec = PollSpec(PollKind.ELECTION, seats=1, candidates=(Person("a", "Lò Văn A"), Person("b", "Hà Thị B")))
+    votes = [validate_choice(spec, ["a"])] * 16
+    assert verdict_vi(tally(spec, votes, 30, 20).to_dict()) == "Trúng cử: Lò Văn A"

@@ -71,3 +71,54 @@ def test_three_phones_vote_chair_closes_every_screen_shows_the_same_result(live_
     assert phones[0].locator(".vote-names").count() == 0 and kiosk.locator(".vote-names").count() == 0
     chair_page.screenshot(path=str(srv.data_dir / "chair-result.png"))
     phones[0].screenshot(path=str(srv.data_dir / "phone-result.png"), full_page=True)
+
+
+def test_the_chair_votes_from_the_chair_screen_and_the_minutes_count_it(live_server: LiveServer, browser: Any) -> None:
+    """Issue 17, defect 1: the chair is a delegate; their console carries the delegate's ballot."""
+    import pymupdf
+    import requests
+
+    from tests.realtime.voting_kit import clerk, close_poll
+
+    srv = live_server
+    plain = [d for d in srv.links["delegates"] if d["role"] == "delegate"][:2]
+    chair_name = next(d["name"] for d in srv.links["delegates"] if d["role"] == "chair")
+    phones = [_page(browser, srv, d["url"], PHONE) for d in plain]
+    chair_page = _page(browser, srv, chair(srv), {"width": 1280, "height": 900})
+    poll = make_poll(srv, title="Thông qua Nghị quyết về Kế hoạch chuyển đổi số năm 2027")
+    open_poll(srv, poll["id"])
+
+    # The chair's own ballot, on the chair's screen, with the same buttons, confirmation and acknowledgement.
+    ballot = chair_page.locator("#my-ballot")
+    ballot.locator(".vote-option").first.wait_for()
+    assert chair_page.locator("#vote-panel .vote-progress").inner_text() == "Đã biểu quyết: 0/3"
+    ballot.get_by_role("button", name="Tán thành", exact=True).click()
+    assert "Tán thành" in ballot.locator(".vote-confirm-q").inner_text()
+    ballot.get_by_role("button", name="Xác nhận").click()
+    ballot.locator('[data-bind="vote_recorded"]').wait_for()
+    assert ballot.locator('[data-bind="vote_recorded"]').inner_text() == "✓ Đã ghi nhận phiếu của bạn"
+    # Everyone sees the chair counted.
+    for page in [chair_page, *phones]:
+        page.wait_for_function(
+            "[...document.querySelectorAll('.vote-progress')].some(e => e.textContent === 'Đã biểu quyết: 1/3')")
+    phones[0].get_by_role("button", name="Không tán thành", exact=True).click()
+    phones[0].get_by_role("button", name="Xác nhận").click()
+    phones[0].wait_for_selector('[data-bind="vote_recorded"]')
+
+    result = close_poll(srv, poll["id"])
+    named = {v["name"]: v["choice_label"] for v in result["voters"]}
+    assert named[chair_name] == "Tán thành"
+    chair_page.wait_for_selector("#vote-panel .vote-result")
+    assert chair_page.locator("#my-ballot").is_hidden()  # the result is in the chair's panel, once
+
+    from tests.minutes.test_minutes_record_live import _wait_documents_ready
+
+    _wait_documents_ready(srv)  # the minutes are signed once the demo's documents are read in
+    r = requests.post(f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/minutes/finalize", json={},
+                      headers=srv.bearer(clerk(srv)), timeout=120)
+    assert r.status_code == 200, r.text
+    pdf = requests.get(srv.url + r.json()["url"], headers=srv.bearer(clerk(srv)), timeout=10).content
+    text = " ".join(" ".join(p.get_text().split()) for p in pymupdf.open(stream=pdf))
+    assert f"Đại biểu tán thành: {chair_name}." in text
+    assert "Tán thành: 1/30 đại biểu, chiếm 3,33% tổng số đại biểu HĐND xã." in text
+    assert f"Đại biểu không tham gia biểu quyết: {plain[1]['name']}." in text

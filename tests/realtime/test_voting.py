@@ -294,7 +294,16 @@ def test_proxy_vote_by_the_secretary(srv: LiveServer, phones: list[Screen]) -> N
     body = {"participant_id": target["participant_id"], "choice": "for"}
     assert api(srv, delegates(srv)[0]["url"], "POST", f"/polls/{pid}/proxy", body).status_code == 403
     assert api(srv, chair(srv), "POST", f"/polls/{pid}/proxy", body).status_code == 403
+    # While the delegate's own phone is connected, they vote on it: the secretary cannot.
     r = api(srv, secretary(srv), "POST", f"/polls/{pid}/proxy", body)
+    assert r.status_code == 400 and r.json()["error"] == "vote.proxy_device_connected"
+    phones[PRESENT - 1].close()
+    for _ in range(50):  # the disconnect reaches the server a moment later
+        r = api(srv, secretary(srv), "POST", f"/polls/{pid}/proxy", body)
+        if r.json().get("error") != "vote.proxy_device_connected":
+            break
+        time.sleep(0.1)
+    phones[PRESENT - 1] = screen(srv, target["url"])
     assert r.status_code == 200 and r.json()["progress"]["voted"] == 1
     res = close_poll(srv, pid)
     row = next(v for v in res["voters"] if v["participant_id"] == target["participant_id"])

@@ -41,6 +41,16 @@ def test_dump_of_the_whole_database_cannot_link_a_secret_choice_to_a_delegate(
     assert [o["votes"] for o in result["options"]] == [6, 6]
     for phone in phones:
         phone.close()
+    # Each disconnect removes its device_session row (services/devices.py): let those writes land before the stop.
+    deadline = time.monotonic() + 10
+    while True:
+        peek = sqlite3.connect(srv.data_dir / "meeting.db")
+        left = peek.execute("SELECT count(*) FROM device_session").fetchone()[0]
+        peek.close()
+        if not left:
+            break
+        assert time.monotonic() < deadline, "the phones' disconnects were not recorded"
+        time.sleep(0.1)
     srv.stop()  # a clean stop checkpoints the write-ahead log as well
 
     db_path = srv.data_dir / "meeting.db"

@@ -1,7 +1,7 @@
 """signing: each signer's own step on a prepared minutes PDF, and PIN-sealed signer keys
 
-Revision ID: 0006_signing
-Revises: 0005_voting
+Revision ID: 0007_signing
+Revises: 0006_device_session
 Create Date: 2026-12-03 17:55:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import meeting_server.store.tables
 
 
-revision = '0006_signing'
-down_revision = "0005_voting"
+revision = '0007_signing'
+down_revision = "0006_device_session"
 branch_labels = None
 depends_on = None
 
