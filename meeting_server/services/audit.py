@@ -1,16 +1,29 @@
-"""Appending to the hash-chained audit log, in the same transaction as the change it records."""
+"""Appending to the hash-chained audit log, in the same transaction as the change it records.
+
+The links are keyed with the data directory's chain key (`store.audit_log`, loaded with each pooled connection),
+and an act that matters (`domain.audit.CHECKPOINT_KINDS`: a poll closed, minutes signed, the sitting ended, a
+restore) also gets a signed checkpoint outside the database, written and fsynced as soon as the transaction
+commits, before the caller can acknowledge the act.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
+from meeting_server.store import audit_log
+from meeting_server.store.db import AUDIT_KEY
 from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, core_table, utcnow
+
+log = logging.getLogger(__name__)
+_PENDING = "meeting_server.pending_checkpoints"
 
 #: Kinds that may still be appended once a meeting's minutes are signed (a correction is a new, linked version).
 AFTER_FINAL_KINDS = ("minutes.",)
@@ -32,13 +45,58 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     # The UPDATE takes the database's write lock before the head is read, so the chain cannot fork.
     s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     s.refresh(head)
+    key = chain_key(s)
     entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)  # type: ignore[arg-type]
-    digest = audit.next_hash(head.hash, entry)
-    event = AuditEvent(seq=head.seq, meeting_id=meeting_id, at=entry["at"], kind=kind, actor=actor,
-                       data=entry["data"], hash=digest)
-    s.add(event)
+    digest = audit.next_hash(head.hash, entry, key.for_seq(head.seq) if key else None)
+    row = AuditEvent(seq=head.seq, meeting_id=meeting_id, at=entry["at"], kind=kind, actor=actor,
+                     data=entry["data"], hash=digest)
+    s.add(row)
     head.hash = digest
-    return event
+    if key is not None and kind in audit.CHECKPOINT_KINDS:
+        _checkpoint_after_commit(s, key, meeting_id, head.seq, digest, kind)
+    return row
+
+
+def chain_key(s: Session) -> audit.ChainKey | None:
+    """The chain key of the session's database (None for a database with no data directory, e.g. in memory)."""
+    key: audit.ChainKey | None = s.connection().info.get(AUDIT_KEY)
+    return key
+
+
+def _data_dir(s: Session) -> Path | None:
+    bind = s.get_bind()
+    name = bind.engine.url.database
+    return Path(name).resolve().parent if name and name != ":memory:" else None
+
+
+def _checkpoint_after_commit(s: Session, key: audit.ChainKey, meeting_id: int | None, seq: int, digest: str,
+                             kind: str) -> None:
+    """Queue a checkpoint of this link, written when (and only if) the transaction commits."""
+    data_dir = _data_dir(s)
+    if data_dir is None:
+        return
+    pending = s.info.get(_PENDING)
+    if pending is None:
+        pending = s.info[_PENDING] = []
+        event.listen(s, "after_commit", _write_pending)
+        event.listen(s, "after_rollback", _drop_pending)
+    pending.append((data_dir, key, meeting_id, seq, digest, kind))
+
+
+def _write_pending(s: Session) -> None:
+    pending = s.info.get(_PENDING) or []
+    while pending:
+        data_dir, key, meeting_id, seq, digest, kind = pending.pop(0)
+        try:
+            audit_log.append_checkpoint(data_dir, key, meeting_id, seq, digest, kind)
+        except OSError:  # the act is committed; verify-log will name the link without its checkpoint
+            log.exception("checkpoint of audit entry %s (%s) could not be written", seq, kind)
+
+
+def _drop_pending(s: Session) -> None:
+    pending = s.info.get(_PENDING)
+    if pending:
+        pending.clear()
 
 
 def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str, Any]]]) -> None:
@@ -53,11 +111,12 @@ def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str,
             record(s, meeting_id, kind, actor, data)
         return
     seq, digest = head
+    key = conn.info.get(AUDIT_KEY)
     events = []
     for meeting_id, kind, actor, data in rows:
         seq += 1
         entry = audit.make_entry(meeting_id, kind, utcnow(), actor, data)  # type: ignore[arg-type]
-        digest = audit.next_hash(digest, entry)
+        digest = audit.next_hash(digest, entry, key.for_seq(seq) if key else None)
         events.append({"seq": seq, "meeting_id": meeting_id, "at": entry["at"], "kind": kind, "actor": actor,
                        "data": entry["data"], "hash": digest})
     # Compare-and-set on the head: a concurrent writer would make this fail rather than fork the chain.
