@@ -247,7 +247,9 @@ def _verify_halves(path: Path, middle: int, before: tuple[int, str], head: str |
                       .encode("ascii"))
     child.stdin.close()
     first = audit.verify_chain(_records(path, 0, middle - 1), key=key)
-    out = child.stdout.read() if child.stdout is not None else b""
+    assert child.stdout is not None
+    with child.stdout:
+        out = child.stdout.read()
     child.wait()
     if not first.ok:
         return first
