@@ -100,3 +100,45 @@ def test_a_chain_rehashed_without_the_key_is_caught_in_either_half(chain_db: Pat
     for report in (verify_database(db, key=key), verify_database(db, key=key, split=False)):
         assert not report.ok and report.first_break is not None
         assert (report.first_break.seq, report.first_break.kind) == (seq, "changed")
+
+
+def test_a_chain_from_before_the_key_keeps_verifying_after_the_upgrade(tmp_path: Path) -> None:
+    """A data directory of a version without the key: its plain links stay, the key is made at the next start
+    with keyed links from the next seq, and re-hashing an old link is caught at the first keyed one."""
+    import subprocess
+    import sys
+
+    from meeting_server.app import create_app
+    from meeting_server.services import audit as audit_service
+    from meeting_server.store import db as store_db
+    from tests.conftest import ROOT, _env
+
+    data = tmp_path / "old"
+    create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    (data / "audit.key").unlink()  # as the older version left it: no key
+    prev = audit.GENESIS
+    with sqlite3.connect(data / "meeting.db") as conn:
+        for i in range(1, 6):
+            at = f"2026-07-15T00:0{i}:00.000000+00:00"
+            prev = audit.next_hash(prev, entry_of(None, at, "old.event", "clerk:1", {"i": i}))
+            conn.execute("INSERT INTO audit_event (seq, meeting_id, at, kind, actor, data, hash) VALUES "
+                         "(?, NULL, ?, 'old.event', 'clerk:1', ?, ?)", (i, at, json.dumps({"i": i}), prev))
+        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 5, ?)", (prev,))
+    conn.close()
+    app = create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    key = load_key(data)
+    assert key is not None and key.from_seq == 6
+    with store_db.standalone_session(app) as s:
+        audit_service.record(s, None, "new.event", "clerk:1", {"i": 6})
+        s.commit()
+    app.extensions["db_engine"].dispose()
+
+    def verify_log() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "meeting_server", "verify-log", "--data-dir", str(data),
+                               "--no-record"], capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=120)
+
+    out = verify_log()
+    assert out.returncode == 0 and "6 bản ghi" in out.stdout, out.stdout + out.stderr
+    rehash_from(data / "meeting.db", 3)
+    out = verify_log()
+    assert out.returncode == 1 and "Bản ghi số 6 đã bị sửa" in out.stdout, out.stdout
