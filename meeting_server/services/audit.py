@@ -186,7 +186,7 @@ def pdf_anchors(data_dir: Path, since: str = "") -> list[audit.Checkpoint]:
 
     out = []
     for pdf in pdfs:
-        if since and datetime.fromtimestamp(pdf.stat().st_mtime, UTC).isoformat() < since:
+        if since and datetime.fromtimestamp(pdf.stat().st_mtime, UTC).isoformat(timespec="microseconds") < since:
             continue
         data, head = embedded_record(pdf.read_bytes())
         if data is None:

@@ -42,6 +42,9 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             assert phone.call("cast", {"poll_id": poll["id"], "choice": "yes" if i < 4 else "no"})["ok"] is True
             phone.close()
         close_poll(srv, poll["id"])
+        # The checkpoint is on disk by the time the close is acknowledged.
+        lines = (srv.data_dir / CHECKPOINT_FILE).read_text().splitlines()
+        assert [json.loads(x)["event"] for x in lines] == ["vote.closed"]
         run_sitting(srv)
     finally:
         srv.stop()
