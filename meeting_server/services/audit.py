@@ -319,3 +319,35 @@ def _derived(s: Session) -> list[str]:
     for rid in sorted((x for x in given if x not in known), key=str):
         problems.append(f"Nhật ký ghi lượt phát biểu số {rid} nhưng cơ sở dữ liệu không còn lượt đó.")
     return problems
+
+
+def check_dict(check: RecordCheck) -> dict[str, Any]:
+    """A whole check as JSON-native data: the chain's report, with `ok` and `message` for the whole record."""
+    out = audit_log.report_dict(check.chain)
+    out.update(ok=check.ok, anchors=check.anchors, problems=list(check.problems))
+    if check.chain.ok and check.problems:
+        out["message"] = f"Sai lệch: {check.problems[0]}"
+    return out
+
+
+def check_in_child(db_path: Path | str) -> dict[str, Any]:
+    """The whole check of a data directory's database (`verify-log` without recording), in a child process, for a
+    server whose event loop must not wait on it (the clerk console's button)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent.parent
+    proc = subprocess.run([sys.executable, "-m", "meeting_server.services.audit", str(db_path)], check=False,
+                          capture_output=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")))
+    if proc.returncode != 0:
+        raise DomainError("Không kiểm tra được nhật ký.", "audit.check_failed")
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":
+    import sys
+
+    _db = Path(sys.argv[1]).resolve()
+    sys.stdout.write(json.dumps(check_dict(check_database(_db, _db.parent)), ensure_ascii=False))
