@@ -69,12 +69,19 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from meeting_server.appliance import banner, choose_public_base, start_appliance
+    from meeting_server.config import default_data_dir
+    from meeting_server.domain.errors import DomainError
     from meeting_server.extensions import socketio
     from meeting_server.realtime import documents as live_documents
-    from meeting_server.services import demo, documents, links, meetings
+    from meeting_server.services import backup, demo, documents, links, meetings
     from meeting_server.store import db
     from meeting_server.web.serving import http_protocol
 
+    try:
+        # Held (shared) for the process's lifetime: `restore` refuses while any server holds the data directory.
+        server_lock = backup.hold_server_lock((data_dir or default_data_dir()).resolve())
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
     app = _app(data_dir, **extra)
     base, why = choose_public_base(host, port)
     if public_url:
@@ -113,6 +120,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         # Close the pooled database connections: SQLite then copies the write-ahead log into the database and
         # removes it, so a stopped server leaves one self-contained file (and no log of recent writes).
         app.extensions["db_engine"].dispose()
+        server_lock.close()
 
 
 @main.command("links")
@@ -234,26 +242,39 @@ def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None) -> Non
 
 @main.command("verify-log")
 @DATA_DIR_OPTION
-def verify_log(data_dir: Path | None) -> None:
-    """Recompute the audit hash chain; exit 1 and name the first changed, removed or reordered entry if broken."""
+@click.option("--no-record", is_flag=True, help="Do not record the check in the audit log (examine a copy as is).")
+def verify_log(data_dir: Path | None, no_record: bool) -> None:
+    """Check the record: the keyed audit chain, its checkpoints and the heads in the signed minutes, and every poll
+    result, ballot, attendance and speech against it; exit 1 naming the first bad entry or checkpoint."""
     import time
 
     from meeting_server.config import default_data_dir
     from meeting_server.domain.errors import DomainError
-    from meeting_server.store.audit_log import verify_database
+    from meeting_server.services import audit as audit_service
+    from meeting_server.store import audit_log
 
-    db_path = (data_dir or default_data_dir()) / "meeting.db"
+    data = (data_dir or default_data_dir()).resolve()
+    db_path = data / "meeting.db"
     started = time.perf_counter()
     try:
-        report = verify_database(db_path)
+        check = audit_service.check_database(db_path, data)
     except DomainError as err:
         click.echo(err.message, err=True)
         sys.exit(2)
-    click.echo(report.message)
-    if report.first_break is not None:
-        click.echo(f"Bản ghi đầu tiên bị sai: số {report.first_break.seq} ({report.first_break.kind}).")
-    click.echo(f"({report.count} bản ghi, {time.perf_counter() - started:.2f} s)")
-    sys.exit(0 if report.ok else 1)
+    for line in check.lines():
+        click.echo(line)
+    click.echo(f"({check.chain.count} bản ghi, {time.perf_counter() - started:.2f} s)")
+    click.echo("Kết luận: " + ("hồ sơ toàn vẹn." if check.ok else "hồ sơ KHÔNG toàn vẹn."))
+    if not no_record:
+        brk = check.chain.first_break
+        try:
+            audit_log.append_raw(db_path, audit_log.load_key(data), None, "audit.verified", "cli:verify-log", {
+                "ok": check.ok, "count": check.chain.count, "anchors": check.anchors,
+                "first_break": None if brk is None else {"seq": brk.seq, "kind": brk.kind},
+                "problems": len(check.problems)})
+        except Exception as exc:  # a read-only copy: the verdict above stands
+            click.echo(f"(Không ghi được kết quả kiểm tra vào nhật ký: {exc})", err=True)
+    sys.exit(0 if check.ok else 1)
 
 
 @main.command("backup")
@@ -270,8 +291,11 @@ def backup_cmd(data_dir: Path | None, reason: str) -> None:
 @main.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @DATA_DIR_OPTION
-def restore_cmd(file: Path, data_dir: Path | None) -> None:
-    """Replace the database with a backup (stop the server first); a damaged backup is refused."""
+@click.option("--allow-rollback", is_flag=True,
+              help="Restore even when the backup is older than a closed poll or signed minutes of the current record.")
+def restore_cmd(file: Path, data_dir: Path | None, allow_rollback: bool) -> None:
+    """Replace the database with a backup (stop the server first). The backup's record is checked as verify-log
+    does; a damaged or altered backup is refused, and one older than a signed act needs --allow-rollback."""
     from meeting_server.config import default_data_dir
     from meeting_server.domain.errors import DomainError
     from meeting_server.services import backup
@@ -279,12 +303,15 @@ def restore_cmd(file: Path, data_dir: Path | None) -> None:
     target = (data_dir or default_data_dir()).resolve()
     target.mkdir(parents=True, exist_ok=True)
     try:
-        saved = backup.restore(target, file)
+        done = backup.restore(target, file, allow_rollback=allow_rollback)
     except DomainError as err:
         click.echo(err.message, err=True)
         sys.exit(1)
-    if saved is not None:
-        click.echo(f"Cơ sở dữ liệu cũ đã được sao lưu: {saved}")
+    if done.rolled_back:
+        click.echo("CẢNH BÁO: đã khôi phục về trước " + "; ".join(f"{cp.event} số {cp.seq} ({cp.source})"
+                                                             for cp in done.rolled_back) + ".", err=True)
+    if done.saved is not None:
+        click.echo(f"Cơ sở dữ liệu cũ đã được sao lưu: {done.saved}")
     click.echo(f"Đã khôi phục từ {file}. Hãy chạy: meeting-server verify-log --data-dir {target}")
 
 

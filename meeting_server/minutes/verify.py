@@ -156,6 +156,14 @@ def _message(field: str, name: str | None, intact: bool, valid: bool, changes: s
     return f"{who}: toàn vẹn, hợp lệ; {tail}; {note}."
 
 
+def embedded_record(pdf_bytes: bytes) -> tuple[bytes | None, str | None]:
+    """The record JSON and audit head attached to a signed minutes PDF (no signature check: `verify_pdf` does it)."""
+    try:
+        return _embedded_record(PdfFileReader(BytesIO(pdf_bytes), strict=False))
+    except Exception:  # a damaged file has no anchor to give; `meeting-server verify` says what is wrong with it
+        return None, None
+
+
 def _embedded_record(reader: PdfFileReader) -> tuple[bytes | None, str | None]:
     """The record JSON attached by `sign.attach_record` and the audit head in its description."""
     try:

@@ -1,25 +1,41 @@
 """Online backups of the SQLite database with SQLite's backup API (never a file copy of a live database).
 
 `backup_now` is called after each poll closes (voting) and after the minutes are signed; it keeps the newest
-`BACKUP_KEEP` files (default 20) in <data dir>/backups. `restore` refuses a file that fails
-`PRAGMA integrity_check` or is not a meeting-server database, and keeps a backup of what it replaces.
+`BACKUP_KEEP` files (default 20) in <data dir>/backups. A copy taken while a secret poll is open gets that poll's
+ballots with fresh random keys, written in a fresh random order, and is vacuumed: nothing in it follows the order of
+casting (docs/SECRECY.md). Each backup is recorded in the audit log.
+
+`restore` refuses a file that fails `PRAGMA integrity_check` or is not a meeting-server database, refuses while a
+server holds the data directory (`hold_server_lock`), checks the backup's record as `verify-log` does (keyed chain,
+checkpoints, signed minutes, derived state) before replacing anything, and asks for `allow_rollback` when the backup
+ends before a checkpoint (a poll closed, minutes signed) of the current record. It keeps a backup of what it
+replaces and records itself in the restored database.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
+import secrets
 import sqlite3
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from random import SystemRandom
+from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 
+from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
+from meeting_server.domain.voting import PollKind
+from meeting_server.store import audit_log
 
-__all__ = ["BackupError", "backup_now", "check_backup", "list_backups", "restore"]
+__all__ = ["BackupError", "Restored", "backup_now", "check_backup", "hold_server_lock", "list_backups", "restore"]
+
+SERVER_LOCK = "server.lock"
 
 log = logging.getLogger(__name__)
 DEFAULT_KEEP = 20
@@ -60,7 +76,20 @@ def backup_now(app_or_engine: Any, reason: str) -> Path:
     log.info("backup %s written (%s)", dest.name, reason)
     for old in list_backups(folder)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
+    try:
+        _call(_record_backup, db, dest, reason)
+    except (sqlite3.Error, DomainError, OSError):  # the copy is made; a busy log must not undo it
+        log.exception("backup %s could not be recorded in the audit log", dest.name)
     return dest
+
+
+def _record_backup(db: Path, dest: Path, reason: str) -> None:
+    with sqlite3.connect(f"file:{dest}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    conn.close()
+    audit_log.append_raw(db, audit_log.load_key(db.parent), None, "backup.made", "system:backup",
+                         {"file": dest.name, "reason": reason, "audit_seq": row[0] if row else 0,
+                          "audit_head": row[1] if row else audit.GENESIS})
 
 
 def _call(fn: Any, *args: Any) -> Any:
@@ -81,6 +110,7 @@ def _backup(src_path: Path, dest: Path) -> None:
         try:
             src.backup(out)
             out.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file, no -wal beside it
+            _unlink_open_secret_ballots(out)
         finally:
             out.close()
     finally:
@@ -91,6 +121,28 @@ def _backup(src_path: Path, dest: Path) -> None:
         raise BackupError("Bản sao lưu vừa tạo không qua kiểm tra toàn vẹn: %(problems)s",
                           params={"problems": "; ".join(problems)})
     tmp.replace(dest)
+
+
+def _unlink_open_secret_ballots(conn: sqlite3.Connection) -> int:
+    """In a fresh copy: give the ballots of every open secret poll new random keys, write them in a fresh random
+    order with secure_delete on, then VACUUM, so that neither the keys, nor the order of the rows, nor the bytes of
+    the file follow the live database's layout, which still holds the order of casting until the poll closes
+    (docs/SECRECY.md). Returns how many ballots were rewritten."""
+    secret_kinds = [str(k) for k in PollKind if k.is_secret]
+    polls = [r[0] for r in conn.execute(
+        f"SELECT id FROM poll WHERE state = 'open' AND kind IN ({','.join('?' * len(secret_kinds))})", secret_kinds)]
+    if not polls:
+        return 0
+    marks = ",".join("?" * len(polls))
+    conn.execute("PRAGMA secure_delete=ON")
+    rows = conn.execute(f"SELECT poll_id, choice FROM secret_ballot WHERE poll_id IN ({marks})", polls).fetchall()
+    SystemRandom().shuffle(rows)
+    with conn:
+        conn.execute(f"DELETE FROM secret_ballot WHERE poll_id IN ({marks})", polls)
+        conn.executemany("INSERT INTO secret_ballot (key, poll_id, choice) VALUES (?, ?, ?)",
+                         [(secrets.token_hex(16), poll_id, choice) for poll_id, choice in rows])
+    conn.execute("VACUUM")  # a new file: no freed page or cell keeps a byte of the old layout
+    return len(rows)
 
 
 def list_backups(folder: Path) -> list[Path]:
@@ -119,15 +171,88 @@ def check_backup(path: Path) -> list[str]:
     return []
 
 
-def restore(data_dir: Path, backup: Path) -> Path | None:
-    """Replace the data directory's database with `backup` (server stopped); return the backup of what was there.
+def hold_server_lock(data_dir: Path) -> IO[bytes]:
+    """Take the server's shared lock on <data>/server.lock for the process's lifetime (several server processes may
+    share a data directory; `restore` needs it exclusively). Keep the returned file open."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    f = open(data_dir / SERVER_LOCK, "ab")  # noqa: SIM115  (held until the process ends)
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise BackupError("Đang khôi phục dữ liệu: máy chủ chưa thể khởi động.", "backup.restoring") from None
+    return f
 
-    Refused with a clear message when the backup is damaged; nothing is changed then.
+
+@dataclass
+class Restored:
+    """What a restore did: the copy of what it replaced, what it rolled back past, and the check of the backup."""
+
+    saved: Path | None
+    check: Any
+    rolled_back: list[audit.Checkpoint] = field(default_factory=list)
+
+
+def rollback_past(backup: Path, data_dir: Path) -> tuple[list[audit.Checkpoint], list[str]]:
+    """The checkpoints of the current record that `backup` ends before (a rollback), and those it contradicts (a
+    different history: same seq, other hash)."""
+    from meeting_server.services import audit as audit_service
+
+    key = audit_log.load_key(data_dir)
+    log_, pdfs = audit_service.anchors_of(data_dir, key)
+    with sqlite3.connect(f"file:{backup}?mode=ro", uri=True) as conn:
+        last = conn.execute("SELECT count(*) FROM audit_event").fetchone()[0]
+        hashes = dict(conn.execute("SELECT seq, hash FROM audit_event").fetchall())
+    conn.close()
+    ahead = [cp for cp in log_.current + pdfs if cp.seq > last]
+    contradicted = [f"{cp.source} ({cp.event}, bản ghi số {cp.seq})" for cp in log_.current + pdfs
+                    if cp.seq <= last and hashes.get(cp.seq) != cp.head]
+    return ahead, contradicted
+
+
+def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor: str = "cli:restore") -> Restored:
+    """Replace the data directory's database with `backup` (server stopped); return what was done.
+
+    Refused with a clear message, and nothing changed, when: the backup is damaged; a server holds the data
+    directory; the backup's record does not verify against this data directory's key and anchors (a changed entry,
+    a forged ballot, an edited result); it rolls back past a checkpoint or signed minutes without `allow_rollback`.
     """
+    from meeting_server.services import audit as audit_service
+
     problems = check_backup(backup)
     if problems:
         raise BackupError("Bản sao lưu bị hỏng, không khôi phục: %(problems)s", "backup.damaged",
                           params={"problems": "; ".join(problems)})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / SERVER_LOCK, "ab")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError("Máy chủ đang chạy trên thư mục dữ liệu này: hãy dừng máy chủ trước khi khôi phục.",
+                              "backup.server_running") from None
+        return _restore_locked(data_dir, backup, allow_rollback, actor, audit_service)
+    finally:
+        lock.close()
+
+
+def _restore_locked(data_dir: Path, backup: Path, allow_rollback: bool, actor: str, audit_service: Any) -> Restored:
+    key = audit_log.load_key(data_dir)
+    log_ = audit_log.read_checkpoints(data_dir, key)
+    ahead, contradicted = rollback_past(backup, data_dir)
+    chain = audit_log.verify_database(backup, key=key, checkpoints=audit_log.CheckpointLog([], log_.signed, log_.bad))
+    derived = audit_service.derived_problems(backup)
+    check = audit_service.RecordCheck(chain, tuple(derived), len(log_.current))
+    if not chain.ok or derived or contradicted:
+        why = ([chain.message] if not chain.ok else []) + derived + \
+              [f"mâu thuẫn với điểm neo {c}" for c in contradicted]
+        raise BackupError("Hồ sơ trong bản sao lưu không toàn vẹn, không khôi phục: %(problems)s",
+                          "backup.tampered", params={"problems": "; ".join(why)})
+    if ahead and not allow_rollback:
+        raise BackupError(
+            "Bản sao lưu cũ hơn các sự kiện đã được neo (%(anchored)s). Khôi phục sẽ xóa chúng khỏi hồ sơ. Nếu thật "
+            "sự muốn, chạy lại với --allow-rollback.", "backup.rollback",
+            params={"anchored": "; ".join(f"{cp.event} số {cp.seq} — {cp.source}" for cp in ahead)})
     db = data_dir / "meeting.db"
     saved: Path | None = None
     if db.exists():
@@ -145,4 +270,14 @@ def restore(data_dir: Path, backup: Path) -> Path | None:
             dest.close()
     finally:
         src.close()
-    return saved
+    if key is not None and ahead:
+        # A new epoch of checkpoints starts at the restored head: the ones rolled past stay in the log, signed.
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        conn.close()
+        audit_log.append_checkpoint(data_dir, key, None, row[0] if row else 0, row[1] if row else audit.GENESIS,
+                                    audit.ROLLBACK_EVENT)
+    audit_log.append_raw(db, key, None, "backup.restored", actor, {
+        "file": backup.name, "saved": saved.name if saved else None,
+        "rolled_back_past": [{"seq": cp.seq, "event": cp.event, "source": cp.source} for cp in ahead]})
+    return Restored(saved, check, ahead)

@@ -4,15 +4,22 @@ Only sqlite3 and the domain: `meeting-server verify-log` must check 100,000 entr
 neither builds the app nor loads SQLAlchemy, and a long chain is checked in two halves at once, the second in a
 child process (`python -m meeting_server.store.audit_log`). The halves meet at a stored hash: the first half
 proves that hash right, the second starts from it, so both together check the whole chain.
+
+It also keeps what anchors the chain outside the database file: the chain's key (`<data>/audit.key`, 0600, made
+at the first start; links from its `from_seq` on are HMACs under it) and the checkpoint log
+(`<data>/audit/checkpoints.log`, one signed JSON line per act that matters, opened O_APPEND and fsynced).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -20,10 +27,142 @@ from meeting_server import runner
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
 
-__all__ = ["entry_of", "iter_rows", "verify_database", "verify_in_child"]
+__all__ = ["CheckpointLog", "append_checkpoint", "append_raw", "ensure_key", "entry_of", "iter_rows", "load_key",
+           "read_checkpoints", "verify_database", "verify_in_child"]
 
 #: Below this many rows one process is faster than starting a second one.
 SPLIT_AT = 20_000
+
+
+KEY_FILE = "audit.key"
+CHECKPOINT_FILE = Path("audit") / "checkpoints.log"
+
+
+def load_key(data_dir: Path | str) -> audit.ChainKey | None:
+    """The chain's key kept in the data directory (None when there is none yet)."""
+    try:
+        raw = json.loads((Path(data_dir) / KEY_FILE).read_text(encoding="ascii"))
+        return audit.ChainKey(bytes.fromhex(raw["key"]), int(raw["from_seq"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DomainError("Tệp khóa nhật ký %(path)s bị hỏng: %(error)s", "audit.bad_key",
+                          params={"path": str(Path(data_dir) / KEY_FILE), "error": str(exc)}) from exc
+
+
+def ensure_key(data_dir: Path | str, db_path: Path | str) -> audit.ChainKey:
+    """The chain's key, made on first use: 32 random bytes, 0600, keyed links from the link after the current head
+    (a chain written by a version without a key keeps its plain links, which still verify)."""
+    found = load_key(data_dir)
+    if found is not None:
+        return found
+    head_seq = 0
+    if Path(db_path).is_file():
+        conn = _connect(Path(db_path))
+        try:
+            row = conn.execute("SELECT max(seq) FROM audit_event").fetchone()
+            head_seq = int(row[0] or 0)
+        except sqlite3.OperationalError:  # no audit table yet: a new database
+            pass
+        finally:
+            conn.close()
+    path = Path(data_dir) / KEY_FILE
+    body = json.dumps({"v": 1, "key": secrets.token_hex(32), "from_seq": head_seq + 1})
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        key = load_key(data_dir)
+        assert key is not None
+        return key
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(body)
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_dir(path.parent)
+    key = load_key(data_dir)
+    assert key is not None
+    return key
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def append_checkpoint(data_dir: Path | str, key: audit.ChainKey, meeting_id: int | None, seq: int, head: str,
+                      event: str) -> None:
+    """Append one signed checkpoint line and fsync it before returning (the caller then acknowledges the act)."""
+    path = Path(data_dir) / CHECKPOINT_FILE
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = audit.checkpoint_line(key, meeting_id, seq, head, datetime.now(UTC), event) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        _fsync_dir(path.parent)
+
+
+class CheckpointLog(NamedTuple):
+    """The checkpoint log read back: the checkpoints since the last rollback (`current`), every well-signed one
+    (`signed`), and where a line's signature is wrong (`bad`)."""
+
+    current: list[audit.Checkpoint]
+    signed: list[audit.Checkpoint]
+    bad: list[str]
+
+
+def read_checkpoints(data_dir: Path | str, key: audit.ChainKey | None) -> CheckpointLog:
+    """Every line of the checkpoint log, checked against the key; a rollback line starts the current epoch."""
+    path = Path(data_dir) / CHECKPOINT_FILE
+    out = CheckpointLog([], [], [])
+    if not path.is_file():
+        return out
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{CHECKPOINT_FILE.as_posix()} dòng {n}"
+        cp = audit.parse_checkpoint_line(key, line, where) if key is not None else None
+        if cp is None:
+            out.bad.append(where)
+            continue
+        out.signed.append(cp)
+        if cp.event == audit.ROLLBACK_EVENT:
+            out.current.clear()
+        out.current.append(cp)
+    return out
+
+
+def append_raw(db_path: Path | str, key: audit.ChainKey | None, meeting_id: int | None, kind: str, actor: str,
+               data: dict[str, Any]) -> tuple[int, str]:
+    """Append one event with sqlite3 alone (for the command line: backup, restore, verify-log), as
+    `services.audit.record` does; write its checkpoint when the kind has one. Returns (seq, hash)."""
+    conn = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        seq, prev = (row[0], row[1]) if row else (0, audit.GENESIS)
+        seq += 1
+        entry = audit.make_entry(meeting_id, kind, datetime.now(UTC), actor, data)
+        digest = audit.next_hash(prev, entry, key.for_seq(seq) if key else None)
+        conn.execute("INSERT INTO audit_event (seq, meeting_id, at, kind, actor, data, hash) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (seq, meeting_id, entry["at"], kind, actor, json.dumps(entry["data"]), digest))
+        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                     "seq = excluded.seq, hash = excluded.hash", (seq, digest))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    if key is not None and kind in audit.CHECKPOINT_KINDS:
+        append_checkpoint(Path(db_path).parent, key, meeting_id, seq, digest, kind)
+    return seq, digest
 
 
 def entry_of(meeting_id: int | None, at: str, kind: str, actor: str, data: Any) -> dict[str, Any]:
@@ -62,8 +201,12 @@ def _records(path: Path, first: int, last: int | None) -> list[audit.AuditRecord
     return cast(list[audit.AuditRecord], rows)  # verify_chain reads .seq, .entry and .hash only
 
 
-def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainReport:
-    """Re-derive the whole chain stored in a database file and compare its end with audit_head."""
+def verify_database(db_path: Path | str, *, key: audit.ChainKey | None = None,
+                    checkpoints: CheckpointLog | None = None, extra: Iterable[audit.Checkpoint] = (),
+                    split: bool = True) -> audit.ChainReport:
+    """Re-derive the whole chain stored in a database file (keyed links with `key`) and compare its end with
+    audit_head and with the checkpoints kept outside it (`checkpoints`, and `extra` ones such as the heads in the
+    signed minutes). Without a key only the plain links of older versions can be checked."""
     path = Path(db_path)
     if not path.is_file():
         raise DomainError("Không tìm thấy cơ sở dữ liệu %(path)s.", "audit.no_database", params={"path": str(path)})
@@ -82,11 +225,31 @@ def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainRe
     finally:
         conn.close()
     if middle is None:
-        return audit.verify_chain(_records(path, 0, None), expected_head=head)
+        report = audit.verify_chain(_records(path, 0, None), expected_head=head, key=key)
+    else:
+        report = _verify_halves(path, middle, before, head, key)
+    if not report.ok:
+        return report
+    if head is None and (count > 0 or checkpoints is not None and checkpoints.signed):
+        return audit.ChainReport(False, report.count, report.head, audit.ChainBreak(
+            report.count + 1, "removed", "Thiếu mã cuối của nhật ký (bảng audit_head): nhật ký đã bị can thiệp."))
+    return _check_anchors(path, report, key, checkpoints, list(extra))
+
+
+def _verify_halves(path: Path, middle: int, before: tuple[int, str], head: str | None,
+                   key: audit.ChainKey | None) -> audit.ChainReport:
     child = runner.start("meeting_server.store.audit_log", str(path), str(middle), str(before[0] + 1), before[1],
-                         head or "", stdout=subprocess.PIPE)
-    first = audit.verify_chain(_records(path, 0, middle - 1))
-    out, _ = child.communicate()
+                         head or "", stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    assert child.stdin is not None
+    # The key goes through a pipe, never the command line (which other local users can read in /proc).
+    child.stdin.write(json.dumps(None if key is None else {"key": key.secret.hex(), "from_seq": key.from_seq})
+                      .encode("ascii"))
+    child.stdin.close()
+    first = audit.verify_chain(_records(path, 0, middle - 1), key=key)
+    assert child.stdout is not None
+    with child.stdout:
+        out = child.stdout.read()
+    child.wait()
     if not first.ok:
         return first
     if child.returncode != 0:
@@ -96,6 +259,48 @@ def verify_database(db_path: Path | str, *, split: bool = True) -> audit.ChainRe
     return audit.ChainReport(
         second["ok"], first.count + second["count"], second["head"],
         None if brk is None else audit.ChainBreak(brk["seq"], brk["kind"], brk["message"]))
+
+
+def _check_anchors(path: Path, report: audit.ChainReport, key: audit.ChainKey | None,
+                   checkpoints: CheckpointLog | None, extra: list[audit.Checkpoint]) -> audit.ChainReport:
+    """A verified chain against what is kept outside the database: the checkpoint log's signatures, each
+    checkpoint's link, and a checkpoint for every keyed entry of a kind that must have one."""
+    log = checkpoints or CheckpointLog([], [], [])
+
+    def broken(brk: audit.ChainBreak) -> audit.ChainReport:
+        return audit.ChainReport(False, report.count, report.head, brk)
+
+    if log.bad:
+        return broken(audit.ChainBreak(0, "checkpoint", f"Điểm neo sai chữ ký ({log.bad[0]}): tệp điểm neo đã bị sửa "
+                                                        "hoặc không thuộc khóa nhật ký này."))
+    anchors = log.current + extra
+    conn = _connect(path)
+    try:
+        wanted = sorted({cp.seq for cp in anchors})
+        hash_at: dict[int, str] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            hash_at.update(conn.execute(f"SELECT seq, hash FROM audit_event WHERE seq IN ({','.join('?' * len(part))})",
+                                        part).fetchall())
+        need = []
+        if key is not None:
+            kinds = sorted(audit.CHECKPOINT_KINDS)
+            need = conn.execute(f"SELECT seq, hash, kind FROM audit_event WHERE seq >= ? AND kind IN "
+                                f"({','.join('?' * len(kinds))}) ORDER BY seq", (key.from_seq, *kinds)).fetchall()
+    finally:
+        conn.close()
+    # The chain verified, so it is seq 1..count and its stored hashes are proven.
+    brk = audit.check_checkpoints(report.count, hash_at, anchors)
+    if brk is not None:
+        return broken(brk)
+    anchored = {(cp.seq, cp.head) for cp in log.signed}
+    for seq, digest, kind in need:
+        if (seq, digest) not in anchored:
+            return broken(audit.ChainBreak(
+                seq, "checkpoint",
+                f"Bản ghi số {seq} ({kind}) không có điểm neo trong {CHECKPOINT_FILE.as_posix()}: "
+                "tệp điểm neo bị xóa bớt?"))
+    return report
 
 
 def report_dict(report: audit.ChainReport) -> dict[str, Any]:
@@ -113,15 +318,25 @@ def verify_in_child(db_path: Path | str) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+def verify_data_dir(db_path: Path | str) -> audit.ChainReport:
+    """The chain of a data directory's database with the key and checkpoint log beside it."""
+    data = Path(db_path).parent
+    key = load_key(data)
+    return verify_database(db_path, key=key, checkpoints=read_checkpoints(data, key))
+
+
 def main(argv: list[str]) -> None:
-    """`DB` → the whole check; `DB FIRST_ROWID START_SEQ START_HASH HEAD` → the rows from FIRST_ROWID on."""
+    """`DB` → the whole check with the key beside it; `DB FIRST_ROWID START_SEQ START_HASH HEAD` → the rows from
+    FIRST_ROWID on, with the key read from stdin."""
     path = Path(argv[0])
     if len(argv) == 1:
-        report = verify_database(path)
+        report = verify_data_dir(path)
     else:
+        raw = json.loads(sys.stdin.read() or "null")
+        key = None if raw is None else audit.ChainKey(bytes.fromhex(raw["key"]), int(raw["from_seq"]))
         first_rowid, start_seq, start_hash, head = int(argv[1]), int(argv[2]), argv[3], argv[4] or None
         report = audit.verify_chain(_records(path, first_rowid, None), start_seq=start_seq, start_hash=start_hash,
-                                    expected_head=head)
+                                    expected_head=head, key=key)
     sys.stdout.write(json.dumps(report_dict(report)))
 
 

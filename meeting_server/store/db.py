@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from meeting_server.store import audit_log
 from meeting_server.store.prepared import DBConn
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,14 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
     if url.startswith("sqlite"):
 
+        db_file = engine.url.database or ""
+        data_dir = Path(db_file).resolve().parent if db_file and db_file != ":memory:" else None
+
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+            if data_dir is not None:
+                # The audit chain's key lives beside the database file, never in it (services.audit reads it here).
+                record.info[AUDIT_KEY] = audit_log.load_key(data_dir)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
@@ -55,6 +62,8 @@ def make_engine(url: str) -> Engine:
 
 
 _RELAXED = "meeting_server.relaxed_sync"
+#: Where a pooled connection keeps the audit chain's key (`domain.audit.ChainKey` or None).
+AUDIT_KEY = "meeting_server.audit_key"
 
 
 def relax_durability(s: Session | DBConn) -> None:
@@ -106,6 +115,9 @@ def init_app(app: Flask) -> None:
     url = app.config["DATABASE_URL"]
     engine = make_engine(url)
     upgrade(url)
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database and engine.url.database != ":memory:":
+        db_file = Path(engine.url.database).resolve()
+        audit_log.ensure_key(db_file.parent, db_file)  # before the first pooled connection reads it
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)

@@ -24,8 +24,8 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
 from meeting_server.realtime.announce import announce
-from meeting_server.services import archive, meetings, minutes
-from meeting_server.store import audit_log, db
+from meeting_server.services import archive, audit, meetings, minutes
+from meeting_server.store import db
 from meeting_server.store.tables import Meeting
 from meeting_server.web.guards import (
     bearer_token,
@@ -162,9 +162,9 @@ def public_export(meeting_id: int) -> Any:
 @bp.route("/api/v1/audit/verify")
 @requires(Permission.AUDIT_VERIFY)
 def audit_verify() -> Any:
-    """Recompute the whole audit chain of this server (the clerk console's check), in a child process."""
+    """Check this server's whole record as verify-log does (the clerk console's check), in a child process."""
     engine = current_app.extensions["db_engine"]
-    return jsonify(audit_log.verify_in_child(Path(engine.url.database)))
+    return jsonify(audit.check_in_child(Path(engine.url.database)))
 
 
 # --- public verification --------------------------------------------------------------------------------------

@@ -154,3 +154,64 @@ def test_domain_modules_import_only_the_stdlib(module: str) -> None:
         for name in names:
             top = name.split(".")[0]
             assert top in sys.stdlib_module_names or name.startswith("meeting_server.domain"), name
+
+
+def test_keyed_links_are_hmac_sha256_and_older_plain_links_still_verify() -> None:
+    import hmac
+
+    key = audit.ChainKey(bytes(range(32)), from_seq=11)
+    entry = make_entry(7, "vote.closed", datetime(2026, 7, 15, tzinfo=UTC), "chair:2", {"poll_id": 1})
+    assert next_hash(GENESIS, entry, key.secret) == hmac.new(key.secret, GENESIS.encode() + canonical(entry),
+                                                             "sha256").hexdigest()
+    assert audit.hmac_sha256_hex(b"k" * 100)(b"msg") == hmac.new(b"k" * 100, b"msg", "sha256").hexdigest()
+    chain: list[AuditRecord] = []
+    prev = None
+    for i in range(20):  # links 1-10 from before the key (plain), 11-20 keyed
+        prev = append(prev, make_entry(7, "k", datetime(2026, 7, 15, tzinfo=UTC), None, {"i": i}), key)
+        chain.append(prev)
+    assert chain[9].hash == next_hash(chain[8].hash, chain[9].entry)
+    assert verify_chain(chain, key=key).ok
+    # Without the key nobody can re-derive the chain after an edit: the first keyed link after it breaks.
+    forged = {**chain[4].entry, "data": {"i": 99}}
+    rewritten = chain[:4] + [AuditRecord(5, forged, next_hash(chain[3].hash, forged))]
+    for r in chain[5:]:
+        rewritten.append(AuditRecord(r.seq, r.entry, next_hash(rewritten[-1].hash, r.entry)))
+    report = verify_chain(rewritten, key=key)
+    assert (report.first_break.seq, report.first_break.kind) == (11, "changed")
+    assert not verify_chain(chain, key=audit.ChainKey(b"x" * 32, 11)).ok
+
+
+def test_checkpoint_lines_are_signed_and_checked_against_the_chain() -> None:
+    key = audit.ChainKey(b"s" * 32)
+    line = audit.checkpoint_line(key, 1, 5, "ab" * 32, datetime(2026, 7, 15, tzinfo=UTC), "vote.closed")
+    cp = audit.parse_checkpoint_line(key, line, "dòng 1")
+    assert cp is not None and (cp.seq, cp.head, cp.event) == (5, "ab" * 32, "vote.closed")
+    assert audit.parse_checkpoint_line(key, line.replace('"seq":5', '"seq":6'), "dòng 1") is None
+    assert audit.parse_checkpoint_line(audit.ChainKey(b"t" * 32), line, "dòng 1") is None
+    assert audit.parse_checkpoint_line(key, "not json", "dòng 1") is None
+    assert audit.check_checkpoints(5, {5: "ab" * 32}, [cp]) is None
+    cut = audit.check_checkpoints(4, {}, [cp])
+    assert cut is not None and (cut.seq, cut.kind) == (5, "removed") and "điểm neo" in cut.message
+    other = audit.check_checkpoints(9, {5: "cd" * 32}, [cp])
+    assert other is not None and (other.seq, other.kind) == (5, "changed")
+
+
+def test_hundred_thousand_keyed_entries_verify_as_fast_as_plain_ones() -> None:
+    key = audit.ChainKey(b"k" * 32)
+    t0 = datetime(2026, 7, 15, 0, 30, tzinfo=UTC)
+    chain: list[AuditRecord] = []
+    prev = None
+    for i in range(100_000):
+        prev = append(prev, make_entry(7, "vote.cast", t0 + timedelta(seconds=i), f"delegate:{i % 30 + 1}",
+                                       {"choice": "yes", "i": i}), key)
+        chain.append(prev)
+    started = time.perf_counter()
+    assert verify_chain(chain, key=key).ok
+    keyed = time.perf_counter() - started
+    started = time.perf_counter()
+    verify_chain(chain)  # fails at once (first link): only to warm up the same code
+    plain_chain = build_chain(100_000)
+    started = time.perf_counter()
+    assert verify_chain(plain_chain).ok
+    plain = time.perf_counter() - started
+    assert keyed <= max(2.0, plain * 1.5), (keyed, plain)

@@ -224,6 +224,25 @@ def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
 
 
+def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any) -> None:
+    """The console's check is verify-log's whole check: derived state too, not only the chain."""
+    import sqlite3
+    from pathlib import Path
+
+    db_path = Path(app.config["DATA_DIR"]) / "meeting.db"
+    with sqlite3.connect(db_path) as conn:
+        pid = conn.execute("SELECT id FROM participant WHERE role = 'delegate' LIMIT 1").fetchone()[0]
+    conn.close()
+    assert clerk.post(f"{clerk.base}/attendance/{pid}", json={"status": "present"}).status_code == 200
+    assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE attendance SET status = 'absent' WHERE participant_id = ?", (pid,))
+    conn.close()
+    out = clerk.get("/api/v1/audit/verify").get_json()
+    assert out["ok"] is False and out["first_break"] is None
+    assert f"(số {pid}) là «absent» nhưng nhật ký ghi «present»" in out["message"] and out["problems"]
+
+
 def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any, app_links: dict[str, Any]) -> None:
     """The archive's README promises the session's documents: each ready one, byte for byte, under tai-lieu/."""
     import hashlib

@@ -1,5 +1,6 @@
 """`verify-log` on a long chain checks two halves at once (the second in a child process): it must give exactly
-the report of a check in one piece, wherever the chain was changed."""
+the report of a check in one piece, wherever the chain was changed. The chain is keyed with the data directory's
+key, which the child gets through a pipe."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from meeting_server.domain import audit
-from meeting_server.store.audit_log import SPLIT_AT, entry_of, verify_database
+from meeting_server.store.audit_log import SPLIT_AT, entry_of, load_key, verify_database
 
 N = SPLIT_AT + 5_000
 
@@ -25,13 +26,15 @@ def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     data = tmp_path_factory.mktemp("chain")
     create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    key = load_key(data)
+    assert key is not None and key.from_seq == 1
     rows: list[tuple[Any, ...]] = []
     prev = audit.GENESIS
     t0 = datetime(2026, 7, 15, 0, 30, tzinfo=UTC)
     for i in range(1, N + 1):
         at = (t0 + timedelta(milliseconds=50 * i)).isoformat(timespec="microseconds")
         data_ = {"poll_id": i // 30, "participant_id": i % 30, "note": "Tán thành"}
-        prev = audit.next_hash(prev, entry_of(1, at, "vote.cast", f"delegate:{i % 30}", data_))
+        prev = audit.next_hash(prev, entry_of(1, at, "vote.cast", f"delegate:{i % 30}", data_), key.secret)
         rows.append((i, 1, at, "vote.cast", f"delegate:{i % 30}", json.dumps(data_), prev))
     with sqlite3.connect(data / "meeting.db") as conn:
         conn.execute("DELETE FROM audit_event")
@@ -45,6 +48,20 @@ def copy(src: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "meeting.db"
     shutil.copy(src, dest)  # the source is closed: a plain copy is safe here
     return dest
+
+
+def rehash_from(db: Path, seq: int) -> None:
+    """What someone who can edit the file but not read the key does: change an entry and re-derive the chain from
+    it on with plain SHA-256, then set the head."""
+    with sqlite3.connect(db) as conn:
+        prev = conn.execute("SELECT hash FROM audit_event WHERE seq = ?", (seq - 1,)).fetchone()[0]
+        conn.execute("UPDATE audit_event SET actor = 'delegate:99' WHERE seq = ?", (seq,))
+        rows = conn.execute("SELECT seq, meeting_id, at, kind, actor, data FROM audit_event WHERE seq >= ? "
+                            "ORDER BY seq", (seq,)).fetchall()
+        for s, mid, at, kind, actor, data in rows:
+            prev = audit.next_hash(prev, entry_of(mid, at, kind, actor, json.loads(data)))
+            conn.execute("UPDATE audit_event SET hash = ? WHERE seq = ?", (prev, s))
+        conn.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (prev,))
 
 
 @pytest.mark.parametrize(("sql", "seq", "kind"), [
@@ -64,11 +81,64 @@ def test_halves_agree_with_one_piece(chain_db: Path, tmp_path: Path, sql: str, s
     if sql:
         with sqlite3.connect(db) as conn:
             conn.execute(sql)
-    split = verify_database(db)
-    whole = verify_database(db, split=False)
+    key = load_key(chain_db.parent)
+    split = verify_database(db, key=key)
+    whole = verify_database(db, key=key, split=False)
     assert (split.ok, split.first_break) == (whole.ok, whole.first_break)
     if seq is None:
         assert split.ok and split.count == whole.count == N and split.head == whole.head
     else:
         assert not split.ok and split.first_break is not None
         assert (split.first_break.seq, split.first_break.kind) == (seq, kind)
+
+
+@pytest.mark.parametrize("seq", [3, N // 2 + 7])
+def test_a_chain_rehashed_without_the_key_is_caught_in_either_half(chain_db: Path, tmp_path: Path, seq: int) -> None:
+    db = copy(chain_db, tmp_path)
+    rehash_from(db, seq)
+    key = load_key(chain_db.parent)
+    for report in (verify_database(db, key=key), verify_database(db, key=key, split=False)):
+        assert not report.ok and report.first_break is not None
+        assert (report.first_break.seq, report.first_break.kind) == (seq, "changed")
+
+
+def test_a_chain_from_before_the_key_keeps_verifying_after_the_upgrade(tmp_path: Path) -> None:
+    """A data directory of a version without the key: its plain links stay, the key is made at the next start
+    with keyed links from the next seq, and re-hashing an old link is caught at the first keyed one."""
+    import subprocess
+    import sys
+
+    from meeting_server.app import create_app
+    from meeting_server.services import audit as audit_service
+    from meeting_server.store import db as store_db
+    from tests.conftest import ROOT, _env
+
+    data = tmp_path / "old"
+    create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    (data / "audit.key").unlink()  # as the older version left it: no key
+    prev = audit.GENESIS
+    with sqlite3.connect(data / "meeting.db") as conn:
+        for i in range(1, 6):
+            at = f"2026-07-15T00:0{i}:00.000000+00:00"
+            prev = audit.next_hash(prev, entry_of(None, at, "old.event", "clerk:1", {"i": i}))
+            conn.execute("INSERT INTO audit_event (seq, meeting_id, at, kind, actor, data, hash) VALUES "
+                         "(?, NULL, ?, 'old.event', 'clerk:1', ?, ?)", (i, at, json.dumps({"i": i}), prev))
+        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 5, ?)", (prev,))
+    conn.close()
+    app = create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    key = load_key(data)
+    assert key is not None and key.from_seq == 6
+    with store_db.standalone_session(app) as s:
+        audit_service.record(s, None, "new.event", "clerk:1", {"i": 6})
+        s.commit()
+    app.extensions["db_engine"].dispose()
+
+    def verify_log() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "meeting_server", "verify-log", "--data-dir", str(data),
+                               "--no-record"], capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=120)
+
+    out = verify_log()
+    assert out.returncode == 0 and "6 bản ghi" in out.stdout, out.stdout + out.stderr
+    rehash_from(data / "meeting.db", 3)
+    out = verify_log()
+    assert out.returncode == 1 and "Bản ghi số 6 đã bị sửa" in out.stdout, out.stdout

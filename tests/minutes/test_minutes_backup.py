@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 
 from meeting_server.domain.errors import DomainError
 from meeting_server.services import backup
-from tests.conftest import ROOT, _env
+from tests.conftest import ROOT, LiveServer, _env
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,3 +82,54 @@ def test_damaged_backup_is_refused_and_nothing_changes(app: Any, tmp_path: Path,
     out = cli("restore", str(bad), "--data-dir", str(data))
     assert out.returncode == 1 and "Bản sao lưu bị hỏng, không khôi phục" in out.stderr
     assert (data / "meeting.db").read_bytes() == before
+
+
+def test_a_backup_during_an_open_secret_poll_does_not_keep_the_order_of_casting(
+        server_factory: Callable[..., LiveServer]) -> None:
+    """Twelve secret ballots cast in a known order (six yes, then six no) and a backup taken before the close: in
+    the copy the ballots have new random keys, and the bytes of the file follow those keys only."""
+    from meeting_server.services.audit import derived_problems
+    from tests.realtime.voting_kit import delegates, join, make_poll, open_poll, screen
+
+    srv = server_factory()
+    voters = delegates(srv)[:12]
+    for d in voters:
+        join(srv, d["url"])
+    pid = make_poll(srv, kind="secret", title="Bỏ phiếu kín: miễn nhiệm")["id"]
+    open_poll(srv, pid)
+    for i, d in enumerate(voters):
+        phone = screen(srv, d["url"])
+        assert phone.call("cast", {"poll_id": pid, "choice": "yes" if i < 6 else "no"})["ok"] is True
+        phone.close()
+    out = cli("backup", "--data-dir", str(srv.data_dir), "--reason", "open-secret")
+    assert out.returncode == 0, out.stderr
+    copy = Path(out.stdout.split("Đã sao lưu: ", 1)[1].strip())
+    with sqlite3.connect(f"file:{srv.data_dir / 'meeting.db'}?mode=ro", uri=True) as conn:
+        live = {k for (k,) in conn.execute("SELECT key FROM secret_ballot WHERE poll_id = ?", (pid,))}
+    conn.close()
+    with sqlite3.connect(copy) as conn:
+        rows = conn.execute("SELECT key, choice FROM secret_ballot WHERE poll_id = ?", (pid,)).fetchall()
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        freelist = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    conn.close()
+    assert len(rows) == 12 and sorted(json.loads(c)["option"] for _k, c in rows) == ["no"] * 6 + ["yes"] * 6
+    assert not live & {k for k, _c in rows}, "the copy keeps the live keys"
+    assert freelist == 0  # vacuumed: no freed page keeps old bytes
+    raw = copy.read_bytes()
+    spots = []
+    for key, _c in rows:
+        found = [m.start() for m in re.finditer(key.encode(), raw)]
+        # Once in the table and once in its index on poll_id (whose entries end with the key), nowhere else.
+        assert 1 <= len(found) <= 2, "a ballot's key is elsewhere in the file"
+        spots += [(at, key) for at in found]
+    by_page: dict[int, list[str]] = {}
+    for at, key in sorted(spots):
+        by_page.setdefault(at // page, []).append(key)
+    for keys in by_page.values():
+        assert keys in (sorted(keys), sorted(keys, reverse=True)), "the copy's layout follows something else"
+    assert derived_problems(copy) == []
+    # The backup is in the audit log, with the head it copied.
+    with sqlite3.connect(f"file:{srv.data_dir / 'meeting.db'}?mode=ro", uri=True) as conn:
+        kind, data = conn.execute("SELECT kind, data FROM audit_event WHERE kind = 'backup.made'").fetchone()
+    conn.close()
+    assert json.loads(data)["file"] == copy.name
