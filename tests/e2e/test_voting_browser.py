@@ -114,10 +114,11 @@ def test_the_chair_votes_from_the_chair_screen_and_the_minutes_count_it(live_ser
     from tests.minutes.test_minutes_record_live import _wait_documents_ready
 
     _wait_documents_ready(srv)  # the minutes are signed once the demo's documents are read in
-    r = requests.post(f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/minutes/finalize", json={},
-                      headers=srv.bearer(clerk(srv)), timeout=120)
-    assert r.status_code == 200, r.text
-    pdf = requests.get(srv.url + r.json()["url"], headers=srv.bearer(clerk(srv)), timeout=10).content
+    from tests.minutes.signing_kit import sign_live, signed_pdf_url
+
+    r = sign_live(srv)  # the clerk prepares, the secretary then the chair sign from their own cards
+    assert r.status_code == 200 and r.json()["stage"] == "final", r.text
+    pdf = requests.get(srv.url + signed_pdf_url(srv), headers=srv.bearer(clerk(srv)), timeout=10).content
     text = " ".join(" ".join(p.get_text().split()) for p in pymupdf.open(stream=pdf))
     assert f"Đại biểu tán thành: {chair_name}." in text
     assert "Tán thành: 1/30 đại biểu, chiếm 3,33% tổng số đại biểu HĐND xã." in text

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pymupdf
+import requests
 
 from meeting_server.minutes.verify import verify_pdf
 from tests.conftest import token_of
@@ -57,6 +58,38 @@ def sign_all_with_pins(app: Any, app_links: dict[str, Any]) -> dict[str, Any]:
         r = sign_with_pin(client_for(app, app_links, role), role)
         assert r.status_code == 200, r.get_json()
     return r.get_json()  # type: ignore[no-any-return]
+
+
+def sign_live(srv: Any, prepare_as: str | None = None) -> requests.Response:
+    """The whole flow on a live server (`tests.conftest.LiveServer`), each card its own: the clerk prepares, the
+    secretary then the chair sign with their PINs (set on first use). Answers the last response: the refusal of the
+    first step that failed, or the chair's signing state. `prepare_as`: the card that prepares (the clerk's)."""
+    base = f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/minutes"
+
+    def auth(url: str) -> dict[str, str]:
+        return {"Authorization": "Bearer " + token_of(url)}
+
+    r = requests.post(base + "/prepare", headers=auth(prepare_as or srv.links["clerk"]), json={}, timeout=120)
+    if r.status_code != 200:
+        return r
+    for role in ("secretary", "chair"):
+        who = auth(srv.links[role][0])
+        st = requests.get(base + "/signing", headers=who, timeout=10).json()
+        if not next(x["has_pin_key"] for x in st["steps"] if x["role"] == role):
+            k = requests.post(base + f"/signatures/{role}/key", headers=who, timeout=120,
+                              json={"pin": PIN[role], "pin_again": PIN[role]})
+            assert k.status_code == 201, k.text
+        r = requests.post(base + f"/signatures/{role}", headers=who, timeout=120,
+                          json={"method": "pin", "pin": PIN[role], "pdf_sha256": st["current_sha256"]})
+        if r.status_code != 200:
+            return r
+    return r
+
+
+def signed_pdf_url(srv: Any, version: int | None = None) -> str:
+    """Where the signed minutes are served."""
+    tail = f"?version={version}" if version is not None else ""
+    return f"/api/v1/meetings/{srv.links['meeting_id']}/minutes.pdf{tail}"
 
 
 def pdfsig(pdf: bytes, tmp_path: Path) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import requests
 
 from tests.conftest import LiveServer
+from tests.minutes.signing_kit import sign_live
+from tests.minutes.test_minutes_record_live import _wait_documents_ready
 from tests.realtime.helpers import Screen
 
 
@@ -22,9 +24,13 @@ def test_a_correction_of_signed_minutes_is_announced_with_its_seq(live_server: L
         r = requests.put(base + "/draft", headers=auth, timeout=10,
                          json={"changes": {"conclusions": "Chủ tọa bế mạc kỳ họp."}})
         assert r.status_code == 200, r.text
-        r = requests.post(base + "/finalize", headers=auth, json={}, timeout=120)
-        assert r.status_code == 200, r.text
-        signed = chair.wait("state")  # the meeting is frozen: every screen is told
+        _wait_documents_ready(srv)  # the minutes are prepared only once every document is read in
+        r = sign_live(srv)  # the clerk prepares, the secretary then the chair sign from their own cards
+        assert r.status_code == 200 and r.json()["stage"] == "final", r.text
+        # Every step is told to every screen: prepared, signed by the secretary, signed by the chair.
+        steps = [chair.wait("state", timeout=30)["seq"] for _ in range(3)]
+        assert steps == sorted(steps) and len(set(steps)) == 3
+        signed = {"seq": steps[-1]}
         r = requests.post(base + "/versions", headers=auth, timeout=10, json={"note": "Sửa lỗi chính tả"})
         assert r.status_code == 201, r.text
         # The correction is the next change of the meeting: the screen hears of it, with the very next seq,

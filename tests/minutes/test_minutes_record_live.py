@@ -19,6 +19,7 @@ import requests
 
 from meeting_server.domain.minutes import OTHER_HEADING
 from tests.conftest import LiveServer, start_server
+from tests.minutes.signing_kit import sign_live, signed_pdf_url
 from tests.realtime.helpers import Screen
 from tests.realtime.voting_kit import api, chair, clerk, close_poll, delegates, join, open_poll, screen, secretary
 
@@ -37,8 +38,8 @@ def _poll(srv: LiveServer, **body: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
-def _finalize(srv: LiveServer) -> requests.Response:
-    return api(srv, clerk(srv), "POST", f"/meetings/{srv.links['meeting_id']}/minutes/finalize", {})
+def _prepare(srv: LiveServer) -> requests.Response:
+    return api(srv, clerk(srv), "POST", f"/meetings/{srv.links['meeting_id']}/minutes/prepare", {})
 
 
 def _pdf_text(srv: LiveServer, url: str) -> str:
@@ -56,8 +57,8 @@ def _csv_rows(srv: LiveServer) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_every_poll_is_in_the_record_from_one_source_and_finalize_waits_for_open_polls(srv: LiveServer) -> None:
-    """Defects 2, 3 (finalize), 5 (the minutes' mark) and 7."""
+def test_every_poll_is_in_the_record_from_one_source_and_signing_waits_for_open_polls(srv: LiveServer) -> None:
+    """Defects 2, 3 (preparing the minutes for the signers), 5 (the minutes' mark) and 7."""
     join(srv, chair(srv))
     join(srv, secretary(srv))
     present = delegates(srv)[:10]
@@ -92,8 +93,8 @@ def test_every_poll_is_in_the_record_from_one_source_and_finalize_waits_for_open
         open_poll(srv, under_item["id"])
         for phone in phones[:3]:
             assert phone.call("cast", {"poll_id": under_item["id"], "choice": "for"})["ok"] is True
-        # Finalizing now would sign minutes without this result while ballots still come in: refused, with why.
-        r = _finalize(srv)
+        # Preparing now would sign minutes without this result while ballots still come in: refused, with why.
+        r = _prepare(srv)
         assert r.status_code == 400, r.text
         assert r.json()["error"] == "minutes.poll_unsettled"
         assert r.json()["message"] == ("Chưa thể ký biên bản: còn cuộc biểu quyết đang mở. Hãy kết thúc hoặc hủy "
@@ -108,9 +109,9 @@ def test_every_poll_is_in_the_record_from_one_source_and_finalize_waits_for_open
             s.close()
 
     _wait_documents_ready(srv)
-    r = _finalize(srv)
-    assert r.status_code == 200, r.text
-    text = _pdf_text(srv, r.json()["url"])
+    r = sign_live(srv)
+    assert r.status_code == 200 and r.json()["stage"] == "final", r.text
+    text = _pdf_text(srv, signed_pdf_url(srv))
     # The poll of no item, in its own section after the agenda, with its result and the recorded-for-others mark.
     assert OTHER_HEADING in text
     tail = text[text.index(OTHER_HEADING):]
@@ -249,73 +250,9 @@ def test_a_device_that_leaves_leaves_no_session_behind(srv: LiveServer) -> None:
     raise AssertionError("the disconnect left its device row")
 
 
-def _status(srv: LiveServer) -> str | None:
-    with sqlite3.connect(srv.data_dir / "meeting.db", timeout=5) as con:
-        row = con.execute("SELECT status FROM minutes_draft ORDER BY version DESC LIMIT 1").fetchone()
-    return row[0] if row else None
-
-
-def test_a_signing_cut_short_is_undone_or_completed_at_the_next_start(tmp_path: Path) -> None:
-    """Defect 4: SIGKILL while the minutes are being signed, then start again: the clerk can sign, and sees why."""
-    import threading
-
-    data = tmp_path / "data"
-    srv = start_server(data)
-    try:
-        _wait_documents_ready(srv)  # finalize waits for them (defect 3)
-        answers: list[Any] = []
-        worker = threading.Thread(target=lambda: answers.append(_try_finalize(srv)), daemon=True)
-        worker.start()
-        deadline = time.monotonic() + 60
-        while _status(srv) != "signing":
-            assert time.monotonic() < deadline and not answers, f"the signing never started: {answers}"
-            time.sleep(0.01)
-        srv.proc.kill()  # a power cut while the worker signs
-        srv.proc.wait(10)
-        worker.join(30)
-    finally:
-        srv.stop()
-    assert _status(srv) == "signing"  # what the crash leaves
-
-    srv = start_server(data)
-    try:
-        assert _status(srv) == "draft"
-        state = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes").json()
-        assert state["status"] == "draft" and state["recovery"]["outcome"] == "rolled_back"
-        page = srv.session_for(clerk(srv)).get(f"{srv.url}/clerk/minutes", timeout=10).text
-        assert "bị gián đoạn (mất điện hoặc máy chủ dừng) và đã được hủy" in page
-        # Signing again works.
-        _wait_documents_ready(srv)
-        r = _finalize(srv)
-        assert r.status_code == 200, r.text
-        signed = requests.get(srv.url + r.json()["url"], headers=srv.bearer(clerk(srv)), timeout=10).content
-        srv.proc.kill()
-        srv.proc.wait(10)
-    finally:
-        srv.stop()
-    # A crash after the signed file was stored, before the database said so: completed from that file.
-    with sqlite3.connect(data / "meeting.db") as con:
-        con.execute("UPDATE minutes_draft SET status = 'signing', pdf_path = '', pdf_sha256 = ''")
-    srv = start_server(data)
-    try:
-        state = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes").json()
-        assert state["status"] == "final" and state["recovery"]["outcome"] == "completed", state
-        r = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes.pdf")
-        assert r.status_code == 200 and r.content == signed
-    finally:
-        srv.stop()
-
-
 def _wait_documents_ready(srv: LiveServer) -> None:
     deadline = time.monotonic() + 120
     while any(d["status"] == "processing" for d in api(srv, clerk(srv), "GET", "/meetings/1/documents").json()
               ["documents"]):
         assert time.monotonic() < deadline, "the demo documents were not read in within two minutes"
         time.sleep(0.2)
-
-
-def _try_finalize(srv: LiveServer) -> Any:
-    try:
-        return _finalize(srv)
-    except requests.RequestException as exc:
-        return exc
