@@ -250,7 +250,7 @@ def verify_log(data_dir: Path | None, no_record: bool) -> None:
 
     from meeting_server.config import default_data_dir
     from meeting_server.domain.errors import DomainError
-    from meeting_server.services import audit as audit_service
+    from meeting_server.services import integrity as audit_service
     from meeting_server.store import audit_log
 
     data = (data_dir or default_data_dir()).resolve()

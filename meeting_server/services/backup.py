@@ -196,7 +196,7 @@ class Restored:
 def rollback_past(backup: Path, data_dir: Path) -> tuple[list[audit.Checkpoint], list[str]]:
     """The checkpoints of the current record that `backup` ends before (a rollback), and those it contradicts (a
     different history: same seq, other hash)."""
-    from meeting_server.services import audit as audit_service
+    from meeting_server.services import integrity as audit_service
 
     key = audit_log.load_key(data_dir)
     log_, pdfs = audit_service.anchors_of(data_dir, key)
@@ -217,7 +217,7 @@ def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor
     directory; the backup's record does not verify against this data directory's key and anchors (a changed entry,
     a forged ballot, an edited result); it rolls back past a checkpoint or signed minutes without `allow_rollback`.
     """
-    from meeting_server.services import audit as audit_service
+    from meeting_server.services import integrity as audit_service
 
     problems = check_backup(backup)
     if problems:

@@ -148,8 +148,7 @@ def append_raw(db_path: Path | str, key: audit.ChainKey | None, meeting_id: int 
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN IMMEDIATE")
         row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        seq, prev = (row[0], row[1]) if row else (0, audit.GENESIS)
-        seq += 1
+        seq, prev = (row[0] + 1, row[1]) if row else (1, audit.GENESIS)  # the chain's own counter, not a meeting's
         entry = audit.make_entry(meeting_id, kind, datetime.now(UTC), actor, data)
         digest = audit.next_hash(prev, entry, key.for_seq(seq) if key else None)
         conn.execute("INSERT INTO audit_event (seq, meeting_id, at, kind, actor, data, hash) "

@@ -24,7 +24,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
 from meeting_server.realtime.announce import announce
-from meeting_server.services import archive, audit, meetings, minutes
+from meeting_server.services import archive, integrity, meetings, minutes
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
 from meeting_server.web.guards import (
@@ -164,7 +164,7 @@ def public_export(meeting_id: int) -> Any:
 def audit_verify() -> Any:
     """Check this server's whole record as verify-log does (the clerk console's check), in a child process."""
     engine = current_app.extensions["db_engine"]
-    return jsonify(audit.check_in_child(Path(engine.url.database)))
+    return jsonify(integrity.check_in_child(Path(engine.url.database)))
 
 
 # --- public verification --------------------------------------------------------------------------------------

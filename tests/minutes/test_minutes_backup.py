@@ -88,7 +88,7 @@ def test_a_backup_during_an_open_secret_poll_does_not_keep_the_order_of_casting(
         server_factory: Callable[..., LiveServer]) -> None:
     """Twelve secret ballots cast in a known order (six yes, then six no) and a backup taken before the close: in
     the copy the ballots have new random keys, and the bytes of the file follow those keys only."""
-    from meeting_server.services.audit import derived_problems
+    from meeting_server.services.integrity import derived_problems
     from tests.realtime.voting_kit import delegates, join, make_poll, open_poll, screen
 
     srv = server_factory()

@@ -99,8 +99,10 @@ def test_the_untouched_sitting_verifies_and_is_anchored(golden: dict[str, Any], 
     out = verify(data)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Chuỗi nhật ký toàn vẹn" in out.stdout and "hồ sơ toàn vẹn" in out.stdout
-    # The four checkpoints and the head in the signed minutes.
-    assert "Điểm neo ngoài cơ sở dữ liệu đã đối chiếu: 5." in out.stdout
+    # The four checkpoints, and the head in each of the three files of the signed minutes (the prepared one, the
+    # secretary's signature, the chair's): each embeds the record with the head at the time it was prepared.
+    assert len(list((data / "minutes").glob("*.pdf"))) == 3
+    assert "Điểm neo ngoài cơ sở dữ liệu đã đối chiếu: 7." in out.stdout
     # Recorded in the log, and the record still verifies afterwards.
     assert cli("verify-log", "--data-dir", str(data)).returncode == 0
     assert one(data, "SELECT kind, actor FROM audit_event ORDER BY seq DESC LIMIT 1") == ("audit.verified",
@@ -208,12 +210,13 @@ def test_the_signed_minutes_are_an_anchor_too(golden: dict[str, Any], tmp_path: 
     """With the checkpoint log gone altogether, the head in the signed PDF still catches a rewritten chain."""
     data = copy_data(golden, tmp_path)
     (data / CHECKPOINT_FILE).unlink()
-    seq = one(data, "SELECT seq FROM audit_event WHERE kind = 'minutes.finalized'")[0]
-    sql(data, "DELETE FROM audit_event WHERE seq >= ?", params=(seq - 1,))
+    # The record the signers signed carries the chain's head when the clerk prepared it: cut the chain from there.
+    seq = json.loads(one(data, "SELECT data FROM audit_event WHERE kind = 'minutes.prepared'")[0])["audit_seq"]
+    sql(data, "DELETE FROM audit_event WHERE seq >= ?", params=(seq,))
     sql(data, "UPDATE audit_head SET seq = (SELECT max(seq) FROM audit_event), "
               "hash = (SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1)")
     out = verify(data)
-    assert out.returncode == 1 and "minutes/bien-ban-ky-hop-1-v1.pdf" in out.stdout, out.stdout
+    assert out.returncode == 1 and "minutes/bien-ban-ky-hop-1-v1-" in out.stdout, out.stdout
 
 
 # --- restore ---
@@ -273,7 +276,7 @@ def test_restore_older_than_a_signed_meeting_needs_the_flag(golden: dict[str, An
     out = cli("restore", str(early), "--data-dir", str(data))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "Bản sao lưu cũ hơn các sự kiện đã được neo" in out.stderr and "--allow-rollback" in out.stderr
-    assert "minutes.finalized" in out.stderr and "bien-ban-ky-hop-1-v1.pdf" in out.stderr
+    assert "minutes.finalized" in out.stderr and "bien-ban-ky-hop-1-v1-chair.pdf" in out.stderr
     out = cli("restore", str(early), "--data-dir", str(data), "--allow-rollback")
     assert out.returncode == 0, out.stderr
     assert "CẢNH BÁO: đã khôi phục về trước" in out.stderr
