@@ -295,7 +295,9 @@ def recover_interrupted(app: Flask, s: Session) -> list[dict[str, Any]]:
     When the signed PDF was stored before the crash and carries both signatures, intact, and the record it embeds,
     the version is completed from that file ("minutes.finalized", `recovered`); otherwise it goes back to the draft
     ("minutes.signing_rolled_back") and the clerk signs again. The clerk's editor says which (`state`).
-    Signings that another live process holds are left alone.
+    Then a prepare cut short (status `prepared` without its intact file) goes back to the draft
+    (`signing.recover_prepared`, outcome `prepare_rolled_back`). Signings that another live process holds are left
+    alone.
     """
     done: list[dict[str, Any]] = []
     for draft in list(s.scalars(select(MinutesDraft).where(MinutesDraft.status == "signing"))):
@@ -317,7 +319,9 @@ def recover_interrupted(app: Flask, s: Session) -> list[dict[str, Any]]:
             s.commit()
             log.warning("minutes of meeting %s, version %s: interrupted signing %s", m.id, draft.version, outcome)
             done.append({"meeting_id": m.id, "version": draft.version, "outcome": outcome})
-    return done
+    from meeting_server.services import signing  # signing builds on this module
+
+    return done + signing.recover_prepared(app, s)
 
 
 def _complete_from(s: Session, m: Meeting, draft: MinutesDraft, rel: Path, path: Path) -> str | None:
@@ -344,12 +348,16 @@ def _complete_from(s: Session, m: Meeting, draft: MinutesDraft, rel: Path, path:
 def recovery_note(s: Session, meeting_id: int) -> dict[str, Any] | None:
     """What the start-up recovery last did to this meeting's minutes, for the clerk's editor."""
     ev = s.scalar(select(AuditEvent).where(
-        AuditEvent.meeting_id == meeting_id, AuditEvent.kind.in_(("minutes.signing_rolled_back", "minutes.finalized")),
+        AuditEvent.meeting_id == meeting_id, AuditEvent.kind.in_(tuple(RECOVERY_OUTCOMES)),
         AuditEvent.actor == "system:recovery").order_by(AuditEvent.seq.desc()).limit(1))
     if ev is None:
         return None
-    return {"outcome": "rolled_back" if ev.kind == "minutes.signing_rolled_back" else "completed",
-            "version": (ev.data or {}).get("version"), "at": ev.at}
+    return {"outcome": RECOVERY_OUTCOMES[ev.kind], "version": (ev.data or {}).get("version"), "at": ev.at}
+
+
+#: What the start-up recovery logs, and what the clerk's editor is told (`recovery.outcome`).
+RECOVERY_OUTCOMES = {"minutes.signing_rolled_back": "rolled_back", "minutes.finalized": "completed",
+                     "minutes.prepare_cancelled": "prepare_rolled_back"}
 
 
 def check_settled(s: Session, m: Meeting) -> None:

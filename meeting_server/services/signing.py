@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,8 @@ from meeting_server.store.tables import Meeting, MinutesDraft, MinutesSignature,
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "STEPS", "accept_upload", "cancel", "current_pdf", "prepare", "set_pin", "sign_with_key",
-           "state", "trust_roots"]
+__all__ = ["METHODS", "STEPS", "accept_upload", "cancel", "current_pdf", "prepare", "recover_prepared", "set_pin",
+           "sign_with_key", "state", "trust_roots"]
 
 
 def _(text: str) -> str:
@@ -66,7 +67,18 @@ def _signatures(s: Session, draft: MinutesDraft) -> list[MinutesSignature]:
 
 
 def prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
-    """Freeze the meeting and render the current version into the prepared PDF; fix the two signers."""
+    """Freeze the meeting and render the current version into the prepared PDF; fix the two signers.
+
+    The signing claim (an flock, `minutes.signing_claim`) is held from the freeze to the last commit: a server that
+    starts meanwhile leaves this version alone, and one that starts after a crash finds the claim free and rolls
+    a version left `prepared` without its intact file back to the draft (`recover_prepared`)."""
+    with minutes.signing_claim(app, m.id) as mine:
+        if not mine:
+            raise DomainError(_("Biên bản đang được chuẩn bị để ký. Hãy đợi."), "minutes.signing")
+        return _prepare(app, s, m, actor)
+
+
+def _prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     draft = minutes.current(s, m)
     if draft.status != "draft":
         raise DomainError(_("Biên bản đã được chuẩn bị để ký hoặc đã ký."), "minutes.not_draft")
@@ -138,11 +150,63 @@ def cancel(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     return unit.change(m, state=True, minutes_signing=True)
 
 
+def recover_prepared(app: Flask, s: Session) -> list[dict[str, Any]]:
+    """At start: a version left `prepared` whose file is missing or not the one prepared (a crash or power cut
+    while the worker rendered, or before the file reached the disk) goes back to the draft, as `cancel` would:
+    logged "minutes.prepare_cancelled" by "system:recovery" (`reason: interrupted`), which the clerk's editor shows.
+    A signed step whose file is not intact is rolled back the same way (the next signer could not sign it). A
+    version whose files are intact is left alone: the signers continue. Versions another live process is
+    preparing (its claim held) are left alone too."""
+    done: list[dict[str, Any]] = []
+    for draft in list(s.scalars(select(MinutesDraft).where(MinutesDraft.status == "prepared"))):
+        with minutes.signing_claim(app, draft.meeting_id) as mine:
+            if not mine:
+                continue
+            s.refresh(draft)
+            if draft.status != "prepared":
+                continue
+            m = s.get(Meeting, draft.meeting_id)
+            assert m is not None
+            files = [(draft.prepared_path, draft.prepared_sha256)]
+            files += [(x.pdf_path, x.pdf_sha256) for x in _signatures(s, draft) if x.status == "signed"]
+            if draft.prepared_path and all(_intact(app, rel, sha) for rel, sha in files):
+                continue
+            for rel, sha in files:
+                path = Path(app.config["DATA_DIR"]) / rel
+                if rel and path.is_file() and not _intact(app, rel, sha):  # kept aside, never served
+                    path.replace(path.with_suffix(".interrupted"))
+            dropped = [sig.role for sig in _signatures(s, draft) if sig.status == "signed"]
+            for sig in _signatures(s, draft):
+                s.delete(sig)
+            draft.status = "draft"
+            draft.prepared_path = ""
+            draft.prepared_sha256 = ""
+            unit.bump(m)
+            audit.record(s, m.id, "minutes.prepare_cancelled", RECOVERY_ACTOR,
+                         {"version": draft.version, "dropped": dropped, "reason": "interrupted"})
+            s.commit()
+            log.warning("minutes of meeting %s, version %s: interrupted prepare rolled back", m.id, draft.version)
+            done.append({"meeting_id": m.id, "version": draft.version, "outcome": "prepare_rolled_back"})
+    return done
+
+
+RECOVERY_ACTOR = "system:recovery"
+
+
+def _intact(app: Flask, rel: str, sha256: str) -> bool:
+    path = Path(app.config["DATA_DIR"]) / rel
+    return bool(rel and sha256 and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256)
+
+
 def _write(app: Flask, rel: Path, data: bytes) -> None:
+    """Write the file whole, on disk before the database says it is there (a power cut leaves the old or the new)."""
     path = Path(app.config["DATA_DIR"]) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
 
 
