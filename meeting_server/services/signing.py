@@ -38,8 +38,8 @@ from meeting_server.store.tables import Meeting, MinutesDraft, MinutesSignature,
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "STEPS", "accept_upload", "cancel", "current_pdf", "prepare", "recover_prepared", "set_pin",
-           "sign_with_key", "state", "trust_roots"]
+__all__ = ["METHODS", "STEPS", "accept_upload", "cancel", "current_pdf", "prepare", "set_pin", "sign_with_key",
+           "state", "trust_roots"]
 
 
 def _(text: str) -> str:
@@ -71,7 +71,7 @@ def prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
 
     The signing claim (an flock, `minutes.signing_claim`) is held from the freeze to the last commit: a server that
     starts meanwhile leaves this version alone, and one that starts after a crash finds the claim free and rolls
-    a version left `prepared` without its intact file back to the draft (`recover_prepared`)."""
+    a version left `prepared` without its intact file back to the draft (`minutes.recover_interrupted`)."""
     with minutes.signing_claim(app, m.id) as mine:
         if not mine:
             raise DomainError(_("Biên bản đang được chuẩn bị để ký. Hãy đợi."), "minutes.signing")
@@ -148,54 +148,6 @@ def cancel(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     audit.record(s, m.id, "minutes.prepare_cancelled", actor, {"version": draft.version, "dropped": dropped})
     s.commit()
     return unit.change(m, state=True, minutes_signing=True)
-
-
-def recover_prepared(app: Flask, s: Session) -> list[dict[str, Any]]:
-    """At start: a version left `prepared` whose file is missing or not the one prepared (a crash or power cut
-    while the worker rendered, or before the file reached the disk) goes back to the draft, as `cancel` would:
-    logged "minutes.prepare_cancelled" by "system:recovery" (`reason: interrupted`), which the clerk's editor shows.
-    A signed step whose file is not intact is rolled back the same way (the next signer could not sign it). A
-    version whose files are intact is left alone: the signers continue. Versions another live process is
-    preparing (its claim held) are left alone too."""
-    done: list[dict[str, Any]] = []
-    for draft in list(s.scalars(select(MinutesDraft).where(MinutesDraft.status == "prepared"))):
-        with minutes.signing_claim(app, draft.meeting_id) as mine:
-            if not mine:
-                continue
-            s.refresh(draft)
-            if draft.status != "prepared":
-                continue
-            m = s.get(Meeting, draft.meeting_id)
-            assert m is not None
-            files = [(draft.prepared_path, draft.prepared_sha256)]
-            files += [(x.pdf_path, x.pdf_sha256) for x in _signatures(s, draft) if x.status == "signed"]
-            if draft.prepared_path and all(_intact(app, rel, sha) for rel, sha in files):
-                continue
-            for rel, sha in files:
-                path = Path(app.config["DATA_DIR"]) / rel
-                if rel and path.is_file() and not _intact(app, rel, sha):  # kept aside, never served
-                    path.replace(path.with_suffix(".interrupted"))
-            dropped = [sig.role for sig in _signatures(s, draft) if sig.status == "signed"]
-            for sig in _signatures(s, draft):
-                s.delete(sig)
-            draft.status = "draft"
-            draft.prepared_path = ""
-            draft.prepared_sha256 = ""
-            unit.bump(m)
-            audit.record(s, m.id, "minutes.prepare_cancelled", RECOVERY_ACTOR,
-                         {"version": draft.version, "dropped": dropped, "reason": "interrupted"})
-            s.commit()
-            log.warning("minutes of meeting %s, version %s: interrupted prepare rolled back", m.id, draft.version)
-            done.append({"meeting_id": m.id, "version": draft.version, "outcome": "prepare_rolled_back"})
-    return done
-
-
-RECOVERY_ACTOR = "system:recovery"
-
-
-def _intact(app: Flask, rel: str, sha256: str) -> bool:
-    path = Path(app.config["DATA_DIR"]) / rel
-    return bool(rel and sha256 and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256)
 
 
 def _write(app: Flask, rel: Path, data: bytes) -> None:
