@@ -270,7 +270,7 @@ def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any, app_link
     assert z.read(docs[0]) == body
 
 
-def test_finalize_refuses_an_unsettled_sitting_in_the_clerks_language(app: Any, clerk: Any) -> None:
+def test_prepare_refuses_an_unsettled_sitting_in_the_clerks_language(app: Any, clerk: Any) -> None:
     """Issue 17, defect 3: the reason is given in Vietnamese, and in English to a clerk who chose English."""
     from meeting_server.services import meetings
     from meeting_server.store import db
@@ -285,12 +285,12 @@ def test_finalize_refuses_an_unsettled_sitting_in_the_clerks_language(app: Any, 
         s.add(doc)
         s.commit()
         doc_id = doc.id
-    r = clerk.post(clerk.base + "/minutes/finalize", json={})
+    r = clerk.post(clerk.base + "/minutes/prepare", json={})
     assert r.status_code == 400 and r.get_json()["error"] == "minutes.document_unsettled"
     assert r.get_json()["message"] == "Chưa thể ký biên bản: còn tài liệu đang được xử lý. Hãy đợi xử lý xong."
     with clerk.session_transaction() as sess:
         sess["lang"] = "en"
-    r = clerk.post(clerk.base + "/minutes/finalize", json={})
+    r = clerk.post(clerk.base + "/minutes/prepare", json={})
     assert r.get_json()["message"] == ("The minutes cannot be signed yet: a document is still being processed. "
                                        "Wait until it is ready.")
     assert clerk.get(clerk.base + "/minutes").get_json()["status"] == "draft"  # nothing was frozen
