@@ -93,8 +93,11 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         from meeting_server.services import minutes as minutes_service
 
         for done in minutes_service.recover_interrupted(app, s):  # a signing cut short by a crash or power cut
-            click.echo(f"Biên bản kỳ họp {done['meeting_id']}, phiên bản {done['version']}: việc ký bị gián đoạn, "
-                       + ("đã hoàn tất từ tệp đã ký." if done["outcome"] == "completed" else "đã trả về bản nháp."))
+            click.echo(f"Biên bản kỳ họp {done['meeting_id']}, phiên bản {done['version']}: "
+                       + {"completed": "việc ký bị gián đoạn, đã hoàn tất từ tệp đã ký.",
+                          "rolled_back": "việc ký bị gián đoạn, đã trả về bản nháp.",
+                          "prepare_rolled_back": "việc chuẩn bị để ký bị gián đoạn, đã trả về bản nháp."}
+                       [done["outcome"]])
         m = meetings.current(s)
         clerk_url = None
         if m is not None:

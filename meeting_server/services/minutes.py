@@ -27,7 +27,7 @@ from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, clock, unit
 from meeting_server.services.record import build_record
 from meeting_server.services.unit import Done
-from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, utcnow
+from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, MinutesSignature, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,9 @@ def recover_interrupted(app: Flask, s: Session) -> list[dict[str, Any]]:
     When the signed PDF was stored before the crash and carries both signatures, intact, and the record it embeds,
     the version is completed from that file ("minutes.finalized", `recovered`); otherwise it goes back to the draft
     ("minutes.signing_rolled_back") and the clerk signs again. The clerk's editor says which (`state`).
-    Signings that another live process holds are left alone.
+    Then a prepare cut short (status `prepared` without its intact file) goes back to the draft
+    (`_recover_prepared`, outcome `prepare_rolled_back`). Signings that another live process holds are left
+    alone.
     """
     done: list[dict[str, Any]] = []
     for draft in list(s.scalars(select(MinutesDraft).where(MinutesDraft.status == "signing"))):
@@ -317,7 +319,58 @@ def recover_interrupted(app: Flask, s: Session) -> list[dict[str, Any]]:
             s.commit()
             log.warning("minutes of meeting %s, version %s: interrupted signing %s", m.id, draft.version, outcome)
             done.append({"meeting_id": m.id, "version": draft.version, "outcome": outcome})
+    return done + _recover_prepared(app, s)
+
+
+def _recover_prepared(app: Flask, s: Session) -> list[dict[str, Any]]:
+    """At start: a version left `prepared` whose file is missing or not the one prepared (a crash or power cut
+    while the worker rendered, or before the file reached the disk) goes back to the draft, as `cancel` would:
+    logged "minutes.prepare_cancelled" by "system:recovery" (`reason: interrupted`), which the clerk's editor shows.
+    A signed step whose file is not intact is rolled back the same way (the next signer could not sign it). A
+    version whose files are intact is left alone: the signers continue. Versions another live process is
+    preparing (its claim held) are left alone too."""
+    done: list[dict[str, Any]] = []
+    for draft in list(s.scalars(select(MinutesDraft).where(MinutesDraft.status == "prepared"))):
+        with signing_claim(app, draft.meeting_id) as mine:
+            if not mine:
+                continue
+            s.refresh(draft)
+            if draft.status != "prepared":
+                continue
+            m = s.get(Meeting, draft.meeting_id)
+            assert m is not None
+            files = [(draft.prepared_path, draft.prepared_sha256)]
+            files += [(x.pdf_path, x.pdf_sha256) for x in _signatures_of(s, draft) if x.status == "signed"]
+            if draft.prepared_path and all(_intact(app, rel, sha) for rel, sha in files):
+                continue
+            for rel, sha in files:
+                path = Path(app.config["DATA_DIR"]) / rel
+                if rel and path.is_file() and not _intact(app, rel, sha):  # kept aside, never served
+                    path.replace(path.with_suffix(".interrupted"))
+            dropped = [sig.role for sig in _signatures_of(s, draft) if sig.status == "signed"]
+            for sig in _signatures_of(s, draft):
+                s.delete(sig)
+            draft.status = "draft"
+            draft.prepared_path = ""
+            draft.prepared_sha256 = ""
+            unit.bump(m)
+            audit.record(s, m.id, "minutes.prepare_cancelled", "system:recovery",
+                         {"version": draft.version, "dropped": dropped, "reason": "interrupted"})
+            s.commit()
+            log.warning("minutes of meeting %s, version %s: interrupted prepare rolled back", m.id, draft.version)
+            done.append({"meeting_id": m.id, "version": draft.version, "outcome": "prepare_rolled_back"})
     return done
+
+
+def _intact(app: Flask, rel: str, sha256: str) -> bool:
+    """The file is there with the SHA-256 the database names."""
+    path = Path(app.config["DATA_DIR"]) / rel
+    return bool(rel and sha256 and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256)
+
+
+def _signatures_of(s: Session, draft: MinutesDraft) -> list[MinutesSignature]:
+    return list(s.scalars(select(MinutesSignature).where(MinutesSignature.draft_id == draft.id)
+                          .order_by(MinutesSignature.position)))
 
 
 def _complete_from(s: Session, m: Meeting, draft: MinutesDraft, rel: Path, path: Path) -> str | None:
@@ -344,12 +397,16 @@ def _complete_from(s: Session, m: Meeting, draft: MinutesDraft, rel: Path, path:
 def recovery_note(s: Session, meeting_id: int) -> dict[str, Any] | None:
     """What the start-up recovery last did to this meeting's minutes, for the clerk's editor."""
     ev = s.scalar(select(AuditEvent).where(
-        AuditEvent.meeting_id == meeting_id, AuditEvent.kind.in_(("minutes.signing_rolled_back", "minutes.finalized")),
+        AuditEvent.meeting_id == meeting_id, AuditEvent.kind.in_(tuple(RECOVERY_OUTCOMES)),
         AuditEvent.actor == "system:recovery").order_by(AuditEvent.seq.desc()).limit(1))
     if ev is None:
         return None
-    return {"outcome": "rolled_back" if ev.kind == "minutes.signing_rolled_back" else "completed",
-            "version": (ev.data or {}).get("version"), "at": ev.at}
+    return {"outcome": RECOVERY_OUTCOMES[ev.kind], "version": (ev.data or {}).get("version"), "at": ev.at}
+
+
+#: What the start-up recovery logs, and what the clerk's editor is told (`recovery.outcome`).
+RECOVERY_OUTCOMES = {"minutes.signing_rolled_back": "rolled_back", "minutes.finalized": "completed",
+                     "minutes.prepare_cancelled": "prepare_rolled_back"}
 
 
 def check_settled(s: Session, m: Meeting) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,18 @@ def _signatures(s: Session, draft: MinutesDraft) -> list[MinutesSignature]:
 
 
 def prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
-    """Freeze the meeting and render the current version into the prepared PDF; fix the two signers."""
+    """Freeze the meeting and render the current version into the prepared PDF; fix the two signers.
+
+    The signing claim (an flock, `minutes.signing_claim`) is held from the freeze to the last commit: a server that
+    starts meanwhile leaves this version alone, and one that starts after a crash finds the claim free and rolls
+    a version left `prepared` without its intact file back to the draft (`minutes.recover_interrupted`)."""
+    with minutes.signing_claim(app, m.id) as mine:
+        if not mine:
+            raise DomainError(_("Biên bản đang được chuẩn bị để ký. Hãy đợi."), "minutes.signing")
+        return _prepare(app, s, m, actor)
+
+
+def _prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     draft = minutes.current(s, m)
     if draft.status != "draft":
         raise DomainError(_("Biên bản đã được chuẩn bị để ký hoặc đã ký."), "minutes.not_draft")
@@ -139,10 +151,14 @@ def cancel(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
 
 
 def _write(app: Flask, rel: Path, data: bytes) -> None:
+    """Write the file whole, on disk before the database says it is there (a power cut leaves the old or the new)."""
     path = Path(app.config["DATA_DIR"]) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
 
 

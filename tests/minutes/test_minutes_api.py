@@ -270,7 +270,7 @@ def test_archive_holds_every_document_as_uploaded(app: Any, clerk: Any, app_link
     assert z.read(docs[0]) == body
 
 
-def test_preparing_refuses_an_unsettled_sitting_in_the_clerks_language(app: Any, clerk: Any) -> None:
+def test_prepare_refuses_an_unsettled_sitting_in_the_clerks_language(app: Any, clerk: Any) -> None:
     """Issue 17, defect 3: the reason is given in Vietnamese, and in English to a clerk who chose English."""
     from meeting_server.services import meetings
     from meeting_server.store import db
