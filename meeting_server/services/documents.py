@@ -6,7 +6,6 @@ waits for it. Originals are stored under their content hash, never under the nam
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -49,7 +48,7 @@ from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit, unit
 from meeting_server.services.unit import Change, Done
-from meeting_server.store import db
+from meeting_server.store import claims, db
 from meeting_server.store.prepared import DBConn, Prepared
 from meeting_server.store.tables import (
     AgendaItem,
@@ -250,18 +249,8 @@ def claim(app: Flask, document_id: int) -> Iterator[bool]:
     An flock, not a row: the kernel drops it when its process ends, so a document left by a killed process is taken
     up by the next start, and no stale lock is left behind. One box only, as the shared SQLite file is.
     """
-    folder = root(app) / "claims"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / str(int(document_id)), "ab") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    with claims.held(root(app) / "claims" / str(int(document_id))) as mine:
+        yield mine
 
 
 def process(app: Flask, document_id: int, notify: Notify, *, password: str | None = None) -> None:

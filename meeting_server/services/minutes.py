@@ -7,7 +7,6 @@ record and the PDF, so the signed file and the audit chain vouch for each other.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -27,6 +26,7 @@ from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, clock, unit
 from meeting_server.services.record import build_record
 from meeting_server.services.unit import Done
+from meeting_server.store import claims
 from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, MinutesSignature, utcnow
 
 log = logging.getLogger(__name__)
@@ -275,18 +275,8 @@ def signing_claim(app: Flask, meeting_id: int) -> Iterator[bool]:
     """Whether this process may sign (or recover) the meeting's minutes now: True while it holds
     `<data>/minutes/claims/<id>`. An flock, as for documents: the kernel drops it when its process dies, so a
     signing cut short by a crash is found unclaimed at the next start."""
-    folder = Path(app.config["DATA_DIR"]) / "minutes" / "claims"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / str(int(meeting_id)), "ab") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    with claims.held(Path(app.config["DATA_DIR"]) / "minutes" / "claims" / str(int(meeting_id))) as mine:
+        yield mine
 
 
 def recover_interrupted(app: Flask, s: Session) -> list[dict[str, Any]]:
@@ -347,19 +337,28 @@ def _recover_prepared(app: Flask, s: Session) -> list[dict[str, Any]]:
                 path = Path(app.config["DATA_DIR"]) / rel
                 if rel and path.is_file() and not _intact(app, rel, sha):  # kept aside, never served
                     path.replace(path.with_suffix(".interrupted"))
-            dropped = [sig.role for sig in _signatures_of(s, draft) if sig.status == "signed"]
-            for sig in _signatures_of(s, draft):
-                s.delete(sig)
-            draft.status = "draft"
-            draft.prepared_path = ""
-            draft.prepared_sha256 = ""
-            unit.bump(m)
-            audit.record(s, m.id, "minutes.prepare_cancelled", "system:recovery",
-                         {"version": draft.version, "dropped": dropped, "reason": "interrupted"})
+            unprepare(s, m, draft, "system:recovery", reason="interrupted")
             s.commit()
             log.warning("minutes of meeting %s, version %s: interrupted prepare rolled back", m.id, draft.version)
             done.append({"meeting_id": m.id, "version": draft.version, "outcome": "prepare_rolled_back"})
     return done
+
+
+def unprepare(s: Session, m: Meeting, draft: MinutesDraft, actor: str, reason: str | None = None) -> None:
+    """Back to the draft before the chair has signed: the prepared file and any secretary's signature are dropped,
+    the meeting is editable again, logged `minutes.prepare_cancelled` (the clerk's cancel, or the start-up recovery
+    with `reason`). The caller's transaction; the caller commits."""
+    dropped = [sig.role for sig in _signatures_of(s, draft) if sig.status == "signed"]
+    for sig in _signatures_of(s, draft):
+        s.delete(sig)
+    draft.status = "draft"
+    draft.prepared_path = ""
+    draft.prepared_sha256 = ""
+    unit.bump(m)
+    data: dict[str, Any] = {"version": draft.version, "dropped": dropped}
+    if reason is not None:
+        data["reason"] = reason
+    audit.record(s, m.id, "minutes.prepare_cancelled", actor, data)
 
 
 def _intact(app: Flask, rel: str, sha256: str) -> bool:

@@ -138,14 +138,7 @@ def cancel(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     draft = minutes.current(s, m)
     if draft.status != "prepared":
         raise DomainError(_("Biên bản không ở bước chờ ký."), "signing.not_prepared")
-    dropped = [sig.role for sig in _signatures(s, draft) if sig.status == "signed"]
-    for sig in _signatures(s, draft):
-        s.delete(sig)
-    draft.status = "draft"
-    draft.prepared_path = ""
-    draft.prepared_sha256 = ""
-    unit.bump(m)
-    audit.record(s, m.id, "minutes.prepare_cancelled", actor, {"version": draft.version, "dropped": dropped})
+    minutes.unprepare(s, m, draft, actor)
     s.commit()
     return unit.change(m, state=True, minutes_signing=True)
 
