@@ -39,7 +39,7 @@ from meeting_server.store.tables import Meeting, MinutesDraft, MinutesSignature,
 log = logging.getLogger(__name__)
 
 __all__ = ["METHODS", "STEPS", "accept_upload", "cancel", "current_pdf", "prepare", "set_pin", "sign_with_key",
-           "state", "trust_roots"]
+           "state"]
 
 
 def _(text: str) -> str:
@@ -290,7 +290,7 @@ def accept_upload(app: Flask, s: Session, m: Meeting, who: Principal, role: str,
         "prepared": pdf, "upload": upload, "field": sig.field,
         "other_fields": [f for r, f, _w in STEPS if r != role], "expected_name": sig.signer_name,
         "cert_sha256": conf.get("cert_sha256") or _cert_file_sha256(conf.get("cert_file")),
-        "roots": trust_roots(app)})
+        "roots": minutes.trust_roots(app)})
     return _land(app, s, m, draft, sig, upload, "external", out["subject"], who)
 
 
@@ -305,18 +305,6 @@ def _cert_file_sha256(path: Any) -> str | None:
 
         raw = x509.load_pem_x509_certificate(raw).public_bytes(serialization.Encoding.DER)
     return hashlib.sha256(raw).hexdigest()
-
-
-def trust_roots(app: Flask) -> list[bytes]:
-    """PEM certificates trusted here: this server's own CA (if made) and MINUTES_TRUST_ROOTS files."""
-    roots = []
-    own = minutes.ca_dir(app) / "ca-cert.pem"
-    if own.is_file():
-        roots.append(own.read_bytes())
-    for p in app.config.get("MINUTES_TRUST_ROOTS", ()):
-        if Path(p).is_file():
-            roots.append(Path(p).read_bytes())
-    return roots
 
 
 def _land(app: Flask, s: Session, m: Meeting, draft: MinutesDraft, sig: MinutesSignature, pdf: bytes,
