@@ -105,6 +105,11 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         room_name = f"Phòng họp {m.council_name}" if m is not None else "Phòng họp HĐND"
     click.echo(banner(base, why, clerk_url, app.config["DATA_DIR"]))
     documents.pool(app)  # start the render workers now, not on the first upload
+    # Before taking up unfinished uploads: a killed server's converters die with it, but should one have been left
+    # (a kernel without the box's PID namespace), it would run beside our own conversion of the same file.
+    if killed := documents.reap_converters(app):
+        click.echo(f"Đã dừng {killed} tiến trình LibreOffice còn sót từ lần chạy trước "
+                   f"({killed} LibreOffice processes left by the previous run killed).")
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     advertiser = start_appliance(app, host, port, room_name)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from meeting_server import netaddr
+from meeting_server import netaddr, office
 
 GB = 1024**3
 WARN_FREE_BYTES = 1 * GB
@@ -255,18 +255,49 @@ def check_fonts(static_dir: Path) -> Check:
 
 
 def check_libreoffice() -> Check:
-    """LibreOffice converts Word and Excel uploads to PDF; PDFs work without it."""
-    path = shutil.which("libreoffice") or shutil.which("soffice")
-    if path:
-        return _ok(
+    """LibreOffice converts Word, Excel and PowerPoint uploads to PDF, in its box (meeting_server/office.py): every
+    part the formats need, and namespaces for the box (or the administrator's explicit choice to go without)."""
+    path = office.soffice_path()
+    if path is None:
+        return _fail(
             "libreoffice",
-            f"Có LibreOffice ({path}) để chuyển Word/Excel sang PDF.",
-            f"LibreOffice found ({path}) to convert Word/Excel to PDF.",
+            "Chưa cài LibreOffice: tệp Word/Excel/PowerPoint tải lên sẽ bị từ chối, chỉ nhận PDF và ảnh "
+            "(chạy lại scripts/serve, hoặc apt install libreoffice-writer-nogui libreoffice-calc-nogui).",
+            "LibreOffice not installed: Word/Excel/PowerPoint uploads will be refused, only PDF and images work "
+            "(run scripts/serve again, or apt install libreoffice-writer-nogui libreoffice-calc-nogui).",
         )
-    return _warn(
+    missing = sorted({c for f in office.COMPONENT_OF_FORMAT if (c := office.missing_component(path, f))})
+    if missing:
+        packages = " ".join(office.PACKAGE_OF_COMPONENT[c] for c in missing)
+        return _fail(
+            "libreoffice",
+            f"LibreOffice ({path}) thiếu phần {', '.join(missing)}: tệp loại đó sẽ bị từ chối "
+            f"(apt install {packages}).",
+            f"LibreOffice ({path}) lacks {', '.join(missing)}: such files will be refused (apt install {packages}).",
+        )
+    if not office.box_required():
+        return _warn(
+            "libreoffice",
+            f"Có LibreOffice ({path}), nhưng chạy KHÔNG cách ly mạng vì đã đặt {office.BOX_SETTING}=off: "
+            "tệp tải lên có thể khiến máy chủ truy cập mạng.",
+            f"LibreOffice found ({path}), but it runs WITHOUT the network box because {office.BOX_SETTING}=off: "
+            "an upload may make the server reach the network.",
+        )
+    available, why = office.box_available()
+    if not available:
+        return _fail(
+            "libreoffice",
+            f"Có LibreOffice ({path}) nhưng máy không tạo được vùng cách ly mạng (namespace: {why}), nên tệp "
+            f"Word/Excel bị từ chối. Hãy bật user namespace (sysctl kernel.unprivileged_userns_clone=1), "
+            f"hoặc chấp nhận rủi ro bằng {office.BOX_SETTING}=off.",
+            f"LibreOffice found ({path}) but this machine cannot make its network box (namespaces: {why}), so "
+            f"Word/Excel uploads are refused. Enable user namespaces (sysctl kernel.unprivileged_userns_clone=1), "
+            f"or accept the risk with {office.BOX_SETTING}=off.",
+        )
+    return _ok(
         "libreoffice",
-        "Chưa cài LibreOffice: chỉ nhận được tài liệu PDF (apt install libreoffice).",
-        "LibreOffice not installed: only PDF documents can be uploaded (apt install libreoffice).",
+        f"Có LibreOffice ({path}) để chuyển Word/Excel/PowerPoint sang PDF, chạy trong vùng cách ly không có mạng.",
+        f"LibreOffice found ({path}) to convert Word/Excel/PowerPoint to PDF, run in a box without network.",
     )
 
 

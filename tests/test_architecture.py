@@ -46,6 +46,7 @@ LAYER_OF: dict[str, str] = {
     "netaddr": "base",
     "discovery": "base",
     "doctor": "base",
+    "office": "base",
 }
 
 #: What each layer may import (besides itself); anything else is a forbidden direction.

@@ -55,11 +55,13 @@ def inspect_file(
     limits: Limits = DEFAULT_LIMITS,
     password: str | None = None,
     pdf_out: Path | str | None = None,
+    convert_dir: Path | str | None = None,
 ) -> DocInfo:
     """Check the upload at `path` against `limits` and describe it; raises IngestError with a Vietnamese message.
 
     Images and office files are turned into a PDF at `pdf_out` (default `derived_pdf_path(path)`), as is an
-    encrypted PDF opened with `password`; the upload itself is never modified.
+    encrypted PDF opened with `password`; the upload itself is never modified. LibreOffice works in `convert_dir`
+    (the server's is in its data directory, see convert.reap_leftovers).
     """
     path = Path(path)
     out = Path(pdf_out) if pdf_out is not None else derived_pdf_path(path)
@@ -81,7 +83,9 @@ def inspect_file(
             _image_to_pdf(path, out, limits)
             pdf_path = out
         elif fmt in OFFICE_FORMATS:
-            convert.convert_to_pdf(path, out, source_format=fmt, timeout_s=limits.convert_timeout_s)
+            convert.convert_to_pdf(path, out, source_format=fmt, timeout_s=limits.convert_timeout_s,
+                                   memory_mb=limits.convert_memory_mb,
+                                   work_root=Path(convert_dir) if convert_dir is not None else None)
             pdf_path = out
         elif fmt != PDF:
             raise IngestError.of("doc.unsupported")

@@ -30,6 +30,8 @@ class Limits:
     inspect_timeout_s: float = 60.0
     # LibreOffice starts in about 1.5 s here, but a large spreadsheet can take a minute to lay out.
     convert_timeout_s: float = 120.0
+    # Address-space ceiling of LibreOffice (hard: it cannot raise it); a 2000-row table peaks at ~550 MB.
+    convert_memory_mb: int = 2048
     # Address-space ceiling of a worker, so a hostile file fails there instead of starving the server.
     worker_memory_mb: int = 3072
     # A page image never exceeds this many pixels, whatever its shape (a 1600 px wide A4 page is 3.6 MP).
@@ -136,6 +138,15 @@ MESSAGES: dict[str, str] = {
         "Máy chủ chưa cài LibreOffice nên chưa chuyển được tệp Word/Excel/PowerPoint sang PDF. "
         "Hãy lưu tệp thành PDF rồi tải lên lại."
     ),
+    "doc.convert_part_missing": N_(
+        "Máy chủ thiếu phần LibreOffice cần cho loại tệp này (gói %(package)s) nên chưa chuyển được sang PDF. "
+        "Hãy báo người quản trị máy chủ cài gói đó, hoặc lưu tệp thành PDF rồi tải lên lại."
+    ),
+    "doc.convert_unsafe": N_(
+        "Máy chủ không chạy được LibreOffice trong vùng cách ly không có mạng, nên không chuyển tệp "
+        "Word/Excel/PowerPoint sang PDF. Hãy lưu tệp thành PDF rồi tải lên lại, và báo người quản trị "
+        "chạy lệnh meeting-server doctor."
+    ),
     "doc.timeout": N_(
         "Xử lý tệp quá lâu nên đã dừng. Tệp có thể bị hỏng hoặc quá phức tạp; "
         "hãy xuất lại tệp PDF rồi tải lên lại."
@@ -150,6 +161,8 @@ _CODE_OF_VARIANT = {
     "doc.wrong_password": "doc.encrypted",
     "doc.office_encrypted": "doc.encrypted",
     "doc.image_too_large": "doc.too_large",
+    "doc.convert_part_missing": "doc.convert_unavailable",
+    "doc.convert_unsafe": "doc.convert_unavailable",
 }
 
 INGEST_CODES = frozenset(code for code in MESSAGES if code not in _CODE_OF_VARIANT)

@@ -107,8 +107,14 @@ class RenderPool:
         nice: int = 5,
         max_jobs_per_worker: int = 2000,
         idle_s: float | None = None,
+        keep_first: bool = True,
+        convert_dir: Path | str | None = None,
+        name: str = "render",
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.name = name
+        # Where LibreOffice works (convert.reap_leftovers finds what a killed worker left there); None: a temp dir.
+        self.convert_dir = str(convert_dir) if convert_dir is not None else None
         self.limits = limits
         self.size = size if size is not None else default_pool_size()
         if self.size < 1:
@@ -116,8 +122,10 @@ class RenderPool:
         self.nice = nice
         self.max_jobs_per_worker = max_jobs_per_worker
         # Workers past the first stop after `idle_s` seconds without a job (None: never) and start again when
-        # work comes: a worker holds ~50 MB that a mini-PC needs more than a render ready in advance.
+        # work comes: a worker holds ~50 MB that a mini-PC needs more than a render ready in advance. With
+        # keep_first=False the first one stops too (the conversion lane: Office uploads are rare).
         self.idle_s = idle_s
+        self.keep_first = keep_first
         self._idle_live = 0  # slots with a live worker waiting for a job (a slot without one lets them go first)
         self._cond = threading.Condition()
         self._heap: list[tuple[int, int, PoolJob]] = []
@@ -127,7 +135,7 @@ class RenderPool:
         self._slots = [_Slot(self, i) for i in range(self.size)]
         self._threads: list[threading.Thread] = []
         for slot in self._slots:
-            thread = threading.Thread(target=slot.run, name=f"render-dispatch-{slot.index}", daemon=True)
+            thread = threading.Thread(target=slot.run, name=f"{name}-dispatch-{slot.index}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -151,6 +159,7 @@ class RenderPool:
             "password": password,
             "pdf_out": str(pdf_out) if pdf_out is not None else None,
             "limits": self.limits.to_dict(),
+            "convert_dir": self.convert_dir,
         }
         return self._submit(PoolJob("inspect", args, priority, timeout, None))
 
@@ -289,7 +298,7 @@ class RenderPool:
         the job does not wait for a process to start while one is ready.
         """
         live = slot.proc is not None
-        linger = self.idle_s if live and slot.index > 0 else None
+        linger = self.idle_s if live and (slot.index > 0 or not self.keep_first) else None
         deadline = None if linger is None else time.monotonic() + linger
         with self._cond:
             while True:
@@ -349,10 +358,11 @@ class _Slot:
         self._next_id = itertools.count(1)
 
     def run(self) -> None:
-        try:
-            self._spawn()  # warm up before the first job arrives
-        except Exception:
-            log.exception("render worker %d failed to start", self.index)
+        if self.index > 0 or self.pool.keep_first:  # a lane whose workers all stop when idle waits for work
+            try:
+                self._spawn()  # warm up before the first job arrives
+            except Exception:
+                log.exception("%s worker %d failed to start", self.pool.name, self.index)
         while True:
             job = self.pool._take(self)
             if job is None:
@@ -451,9 +461,12 @@ class _Slot:
             pass
 
     def _spawn(self) -> None:
+        # The worker dies with the thread that starts it here (`--parent-pid`: it asks the kernel, then checks that
+        # its parent is still this process), so a killed server leaves no worker, nor the converter it runs.
         self.proc = runner.start(
             "meeting_server.documents.worker", "--memory-mb", str(self.pool.limits.worker_memory_mb),
-            "--nice", str(self.pool.nice), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True
+            "--nice", str(self.pool.nice), "--parent-pid", str(os.getpid()),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True
         )
         self.jobs_done = 0
         try:

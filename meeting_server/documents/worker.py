@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from meeting_server import office
 from meeting_server.documents import wire
 from meeting_server.documents.model import IngestError, Limits
 
@@ -26,7 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit, 0 for none")
     parser.add_argument("--nice", type=int, default=0, help="added scheduling niceness")
+    parser.add_argument("--parent-pid", type=int, default=0, help="die with this parent (the server)")
     args = parser.parse_args(argv)
+    if args.parent_pid:
+        # SIGKILL from the kernel when the server dies, however it dies; a parent already gone before the request
+        # took effect shows as another parent.
+        office.die_with_parent()
+        if os.getppid() != args.parent_pid:
+            return 0
 
     # Keep the protocol on private descriptors and point fd 0/1 elsewhere: a library that prints to
     # stdout (MuPDF warnings, a stray print) must not corrupt a message, nor may soffice read our jobs.
@@ -110,6 +118,7 @@ class _Handler:
             limits=Limits.from_dict(args["limits"]),
             password=args.get("password"),
             pdf_out=Path(args["pdf_out"]) if args.get("pdf_out") else None,
+            convert_dir=args.get("convert_dir"),
         )
         return {"info": info.to_dict()}
 
@@ -142,7 +151,7 @@ def _limit_memory(megabytes: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
-    # Only the soft limit: LibreOffice, started from here, raises it back to the hard one.
+    # Only the soft limit: LibreOffice, started from here, gets its own (convert.py, office.limit_resources).
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 

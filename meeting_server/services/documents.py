@@ -41,6 +41,7 @@ from meeting_server.documents import (
     to_fts5_query,
     watermark_key,
 )
+from meeting_server.documents.sniff import may_need_conversion
 from meeting_server.domain import payload
 from meeting_server.domain.documents import document_rights, may_be_handed_presenting, rights_of
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
@@ -87,6 +88,7 @@ def limits(app: Flask) -> Limits:
         inspect_timeout_s=float(c.get("DOCUMENT_INSPECT_TIMEOUT_S", d.inspect_timeout_s)),
         convert_timeout_s=float(c.get("DOCUMENT_CONVERT_TIMEOUT_S", d.convert_timeout_s)),
         worker_memory_mb=int(c.get("DOCUMENT_WORKER_MEMORY_MB", d.worker_memory_mb)),
+        convert_memory_mb=int(c.get("DOCUMENT_CONVERT_MEMORY_MB", d.convert_memory_mb)),
     )
 
 
@@ -113,8 +115,36 @@ def cache_dir(app: Flask) -> Path:
     return root(app) / "cache"
 
 
+def convert_dir(app: Flask) -> Path:
+    """Where LibreOffice works, one directory per run (documents.convert: what a killed server left is reaped)."""
+    return root(app) / "convert"
+
+
+def convert_pool(app: Flask) -> RenderPool:
+    """The conversion lane: Office uploads are converted (and then inspected) by workers of their own
+    (`DOCUMENT_CONVERT_WORKERS`, default 1), so a slow conversion never holds up a page: page drawing keeps every
+    worker of `pool`. Its worker starts with the first Office upload and stops after `DOCUMENT_CONVERT_IDLE_S`."""
+    p = app.extensions.get("convert_pool")
+    if p is None:
+        idle = app.config.get("DOCUMENT_CONVERT_IDLE_S", 120)
+        p = RenderPool(cache_dir(app), size=int(app.config.get("DOCUMENT_CONVERT_WORKERS", 1)), limits=limits(app),
+                       nice=10, idle_s=float(idle) if idle else None, keep_first=not idle,
+                       convert_dir=convert_dir(app), name="convert")
+        app.extensions["convert_pool"] = p
+    return p
+
+
+def reap_converters(app: Flask) -> int:
+    """At start: kill the converters a killed server process of this data directory left running (see
+    documents.convert.reap_leftovers); those of a live one are left alone. Returns how many were killed."""
+    from meeting_server.documents.convert import reap_leftovers
+
+    return reap_leftovers(convert_dir(app))
+
+
 def pool(app: Flask) -> RenderPool:
-    """The app's render pool, started on first use (workers are separate processes; see documents.pool)."""
+    """The app's render pool, started on first use (workers are separate processes; see documents.pool). It draws
+    pages and inspects PDFs and images; Office files go to `convert_pool`."""
     p = app.extensions.get("render_pool")
     if p is None:
         size = app.config.get("DOCUMENT_WORKERS")
@@ -348,8 +378,9 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
             doc.title = twin.title
         rows = [(pg.page_no, pg.width_pt, pg.height_pt, pg.text) for pg in pages]
     else:
-        info = p.inspect(original_path(app, doc.content_hash), password=password,
-                         pdf_out=derived_path(app, doc.content_hash))
+        original = original_path(app, doc.content_hash)
+        lane = convert_pool(app) if may_need_conversion(original) else p
+        info = lane.inspect(original, password=password, pdf_out=derived_path(app, doc.content_hash))
         doc.page_count, doc.source_format = info.page_count, info.source_format
         if info.title and doc.title == doc.original_name.rsplit(".", 1)[0]:
             doc.title = info.title[:300]  # only when the clerk has not named it
@@ -993,7 +1024,8 @@ def export_notes(s: Session, who: Principal) -> str:
 
 
 __all__ = [
-    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "create",
+    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "convert_pool",
+    "create", "reap_converters",
     "detail", "export_notes", "grant", "limits", "listing", "my_rights", "notes", "original", "page_image", "pool",
     "present", "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state",
     "store_upload", "sync_fast_path", "update", "page_key", "page_url_template",

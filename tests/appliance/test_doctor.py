@@ -159,3 +159,20 @@ def test_mdns_check_finds_our_loopback_advertisement(tmp_path: Path) -> None:
         assert checks["mdns"].level == "ok" and "Doctor" in checks["mdns"].detail_vi
     finally:
         adv.stop()
+
+
+def test_libreoffice_check_names_the_box_and_what_is_missing(tmp_path: Path, monkeypatch) -> None:
+    from meeting_server import office
+    from meeting_server.doctor import check_libreoffice
+
+    if office.soffice_path() is not None:
+        ok = check_libreoffice()
+        assert ok.level == "ok" and "vùng cách ly không có mạng" in ok.detail_vi
+        monkeypatch.setenv(office.BOX_SETTING, "off")
+        unboxed = check_libreoffice()
+        assert unboxed.level == "warn" and "KHÔNG cách ly mạng" in unboxed.detail_vi
+        monkeypatch.delenv(office.BOX_SETTING)
+    monkeypatch.setenv("MEETING_SOFFICE", str(tmp_path / "no-soffice"))
+    missing = check_libreoffice()
+    assert missing.level == "fail" and "Chưa cài LibreOffice" in missing.detail_vi
+    assert "libreoffice-writer-nogui libreoffice-calc-nogui" in missing.detail_en
