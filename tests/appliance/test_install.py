@@ -3,6 +3,7 @@
 import configparser
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -165,7 +166,11 @@ def test_systemd_analyze_verify_and_security(installed: Path, tmp_path: Path) ->
         timeout=60,
     )
     assert security.returncode == 0, security.stdout + security.stderr
-    assert "Overall exposure level for meeting-server.service: 1." in security.stdout
+    level = re.search(r"Overall exposure level for meeting-server\.service: ([0-9.]+)", security.stdout)
+    assert level, security.stdout
+    # 1.7 before LibreOffice's box; the user, network and PID namespaces it needs cost 0.5, PrivateMounts and
+    # RemoveIPC win 0.3 of it back (deploy/meeting-server.service).
+    assert float(level.group(1)) <= 2.0, security.stdout
 
 
 @pytest.mark.skipif(

@@ -1,0 +1,12 @@
+# The Debian packages the project needs, in one place (sourced by _setup.sh and install-minipc; tests/test_system_files.py
+# checks that every system file the code and the tests use comes from one of them).
+#
+# The server (scripts/serve, scripts/install-minipc): LibreOffice's writer, calc and impress without a GUI, to turn
+# Word/Excel/PowerPoint uploads into PDF, the fonts Office documents name (Liberation 2 for Times New Roman, Arial
+# and Courier New, with every Vietnamese letter; Carlito for Calibri, Caladea for Cambria; DejaVu for the rest),
+# and util-linux's unshare for LibreOffice's box without network (Debian installs it everywhere; named to say so).
+SERVER_PACKAGES=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+  fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core util-linux)
+# The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
+# checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes.
+TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 redis-server)
