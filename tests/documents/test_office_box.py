@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pymupdf
 import pytest
 import requests
 
@@ -133,6 +134,51 @@ def wait_done(srv: LiveServer, doc_id: int, timeout: float = 120) -> dict[str, o
     return d
 
 
+class Polled:
+    """/healthz polled every 50 ms (tests/web/test_documents_corpus.HealthPoller) while the block runs."""
+
+    def __init__(self, srv: LiveServer) -> None:
+        self.poller = HealthPoller(srv.url)
+
+    def __enter__(self) -> Polled:
+        self.poller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.poller.stop.set()
+        self.poller.join()
+
+    @property
+    def worst(self) -> float:
+        answered = [t for t in self.poller.latencies if t is not None]
+        assert answered and len(answered) == len(self.poller.latencies), "the server stopped answering /healthz"
+        return max(answered)
+
+
+def within_limit(worst: float, quiet: float) -> bool:
+    """/healthz's worst answer with the input in flight is within 100 ms, or, on a machine so loaded that the same
+    server doing the same without the input already answers slower, within 1.5 times that (issue #18's figures)."""
+    return worst < HEALTHZ_MAX_S or worst <= 1.5 * quiet
+
+
+def settled(srv: LiveServer) -> LiveServer:
+    """`srv` once the demo meeting's documents are drawn ahead (both widths): what /healthz measures afterwards is
+    the input under test, not the start-up's pre-rendering (the page cache stops growing for 2 s)."""
+    docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv), timeout=10).json()["documents"]
+    for d in docs:
+        wait_done(srv, int(d["id"]))
+    cache = srv.data_dir / "documents" / "cache"
+    count, still_since = -1, time.monotonic()
+    deadline = time.monotonic() + 120
+    while time.monotonic() - still_since < 2.0:
+        assert time.monotonic() < deadline, "the demo documents were never all drawn"
+        now = sum(1 for _ in cache.rglob("*.webp"))
+        if now != count:
+            count, still_since = now, time.monotonic()
+        time.sleep(0.2)
+    return srv
+
+
 def alive(pid: int) -> bool:
     """True for a running process; a zombie (killed, not yet reaped by its new parent) is not running."""
     try:
@@ -183,52 +229,56 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
 
 def test_a_page_is_drawn_at_once_while_two_slow_office_files_convert(
         server_factory: Callable[..., LiveServer], tmp_path: Path) -> None:
-    srv = server_factory()
+    srv = settled(server_factory())
     secret = upload(srv, VI[0], "mat.pdf", confidential="1")
     assert wait_done(srv, secret)["status"] == "ready"
     chair = srv.bearer(srv.links["chair"][0])
-    poller = HealthPoller(srv.url)
-    poller.start()
-    try:
+    pages = ((1, 720), (2, 1600), (3, 720))
+
+    def draw(headers: dict[str, str]) -> list[float]:
+        took = []
+        for page, width in pages:
+            started = time.perf_counter()
+            r = requests.get(f"{srv.url}/documents/{secret}/pages/{page}.webp?w={width}", headers=headers, timeout=60)
+            took.append(time.perf_counter() - started)
+            assert r.status_code == 200 and r.content[:4] == b"RIFF"
+        return took
+
+    # The same pages with nothing in flight: the secretary's carry another name, so they are drawn too.
+    with Polled(srv) as quiet:
+        idle = draw(srv.bearer(srv.links["secretary"][0]))
+    with Polled(srv) as busy:
         slow = [upload(srv, slow_docx(tmp_path / f"bang-{n}.docx", tag=f"tệp {n}"), f"Bảng {n}.docx")
                 for n in (1, 2)]
         wait_for(lambda: converters(srv), 30, "LibreOffice never started")
         time.sleep(1.0)
-        drawn = []
-        for page, width in ((1, 720), (2, 1600), (3, 720)):
-            started = time.perf_counter()
-            r = requests.get(f"{srv.url}/documents/{secret}/pages/{page}.webp?w={width}", headers=chair, timeout=60)
-            drawn.append(time.perf_counter() - started)
-            assert r.status_code == 200 and r.content[:4] == b"RIFF"
+        drawn = draw(chair)
         # Both conversions still under way: the pages did not wait for them.
         assert [status(srv, d)["status"] for d in slow] == ["processing", "processing"]
         assert len(converters(srv)) == 1, "conversions run one at a time, in their own lane"
-    finally:
-        poller.stop.set()
-        poller.join()
-    answered = [t for t in poller.latencies if t is not None]
-    assert answered and len(answered) == len(poller.latencies), "the server stopped answering /healthz"
-    print(f"\npages drawn in {', '.join(f'{t * 1000:.0f}' for t in drawn)} ms while two conversions ran; "
-          f"/healthz max {max(answered) * 1000:.0f} ms over {len(answered)} answers")
+    print(f"\npages drawn in {', '.join(f'{t * 1000:.0f}' for t in drawn)} ms while two conversions ran "
+          f"({', '.join(f'{t * 1000:.0f}' for t in idle)} ms with nothing in flight); /healthz max "
+          f"{busy.worst * 1000:.0f} ms ({quiet.worst * 1000:.0f} ms drawing the same with nothing in flight)")
     assert max(drawn) < 5.0, f"an uncached confidential page took {max(drawn):.1f} s behind the conversions"
-    assert max(answered) < HEALTHZ_MAX_S
+    assert within_limit(busy.worst, quiet.worst)
 
 
 def test_a_linked_image_is_not_fetched_and_the_pdf_is_made(
         server_factory: Callable[..., LiveServer], tmp_path: Path, listener: Listener) -> None:
-    srv = server_factory()
+    srv = settled(server_factory())
     odt = linked_image_odt(tmp_path / "to-trinh.odt", listener.url + "/logo.png")
-    poller = HealthPoller(srv.url)
-    poller.start()
-    try:
+    pdf = pymupdf.open()
+    pdf.new_page().insert_text((72, 72), "To trinh de so sanh")
+    pdf.save(tmp_path / "so-sanh.pdf")
+    with Polled(srv) as quiet:  # the same path without LibreOffice: a one-page PDF uploaded and drawn
+        assert wait_done(srv, upload(srv, tmp_path / "so-sanh.pdf", "so-sanh.pdf"))["status"] == "ready"
+    with Polled(srv) as busy:
         d = wait_done(srv, upload(srv, odt, "Tờ trình.odt"))
-    finally:
-        poller.stop.set()
-        poller.join()
     assert d["status"] == "ready" and d["page_count"] == 1, d
     assert listener.requests == []
-    answered = [t for t in poller.latencies if t is not None]
-    assert answered and max(answered) < HEALTHZ_MAX_S
+    print(f"\nlinked image not fetched; /healthz max {busy.worst * 1000:.0f} ms "
+          f"({quiet.worst * 1000:.0f} ms for a PDF upload)")
+    assert within_limit(busy.worst, quiet.worst)
 
 
 def test_lone_libreoffice_fetches_the_image_the_box_does_not(tmp_path: Path, listener: Listener,
@@ -268,12 +318,15 @@ def test_a_killed_server_leaves_no_converter_and_its_restart_converts_once(
     wait_for(lambda: not any(alive(pid) for pid in below), 5, f"left running: {below}")
     print(f"\n{len(below)} processes of the killed server gone within {time.monotonic() - killed_at:.2f} s")
     again = server_factory(data_dir=srv.data_dir)
-    wait_for(lambda: converters(again), 30, "the restarted server did not take the upload up again")
-    most = 0
-    for _ in range(30):
-        most = max(most, len(converters(again)))
-        time.sleep(0.1)
+    with Polled(again) as busy:
+        wait_for(lambda: converters(again), 30, "the restarted server did not take the upload up again")
+        most = 0
+        for _ in range(30):
+            most = max(most, len(converters(again)))
+            time.sleep(0.1)
     assert most == 1
+    print(f"/healthz of the restarted server converting again: max {busy.worst * 1000:.0f} ms")
+    assert busy.worst < HEALTHZ_MAX_S
     assert status(again, doc)["status"] == "processing"
     runs = [p for p in (again.data_dir / "documents" / "convert").iterdir() if not p.name.startswith(".")]
     assert len(runs) == 1, "the killed server's work directory was cleared at start"
