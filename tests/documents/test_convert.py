@@ -53,3 +53,34 @@ def test_a_conversion_over_time_is_stopped(tmp_path: Path) -> None:
         convert_to_pdf(docx, tmp_path / "a.pdf", source_format="docx", timeout_s=0.2)
     assert info.value.code == "doc.timeout"
     assert not (tmp_path / "a.pdf").exists()
+
+
+@needs_libreoffice
+def test_without_the_box_conversion_is_refused_unless_the_administrator_chose_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from meeting_server import office
+    from meeting_server.doctor import check_libreoffice
+
+    soffice = office.soffice_path()
+    assert soffice is not None
+    # A machine where the box cannot start: no unshare to be found (as where the kernel refuses namespaces).
+    monkeypatch.setenv("MEETING_SOFFICE", soffice)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    office._probe.cache_clear()
+    try:
+        docx = make_docx(tmp_path / "a.docx", ["Nội dung"])
+        with pytest.raises(IngestError) as info:
+            convert_to_pdf(docx, tmp_path / "a.pdf", source_format="docx", timeout_s=60, work_root=tmp_path / "w")
+        assert info.value.code == "doc.convert_unavailable"
+        assert "vùng cách ly không có mạng" in info.value.message
+        assert not (tmp_path / "a.pdf").exists()
+        doctor = check_libreoffice()
+        assert doctor.level == "fail" and "unshare" in doctor.detail_en and office.BOX_SETTING in doctor.detail_vi
+        # The explicit setting converts without the box (the profile's settings and the limits still apply).
+        monkeypatch.setenv(office.BOX_SETTING, "off")
+        monkeypatch.setenv("PATH", "/usr/bin:/bin")
+        convert_to_pdf(docx, tmp_path / "a.pdf", source_format="docx", timeout_s=120, work_root=tmp_path / "w")
+        assert pymupdf.open(tmp_path / "a.pdf").page_count == 1
+        assert check_libreoffice().level == "warn"
+    finally:
+        office._probe.cache_clear()
