@@ -46,6 +46,8 @@ LAYER_OF: dict[str, str] = {
     "netaddr": "base",
     "discovery": "base",
     "doctor": "base",
+    "tls": "base",
+    "wifi": "base",
 }
 
 #: What each layer may import (besides itself); anything else is a forbidden direction.
