@@ -133,10 +133,14 @@ def _issued_by(cert: Any, issuer: Any) -> bool:
 def _roots(extra: Iterable[Path]) -> list[Any]:
     from cryptography import x509
 
+    import warnings
+
     roots: list[Any] = []
     for path in [*SYSTEM_ROOTS, *extra]:
         try:
-            roots += x509.load_pem_x509_certificates(path.read_bytes())
+            with warnings.catch_warnings():  # a few old public roots have a negative serial: still roots
+                warnings.simplefilter("ignore")
+                roots += x509.load_pem_x509_certificates(path.read_bytes())
         except (OSError, ValueError):
             continue
     return roots

@@ -131,3 +131,42 @@ def resolving(name: str, address: str = "127.0.0.1") -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = real  # type: ignore[assignment]
+
+
+def start_https_server(data_dir: Path, ca: TestCA, *extra: str, name: str = NAME,
+                       redirect_port: int | None = None) -> Any:
+    """`serve --tls-cert --tls-key --public-name` on loopback, waited for over HTTPS (the name, the test CA)."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from tests.conftest import ROOT, LiveServer, _env, free_port
+
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    args = [sys.executable, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--data-dir", str(data_dir), "--tls-cert", str(ca.fullchain), "--tls-key", str(ca.key),
+            "--public-name", name, *(["--redirect-port", str(redirect_port)] if redirect_port else []), *extra]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+    url = f"https://{name}:{port}"
+    deadline = time.monotonic() + 30
+    with resolving(name):
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(url + "/healthz", timeout=1, verify=str(ca.root)).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"server did not answer /healthz:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+    server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path)
+    server.refresh_links()
+    return server
