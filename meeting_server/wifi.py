@@ -35,19 +35,18 @@ class WifiStatus:
         return {"mode": self.mode, "source": self.source}
 
 
-def mode_of_key_mgmt(key_mgmt: str) -> str:
-    """NetworkManager's `802-11-wireless-security.key-mgmt` (one or several, space- or comma-separated) as a mode."""
-    values = {v for v in key_mgmt.replace(",", " ").split() if v}
-    if not values or values == {"none"}:
-        return "open" if values else "unknown"
-    sae = "sae" in values
-    psk = "wpa-psk" in values
-    if sae and psk:
-        return "wpa3-transition"
-    if sae:
+def mode_of(key_mgmt: str, pmf: str = "") -> str:
+    """NetworkManager's `802-11-wireless-security.key-mgmt` and `.pmf` as a mode.
+
+    install-minipc writes `sae` + PMF required (WPA3 only), `wpa-psk` + PMF optional (transition: NetworkManager
+    then offers SAE beside WPA2 where the Wi-Fi card can), `wpa-psk` + PMF disabled (WPA2 only)."""
+    key = key_mgmt.strip().lower()
+    if key == "sae":
         return "wpa3"
-    if psk:
-        return "wpa2"
+    if key == "wpa-psk":
+        return "wpa3-transition" if pmf.strip().lower() in ("optional", "2") else "wpa2"
+    if key == "none":
+        return "open"
     return "unknown"
 
 
@@ -65,14 +64,16 @@ def read_live(timeout: float = 3.0) -> str | None:
     if nmcli is None:
         return None
     try:
-        done = subprocess.run([nmcli, "-t", "-g", "802-11-wireless-security.key-mgmt", "connection", "show",
-                               CONNECTION], capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run([nmcli, "-t", "-g", "802-11-wireless-security.key-mgmt,802-11-wireless-security.pmf",
+                               "connection", "show", CONNECTION],
+                              capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         log.info("nmcli: %s", exc)
         return None
-    if done.returncode != 0 or not done.stdout.strip():
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
         return None
-    return mode_of_key_mgmt(done.stdout.strip())
+    return mode_of(lines[0], lines[1] if len(lines) > 1 else "")
 
 
 def status(live: str | None = None) -> WifiStatus:
@@ -85,5 +86,5 @@ def status(live: str | None = None) -> WifiStatus:
     return WifiStatus("unknown", "none")
 
 
-__all__ = ["CONFIG_ENV", "CONNECTION", "MODES", "WifiStatus", "configured", "mode_of_key_mgmt", "read_live",
+__all__ = ["CONFIG_ENV", "CONNECTION", "MODES", "WifiStatus", "configured", "mode_of", "read_live",
            "status"]

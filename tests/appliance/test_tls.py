@@ -38,7 +38,9 @@ def redirect_port() -> int:
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory, ca: TestCA, redirect_port: int) -> Iterator[LiveServer]:
-    server = start_https_server(tmp_path_factory.mktemp("https"), ca, redirect_port=redirect_port)
+    # As install-minipc records it; this machine has no NetworkManager hotspot to ask.
+    server = start_https_server(tmp_path_factory.mktemp("https"), ca, redirect_port=redirect_port,
+                                env={"MEETING_WIFI_SECURITY": "wpa3-transition"})
     with resolving(NAME):
         yield server
     server.stop()
@@ -105,6 +107,19 @@ def test_a_client_that_does_not_trust_the_certificate_is_refused(srv: LiveServer
 def test_https_answers_carry_hsts(srv: LiveServer, ca: TestCA) -> None:
     r = trusting(ca).get(srv.url + "/healthz", timeout=5)
     assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_the_clerk_console_says_how_the_room_network_is_protected(srv: LiveServer, ca: TestCA) -> None:
+    http = trusting(ca)
+    assert http.get(srv.links["clerk"], timeout=10).status_code == 200
+    page = http.get(srv.url + "/clerk/", timeout=10).text
+    section = page[page.index('id="network"'):]
+    assert 'data-https="yes"' in section
+    assert f"Được mã hóa (HTTPS), tên máy chủ {NAME}: máy khác trong phòng không đọc được mã thẻ." in section
+    assert 'data-mode="wpa3-transition" data-source="configured"' in section
+    assert "WPA3, kèm WPA2 cho điện thoại cũ" in section
+    assert "theo cấu hình lúc cài đặt; máy chủ không kiểm tra được chế độ đang chạy" in section
+    assert "Wi-Fi: wpa3-transition (configured)" in srv.log_path.read_text()
 
 
 def test_plain_http_is_redirected_to_the_name(srv: LiveServer, ca: TestCA, redirect_port: int) -> None:
@@ -288,3 +303,23 @@ def test_doctor_cli_reads_the_service_settings(ca: TestCA, tmp_path: Path) -> No
     saved = tmp_path / "default"
     saved.write_text(f"# settings\nMEETING_TLS_CERT={ca.fullchain}\nMEETING_PUBLIC_NAME=\"{NAME}\"\n")
     assert tls.settings_from_file(saved) == {"MEETING_TLS_CERT": str(ca.fullchain), "MEETING_PUBLIC_NAME": NAME}
+
+
+def test_the_clerk_console_says_plain_http_and_an_unknown_wifi(login: Any) -> None:
+    page = login("clerk").get("/clerk/").get_data(as_text=True)
+    section = page[page.index('id="network"'):]
+    assert 'data-https="no"' in section
+    assert "Không mã hóa (HTTP): ai có mật khẩu Wi-Fi cũng có thể đọc mã thẻ" in section
+    assert 'data-mode="unknown" data-source="none"' in section
+    assert "Máy chủ không biết chế độ bảo mật của Wi-Fi" in section
+
+
+@pytest.mark.parametrize(("key_mgmt", "pmf", "mode"), [
+    ("sae", "required", "wpa3"), ("wpa-psk", "optional", "wpa3-transition"), ("wpa-psk", "disable", "wpa2"),
+    ("wpa-psk", "default", "wpa2"), ("none", "", "open"), ("owe", "", "unknown")])
+def test_wifi_modes_from_networkmanager(key_mgmt: str, pmf: str, mode: str) -> None:
+    from meeting_server import wifi
+
+    assert wifi.mode_of(key_mgmt, pmf) == mode
+    assert wifi.status(mode).as_dict() == ({"mode": mode, "source": "nmcli"} if mode != "unknown"
+                                           else {"mode": "unknown", "source": "none"})

@@ -134,7 +134,7 @@ def resolving(name: str, address: str = "127.0.0.1") -> Iterator[None]:
 
 
 def start_https_server(data_dir: Path, ca: TestCA, *extra: str, name: str = NAME,
-                       redirect_port: int | None = None) -> Any:
+                       redirect_port: int | None = None, env: dict[str, str] | None = None) -> Any:
     """`serve --tls-cert --tls-key --public-name` on loopback, waited for over HTTPS (the name, the test CA)."""
     import subprocess
     import sys
@@ -151,7 +151,7 @@ def start_https_server(data_dir: Path, ca: TestCA, *extra: str, name: str = NAME
             "--data-dir", str(data_dir), "--tls-cert", str(ca.fullchain), "--tls-key", str(ca.key),
             "--public-name", name, *(["--redirect-port", str(redirect_port)] if redirect_port else []), *extra]
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=ROOT, env={**_env(), **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     url = f"https://{name}:{port}"
     deadline = time.monotonic() + 30
     with resolving(name):
