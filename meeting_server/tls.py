@@ -131,9 +131,9 @@ def _issued_by(cert: Any, issuer: Any) -> bool:
 
 
 def _roots(extra: Iterable[Path]) -> list[Any]:
-    from cryptography import x509
-
     import warnings
+
+    from cryptography import x509
 
     roots: list[Any] = []
     for path in [*SYSTEM_ROOTS, *extra]:

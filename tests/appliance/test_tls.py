@@ -171,7 +171,8 @@ def test_stalled_handshakes_do_not_hold_the_room(srv: LiveServer, ca: TestCA) ->
     delegate = next(d for d in srv.links["delegates"] if d["role"] == "delegate")
     chair = Screen(srv.url, srv.token(srv.links["chair"][0]), http_session=trusting(ca))
     phone = Screen(srv.url, srv.token(delegate["url"]), http_session=trusting(ca))
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {"control": [], "stalled": []}
+    phase = ["control"]
     stop = threading.Event()
 
     def poll() -> None:
@@ -179,7 +180,7 @@ def test_stalled_handshakes_do_not_hold_the_room(srv: LiveServer, ca: TestCA) ->
         while not stop.is_set():
             t0 = time.perf_counter()
             assert http.get(srv.url + "/healthz", timeout=5).status_code == 200
-            latencies.append(time.perf_counter() - t0)
+            latencies[phase[0]].append(time.perf_counter() - t0)
             time.sleep(0.02)
 
     stalled: list[socket.socket] = []
@@ -187,9 +188,11 @@ def test_stalled_handshakes_do_not_hold_the_room(srv: LiveServer, ca: TestCA) ->
         chair.wait("state")
         phone.wait("state")
         fresh_healthz(srv, ca, 3)  # warm up
-        idle = statistics.median(fresh_healthz(srv, ca, 30))
         poller = threading.Thread(target=poll)
         poller.start()
+        # The control: the same polling and the same fresh connections, with nothing stalled.
+        idle = statistics.median(fresh_healthz(srv, ca, 30))
+        phase[0] = "stalled"
         for i in range(50):
             s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
             if i % 2:
@@ -207,12 +210,15 @@ def test_stalled_handshakes_do_not_hold_the_room(srv: LiveServer, ca: TestCA) ->
             s.close()
         chair.close()
         phone.close()
-    assert len(latencies) >= 20
-    worst = max(latencies)
-    print(f"/healthz with 50 stalled handshakes: kept-alive worst {worst * 1000:.1f} ms "
-          f"(median {statistics.median(latencies) * 1000:.1f}, n={len(latencies)}); fresh HTTPS connection median "
-          f"{busy * 1000:.1f} ms against {idle * 1000:.1f} ms without them")
-    assert worst < 0.100, f"worst /healthz {worst * 1000:.0f} ms"
+    control, during = latencies["control"], latencies["stalled"]
+    assert len(control) >= 10 and len(during) >= 10
+    worst, control_worst = max(during), max(control)
+    print(f"/healthz on a kept-alive HTTPS connection: worst {worst * 1000:.1f} ms with 50 stalled handshakes "
+          f"(median {statistics.median(during) * 1000:.1f}, n={len(during)}), worst {control_worst * 1000:.1f} ms "
+          f"without (median {statistics.median(control) * 1000:.1f}, n={len(control)}); a fresh HTTPS connection's "
+          f"median {busy * 1000:.1f} ms with them, {idle * 1000:.1f} ms without")
+    # Within 100 ms; on a box so loaded that the control itself is slower, no slower than 1.5 times the control.
+    assert worst < max(0.100, 1.5 * control_worst), f"worst /healthz {worst * 1000:.0f} ms"
     assert busy < 1.5 * idle, (busy, idle)
 
 
