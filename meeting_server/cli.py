@@ -65,7 +65,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     """Run the server (eventlet), seeding the demo meeting into an empty data directory."""
     import eventlet.patcher
 
-    from meeting_server import tls, wifi
+    from meeting_server import netaddr, tls, wifi
 
     if not eventlet.patcher.is_monkey_patched("socket"):
         raise click.ClickException("run through `python -m meeting_server` or the `meeting-server` script")
@@ -116,8 +116,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     base, why = choose_public_base(host, port, https=bool(ssl_args))
     fixed_base = False
     if public_name:
-        base, why = (tls.https_base(public_name, port) if ssl_args else f"http://{public_name}:{port}"), \
-            "--public-name"
+        base, why = netaddr.base_url(public_name, port, "https" if ssl_args else "http"), "--public-name"
         fixed_base = True
     if public_url:
         base, why, fixed_base = public_url.rstrip("/"), "--public-url", True

@@ -179,11 +179,6 @@ def load_for_serving(cert_path: Path, key_path: Path) -> dict[str, Any]:
     return {"certfile": str(cert_path), "keyfile": str(key_path), "ssl_version": ssl.PROTOCOL_TLS_SERVER}
 
 
-def https_base(name: str, port: int) -> str:
-    """https://name, with the port unless it is 443."""
-    return f"https://{name}" if port == 443 else f"https://{name}:{port}"
-
-
 def redirect_app(target_base: str) -> Callable[..., Any]:
     """The plain-HTTP listener's WSGI app: every request goes to the same path and query on `target_base`.
 
@@ -361,5 +356,5 @@ def _check_chain(chain: list[Any], extra_roots: list[Path], now: datetime) -> Fi
 
 
 __all__ = ["CERT_ENV", "DEFAULTS_FILE", "Finding", "KEY_ENV", "NAME_ENV", "REDIRECT_ENV", "TlsSetupError",
-           "check", "https_base", "load_chain", "load_for_serving", "name_matches", "names_of", "redirect_app",
+           "check", "load_chain", "load_for_serving", "name_matches", "names_of", "redirect_app",
            "setting", "settings_from_file", "with_hsts"]

@@ -91,6 +91,10 @@ def test_socketio_over_wss_carries_a_page_turn(srv: LiveServer, ca: TestCA) -> N
         assert ack["ok"], ack
         ev = phone.wait("presented", lambda e: e["seq"] == ack["seq"])
         assert (ev["document_id"], ev["page"]) == (doc, 2)
+        # Over TLS every frame takes engineio's writer, which writes through the TLS socket: the direct way
+        # (realtime/transport.py) writes to plain sockets only, since bytes written beside TLS would break the stream.
+        frames = trusting(ca).get(srv.url + "/healthz", timeout=5).json()["websocket_frames"]
+        assert frames["direct"] == 0 and frames["queued"] >= 2, frames
     finally:
         chair.close()
         phone.close()
