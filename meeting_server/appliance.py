@@ -21,16 +21,40 @@ from meeting_server.store import db
 log = logging.getLogger(__name__)
 
 
-def choose_public_base(host: str, port: int) -> tuple[str, str]:
+def choose_public_base(host: str, port: int, https: bool = False) -> tuple[str, str]:
     """The base URL phones should use and why (bound host, pinned, default route, Wi-Fi, or no network)."""
     choice = netaddr.current_choice(host, netaddr.pinned_from_env())
-    return netaddr.base_url(choice.address, port), netaddr.describe(choice)[0]
+    return netaddr.base_url(choice.address, port, "https" if https else "http"), netaddr.describe(choice)[0]
 
 
-def start_appliance(app: Flask, host: str, port: int, room_name: str) -> discovery.Advertiser | None:
+def start_redirect(host: str, port: int, target_base: str) -> str:
+    """The plain-HTTP listener of an HTTPS server: every request is sent to the same path on `target_base`
+    (tls.redirect_app). Runs as a green thread beside the server; a port it cannot take (port 80 needs
+    CAP_NET_BIND_SERVICE) is said in the banner and the server goes on with HTTPS alone."""
+    import eventlet
+    import eventlet.wsgi
+
+    from meeting_server import tls
+
+    try:
+        sock = eventlet.listen((host if not netaddr.is_wildcard(host) else "0.0.0.0", port))
+    except OSError as exc:
+        log.warning("plain-HTTP redirect on port %s: %s", port, exc)
+        return f"không mở được cổng HTTP {port} để chuyển hướng (cannot open plain-HTTP port {port}: {exc.strerror})"
+
+    def run() -> None:
+        eventlet.wsgi.server(sock, tls.redirect_app(target_base), log_output=False, socket_timeout=30)
+
+    eventlet.spawn_n(run)
+    return f"cổng HTTP {port} chuyển hướng sang {target_base} (plain HTTP on port {port} redirects)"
+
+
+def start_appliance(app: Flask, host: str, port: int, room_name: str,
+                    follow_links: bool = True) -> discovery.Advertiser | None:
     """Advertise on mDNS and follow address changes (DHCP): new QR codes and the projector follow.
 
-    Both run as green threads; bound to loopback (every test) the advertisement stays on 127.0.0.1.
+    Both run as green threads; bound to loopback (every test) the advertisement stays on 127.0.0.1. With a name or
+    URL given by hand (`follow_links` False) the links keep it; only the mDNS record follows the address.
     """
     if not app.config.get("DISCOVERY", True):
         return None
@@ -45,6 +69,8 @@ def start_appliance(app: Flask, host: str, port: int, room_name: str) -> discove
     def on_change(choice: netaddr.AddressChoice) -> None:
         log.info("address changed to %s (%s)", choice.address, choice.reason)
         adv.update_address(choice.address, choice.no_network)
+        if not follow_links:
+            return
         with app.app_context(), db.standalone_session(app) as s:
             announce(links.follow_address(s, netaddr.base_url(choice.address, port)))
 

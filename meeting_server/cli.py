@@ -48,14 +48,44 @@ def main() -> None:
                    "queue; needs the `scale` extra). Default: none, one process.")
 @click.option("--no-discovery", is_flag=True,
               help="Do not advertise on mDNS (the extra processes behind a shared address).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None, envvar="MEETING_TLS_CERT",
+              help="HTTPS: the certificate file (PEM: the server's certificate, then the intermediates). "
+                   "HTTPS and WSS on --port; see docs/SECURITY.md.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None, envvar="MEETING_TLS_KEY",
+              help="HTTPS: the certificate's private key (PEM, no password).")
+@click.option("--public-name", default=None, envvar="MEETING_PUBLIC_NAME",
+              help="The name phones use, e.g. hop.xa.gov.vn (the certificate's name): the cards and the banner "
+                   "carry https://<name>/...; the hotspot's DNS answers it with this box's address.")
+@click.option("--redirect-port", type=int, default=None, envvar="MEETING_HTTP_REDIRECT_PORT",
+              help="With HTTPS: a plain-HTTP port answering every request with a redirect to https://<name>/... "
+                   "Default 80 when --port is 443, else none; 0 turns it off.")
 def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url: str | None,
-          message_queue: str | None, no_discovery: bool) -> None:
+          message_queue: str | None, no_discovery: bool, tls_cert: Path | None, tls_key: Path | None,
+          public_name: str | None, redirect_port: int | None) -> None:
     """Run the server (eventlet), seeding the demo meeting into an empty data directory."""
     import eventlet.patcher
 
+    from meeting_server import netaddr, tls, wifi
+
     if not eventlet.patcher.is_monkey_patched("socket"):
         raise click.ClickException("run through `python -m meeting_server` or the `meeting-server` script")
-    extra: dict[str, Any] = {}
+    ssl_args: dict[str, Any] = {}
+    if tls_cert or tls_key:
+        if not (tls_cert and tls_key):
+            raise click.ClickException("HTTPS cần cả --tls-cert và --tls-key (HTTPS needs both --tls-cert and "
+                                       "--tls-key).")
+        try:
+            ssl_args = tls.load_for_serving(tls_cert, tls_key)
+        except tls.TlsSetupError as err:
+            raise click.ClickException(f"{err.vi}\n({err.en})") from err
+    public_name = (public_name or "").strip().rstrip(".").lower() or None
+    if redirect_port is None:
+        redirect_port = 80 if ssl_args and port == 443 else 0
+    extra: dict[str, Any] = {
+        # What the clerk console says about the room's network (docs/SECURITY.md): HTTPS or not, and the Wi-Fi.
+        "ROOM_NETWORK": {"https": bool(ssl_args), "public_name": public_name,
+                         "wifi": wifi.status(wifi.read_live()).as_dict()},
+    }
     if message_queue:
         try:
             import redis  # noqa: F401  (Flask-SocketIO imports it only when it connects)
@@ -68,7 +98,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         extra["DISCOVERY"] = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from meeting_server.appliance import banner, choose_public_base, start_appliance
+    from meeting_server.appliance import banner, choose_public_base, start_appliance, start_redirect
     from meeting_server.config import default_data_dir
     from meeting_server.domain.errors import DomainError
     from meeting_server.extensions import socketio
@@ -83,9 +113,13 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     except DomainError as err:
         raise click.ClickException(err.message) from err
     app = _app(data_dir, **extra)
-    base, why = choose_public_base(host, port)
+    base, why = choose_public_base(host, port, https=bool(ssl_args))
+    fixed_base = False
+    if public_name:
+        base, why = netaddr.base_url(public_name, port, "https" if ssl_args else "http"), "--public-name"
+        fixed_base = True
     if public_url:
-        base, why = public_url.rstrip("/"), "--public-url"
+        base, why, fixed_base = public_url.rstrip("/"), "--public-url", True
     with db.standalone_session(app) as s:
         pending_documents, seeded = demo.open_room(app, s, base, seed_demo=not no_demo)
         if seeded:
@@ -103,7 +137,17 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         if m is not None:
             clerk_url = links.links(m, base)["clerk"]
         room_name = f"Phòng họp {m.council_name}" if m is not None else "Phòng họp HĐND"
+    if ssl_args:
+        app.wsgi_app = tls.with_hsts(app.wsgi_app)
+        if redirect_port:
+            redirect_status = start_redirect(host, redirect_port, base)
+        else:
+            redirect_status = "không có cổng HTTP chuyển hướng (no plain-HTTP redirect)"
     click.echo(banner(base, why, clerk_url, app.config["DATA_DIR"]))
+    if ssl_args:
+        click.echo(f"  HTTPS: {tls_cert}; {redirect_status}")
+    click.echo(f"  Wi-Fi: {app.config['ROOM_NETWORK']['wifi']['mode']} "
+               f"({app.config['ROOM_NETWORK']['wifi']['source']})")
     documents.pool(app)  # start the render workers now, not on the first upload
     # Before taking up unfinished uploads: a killed server's converters die with it, but should one have been left
     # (a kernel without the box's PID namespace), it would run beside our own conversion of the same file.
@@ -112,7 +156,8 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
                    f"({killed} LibreOffice processes left by the previous run killed).")
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
-    advertiser = start_appliance(app, host, port, room_name)
+    # A name or URL given by hand stays in the cards when the box's address changes (the hotspot's DNS follows).
+    advertiser = start_appliance(app, host, port, room_name, follow_links=not fixed_base)
     if os.environ.get("MEETING_GC_FREEZE", "1") != "0":
         # Start-up objects never die: keep them out of full collections, which otherwise land on the page-sync p99
         # (shared/perf-floors.md); MEETING_GC_FREEZE=0 turns it off for comparison.
@@ -121,7 +166,10 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     # systemd stops the service with SIGTERM: leave through `finally` so the mDNS record is withdrawn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, protocol=http_protocol())
+        # Flask-SocketIO's way under eventlet: certfile/keyfile wrap the listening socket (eventlet.wrap_ssl); each
+        # connection's TLS handshake then runs in that connection's own green thread, not in the accept loop.
+        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, protocol=http_protocol(),
+                     **ssl_args)
     finally:
         if advertiser is not None:
             advertiser.stop()
@@ -188,19 +236,39 @@ def seed_demo(data_dir: Path | None) -> None:
 @click.option("--mdns", is_flag=True, help="Also look for our own mDNS advertisement (up to 3 s).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
-def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: bool, lang: str) -> None:
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTTPS certificate to check (default: $MEETING_TLS_CERT, else /etc/default/meeting-server).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Its private key (default: $MEETING_TLS_KEY, else /etc/default/meeting-server).")
+@click.option("--public-name", default=None,
+              help="The name phones use (default: $MEETING_PUBLIC_NAME, else /etc/default/meeting-server).")
+@click.option("--tls-root", "tls_roots", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A root CA (PEM) phones trust besides the public ones this box knows; repeatable.")
+def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: bool, lang: str,
+           tls_cert: Path | None, tls_key: Path | None, public_name: str | None, tls_roots: tuple[Path, ...]) -> None:
     """Check the mini-PC before a sitting: address, port, mDNS, data directory, disk, fonts, LibreOffice,
-    signing certificate, clock."""
+    signing certificate, HTTPS certificate, clock."""
     from meeting_server import doctor as doc
-    from meeting_server import netaddr
+    from meeting_server import netaddr, tls
     from meeting_server.config import default_data_dir
 
     d = (data_dir or default_data_dir()).resolve()
     cert = d / "signing" / "ca-cert.pem"  # the council CA made at the first signing (services.minutes)
+    # The service reads its settings from /etc/default/meeting-server; a technician's shell has not: read it too.
+    saved = tls.settings_from_file()
+    tls_cert = tls_cert or _path(tls.setting(tls.CERT_ENV, saved))
+    tls_key = tls_key or _path(tls.setting(tls.KEY_ENV, saved))
+    public_name = public_name or tls.setting(tls.NAME_ENV, saved)
     checks = doc.run_checks(doc.DoctorConfig(data_dir=d, host=host, port=port, cert_path=cert,
-                                             pinned=netaddr.pinned_from_env(), check_mdns=mdns))
+                                             pinned=netaddr.pinned_from_env(), check_mdns=mdns,
+                                             tls_cert=tls_cert, tls_key=tls_key, public_name=public_name,
+                                             tls_roots=tls_roots))
     click.echo(doc.as_json(checks) if as_json else doc.format_report(checks, lang))
     sys.exit(doc.exit_code(checks))
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 # --- minutes: verify, verify-log, backup, restore ---

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from meeting_server import netaddr, office
+from meeting_server import netaddr, office, tls
 
 GB = 1024**3
 WARN_FREE_BYTES = 1 * GB
@@ -43,6 +43,10 @@ class DoctorConfig:
     cert_path: Path | None = None
     pinned: str | None = None  # interface name or IPv4 address, as in netaddr.PIN_ENV
     check_mdns: bool = False  # browse for our own advertisement (takes up to 3 s)
+    tls_cert: Path | None = None  # HTTPS (serve --tls-cert): checked for its name, dates, key and chain
+    tls_key: Path | None = None
+    public_name: str | None = None
+    tls_roots: tuple[Path, ...] = ()  # roots trusted besides the system's (a test CA, a provincial root)
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,14 @@ def check_address(config: DoctorConfig) -> tuple[Check, netaddr.AddressChoice]:
     return _ok("address", f"{vi} → {url}", f"{en} → {url}"), choice
 
 
-def _healthz(host: str, port: int) -> dict | None:
+def _healthz(host: str, port: int, https: bool = False) -> dict | None:
+    import ssl
+
+    # Only "is it our server?": the certificate itself is checked by check_tls, by name, not by this address.
+    context = ssl._create_unverified_context() if https else None
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as response:
+        with urllib.request.urlopen(f"{'https' if https else 'http'}://{host}:{port}/healthz", timeout=2,
+                                    context=context) as response:
             return json.loads(response.read().decode("utf-8"))
     except (OSError, ValueError, urllib.error.URLError):
         return None
@@ -112,7 +121,7 @@ def check_port(config: DoctorConfig) -> Check:
     except OSError:
         listening = False
     if listening:
-        health = _healthz(host, config.port)
+        health = _healthz(host, config.port, https=config.tls_cert is not None)
         if health and health.get("status") == "ok":
             return _ok(
                 "port",
@@ -340,6 +349,17 @@ def check_certificate(cert_path: Path | None, now: datetime) -> Check:
     )
 
 
+def check_tls(config: DoctorConfig, now: datetime) -> list[Check]:
+    """The HTTPS certificate (serve --tls-cert): its name, its dates (warn 30 days ahead), its key, its chain."""
+    if config.tls_cert is None:
+        return [_warn("tls", "Chưa bật HTTPS: điện thoại nói chuyện với máy chủ không mã hóa; ai có mật khẩu Wi-Fi "
+                             "cũng đọc được mã thẻ (xem docs/SECURITY.md).",
+                      "HTTPS is off: phones talk to the server in clear text; anyone with the Wi-Fi password can "
+                      "read card tokens (see docs/SECURITY.md).")]
+    findings = tls.check(config.tls_cert, config.tls_key, config.public_name, now, config.tls_roots)
+    return [Check(f.name, f.level != "fail", f.vi, f.en, f.level) for f in findings]
+
+
 def _certificate_expiry(cert_path: Path) -> datetime | None:
     """Expiry of a PEM or DER X.509 file; None for PKCS#12 (needs its password) or unreadable."""
     try:
@@ -400,6 +420,7 @@ def run_checks(config: DoctorConfig, now: datetime | None = None) -> list[Check]
         check_fonts(config.static_dir),
         check_libreoffice(),
         check_certificate(config.cert_path, now),
+        *check_tls(config, now),
         check_clock(now, config.data_dir),
     ]
     return checks

@@ -47,6 +47,8 @@ LAYER_OF: dict[str, str] = {
     "discovery": "base",
     "doctor": "base",
     "office": "base",
+    "tls": "base",
+    "wifi": "base",
 }
 
 #: What each layer may import (besides itself); anything else is a forbidden direction.

@@ -83,7 +83,10 @@ def _recording(base: type) -> type:
 
 
 def _writable_directly(ws: Any) -> bool:
-    """An eventlet RFC 6455 WebSocket with no extension, over a non-blocking socket: the only kind written to here."""
+    """An eventlet RFC 6455 WebSocket with no extension, over a non-blocking socket: the only kind written to here.
+
+    Under HTTPS (`serve --tls-cert`) the connection is eventlet's GreenSSLSocket, which has no plain `fd`: its frames
+    go the stock way, through TLS (bytes written to the TCP socket beside TLS would break the stream)."""
     fd = getattr(getattr(ws, "socket", None), "fd", None)
     return (getattr(ws, "version", None) == 13 and not getattr(ws, "extensions", True)
             and hasattr(ws, "_pack_message") and hasattr(ws, "_sendlock")

@@ -75,8 +75,18 @@ def console() -> Any:
         "clerk/console.html", page="clerk", meeting=m, state=snapshot.build(m, principal()),
         links=links.links(m, base), starts_at_input=timefmt.local_input(m.starts_at), role_labels=ROLE_LABELS,
         room_url=links.join_url(base, m.guest_token), levels=meetings.LEVELS,
-        server_now_ms=int(clock.corrected(s).timestamp() * 1000),
+        server_now_ms=int(clock.corrected(s).timestamp() * 1000), network=_room_network(),
     )
+
+
+def _room_network() -> dict[str, Any]:
+    """What the console says about the room's network (docs/SECURITY.md): whether this very page came over HTTPS,
+    the name, and the Wi-Fi's mode as `serve` found it at start (NetworkManager, else the configured mode)."""
+    from flask import current_app
+
+    found = current_app.config.get("ROOM_NETWORK") or {}
+    return {"https": request.scheme == "https", "public_name": found.get("public_name"),
+            "wifi": found.get("wifi") or {"mode": "unknown", "source": "none"}}
 
 
 @bp.route("/meeting", methods=["POST"])

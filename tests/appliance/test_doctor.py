@@ -47,8 +47,10 @@ def test_fresh_machine_report(tmp_path: Path) -> None:
         "fonts",
         "libreoffice",
         "certificate",
+        "tls",
         "clock",
     ]
+    assert checks["tls"].level == "warn" and "mã thẻ" in checks["tls"].detail_vi
     assert checks["address"].level == "warn" and "127.0.0.1" in checks["address"].detail_en
     assert checks["port"].ok and "free" in checks["port"].detail_en
     assert checks["data_dir"].level == "warn" and "will be created" in checks["data_dir"].detail_en

@@ -315,3 +315,54 @@ def test_real_venv_path_builds_a_working_virtualenv(tmp_path: Path) -> None:
     )
     assert probe.returncode == 0, probe.stderr
     assert not (root / APP / "build").exists()
+
+
+def test_https_and_the_hotspot_name(tmp_path: Path) -> None:
+    """--public-name/--tls-cert/--tls-key: the certificate installed for the service alone, HTTPS on 443 with the
+    one capability it needs, the hotspot's DNS answering the name, the mode of the Wi-Fi recorded; an upgrade keeps
+    it all; uninstall takes it away (docs/SECURITY.md)."""
+    from tests.appliance.tls_kit import make_ca
+
+    ca = make_ca(tmp_path / "ca", "hop.xa-thu.gov.vn")
+    root = tmp_path / "root"
+    args = ("--root", str(root), "--no-venv", "--kiosk-user", "ana", "--hotspot", "Phong hop HDND",
+            "--hotspot-password", "mat-khau-phong-hop", "--wifi-security", "wpa3-transition")
+    result = run(INSTALL, *args, "--public-name", "HOP.xa-thu.gov.vn", "--tls-cert", str(ca.fullchain),
+                 "--tls-key", str(ca.key))
+    tls_dir = root / "etc/meeting-server/tls"
+    assert (tls_dir / "fullchain.pem").read_bytes() == ca.fullchain.read_bytes()
+    assert oct((tls_dir / "privkey.pem").stat().st_mode & 0o777) == "0o640"
+    settings = (root / "etc/default/meeting-server").read_text().splitlines()
+    for line in ("MEETING_TLS_CERT=/etc/meeting-server/tls/fullchain.pem",
+                 "MEETING_TLS_KEY=/etc/meeting-server/tls/privkey.pem", "MEETING_PUBLIC_NAME=hop.xa-thu.gov.vn",
+                 "MEETING_HTTP_REDIRECT_PORT=80", "MEETING_WIFI_SECURITY=wpa3-transition"):
+        assert settings.count(line) == 1, (line, settings)
+    assert any(" --port 443 " in line for line in unit_lines(root) if line.startswith("ExecStart="))
+    dropin = (root / "etc/systemd/system/meeting-server.service.d/https.conf").read_text().splitlines()
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in dropin
+    assert "CapabilityBoundingSet=CAP_NET_BIND_SERVICE" in dropin
+    dns = (root / "etc/NetworkManager/dnsmasq-shared.d/meeting-server.conf").read_text().splitlines()
+    assert "address=/hop.xa-thu.gov.vn/10.42.0.1" in dns
+    assert "127.0.0.1\thop.xa-thu.gov.vn # meeting-server" in (root / "etc/hosts").read_text()
+    assert "https://hop.xa-thu.gov.vn/" in (root / "home/ana/.config/meeting-kiosk/url").read_text()
+    assert "10.42.0.1/24, wpa3-transition" in result.stdout
+    # An upgrade run without the HTTPS options keeps HTTPS, its port and the name; nothing is written twice.
+    run(INSTALL, *args)
+    assert any(" --port 443 " in line for line in unit_lines(root) if line.startswith("ExecStart="))
+    assert (root / "etc/default/meeting-server").read_text().splitlines() == settings
+    assert (root / "etc/hosts").read_text().count("# meeting-server") == 1
+    run(UNINSTALL, "--root", str(root))
+    assert not (root / "etc/systemd/system/meeting-server.service.d").exists()
+    assert not (root / "etc/NetworkManager/dnsmasq-shared.d/meeting-server.conf").exists()
+    assert "meeting-server" not in (root / "etc/hosts").read_text()
+    run(UNINSTALL, "--root", str(root), "--purge-data")
+    assert not (root / "etc/meeting-server").exists()
+
+
+@pytest.mark.parametrize("bad", [("--wifi-security", "wep"), ("--tls-cert", "/etc/hostname"),
+                                 ("--public-name", "hop xa")])
+def test_bad_https_or_wifi_options_are_refused(tmp_path: Path, bad: tuple[str, str]) -> None:
+    result = subprocess.run([str(INSTALL), "--root", str(tmp_path), "--no-venv", *bad], capture_output=True,
+                            text=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert not (tmp_path / APP).exists()

@@ -12,10 +12,13 @@ import socketio
 class Screen:
     """One connected device: its received events, in order, and a way to wait for one."""
 
-    def __init__(self, url: str, token: str | None = None, cookies: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, cookies: str | None = None,
+                 **client_options: Any) -> None:
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.seen: list[tuple[str, Any]] = []
-        self.client = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+        # client_options: e.g. http_session=<requests.Session with verify=<CA file>> for a server on HTTPS.
+        self.client = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1,
+                                      **client_options)
         self.client.on("*", self._any)
         headers = {"Cookie": cookies} if cookies else None
         self.client.connect(url, auth={"token": token} if token else None, headers=headers,
