@@ -109,7 +109,7 @@ def _controls_out(text: str, keep_newlines: bool) -> str:
     return "".join(c for c in text if (c == "\n" and keep_newlines) or unicodedata.category(c) != "Cc")
 
 
-def clean(field: TextField, value: Any, *, required: bool = False) -> str:
+def clean(field: TextField, value: Any) -> str:
     """The value as it will be stored: a string (anything else is refused), direction controls refused (names) or
     removed, other control characters removed, spaces collapsed (one-line kinds), within the field's limit
     (a longer one is refused with the field's name and limit, never cut silently)."""
@@ -124,8 +124,6 @@ def clean(field: TextField, value: Any, *, required: bool = False) -> str:
     if len(text) > field.max_chars:
         raise DomainError("«%(field)s» dài quá %(limit)d ký tự (đang có %(length)d).", "text.too_long",
                           params={"field": field.label, "limit": field.max_chars, "length": len(text)})
-    if required and not text.strip():
-        raise DomainError("Hãy nhập «%(field)s».", "text.required", params={"field": field.label})
     return text
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meeting_server import offload
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.roster import RosterPreview, fold
 from meeting_server.services import audit, unit
 from meeting_server.services.rosterfile import ImportRefused
@@ -44,7 +44,7 @@ def read_table(data: bytes, filename: str, max_bytes: int, timeout: float = READ
             params={"seconds": int(timeout)}) from exc
     if "refused" in out:
         raise ImportRefused(out["refused"], params=out.get("params") or {})
-    return table_of(out["table"], "Tệp danh sách không đọc được.")
+    return table_of(out["table"], N_("Tệp danh sách không đọc được."))
 
 
 def table_of(raw: Any, message: str) -> list[list[str]]:

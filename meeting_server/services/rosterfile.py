@@ -128,8 +128,11 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
         for row in ws.iter_rows(max_col=MAX_CELLS_PER_ROW, values_only=True):
             if len(table) >= MAX_TABLE_ROWS:
                 break
-            table.append(["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-                          for v in row])
+            cells = ["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+                     for v in row]
+            while cells and cells[-1] == "":  # the padding up to MAX_CELLS_PER_ROW
+                cells.pop()
+            table.append(cells)
         return table
     except (KeyError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
         raise ImportRefused("Tệp Excel bị hỏng hoặc không phải định dạng .xlsx.") from exc

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from meeting_server import __version__
 from meeting_server.domain import payload, timefmt
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.extensions import csrf
@@ -64,7 +64,7 @@ def patch_meeting(meeting_id: int) -> Any:
     body = json_body()
     starts = body.get("starts_at", m.starts_at.isoformat() if m.starts_at else None)
     if starts is not None:
-        starts = payload.text(body, "starts_at")
+        starts = payload.text(body, "starts_at", starts)
     try:
         starts_at = datetime.fromisoformat(starts) if starts else None
     except ValueError as exc:
@@ -124,7 +124,7 @@ def put_participants(meeting_id: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     if request.is_json:
-        preview = parse_rows(roster.table_of(json_body().get("rows"), "`rows` phải là một bảng."))
+        preview = parse_rows(roster.table_of(json_body().get("rows"), N_("`rows` phải là một bảng.")))
     else:
 
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from meeting_server import offload
 from meeting_server.config import ROOT
 from meeting_server.domain import payload, timefmt
-from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.domain.errors import N_, DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.i18n import translate
@@ -55,10 +55,10 @@ def _fields() -> meetings.MeetingFields:
         raise DomainError("Thời gian không hợp lệ.", "form.invalid") from exc
     return meetings.MeetingFields(
         council_level=request.form.get("council_level", "xã"),
-        locality=request.form.get("locality", "")[:120],
-        session_title=request.form.get("session_title", "")[:200],
-        term=request.form.get("term", "")[:120],
-        place=request.form.get("place", "")[:200],
+        locality=request.form.get("locality", ""),
+        session_title=request.form.get("session_title", ""),
+        term=request.form.get("term", ""),
+        place=request.form.get("place", ""),
         starts_at=starts,
         seated_count=_int_field("seated_count"),
         quorum_rule=request.form.get("quorum_rule", "two_thirds"),
@@ -157,7 +157,7 @@ def roster_import() -> Any:
     s = db.session()
     m = _meeting()
     table = roster.table_of(payload.parse_json(request.form.get("table", "").encode()),
-                            "Dữ liệu xem trước không hợp lệ; hãy tải tệp lên lại.")
+                            N_("Dữ liệu xem trước không hợp lệ; hãy tải tệp lên lại."))
     preview = parse_rows(table)
     done = roster.apply(s, m, preview, principal().actor)
     announce(done.change)
