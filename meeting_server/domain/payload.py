@@ -13,8 +13,8 @@ from typing import Any
 
 from meeting_server.domain.errors import N_, DomainError
 
-__all__ = ["INVALID", "MAX_DEPTH", "MAX_JSON_BYTES", "MAX_VALUES", "fields", "flag", "integer", "invalid", "parse_json", "text",
-           "too_large"]
+__all__ = ["INVALID", "MAX_DEPTH", "MAX_JSON_BYTES", "MAX_VALUES", "fields", "flag", "integer", "invalid",
+           "parse_json", "text", "too_large"]
 
 #: The largest JSON body any route takes: the minutes editor's autosave, the largest, sends the fields changed
 #: since the last save (each at most 20,000 characters, domain/limits.py); a 500-person roster as JSON is ~50 kB.
