@@ -128,7 +128,7 @@ def put_participants(meeting_id: int) -> Any:
     else:
 
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]
-        preview = parse_rows(roster.read_table(request.get_data()[: max_bytes + 1], "", max_bytes))
+        preview = parse_rows(roster.read_table(request.stream.read(max_bytes + 1), "", max_bytes))
     if not preview.ok:
         return jsonify({"error": "roster.invalid", "message": _("Danh sách có lỗi; chưa nhập gì."),
                         "problems": [{"line": p.line, "message": translate(p.template, p.params)}

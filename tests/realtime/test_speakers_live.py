@@ -240,7 +240,8 @@ def test_refusals_leave_everything_unchanged(live_server: LiveServer) -> None:
         # Bad input: a sentence, never a crash.
         invalid, integer = "Dữ liệu gửi lên không hợp lệ.", "Trường «%s» phải là một số nguyên."
         for event, data, error in (
-                ("speak.give", {"request_id": "1"}, integer % "request_id"), ("speak.give", None, invalid),
+                ("speak.give", {"request_id": "1"}, integer % "request_id"),
+                ("speak.give", None, integer % "request_id"),
                 ("speak.give", [1], invalid), ("speak.give", {"request_id": True}, integer % "request_id"),
                 ("speak.set_time", {"limit_s": "60"}, integer % "limit_s"),
                 ("speak.set_time", {"limit_s": 60, "current": "yes"}, "Trường «current» phải là true hoặc false.")):
