@@ -9,7 +9,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from meeting_server.domain.errors import N_
+from meeting_server.domain import limits
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.permissions import Role
 
 #: Accepted headers (folded: lower case, no diacritics) for each field.
@@ -128,15 +129,18 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
             i = columns.get(name)
             return cells[i] if i is not None and i < len(cells) else ""
 
-        name = " ".join(cell("full_name").split())
+        if any(unicodedata.category(c) == "Cc" for c in cell("full_name")):
+            problems.append(RowProblem(idx, "Họ và tên có ký tự không đọc được; tệp có thể không phải văn bản."))
+            continue
+        try:
+            name = limits.clean(limits.PERSON_NAME, cell("full_name"))
+            title = limits.clean(limits.PERSON_TITLE, cell("title"))
+            group_name = limits.clean(limits.PERSON_GROUP, cell("group_name"))
+        except DomainError as err:  # too long, or direction controls that would print the name reversed
+            problems.append(RowProblem(idx, err.template, err.params))
+            continue
         if not name:
             problems.append(RowProblem(idx, "Thiếu họ và tên."))
-            continue
-        if len(name) > 120:
-            problems.append(RowProblem(idx, "Họ và tên dài quá 120 ký tự."))
-            continue
-        if any(unicodedata.category(c) == "Cc" for c in name):
-            problems.append(RowProblem(idx, "Họ và tên có ký tự không đọc được; tệp có thể không phải văn bản."))
             continue
         role_word = fold(cell("role"))
         role = ROLE_WORDS.get(role_word)
@@ -145,7 +149,7 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
                 RowProblem(
                     idx,
                     "Vai trò «%(role)s» không hợp lệ; dùng: Chủ tọa, Thư ký, Đại biểu hoặc Khách mời.",
-                    {"role": cell("role")},
+                    {"role": limits.fit(limits.ROLE_WORD, cell("role"))},
                 )
             )
             continue
@@ -153,16 +157,16 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
         try:
             position = int(float(pos_text)) if pos_text else len(rows) + 1
         except ValueError:
-            problems.append(RowProblem(idx, "STT «%(position)s» không phải là số.", {"position": pos_text}))
+            problems.append(RowProblem(idx, "STT «%(position)s» không phải là số.",
+                                       {"position": limits.fit(limits.ROLE_WORD, pos_text)}))
             continue
-        title = cell("title")[:200]
         key = (fold(name), fold(title))
         if key in seen:
             problems.append(RowProblem(idx, "Trùng với dòng %(line)d: %(name)s (%(title)s).",
                                        {"line": seen[key], "name": name, "title": title or N_("không có chức vụ")}))
             continue
         seen[key] = idx
-        rows.append(RosterRow(idx, position, name, title, cell("group_name")[:120], role))
+        rows.append(RosterRow(idx, position, name, title, group_name, role))
     if not rows and not problems:
         problems.append(RowProblem(2, "Danh sách không có người nào."))
     return RosterPreview(tuple(rows), tuple(problems))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pymupdf
 
+from meeting_server.domain.limits import strip_bidi
 from meeting_server.domain.minutes import Heading, MinutesDoc, Paragraph, Run
 
 __all__ = ["DEFAULT_FONT_DIR", "Layout", "render_minutes_pdf", "LAYOUT"]
@@ -94,7 +95,7 @@ class _Fonts:
         key = (text, style)
         w = self._widths.get(key)
         if w is None:
-            w = self._widths[key] = self.faces[style].text_length(text, fontsize=1)
+            w = self._widths[key] = self.faces[style].text_length(strip_bidi(text), fontsize=1)
         return w * size
 
     def ascender(self, style: tuple[bool, bool]) -> float:
@@ -131,7 +132,8 @@ class _Flow:
         return size * self.L.line_spacing
 
     def text(self, x: float, baseline: float, text: str, style: tuple[bool, bool], size: float) -> None:
-        self.pages[-1].ops.append(_Op("text", x, baseline, text, style, size))
+        # Direction controls never reach the page, even from a record stored before domain/limits.py refused them.
+        self.pages[-1].ops.append(_Op("text", x, baseline, strip_bidi(text), style, size))
 
     def rule(self, x0: float, x1: float, y: float) -> None:
         self.pages[-1].ops.append(_Op("rule", x0, y, x1=x1))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, object_session
 
-from meeting_server.domain import quorum
+from meeting_server.domain import limits, quorum
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES
 from meeting_server.domain.voting import Threshold
@@ -103,7 +103,7 @@ def mark(s: Session, m: Meeting, participant_id: int, status: str, reason: str, 
         raise NotFound("Không tìm thấy đại biểu.")
     if status not in ("present", "absent", "left"):
         raise DomainError("Trạng thái điểm danh không hợp lệ.", "attendance.invalid")
-    reason = " ".join(reason.split())[:300]
+    reason = limits.clean(limits.ATTENDANCE_REASON, reason)
     if status == "absent" and not reason:
         raise DomainError("Hãy ghi lý do vắng mặt (ví dụ: ốm, đi công tác).", "attendance.reason_required")
     with unit.of_work(s):

@@ -42,6 +42,7 @@ from meeting_server.documents import (
     watermark_key,
 )
 from meeting_server.documents.sniff import may_need_conversion
+from meeting_server.domain import limits as text_limits
 from meeting_server.domain import payload
 from meeting_server.domain.documents import document_rights, may_be_handed_presenting, rights_of
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("webp", "jpeg")
 MIME = {"webp": "image/webp", "jpeg": "image/jpeg"}
-NOTE_MAX = 10_000
 SEARCH_MAX_HITS = 50
 #: The watermark of a confidential page the chair put on the projector (there is no viewer to name).
 PROJECTOR_WATERMARK = "Màn hình chiếu - tài liệu mật"
@@ -383,7 +383,7 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
         info = lane.inspect(original, password=password, pdf_out=derived_path(app, doc.content_hash))
         doc.page_count, doc.source_format = info.page_count, info.source_format
         if info.title and doc.title == doc.original_name.rsplit(".", 1)[0]:
-            doc.title = info.title[:300]  # only when the clerk has not named it
+            doc.title = text_limits.fit(text_limits.DOCUMENT_TITLE, info.title)  # only when the clerk has not named it
         rows = [(i + 1, w, h, info.page_texts[i]) for i, (w, h) in enumerate(info.page_sizes)]
     s.execute(delete(DocumentPage).where(DocumentPage.document_id == doc.id))
     _fts_delete(s, doc.id)
@@ -674,7 +674,7 @@ def _update(s: Session, m: Meeting, document_id: int, changes: dict[str, Any], a
     doc = get(s, m, document_id)
     done: dict[str, Any] = {}
     if "title" in changes:
-        title = " ".join(str(changes["title"] or "").split())[:300]
+        title = text_limits.clean(text_limits.DOCUMENT_TITLE, changes["title"])
         if not title:
             raise DomainError("Hãy nhập tên tài liệu.", "document.invalid")
         doc.title = done["title"] = title
@@ -987,8 +987,7 @@ def _save_note(s: Session, who: Principal, document_id: int, page_no: int, note:
     doc = visible(s, who, document_id)
     if not 1 <= page_no <= doc.page_count:
         raise DomainError("Trang không hợp lệ.", "document.bad_page")
-    if len(note) > NOTE_MAX:
-        raise DomainError("Ghi chú dài quá %(limit)d ký tự.", "notes.too_long", params={"limit": NOTE_MAX})
+    note = text_limits.clean(text_limits.PAGE_NOTE, note)
     row = s.scalar(select(PageNote).where(PageNote.document_id == document_id, PageNote.page_no == page_no,
                                           PageNote.participant_id == author))
     if not note.strip():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meeting_server.domain import limits
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.services import audit, unit
 from meeting_server.services.tokens import new_token
@@ -32,18 +33,29 @@ class MeetingFields:
     seated_count: int
     quorum_rule: str = "two_thirds"
 
-    def check(self) -> None:
-        """Refuse what would make thresholds or the minutes wrong."""
+    def check(self) -> MeetingFields:
+        """Refuse what would make thresholds or the minutes wrong; the fields as they will be stored (texts cleaned
+        and within their limits, domain/limits.py)."""
         if self.council_level not in LEVELS:
             raise DomainError("Cấp hành chính không hợp lệ.", "meeting.invalid")
-        if not self.locality.strip():
+        cleaned = replace(
+            self,
+            locality=limits.clean(limits.MEETING_LOCALITY, self.locality),
+            session_title=limits.clean(limits.MEETING_SESSION_TITLE, self.session_title),
+            term=limits.clean(limits.MEETING_TERM, self.term),
+            place=limits.clean(limits.MEETING_PLACE, self.place),
+        )
+        if not cleaned.locality:
             raise DomainError("Hãy nhập tên xã/phường.", "meeting.invalid")
-        if not self.session_title.strip():
+        if not cleaned.session_title:
             raise DomainError("Hãy nhập tên kỳ họp.", "meeting.invalid")
+        if isinstance(self.seated_count, bool) or not isinstance(self.seated_count, int):
+            raise DomainError("Tổng số đại biểu phải là số nguyên.", "meeting.invalid")
         if not 1 <= self.seated_count <= 500:
             raise DomainError("Tổng số đại biểu phải từ 1 đến 500.", "meeting.invalid")
         if self.quorum_rule not in QUORUM_RULES:
             raise DomainError("Quy tắc số đại biểu tối thiểu không hợp lệ.", "meeting.invalid")
+        return cleaned
 
     @property
     def council_name(self) -> str:
@@ -67,7 +79,7 @@ def current(s: Session) -> Meeting | None:
 def create(s: Session, f: MeetingFields, actor: str) -> Meeting:
     """A new meeting with its own projector and room tokens, and a clerk card (no screen shows it yet: nothing to
     announce)."""
-    f.check()
+    f = f.check()
     with unit.of_work(s):
         m = _create(s, f, actor)
     return m
@@ -97,7 +109,7 @@ def _create(s: Session, f: MeetingFields, actor: str) -> Meeting:
 
 def update(s: Session, m: Meeting, f: MeetingFields, actor: str) -> Change:
     """Change the meeting's details."""
-    f.check()
+    f = f.check()
     with unit.of_work(s):
         _update(s, m, f, actor)
     return unit.change(m, state=True)
@@ -131,13 +143,9 @@ def _fields_dict(f: MeetingFields) -> dict[str, Any]:
 
 def add_item(s: Session, m: Meeting, title: str, description: str, actor: str) -> Done[AgendaItem]:
     """Append an agenda item."""
-    title = " ".join(title.split())
-    if not title:
-        raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
-    if len(title) > 300:
-        raise DomainError("Tên nội dung dài quá 300 ký tự.", "agenda.invalid")
+    title, description = _item_texts(title, description)
     with unit.of_work(s):
-        item = AgendaItem(meeting_id=m.id, position=len(m.items) + 1, title=title, description=description.strip())
+        item = AgendaItem(meeting_id=m.id, position=len(m.items) + 1, title=title, description=description)
         m.items.append(item)
         s.flush()
         unit.bump(m)
@@ -148,14 +156,20 @@ def add_item(s: Session, m: Meeting, title: str, description: str, actor: str) -
 def edit_item(s: Session, m: Meeting, item_id: int, title: str, description: str, actor: str) -> Change:
     """Rename an agenda item."""
     item = _item(m, item_id)
-    title = " ".join(title.split())
-    if not title:
-        raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
+    title, description = _item_texts(title, description)
     with unit.of_work(s):
-        item.title, item.description = title[:300], description.strip()
+        item.title, item.description = title, description
         unit.bump(m)
         audit.record(s, m.id, "agenda.item_edited", actor, {"item_id": item.id, "title": item.title})
     return unit.change(m, state=True)
+
+
+def _item_texts(title: str, description: str) -> tuple[str, str]:
+    """An item's title and description as stored (domain/limits.py); a title is required."""
+    title = limits.clean(limits.AGENDA_TITLE, title)
+    if not title:
+        raise DomainError("Hãy nhập tên nội dung.", "agenda.invalid")
+    return title, limits.clean(limits.AGENDA_DESCRIPTION, description).strip()
 
 
 def move_item(s: Session, m: Meeting, item_id: int, delta: int, actor: str) -> Change | None:

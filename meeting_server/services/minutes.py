@@ -19,8 +19,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meeting_server.domain import limits, payload
 from meeting_server.domain import minutes as minutes_rules
-from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError, NotFound
 from meeting_server.minutes.worker import run_job, run_warm
 from meeting_server.services import audit, clock, unit
@@ -31,7 +31,6 @@ from meeting_server.store.tables import AuditEvent, Meeting, MinutesDraft, Minut
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 20_000
 MAX_RECIPIENTS = 30
 FROZEN = ("signing", "prepared", "final")
 
@@ -96,32 +95,25 @@ def _save_texts(s: Session, m: Meeting, changes: Any, base_revision: Any) -> Min
     item_ids = {str(it.id) for it in m.items}
     for key, value in changes.items():
         if key in ("opening", "conclusions", "document_number", "correction_note"):
-            texts[key] = _text(value, 40 if key == "document_number" else MAX_TEXT)
+            field = limits.MINUTES_DOCUMENT_NUMBER if key == "document_number" else limits.MINUTES_TEXT
+            texts[key] = limits.clean(field, value)
         elif key == "summaries":
             if not isinstance(value, dict) or not set(value) <= item_ids:
                 raise DomainError("Nội dung tóm tắt không thuộc chương trình kỳ họp.", "payload.invalid")
             summaries = dict(texts.get("summaries") or {})
-            summaries.update({k: _text(v, MAX_TEXT) for k, v in value.items()})
+            summaries.update({k: limits.clean(limits.MINUTES_TEXT, v) for k, v in value.items()})
             texts["summaries"] = summaries
         elif key == "recipients":
             lines = value.splitlines() if isinstance(value, str) else value
             if not isinstance(lines, list) or len(lines) > MAX_RECIPIENTS:
                 raise DomainError("Danh sách nơi nhận không hợp lệ.", "payload.invalid")
-            texts["recipients"] = [t for t in (_text(x, 200).strip() for x in lines) if t]
+            texts["recipients"] = [t for t in (limits.clean(limits.MINUTES_RECIPIENT, x) for x in lines) if t]
         else:
             raise DomainError("Không có mục «%(key)s» trong biên bản.", "payload.invalid", params={"key": key})
     draft.texts = texts
     draft.revision += 1
     draft.updated_at = utcnow()
     return draft
-
-
-def _text(value: Any, limit: int) -> str:
-    if not isinstance(value, str):
-        raise DomainError("Nội dung phải là văn bản.", "payload.invalid")
-    if len(value) > limit:
-        raise DomainError("Nội dung dài quá %(limit)d ký tự.", "payload.too_long", params={"limit": limit})
-    return value.replace("\r\n", "\n")
 
 
 def draft_record(s: Session, m: Meeting) -> dict[str, Any]:
@@ -434,7 +426,7 @@ def new_version(s: Session, m: Meeting, actor: str, note: str) -> Done[MinutesDr
         if last.status != "final":
             raise DomainError("Chỉ tạo bản đính chính sau khi biên bản đã được ký.", "minutes.not_final")
         texts = dict(last.texts or {})
-        texts["correction_note"] = _text(note or "", MAX_TEXT)
+        texts["correction_note"] = limits.clean(limits.MINUTES_TEXT, note or "")
         draft = MinutesDraft(meeting_id=m.id, version=last.version + 1, previous_id=last.id, status="draft",
                              texts=texts, revision=0)
         s.add(draft)

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
+import base64
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from meeting_server.domain.errors import DomainError
+from meeting_server import offload
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.roster import RosterPreview, fold
 from meeting_server.services import audit, unit
+from meeting_server.services.rosterfile import ImportRefused
 from meeting_server.services.tokens import new_token
 from meeting_server.services.unit import Done
 from meeting_server.store.tables import Meeting, Participant
 
+__all__ = ["READ_TIMEOUT", "ImportPlan", "ImportRefused", "apply", "has_record", "plan", "read_table", "table_of"]
 
-class ImportRefused(DomainError):
-    """The file cannot be read as a delegate list."""
-
-    code = "roster.unreadable"
+#: Seconds the child may take to read a roster file (a real one takes well under one).
+READ_TIMEOUT = 20.0
 
 
-def read_table(data: bytes, filename: str, max_bytes: int) -> list[list[str]]:
-    """The file's cells as text, by its content: XLSX (a ZIP) or CSV in UTF-8 with or without BOM."""
+def read_table(data: bytes, filename: str, max_bytes: int, timeout: float = READ_TIMEOUT) -> list[list[str]]:
+    """The file's cells as text (CSV or XLSX, by content), read in a child process (services/rosterfile.py) within
+    `timeout` seconds: the event loop only checks the size and waits, without blocking, for the answer."""
     if len(data) > max_bytes:
         raise ImportRefused(
             "Tệp quá lớn (%(size_mb)d MB). Danh sách đại biểu chỉ vài chục kB; giới hạn là %(limit_mb)d MB.",
@@ -32,49 +34,30 @@ def read_table(data: bytes, filename: str, max_bytes: int) -> list[list[str]]:
         )
     if not data.strip():
         raise ImportRefused("Tệp rỗng.")
-    if data[:4] == b"PK\x03\x04":
-        return _read_xlsx(data)
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise ImportRefused("Tệp không đọc được dạng văn bản Unicode.") from exc
-    else:
-        if b"\x00" in data[:4096]:
-            raise ImportRefused("Tệp không phải CSV hay Excel (.xlsx): có vẻ là một tệp nhị phân bị đổi tên.")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ImportRefused(
-                "Tệp CSV không ở mã UTF-8. Trong Excel hãy chọn Lưu thành → «CSV UTF-8 (Comma delimited)», "
-                "hoặc tải lên tệp .xlsx."
-            ) from exc
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        out = json.loads(offload.call("meeting_server.services.rosterfile:from_payload",
+                                      {"data": base64.b64encode(data).decode("ascii")}, timeout=timeout))
+    except offload.OffloadFailed as exc:
+        raise ImportRefused(
+            "Không đọc xong tệp danh sách trong %(seconds)d giây; tệp quá phức tạp để là một danh sách đại biểu. "
+            "Chưa nhập gì. Hãy chép danh sách sang một tệp Excel mới hoặc lưu thành CSV UTF-8 rồi tải lên lại.",
+            params={"seconds": int(timeout)}) from exc
+    if "refused" in out:
+        raise ImportRefused(out["refused"], params=out.get("params") or {})
+    return table_of(out["table"], N_("Tệp danh sách không đọc được."))
 
 
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportRefused("Tệp Excel bị hỏng hoặc không phải định dạng .xlsx.") from exc
-    try:
-        ws = wb.worksheets[0]
-        table: list[list[str]] = []
-        for i, row in enumerate(ws.iter_rows(values_only=True)):
-            if i > 1000:
-                break
-            table.append(["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-                          for v in row])
-        return table
-    finally:
-        wb.close()
+def table_of(raw: Any, message: str) -> list[list[str]]:
+    """A table of texts from JSON (the API's `rows`, the preview's hidden field, the child's answer): a list of
+    rows, each a list of texts or numbers; anything else is refused with `message`."""
+    if not isinstance(raw, list) or not all(isinstance(r, list) for r in raw):
+        raise DomainError(message, "roster.invalid")
+    table = []
+    for row in raw:
+        if not all(c is None or (isinstance(c, str | int | float) and not isinstance(c, bool)) for c in row):
+            raise DomainError(message, "roster.invalid")
+        table.append(["" if c is None else str(c) for c in row])
+    return table
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
-from meeting_server.domain import payload
+from meeting_server.domain import limits, payload
 from meeting_server.domain import voting as rules
 from meeting_server.domain.errors import N_, DomainError, Msgid, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission, Role
@@ -237,16 +237,7 @@ def voting_state(m: Meeting, who: Principal) -> dict[str, Any]:
 # Drafts
 
 
-def _clean(text: Any, limit: int, what: Msgid) -> str:
-    if not isinstance(text, str):
-        raise DomainError("%(what)s phải là chữ.", "payload.invalid", params={"what": what})
-    text = " ".join(text.split())
-    if len(text) > limit:
-        raise DomainError("%(what)s dài quá %(limit)d ký tự.", "payload.invalid", params={"what": what, "limit": limit})
-    return text
-
-
-def _persons(raw: Any, what: Msgid, name_label: Msgid) -> list[dict[str, str]]:
+def _persons(raw: Any, what: Msgid) -> list[dict[str, str]]:
     """Candidates or officials from names (["Nguyễn Văn A", …]) or objects ({"key", "name"})."""
     if raw is None:
         return []
@@ -263,8 +254,8 @@ def _persons(raw: Any, what: Msgid, name_label: Msgid) -> list[dict[str, str]]:
             name, key = item.get("name"), item.get("key") or f"c{i}"
         else:
             raise DomainError("Danh sách %(what)s không hợp lệ.", "payload.invalid", params={"what": what})
-        name = _clean(name, 120, name_label)
-        key = _clean(key, 40, N_("Mã người"))
+        name = limits.clean(limits.POLL_PERSON_NAME, name)
+        key = limits.clean(limits.POLL_PERSON_KEY, key)
         if not name or not key:
             raise DomainError("Danh sách %(what)s có tên để trống.", "payload.invalid", params={"what": what})
         out.append({"key": key, "name": name})
@@ -335,7 +326,7 @@ def _create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_
         base = rules.RatingBase(body.get("rating_base") or "seated")
     except ValueError as exc:
         raise DomainError("Loại biểu quyết hoặc ngưỡng không hợp lệ.", "vote.invalid_spec") from exc
-    title = _clean(body.get("title", ""), 300, N_("Tên nội dung biểu quyết"))
+    title = limits.clean(limits.POLL_TITLE, body.get("title", ""))
     if not title:
         raise DomainError("Hãy nhập nội dung biểu quyết.", "vote.invalid_spec")
     seats = body.get("seats", 1)
@@ -352,9 +343,8 @@ def _create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str, revote_
     allow_change = body.get("allow_change", True)
     if not isinstance(allow_change, bool):
         raise DomainError("Thiết lập cho phép đổi lựa chọn không hợp lệ.", "payload.invalid")
-    candidates = _persons(body.get("candidates"), N_("ứng cử viên"), N_("Tên trong danh sách ứng cử viên"))
-    officials = _persons(body.get("officials"), N_("người được lấy phiếu"),
-                         N_("Tên trong danh sách người được lấy phiếu"))
+    candidates = _persons(body.get("candidates"), N_("ứng cử viên"))
+    officials = _persons(body.get("officials"), N_("người được lấy phiếu"))
     spec = rules.PollSpec(  # raises DomainError on a spec that could not give a meaningful ballot
         kind=kind, title=title, threshold=threshold, seats=seats,
         candidates=tuple(rules.Person(c["key"], c["name"]) for c in candidates),
@@ -512,7 +502,7 @@ def checkpoint_after_close(s: Session) -> None:
 
 def _cancel(s: Session, m: Meeting, p: Poll, reason: Any, actor: str) -> None:
     """Cancel a draft or open poll; the record stays with its reason (ballots cast stay uncounted)."""
-    reason = _clean(reason if reason is not None else "", 500, N_("Lý do"))
+    reason = limits.clean(limits.POLL_CANCEL_REASON, reason if reason is not None else "")
     p.state = str(rules.cancel_poll(rules.PollState(p.state), reason))
     p.cancel_reason = reason
     p.closed_at = utcnow()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 
 from meeting_server import __version__
-from meeting_server.domain import timefmt
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain import payload, timefmt
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.extensions import csrf
@@ -62,24 +63,23 @@ def patch_meeting(meeting_id: int) -> Any:
     m = _meeting(meeting_id)
     body = json_body()
     starts = body.get("starts_at", m.starts_at.isoformat() if m.starts_at else None)
+    if starts is not None:
+        starts = payload.text(body, "starts_at", starts)
     try:
-        from datetime import datetime
-
         starts_at = datetime.fromisoformat(starts) if starts else None
-        if starts_at is not None and starts_at.tzinfo is None:
-            starts_at = starts_at.replace(tzinfo=timefmt.VN)
-        seated = int(body.get("seated_count", m.seated_count))
-    except (TypeError, ValueError) as exc:
-        raise DomainError("Dữ liệu không hợp lệ.", "payload.invalid") from exc
+    except ValueError as exc:
+        raise DomainError("Thời gian không hợp lệ.", "payload.invalid") from exc
+    if starts_at is not None and starts_at.tzinfo is None:
+        starts_at = starts_at.replace(tzinfo=timefmt.VN)
     f = meetings.MeetingFields(
-        council_level=str(body.get("council_level", m.council_level)),
-        locality=str(body.get("locality", m.locality)),
-        session_title=str(body.get("session_title", m.session_title)),
-        term=str(body.get("term", m.term)),
-        place=str(body.get("place", m.place)),
+        council_level=payload.text(body, "council_level", m.council_level),
+        locality=payload.text(body, "locality", m.locality),
+        session_title=payload.text(body, "session_title", m.session_title),
+        term=payload.text(body, "term", m.term),
+        place=payload.text(body, "place", m.place),
         starts_at=starts_at,
-        seated_count=seated,
-        quorum_rule=str(body.get("quorum_rule", m.quorum_rule)),
+        seated_count=payload.integer(body, "seated_count", default=m.seated_count) or 0,
+        quorum_rule=payload.text(body, "quorum_rule", m.quorum_rule),
     )
     announce(meetings.update(s, m, f, principal().actor))
     return jsonify(snapshot.meeting_public(m))
@@ -100,7 +100,7 @@ def post_agenda_item(meeting_id: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     body = json_body()
-    done = meetings.add_item(s, m, str(body.get("title", "")), str(body.get("description", "")),
+    done = meetings.add_item(s, m, payload.text(body, "title", ""), payload.text(body, "description", ""),
                              principal().actor)
     announce(done.change)
     item = done.value
@@ -124,14 +124,11 @@ def put_participants(meeting_id: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     if request.is_json:
-        rows = json_body().get("rows")
-        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-            raise DomainError("`rows` phải là một bảng.", "payload.invalid")
-        preview = parse_rows([[str(c) for c in r] for r in rows])
+        preview = parse_rows(roster.table_of(json_body().get("rows"), N_("`rows` phải là một bảng.")))
     else:
 
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]
-        preview = parse_rows(roster.read_table(request.get_data()[: max_bytes + 1], "", max_bytes))
+        preview = parse_rows(roster.read_table(request.stream.read(max_bytes + 1), "", max_bytes))
     if not preview.ok:
         return jsonify({"error": "roster.invalid", "message": _("Danh sách có lỗi; chưa nhập gì."),
                         "problems": [{"line": p.line, "message": translate(p.template, p.params)}
@@ -160,9 +157,8 @@ def post_attendance(meeting_id: int, pid: int) -> Any:
     s = db.session()
     m = _meeting(meeting_id)
     body = json_body()
-    late = body.get("late")
-    done = attendance.mark(s, m, pid, str(body.get("status", "")), str(body.get("reason", "")),
-                           late if isinstance(late, bool) else None, principal().actor)
+    done = attendance.mark(s, m, pid, payload.text(body, "status", ""), payload.text(body, "reason", ""),
+                           payload.flag(body, "late", default=None), principal().actor)
     announce(done.change)
     return jsonify({"summary": attendance.summary(m).to_dict()})
 

@@ -19,8 +19,8 @@ from flask_babel import gettext as _
 
 from meeting_server import offload
 from meeting_server.config import ROOT
-from meeting_server.domain import timefmt
-from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.domain import payload, timefmt
+from meeting_server.domain.errors import N_, DomainError, NotFound
 from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.i18n import translate
@@ -29,6 +29,7 @@ from meeting_server.services import attendance, clock, links, meetings, roster, 
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Participant
 from meeting_server.web.guards import principal, requires
+from meeting_server.web.payload import json_body
 
 bp = Blueprint("clerk", __name__, url_prefix="/clerk")
 
@@ -54,10 +55,10 @@ def _fields() -> meetings.MeetingFields:
         raise DomainError("Thời gian không hợp lệ.", "form.invalid") from exc
     return meetings.MeetingFields(
         council_level=request.form.get("council_level", "xã"),
-        locality=request.form.get("locality", "")[:120],
-        session_title=request.form.get("session_title", "")[:200],
-        term=request.form.get("term", "")[:120],
-        place=request.form.get("place", "")[:200],
+        locality=request.form.get("locality", ""),
+        session_title=request.form.get("session_title", ""),
+        term=request.form.get("term", ""),
+        place=request.form.get("place", ""),
         starts_at=starts,
         seated_count=_int_field("seated_count"),
         quorum_rule=request.form.get("quorum_rule", "two_thirds"),
@@ -165,13 +166,9 @@ def roster_import() -> Any:
     """Save a previewed list; it is checked again, and saved only when it has no problem."""
     s = db.session()
     m = _meeting()
-    try:
-        table = json.loads(request.form.get("table", ""))
-        if not isinstance(table, list) or not all(isinstance(r, list) for r in table):
-            raise ValueError
-    except ValueError as exc:
-        raise DomainError("Dữ liệu xem trước không hợp lệ; hãy tải tệp lên lại.", "roster.invalid") from exc
-    preview = parse_rows([[str(c) for c in r] for r in table])
+    table = roster.table_of(payload.parse_json(request.form.get("table", "").encode()),
+                            N_("Dữ liệu xem trước không hợp lệ; hãy tải tệp lên lại."))
+    preview = parse_rows(table)
     done = roster.apply(s, m, preview, principal().actor)
     announce(done.change)
     result = done.value
@@ -257,7 +254,7 @@ def mark_attendance(pid: int) -> Any:
 def correct_clock() -> Any:
     """Set the server's time from the clerk's phone (`{"device_ms": Date.now()}`), before the sitting starts."""
     s = db.session()
-    body = request.get_json(silent=True) or {}
+    body = json_body(allow_empty=True)
     new = clock.set_from_device(s, body.get("device_ms"), principal().actor, principal().meeting_id)
     return {"ok": True, "offset_ms": new, "server_now": clock.corrected(s).isoformat()}
 

@@ -18,7 +18,7 @@ from meeting_server.store import db
 from meeting_server.store.tables import Meeting
 from meeting_server.web import pagefiles
 from meeting_server.web.guards import bearer_token, principal, requires, same_meeting, signed_url
-from meeting_server.web.payload import json_body
+from meeting_server.web.payload import json_body, json_document
 
 bp = Blueprint("documents", __name__)
 csrf.exempt(bp)
@@ -114,7 +114,7 @@ def delete_document(document_id: int) -> Any:
 @requires(Permission.DOCUMENT_MANAGE)
 def give_password(document_id: int) -> Any:
     """Open a password-protected PDF with the password the clerk typed: 202, processed again."""
-    body = request.get_json(silent=True)
+    body = json_document()
     password = body.get("password") if isinstance(body, dict) else request.form.get("password")
     if not isinstance(password, str):
         raise DomainError("Hãy nhập mật khẩu.", "document.password_missing")
@@ -195,10 +195,7 @@ def get_notes(document_id: int) -> Any:
 @requires(Permission.NOTES_WRITE)
 def put_note(document_id: int, page: int) -> Any:
     """Keep the caller's note on a page (empty text removes it)."""
-    body = request.get_json(silent=True)
-    note = body.get("text") if isinstance(body, dict) else None
-    if not isinstance(note, str):
-        raise payload.invalid()
+    note = payload.text(json_body(), "text")
     documents.save_note(db.session(), principal(), document_id, page, note)
     return jsonify({"ok": True})
 

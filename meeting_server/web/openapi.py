@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
+from meeting_server.domain import limits
+
 
 def _op(summary: str, roles: str, body: dict[str, Any] | None = None, ok: str = "200") -> dict[str, Any]:
     op: dict[str, Any] = {
@@ -34,6 +36,11 @@ def _json(props: dict[str, Any], required: list[str] | None = None) -> dict[str,
     return {"application/json": {"schema": schema}}
 
 
+def _text(field: limits.TextField) -> dict[str, Any]:
+    """A text field with its limit from domain/limits.py (the one table the server checks)."""
+    return {"type": "string", "maxLength": field.max_chars}
+
+
 MEETING_ID = {"name": "meeting_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 PID = {"name": "pid", "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -44,8 +51,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op("A meeting with its live attendance summary and seq", "every role"),
         "patch": _op("Change a meeting's details", "clerk", _json({
             "council_level": {"type": "string", "enum": ["xã", "phường", "thị trấn", "đặc khu"]},
-            "locality": {"type": "string"}, "session_title": {"type": "string"}, "term": {"type": "string"},
-            "place": {"type": "string"}, "starts_at": {"type": "string", "format": "date-time"},
+            "locality": _text(limits.MEETING_LOCALITY), "session_title": _text(limits.MEETING_SESSION_TITLE),
+            "term": _text(limits.MEETING_TERM), "place": _text(limits.MEETING_PLACE),
+            "starts_at": {"type": "string", "format": "date-time"},
             "seated_count": {"type": "integer", "minimum": 1},
             "quorum_rule": {"type": "string", "enum": ["two_thirds", "more_than_half"]}})),
     },
@@ -53,7 +61,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "parameters": [MEETING_ID],
         "get": _op("The agenda in order and the current item", "every role"),
         "post": _op("Append an agenda item", "clerk",
-                    _json({"title": {"type": "string"}, "description": {"type": "string"}}, ["title"]), "201"),
+                    _json({"title": _text(limits.AGENDA_TITLE), "description": _text(limits.AGENDA_DESCRIPTION)},
+                          ["title"]), "201"),
     },
     "/meetings/{meeting_id}/participants": {
         "parameters": [MEETING_ID],
@@ -72,7 +81,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "parameters": [MEETING_ID, PID],
         "post": _op("Mark a person present, absent (with reason) or left early", "clerk, secretary", _json({
             "status": {"type": "string", "enum": ["present", "absent", "left"]},
-            "reason": {"type": "string"}, "late": {"type": "boolean"}}, ["status"])),
+            "reason": _text(limits.ATTENDANCE_REASON), "late": {"type": "boolean"}}, ["status"])),
     },
 }
 

@@ -52,3 +52,17 @@ def test_each_bad_line_is_named_and_nothing_is_importable() -> None:
 def test_empty_lines_are_skipped_and_an_empty_list_is_refused() -> None:
     assert parse_rows([HEADER, ["", "", "", "", ""]]).problems[0].message == "Danh sách không có người nào."
     assert not parse_rows([]).ok
+
+
+def test_a_name_with_a_direction_control_is_a_problem_on_its_line() -> None:
+    from meeting_server.domain.roster import parse_rows
+
+    preview = parse_rows([["Họ và tên", "Chức vụ", "Tổ đại biểu"], ["Lê Văn An", "", ""],
+                          ["Nguyễn \u202eVăn Bình", "", ""], ["Trần Cúc", "\u2066Tổ trưởng", ""],
+                          ["Đỗ Đạt", "", "x" * 121]])
+    assert not preview.ok
+    assert [(p.line, p.message) for p in preview.problems] == [
+        (3, "«Họ và tên» có ký tự điều khiển hướng chữ ẩn (làm chữ bị in ngược); hãy gõ lại."),
+        (4, "«Chức vụ» có ký tự điều khiển hướng chữ ẩn (làm chữ bị in ngược); hãy gõ lại."),
+        (5, "«Tổ đại biểu» dài quá 120 ký tự (đang có 121)."),
+    ]

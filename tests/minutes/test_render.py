@@ -173,3 +173,19 @@ def test_render_runs_in_a_worker_process(minutes_doc: MinutesDoc, minutes_pdf: b
 def test_missing_font_dir_is_reported(minutes_doc: MinutesDoc, tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="LiberationSerif"):
         render_minutes_pdf(minutes_doc, tmp_path)
+
+
+def test_direction_controls_never_reach_the_page(record: dict) -> None:
+    """A name stored before domain/limits.py refused them still prints in its order: the renderer drops them."""
+    import copy
+
+    from meeting_server.domain.limits import BIDI_CONTROLS
+    from meeting_server.domain.minutes import build_minutes
+
+    tainted = copy.deepcopy(record)
+    name = tainted["chairs"][0]["name"]
+    tainted["chairs"][0]["name"] = "\u202e" + name + "\u2069"
+    doc = pymupdf.open(stream=render_minutes_pdf(build_minutes(tainted)), filetype="pdf")
+    text = "".join(page.get_text() for page in doc)
+    assert name in text
+    assert not set(text) & BIDI_CONTROLS

@@ -238,11 +238,15 @@ def test_refusals_leave_everything_unchanged(live_server: LiveServer) -> None:
         assert res == {"ok": False, "error": "Không có đại biểu nào đang phát biểu.", "code": "speak.nobody_speaking"}
 
         # Bad input: a sentence, never a crash.
-        for event, data in (("speak.give", {"request_id": "1"}), ("speak.give", None), ("speak.give", [1]),
-                            ("speak.give", {"request_id": True}), ("speak.set_time", {"limit_s": "60"}),
-                            ("speak.set_time", {"limit_s": 60, "current": "yes"})):
+        invalid, integer = "Dữ liệu gửi lên không hợp lệ.", "Trường «%s» phải là một số nguyên."
+        for event, data, error in (
+                ("speak.give", {"request_id": "1"}, integer % "request_id"),
+                ("speak.give", None, integer % "request_id"),
+                ("speak.give", [1], invalid), ("speak.give", {"request_id": True}, integer % "request_id"),
+                ("speak.set_time", {"limit_s": "60"}, integer % "limit_s"),
+                ("speak.set_time", {"limit_s": 60, "current": "yes"}, "Trường «current» phải là true hoặc false.")):
             res = chair.call(event, data)
-            assert res == {"ok": False, "error": "Dữ liệu gửi lên không hợp lệ.", "code": "payload.invalid"}, data
+            assert res == {"ok": False, "error": error, "code": "payload.invalid"}, data
         for limit in (0, 29, 3601, -5):
             res = chair.call("speak.set_time", {"limit_s": limit})
             assert res["code"] == "speak.invalid_time" and "30 giây đến 60 phút" in res["error"]
