@@ -57,6 +57,12 @@ NOT_SYSTEM_FILES = {
     "/usr/bin:/bin": "a PATH value, not a file",
     "dpkg": "Debian's own package tool: the test that asks it is skipped where it is missing",
     "dpkg-query": "Debian's own package tool (scripts/_setup.sh asks it too)",
+    "/etc/default/meeting-server": "the settings file scripts/install-minipc writes (doctor reads it when present)",
+    "/etc/ssl/certs/ca-certificates.crt": "made by update-ca-certificates of ca-certificates (SERVER_PACKAGES); "
+                                          "no package owns the generated bundle",
+    "nmcli": "NetworkManager's client, read only where it runs the hotspot (install-minipc --hotspot requires it); "
+             "without it the clerk console says what the installer configured",
+    "/etc/hostname": "the machine's own name, on every Debian system (no package owns it)",
 }
 
 
