@@ -38,6 +38,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
         found = tokens.identify(db.session(), tokens.Source.of(current_app.config, request.remote_addr),
                                 token=token, session_id=session_id)
     except tokens.TooManyGuesses as err:
+        db.session().close()  # the pooled connection goes back first: sleeping guessers must not starve the pool
         socketio.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
         raise ConnectionRefusedError(localized(err), {"code": err.code, "message": localized(err)}) from None
     if found is None:

@@ -234,6 +234,7 @@ def open_session_of(s: Session, session_id: str, source: Source) -> Identity:
 
 def touch(s: Session, h: str, now: int | None = None) -> None:
     """Mark a session used now (a request, a connection opened or closed): its idle time starts again."""
+    db.relax_durability(s)  # a last-use time lost to a power cut costs nothing; no fsync for it
     s.execute(update(LoginSession).where(LoginSession.id_hash == h).values(last_seen=now or int(time.time())))
     s.commit()
 
@@ -283,6 +284,9 @@ def revoke_and_reissue(s: Session, participant: Participant, actor: str) -> Chan
 def note_failure(s: Session, address: str) -> int:
     """Count one bad credential from an address in this minute; returns the count so far."""
     minute = int(time.time() // 60)
+    # A count decides nothing worth an fsync (a power cut may forget the last few guesses): under a burst of them,
+    # FULL sync would hold the loop for the disk at each one.
+    db.relax_durability(s)
     s.execute(delete(JoinFailure).where(JoinFailure.minute < minute - 10))
     row = s.get(JoinFailure, (address, minute))
     if row is None:

@@ -35,6 +35,7 @@ def too_many_guesses(err: tokens.TooManyGuesses) -> Any:
     """429 after a pause: a guesser's next try waits, without holding the loop (the green thread sleeps)."""
     from meeting_server.web.errors import render_error
 
+    db.session().close()  # the pooled connection goes back first: sleeping guessers must not starve the pool
     time.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
     return make_response(render_error(429, localized(err), err.code))
 
