@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.permissions import Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit, unit
@@ -65,7 +65,7 @@ class TooManyGuesses(DomainError):
     code = "auth.too_many_attempts"
 
 
-TOO_MANY = "Có quá nhiều lần thử mã sai từ địa chỉ này. Hãy đợi một phút rồi thử lại."
+TOO_MANY = N_("Có quá nhiều lần thử mã sai từ địa chỉ này. Hãy đợi một phút rồi thử lại.")
 
 
 class SessionEnded(DomainError):
@@ -73,6 +73,8 @@ class SessionEnded(DomainError):
 
     code = "auth.session_ended"
 
+
+ENDED = N_("Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ.")
 
 _participants = core_table(Participant)
 _meetings = core_table(Meeting)
@@ -221,12 +223,12 @@ def open_session_of(s: Session, session_id: str, source: Source) -> Identity:
     row = _SESSION.first(db.dbapi(s), h=h)
     if row is None or row[1] < now - source.idle_s:
         _count_failure(s, source)
-        raise SessionEnded("Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ.")
+        raise SessionEnded(ENDED)
     token, last_seen = row
     try:
         who = resolve(s, token)
     except DomainError:  # the card was revoked (its sessions are deleted with it: this is the belt to the braces)
-        raise SessionEnded("Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ.") from None
+        raise SessionEnded(ENDED) from None
     if now - last_seen >= TOUCH_EVERY_S:
         touch(s, h, now)
     return Identity(who, token, h)
