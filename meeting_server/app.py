@@ -33,7 +33,7 @@ class SessionCookie(SecureCookieSessionInterface):
 
 
 def security_headers(host: str) -> dict[str, str]:
-    """The headers of every response: a Content-Security-Policy that runs only the server's own scripts (the
+    """The headers of every response (the policy on pages only): a Content-Security-Policy that runs only the server's own scripts (the
     templates have no inline script or handler: their JSON blocks are data, which CSP does not run) and connects
     only back to this server (Socket.IO over ws/wss included), no framing by anyone (a kiosk page in someone's
     frame could be clickjacked or shown out of context), no MIME sniffing, and no Referer: a join URL carries a
@@ -116,7 +116,9 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     @app.after_request
     def _headers(resp: Any) -> Any:
         for name, value in security_headers(request.host).items():
-            resp.headers.setdefault(name, value)
+            # The policy is for pages: a PDF shown by the browser's own viewer (cards, minutes) is left to it.
+            if name != "Content-Security-Policy" or resp.mimetype == "text/html":
+                resp.headers.setdefault(name, value)
         return resp
 
     return app
