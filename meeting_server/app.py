@@ -33,11 +33,11 @@ class SessionCookie(SecureCookieSessionInterface):
 
 
 def security_headers(host: str) -> dict[str, str]:
-    """The headers of every response (the policy on pages only): a Content-Security-Policy that runs only the server's own scripts (the
-    templates have no inline script or handler: their JSON blocks are data, which CSP does not run) and connects
-    only back to this server (Socket.IO over ws/wss included), no framing by anyone (a kiosk page in someone's
-    frame could be clickjacked or shown out of context), no MIME sniffing, and no Referer: a join URL carries a
-    card's token, and a page must never hand its own address to another site."""
+    """The headers of every response (the policy on pages only): a Content-Security-Policy that runs only the
+    server's own scripts (the templates have no inline script or handler: their JSON blocks are data, which CSP does
+    not run) and connects only back to this server (Socket.IO over ws/wss included), no framing by anyone (a kiosk
+    page in someone's frame could be clickjacked or shown out of context), no MIME sniffing, and no Referer: a join
+    URL carries a card's token, and a page must never hand its own address to another site."""
     csp = "; ".join((
         "default-src 'self'",
         "script-src 'self'",
