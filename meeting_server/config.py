@@ -44,6 +44,10 @@ class Config:
     # logout, a revoked card).
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 24 * 14
     WTF_CSRF_TIME_LIMIT = None
+    # Over HTTPS Flask-WTF also wants a same-site Referer on every form; pages send none (Referrer-Policy:
+    # no-referrer, since a join URL carries a token), so that check would refuse every form. The CSRF token and the
+    # SameSite=Lax cookie are the protection.
+    WTF_CSRF_SSL_STRICT = False
     MAX_CONTENT_LENGTH = 110 * 1024 * 1024
     #: Largest delegate list file accepted by the import (a real one is a few kB).
     IMPORT_MAX_BYTES = 2 * 1024 * 1024

@@ -77,6 +77,20 @@ def test_the_cookie_is_secure_over_https(app: Any, app_links: dict[str, Any]) ->
     assert "Secure" not in plain.headers["Set-Cookie"]
 
 
+def test_forms_work_over_https_without_a_referer(app: Any, app_links: dict[str, Any]) -> None:
+    """Pages send no Referer (Referrer-Policy: no-referrer: a join URL carries a token), so over HTTPS a form must
+    not need one: the CSRF token is the check."""
+    client = app.test_client()
+    base = "https://hop.xa.gov.vn"
+    client.get("/j/" + token_of(app_links["clerk"]), base_url=base)
+    html = client.get("/clerk/", base_url=base).get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    r = client.post("/clerk/agenda", data={"title": "Qua HTTPS", "csrf_token": token}, base_url=base)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+
+
 def test_pages_without_a_card_ask_to_scan(app: Any) -> None:
     r = app.test_client().get("/delegate")
     assert r.status_code == 401 and "Hãy quét mã QR" in r.get_data(as_text=True)
