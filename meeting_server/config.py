@@ -57,8 +57,11 @@ class Config:
     #: Seconds a refused guess waits before its 429 (a green thread sleeps; the loop goes on).
     GUESS_PAUSE_SECONDS = 2.0
     #: A browser session (login_session) unused this long (no request, no connection open) ends: the card is
-    #: scanned again. An open Socket.IO connection counts as use; its idle time starts when it closes.
-    SESSION_IDLE_SECONDS = 12 * 3600
+    #: scanned again. An open Socket.IO connection counts as use; its idle time starts when it closes. A day: a
+    #: projector or a phone connected from morning to evening must still reconnect after a Wi-Fi blip (the server
+    #: may see the new connection before it has noticed the old one close); logout and revocation end a session
+    #: at once whatever this says.
+    SESSION_IDLE_SECONDS = 24 * 3600
     #: Advertise on mDNS and follow address changes (the tests' in-process apps turn it off).
     DISCOVERY = True
     SOCKETIO_MESSAGE_QUEUE: str | None = None

@@ -151,12 +151,12 @@ class Source:
 
     address: str
     failures_per_minute: int = 10
-    idle_s: int = 12 * 3600
+    idle_s: int = 24 * 3600
 
     @classmethod
     def of(cls, config: Mapping[str, Any], address: str | None) -> Source:
         return cls(address or "?", int(config.get("JOIN_FAILURES_PER_MINUTE", 10)),
-                   int(config.get("SESSION_IDLE_SECONDS", 12 * 3600)))
+                   int(config.get("SESSION_IDLE_SECONDS", 24 * 3600)))
 
 
 @dataclass(frozen=True)
@@ -263,11 +263,17 @@ def end_session(s: Session, session_id: str) -> str:
 def connection_principal(s: Session, token: str | None, session: str | None) -> Principal | None:
     """The principal of an open Socket.IO connection, at each of its events: its card still resolves and, for a
     connection opened with the cookie, its session is still open (not logged out). No idle check: an open
-    connection is use; its idle time counts from when it closes."""
+    connection is use (each event marks it, at most once a minute); its idle time counts from when it closes."""
     who = resolve_principal(s, token)
     if who is None or session is None:
         return who
-    return who if _SESSION.first(db.dbapi(s), h=session) is not None else None
+    row = _SESSION.first(db.dbapi(s), h=session)
+    if row is None:
+        return None
+    now = int(time.time())
+    if now - row[1] >= TOUCH_EVERY_S:
+        touch(s, session, now)
+    return who
 
 
 def revoke_and_reissue(s: Session, participant: Participant, actor: str) -> Change:

@@ -215,14 +215,14 @@ def test_a_session_idle_too_long_ends(live_server: LiveServer) -> None:
     srv = live_server
     http = srv.session_for(_delegate(srv, 3)["url"])
     assert http.get(srv.url + "/delegate", timeout=10).status_code == 200
-    with sqlite3.connect(srv.data_dir / "meeting.db") as db:  # 11 hours later: still open
-        db.execute("UPDATE login_session SET last_seen = last_seen - 11 * 3600")
+    with sqlite3.connect(srv.data_dir / "meeting.db") as db:  # 23 hours later: still open
+        db.execute("UPDATE login_session SET last_seen = last_seen - 23 * 3600")
     assert http.get(srv.url + "/delegate", timeout=10).status_code == 200
     with sqlite3.connect(srv.data_dir / "meeting.db") as db:
         (seen,) = db.execute("SELECT last_seen FROM login_session").fetchone()
     assert abs(seen - time.time()) < 60  # that request was a use: the idle time starts again
-    with sqlite3.connect(srv.data_dir / "meeting.db") as db:  # 13 hours without a request or a connection
-        db.execute("UPDATE login_session SET last_seen = last_seen - 13 * 3600")
+    with sqlite3.connect(srv.data_dir / "meeting.db") as db:  # 25 hours without a request or a connection
+        db.execute("UPDATE login_session SET last_seen = last_seen - 25 * 3600")
     page = http.get(srv.url + "/delegate", timeout=10)
     assert page.status_code == 401 and "Hãy quét mã QR" in page.text
 
