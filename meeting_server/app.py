@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from meeting_server.config import ROOT, Config, default_data_dir, load_or_create_secret
 from meeting_server.extensions import babel, csrf, socketio
@@ -22,6 +23,37 @@ def select_locale() -> str:
     return lang if lang in ("vi", "en") else "vi"
 
 
+class SessionCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, which here carries only a random session id (services/tokens.py keeps the session on
+    the server), the language and the CSRF nonce: never a join token. Marked Secure when the page came over
+    HTTPS (or when SESSION_COOKIE_SECURE says so), so that it is never sent back over the room's plain Wi-Fi."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
+
+
+def security_headers(host: str) -> dict[str, str]:
+    """The headers of every response (the policy on pages only): a Content-Security-Policy that runs only the
+    server's own scripts (the templates have no inline script or handler: their JSON blocks are data, which CSP does
+    not run) and connects only back to this server (Socket.IO over ws/wss included), no framing by anyone (a kiosk
+    page in someone's frame could be clickjacked or shown out of context), no MIME sniffing, and no Referer: a join
+    URL carries a card's token, and a page must never hand its own address to another site."""
+    csp = "; ".join((
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        f"connect-src 'self' ws://{host} wss://{host}",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ))
+    return {"Content-Security-Policy": csp, "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer"}
+
+
 def create_app(config: dict[str, Any] | None = None, config_class: type[Config] = Config) -> Flask:
     """Build the app: defaults, config class, the data directory's secret, each extension, blueprints, Socket.IO."""
     app = Flask(
@@ -29,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
         static_folder=str(ROOT / "static"),
         template_folder=str(ROOT / "templates"),
     )
+    app.session_interface = SessionCookie()
     app.config.from_object(config_class)
     if config:
         app.config.update(config)
@@ -82,10 +115,10 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
 
     @app.after_request
     def _headers(resp: Any) -> Any:
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.endpoint != "screens.kiosk":
-            resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        for name, value in security_headers(request.host).items():
+            # The policy is for pages: a PDF shown by the browser's own viewer (cards, minutes) is left to it.
+            if name != "Content-Security-Policy" or resp.mimetype == "text/html":
+                resp.headers.setdefault(name, value)
         return resp
 
     return app

@@ -23,7 +23,8 @@ LANGUAGES = ("vi", "en")
 #: Calls whose first argument is a msgid, besides Flask-Babel's own. Every DomainError subclass is one (a test
 #: checks that none is missing); `_invalid_choice` and `_bad_paper` are the voting rules' helpers that build one.
 ERROR_KEYWORDS = (
-    "DomainError", "NotFound", "Forbidden", "TokenRevoked", "TokenUnknown", "BackupError", "ImportRefused",
+    "DomainError", "NotFound", "Forbidden", "TokenRevoked", "TokenUnknown", "TooManyGuesses", "SessionEnded",
+    "BackupError", "ImportRefused",
     "OffloadFailed", "SignerError", "WorkerError", "SignError", "MinutesError", "AuditError", "IngestError",
     "_invalid_choice", "_bad_paper",
 )

@@ -32,17 +32,24 @@ CONNECTION: dict[str, tuple[str, Handler]] = {}
 
 
 def connection_principal() -> Principal | None:
-    """The principal of the current Socket.IO connection, re-resolved from its token on every event so that a
-    revoked card stops working at once."""
-    return tokens.resolve_principal(db.session(), connection_token(request.sid))  # type: ignore[attr-defined]
-
-
-def remember_token(sid: str, token: str, lang: str | None = None) -> None:
-    """Keep the token a connection authenticated with, and the language its person chose, in python-socketio's
-    own per-connection session (lean events run without Flask's context, so not in Flask's)."""
+    """The principal of the current Socket.IO connection, re-resolved on every event (services.tokens) so that a
+    revoked card, or a logout of the session it was opened with, stops it at once."""
     from meeting_server.extensions import socketio
 
-    socketio.server.save_session(sid, {"tok": token, "lang": lang})
+    try:
+        saved = socketio.server.get_session(request.sid)  # type: ignore[attr-defined]
+    except KeyError:
+        return None
+    return tokens.connection_principal(db.session(), saved.get("tok"), saved.get("ses"))
+
+
+def remember_token(sid: str, token: str, lang: str | None = None, session: str | None = None) -> None:
+    """Keep the card token a connection authenticated with (and, when it came with the cookie, its session's hash),
+    and the language its person chose, in python-socketio's own per-connection session (lean events run without
+    Flask's context, so not in Flask's)."""
+    from meeting_server.extensions import socketio
+
+    socketio.server.save_session(sid, {"tok": token, "ses": session, "lang": lang})
 
 
 def connection_token(sid: str) -> str | None:
@@ -53,6 +60,17 @@ def connection_token(sid: str) -> str | None:
         return socketio.server.get_session(sid).get("tok")
     except KeyError:
         return None
+
+
+def connection_session(sid: str) -> str | None:
+    """The session hash a connection opened with the cookie carries (`remember_token`); None otherwise."""
+    from meeting_server.extensions import socketio
+
+    try:
+        found = socketio.server.get_session(sid).get("ses")
+    except KeyError:
+        return None
+    return found if isinstance(found, str) else None
 
 
 def connection_language(sid: str | None) -> str | None:
@@ -231,6 +249,18 @@ def disconnect_participant(participant_id: int) -> None:
     sids = [sid for sid, _eio in socketio.server.manager.get_participants("/", room)]
     for sid in sids:
         socketio.server.emit("revoked", {}, to=sid)
+        socketio.server.disconnect(sid)
+
+
+def disconnect_session(session: str) -> None:
+    """Hang up every connection opened with a session that just ended (logout), those this process holds; with
+    several processes the others refuse its next ordinary event, which re-checks the session. The two hot paths
+    (`cast`, `present`) check the card, not the session: revoking the card ends them everywhere."""
+    from meeting_server.extensions import socketio
+    from meeting_server.realtime import rooms
+
+    room = rooms.login(session)
+    for sid in [sid for sid, _eio in socketio.server.manager.get_participants("/", room)]:
         socketio.server.disconnect(sid)
 
 

@@ -16,3 +16,8 @@ def role(meeting_id: int, r: Role) -> str:
 
 def participant(participant_id: int) -> str:
     return f"p{participant_id}"
+
+
+def login(session: str) -> str:
+    """The connections opened with one browser session (its hash): logout hangs them up."""
+    return f"s{session[:32]}"

@@ -5,36 +5,50 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import request, session
-from flask_socketio import emit, join_room
+from flask import current_app, request, session
+from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
+from meeting_server.extensions import socketio
+from meeting_server.i18n import localized
 from meeting_server.realtime import rooms
-from meeting_server.realtime.registry import connection_event, remember_token, socket_event
+from meeting_server.realtime.registry import connection_event, connection_session, remember_token, socket_event
 from meeting_server.services import devices, meetings, snapshot, tokens
 from meeting_server.store import db
 
 log = logging.getLogger(__name__)
 
 
-@connection_event("connect", authenticates="the join token of auth={'token': …} or of the session cookie, resolved "
-                                          "by services.tokens; refused (False) without a valid card")
+@connection_event("connect", authenticates="the join token of auth={'token': …}, else the session id of the cookie, "
+                                          "resolved by services.tokens.identify (wrong ones counted per address); "
+                                          "refused without a valid card")
 def on_connect(auth: dict[str, Any] | None = None) -> bool:
-    """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card.
+    """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card, and with
+    `{"code": "auth.too_many_attempts"}` after a pause when its address sent too many wrong ones.
 
     The new client joins its meeting room and its role room and receives a full `state` snapshot.
     """
-    token = (auth or {}).get("token") if isinstance(auth, dict) else None
-    token = token or session.get("tok")
-    if not isinstance(token, str):
+    token = auth.get("token") if isinstance(auth, dict) else None
+    token = token if isinstance(token, str) and token else None
+    session_id = None if token else session.get("sid")
+    if token is None and not isinstance(session_id, str):
         return False
-    who = tokens.resolve_principal(db.session(), token)
-    if who is None:
+    try:
+        found = tokens.identify(db.session(), tokens.Source.of(current_app.config, request.remote_addr),
+                                token=token, session_id=session_id)
+    except tokens.TooManyGuesses as err:
+        db.session().close()  # the pooled connection goes back first: sleeping guessers must not starve the pool
+        socketio.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
+        raise ConnectionRefusedError(localized(err), {"code": err.code, "message": localized(err)}) from None
+    if found is None:
         return False
-    remember_token(request.sid, token, session.get("lang"))  # type: ignore[attr-defined]
+    who = found.who
+    remember_token(request.sid, found.token, session.get("lang"), found.session)  # type: ignore[attr-defined]
     join_room(rooms.meeting(who.meeting_id))
     join_room(rooms.role(who.meeting_id, who.role))
+    if found.session is not None:
+        join_room(rooms.login(found.session))
     if who.participant_id is not None:
         join_room(rooms.participant(who.participant_id))
         devices.connected(db.session(), request.sid, who.participant_id)  # type: ignore[attr-defined]
@@ -59,4 +73,7 @@ def on_sync(who: Principal, _data: Any) -> dict[str, Any]:
 @connection_event("disconnect", authenticates="nothing to authenticate: it forgets this connection's device row")
 def on_disconnect(_reason: Any = None) -> None:
     """A screen went away: its card no longer has a live device on this connection."""
+    opened_with = connection_session(request.sid)  # type: ignore[attr-defined]
     devices.disconnected(db.session(), request.sid)  # type: ignore[attr-defined]
+    if opened_with is not None:
+        tokens.touch(db.session(), opened_with)  # its idle time counts from now

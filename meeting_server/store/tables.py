@@ -187,6 +187,20 @@ class JoinFailure(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class LoginSession(Base):
+    """A browser bound to a card by its join link: the server-side half of the session cookie, which carries only
+    a random session id (stored here as its SHA-256, so a copy of the database opens no session). Logout deletes
+    the row, revoking the card deletes all rows of its token, and a row unused for `SESSION_IDLE_SECONDS` no
+    longer resolves (services/tokens.py). Times are epoch seconds: compared on the hot card check, no conversion."""
+
+    __tablename__ = "login_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+    last_seen: Mapped[int] = mapped_column(Integer, index=True)
+
+
 class Setting(Base):
     """Server-wide key/value settings (clock offset, chosen address pin, …)."""
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import abort, g, request, session
+from flask import abort, current_app, g, make_response, request, session
 
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
+from meeting_server.i18n import localized
 from meeting_server.services import tokens
 from meeting_server.store import db
 
@@ -24,12 +26,35 @@ def bearer_token() -> str | None:
     return None
 
 
+def source() -> tokens.Source:
+    """Where this request comes from, and the limits that apply (services/tokens.py counts wrong credentials)."""
+    return tokens.Source.of(current_app.config, request.remote_addr)
+
+
+def too_many_guesses(err: tokens.TooManyGuesses) -> Any:
+    """429 after a pause: a guesser's next try waits, without holding the loop (the green thread sleeps)."""
+    from meeting_server.web.errors import render_error
+
+    db.session().close()  # the pooled connection goes back first: sleeping guessers must not starve the pool
+    time.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
+    return make_response(render_error(429, localized(err), err.code))
+
+
 def current_principal() -> Principal | None:
-    """From the Bearer header, else the signed session cookie; checked against the database on every request,
-    so a revoked card stops working at once."""
+    """From the Bearer header, else the session cookie's session id (services/tokens.identify, the one place);
+    checked against the database on every request, so a revoked card or a closed session stops at once. A wrong
+    credential from an address that guessed too often ends the request with 429."""
     if "principal" not in g:
-        token = bearer_token() or session.get("tok")
-        g.principal = tokens.resolve_principal(db.session(), token)
+        g.principal = None
+        bearer = bearer_token()
+        session_id = None if bearer else session.get("sid")
+        try:
+            found = tokens.identify(db.session(), source(), token=bearer, session_id=session_id)
+        except tokens.TooManyGuesses as err:
+            abort(too_many_guesses(err))
+        if found is None and session_id:
+            session.pop("sid", None)  # ended: the browser stops presenting it (and being counted for it)
+        g.principal = found.who if found is not None else None
     return g.principal
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from meeting_server import __version__
@@ -14,8 +13,7 @@ from meeting_server.domain.permissions import DELEGATE_ROLES, Role
 from meeting_server.services import attendance, audit, meetings, tokens
 from meeting_server.store import db
 from meeting_server.store.tables import Participant
-from meeting_server.web.errors import render_error
-from meeting_server.web.guards import current_principal, public
+from meeting_server.web.guards import current_principal, public, source, too_many_guesses
 
 bp = Blueprint("join", __name__)
 
@@ -56,28 +54,26 @@ def index() -> Any:
 @bp.route("/j/<token>")
 @public
 def join(token: str) -> Any:
-    """Opening a card's QR binds this browser to the card (signed HttpOnly cookie) and marks a delegate present."""
+    """Opening a card's QR binds this browser to the card (a server-side session; the HttpOnly cookie holds its
+    random id) and marks a delegate present."""
     s = db.session()
-    address = request.remote_addr or "?"
-    limit = current_app.config["JOIN_FAILURES_PER_MINUTE"]
-    if tokens.failures(s, address) >= limit:
-        # Slow down guessing without holding a worker: the green thread sleeps, the loop goes on.
-        time.sleep(2)
-        return render_error(429)
     try:
-        who = tokens.resolve(s, token)
+        who = tokens.check(s, token, source())
+    except tokens.TooManyGuesses as err:
+        return too_many_guesses(err)
     except DomainError as err:
-        tokens.note_failure(s, address)
         status = 410 if err.code == "token.revoked" else 404
         title = _("Thẻ đã bị thu hồi") if status == 410 else _("Mã không đúng")
         message = (_("Thẻ này đã bị thu hồi. Hãy nhận thẻ mới tại bàn thư ký.") if status == 410
                    else _("Mã QR này không thuộc kỳ họp nào. Hãy kiểm tra lại thẻ hoặc hỏi thư ký kỳ họp."))
         return render_template("message.html", title=title, message=message, status=status), status
+    _end_session()  # another card on this browser before: its session ends here
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    session["tok"] = token
+    # The cookie carries a random session id; the token stays on the server (services/tokens.open_session).
+    session["sid"] = tokens.open_session(s, token, source())
     session.permanent = True
     # After the minutes are signed the meeting is a record: a card still opens it, read-only, marking nothing.
     if who.role in DELEGATE_ROLES and who.participant_id is not None and not audit.is_frozen(s, who.meeting_id):
@@ -93,12 +89,22 @@ def join(token: str) -> Any:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> Any:
-    """Unbind this browser (a shared tablet handed to the next person)."""
+    """Unbind this browser (a shared tablet handed to the next person): its session ends on the server, so a copy
+    of the cookie stops working too, and its open connections are hung up."""
+    _end_session()
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
     return redirect(url_for("join.index"))
+
+
+def _end_session() -> None:
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        from meeting_server.realtime.registry import disconnect_session
+
+        disconnect_session(tokens.end_session(db.session(), session_id))
 
 
 @bp.route("/lang/<code>", methods=["POST"])

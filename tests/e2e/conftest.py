@@ -26,8 +26,37 @@ def browser() -> Iterator[Any]:
     exe = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        watch_policy(b)
         yield b
         b.close()
+
+
+def watch_policy(b: Any) -> None:
+    """Record every Content-Security-Policy violation that any page of any context of `b` reports in its console
+    (`b.csp_violations`; `no_csp_violations` fails the test that caused one)."""
+    b.csp_violations = []
+    new_context = b.new_context
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        ctx = new_context(*args, **kwargs)
+        ctx.on("console", lambda msg: b.csp_violations.append(f"{msg.page.url if msg.page else '?'}: {msg.text}")
+               if "Content Security Policy" in msg.text else None)
+        return ctx
+
+    b.new_context = watched
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every browser test also proves its pages work under the server's Content-Security-Policy (script-src 'self',
+    no inline style): a violation in any page's console fails it, even if what it checked still worked."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    b = request.getfixturevalue("browser")
+    b.csp_violations.clear()
+    yield
+    assert not b.csp_violations, f"Content-Security-Policy violations: {b.csp_violations}"
 
 
 @pytest.fixture

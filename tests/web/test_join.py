@@ -55,6 +55,42 @@ def test_guessing_is_slowed_down(app: Any) -> None:
     assert "Quá nhiều lần thử" in client.get("/j/another").get_data(as_text=True)
 
 
+def test_the_right_card_still_joins_from_a_limited_address(app: Any, app_links: dict[str, Any]) -> None:
+    """The limit slows guessing down; it never locks out the delegate whose card is right (phones in the room may
+    share the guesser's address)."""
+    client = app.test_client()
+    app.config["GUESS_PAUSE_SECONDS"] = 0
+    for i in range(12):
+        client.get(f"/j/guess{i}")
+    assert client.get("/j/guess-more").status_code == 429
+    d = next(x for x in app_links["delegates"] if x["role"] == "delegate")
+    r = client.get("/j/" + token_of(d["url"]))
+    assert r.status_code == 302 and r.headers["Location"].endswith("/delegate")
+    assert client.get("/delegate").status_code == 200
+
+
+def test_the_cookie_is_secure_over_https(app: Any, app_links: dict[str, Any]) -> None:
+    d = next(x for x in app_links["delegates"] if x["role"] == "delegate")
+    secure = app.test_client().get("/j/" + token_of(d["url"]), base_url="https://hop.xa.gov.vn")
+    assert "Secure" in secure.headers["Set-Cookie"] and "HttpOnly" in secure.headers["Set-Cookie"]
+    plain = app.test_client().get("/j/" + token_of(d["url"]))
+    assert "Secure" not in plain.headers["Set-Cookie"]
+
+
+def test_forms_work_over_https_without_a_referer(app: Any, app_links: dict[str, Any]) -> None:
+    """Pages send no Referer (Referrer-Policy: no-referrer: a join URL carries a token), so over HTTPS a form must
+    not need one: the CSRF token is the check."""
+    client = app.test_client()
+    base = "https://hop.xa.gov.vn"
+    client.get("/j/" + token_of(app_links["clerk"]), base_url=base)
+    html = client.get("/clerk/", base_url=base).get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    r = client.post("/clerk/agenda", data={"title": "Qua HTTPS", "csrf_token": token}, base_url=base)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+
+
 def test_pages_without_a_card_ask_to_scan(app: Any) -> None:
     r = app.test_client().get("/delegate")
     assert r.status_code == 401 and "Hãy quét mã QR" in r.get_data(as_text=True)
