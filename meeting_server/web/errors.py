@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
+    return (request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -30,6 +31,7 @@ def _messages() -> dict[int, tuple[str, str]]:
         413: (_("Tệp quá lớn"), _("Tệp tải lên vượt quá giới hạn cho phép.")),
         429: (_("Quá nhiều lần thử"), _("Bạn đã thử quá nhiều mã sai. Hãy đợi một phút rồi thử lại.")),
         500: (_("Có lỗi"), _("Máy chủ gặp lỗi. Hãy báo cho thư ký kỳ họp.")),
+        503: (_("Máy chủ đang bận"), _("Máy chủ đang bận, hãy thử lại sau.")),
     }
 
 
