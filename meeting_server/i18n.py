@@ -25,6 +25,7 @@ LANGUAGES = ("vi", "en")
 ERROR_KEYWORDS = (
     "DomainError", "NotFound", "Forbidden", "TokenRevoked", "TokenUnknown", "BackupError", "ImportRefused",
     "OffloadFailed", "SignerError", "WorkerError", "SignError", "MinutesError", "AuditError", "IngestError",
+    "DiskFault", "DiskFull", "DiskReadOnly",
     "_invalid_choice", "_bad_paper",
 )
 EXTRACT_KEYWORDS: dict[str, Any] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import logging
 import pickle
 import re
 import signal
@@ -21,13 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meeting_server import runner
+from meeting_server import faults, runner
 from meeting_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
     from flask import Flask
 
 __all__ = ["WorkerError", "run_job", "run_warm"]
+
+log = logging.getLogger(__name__)
 
 
 class WorkerError(DomainError):
@@ -44,8 +47,14 @@ def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
     except subprocess.TimeoutExpired as exc:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:
-        tail = proc.stderr.decode("utf-8", "replace")[-600:]
-        raise WorkerError("Tiến trình xử lý biên bản gặp lỗi: %(detail)s", params={"detail": tail})
+        # What went wrong is for the log; the person is told what happened, never a traceback.
+        tail = proc.stderr.decode("utf-8", "replace")[-2000:]
+        log.error("minutes worker %s exited with %s:\n%s", job, proc.returncode, tail)
+        fault = faults.disk_fault(OSError(tail))
+        if fault is not None:
+            raise fault
+        raise WorkerError("Tiến trình xử lý biên bản gặp lỗi nên chưa làm được. Hãy thử lại; nếu vẫn lỗi, "
+                          "hãy báo kỹ thuật viên xem nhật ký máy chủ.", "worker.failed")
     return _answer(proc.stdout)
 
 
@@ -327,6 +336,11 @@ def _do(raw: bytes) -> bytes:
         out: tuple[Any, ...] = ("ok", JOBS[job](payload))
     except DomainError as err:
         out = ("error", err.code, err.template, err.params)
+    except OSError as exc:  # a full or read-only disk (a temporary file, a font cache) is said as such
+        fault = faults.disk_fault(exc)
+        if fault is None:
+            raise
+        out = ("error", fault.code, fault.template, fault.params)
     return pickle.dumps(out)
 
 

@@ -191,3 +191,48 @@ def test_twelve_verify_uploads_start_at_most_the_cap_of_validators(live_server: 
           f"/healthz max {max(answered) * 1000:.0f} ms over {len(answered)}")
     assert max(answered) < HEALTHZ_WORST_S, f"/healthz took {max(answered) * 1000:.0f} ms"
     assert VIETNAMESE & set(busy[0].json()["message"])
+
+
+def test_a_400_megapixel_image_upload_ends_too_large_not_damaged(live_server: LiveServer, tmp_path: Path) -> None:
+    from tests.documents.test_ingest import huge_png, pdf_with_huge_image
+
+    srv = live_server
+    clerk = {"Authorization": "Bearer " + srv.token(srv.links["clerk"])}
+    files = (huge_png(tmp_path / "ban-do.png"), pdf_with_huge_image(tmp_path / "ban-do.pdf"))  # before measuring
+    # The render pool starts with the first upload (two Python processes importing PyMuPDF on this 2-core box):
+    # start it with an ordinary file first, so what is measured is the huge image.
+    warm = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk,
+                         files={"file": ("x.pdf", _pdf())}, timeout=30).json()["id"]
+    deadline = time.monotonic() + 60
+    while requests.get(f"{srv.url}/api/v1/documents/{warm}", headers=clerk, timeout=10).json()["status"] != "ready":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    poller = HealthPoller(srv.url)
+    poller.start()
+    time.sleep(0.3)  # its connection is open: what follows measures the server, not the poller's connect
+    ids = {}
+    try:
+        for path in files:
+            r = requests.post(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk,
+                              files={"file": (path.name, path.read_bytes())}, timeout=30)
+            assert r.status_code == 202, r.text
+            ids[path.suffix] = r.json()["id"]
+        got = {}
+        deadline = time.monotonic() + 60
+        while len(got) < len(ids):
+            assert time.monotonic() < deadline, got
+            for kind, doc_id in ids.items():
+                d = requests.get(f"{srv.url}/api/v1/documents/{doc_id}", headers=clerk, timeout=10).json()
+                if d["status"] != "processing":
+                    got[kind] = d
+            time.sleep(0.2)
+    finally:
+        poller.stop.set()
+        poller.join()
+    assert got[".png"]["status"] == "failed" and got[".png"]["error"]["code"] == "doc.too_large"
+    assert got[".png"]["error"]["message"].startswith("Ảnh quá lớn (400 megapixel)")
+    assert got[".pdf"]["status"] == "failed" and got[".pdf"]["error"]["code"] == "doc.too_large"
+    assert got[".pdf"]["error"]["message"].startswith("Trang 1 có ảnh quá lớn (400 megapixel)")
+    answered = [x for x in poller.latencies if x is not None]
+    assert answered and len(answered) == len(poller.latencies), "/healthz failed"
+    assert max(answered) < HEALTHZ_WORST_S, f"/healthz took {max(answered) * 1000:.0f} ms"
