@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import io
 import logging
+import os
 import pickle
 import re
 import signal
@@ -116,6 +117,8 @@ def _answer(raw: bytes) -> Any:
     return rest[0]
 
 
+#: How much lower a fresh job's CPU priority is than the server's (nice(1): 0 is the default, 19 the lowest).
+FRESH_JOB_NICENESS = 10
 WARM_JOBS = frozenset({"preview"})
 WARM_JOB_SECONDS = 120
 _warm_lock = threading.Lock()
@@ -355,6 +358,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     if "--serve" not in sys.argv:
+        # A fresh job (a /verify upload, signing) yields the CPU to the server's event loop, which carries every
+        # phone: on a 2-core box two validators at full speed otherwise delay each page turn (tests/web/test_limits).
+        os.nice(FRESH_JOB_NICENESS)
         stdout.write(_do(stdin.read()))
         stdout.flush()
         return
