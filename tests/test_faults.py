@@ -21,7 +21,7 @@ import requests
 
 from meeting_server import faults
 from tests.conftest import ROOT, LiveServer, _env, free_port
-from tests.realtime.voting_kit import api, clerk, delegates, join, make_poll, open_poll, screen
+from tests.realtime.voting_kit import api, chair, clerk, delegates, join, make_poll, open_poll, screen
 
 FULL = "Ổ đĩa dữ liệu của máy chủ đã đầy"
 READONLY = "Ổ đĩa dữ liệu của máy chủ đang ở chế độ chỉ đọc"
@@ -218,10 +218,18 @@ def test_a_full_or_read_only_disk_is_said_as_such_everywhere(disk_server: DiskSe
     poll = make_poll(srv)
     open_poll(srv, poll["id"])
     phone = screen(srv, delegates(srv)[0]["url"])
+    chair_screen = screen(srv, chair(srv))
+    agenda = api(srv, clerk(srv), "GET", "/meetings/1/agenda").json()
+    item = next(i["id"] for i in agenda["items"] if i["id"] != agenda["current_item_id"])
     try:
         break_disk()
         ack = phone.call("cast", {"poll_id": poll["id"], "choice": "for"}, timeout=30)
+        # An ordinary event (through the Session's unit of work): the same refusal in its ack.
+        moved = chair_screen.call("agenda.set_current", {"item_id": item}, timeout=30) if fault == "full" else None
         fix_disk()
+        if moved is not None:
+            assert moved["ok"] is False and moved["code"] == code and words in moved["error"], moved
+            assert api(srv, clerk(srv), "GET", "/meetings/1/agenda").json()["current_item_id"] != item
         got = api(srv, clerk(srv), "GET", f"/polls/{poll['id']}").json()
         if fault == "full" or not ack["ok"]:
             assert ack["ok"] is False and ack["code"] == code, ack
@@ -236,6 +244,7 @@ def test_a_full_or_read_only_disk_is_said_as_such_everywhere(disk_server: DiskSe
         assert phone.call("cast", {"poll_id": poll["id"], "choice": "for"}, timeout=30)["ok"] is True
     finally:
         phone.close()
+        chair_screen.close()
     r = _upload(srv)
     assert r.status_code == 202, r.text
     assert os.path.exists(ds.disk / "meeting.db")
