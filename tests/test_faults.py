@@ -130,7 +130,7 @@ class DiskServer:
             self.inside("mount", "--bind", str(self.mnt), str(self.mnt))
             self.inside("mount", "-o", "remount,bind,ro", str(self.mnt))
         else:
-            self.inside("umount", str(self.mnt))
+            self.inside("umount", "--lazy", str(self.mnt))  # a file the server opened meanwhile keeps it busy
 
     def stop(self) -> None:
         self.live.stop()
