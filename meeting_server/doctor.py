@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from meeting_server import netaddr, office, tls
+from meeting_server.faults import LOW_FREE_BYTES
 
 GB = 1024**3
-WARN_FREE_BYTES = 1 * GB
+WARN_FREE_BYTES = LOW_FREE_BYTES  # the clerk console warns under the same (meeting_server/faults.py)
 FAIL_FREE_BYTES = 100 * 1024**2
 # The software did not exist before 2025, so an earlier date means the clock was never set
 # (a mini-PC without a working RTC battery boots at its firmware's epoch). Beyond 2045 is a typo.
@@ -218,8 +219,8 @@ def check_data_dir(data_dir: Path) -> Check:
 def check_disk(data_dir: Path) -> Check:
     """Free space where documents and backups go: warn under 1 GB."""
     usage = shutil.disk_usage(_existing_ancestor(data_dir))
-    free_gb = usage.free / GB
-    vi, en = f"Còn trống {free_gb:.1f} GB", f"{free_gb:.1f} GB free"
+    size = f"{usage.free / GB:.1f} GB" if usage.free >= GB else f"{usage.free // 1024**2} MB"
+    vi, en = f"Ổ đĩa dữ liệu ({data_dir}) còn trống {size}", f"Data disk ({data_dir}): {size} free"
     if usage.free < FAIL_FREE_BYTES:
         return _fail(
             "disk",

@@ -26,6 +26,7 @@ ERROR_KEYWORDS = (
     "DomainError", "NotFound", "Forbidden", "TokenRevoked", "TokenUnknown", "TooManyGuesses", "SessionEnded",
     "BackupError", "ImportRefused",
     "OffloadFailed", "SignerError", "WorkerError", "SignError", "MinutesError", "AuditError", "IngestError",
+    "DiskFault", "DiskFull", "DiskReadOnly",
     "_invalid_choice", "_bad_paper",
 )
 EXTRACT_KEYWORDS: dict[str, Any] = {

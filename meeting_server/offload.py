@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import subprocess
 import sys
 from typing import Any
 
 from meeting_server import runner
 from meeting_server.domain.errors import DomainError
+from meeting_server.faults import disk_fault
+
+log = logging.getLogger(__name__)
 
 
 class OffloadFailed(DomainError):
@@ -32,8 +36,13 @@ def call(target: str, payload: dict[str, Any], timeout: float = 120) -> bytes:
     except subprocess.TimeoutExpired as exc:
         raise OffloadFailed("Máy chủ xử lý quá lâu; hãy thử lại.") from exc
     if proc.returncode != 0:
-        raise OffloadFailed("Máy chủ không tạo được tệp; hãy thử lại. %(detail)s",
-                            params={"detail": proc.stderr.decode(errors="replace")[-300:]})
+        # The child's stderr (a traceback) is for the log, never for the person.
+        tail = proc.stderr.decode(errors="replace")[-2000:]
+        log.error("offload %s exited with %s:\n%s", target, proc.returncode, tail)
+        fault = disk_fault(OSError(tail))
+        if fault is not None:
+            raise fault
+        raise OffloadFailed("Máy chủ không tạo được tệp; hãy thử lại. Nếu vẫn lỗi, hãy báo kỹ thuật viên.")
     return proc.stdout
 
 

@@ -41,6 +41,7 @@ LAYER_OF: dict[str, str] = {
     "extensions": "extensions",
     "config": "base",
     "offload": "base",
+    "faults": "base",
     "runner": "base",
     "i18n": "base",
     "netaddr": "base",

@@ -179,9 +179,29 @@ def _check_pages(doc: pymupdf.Document, limits: Limits) -> tuple[list[tuple[floa
                 height_mm=round(height * MM_PER_POINT),
                 limit_mm=round(limits.max_page_side_mm),
             )
+        _check_images(page, index, limits)
         sizes.append((round(width, 2), round(height, 2)))
         texts.append(clean_text(text))
     return sizes, texts
+
+
+def _check_images(page: pymupdf.Page, index: int, limits: Limits) -> None:
+    """Refuse a page that holds an image of more pixels than `max_image_pixels` (from its dictionary, without
+    decoding it): drawing the page would decode the whole image, gigabytes for a few kB of file."""
+    try:
+        images = page.get_images(full=False)
+    except Exception as exc:
+        log.info("page %d images unreadable: %s", index + 1, exc)
+        raise IngestError.of("doc.damaged") from None
+    for image in images:
+        width, height = int(image[2] or 0), int(image[3] or 0)
+        if width * height > limits.max_image_pixels:
+            raise IngestError.of(
+                "doc.page_image_too_large",
+                page=index + 1,
+                megapixels=round(width * height / 1e6),
+                limit_megapixels=round(limits.max_image_pixels / 1e6),
+            )
 
 
 def clean_text(text: str) -> str:
@@ -213,9 +233,14 @@ def _save_decrypted(doc: pymupdf.Document, out: Path) -> None:
 def _image_to_pdf(path: Path, out: Path, limits: Limits) -> None:
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between 89 and 179 MP; our own limit below decides.
+            # Pillow warns between 89 and 179 MP and refuses above as if the file were bad; our own limit below
+            # decides, with its own message ("too large", not "damaged"). Opening reads only the header.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            opened = Image.open(path)
+            pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                opened = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = pillow_limit
         with opened:
             img: Image.Image = opened
             width, height = img.size

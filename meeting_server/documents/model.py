@@ -123,6 +123,10 @@ MESSAGES: dict[str, str] = {
         "Ảnh quá lớn (%(megapixels)s megapixel), vượt giới hạn %(limit_megapixels)s megapixel. "
         "Hãy giảm kích thước ảnh rồi tải lên lại."
     ),
+    "doc.page_image_too_large": N_(
+        "Trang %(page)s có ảnh quá lớn (%(megapixels)s megapixel), vượt giới hạn %(limit_megapixels)s megapixel. "
+        "Hãy giảm kích thước ảnh trong tài liệu rồi xuất lại tệp PDF."
+    ),
     "doc.too_many_pages": N_(
         "Tài liệu có %(pages)s trang, vượt giới hạn %(limit)s trang. "
         "Hãy tách thành nhiều tệp rồi tải lên lại."
@@ -163,6 +167,7 @@ _CODE_OF_VARIANT = {
     "doc.image_too_large": "doc.too_large",
     "doc.convert_part_missing": "doc.convert_unavailable",
     "doc.convert_unsafe": "doc.convert_unavailable",
+    "doc.page_image_too_large": "doc.too_large",
 }
 
 INGEST_CODES = frozenset(code for code in MESSAGES if code not in _CODE_OF_VARIANT)

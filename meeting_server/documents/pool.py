@@ -414,8 +414,9 @@ class _Slot:
         if reply.get("kind") == "ingest":
             raise IngestError.from_dict(reply["error"])
         message = reply.get("error", {}).get("message", "bad request")
-        if reply.get("kind") == "os":
-            raise OSError(message)
+        if reply.get("kind") == "os":  # with its errno: a full or read-only disk is said as such (faults.py)
+            code = reply.get("error", {}).get("errno")
+            raise OSError(code, message) if isinstance(code, int) else OSError(message)
         raise ValueError(message)
 
     def _exchange(self, message: dict[str, Any] | None, timeout_s: float) -> dict[str, Any]:

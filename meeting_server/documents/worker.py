@@ -101,7 +101,8 @@ class _Handler:
         except OSError as exc:
             # MuPDF's own failures arrive wrapped as IngestError; an OSError is ours: a missing upload,
             # a full disk or an unwritable cache. That is the server's fault, not the file's.
-            return {"id": job_id, "ok": False, "kind": "os", "error": {"message": f"{type(exc).__name__}: {exc}"}}
+            return {"id": job_id, "ok": False, "kind": "os",
+                    "error": {"message": f"{type(exc).__name__}: {exc}", "errno": exc.errno}}
         except MemoryError:
             # The address-space limit was reached: the file asks for more memory than a page should need.
             self.docs.close()

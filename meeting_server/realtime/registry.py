@@ -13,6 +13,7 @@ from flask_socketio import SocketIO
 from meeting_server.domain.errors import N_, DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
+from meeting_server.faults import disk_fault
 from meeting_server.i18n import in_language, translate
 from meeting_server.services import tokens
 from meeting_server.store import db
@@ -116,6 +117,15 @@ def failed(err: DomainError, sid: str | None = None) -> dict[str, Any]:
     return {"ok": False, "error": say(sid, err.template, err.params), "code": err.code}
 
 
+def _disk_fault_or_raise(exc: Exception) -> DomainError:
+    """A full or read-only disk as its refusal (the ack says what happened); anything else goes on up."""
+    fault = disk_fault(exc)
+    if fault is None:
+        raise exc
+    log.error("event refused: %s (%s)", fault.code, exc)
+    return fault
+
+
 def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler], Handler]:
     """Declare a Socket.IO event: who may send it; its return value is the ack."""
 
@@ -133,6 +143,8 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
                 return fn(who, data)
             except DomainError as err:
                 return failed(err, request.sid)  # type: ignore[attr-defined]
+            except Exception as exc:
+                return failed(_disk_fault_or_raise(exc), request.sid)  # type: ignore[attr-defined]
 
         EVENTS[name] = (requires, _declared(wrapped, name, requires))
         return wrapped
@@ -190,6 +202,8 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
                     return fn(app, conn, who, data)
                 except DomainError as err:  # the connection's return to the pool rolls back what the handler began
                     return failed(err, sid)
+                except Exception as exc:
+                    return failed(_disk_fault_or_raise(exc), sid)
 
         return lean_socket_event(name, requires=requires)(checked)
 

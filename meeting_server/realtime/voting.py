@@ -24,6 +24,7 @@ from sqlalchemy import select
 from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
+from meeting_server.faults import disk_fault
 from meeting_server.realtime.announce import announce
 from meeting_server.realtime.registry import failed, forbidden, lean_socket_event, revoked
 from meeting_server.services import tokens, unit, voting
@@ -118,9 +119,13 @@ class BallotWriter:
         try:
             with self.app.app_context():
                 self._write(batch)
-        except Exception:  # never let the writer die: the phones would wait forever
-            log.exception("ballot batch of %d failed", len(batch))
-            if len(batch) > 1:
+        except Exception as exc:  # never let the writer die: the phones would wait forever
+            fault = disk_fault(exc)  # a full or read-only disk: each phone is told so, and the ballot is not counted
+            if fault is None:
+                log.exception("ballot batch of %d failed", len(batch))
+            else:
+                log.error("ballot batch of %d refused: %s (%s)", len(batch), fault.code, exc)
+            if len(batch) > 1 and fault is None:
                 # One bad apple must not cost the others their ballot: write them one by one.
                 for item in batch:
                     if item.ack is None:
@@ -128,7 +133,7 @@ class BallotWriter:
                 return
             for item in batch:
                 if item.ack is None:
-                    item.ack = failed(DomainError("Chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.not_stored"),
+                    item.ack = failed(fault or DomainError("Chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.not_stored"),
                                       item.sid)
                     item.done.set()
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from meeting_server import faults
 from meeting_server.documents import (
     DEFAULT_LIMITS,
     LARGE_WIDTH,
@@ -316,7 +317,12 @@ def _process(app: Flask, document_id: int, notify: Notify, password: str | None)
             return
         except JobCancelled:
             return
-        except Exception:  # never leave a document spinning in "processing"
+        except Exception as exc:  # never leave a document spinning in "processing"
+            fault = faults.disk_fault(exc)
+            if fault is not None:  # the server's disk, not the file: say so (and it can be retried once fixed)
+                log.error("processing document %s: %s (%s)", document_id, fault.code, exc)
+                notify("failed", doc, _fail(s, doc, fault.code, fault.message))
+                return
             log.exception("processing document %s failed", document_id)
             notify("failed", doc, _fail(s, doc, "doc.damaged", IngestError.of("doc.damaged").message))
             return

@@ -29,6 +29,7 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from meeting_server import faults
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
 from meeting_server.domain.principal import Principal
 from meeting_server.minutes.worker import run_job
@@ -91,21 +92,32 @@ def _prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
         raise
     s.commit()
     try:
-        record = minutes.draft_record(s, m)
-        data = minutes.record_bytes(record)
-        head = record["audit"]["head"]
-        s.commit()  # hold nothing in the database while the worker renders
-        out = run_job("prepare", {"record": record, "record_json": data, "audit_head": head})
-    except BaseException:
+        return _render_prepared(app, s, m, draft, actor)
+    except BaseException as exc:
+        # Whatever stopped it (the worker, a full or read-only disk, a missing card), the version is a draft again:
+        # nothing half-prepared is left for a signer. If even that cannot be written, the start-up recovery
+        # (minutes.recover_interrupted) rolls it back, as after a power cut.
+        s.rollback()
         draft.status = "draft"
-        s.commit()
+        try:
+            s.commit()
+        except Exception:
+            s.rollback()
+            log.exception("meeting %s: could not put the minutes back to the draft", m.id)
+        faults.raise_disk_fault(exc)
         raise
+
+
+def _render_prepared(app: Flask, s: Session, m: Meeting, draft: MinutesDraft, actor: str) -> Change:
+    record = minutes.draft_record(s, m)
+    data = minutes.record_bytes(record)
+    head = record["audit"]["head"]
+    s.commit()  # hold nothing in the database while the worker renders
+    out = run_job("prepare", {"record": record, "record_json": data, "audit_head": head})
     people = []
     for (role, _field, _reason), name in zip(STEPS, out["signers"], strict=True):
         person = next((p for p in m.participants if p.role == role and p.full_name.strip() == name), None)
         if person is None:  # fail closed: a step without its signer's card could be signed by any such card
-            draft.status = "draft"
-            s.commit()
             raise DomainError(_("Người ký biên bản không có thẻ tham dự kỳ họp."), "signing.no_signer_card")
         people.append(person)
     pdf: bytes = out["pdf"]

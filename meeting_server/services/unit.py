@@ -4,7 +4,8 @@ frozen value a use case returns to say what changed, for `realtime.announce` to 
 A use case (a function of services/) runs inside `of_work(s)`: it changes rows, bumps the meeting's `seq` once with
 `bump` and appends its audit entry; leaving the block commits (SQLite WAL with `synchronous=FULL`, set in
 store/db.py: on disk before anything is announced), and a refusal (any exception) rolls back, so it changed nothing
-and commits nothing. The use case then returns a `Change` (or a small frozen result carrying one); the skin
+and commits nothing; a write the disk refused (full, read-only) becomes `faults.DiskFull` / `DiskReadOnly`, the
+refusal that says so. The use case then returns a `Change` (or a small frozen result carrying one); the skin
 announces it and replies.
 
 Two measured hot paths commit on their own, and are documented where they do: the ballot group commit
@@ -22,6 +23,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from meeting_server import faults
 from meeting_server.store.tables import Meeting
 
 T = TypeVar("T")
@@ -111,14 +113,20 @@ def of_work(s: Session) -> Iterator[Session]:
     s.info[_DEPTH] = depth + 1
     try:
         yield s
-    except BaseException:
+    except BaseException as exc:
         s.info[_DEPTH] = depth
         if depth == 0:
             s.rollback()
+        faults.raise_disk_fault(exc)  # a full or read-only disk is said as such, not as a 500
         raise
     s.info[_DEPTH] = depth
     if depth == 0:
-        s.commit()
+        try:
+            s.commit()
+        except Exception as exc:
+            s.rollback()
+            faults.raise_disk_fault(exc)
+            raise
 
 
 def commit(s: Session) -> None:

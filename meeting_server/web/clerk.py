@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from meeting_server import offload
+from meeting_server import faults, offload
 from meeting_server.config import ROOT
 from meeting_server.domain import payload, timefmt
 from meeting_server.domain.errors import N_, DomainError, NotFound
@@ -76,7 +76,7 @@ def console() -> Any:
         "clerk/console.html", page="clerk", meeting=m, state=snapshot.build(m, principal()),
         links=links.links(m, base), starts_at_input=timefmt.local_input(m.starts_at), role_labels=ROLE_LABELS,
         room_url=links.join_url(base, m.guest_token), levels=meetings.LEVELS,
-        server_now_ms=int(clock.corrected(s).timestamp() * 1000), network=_room_network(),
+        server_now_ms=int(clock.corrected(s).timestamp() * 1000), network=_room_network(), disk=_disk(),
     )
 
 
@@ -88,6 +88,15 @@ def _room_network() -> dict[str, Any]:
     found = current_app.config.get("ROOM_NETWORK") or {}
     return {"https": request.scheme == "https", "public_name": found.get("public_name"),
             "wifi": found.get("wifi") or {"mode": "unknown", "source": "none"}}
+
+
+
+def _disk() -> dict[str, Any]:
+    """Free space of the data disk, for the console's line: "12,3 GB" (or MB under 1 GB), and whether it is low."""
+    free = faults.free_bytes(current_app.config["DATA_DIR"])
+    low = free < int(current_app.config.get("DISK_LOW_FREE_BYTES", faults.LOW_FREE_BYTES))
+    size = f"{free / 1024**3:.1f} GB" if free >= 1024**3 else f"{free // 1024**2} MB"
+    return {"free": size.replace(".", ","), "low": low}
 
 
 @bp.route("/meeting", methods=["POST"])

@@ -11,13 +11,15 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
+from meeting_server.faults import DiskFault, DiskFull, disk_fault
 from meeting_server.i18n import localized
 
 log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
+    return (request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -30,11 +32,14 @@ def _messages() -> dict[int, tuple[str, str]]:
         413: (_("Tệp quá lớn"), _("Tệp tải lên vượt quá giới hạn cho phép.")),
         429: (_("Quá nhiều lần thử"), _("Bạn đã thử quá nhiều mã sai. Hãy đợi một phút rồi thử lại.")),
         500: (_("Có lỗi"), _("Máy chủ gặp lỗi. Hãy báo cho thư ký kỳ họp.")),
+        503: (_("Máy chủ đang bận"), _("Máy chủ đang bận, hãy thử lại sau.")),
+        507: (_("Ổ đĩa đầy"), _("Ổ đĩa dữ liệu của máy chủ đã đầy.")),
     }
 
 
-def render_error(status: int, message: str | None = None, code: str | None = None) -> Any:
-    title, default = _messages().get(status, (_("Có lỗi"), _("Có lỗi xảy ra.")))
+def render_error(status: int, message: str | None = None, code: str | None = None, title: str | None = None) -> Any:
+    default_title, default = _messages().get(status, (_("Có lỗi"), _("Có lỗi xảy ra.")))
+    title = title or default_title
     text = message or default
     if _wants_json():
         return jsonify({"error": code or str(status), "message": text}), status
@@ -64,7 +69,17 @@ def init_app(app: Flask) -> None:
     def _domain(err: DomainError) -> Any:
         return render_error(400 if err.code != "conflict" else 409, localized(err), err.code)
 
+    @app.errorhandler(DiskFault)
+    def _disk(err: DiskFault) -> Any:
+        log.error("%s %s: %s (%s)", request.method, request.path, err.code, err.__cause__ or err)
+        if isinstance(err, DiskFull):
+            return render_error(507, localized(err), err.code)
+        return render_error(503, localized(err), err.code, _("Ổ đĩa chỉ đọc"))
+
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:
+        fault = disk_fault(err)
+        if fault is not None:
+            return _disk(fault)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return render_error(500)

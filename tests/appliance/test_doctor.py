@@ -178,3 +178,32 @@ def test_libreoffice_check_names_the_box_and_what_is_missing(tmp_path: Path, mon
     missing = check_libreoffice()
     assert missing.level == "fail" and "Chưa cài LibreOffice" in missing.detail_vi
     assert "libreoffice-writer-nogui libreoffice-calc-nogui" in missing.detail_en
+
+
+def test_doctor_warns_about_a_small_data_disk(tmp_path: Path) -> None:
+    """`doctor` on a data directory whose disk is a 200 MB tmpfs (in a mount namespace of its own): a warning with
+    the free space in MB; on a 50 MB one, a failure."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from tests.conftest import ROOT, _env
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    levels = {}
+    for size in ("200m", "50m"):
+        r = subprocess.run(["unshare", "-rm", "sh", "-c", f'mount -t tmpfs -o size={size} tmpfs "$0" && exec "$@"',
+                            str(mnt), sys.executable, "-m", "meeting_server", "doctor", "--json", "--data-dir",
+                            str(mnt), "--port", str(free_port())],
+                           cwd=ROOT, env=_env(), capture_output=True, text=True, check=False)
+        if "mount" in r.stderr and not r.stdout:
+            pytest.skip(f"cannot mount a tmpfs in a user+mount namespace here: {r.stderr.strip()}")
+        disk = next(c for c in json.loads(r.stdout) if c["name"] == "disk")
+        levels[size] = disk["level"]
+        assert "MB" in disk["detail_vi"] and "Ổ đĩa dữ liệu" in disk["detail_vi"], disk
+    assert levels == {"200m": "warn", "50m": "fail"}

@@ -240,3 +240,64 @@ def test_a_password_protected_office_file_is_refused_with_advice(tmp_path: Path)
     error = refused(path)
     assert error.code == "doc.encrypted"
     assert "gỡ mật khẩu" in error.message
+
+
+def huge_png(path: Path, side: int = 20_000) -> Path:
+    """A `side`×`side` black-and-white PNG, written row by row: 400 megapixels in ~60 kB, never in memory whole."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    row = b"\0" * (1 + (side + 7) // 8)  # filter byte, then 1 bit per pixel
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def pdf_with_huge_image(path: Path, side: int = 20_000) -> Path:
+    """A one-page PDF whose page shows a `side`×`side` image (1 bit per pixel, Flate): ~60 kB, 400 MP to draw."""
+    import zlib
+
+    image = zlib.compress(b"\0" * ((side + 7) // 8 * side), 9)
+    content = b"q 500 0 0 500 50 100 cm /Im0 Do Q"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 4 0 R >> >>"
+        b" /Contents 5 0 R >>",
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 1"
+        b" /Filter /FlateDecode /Length %d >>\nstream\n" % (side, side, len(image)) + image + b"\nendstream",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.7\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(out)
+    return path
+
+
+def test_a_400_megapixel_image_is_too_large_not_damaged(tmp_path: Path) -> None:
+    image = huge_png(tmp_path / "ban-do.png")
+    assert image.stat().st_size < 1_000_000
+    error = refused(image)
+    assert error.code == "doc.too_large"
+    assert error.message.startswith("Ảnh quá lớn (400 megapixel), vượt giới hạn 100 megapixel."), error.message
+
+
+def test_a_pdf_page_with_a_400_megapixel_image_is_too_large_not_damaged(tmp_path: Path) -> None:
+    pdf = pdf_with_huge_image(tmp_path / "ban-do.pdf")
+    with pymupdf.open(pdf) as doc:
+        assert [(w, h) for _x, _s, w, h, *_ in doc[0].get_images()] == [(20_000, 20_000)]
+    error = refused(pdf)
+    assert error.code == "doc.too_large"
+    assert error.message.startswith("Trang 1 có ảnh quá lớn (400 megapixel), vượt giới hạn 100 megapixel."), \
+        error.message

@@ -128,7 +128,8 @@ def test_a_50_mb_file_is_refused_over_real_http(live_server: Any) -> None:
     before = clerk.get(api, timeout=10).json()
     r = clerk.post(f"{srv.url}/clerk/roster/preview", data={"csrf_token": csrf},
                    files={"file": ("danh-sach.csv", b"a" * (50 * 1024 * 1024), "text/csv")}, timeout=60)
-    assert r.status_code == 400 and "Tệp quá lớn" in r.text
+    # Refused on its Content-Length, before the body is read (tests/web/test_limits.py).
+    assert r.status_code == 413 and "Tệp quá lớn" in r.text and "tối đa 2 MB" in r.text
     assert clerk.get(api, timeout=10).json() == before
 
 
@@ -198,3 +199,19 @@ def test_people_and_items_on_the_record_cannot_be_deleted(clerk: Any, login: Any
     r = _post(clerk, f"/clerk/agenda/{third}", {"action": "delete"})
     assert r.status_code == 400 and "không thể xóa" in r.get_data(as_text=True)
     assert len(clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]) == 6
+
+
+def test_console_shows_the_free_space_of_the_data_disk_and_warns_when_low(clerk: Any, app: Any) -> None:
+    from meeting_server import faults
+
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    free = faults.free_bytes(app.config["DATA_DIR"])
+    assert "Ổ đĩa dữ liệu của máy chủ còn trống" in page
+    shown = re.search(r"còn trống ([\d,]+ [GM]B)\.", page).group(1)  # type: ignore[union-attr]
+    number, unit = shown.split()
+    assert abs(float(number.replace(",", ".")) * (1024**3 if unit == "GB" else 1024**2) - free) < 0.1 * 1024**3
+    assert 'data-disk="ok"' in page and "Sắp đầy" not in page
+    app.config["DISK_LOW_FREE_BYTES"] = free + 1024**4  # as if the disk were nearly full
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    assert 'data-disk="low"' in page and "flash-warning" in page
+    assert "Sắp đầy: hãy chép bản sao lưu ra ngoài" in page
