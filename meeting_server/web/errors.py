@@ -67,7 +67,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Any:
-        return render_error(400 if err.code != "conflict" else 409, localized(err), err.code)
+        status = {"conflict": 409, "payload.too_large": 413}.get(err.code, 400)
+        return render_error(status, localized(err), err.code)
 
     @app.errorhandler(DiskFault)
     def _disk(err: DiskFault) -> Any:

@@ -15,9 +15,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g, make_response, request
+from flask import Flask, current_app, g, has_request_context, make_response, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from meeting_server.domain import payload
 
 __all__ = ["CappedInput", "init_app", "limit_for"]
 
@@ -66,7 +68,24 @@ def limit_for(app: Flask, endpoint: str | None) -> int:
         # The previewed table comes back as a form field: a list's cells, as JSON, with its quoting.
         "clerk.roster_import": 4 * roster + FORM_OVERHEAD,
     }
-    return limits.get(endpoint or "", int(c.get("MAX_BODY_BYTES", DEFAULT_BODY_BYTES)))
+    if endpoint in limits:
+        return limits[endpoint]
+    if has_request_context() and request.is_json:
+        return payload.MAX_JSON_BYTES  # the one JSON limit (domain/payload.py), said in its own words below
+    return int(c.get("MAX_BODY_BYTES", DEFAULT_BODY_BYTES))
+
+
+def _refuse_too_large(size: int | None, limit: int) -> Any:
+    """413, in the words of the body's kind: a JSON body gets domain/payload's message (its size and the JSON
+    limit), an upload or a form the route's limit."""
+    from meeting_server.web.errors import localized, render_error
+
+    if request.is_json and size is not None:
+        err = payload.too_large(size, limit)
+        return render_error(413, localized(err), err.code)
+    if request.is_json:  # a chunked body stopped at the limit: its whole size is not known
+        return render_error(413, _too_large_message(limit), "payload.too_large")
+    return render_error(413, _too_large_message(limit), "upload.too_large")
 
 
 def _too_large_message(limit: int) -> str:
@@ -87,7 +106,7 @@ def _before() -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     limit = limit_for(app, request.endpoint)
     if request.content_length is not None and request.content_length > limit:
-        return render_error(413, _too_large_message(limit), "upload.too_large")
+        return _refuse_too_large(request.content_length, limit)
     request.max_content_length = limit + 1  # Werkzeug's own cap, one byte behind CappedInput's 413
     if request.environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
         request.environ["wsgi.input"] = CappedInput(request.environ["wsgi.input"], limit)
@@ -154,6 +173,4 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(err: RequestEntityTooLarge) -> Any:
-        from meeting_server.web.errors import render_error
-
-        return render_error(413, _too_large_message(limit_for(app, request.endpoint)), "upload.too_large")
+        return _refuse_too_large(None, limit_for(app, request.endpoint))

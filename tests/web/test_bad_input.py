@@ -300,7 +300,7 @@ def test_a_2_000_000_character_field_is_refused_and_state_stays_small(srv: LiveS
     before = _meeting(srv, clerk)
     with healthz_watched(srv, "PATCH with a 2,000,000-character field"):
         r = clerk.patch(_api(srv, f"/meetings/{meeting_id}"), json={"place": "x" * 2_000_000}, timeout=30)
-    assert r.status_code == 400 and r.json()["error"] == "payload.too_large"
+    assert r.status_code == 413 and r.json()["error"] == "payload.too_large"
     assert r.json()["message"] == "Dữ liệu gửi lên quá lớn (1953 kB; tối đa 256 kB)."
     with healthz_watched(srv, "PATCH with a 201-character place"):
         r = clerk.patch(_api(srv, f"/meetings/{meeting_id}"), json={"place": "x" * 201}, timeout=30)
