@@ -20,6 +20,7 @@ the child ends, not the process:
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -92,9 +93,7 @@ def _guard() -> None:
 
 
 def _watch(parent: int) -> None:
-    """Return to kill this process once `parent` is gone."""
-    import select
-
+    """Kill this process once `parent` is gone."""
     try:
         pidfd = os.pidfd_open(parent)
     except (AttributeError, OSError):
