@@ -84,6 +84,7 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     register_blueprints(app)
 
     from meeting_server.realtime import register_events
+    from meeting_server.realtime.frames import CheckedPacket, FrameJSON
 
     socketio.init_app(
         app,
@@ -93,14 +94,18 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
         ping_interval=20,
         ping_timeout=25,
         max_http_buffer_size=1_000_000,
+        # Every frame's JSON bounded as HTTP bodies are, and a refused frame answered (realtime/frames.py).
+        json=FrameJSON,
+        serializer=CheckedPacket,
     )
     register_events(socketio)
 
-    from meeting_server.realtime.transport import send_frames_directly, without_websocket_compression
+    from meeting_server.realtime.transport import send_frames_directly, unmask_at_c_speed, without_websocket_compression
     from meeting_server.services.documents import cache_dir, page_key
     from meeting_server.web.pagefiles import PageFiles
 
     send_frames_directly(socketio.server)  # under eventlet only (realtime/transport.py says why)
+    unmask_at_c_speed(socketio.server)  # likewise: a phone's 1 MB frame no longer holds the loop for 0.8 s
     # In front of Socket.IO: its WebSockets go without compression (realtime/transport.py says why).
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     # Outermost: cached page images of non-confidential documents are answered before Socket.IO and Flask.

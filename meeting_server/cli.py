@@ -157,7 +157,8 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     # A name or URL given by hand stays in the cards when the box's address changes (the hotspot's DNS follows).
-    advertiser = start_appliance(app, host, port, room_name, follow_links=not fixed_base)
+    advertiser = start_appliance(app, host, port, room_name, follow_links=not fixed_base, https=bool(ssl_args),
+                                 public_name=public_name)
     if os.environ.get("MEETING_GC_FREEZE", "1") != "0":
         # Start-up objects never die: keep them out of full collections, which otherwise land on the page-sync p99
         # (shared/perf-floors.md); MEETING_GC_FREEZE=0 turns it off for comparison.

@@ -1,8 +1,9 @@
 """Announce the meeting server on the local network with mDNS/DNS-SD (zeroconf).
 
-Phones and laptops that browse `_http._tcp` see the room by its Vietnamese name, and
-`meeting-<host>.local` resolves to the mini-PC. A server bound to loopback advertises on loopback
-only, so tests never send a packet beyond this machine. Nothing here raises to the caller.
+Phones and laptops that browse `_http._tcp` (`_https._tcp` when the server serves HTTPS) see the room by its
+Vietnamese name, and `meeting-<host>.local` resolves to the mini-PC; over HTTPS the TXT record's `name` is the name
+the certificate is for, the one to open (the `.local` name is not on the certificate). A server bound to loopback
+advertises on loopback only, so tests never send a packet beyond this machine. Nothing here raises to the caller.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_http._tcp.local."
+#: What an HTTPS server (serve --tls-cert) advertises instead (RFC 6763 §7, the DNS-SD service type list).
+HTTPS_SERVICE_TYPE = "_https._tcp.local."
 MAX_LABEL_BYTES = 63  # RFC 6763 §4.1.1: an instance name is one DNS label
 
 
@@ -72,6 +75,11 @@ def _package_version() -> str:
         return "0"
 
 
+def service_type(https: bool) -> str:
+    """The DNS-SD type a server advertises: `_https._tcp` when it serves HTTPS, else `_http._tcp`."""
+    return HTTPS_SERVICE_TYPE if https else SERVICE_TYPE
+
+
 def _check_local_address(address: str) -> None:
     """Raise OSError unless `address` belongs to this machine.
 
@@ -84,7 +92,8 @@ def _check_local_address(address: str) -> None:
 
 @dataclass
 class Advertiser:
-    """Registers one `_http._tcp` service; `start`, `update_address` and `stop` never raise.
+    """Registers one `_http._tcp` service (`_https._tcp` with `https`); `start`, `update_address` and `stop` never
+    raise.
 
     `start()` blocks about 1.7 s while zeroconf probes for name conflicts; under eventlet call it
     from `socketio.start_background_task`.
@@ -98,6 +107,8 @@ class Advertiser:
     version: str | None = None
     path: str = "/"
     no_network: bool = False
+    https: bool = False
+    public_name: str | None = None  # the certificate's name (serve --public-name), in the TXT record as `name`
     _zc: Zeroconf | None = field(default=None, init=False, repr=False)
     _info: ServiceInfo | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -126,17 +137,21 @@ class Advertiser:
         address, interfaces, no_network = self._plan()
         host = host_label(self.hostname)
         label = instance_label(self.name)
-        full_name = f"{label}.{SERVICE_TYPE}"
+        kind = service_type(self.https)
+        full_name = f"{label}.{kind}"
         zc = None
         try:
             for interface in interfaces:
                 _check_local_address(interface)
             zc = Zeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
+            properties = {"path": self.path, "version": self.version or _package_version()}
+            if self.public_name:
+                properties["name"] = self.public_name
             info = ServiceInfo(
-                SERVICE_TYPE,
+                kind,
                 full_name,
                 port=self.port,
-                properties={"path": self.path, "version": self.version or _package_version()},
+                properties=properties,
                 server=host,
                 addresses=[socket.inet_aton(address)],
             )
@@ -270,4 +285,5 @@ def browse(
     return found
 
 
-__all__ = ["AdvertiseStatus", "Advertiser", "SERVICE_TYPE", "browse", "host_label", "instance_label"]
+__all__ = ["HTTPS_SERVICE_TYPE", "SERVICE_TYPE", "AdvertiseStatus", "Advertiser", "browse", "host_label",
+           "instance_label", "service_type"]

@@ -158,12 +158,14 @@ def check_port(config: DoctorConfig) -> Check:
 
 
 def check_mdns(config: DoctorConfig, choice: netaddr.AddressChoice) -> Check:
-    """Browse for our own `_http._tcp` advertisement on the chosen interface."""
+    """Browse for our own advertisement on the chosen interface: `_https._tcp` when HTTPS is configured (the
+    certificate given or in the service's settings), else `_http._tcp`."""
     from meeting_server import discovery
 
     interface = "127.0.0.1" if choice.no_network or netaddr.is_loopback(choice.address) else choice.address
+    kind = discovery.service_type(config.tls_cert is not None)
     try:
-        found = discovery.browse([interface], timeout=3.0)
+        found = discovery.browse([interface], timeout=3.0, service_type=kind)
     except Exception as exc:
         return _warn(
             "mdns",
@@ -172,12 +174,14 @@ def check_mdns(config: DoctorConfig, choice: netaddr.AddressChoice) -> Check:
         )
     ours = [name for name, info in found.items() if info["port"] == config.port]
     if ours:
-        names = ", ".join(n.removesuffix("." + discovery.SERVICE_TYPE) for n in ours)
-        return _ok("mdns", f"Đang quảng bá trên mạng: {names}", f"Advertised on the network: {names}")
+        names = ", ".join(n.removesuffix("." + kind) for n in ours)
+        shown = kind.removesuffix(".local.")
+        return _ok("mdns", f"Đang quảng bá trên mạng ({shown}): {names}",
+                   f"Advertised on the network ({shown}): {names}")
     return _warn(
         "mdns",
-        f"Không thấy quảng bá mDNS cho cổng {config.port} trên {interface}.",
-        f"No mDNS advertisement for port {config.port} seen on {interface}.",
+        f"Không thấy quảng bá mDNS {kind.removesuffix('.local.')} cho cổng {config.port} trên {interface}.",
+        f"No mDNS {kind.removesuffix('.local.')} advertisement for port {config.port} seen on {interface}.",
     )
 
 

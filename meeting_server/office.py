@@ -16,6 +16,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from meeting_server import runner
+
 __all__ = [
     "BOX_SETTING",
     "COMPONENT_OF_FORMAT",
@@ -136,19 +138,10 @@ def box_available() -> tuple[bool, str]:
 
 # --- limits and parent death -------------------------------------------------------------------------------------
 
-_PR_SET_PDEATHSIG = 1
-
-
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Have the kernel send `sig` to this process when the thread that started it ends (prctl PR_SET_PDEATHSIG):
-    a killed server leaves no worker or converter running. Linux only; elsewhere nothing happens."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    """Have the kernel send `sig` to this process when the thread that started it ends: a killed server (or render
+    worker) leaves no converter running (`runner.die_with_parent`, the one prctl call)."""
+    runner.die_with_parent(sig)
 
 
 def limit_resources(memory_mb: int, cpu_s: int) -> None:

@@ -3,40 +3,118 @@
 The child runs `python -m <module>` with the parent's interpreter and a PYTHONPATH that finds this checkout first,
 so it runs the same code as its parent whether the package is installed or run from a source tree. Standard
 library only: the render pool, the minutes worker, the audit-log check and `offload` all start their children here.
+
+Every child dies with the process that started it (a SIGKILLed server leaves no worker behind, busy for minutes):
+it is started as `python -m meeting_server.runner <module> …`, which arranges that, then runs the module as
+`python -m` would. How, since the kernel's own way (prctl PR_SET_PDEATHSIG) fires when the *thread* that started
+the child ends, not the process:
+- the child asks the kernel for SIGKILL at its parent's death only when that thread lives as long as the child
+  needs: the process's main OS thread (every green thread under eventlet runs on it) or a thread that waits for the
+  child to end (`run`); never for a child `start`ed from a passing thread (a request thread of the threaded test
+  server), which the kernel would kill when the request ends;
+- in every case a watchdog thread in the child waits on the parent (a pidfd, else polling `os.getppid()` twice a
+  second) and kills the child when the parent is gone; and a parent already gone when the child starts is seen
+  at once (its parent pid is no longer the one it was given).
 """
 
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "command", "env", "run", "start"]
+__all__ = ["ROOT", "command", "die_with_parent", "env", "run", "start"]
+
+#: The child's parent, for the child: "<pid>:<1 if the starting thread outlives the child, else 0>".
+PARENT_ENV = "MEETING_SERVER_PARENT"
+#: How often the watchdog looks at its parent pid where the kernel gives no pidfd (Linux before 5.3).
+POLL_S = 0.5
+_PR_SET_PDEATHSIG = 1
 
 #: The directory that holds the `meeting_server` package.
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def command(module: str, *args: str) -> list[str]:
-    """The command line of `python -m module args…` with this interpreter."""
-    return [sys.executable, "-m", module, *args]
+    """The command line of `python -m module args…` with this interpreter, through this module's guard."""
+    return [sys.executable, "-m", "meeting_server.runner", module, *args]
 
 
-def env() -> dict[str, str]:
+def env(starter_waits: bool = False) -> dict[str, str]:
     """The parent's environment with this checkout first on PYTHONPATH (no empty entry, which would mean the
-    child's working directory)."""
+    child's working directory), and who the child's parent is (`PARENT_ENV`)."""
     out = dict(os.environ)
     out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), out.get("PYTHONPATH")]))
+    # The native id is the OS thread's under eventlet too: every green thread shares the main one.
+    outlives = starter_waits or threading.get_native_id() == os.getpid()
+    out[PARENT_ENV] = f"{os.getpid()}:{int(outlives)}"
     return out
 
 
 def run(module: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m module args…` to its end (keyword arguments as for `subprocess.run`)."""
-    return subprocess.run(command(module, *args), env=env(), **kwargs)
+    return subprocess.run(command(module, *args), env=env(starter_waits=True), **kwargs)
 
 
 def start(module: str, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
     """Start `python -m module args…` and return it running (keyword arguments as for `subprocess.Popen`)."""
     return subprocess.Popen(command(module, *args), env=env(), **kwargs)
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send `sig` to this process when the thread that started it ends (prctl PR_SET_PDEATHSIG).
+    Linux only; elsewhere nothing happens. Also for a `preexec_fn` (office.py's LibreOffice box)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _guard() -> None:
+    """In the child, before its module runs: die with the parent named in PARENT_ENV (see the module's doc)."""
+    spec = os.environ.pop(PARENT_ENV, "")  # not handed on: a grandchild has a parent of its own
+    pid, _, outlives = spec.partition(":")
+    if not pid.isdigit():
+        return
+    parent = int(pid)
+    if outlives == "1":
+        die_with_parent()
+    if os.getppid() != parent:  # gone before the request above took effect
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    """Kill this process once `parent` is gone."""
+    try:
+        pidfd = os.pidfd_open(parent)
+    except (AttributeError, OSError):
+        pidfd = -1
+    if pidfd >= 0 and os.getppid() == parent:  # the pidfd is of our parent, not of a later process with its pid
+        select.select([pidfd], [], [])  # readable once the parent has exited
+    else:
+        while os.getppid() == parent:
+            threading.Event().wait(POLL_S)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _main() -> None:
+    """`python -m meeting_server.runner module args…`: guard, then run `module` as `python -m module args…`."""
+    import runpy
+
+    _guard()
+    module, *args = sys.argv[1:]
+    sys.argv[1:] = args
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,10 +1,12 @@
-"""Every child process of the package is started by meeting_server/runner.py and runs this checkout's code."""
+"""Every child process of the package is started by meeting_server/runner.py, runs this checkout's code and dies with
+the process that started it."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import meeting_server
 from meeting_server import runner
@@ -24,3 +26,118 @@ def test_no_launcher_builds_its_own_path() -> None:
     spelled = [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))
                if p.name != "runner.py" and re.search(r'PYTHONPATH|sys\.executable, "-m"', p.read_text("utf-8"))]
     assert spelled == []
+
+
+# --- every child dies with the server ----------------------------------------------------------------------------
+
+
+def _tree(root: int) -> dict[int, str]:
+    """The running processes below `root` (pid → command line), from /proc; zombies left out."""
+    parent: dict[int, int] = {}
+    cmdline: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parent[int(entry.name)], cmdline[int(entry.name)] = int(fields[1]), line
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in found:
+                found[child] = cmdline[child]
+                frontier.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_server_leaves_no_child_running(server_factory: Any) -> None:
+    """SIGKILL the server while an `offload` child builds the join cards of 500 delegates (about 12 s of PyMuPDF on
+    this machine): that child, the render workers and every other child of the server are gone within seconds,
+    not when their work is done."""
+    import signal
+    import threading
+    import time
+
+    import requests
+
+    srv = server_factory()
+    clerk = srv.bearer(srv.links["clerk"])
+    rows = [["Họ và tên", "Chức vụ"]] + [[f"Đại biểu số {i}", "Đại biểu HĐND xã"] for i in range(1, 501)]
+    r = requests.put(f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/participants", json={"rows": rows},
+                     headers=clerk, timeout=60)
+    assert r.status_code == 200, r.text
+
+    def cards() -> None:
+        try:
+            requests.get(f"{srv.url}/clerk/cards.pdf", headers=clerk, timeout=120)
+        except requests.RequestException:
+            pass  # the server is killed under it
+
+    threading.Thread(target=cards, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not any("meeting_server.offload" in line for line in _tree(srv.proc.pid).values()):
+        assert time.monotonic() < deadline, f"no offload child: {_tree(srv.proc.pid)}"
+        time.sleep(0.02)
+    time.sleep(1.0)  # well into the cards, past the child's start-up
+    below = _tree(srv.proc.pid)
+    assert any("meeting_server.documents.worker" in line for line in below.values()), below
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+    killed_at = time.monotonic()
+    while any(_running(pid) for pid in below):
+        left = {pid: line for pid, line in below.items() if _running(pid)}
+        assert time.monotonic() - killed_at < 3.0, f"left running 3 s after the server was killed: {left}"
+        time.sleep(0.05)
+    print(f"\n{len(below)} children of the killed server gone within {time.monotonic() - killed_at:.2f} s")
+
+
+PARENT = """
+import subprocess, sys, threading, time
+from meeting_server import runner
+
+started = []
+starter = threading.Thread(target=lambda: started.append(runner.start(
+    "http.server", "0", "--bind", "127.0.0.1", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+starter.start()
+starter.join()  # as a request thread of the threaded server: it ends, its child lives on
+print(started[0].pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_child_started_from_a_passing_thread_outlives_the_thread_not_the_process() -> None:
+    """The kernel's PR_SET_PDEATHSIG fires when the starting *thread* ends: a child started from a thread that
+    ends (a request thread) must not ask for it, and its watchdog ends it when the process dies."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
+                          env=runner.env()) as parent:
+        try:
+            assert parent.stdout is not None
+            child = int(parent.stdout.readline())
+            time.sleep(1.5)  # the child's start-up and guard are done; its starting thread ended long ago
+            assert _running(child), "the child died with the thread that started it"
+            parent.send_signal(signal.SIGKILL)
+            parent.wait(10)
+            killed_at = time.monotonic()
+            while _running(child):
+                assert time.monotonic() - killed_at < 3.0, "the child outlived its parent process"
+                time.sleep(0.05)
+        finally:
+            parent.kill()

@@ -462,11 +462,11 @@ class _Slot:
             pass
 
     def _spawn(self) -> None:
-        # The worker dies with the thread that starts it here (`--parent-pid`: it asks the kernel, then checks that
-        # its parent is still this process), so a killed server leaves no worker, nor the converter it runs.
+        # The worker dies with the server (runner.py: every child does), so a killed server leaves no worker, nor
+        # the converter it runs (which dies with the worker: convert.py).
         self.proc = runner.start(
             "meeting_server.documents.worker", "--memory-mb", str(self.pool.limits.worker_memory_mb),
-            "--nice", str(self.pool.nice), "--parent-pid", str(os.getpid()),
+            "--nice", str(self.pool.nice),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True
         )
         self.jobs_done = 0

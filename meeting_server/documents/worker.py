@@ -15,7 +15,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from meeting_server import office
 from meeting_server.documents import wire
 from meeting_server.documents.model import IngestError, Limits
 
@@ -27,14 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit, 0 for none")
     parser.add_argument("--nice", type=int, default=0, help="added scheduling niceness")
-    parser.add_argument("--parent-pid", type=int, default=0, help="die with this parent (the server)")
     args = parser.parse_args(argv)
-    if args.parent_pid:
-        # SIGKILL from the kernel when the server dies, however it dies; a parent already gone before the request
-        # took effect shows as another parent.
-        office.die_with_parent()
-        if os.getppid() != args.parent_pid:
-            return 0
+    # Started by runner.py, it dies with the server however the server dies (runner.py says how).
 
     # Keep the protocol on private descriptors and point fd 0/1 elsewhere: a library that prints to
     # stdout (MuPDF warnings, a stray print) must not corrupt a message, nor may soffice read our jobs.

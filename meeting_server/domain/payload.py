@@ -13,8 +13,8 @@ from typing import Any
 
 from meeting_server.domain.errors import N_, DomainError
 
-__all__ = ["INVALID", "MAX_DEPTH", "MAX_JSON_BYTES", "MAX_VALUES", "fields", "flag", "integer", "invalid",
-           "parse_json", "text", "too_large"]
+__all__ = ["INVALID", "MAX_DEPTH", "MAX_JSON_BYTES", "MAX_VALUES", "check_json", "fields", "flag", "integer",
+           "invalid", "not_json", "parse_json", "text", "too_large"]
 
 #: The largest JSON body any route takes: the minutes editor's autosave, the largest, sends the fields changed
 #: since the last save (each at most 20,000 characters, domain/limits.py); a 500-person roster as JSON is ~50 kB.
@@ -81,9 +81,10 @@ def too_large(size: int, limit: int = MAX_JSON_BYTES) -> DomainError:
                        params={"size": size // 1024, "limit": limit // 1024})
 
 
-def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH) -> Any:
-    """A JSON document of at most `max_bytes` and MAX_VALUES values, nested at most `max_depth` levels; anything else
-    a DomainError.
+def check_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a JSON text before it is decoded: over `max_bytes`, over MAX_VALUES values, or nested deeper than
+    `max_depth` levels (a DomainError each). Both skins' one check: `parse_json` for HTTP bodies, and every Socket.IO
+    frame's data (realtime/frames.py).
 
     The depth is measured on the brackets outside strings, innermost pairs removed one level per pass; every step
     is a bytes method (split, translate, replace), so the largest body costs a few milliseconds and no Python loop
@@ -101,12 +102,23 @@ def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = 
             break
         fewer = brackets.replace(b"[]", b"")
         if fewer == brackets:
-            raise invalid(N_("Dữ liệu gửi lên không phải JSON hợp lệ."))
+            raise not_json()
         brackets = fewer
     if brackets:
         raise DomainError("Dữ liệu gửi lên lồng nhau quá %(max)d tầng.", "payload.too_deep",
                           params={"max": max_depth})
+
+
+def not_json() -> DomainError:
+    """The refusal of a text that is not JSON."""
+    return invalid(N_("Dữ liệu gửi lên không phải JSON hợp lệ."))
+
+
+def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """A JSON document of at most `max_bytes` and MAX_VALUES values, nested at most `max_depth` levels (`check_json`,
+    before decoding it); anything else a DomainError."""
+    check_json(raw, max_bytes=max_bytes, max_depth=max_depth)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise invalid(N_("Dữ liệu gửi lên không phải JSON hợp lệ.")) from exc
+        raise not_json() from exc

@@ -100,6 +100,29 @@ def test_socketio_over_wss_carries_a_page_turn(srv: LiveServer, ca: TestCA) -> N
         phone.close()
 
 
+def test_mdns_advertises_https_with_the_public_name_and_doctor_finds_it(srv: LiveServer, ca: TestCA,
+                                                                        tmp_path: Path) -> None:
+    """The HTTPS server advertises `_https._tcp` on its port (on loopback, where the test server is bound), its TXT
+    record naming the certificate's name; nothing is advertised as `_http._tcp` on that port; doctor, told of the
+    certificate, looks for `_https._tcp` and finds it."""
+    from meeting_server import discovery
+
+    found = discovery.browse(["127.0.0.1"], timeout=8.0, service_type=discovery.HTTPS_SERVICE_TYPE)
+    ours = [info for info in found.values() if info["port"] == srv.port]
+    assert len(ours) == 1, found
+    assert ours[0]["properties"]["name"] == NAME and ours[0]["properties"]["path"] == "/"
+    plain = discovery.browse(["127.0.0.1"], timeout=3.0, service_type=discovery.SERVICE_TYPE)
+    assert not [info for info in plain.values() if info["port"] == srv.port], plain
+    checks = {c.name: c for c in run_checks(DoctorConfig(data_dir=tmp_path, host="127.0.0.1", port=srv.port,
+                                                         check_mdns=True, tls_cert=ca.fullchain, tls_key=ca.key,
+                                                         public_name=NAME, tls_roots=(ca.root,)))}
+    assert checks["mdns"].level == "ok" and "_https._tcp" in checks["mdns"].detail_vi, checks["mdns"]
+    # The same server looked for as plain HTTP is not found: the check follows the configuration.
+    plain_check = {c.name: c for c in run_checks(DoctorConfig(data_dir=tmp_path, host="127.0.0.1", port=srv.port,
+                                                              check_mdns=True))}["mdns"]
+    assert plain_check.level == "warn" and "_http._tcp" in plain_check.detail_en
+
+
 def test_a_client_that_does_not_trust_the_certificate_is_refused(srv: LiveServer) -> None:
     """Without the test root (the system's roots only), the TLS handshake fails: nothing is exchanged."""
     with pytest.raises(requests.exceptions.SSLError):
