@@ -73,6 +73,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     from meeting_server.domain.errors import DomainError
     from meeting_server.extensions import socketio
     from meeting_server.realtime import documents as live_documents
+    from meeting_server.realtime import voting as live_voting
     from meeting_server.services import backup, demo, documents, links, meetings
     from meeting_server.store import db
     from meeting_server.web.serving import http_protocol
@@ -105,6 +106,8 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         room_name = f"Phòng họp {m.council_name}" if m is not None else "Phòng họp HĐND"
     click.echo(banner(base, why, clerk_url, app.config["DATA_DIR"]))
     documents.pool(app)  # start the render workers now, not on the first upload
+    # Before serving: close the polls whose countdown ran out while the server was down, re-arm the others.
+    live_voting.resume(app)
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     advertiser = start_appliance(app, host, port, room_name)
