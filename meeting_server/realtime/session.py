@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import request, session
-from flask_socketio import emit, join_room
+from flask import current_app, request, session
+from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
+from meeting_server.i18n import in_language, translate
 from meeting_server.realtime import rooms
-from meeting_server.realtime.registry import connection_event, remember_token, socket_event
+from meeting_server.realtime.registry import CARD_REVOKED, connection_event, remember_token, socket_event
 from meeting_server.services import devices, meetings, snapshot, tokens
 from meeting_server.store import db
 
@@ -19,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 @connection_event("connect", authenticates="the join token of auth={'token': …} or of the session cookie, resolved "
-                                          "by services.tokens; refused (False) without a valid card")
+                                          "by services.tokens; refused (False) without a valid card, and with "
+                                          "auth.revoked for a revoked one")
 def on_connect(auth: dict[str, Any] | None = None) -> bool:
     """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card.
 
@@ -29,8 +32,14 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     token = token or session.get("tok")
     if not isinstance(token, str):
         return False
-    who = tokens.resolve_principal(db.session(), token)
-    if who is None:
+    try:
+        who = tokens.resolve(db.session(), token)
+    except tokens.TokenRevoked:
+        # Said apart from an unknown card, so that the page tells its person what to do and stops reconnecting.
+        with in_language(current_app._get_current_object(), session.get("lang")):  # type: ignore[attr-defined]
+            message = translate(CARD_REVOKED)
+        raise ConnectionRefusedError(message, {"code": "auth.revoked"}) from None
+    except DomainError:
         return False
     remember_token(request.sid, token, session.get("lang"))  # type: ignore[attr-defined]
     join_room(rooms.meeting(who.meeting_id))
