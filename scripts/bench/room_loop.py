@@ -154,35 +154,92 @@ class Healthz:
 
 class PatientPresenter(fo.RawPresenter):
     """fanout's raw presenter, waiting up to 10 minutes for an ack (a held loop must show as a long turn, not end
-    the bench)."""
+    the bench), and connecting again when the server dropped it (a loop held past the ping timeout does)."""
+
+    def __init__(self, url: str, token: str, document_id: int, pages: int, pid: int) -> None:
+        self.url, self.token, self.reconnects = url, token, 0
+        self.document_id, self.pages, self.pid, self.acks = document_id, pages, pid, 0
+        self._connect()
+
+    def _connect(self) -> None:
+        from websockets.sync.client import connect
+
+        for attempt in range(20):
+            try:
+                self.ws = connect(self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+                                  ping_interval=None, open_timeout=600)
+                assert str(self.ws.recv(timeout=600)).startswith("0")
+                self.ws.send("40" + json.dumps({"token": self.token}))
+                while not str(self.ws.recv(timeout=600)).startswith("40"):
+                    pass
+                return
+            except Exception as exc:  # the server refused or dropped the connection: try again, as a phone does
+                print(f"presenter: connection {attempt + 1} failed: {exc}", file=sys.stderr)
+                time.sleep(1.0)
+        raise SystemExit("the presenter could not connect in 20 attempts")
 
     def turn(self, i: int) -> tuple[int, float]:
-        self.acks += 1
-        head = f"43{self.acks}["
+        from websockets.exceptions import ConnectionClosed
+
         t = time.time()
-        self.ws.send(f"42{self.acks}" + json.dumps(["present", {"document_id": self.document_id,
-                                                               "page": 1 + i % self.pages}]))
-        while True:
-            msg = str(self.ws.recv(timeout=600))
-            if msg == "2":
-                self.ws.send("3")
-            elif msg.startswith(head):
-                ack = json.loads(msg[len(head) - 1:])[0]
-                assert ack.get("ok"), ack
-                return int(ack["seq"]), t
+        for _attempt in range(3):
+            self.acks += 1
+            head = f"43{self.acks}["
+            try:
+                self.ws.send(f"42{self.acks}" + json.dumps(["present", {"document_id": self.document_id,
+                                                                       "page": 1 + i % self.pages}]))
+                while True:
+                    msg = str(self.ws.recv(timeout=600))
+                    if msg == "2":
+                        self.ws.send("3")
+                    elif msg.startswith(head):
+                        ack = json.loads(msg[len(head) - 1:])[0]
+                        assert ack.get("ok"), ack
+                        return int(ack["seq"]), t
+            except (ConnectionClosed, OSError):
+                self.reconnects += 1
+                self._connect()
+        return -1, t  # a turn lost: not counted
 
 
 def page_turns(url: str, proc: subprocess.Popen[bytes], n: int, turns: int, tokens: list[str], chair: str,
-               doc_id: int, pages: int) -> dict[str, Any]:
-    """n phones connected, `turns` page turns 120 ms apart, /healthz polled throughout: fanout's figures + healthz."""
+               doc_id: int, pages: int, load: Any = None) -> dict[str, Any]:
+    """n phones and the presenter connected, then `load()` started (what must be in flight), then `turns` page
+    turns 120 ms apart with /healthz polled throughout: fanout.run_level's figures, and /healthz's."""
     presenter = PatientPresenter(url, chair, doc_id, pages, proc.pid)
+    g = fo.Clients("raw", url, n, tokens)
     try:
+        g.wait_ready()
+        time.sleep(1.0)
+        if load is not None:
+            load()
+            time.sleep(1.0)
         probe = Healthz(url)
-        res = fo.run_level(n, turns, tokens, [("raw", url, presenter)])[0]
-        res["healthz"] = probe.stop()
+        emitted: dict[int, float] = {}
+        stolen: dict[int, int] = {}
+        machine = [0] * 8
+        last = fo.cpu_times()
+        for i in range(turns):
+            seq, t_emit = presenter.turn(i)
+            if seq >= 0:
+                emitted[seq] = t_emit
+            time.sleep(0.12)
+            now = fo.cpu_times()
+            delta = [b - a for a, b in zip(last, now, strict=True)]
+            machine = [x + d for x, d in zip(machine, delta, strict=True)]
+            stolen[seq] = delta[7]
+            last = now
+        health = probe.stop()
+        time.sleep(1.0)
     finally:
         presenter.close()
-    return res
+        got = g.finish()
+    warm = set(sorted(emitted)[3:])
+    health["presenter_reconnects"] = presenter.reconnects
+    e2r = [(recv - emitted[seq]) * 1000 for seq, _ts, recv in got if seq in warm]
+    return {"n": n, "connected": g.connected, "received": len(e2r), "expected": g.connected * len(warm),
+            "p50": fo.pct(e2r, 50), "p99": fo.pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
+            "steal": fo.steal_pct(machine), "healthz": health}
 
 
 def turn_row(label: str, r: dict[str, Any], base: dict[str, Any] | None) -> str:
@@ -191,11 +248,12 @@ def turn_row(label: str, r: dict[str, Any], base: dict[str, Any] | None) -> str:
     hratio = f"{h['p99'] / base['healthz']['p99']:.2f}×" if base else "1 (floor)"
     return (f"| {label} | {r['connected']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
             f"{ratio} | {r['max']:.0f} ms | {h['p50']:.1f} ms | {h['p99']:.1f} ms | {hratio} | {h['max']:.0f} ms | "
-            f"{h['errors']}/{h['n']} | {r['steal']:.1f}% |")
+            f"{h['errors']}/{h['n']} | {h.get('presenter_reconnects', 0)} | {r['steal']:.1f}% |")
 
 
 TURN_HEAD = ("| run | phones | received/expected | page turn p50 | p99 | p99 ÷ floor | max | /healthz p50 | p99 | "
-             "p99 ÷ floor | max | /healthz failed | CPU steal |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "p99 ÷ floor | max | /healthz failed | presenter dropped | CPU steal |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def machine_note() -> str:
@@ -334,6 +392,25 @@ class Repeat:
                 f"{'; ' if outs else ''}longest {longest:.1f} s)")
 
 
+def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int) -> dict[str, Any]:
+    """Start what must be in flight: two hanging DOCX uploads (they are accepted at once and convert in the
+    background), the roster bomb PUT again and again, 12 clients each posting to /verify again and again."""
+    import requests
+
+    docx_ids: list[Any] = []
+    for tag in ("to-trinh-a", "to-trinh-b"):
+        r = requests.post(f"{url}/api/v1/meetings/{m}/documents", headers=clerk, timeout=600,
+                          files={"file": (f"{tag}.docx", hanging_docx(pit_port, tag))})
+        docx_ids.append(r.json().get("id") if r.ok else f"HTTP {r.status_code}")
+    xlsx = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    bombs = Repeat(lambda: requests.put(f"{url}/api/v1/meetings/{m}/participants", data=bomb,
+                                        headers=dict(clerk, **xlsx), timeout=600).status_code)
+    verifies = [Repeat(lambda: requests.post(f"{url}/verify", files={"file": ("bien-ban.pdf", pdf)},
+                                             headers={"Accept": "application/json"}, timeout=600).status_code)
+                for _ in range(12)]
+    return {"bombs": bombs, "docx": docx_ids, "verifies": verifies}
+
+
 def inflight(args: argparse.Namespace) -> list[str]:
     import requests
 
@@ -356,21 +433,15 @@ def inflight(args: argparse.Namespace) -> list[str]:
 
             print("inflight: XLSX bomb, 2 hanging DOCX, 12 /verify in flight", file=sys.stderr)
             m = lk["meeting_id"]
-            bombs = Repeat(lambda: requests.put(f"{url}/api/v1/meetings/{m}/participants", data=bomb, headers=dict(
-                clerk, **{"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
-                timeout=600).status_code)
-            docx_ids = []
-            for tag in ("to-trinh-a", "to-trinh-b"):
-                r = requests.post(f"{url}/api/v1/meetings/{m}/documents", headers=clerk, timeout=600, files={
-                    "file": (f"{tag}.docx", hanging_docx(pit.getsockname()[1], tag))})
-                docx_ids.append(r.json().get("id") if r.ok else f"HTTP {r.status_code}")
-            verifies = [Repeat(lambda: requests.post(f"{url}/verify", files={"file": ("bien-ban.pdf", pdf_bytes)},
-                                                     headers={"Accept": "application/json"},
-                                                     timeout=600).status_code) for _ in range(12)]
-            time.sleep(1.0)
+            pending: dict[str, Any] = {}
+
+            def in_flight() -> None:
+                pending.update(in_flight_load(url, m, clerk, bomb, pdf_bytes, pit.getsockname()[1]))
+
             t_in = time.monotonic()
-            loaded = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages)
+            loaded = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages, in_flight)
             window = time.monotonic() - t_in
+            bombs, docx_ids, verifies = pending["bombs"], pending["docx"], pending["verifies"]
             docs = []
             for d in docx_ids:
                 if isinstance(d, int):
@@ -386,9 +457,10 @@ def inflight(args: argparse.Namespace) -> list[str]:
             out.append("")
             out.append(f"- XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants, one after "
                        f"the other: {bombs.summary()}")
+            said = [v.summary() for v in verifies]
             out.append(f"- /verify: 12 clients, each one upload after the other of a {len(pdf_bytes) / 1e6:.1f} MB "
-                       f"PDF: " + "; ".join(v.summary() for v in verifies[:1]) + " (first client; all: "
-                       f"{sum(len(v.done) for v in verifies)} finished)")
+                       f"PDF: first client {said[0]}; all: {sum(v.started for v in verifies)} started, "
+                       f"{sum(len(v.done) for v in verifies)} finished")
             out.append(f"- DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
                        f"{', '.join(docs)}; connections the tarpit received: {len(held)}")
             out.append(f"- server RSS at the end {fo.rss_mb(proc.pid):.0f} MB (+{fo.children_rss_mb(proc.pid):.0f} MB "
