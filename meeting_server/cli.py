@@ -103,6 +103,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     from meeting_server.domain.errors import DomainError
     from meeting_server.extensions import socketio
     from meeting_server.realtime import documents as live_documents
+    from meeting_server.realtime import voting as live_voting
     from meeting_server.services import backup, demo, documents, links, meetings
     from meeting_server.store import db
     from meeting_server.web.serving import http_protocol
@@ -154,6 +155,8 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     if killed := documents.reap_converters(app):
         click.echo(f"Đã dừng {killed} tiến trình LibreOffice còn sót từ lần chạy trước "
                    f"({killed} LibreOffice processes left by the previous run killed).")
+    # Before serving: close the polls whose countdown ran out while the server was down, re-arm the others.
+    live_voting.resume(app)
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     # A name or URL given by hand stays in the cards when the box's address changes (the hotspot's DNS follows).

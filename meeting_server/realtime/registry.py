@@ -126,6 +126,26 @@ def _disk_fault_or_raise(exc: Exception) -> DomainError:
     return fault
 
 
+#: What a page whose card was revoked shows, and stops reconnecting (the `revoked` event, the refused connect).
+CARD_REVOKED = N_("Thẻ của bạn đã bị thu hồi. Hãy gặp thư ký để nhận thẻ mới.")
+
+#: What every ack says when a handler raised something other than a refusal (a fault of the server or its disk).
+SERVER_ERROR = N_("Máy chủ gặp lỗi khi thực hiện thao tác này. Hãy thử lại; nếu vẫn lỗi, hãy báo cho thư ký.")
+
+
+def server_error(name: str, sid: str | None) -> dict[str, Any]:
+    """The ack of an event whose handler raised an unexpected exception: the phone is answered (a button waiting
+    for its ack would otherwise wait forever), and the traceback goes to the server's log. Called from within the
+    `except` block, so `log.exception` has the traceback."""
+    log.exception("Socket.IO event %r failed (sid=%s)", name, sid)
+    try:
+        text = say(sid, SERVER_ERROR)
+    except Exception:  # the failure may be in what `say` needs (the connection's session): answer in Vietnamese
+        log.exception("Socket.IO event %r: the error message could not be translated", name)
+        text = SERVER_ERROR
+    return {"ok": False, "code": "server.error", "error": text, "message": text}
+
+
 def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler], Handler]:
     """Declare a Socket.IO event: who may send it; its return value is the ack."""
 
@@ -262,7 +282,7 @@ def disconnect_participant(participant_id: int) -> None:
     room = rooms.participant(participant_id)
     sids = [sid for sid, _eio in socketio.server.manager.get_participants("/", room)]
     for sid in sids:
-        socketio.server.emit("revoked", {}, to=sid)
+        socketio.server.emit("revoked", {"code": "auth.revoked", "message": say(sid, CARD_REVOKED)}, to=sid)
         socketio.server.disconnect(sid)
 
 
@@ -280,18 +300,35 @@ def disconnect_session(session: str) -> None:
 
 def register(socketio: SocketIO) -> None:
     """Bind every declared event to the SocketIO object (lean ones straight to python-socketio), and the
-    connection events. Nothing else binds a Socket.IO handler (tests/realtime/test_registry.py)."""
+    connection events. Nothing else binds a Socket.IO handler (tests/realtime/test_registry.py).
+
+    Every event answers: whatever its handler raises beyond a refusal becomes the `server_error` ack, here in one
+    place for all three kinds of event."""
     for name, (_how, handler) in CONNECTION.items():
         socketio.on_event(name, handler)
     for name, (perm, handler) in EVENTS.items():
         if name in LEAN:
-            socketio.server.on(name, _declared(_lean_binding(handler), name, perm), namespace="/")
+            socketio.server.on(name, _declared(_lean_binding(name, handler), name, perm), namespace="/")
         else:
-            socketio.on_event(name, handler)
+            socketio.on_event(name, _declared(_answering(name, handler), name, perm))
 
 
-def _lean_binding(handler: Handler) -> Handler:
+def _answering(name: str, handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def bound(*args: Any) -> Any:
+        try:
+            return handler(*args)
+        except Exception:
+            return server_error(name, getattr(request, "sid", None))
+
+    return bound
+
+
+def _lean_binding(name: str, handler: Handler) -> Handler:
     def bound(sid: str, data: Any = None) -> Any:
-        return handler(sid, connection_token(sid), data)
+        try:
+            return handler(sid, connection_token(sid), data)
+        except Exception:
+            return server_error(name, sid)
 
     return bound

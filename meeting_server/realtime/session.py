@@ -8,12 +8,19 @@ from typing import Any
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.extensions import socketio
-from meeting_server.i18n import localized
+from meeting_server.i18n import in_language, localized, translate
 from meeting_server.realtime import rooms
-from meeting_server.realtime.registry import connection_event, connection_session, remember_token, socket_event
+from meeting_server.realtime.registry import (
+    CARD_REVOKED,
+    connection_event,
+    connection_session,
+    remember_token,
+    socket_event,
+)
 from meeting_server.services import devices, meetings, snapshot, tokens
 from meeting_server.store import db
 
@@ -22,7 +29,8 @@ log = logging.getLogger(__name__)
 
 @connection_event("connect", authenticates="the join token of auth={'token': …}, else the session id of the cookie, "
                                           "resolved by services.tokens.identify (wrong ones counted per address); "
-                                          "refused without a valid card")
+                                          "refused without a valid card: auth.revoked for a revoked token, "
+                                          "auth.session_ended for a session that ended")
 def on_connect(auth: dict[str, Any] | None = None) -> bool:
     """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card, and with
     `{"code": "auth.too_many_attempts"}` after a pause when its address sent too many wrong ones.
@@ -42,6 +50,8 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
         socketio.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
         raise ConnectionRefusedError(localized(err), {"code": err.code, "message": localized(err)}) from None
     if found is None:
+        _refuse_for_good(token)
+        return False
         return False
     who = found.who
     remember_token(request.sid, found.token, session.get("lang"), found.session)  # type: ignore[attr-defined]
@@ -55,6 +65,23 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     _send_state(who)
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
+
+
+def _refuse_for_good(token: str | None) -> None:
+    """A credential that will never work again is refused with its own code, so that the page says what to do and
+    stops reconnecting instead of "reconnecting…" forever: a revoked card's token (auth.revoked), or a cookie's
+    session that ended (logout, the card revoked, a day unused: auth.session_ended). An unknown token just fails."""
+    with in_language(current_app._get_current_object(), session.get("lang")):  # type: ignore[attr-defined]
+        if token is None:
+            message = translate(tokens.ENDED)
+            raise ConnectionRefusedError(message, {"code": "auth.session_ended", "message": message})
+        try:
+            tokens.resolve(db.session(), token)
+        except tokens.TokenRevoked:
+            message = translate(CARD_REVOKED)
+            raise ConnectionRefusedError(message, {"code": "auth.revoked", "message": message}) from None
+        except DomainError:
+            return
 
 
 def _send_state(who: Principal) -> None:

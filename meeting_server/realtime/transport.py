@@ -6,14 +6,29 @@ the app broadcasts (so a Redis message queue between several server processes wo
 - `send_frames_directly`: a broadcast's frames are written to every phone's socket from the emitting green thread,
   instead of being queued for one writer green thread per phone.
 And one cost a phone can impose on the loop: `unmask_at_c_speed` (a phone's frame unmasked one byte at a time).
+
+And one bound the stock stack lacks: a phone that stops reading its socket is hung up (`_hang_up`), when more than
+`MAX_QUEUED` packets wait for it, or when engineio has given it up (ping timeout) and its writer is still stuck
+behind the unread bytes `CLOSED_GRACE_S` later. Stock engineio queues without bound for it, and once it gives it up
+leaves its TCP connection, its two green threads and what they hold open until the kernel gives up (minutes, or
+never while the phone's TCP stack still acknowledges).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: Packets that may wait for one phone (behind what its socket has not taken) before it is hung up: a page turn is
+#: one packet, a `state` one or two; 1024 is many minutes of a sitting, far more than a phone that reads ever has
+#: waiting, and at most a few MB for one phone (tests lower it on the sender: `_DirectFrames.max_queued`).
+MAX_QUEUED = 1024
+#: Seconds a connection engineio has closed (a phone silent past the ping timeout) may take to finish, before its
+#: TCP connection is shut down under the green threads stuck on it.
+CLOSED_GRACE_S = 5.0
 
 
 def without_websocket_compression(wsgi_app: Any) -> Any:
@@ -101,15 +116,47 @@ def _recording(base: type) -> type:
             def keep(ws: Any) -> Any:
                 if owner is not None and _writable_directly(ws):
                     owner.direct_ws = ws
+                    _hang_up_when_stuck(owner, ws)
                 try:
                     return handler(ws)
                 finally:
                     if owner is not None:
                         owner.direct_ws = None
+                        owner.ws_done = True
 
             super().__init__(keep, server)
 
     return RecordingWebSocketWSGI
+
+
+def _hang_up(ws: Any, why: str) -> None:
+    """Shut the phone's TCP connection down: the green threads blocked on it (a writer in `sendall`, the reader in
+    `recv`) wake up with an error or the end of the stream, and engineio closes the connection the usual way (the
+    phone, if it still runs, reconnects and gets a fresh `state`)."""
+    log.warning("hanging up a phone that does not read its socket (%s)", why)
+    try:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already gone
+        pass
+
+
+def _hang_up_when_stuck(owner: Any, ws: Any) -> None:
+    """When engineio closes this connection (its `close`, e.g. at the ping timeout), give its handler
+    `CLOSED_GRACE_S` to end, then hang up: a writer stuck behind unread bytes would otherwise never end."""
+    close = owner.close
+
+    def closing(*args: Any, **kwargs: Any) -> Any:
+        import eventlet
+
+        def later() -> None:
+            if not getattr(owner, "ws_done", False):
+                _hang_up(ws, "still connected after engineio closed it")
+
+        eventlet.spawn_after(CLOSED_GRACE_S, later)
+        owner.close = close  # once
+        return close(*args, **kwargs)
+
+    owner.close = closing
 
 
 def _writable_directly(ws: Any) -> bool:
@@ -134,6 +181,8 @@ class _DirectFrames:
         self.direct = 0
         self.partial = 0
         self.queued = 0
+        self.dropped = 0  # phones hung up because too much waited for them
+        self.max_queued = MAX_QUEUED
         self._pkt: Any = None
         self._frame = b""
 
@@ -171,7 +220,15 @@ class _DirectFrames:
         return None
 
     def _queue(self, eio_sid: str, pkt: Any) -> None:
-        """The stock way: engineio's per-phone queue and writer."""
+        """The stock way: engineio's per-phone queue and writer; a phone with `max_queued` packets waiting already
+        is hung up instead (it stopped reading: the queue would grow for as long as the sitting lasts)."""
+        s = self.eio.sockets.get(eio_sid)
+        ws = getattr(s, "direct_ws", None)
+        if ws is not None and s.queue.qsize() >= self.max_queued:
+            self.dropped += 1
+            s.direct_ws = None  # hung up once; what follows goes the stock way until engineio has closed it
+            _hang_up(ws, f"{self.max_queued} packets waiting")
+            return
         self.queued += 1
         self.stock(eio_sid, pkt)
 

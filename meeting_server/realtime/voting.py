@@ -249,15 +249,16 @@ def schedule_close(app: Flask, poll_id: int) -> None:
     _socketio().start_background_task(task)
 
 
-def close_expired(app: Flask) -> list[int]:
-    """Close every open poll whose countdown is over and tell the screens; returns the poll ids."""
+def close_expired(app: Flask, *, at_start: bool = False) -> list[int]:
+    """Close every open poll whose countdown is over and tell the screens; returns the poll ids. `at_start`: the
+    server is starting, so those deadlines passed while it was down (the audit entry says so)."""
     closed = []
     with app.app_context(), db.standalone_session(app) as s:
         for p in voting.expired(s):
             m = s.get(Meeting, p.meeting_id)
             assert m is not None
             try:
-                change = voting.close(s, m, p, "countdown")
+                change = voting.close(s, m, p, "countdown", at_start=at_start)
             except DomainError as err:
                 log.error("poll %s could not be closed at its deadline: %s", p.id, err.code)
                 continue
@@ -268,11 +269,14 @@ def close_expired(app: Flask) -> list[int]:
 
 
 def resume(app: Flask) -> None:
-    """At start: close polls whose deadline passed while the server was down; re-arm the other timers."""
+    """At start, before the server serves (`serve`): close polls whose deadline passed while the server was down,
+    and re-arm the countdown of every other open poll, so a poll closes at its deadline whether or not anyone
+    makes a request after a restart."""
     if app.extensions.get("voting_resumed"):
         return
     app.extensions["voting_resumed"] = True
-    close_expired(app)
+    for poll_id in close_expired(app, at_start=True):
+        log.info("poll %s: its countdown ran out while the server was down; closed at start", poll_id)
     from meeting_server.services import devices
 
     with app.app_context(), db.standalone_session(app) as s:

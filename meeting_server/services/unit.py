@@ -129,6 +129,11 @@ def of_work(s: Session) -> Iterator[Session]:
             raise
 
 
+def nested(s: Session) -> bool:
+    """Whether `s` is inside a unit of work now (a write made here would be committed with that unit's)."""
+    return bool(s.info.get(_DEPTH, 0))
+
+
 def commit(s: Session) -> None:
     """End a unit of work that needed no block (a read that created a row on first use)."""
     s.commit()

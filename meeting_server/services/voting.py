@@ -281,11 +281,14 @@ def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None
     return _changed(m, p, "opened")
 
 
-def close(s: Session, m: Meeting, p: Poll, actor: str) -> Change:
+def close(s: Session, m: Meeting, p: Poll, actor: str, *, at_start: bool = False) -> Change:
     """Close an open poll (the chair, or "countdown"), count it and keep the result; then empty the write-ahead
-    log of its casts (`checkpoint_after_close`). The caller backs the database up (`backup.backup_now`)."""
+    log of its casts (`checkpoint_after_close`). The caller backs the database up (`backup.backup_now`).
+
+    `at_start`: the countdown ran out while the server was down, and the poll is closed as the server starts; the
+    audit entry says so, with the deadline it missed (ballots after that deadline were refused all the same)."""
     with unit.of_work(s):
-        _close(s, m, p, actor)
+        _close(s, m, p, actor, at_start=at_start)
     checkpoint_after_close(s)
     s.commit()  # the checkpoint's own (empty) transaction
     return _changed(m, p, "closed")
@@ -449,8 +452,9 @@ def compute_result(s: Session, m: Meeting, p: Poll) -> dict[str, Any]:
     return dict(result.to_dict(), lines=result.lines_vi(m.council_level))
 
 
-def _close(s: Session, m: Meeting, p: Poll, actor: str) -> None:
+def _close(s: Session, m: Meeting, p: Poll, actor: str, *, at_start: bool = False) -> None:
     """Close an open poll (the chair, or "countdown"), count it and keep the result."""
+    deadline = p.ends_at
     p.state = str(rules.close_poll(rules.PollState(p.state)))
     _add_arrivals(s, p)
     p.closed_at = utcnow()
@@ -459,7 +463,10 @@ def _close(s: Session, m: Meeting, p: Poll, actor: str) -> None:
     if rules.PollKind(p.kind).is_secret:
         reshuffle_secret_ballots(s, p)
     unit.bump(m)
-    audit.record(s, m.id, "vote.closed", actor, {"poll_id": p.id, "result": _audit_result(p.result)})
+    detail: dict[str, Any] = {"poll_id": p.id, "result": _audit_result(p.result)}
+    if at_start and deadline is not None:
+        detail.update(closed_at_start=True, deadline=deadline.isoformat())
+    audit.record(s, m.id, "vote.closed", actor, detail)
 
 
 def _audit_result(result: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ def healthz() -> Any:
     body: dict[str, Any] = {"status": "ok", "version": __version__}
     frames = getattr(getattr(socketio, "server", None), "_direct_frames", None)
     if frames is not None:
-        body["websocket_frames"] = {"direct": frames.direct, "partial": frames.partial, "queued": frames.queued}
+        body["websocket_frames"] = {"direct": frames.direct, "partial": frames.partial, "queued": frames.queued,
+                                  "dropped": frames.dropped}
     return jsonify(body)
 
 

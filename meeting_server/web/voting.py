@@ -28,14 +28,6 @@ def _csrf_for_cookie_clients() -> None:
         csrf.protect()
 
 
-@bp.before_app_request
-def _resume_once() -> None:
-    """On the first request after a start: close polls whose countdown ran out while the server was down."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not app.extensions.get("voting_resumed"):
-        live.resume(app)
-
-
 def _poll(poll_id: int) -> tuple[Meeting, Poll]:
     who = principal()
     s = db.session()

@@ -255,7 +255,7 @@
   function present(docId, n, extra) {
     var data = { document_id: docId, page: n };
     if (extra) Object.keys(extra).forEach(function (k) { data[k] = extra[k]; });
-    socket.emit("present", data, ack);
+    Live.send("present", data, ack);
   }
 
   if ($("documents")) {
@@ -307,11 +307,11 @@
       else if (a === "present" && d) { follow = true; present(view.doc, view.page); }
       else if (a === "present-next" && d) { follow = true; present(view.doc, Math.min(d.page_count, view.page + 1)); }
       else if (a === "present-prev" && d) { follow = true; present(view.doc, Math.max(1, view.page - 1)); }
-      else if (a === "present-stop") { socket.emit("present", { document_id: null }, ack); }
+      else if (a === "present-stop") { Live.send("present", { document_id: null }, ack, t); }
       else if (a === "grant") {
         var pid = Number($("doc-grant-who").value);
-        if (pid) socket.emit("present.grant", { participant_id: pid }, ack);
-      } else if (a === "revoke") { socket.emit("present.grant", { participant_id: null }, ack); }
+        if (pid) Live.send("present.grant", { participant_id: pid }, ack, t);
+      } else if (a === "revoke") { Live.send("present.grant", { participant_id: null }, ack, t); }
     });
     $("doc-projector").addEventListener("change", function () {
       if (view.doc !== null) present(view.doc, view.page, { projector: this.checked });

@@ -34,7 +34,15 @@
   // The server sends a full `state` on every (re)connect, so nothing needs asking for here.
   socket.on("connect", function () { connection(true); });
   socket.on("disconnect", function () { connection(false); });
-  socket.on("connect_error", function () { connection(false); });
+  socket.on("connect_error", function (err) {
+    // A revoked card, or a session that ended (logout, revocation, a day unused), is refused with its own code:
+    // say so and stop, instead of "reconnecting…" forever.
+    var code = err && err.data && err.data.code;
+    if (code === "auth.revoked" || code === "auth.session_ended") cardRevoked(err.message);
+    else connection(false);
+  });
+  // Sent to this card's open screens when the clerk revokes it, just before the server hangs up.
+  socket.on("revoked", function (p) { cardRevoked(p && p.message); });
   socket.on("state", function (s) {
     if (s.seq < state.seq) return;
     // A role room's snapshot has no `me`: keep ours. One sent to this card alone (on connect, after `sync`, or
@@ -49,7 +57,23 @@
     render();
   });
 
+  var revoked = false;
+
+  function cardRevoked(message) {
+    if (revoked) return;
+    revoked = true;
+    socket.io.reconnection(false);
+    socket.disconnect();
+    var text = message || I.revoked;
+    bind("connection").forEach(function (e) { e.textContent = text; e.classList.add("offline"); });
+    var notice = el("p", { "class": "flash flash-error", role: "alert", "data-revoked": "" }, text);
+    var main = $("main") || document.body;
+    main.insertBefore(notice, main.firstChild);
+    document.body.setAttribute("data-revoked", "");
+  }
+
   function connection(ok) {
+    if (revoked) return;
     bind("connection").forEach(function (e) {
       e.textContent = ok ? I.online : I.offline;
       e.classList.toggle("offline", !ok);
@@ -152,19 +176,38 @@
     if (res && res.ok === false) alert(res.error);
   }
 
+  // Every action the page sends goes through here: `done` always gets an answer, never waits forever. The
+  // server answers every event, a fault of its own too ({ok: false, code: "server.error", error}); no answer within
+  // `waitMs` (a connection lost on the way) is answered here with a message of its own. A button given as
+  // `button` is marked busy (aria-busy, disabled) until the answer, and carries a failure's message (data-error,
+  // title) besides what `done` shows (by default an alert).
+  function send(name, data, done, button, waitMs) {
+    if (revoked) { (done || ack)({ ok: false, code: "auth.revoked", error: I.revoked }); return; }
+    if (button) { button.disabled = true; button.setAttribute("aria-busy", "true"); button.removeAttribute("data-error"); }
+    socket.timeout(waitMs || 15000).emit(name, data === undefined ? {} : data, function (err, res) {
+      if (err || !res) res = { ok: false, code: "no_answer", error: I.no_answer };
+      if (button) {
+        button.disabled = false; button.removeAttribute("aria-busy");
+        if (res.ok === false) { button.setAttribute("data-error", res.error); button.title = res.error; }
+      }
+      if (res.code === "auth.revoked") { cardRevoked(I.revoked); return; }
+      (done || ack)(res);
+    });
+  }
+
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest("button"); if (!t) return;
-    if (t.dataset.goto) { socket.emit("agenda.set_current", { item_id: Number(t.dataset.goto) }, ack); }
-    else if (t.dataset.action === "status") { setStatus(t.dataset.status, false); }
+    if (t.dataset.goto) { send("agenda.set_current", { item_id: Number(t.dataset.goto) }, ack, t); }
+    else if (t.dataset.action === "status") { setStatus(t.dataset.status, false, t); }
     else if (t.dataset.mark) { mark(Number(t.dataset.pid), t.dataset.mark); }
   });
 
-  function setStatus(status, belowQuorumOk) {
-    socket.emit("meeting.set_status", { status: status, below_quorum_ok: belowQuorumOk }, function (res) {
+  function setStatus(status, belowQuorumOk, button) {
+    send("meeting.set_status", { status: status, below_quorum_ok: belowQuorumOk }, function (res) {
       // Too few delegates present: the server says how many; the chair opens anyway only if they confirm.
-      if (res && res.code === "meeting.below_quorum") { if (confirm(res.error)) setStatus(status, true); return; }
+      if (res && res.code === "meeting.below_quorum") { if (confirm(res.error)) setStatus(status, true, button); return; }
       ack(res);
-    });
+    }, button);
   }
 
   function mark(pid, status) {
@@ -185,7 +228,7 @@
   function emitLocal(name, data) { (listeners[name] || []).forEach(function (fn) { fn(data); }); }
 
   window.Live = {
-    socket: socket, I: I, el: el, fmt: fmt,
+    socket: socket, I: I, el: el, fmt: fmt, send: send, ack: ack,
     state: function () { return state; },
     on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
     applySeq: applySeq

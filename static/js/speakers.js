@@ -44,7 +44,7 @@
   function send(event, payload) {
     if (busy) return;
     busy = true;
-    Live.socket.emit(event, payload || {}, function (res) {
+    Live.send(event, payload || {}, function (res) {
       busy = false;
       message = res && res.ok === false ? res.error : "";
       render();

@@ -13,6 +13,7 @@ eventlet.monkey_patch()
 
 import json  # noqa: E402
 import socket  # noqa: E402
+import sys  # noqa: E402
 
 import socketio  # noqa: E402
 from engineio import packet as eio_packet  # noqa: E402
@@ -78,6 +79,9 @@ def reader(sock: socket.socket, got: list[str], want: int) -> None:
 def main() -> None:
     server = socketio.Server(async_mode="eventlet")
     installed = send_frames_directly(server)
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if limit:  # a phone with more than `limit` packets waiting is hung up
+        server._direct_frames.max_queued = limit
     healthy = phone(server, "healthy", small=False)
     stalled = phone(server, "stalled", small=True)
     got_healthy: list[str] = []
@@ -90,12 +94,15 @@ def main() -> None:
             server._send_eio_packet(sid, pkt)  # what Manager.emit calls for each recipient
         if i % 50 == 25:
             for sid in ("healthy", "stalled"):
-                server.eio.sockets[sid].send(eio_packet.Packet(eio_packet.PING))  # engineio's own, queued
+                if sid in server.eio.sockets:  # not once the stalled phone is hung up
+                    server.eio.sockets[sid].send(eio_packet.Packet(eio_packet.PING))  # engineio's own, queued
         eventlet.sleep(0)
     with eventlet.Timeout(20, False):
         r1.wait()
     healthy_before_stalled_read = sum(m.startswith("4") for m in got_healthy)
-    stalled_queue = server.eio.sockets["stalled"].queue.qsize()
+    stalled_socket = server.eio.sockets.get("stalled")
+    stalled_queue = stalled_socket.queue.qsize() if stalled_socket is not None else -1
+    eventlet.sleep(0.5)  # a hung-up phone's engineio connection ends
     r2 = eventlet.spawn(reader, stalled, got_stalled, N)
     with eventlet.Timeout(20, False):
         r2.wait()
@@ -109,6 +116,8 @@ def main() -> None:
         "direct": frames.direct,
         "partial": frames.partial,
         "queued": frames.queued,
+        "dropped": frames.dropped,
+        "stalled_still_known": "stalled" in server.eio.sockets,
     }))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import socketio
@@ -48,3 +50,64 @@ class Screen:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+class HealthzWatch:
+    """Polls `/healthz` from a thread while something else happens, and keeps the worst latency (COMMON: the
+    room's loop must answer within 100 ms throughout)."""
+
+    def __init__(self, url: str, every: float = 0.05) -> None:
+        import threading
+
+        import requests
+
+        self.worst = 0.0
+        self.failures = 0
+        self.times: list[float] = []
+        self._stop = threading.Event()
+        self._session = requests.Session()
+
+        def run() -> None:
+            self._session.get(url + "/healthz", timeout=5)  # the connection is opened outside what is measured
+            self._ready.set()
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    ok = self._session.get(url + "/healthz", timeout=5).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                self.times.append(time.perf_counter() - t0)
+                self.worst = max(self.worst, self.times[-1])
+                self.failures += not ok
+                self._stop.wait(every)
+
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def stop(self) -> float:
+        """Stop polling; the worst latency in seconds."""
+        self._stop.set()
+        self._thread.join(10)
+        self._session.close()
+        return self.worst
+
+
+@contextmanager
+def meeting_writes_fail(data_dir: Any) -> Iterator[None]:
+    """A real fault of the database under a running server: every write to the `meeting` row fails with an
+    unexpected (non-domain) error, as a damaged or failing disk would, through a trigger added by another SQLite
+    connection (the server's connections see the schema change at their next statement). Removed on leaving."""
+    import sqlite3
+
+    db = sqlite3.connect(str(data_dir / "meeting.db"), timeout=30)
+    try:
+        db.execute("CREATE TRIGGER test_fault BEFORE UPDATE ON meeting BEGIN "
+                   "SELECT RAISE(ABORT, 'injected fault: the meeting row cannot be written'); END")
+        db.commit()
+        yield
+    finally:
+        db.execute("DROP TRIGGER IF EXISTS test_fault")
+        db.commit()
+        db.close()

@@ -172,8 +172,17 @@ def test_revoked_card_stops_at_once(live_server: LiveServer) -> None:
         r = clerk.post(f"{srv.url}/clerk/participants/{d['participant_id']}/reissue",
                        data={"csrf_token": csrf}, timeout=10)
         assert r.status_code == 200
-        # The old card's live connection is told and hung up; the old QR shows a clear page.
-        screen.wait("revoked")
+        # The old card's live connection is told what to do and hung up; the old QR shows a clear page.
+        assert screen.wait("revoked") == {"code": "auth.revoked",
+                                          "message": "Thẻ của bạn đã bị thu hồi. Hãy gặp thư ký để nhận thẻ mới."}
+        # Connecting again with it is refused with the same code (a page then stops reconnecting: static/js/live.js).
+        refused = socketio.Client(reconnection=False)
+        got: list[Any] = []
+        refused.on("connect_error", lambda data: got.append(data))
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            refused.connect(srv.url, auth={"token": srv.token(d["url"])}, transports=["websocket"], wait_timeout=10)
+        assert got == [{"message": "Thẻ của bạn đã bị thu hồi. Hãy gặp thư ký để nhận thẻ mới.",
+                        "data": {"code": "auth.revoked"}}]
         old = requests.get(srv.local(d["url"]), timeout=10)
         assert old.status_code == 410 and "đã bị thu hồi" in old.text
         new_links = srv.refresh_links()

@@ -23,9 +23,9 @@ from tests.realtime.helpers import Screen
 SCRIPT = Path(__file__).with_name("direct_frames_script.py")
 
 
-def run_script() -> dict[str, Any]:
+def run_script(*args: str) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
-    out = subprocess.run([sys.executable, str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -45,6 +45,19 @@ def test_a_phone_that_stops_reading_holds_up_nobody_and_later_gets_every_frame_w
     # What the stalled phone finally read is byte for byte the reading phone's stream.
     assert r["stalled"] == r["healthy"]
     assert r["direct"] >= 300 and r["queued"] >= 250
+    assert r["dropped"] == 0
+
+
+def test_a_phone_that_stops_reading_for_too_long_is_hung_up_and_holds_up_nobody() -> None:
+    """With the limit lowered to 100 packets waiting (realtime/transport.py MAX_QUEUED, 1024 in the server): the
+    phone that stopped reading is hung up once 100 wait for it, its engineio connection ends (a real phone would
+    reconnect and get a fresh `state`), and the reading phone still gets all 300 in order."""
+    r = run_script("100")
+    presented = [json.loads(m[2:])[1]["seq"] for m in r["healthy"] if m.startswith("42")]
+    assert presented == list(range(1, 301))
+    assert r["dropped"] == 1 and r["stalled_still_known"] is False
+    # What it read before the hang-up is the head of the reading phone's stream, whole frames only.
+    assert r["stalled"] == r["healthy"][: len(r["stalled"])] and len(r["stalled"]) < len(r["healthy"])
 
 
 def _frames(srv: LiveServer) -> dict[str, int]:

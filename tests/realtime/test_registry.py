@@ -18,7 +18,7 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.realtime import registry
 from meeting_server.realtime.registry import CONNECTION, EVENTS
 from tests.conftest import LiveServer
-from tests.realtime.helpers import Screen
+from tests.realtime.helpers import HealthzWatch, Screen, meeting_writes_fail
 
 
 def _binding(handler: Any, namespace: str, event: str) -> list[str]:
@@ -155,3 +155,32 @@ def test_a_declared_event_left_unbound_is_reported() -> None:
     sio = _fresh()
     del sio.server.handlers["/"]["sync"]
     assert binding_problems(sio) == ["'sync': declared in the registry but not bound"]
+
+
+def test_every_event_answers_even_when_its_handler_fails(live_server: LiveServer) -> None:
+    """A handler that raises something other than a refusal (here the database refuses every write to the meeting
+    row) still acknowledges, with `server.error` and a message in Vietnamese, for an ordinary event and for the
+    fast page-turn path alike; the traceback is in the server's log; the room's loop keeps answering /healthz
+    throughout the fault; once the fault is gone the same event works again."""
+    srv = live_server
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    try:
+        state = chair.wait("state")
+        item = state["agenda"][1]["id"]
+        with meeting_writes_fail(srv.data_dir):
+            watch = HealthzWatch(srv.url)
+            try:
+                for _round in range(5):
+                    for event, data in (("agenda.set_current", {"item_id": item}),
+                                        ("present", {"document_id": None})):
+                        ack = chair.call(event, data)
+                        assert ack == {"ok": False, "code": "server.error", "error": registry.SERVER_ERROR,
+                                       "message": registry.SERVER_ERROR}, (event, ack)
+            finally:
+                worst = watch.stop()
+        log = srv.log_path.read_text()
+        assert "injected fault" in log and "Traceback" in log and "'present' failed" in log
+        assert chair.call("agenda.set_current", {"item_id": item}) == {"ok": True, "seq": state["seq"] + 1}
+    finally:
+        chair.close()
+    assert watch.failures == 0 and worst < 0.1, f"/healthz worst {worst * 1000:.0f} ms: {watch.times}"

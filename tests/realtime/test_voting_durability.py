@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
-from tests.realtime.voting_kit import api, chair, join, make_poll, open_poll, screen
+from tests import conftest
+from tests.conftest import ROOT, LiveServer
+from tests.realtime.helpers import Screen
+from tests.realtime.voting_kit import api, chair, join, make_poll, open_poll, screen, tok
 
 
 # python-socketio's client leaves the sockets of its failed reconnection attempts (server down) to the collector.
@@ -125,6 +130,66 @@ def test_deadline_passed_while_server_was_down_closes_at_restart(server_factory:
     again = server_factory(data_dir=data, port=srv.port)
     got = api(again, chair(again), "GET", f"/polls/{poll['id']}").json()
     assert got["state"] == "closed" and got["closed_by"] == "countdown"
+    closed = [d for kind, d in _audit(data) if kind == "vote.closed"]
+    assert closed[-1]["poll_id"] == poll["id"] and closed[-1]["closed_at_start"] is True
+    assert closed[-1]["deadline"].startswith(time.strftime("%Y-", time.gmtime()))
+
+
+def _audit(data_dir: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The audit log's (kind, data), read from the database file."""
+    import json
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "meeting.db") as conn:
+        rows = conn.execute("SELECT kind, data FROM audit_event ORDER BY seq").fetchall()
+    return [(kind, json.loads(d)) for kind, d in rows]
+
+
+def _start_without_requests(data_dir: Any, port: int) -> subprocess.Popen[bytes]:
+    """`serve` on `port`, waited for by its listening socket alone: not one HTTP request reaches Flask."""
+    with open(data_dir / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", str(data_dir)], cwd=ROOT, env=conftest._env(), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (data_dir / "server.log").read_text()[-3000:]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the restarted server did not listen within 30 s")
+
+
+def test_countdown_rearmed_at_start_without_any_request(server_factory: Callable[..., LiveServer],
+                                                        tmp_path: Any) -> None:
+    """A poll's countdown runs across a SIGKILL: the restarted server closes it at its deadline although nobody
+    made an HTTP request (a kiosk's Socket.IO connection is no Flask request), and it is closed by "countdown",
+    not at start."""
+    data = tmp_path / "rearm"
+    srv = server_factory(data_dir=data)
+    join(srv, srv.links["delegates"][3]["url"])
+    poll = make_poll(srv)
+    opened = open_poll(srv, poll["id"], countdown=12)
+    ends_at = time.monotonic() + opened["ends_in_ms"] / 1000
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+    proc = _start_without_requests(data, srv.port)
+    kiosk = None
+    try:
+        kiosk = Screen(srv.url, tok(srv.links["kiosk"]))
+        ev = kiosk.wait("poll", lambda e: e["event"] == "closed", timeout=max(1.0, ends_at - time.monotonic()) + 8)
+        late = time.monotonic() - ends_at
+        assert ev["poll"]["id"] == poll["id"] and ev["poll"]["closed_by"] == "countdown"
+        assert -0.5 < late < 6.5, f"closed {late:+.1f} s from its deadline"  # the timer wakes at least every 5 s
+        closed = [d for kind, d in _audit(data) if kind == "vote.closed"]
+        assert closed[-1]["poll_id"] == poll["id"] and "closed_at_start" not in closed[-1]
+    finally:
+        if kiosk is not None:
+            kiosk.close()
+        LiveServer(url=srv.url, data_dir=data, proc=proc, port=srv.port, log_path=data / "server.log").stop()
 
 
 def test_a_ballot_after_the_stored_deadline_is_refused(app: Any) -> None:

@@ -1,0 +1,766 @@
+#!/usr/bin/env python3
+"""The room's loop under bad input, a restart and slow phones (issue #18's figures), each against a real server
+started here on a fresh data directory, each figure printed beside the same figure measured in the same run with
+nothing wrong (the "floor" of this bench):
+
+  inflight      page-turn p99 at 50 phones and /healthz p99 while a ~453 kB XLSX roster bomb (6 million shared
+                strings, built here), two hanging DOCX conversions (an image linked to a local address that accepts
+                and never answers) and 12 `/verify` uploads are in flight, beside the same with nothing in flight
+                (target: within 1.5×).
+  reconnect     500 phones reconnecting at once after the server is SIGKILLed and started again: time until every
+                phone has the current `state` (target ≤ 5 s) and the server's peak RSS; and what a `device_session`
+                commit (one per connect) costs with FULL and with NORMAL sync on this disk, to see whether it
+                dominates.
+  slow-readers  10 phones that stop reading their socket among 200: page-turn p99 of the other 190 beside a run
+                without them (target: within 1.5×), and the server's RSS over `--duration` seconds of it.
+
+Page turns and phones are fanout.py's (bare-WebSocket Socket.IO clients spread over processes, the presenter of
+the same kind, 120 ms between turns; shared/perf-floors.md). The machine is shared: compare ratios measured side by
+side in one run, not absolute times.
+
+    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150]
+    .venv/bin/python scripts/bench/room_loop.py reconnect [--phones 500]
+    .venv/bin/python scripts/bench/room_loop.py slow-readers [--duration 300] [--phones 200] [--slow 10]
+    .venv/bin/python scripts/bench/room_loop.py all
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fanout as fo  # noqa: E402  (this directory's fan-out bench: clients, presenters, percentiles)
+
+ROOT = fo.ROOT
+PY = fo.PY
+
+
+# --- the server -------------------------------------------------------------------------------------------------
+
+
+def spawn(data: Path, port: int, profile: Path | None = None) -> subprocess.Popen[bytes]:
+    """`serve` on `port`; under cProfile writing to `profile` when given (the stats are written at SIGTERM)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("MEETING_SERVER_DATA", None)
+    prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    with open(data / "server.log", "ab") as log:  # the child keeps its own copy
+        return subprocess.Popen([PY, *prof, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--data-dir", str(data)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_healthz(proc: subprocess.Popen[bytes], url: str, data: Path, limit: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {(data / 'server.log').read_text()[-2000:]}")
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def start(data: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str, int]:
+    port = port or fo.free_port()
+    proc = spawn(data, port)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthz(proc, url, data)
+    return proc, url, port
+
+
+def links(data: Path) -> dict[str, Any]:
+    out = subprocess.check_output([PY, "-m", "meeting_server", "links", "--json", "--data-dir", str(data)], cwd=ROOT,
+                                  env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return dict(json.loads(out))
+
+
+def tok(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def bearer(url: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + tok(url)}
+
+
+def delegates(url: str, data: Path, n: int) -> dict[str, Any]:
+    """Make the meeting n people strong (as vote_storm.py does); the new links."""
+    import requests
+
+    lk = links(data)
+    clerk = bearer(lk["clerk"])
+    m = lk["meeting_id"]
+    requests.patch(f"{url}/api/v1/meetings/{m}", json={"seated_count": n}, headers=clerk, timeout=30).raise_for_status()
+    rows = [["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"], ["1", "Chủ tọa Thử Nghiệm", "Chủ tịch HĐND",
+                                                                    "Tổ 1", "Chủ tọa"]]
+    rows += [[str(i), f"Đại biểu Số {i:03d}", "Đại biểu HĐND", f"Tổ {i % 10 + 1}", "Đại biểu"] for i in range(2, n + 1)]
+    r = requests.put(f"{url}/api/v1/meetings/{m}/participants", json={"rows": rows}, headers=clerk, timeout=120)
+    r.raise_for_status()
+    lk = links(data)
+    assert len(lk["delegates"]) == n, len(lk["delegates"])
+    return lk
+
+
+class Healthz:
+    """/healthz polled from a thread every 50 ms (a fresh connection each time, as a monitoring probe does)."""
+
+    def __init__(self, url: str) -> None:
+        self.times: list[float] = []
+        self.errors = 0
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.thread.start()
+
+    def _run(self, url: str) -> None:
+        import requests
+
+        while not self.stop_ev.is_set():
+            t0 = time.perf_counter()
+            try:
+                ok = requests.get(url + "/healthz", timeout=120).ok
+            except requests.RequestException:
+                ok = False
+            self.times.append((time.perf_counter() - t0) * 1000)
+            self.errors += not ok
+            self.stop_ev.wait(0.05)
+
+    def stop(self) -> dict[str, float]:
+        self.stop_ev.set()
+        self.thread.join(130)
+        t = self.times
+        return {"n": len(t), "p50": fo.pct(t, 50), "p99": fo.pct(t, 99), "max": max(t) if t else float("nan"),
+                "errors": self.errors}
+
+
+class PatientPresenter(fo.RawPresenter):
+    """fanout's raw presenter, waiting up to 10 minutes for an ack (a held loop must show as a long turn, not end
+    the bench), and connecting again when the server dropped it (a loop held past the ping timeout does)."""
+
+    def __init__(self, url: str, token: str, document_id: int, pages: int, pid: int) -> None:
+        self.url, self.token, self.reconnects = url, token, 0
+        self.document_id, self.pages, self.pid, self.acks = document_id, pages, pid, 0
+        self._connect()
+
+    def _connect(self) -> None:
+        from websockets.sync.client import connect
+
+        for attempt in range(20):
+            try:
+                self.ws = connect(self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+                                  ping_interval=None, open_timeout=600)
+                assert str(self.ws.recv(timeout=600)).startswith("0")
+                self.ws.send("40" + json.dumps({"token": self.token}))
+                while not str(self.ws.recv(timeout=600)).startswith("40"):
+                    pass
+                return
+            except Exception as exc:  # the server refused or dropped the connection: try again, as a phone does
+                print(f"presenter: connection {attempt + 1} failed: {exc}", file=sys.stderr)
+                time.sleep(1.0)
+        raise SystemExit("the presenter could not connect in 20 attempts")
+
+    def turn(self, i: int) -> tuple[int, float]:
+        from websockets.exceptions import ConnectionClosed
+
+        t = time.time()
+        for _attempt in range(3):
+            self.acks += 1
+            head = f"43{self.acks}["
+            try:
+                self.ws.send(f"42{self.acks}" + json.dumps(["present", {"document_id": self.document_id,
+                                                                       "page": 1 + i % self.pages}]))
+                while True:
+                    msg = str(self.ws.recv(timeout=600))
+                    if msg == "2":
+                        self.ws.send("3")
+                    elif msg.startswith(head):
+                        ack = json.loads(msg[len(head) - 1:])[0]
+                        assert ack.get("ok"), ack
+                        return int(ack["seq"]), t
+            except (ConnectionClosed, OSError):
+                self.reconnects += 1
+                self._connect()
+        return -1, t  # a turn lost: not counted
+
+
+def page_turns(url: str, proc: subprocess.Popen[bytes], n: int, turns: int, tokens: list[str], chair: str,
+               doc_id: int, pages: int, load: Any = None) -> dict[str, Any]:
+    """n phones and the presenter connected, then `load()` started (what must be in flight), then `turns` page
+    turns 120 ms apart with /healthz polled throughout: fanout.run_level's figures, and /healthz's."""
+    presenter = PatientPresenter(url, chair, doc_id, pages, proc.pid)
+    g = fo.Clients("raw", url, n, tokens)
+    try:
+        g.wait_ready()
+        time.sleep(1.0)
+        if load is not None:
+            load()
+            time.sleep(1.0)
+        probe = Healthz(url)
+        emitted: dict[int, float] = {}
+        stolen: dict[int, int] = {}
+        machine = [0] * 8
+        last = fo.cpu_times()
+        for i in range(turns):
+            seq, t_emit = presenter.turn(i)
+            if seq >= 0:
+                emitted[seq] = t_emit
+            time.sleep(0.12)
+            now = fo.cpu_times()
+            delta = [b - a for a, b in zip(last, now, strict=True)]
+            machine = [x + d for x, d in zip(machine, delta, strict=True)]
+            stolen[seq] = delta[7]
+            last = now
+        health = probe.stop()
+        time.sleep(1.0)
+    finally:
+        presenter.close()
+        got = g.finish()
+    warm = set(sorted(emitted)[3:])
+    health["presenter_reconnects"] = presenter.reconnects
+    e2r = [(recv - emitted[seq]) * 1000 for seq, _ts, recv in got if seq in warm]
+    return {"n": n, "connected": g.connected, "received": len(e2r), "expected": g.connected * len(warm),
+            "p50": fo.pct(e2r, 50), "p99": fo.pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
+            "steal": fo.steal_pct(machine), "healthz": health}
+
+
+def turn_row(label: str, r: dict[str, Any], base: dict[str, Any] | None) -> str:
+    ratio = f"{r['p99'] / base['p99']:.2f}×" if base else "1 (floor)"
+    h = r["healthz"]
+    hratio = f"{h['p99'] / base['healthz']['p99']:.2f}×" if base else "1 (floor)"
+    return (f"| {label} | {r['connected']} | {r['received']}/{r['expected']} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
+            f"{ratio} | {r['max']:.0f} ms | {h['p50']:.1f} ms | {h['p99']:.1f} ms | {hratio} | {h['max']:.0f} ms | "
+            f"{h['errors']}/{h['n']} | {h.get('presenter_reconnects', 0)} | {r['steal']:.1f}% |")
+
+
+TURN_HEAD = ("| run | phones | received/expected | page turn p50 | p99 | p99 ÷ floor | max | /healthz p50 | p99 | "
+             "p99 ÷ floor | max | /healthz failed | presenter dropped | CPU steal |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def machine_note() -> str:
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    return (f"{os.cpu_count()} cores, load average {' '.join(load)} at the end (the machine is shared with other "
+            "work: compare the ratios, not the absolute times)")
+
+
+# --- inflight ----------------------------------------------------------------------------------------------------
+
+
+def xlsx_bomb(strings: int = 6_000_000) -> bytes:
+    """A roster XLSX of ~453 kB whose sharedStrings.xml holds `strings` entries (~110 MB once inflated)."""
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<sheets><sheet name="DS" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.'
+        'org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+        'Target="sharedStrings.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
+        'openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" '
+        't="s"><v>1</v></c></row></sheetData></worksheet>',
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+        with z.open("xl/sharedStrings.xml", "w") as f:
+            f.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+                    b'spreadsheetml/2006/main" count="%d" uniqueCount="%d">' % (strings, strings))
+            for i in range(0, strings, 100_000):
+                f.write(b"".join(b"<si><t>%d</t></si>" % (j % 29) for j in range(i, min(strings, i + 100_000))))
+            f.write(b"</sst>")
+    return buf.getvalue()
+
+
+def hanging_docx(tarpit_port: int, tag: str) -> bytes:
+    """A DOCX whose one picture is linked (not embedded) to a local address that accepts and never answers: a
+    converter that fetches links hangs on it. Also a few hundred paragraphs of text."""
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    r = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    a = "http://schemas.openxmlformats.org/drawingml/2006/main"
+    pic = "http://schemas.openxmlformats.org/drawingml/2006/picture"
+    wp = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+    drawing = (f'<w:p><w:r><w:drawing><wp:inline><wp:extent cx="3000000" cy="2000000"/><wp:docPr id="1" name="h"/>'
+               f'<a:graphic><a:graphicData uri="{pic}"><pic:pic><pic:nvPicPr><pic:cNvPr id="1" name="h.png"/>'
+               f'<pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:link="rIdImg"/><a:stretch><a:fillRect/>'
+               f'</a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="3000000" cy="2000000"/>'
+               f'</a:xfrm><a:prstGeom prst="rect"/></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline>'
+               f'</w:drawing></w:r></w:p>')
+    paras = "".join(f"<w:p><w:r><w:t>Tờ trình {tag}, đoạn {i}: nội dung dự thảo nghị quyết.</w:t></w:r></w:p>"
+                    for i in range(400))
+    doc = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="{w}" xmlns:r="{r}" '
+           f'xmlns:a="{a}" xmlns:pic="{pic}" xmlns:wp="{wp}"><w:body>{drawing}{paras}</w:body></w:document>')
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/'
+        'document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"'
+        '/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        "word/_rels/document.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships"><Relationship Id="rIdImg" Type="http://schemas.openxmlformats.'
+        f'org/officeDocument/2006/relationships/image" Target="http://127.0.0.1:{tarpit_port}/{tag}.png" '
+        'TargetMode="External"/></Relationships>',
+        "word/document.xml": doc,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def tarpit() -> tuple[socket.socket, list[socket.socket]]:
+    """A listening socket that accepts connections and never answers (kept open until the bench ends)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list[socket.socket] = []
+
+    def run() -> None:
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=run, daemon=True).start()
+    return srv, held
+
+
+class Repeat:
+    """`fn` called from a thread `times` times one after the other (or until stopped); keeps (seconds, outcome) of
+    each call."""
+
+    def __init__(self, fn: Any, times: int = 1) -> None:
+        self.done: list[tuple[float, str]] = []
+        self.stop_ev = threading.Event()
+        self.started = 0
+
+        def run() -> None:
+            while not self.stop_ev.is_set() and self.started < times:
+                t0 = time.monotonic()
+                self.started += 1
+                try:
+                    out = str(fn())
+                except Exception as exc:  # a refused or dropped request is an outcome too
+                    out = type(exc).__name__
+                self.done.append((time.monotonic() - t0, out))
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def summary(self) -> str:
+        self.stop_ev.set()
+        outs: dict[str, int] = {}
+        for _s, o in self.done:
+            outs[o] = outs.get(o, 0) + 1
+        longest = max((s for s, _o in self.done), default=0.0)
+        return (f"{self.started} started, {len(self.done)} finished ({', '.join(f'{k}: {v}' for k, v in outs.items())}"
+                f"{'; ' if outs else ''}longest {longest:.1f} s)")
+
+
+def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int) -> dict[str, Any]:
+    """Start what must be in flight: two hanging DOCX uploads (they are accepted at once and convert in the
+    background), the roster bomb PUT once, 12 clients each posting to /verify once, all at the same time (sent again
+    and again, a held loop would make the run endless on today's code)."""
+    import requests
+
+    docx_ids: list[Any] = []
+    for tag in ("to-trinh-a", "to-trinh-b"):
+        r = requests.post(f"{url}/api/v1/meetings/{m}/documents", headers=clerk, timeout=600,
+                          files={"file": (f"{tag}.docx", hanging_docx(pit_port, tag))})
+        docx_ids.append(r.json().get("id") if r.ok else f"HTTP {r.status_code}")
+    xlsx = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    bombs = Repeat(lambda: requests.put(f"{url}/api/v1/meetings/{m}/participants", data=bomb,
+                                        headers=dict(clerk, **xlsx), timeout=600).status_code)
+    verifies = [Repeat(lambda: requests.post(f"{url}/verify", files={"file": ("bien-ban.pdf", pdf)},
+                                             headers={"Accept": "application/json"}, timeout=600).status_code)
+                for _ in range(12)]
+    return {"bombs": bombs, "docx": docx_ids, "verifies": verifies}
+
+
+def inflight(args: argparse.Namespace) -> list[str]:
+    import requests
+
+    out: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="room-loop-a-") as tmp:
+        data = Path(tmp)
+        proc, url, _port = start(data)
+        pit, held = tarpit()
+        try:
+            lk, doc_id = fo.prepare(url, data, args.pages)
+            tokens = [tok(d["url"]) for d in lk["delegates"]]
+            chair = tok(lk["chair"][0])
+            clerk = bearer(lk["clerk"])
+            bomb = xlsx_bomb()
+            verify_pdf = data / "verify.pdf"
+            fo.make_pdf(verify_pdf, args.verify_pages)
+            pdf_bytes = verify_pdf.read_bytes()
+            print(f"inflight: floor ({args.phones} phones, {args.turns} turns, nothing in flight)", file=sys.stderr)
+            floor = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages)
+
+            print("inflight: XLSX bomb, 2 hanging DOCX, 12 /verify in flight", file=sys.stderr)
+            m = lk["meeting_id"]
+            pending: dict[str, Any] = {}
+
+            def in_flight() -> None:
+                pending.update(in_flight_load(url, m, clerk, bomb, pdf_bytes, pit.getsockname()[1]))
+
+            t_in = time.monotonic()
+            loaded = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages, in_flight)
+            window = time.monotonic() - t_in
+            bombs, docx_ids, verifies = pending["bombs"], pending["docx"], pending["verifies"]
+            docs = []
+            for d in docx_ids:
+                if isinstance(d, int):
+                    j = requests.get(f"{url}/api/v1/documents/{d}", headers=clerk, timeout=600).json()
+                    docs.append(f"{j.get('status')}{' (' + j['error'] + ')' if j.get('error') else ''}")
+                else:
+                    docs.append(str(d))
+            out.append(f"## a. Bad input in flight ({args.phones} phones, {args.turns} page turns 120 ms apart "
+                       "per run)")
+            out.append(TURN_HEAD)
+            out.append(turn_row("nothing in flight (floor)", floor, None))
+            out.append(turn_row("XLSX bomb + 2 hanging DOCX + 12 /verify in flight", loaded, floor))
+            out.append("")
+            out.append(f"- XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants once: "
+                       f"{bombs.summary()}")
+            said = [v.summary() for v in verifies]
+            out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB "
+                       f"PDF: first client {said[0]}; all: {sum(v.started for v in verifies)} started, "
+                       f"{sum(len(v.done) for v in verifies)} finished")
+            out.append(f"- DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
+                       f"{', '.join(docs)}; connections the tarpit received: {len(held)}")
+            out.append(f"- server RSS at the end {fo.rss_mb(proc.pid):.0f} MB (+{fo.children_rss_mb(proc.pid):.0f} MB "
+                       f"in {len(fo.children(proc.pid))} child processes); {machine_note()}")
+        finally:
+            fo.stop_server(proc)
+            pit.close()
+            for c in held:
+                c.close()
+    return out
+
+
+# --- reconnect ---------------------------------------------------------------------------------------------------
+
+
+def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
+    """One process of phones, one thread each (blocked in recv nearly all the time): connect (Engine.IO 4 /
+    Socket.IO 5 over a bare WebSocket), keep every `state`'s (time, seq), answer pings, and when the connection
+    drops reconnect as socket.io-client does in live.js (delay 1 s doubling to 5 s, ±50 % random)."""
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    got: list[list[tuple[float, int]]] = [[] for _ in tokens]
+    first = threading.Semaphore(0)
+
+    def phone(k: int, token: str) -> None:
+        attempt = 0
+        announced = False
+        while not stop.is_set():
+            try:
+                ws = fo.BareSocket(ws_url)
+                ws.sock.settimeout(1.0)
+                assert ws.recv().startswith(b"0")
+                ws.send(b"40" + json.dumps({"token": token}).encode())
+                attempt = 0
+                while not stop.is_set():
+                    try:
+                        msg = ws.recv()
+                    except TimeoutError:
+                        continue
+                    if msg == b"2":
+                        ws.send(b"3")
+                    elif msg.startswith(b'42["state"'):
+                        got[k].append((time.time(), int(json.loads(msg[2:])[1]["seq"])))
+                        if not announced:
+                            announced = True
+                            first.release()
+                    elif msg.startswith(b"44"):
+                        raise ConnectionError(msg.decode()[:200])
+                ws.close()
+                return
+            except (OSError, ConnectionError, AssertionError):
+                delay = min(1.0 * 2 ** attempt, 5.0)
+                attempt += 1
+                stop.wait(delay * (1 + random.uniform(-0.5, 0.5)))
+
+    threads = []
+    for i, t in enumerate(tokens):
+        th = threading.Thread(target=phone, args=(i, t), daemon=True)
+        th.start()
+        threads.append(th)
+        if i % 25 == 24:
+            time.sleep(0.2)  # the first connections in bursts, as the room fills
+    for _ in tokens:
+        first.acquire()
+    ready.put(len(tokens))
+    stop.wait()
+    for th in threads:
+        th.join(5)
+    results.put(got)
+
+
+def commit_cost(db_file: Path, n: int) -> dict[str, float]:
+    """What n one-row commits of a device_session-like table cost on this disk, FULL and NORMAL sync (WAL)."""
+    out = {}
+    for mode in ("FULL", "NORMAL"):
+        path = db_file.parent / f"commit-{mode}.db"
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={mode}")
+        conn.execute("CREATE TABLE d (sid TEXT PRIMARY KEY, participant_id INT, pid INT, connected_at TEXT)")
+        t0 = time.perf_counter()
+        for i in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT OR REPLACE INTO d VALUES (?, ?, ?, ?)", (f"sid{i}", i, 1, "2026-01-01T00:00:00"))
+            conn.execute("COMMIT")
+        out[mode] = (time.perf_counter() - t0) * 1000
+        conn.close()
+    return out
+
+
+def reconnect(args: argparse.Namespace) -> list[str]:
+    import requests
+
+    out: list[str] = []
+    n = args.reconnect_phones
+    with tempfile.TemporaryDirectory(prefix="room-loop-b-") as tmp:
+        data = Path(tmp)
+        proc, url, port = start(data)
+        try:
+            lk = delegates(url, data, n)
+            tokens = [tok(d["url"]) for d in lk["delegates"]]
+            ctx = mp.get_context("spawn")
+            ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+            k = fo.spread(n)
+            procs = [ctx.Process(target=reconnecting_phones, args=(url, tokens[i::k], ready, results, stop))
+                     for i in range(k)]
+            for p in procs:
+                p.start()
+            connected = sum(ready.get(timeout=300) for _ in procs)
+            time.sleep(2.0)
+            rss_before = fo.rss_mb(proc.pid)
+            print(f"reconnect: {connected} phones connected; SIGKILL and start again", file=sys.stderr)
+            t_kill = time.time()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            t_spawn = time.time()
+            proc = spawn(data, port, data / "server.prof" if args.profile else None)
+            t_listen = None
+            peak = 0.0
+            while time.time() - t_spawn < args.reconnect_wait:
+                if t_listen is None:
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                        t_listen = time.time()
+                    except OSError:
+                        pass
+                try:
+                    peak = max(peak, fo.rss_mb(proc.pid))
+                except OSError:
+                    break
+                time.sleep(0.02)
+            cpu_storm = fo.cpu_s(proc.pid)
+            seq_now = requests.get(f"{url}/api/v1/meetings/{lk['meeting_id']}", headers=bearer(lk["clerk"]),
+                                   timeout=30).json().get("seq")
+            stop.set()
+            got: list[list[tuple[float, int]]] = []
+            for _ in procs:
+                got.extend(results.get(timeout=120))
+            for p in procs:
+                p.join(30)
+            after = [[t for t, s in g if t > t_kill] for g in got]
+            seqs_after = [[s for t, s in g if t > t_kill] for g in got]
+            firsts = sorted(a[0] for a in after if a)
+            current = seq_now if isinstance(seq_now, int) else max((s[-1] for s in seqs_after if s), default=-1)
+            has_current = sorted(min(t for t, s in g if t > t_kill and s >= current)
+                                 for g in got if any(t > t_kill and s >= current for t, s in g))
+            missing = n - len(has_current)
+            costs = commit_cost(data / "meeting.db", n)
+            log = (data / "server.log").read_text(errors="replace")
+            refused = log.count("Traceback")
+            out.append(f"## b. {n} phones reconnecting at once after SIGKILL and a start")
+            out.append("| measured from | first phone with `state` | half | every phone with the current `state` | "
+                       "phones without it |")
+            out.append("|---|---|---|---|---|")
+            for label, t0 in (("SIGKILL", t_kill), ("start of the new process", t_spawn),
+                              ("its socket listening", t_listen or float("nan"))):
+                last = f"{has_current[-1] - t0:.2f} s" if has_current and missing == 0 else "not all"
+                out.append(f"| {label} | {firsts[0] - t0:.2f} s | {fo.pct([f - t0 for f in has_current], 50):.2f} s | "
+                           f"{last} | {missing} |" if firsts else f"| {label} | - | - | - | {missing} |")
+            out.append("")
+            out.append(f"- server RSS: {rss_before:.0f} MB with {connected} phones before the kill; peak {peak:.0f} MB "
+                       f"during the reconnection (sampled every 20 ms for {args.reconnect_wait:.0f} s)")
+            out.append(f"- the current seq {current}; tracebacks in the server log: {refused}; the new server's CPU "
+                       f"from its start to the end of the {args.reconnect_wait:.0f} s window: {cpu_storm:.1f} s")
+            out.append(f"- one device_session commit per connect: {n} one-row commits on this disk take "
+                       f"{costs['FULL']:.0f} ms with synchronous=FULL, {costs['NORMAL']:.0f} ms with NORMAL (WAL; this "
+                       "VM's fsync is nearly free: a mini-PC's SSD takes 0.5-2 ms per fsync, shared/perf-floors.md)")
+            out.append(f"- {machine_note()}")
+        finally:
+            fo.stop_server(proc)
+            if args.profile and (data / "server.prof").exists():
+                import pstats
+
+                pstats.Stats(str(data / "server.prof")).sort_stats("cumulative").print_stats(45)
+    return out
+
+
+# --- slow readers ------------------------------------------------------------------------------------------------
+
+
+def stalled_phones(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
+    """Phones that connect (small receive buffer, as a busy phone's) and then never read their socket again."""
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    socks = []
+    for token in tokens:
+        ws = fo.BareSocket(ws_url)
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert ws.recv().startswith(b"0")
+        ws.send(b"40" + json.dumps({"token": token}).encode())
+        while not ws.recv().startswith(b"40"):
+            pass
+        socks.append(ws)
+    ready.put(len(socks))
+    stop.wait()
+    closed = 0
+    for ws in socks:  # whether the server hung up on it meanwhile (EOF or reset once the unread data is skipped)
+        try:
+            ws.sock.setblocking(False)
+            while True:
+                chunk = ws.sock.recv(1 << 20)
+                if not chunk:
+                    closed += 1
+                    break
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    results.put(closed)
+    for ws in socks:
+        ws.sock.close()
+
+
+def slow_readers(args: argparse.Namespace) -> list[str]:
+    import requests
+
+    out: list[str] = []
+    readers = args.phones - args.slow
+    turns_slow = int(args.duration / 0.12)
+    turns_floor = max(args.turns, int(min(args.duration, 120) / 0.12))  # as long as the other, up to 2 minutes
+    with tempfile.TemporaryDirectory(prefix="room-loop-c-") as tmp:
+        data = Path(tmp)
+        proc, url, _port = start(data)
+        try:
+            lk, doc_id = fo.prepare(url, data, args.pages)
+            tokens = [tok(d["url"]) for d in lk["delegates"]]
+            chair = tok(lk["chair"][0])
+            print(f"slow-readers: floor ({readers} phones reading, {turns_floor} turns)", file=sys.stderr)
+            floor = page_turns(url, proc, readers, turns_floor, tokens, chair, doc_id, args.pages)
+            rss_floor = fo.rss_mb(proc.pid)
+            ctx = mp.get_context("spawn")
+            ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+            sp = ctx.Process(target=stalled_phones, args=(url, tokens[: args.slow], ready, results, stop))
+            sp.start()
+            ready.get(timeout=120)
+            print(f"slow-readers: {args.slow} stalled + {readers} reading, {turns_slow} turns "
+                  f"(~{turns_slow * 0.12:.0f} s)", file=sys.stderr)
+            rss_series: list[tuple[float, float]] = []
+            sampling = threading.Event()
+
+            def sample() -> None:
+                t0 = time.monotonic()
+                while not sampling.wait(10):
+                    rss_series.append((time.monotonic() - t0, fo.rss_mb(proc.pid)))
+
+            threading.Thread(target=sample, daemon=True).start()
+            rss_start = fo.rss_mb(proc.pid)
+            slow = page_turns(url, proc, readers, turns_slow, tokens, chair, doc_id, args.pages)
+            sampling.set()
+            rss_end = fo.rss_mb(proc.pid)
+            health = requests.get(url + "/healthz", timeout=30).json()
+            stop.set()
+            hung_up = results.get(timeout=120)
+            sp.join(30)
+            out.append(f"## c. {args.slow} phones that stop reading among {args.phones}")
+            out.append(TURN_HEAD)
+            out.append(turn_row(f"{readers} reading, nobody stalled (floor, {turns_floor} turns)", floor, None))
+            out.append(turn_row(f"{readers} reading beside {args.slow} stalled ({turns_slow} turns, "
+                                f"{turns_slow * 0.12:.0f} s)", slow, floor))
+            out.append("")
+            series = ", ".join(f"{t:.0f} s: {r:.0f}" for t, r in rss_series)
+            out.append(f"- server RSS: {rss_floor:.0f} MB after the floor run; {rss_start:.0f} MB as the stalled "
+                       f"phones began; {rss_end:.0f} MB after {turns_slow * 0.12:.0f} s of them "
+                       f"(every 10 s, MB: {series})")
+            out.append(f"- stalled phones the server had hung up on by the end: {hung_up}/{args.slow}; /healthz's "
+                       f"transport counts at the end: {json.dumps(health.get('websocket_frames', health))[:300]}")
+            out.append(f"- {machine_note()}")
+        finally:
+            fo.stop_server(proc)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", choices=["inflight", "reconnect", "slow-readers", "all"])
+    ap.add_argument("--turns", type=int, default=150, help="page turns of each floor run (and of the inflight run)")
+    ap.add_argument("--pages", type=int, default=20, help="pages of the document turned")
+    ap.add_argument("--phones", type=int, default=None, help="phones: 50 for inflight, 200 for slow-readers")
+    ap.add_argument("--verify-pages", type=int, default=200, help="pages of the PDF sent to /verify")
+    ap.add_argument("--reconnect-phones", type=int, default=500)
+    ap.add_argument("--reconnect-wait", type=float, default=30.0, help="seconds to watch the reconnection")
+    ap.add_argument("--profile", action="store_true", help="reconnect: run the restarted server under cProfile")
+    ap.add_argument("--slow", type=int, default=10)
+    ap.add_argument("--duration", type=float, default=300.0, help="seconds of page turns beside the stalled phones")
+    args = ap.parse_args()
+    import warnings
+
+    warnings.filterwarnings("ignore", "connect\\(\\) must be used as a context manager", DeprecationWarning)
+    report: list[str] = []
+    if args.which in ("inflight", "all"):
+        args.phones = args.phones or 50
+        report += inflight(args) + [""]
+        args.phones = None
+    if args.which in ("reconnect", "all"):
+        report += reconnect(args) + [""]
+    if args.which in ("slow-readers", "all"):
+        args.phones = args.phones or 200
+        report += slow_readers(args) + [""]
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
