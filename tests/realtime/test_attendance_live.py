@@ -182,7 +182,8 @@ def test_revoked_card_stops_at_once(live_server: LiveServer) -> None:
         with pytest.raises(socketio.exceptions.ConnectionError):
             refused.connect(srv.url, auth={"token": srv.token(d["url"])}, transports=["websocket"], wait_timeout=10)
         assert got == [{"message": "Thẻ của bạn đã bị thu hồi. Hãy gặp thư ký để nhận thẻ mới.",
-                        "data": {"code": "auth.revoked"}}]
+                        "data": {"code": "auth.revoked",
+                                 "message": "Thẻ của bạn đã bị thu hồi. Hãy gặp thư ký để nhận thẻ mới."}}]
         old = requests.get(srv.local(d["url"]), timeout=10)
         assert old.status_code == 410 and "đã bị thu hồi" in old.text
         new_links = srv.refresh_links()

@@ -24,7 +24,9 @@ import socketio
 from tests.conftest import LiveServer
 from tests.realtime.helpers import Screen
 
-REJECTED = {"message": "Connection rejected by server"}  # a plain refusal (no valid card), as python-socketio says
+REJECTED = {"message": "Connection rejected by server"}
+SESSION_ENDED = {"message": "Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ.",
+                 "data": {"code": "auth.session_ended", "message": "Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ."}}  # a plain refusal (no valid card), as python-socketio says
 TOO_MANY = "Có quá nhiều lần thử mã sai từ địa chỉ này. Hãy đợi một phút rồi thử lại."
 
 
@@ -137,7 +139,8 @@ def test_a_copied_cookie_stops_working_after_logout(live_server: LiveServer) -> 
         page = thief.get(srv.url + "/delegate", timeout=10)
         assert page.status_code == 401 and "Hãy quét mã QR" in page.text
         assert thief.get(f"{srv.url}/api/v1/meetings", timeout=10).status_code == 401
-        assert _refused(srv, cookies=_cookie_header(thief)) == REJECTED
+        # A new connection with the ended session is refused, saying so (the page stops reconnecting and says it).
+        assert _refused(srv, cookies=_cookie_header(thief)) == SESSION_ENDED
         # The connections opened with that session are hung up, the copy's too.
         deadline = time.monotonic() + 5
         while (stolen.client.connected or mine.client.connected) and time.monotonic() < deadline:
