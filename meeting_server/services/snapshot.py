@@ -83,7 +83,10 @@ def _shared(m: Meeting, role: Role) -> dict[str, Any]:
     key = _key(s, m, role)
     hit = _SHARED.get(key)
     if hit is not None:
-        _SHARED.move_to_end(key)
+        try:
+            _SHARED.move_to_end(key)
+        except KeyError:  # dropped meanwhile by another thread (threading mode): it is still the right part
+            pass
         return hit
     part = _build_shared(m, Principal(role, m.id))
     now_seq = s.scalar(select(Meeting.seq).where(Meeting.id == m.id))
