@@ -1,15 +1,42 @@
-"""The `state` snapshot: everything a role may see of a meeting, with its seq."""
+"""The `state` snapshot: everything a role may see of a meeting, with its seq.
+
+The part of a snapshot that is the same for everyone of a role (heading, agenda, attendance, the named roster,
+polls, documents) is kept in a small cache in process memory, `_SHARED`, so that 500 phones reconnecting after a
+restart do not each run the same dozen queries (scripts/bench/room_loop.py reconnect). It is a pure cache, never a
+source of truth, and it cannot be stale across several server processes sharing the database:
+
+- its key is (database URL, meeting id, the meeting's `created_at`, `meeting.seq`, role, the key signing page
+  URLs). Every committed change
+  that alters what a role's snapshot shows bumps `meeting.seq` in the same transaction (services/unit.bump), and
+  every process reads `seq` from the database before it looks in the cache, so a change made by any process gives a
+  new key; the URL and `created_at` tell apart two databases (tests, a restore) whose meeting has the same id;
+- what changes without a seq bump is left out of the cache and computed for each snapshot: the personal `me` part
+  (attendance, whether one may present), a delegate's own ballots (`voting.mine`), the speakers' list (it counts
+  down against the server's clock) and a poll's `ends_in_ms` (recomputed from `ends_at`); the documents part is not
+  stored while a document is still being processed (its title and page count are written before the seq bump that
+  makes it ready) nor for the roles that manage documents (they see `pages_rendered`, which moves without a bump);
+- SQLite reads here are not one transaction: a part is stored only when `seq` is still the same after it was built,
+  so no change committed meanwhile can be filed under the older seq.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import object_session
+from flask import has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
-from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
+from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import attendance, documents, speakers, voting
-from meeting_server.store.tables import Meeting, Participant
+from meeting_server.store.tables import Meeting, Participant, utcnow
+
+#: (database URL, meeting id, created_at, seq, role, page URL key) -> the role's shared parts (module docstring).
+_SHARED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_SHARED_MAX = 64  # a few meetings × 7 roles × the last seqs: old seqs are never asked for again
 
 
 def meeting_public(m: Meeting) -> dict[str, Any]:
@@ -36,14 +63,81 @@ def agenda(m: Meeting) -> list[dict[str, Any]]:
             for it in m.items]
 
 
-def build(m: Meeting, who: Principal) -> dict[str, Any]:
-    """A full snapshot for one principal; what the role may not see is left out, not hidden client-side."""
-    state: dict[str, Any] = {
-        "seq": m.seq,
+def _session(m: Meeting) -> Session:
+    s = object_session(m)
+    if s is None:
+        raise RuntimeError("meeting is not attached to a session")
+    return s
+
+
+def _key(s: Session, m: Meeting, role: Role) -> tuple[Any, ...]:
+    bind = s.get_bind()
+    # The key that signs page URLs is the app's (its secret key): two apps of one process never share a part.
+    signer = documents.page_key() if has_app_context() else None
+    return (str(bind.engine.url), m.id, m.created_at, m.seq, role, signer)
+
+
+def _shared(m: Meeting, role: Role) -> dict[str, Any]:
+    """What every principal of `role` sees the same, at the meeting's seq: from the cache when it holds it."""
+    s = _session(m)
+    key = _key(s, m, role)
+    hit = _SHARED.get(key)
+    if hit is not None:
+        try:
+            _SHARED.move_to_end(key)
+        except KeyError:  # dropped meanwhile by another thread (threading mode): it is still the right part
+            pass
+        return hit
+    part = _build_shared(m, Principal(role, m.id))
+    now_seq = s.scalar(select(Meeting.seq).where(Meeting.id == m.id))
+    if now_seq == m.seq:
+        _SHARED[key] = part
+        while len(_SHARED) > _SHARED_MAX:
+            _SHARED.popitem(last=False)
+    return part
+
+
+def _build_shared(m: Meeting, who: Principal) -> dict[str, Any]:
+    """The parts of a role's snapshot that are the same for all its principals (a principal with no person).
+    The `documents` entry is None when it must not be stored (the module's docstring says when)."""
+    part: dict[str, Any] = {
         "meeting": meeting_public(m),
         "agenda": agenda(m),
         "current_item_id": m.current_item_id,
         "attendance": attendance.summary(m).to_dict(),
+        "voting": voting.voting_state(m, who),
+    }
+    if who.can(Permission.ATTENDANCE_SEE_NAMES):
+        part["attendees"] = attendance.roster(m)
+    docs = documents.documents_state(m, who)
+    cacheable = not who.can(Permission.DOCUMENT_MANAGE) and all(
+        d.get("status") != "processing" for d in docs["documents"])
+    part["documents_part"] = docs if cacheable else None
+    return part
+
+
+def _clocked(view: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """A poll's view with `ends_in_ms` counted from now (the rest of it does not move without a seq bump)."""
+    if view is None or view.get("ends_in_ms") is None or not view.get("ends_at"):
+        return view
+    ends_at = datetime.fromisoformat(view["ends_at"])
+    return dict(view, ends_in_ms=max(0, int((ends_at - now).total_seconds() * 1000)))
+
+
+def build(m: Meeting, who: Principal) -> dict[str, Any]:
+    """A full snapshot for one principal; what the role may not see is left out, not hidden client-side.
+
+    The role's shared parts come from `_shared` (cached by seq); `me`, a delegate's own ballots, the speakers'
+    list and the documents part when it may not be cached are computed here for each call."""
+    shared = _shared(m, who.role)
+    now = utcnow()
+    vote = shared["voting"]
+    state: dict[str, Any] = {
+        "seq": m.seq,
+        "meeting": shared["meeting"],
+        "agenda": shared["agenda"],
+        "current_item_id": shared["current_item_id"],
+        "attendance": shared["attendance"],
         "me": {
             "role": who.role.value,
             "name": who.name,
@@ -51,15 +145,18 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
             "permissions": sorted(p.value for p in ROLE_PERMISSIONS[who.role]),
         },
     }
-    if who.can(Permission.ATTENDANCE_SEE_NAMES):
-        state["attendees"] = attendance.roster(m)
-    state["speakers"] = speakers.speakers_state(m, who)
-    state["voting"] = voting.voting_state(m, who)
+    if "attendees" in shared:
+        state["attendees"] = shared["attendees"]
+    state["speakers"] = speakers.speakers_state(m, who, now)
+    state["voting"] = {"shown": _clocked(vote["shown"], now), "polls": [_clocked(p, now) for p in vote["polls"]]}
+    s = _session(m)
+    if who.is_delegate and who.participant_id is not None:
+        state["voting"]["mine"] = voting.my_ballots(s, m.id, who.participant_id)
     if who.participant_id is not None:
         # One row, not the whole roster: every phone that connects gets a snapshot.
-        me = object_session(m).get(Participant, who.participant_id)  # type: ignore[union-attr]
+        me = s.get(Participant, who.participant_id)
         if me is not None and me.attendance is not None:
             state["me"]["attendance"] = me.attendance.status
     state["me"].update(documents.my_rights(m, who))
-    state.update(documents.documents_state(m, who))
+    state.update(shared["documents_part"] or documents.documents_state(m, who))
     return state
