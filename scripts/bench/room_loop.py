@@ -478,10 +478,22 @@ def inflight(args: argparse.Namespace) -> list[str]:
 # --- reconnect ---------------------------------------------------------------------------------------------------
 
 
+def live_js_backoff() -> tuple[float, float]:
+    """(first delay, longest delay) in seconds of the pages' reconnection, as static/js/live.js sets them."""
+    import re
+
+    js = (ROOT / "static" / "js" / "live.js").read_text(encoding="utf-8")
+    first = re.search(r"reconnectionDelay:\s*(\d+)", js)
+    most = re.search(r"reconnectionDelayMax:\s*(\d+)", js)
+    return (int(first.group(1)) / 1000 if first else 1.0), (int(most.group(1)) / 1000 if most else 5.0)
+
+
 def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
     """One process of phones, one thread each (blocked in recv nearly all the time): connect (Engine.IO 4 /
     Socket.IO 5 over a bare WebSocket), keep every `state`'s (time, seq), answer pings, and when the connection
-    drops reconnect as socket.io-client does in live.js (delay 1 s doubling to 5 s, ±50 % random)."""
+    drops reconnect as socket.io-client does in live.js (its reconnectionDelay doubling to its reconnectionDelayMax,
+    ±50 % random; both read from static/js/live.js)."""
+    first_delay, max_delay = live_js_backoff()
     ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
     got: list[list[tuple[float, int]]] = [[] for _ in tokens]
     tries: list[list[float]] = [[] for _ in tokens]  # when each phone tried to connect: the backoff floor
@@ -515,7 +527,7 @@ def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, s
                 ws.close()
                 return
             except (OSError, ConnectionError, AssertionError):
-                delay = min(1.0 * 2 ** attempt, 5.0)
+                delay = min(first_delay * 2 ** attempt, max_delay)
                 attempt += 1
                 stop.wait(delay * (1 + random.uniform(-0.5, 0.5)))
 
@@ -627,8 +639,8 @@ def reconnect(args: argparse.Namespace) -> list[str]:
                 out.append(f"| {label} | {firsts[0] - t0:.2f} s | {fo.pct([f - t0 for f in has_current], 50):.2f} s | "
                            f"{last} | {missing} |" if firsts else f"| {label} | - | - | - | {missing} |")
             out.append("")
-            # The floor: a phone cannot have its state before it tries again, which its backoff (1 s doubling to
-            # 5 s, ±50 %) decides, not the server. Each phone's first try after the socket listens, the last one's.
+            # The floor: a phone cannot have its state before it tries again, which its backoff (live.js's, see
+            # live_js_backoff) decides, not the server. Each phone's first try after the socket listens, the last one's.
             if t_listen is not None:
                 first_try = sorted(min(x for x in tr if x >= t_listen) - t_listen
                                    for tr in tries if any(x >= t_listen for x in tr))

@@ -20,7 +20,9 @@
     return e;
   }
 
-  var socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+  // After a drop, try again within 1 s, then at most every 2 s (±50 %): a restarted server has every phone back
+  // within a few seconds (issue #18: ≤ 5 s for 500), and a refused try against a box still starting costs nothing.
+  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 1000, reconnectionDelayMax: 2000 });
 
   function applySeq(seq) {
     // Older than what we show: drop. A gap: we missed something, ask for a full snapshot.
