@@ -24,9 +24,9 @@ import socketio
 from tests.conftest import LiveServer
 from tests.realtime.helpers import Screen
 
-REJECTED = {"message": "Connection rejected by server"}
-SESSION_ENDED = {"message": "Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ.",
-                 "data": {"code": "auth.session_ended", "message": "Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ."}}  # a plain refusal (no valid card), as python-socketio says
+REJECTED = {"message": "Connection rejected by server"}  # a plain refusal (no valid card), as python-socketio says
+ENDED = "Phiên đã kết thúc. Hãy quét lại mã QR trên thẻ."
+SESSION_ENDED = {"message": ENDED, "data": {"code": "auth.session_ended", "message": ENDED}}  # said, not retried
 TOO_MANY = "Có quá nhiều lần thử mã sai từ địa chỉ này. Hãy đợi một phút rồi thử lại."
 
 
