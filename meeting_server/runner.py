@@ -66,6 +66,21 @@ def start(module: str, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command(module, *args), env=env(), **kwargs)
 
 
+def yield_cpu() -> None:
+    """Make this process background work: it runs only on CPU time the server's event loop does not want
+    (SCHED_IDLE; where the kernel refuses it, the lowest niceness). A niced process still takes its share of a
+    2-core box and delays the loop's wakeups; an idle-class one is preempted at once. For the batch jobs a person
+    waits for in seconds (Office conversion, a /verify or signing job, a roster file, join cards), never for the
+    page drawing a delegate waits for."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        try:
+            os.nice(19)
+        except OSError:
+            pass
+
+
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Have the kernel send `sig` to this process when the thread that started it ends (prctl PR_SET_PDEATHSIG).
     Linux only; elsewhere nothing happens. Also for a `preexec_fn` (office.py's LibreOffice box)."""

@@ -105,6 +105,7 @@ class RenderPool:
         size: int | None = None,
         limits: Limits = DEFAULT_LIMITS,
         nice: int = 5,
+        background: bool = False,
         max_jobs_per_worker: int = 2000,
         idle_s: float | None = None,
         keep_first: bool = True,
@@ -120,6 +121,7 @@ class RenderPool:
         if self.size < 1:
             raise ValueError("pool size must be at least 1")
         self.nice = nice
+        self.background = background  # idle scheduling class for the workers (runner.yield_cpu): the conversion lane
         self.max_jobs_per_worker = max_jobs_per_worker
         # Workers past the first stop after `idle_s` seconds without a job (None: never) and start again when
         # work comes: a worker holds ~50 MB that a mini-PC needs more than a render ready in advance. With
@@ -466,7 +468,7 @@ class _Slot:
         # the converter it runs (which dies with the worker: convert.py).
         self.proc = runner.start(
             "meeting_server.documents.worker", "--memory-mb", str(self.pool.limits.worker_memory_mb),
-            "--nice", str(self.pool.nice),
+            "--nice", str(self.pool.nice), *(["--background"] if self.pool.background else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True
         )
         self.jobs_done = 0

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from meeting_server import runner
 from meeting_server.documents import wire
 from meeting_server.documents.model import IngestError, Limits
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit, 0 for none")
     parser.add_argument("--nice", type=int, default=0, help="added scheduling niceness")
+    parser.add_argument("--background", action="store_true", help="idle scheduling class (runner.yield_cpu)")
     args = parser.parse_args(argv)
     # Started by runner.py, it dies with the server however the server dies (runner.py says how).
 
@@ -39,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="render-worker %(process)d: %(message)s")
-    if args.nice:
+    if args.background:
+        # The conversion lane: LibreOffice (which inherits this) runs only on CPU time the server does not want.
+        runner.yield_cpu()
+    elif args.nice:
         # The web server shares the CPU: rendering ahead must never make a vote feel slow.
         os.nice(args.nice)
     if args.memory_mb:

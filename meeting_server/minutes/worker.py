@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import io
 import logging
-import os
 import pickle
 import re
 import signal
@@ -117,8 +116,6 @@ def _answer(raw: bytes) -> Any:
     return rest[0]
 
 
-#: How much lower a fresh job's CPU priority is than the server's (nice(1): 0 is the default, 19 the lowest).
-FRESH_JOB_NICENESS = 10
 WARM_JOBS = frozenset({"preview"})
 WARM_JOB_SECONDS = 120
 _warm_lock = threading.Lock()
@@ -360,7 +357,7 @@ def main() -> None:
     if "--serve" not in sys.argv:
         # A fresh job (a /verify upload, signing) yields the CPU to the server's event loop, which carries every
         # phone: on a 2-core box two validators at full speed otherwise delay each page turn (tests/web/test_limits).
-        os.nice(FRESH_JOB_NICENESS)
+        runner.yield_cpu()
         stdout.write(_do(stdin.read()))
         stdout.flush()
         return

@@ -129,7 +129,7 @@ def convert_pool(app: Flask) -> RenderPool:
     if p is None:
         idle = app.config.get("DOCUMENT_CONVERT_IDLE_S", 120)
         p = RenderPool(cache_dir(app), size=int(app.config.get("DOCUMENT_CONVERT_WORKERS", 1)), limits=limits(app),
-                       nice=10, idle_s=float(idle) if idle else None, keep_first=not idle,
+                       nice=10, background=True, idle_s=float(idle) if idle else None, keep_first=not idle,
                        convert_dir=convert_dir(app), name="convert")
         app.extensions["convert_pool"] = p
     return p
