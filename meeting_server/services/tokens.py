@@ -201,7 +201,9 @@ def identify(s: Session, source: Source, *, token: str | None = None, session_id
 
 def check(s: Session, token: str, source: Source) -> Principal:
     """`resolve`, with a wrong token counted against `source.address`; over the limit, a wrong one raises
-    `TooManyGuesses` instead (not counted again: the window is what matters). A right token always passes."""
+    `TooManyGuesses` instead (counted too, so that an address that keeps guessing stays limited: the window does
+    not drain under a steady guesser, and a burst across a minute boundary is not let through). A right token
+    always passes."""
     try:
         return resolve(s, token)
     except DomainError:
@@ -210,9 +212,10 @@ def check(s: Session, token: str, source: Source) -> Principal:
 
 
 def _count_failure(s: Session, source: Source) -> None:
-    if failures(s, source.address) >= source.failures_per_minute:
-        raise TooManyGuesses(TOO_MANY) from None
+    over = failures(s, source.address) >= source.failures_per_minute
     note_failure(s, source.address)
+    if over:
+        raise TooManyGuesses(TOO_MANY) from None
 
 
 def open_session_of(s: Session, session_id: str, source: Source) -> Identity:

@@ -81,3 +81,26 @@ def test_wrong_credentials_are_limited_per_address_and_the_right_one_passes(s: S
     with pytest.raises(DomainError) as err:
         tokens.check(s, "wrong-from-another-phone", elsewhere)
     assert err.value.code == "token.unknown"  # counted per address: another phone is not limited
+
+
+def test_a_guesser_who_keeps_guessing_stays_limited_past_the_minute(s: Session, m: Meeting) -> None:
+    """Refused guesses are counted too. CI saw the flaw this closes: a burst of 300 wrong tokens straddling a
+    minute boundary, with only the first 10 counted, decayed below the limit a few seconds into the next minute
+    and the next wrong token was answered 404 instead of 429 (tests/web/test_sessions.py)."""
+    import time
+
+    from meeting_server.store.tables import JoinFailure
+
+    for i in range(40):
+        with pytest.raises(DomainError):
+            tokens.check(s, f"wrong-{i}", HERE)
+    minute = int(time.time() // 60)
+    counted = sum(r.count for r in s.query(JoinFailure).filter(JoinFailure.address == HERE.address,
+                                                               JoinFailure.minute >= minute - 1))
+    assert counted == 40
+    # The same 40 moved to the minute before: the window keeps 40 × (the share of that minute still inside it).
+    # Counting only the first 10 would have kept a quarter of that, and let the address through sooner.
+    s.query(JoinFailure).filter(JoinFailure.address == HERE.address).update({JoinFailure.minute: minute - 1})
+    s.commit()
+    inside = 1 - (time.time() % 60) / 60
+    assert tokens.failures(s, HERE.address) >= int(40 * inside)
