@@ -1,13 +1,15 @@
 # The Debian packages the project needs, in one place (sourced by _setup.sh and install-minipc; tests/test_system_files.py
 # checks that every system file the code and the tests use comes from one of them).
 #
+# Each package whose file the code names is listed by its own name (libreoffice-common has /usr/bin/soffice,
+# libsofthsm2 the PKCS#11 module), not only through what depends on it.
 # The server (scripts/serve, scripts/install-minipc): LibreOffice's writer, calc and impress without a GUI, to turn
 # Word/Excel/PowerPoint uploads into PDF, the fonts Office documents name (Liberation 2 for Times New Roman, Arial
 # and Courier New, with every Vietnamese letter; Carlito for Calibri, Caladea for Cambria; DejaVu for the rest),
 # util-linux's unshare for LibreOffice's box without network (Debian installs it everywhere; named to say so), and
 # ca-certificates, against which doctor checks an HTTPS certificate's chain (docs/SECURITY.md).
-SERVER_PACKAGES=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core util-linux ca-certificates)
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
 # checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes.
-TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 redis-server)
+TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server)

@@ -26,7 +26,7 @@ _RUNNERS = {"run", "Popen", "check_output", "check_call", "call", "which"}
 
 #: System files and programs the code or the tests use → the package of scripts/_packages.sh that installs them.
 SERVER = {
-    "/usr/bin/soffice": "libreoffice-writer-nogui",
+    "/usr/bin/soffice": "libreoffice-common",
     "/usr/lib/libreoffice/program/soffice": "libreoffice-writer-nogui",
     "/usr/bin/unshare": "util-linux",
     "unshare": "util-linux",
@@ -43,8 +43,8 @@ TESTS = {
     "pdftoppm": "poppler-utils",
     "redis-server": "redis-server",
     "softhsm2-util": "softhsm2",
-    "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so": "softhsm2",
+    "/usr/lib/softhsm/libsofthsm2.so": "libsofthsm2",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so": "libsofthsm2",
     "systemd-analyze": "systemd",
     "zbarimg": "zbar-tools",
 }

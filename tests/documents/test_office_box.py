@@ -27,7 +27,7 @@ from meeting_server import office
 from meeting_server.documents.convert import convert_to_pdf, libreoffice_available
 from tests.conftest import SHARED, LiveServer
 from tests.documents.conftest import make_docx
-from tests.web.test_documents_corpus import HealthPoller
+from tests.realtime.helpers import HealthPoller
 
 pytestmark = pytest.mark.skipif(not libreoffice_available(), reason="LibreOffice (soffice) is not installed")
 
@@ -135,7 +135,7 @@ def wait_done(srv: LiveServer, doc_id: int, timeout: float = 120) -> dict[str, o
 
 
 class Polled:
-    """/healthz polled every 50 ms (tests/web/test_documents_corpus.HealthPoller) while the block runs."""
+    """/healthz polled every 50 ms (tests/realtime/helpers.HealthPoller) while the block runs."""
 
     def __init__(self, srv: LiveServer) -> None:
         self.poller = HealthPoller(srv.url)

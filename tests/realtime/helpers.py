@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import requests
 import socketio
 
 
@@ -50,6 +52,28 @@ class Screen:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+class HealthPoller(threading.Thread):
+    """Polls /healthz every `every` seconds and keeps each answer's latency (None for a failure)."""
+
+    def __init__(self, url: str, every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.every = every
+        self.latencies: list[float | None] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        s = requests.Session()
+        while not self.stop.is_set():
+            t = time.perf_counter()
+            try:
+                ok = s.get(self.url + "/healthz", timeout=5).status_code == 200
+                self.latencies.append(time.perf_counter() - t if ok else None)
+            except requests.RequestException:
+                self.latencies.append(None)
+            time.sleep(self.every)
 
 
 class HealthzWatch:

@@ -25,37 +25,17 @@ import requests
 
 from meeting_server.domain import limits
 from tests.conftest import LiveServer
+from tests.realtime.helpers import HealthPoller
 
 #: The worst /healthz latency allowed while bad input is in flight (issue #18, "Done when").
 HEALTHZ_LIMIT = 0.100
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "Nguyễn Văn A" would print as "A năV nễyugN"
 
 
-class HealthPoller(threading.Thread):
-    """Polls /healthz every 20 ms and keeps each answer's latency (None for a failure)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url
-        self.latencies: list[float | None] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        s = requests.Session()
-        while not self.stop.is_set():
-            t = time.perf_counter()
-            try:
-                ok = s.get(self.url + "/healthz", timeout=5).status_code == 200
-                self.latencies.append(time.perf_counter() - t if ok else None)
-            except requests.RequestException:
-                self.latencies.append(None)
-            time.sleep(0.02)
-
-
 @contextmanager
 def healthz_watched(srv: LiveServer, what: str) -> Iterator[HealthPoller]:
     """Poll /healthz from a thread while the body runs; then assert it always answered within HEALTHZ_LIMIT."""
-    poller = HealthPoller(srv.url)
+    poller = HealthPoller(srv.url, every=0.02)
     poller.start()
     time.sleep(0.1)  # a few answers before the bad input
     try:

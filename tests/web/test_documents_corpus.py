@@ -3,38 +3,17 @@ while /healthz keeps answering quickly: bad files never stall the server everyon
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import requests
 
 from tests.conftest import SHARED, LiveServer
+from tests.realtime.helpers import HealthPoller
 
 CORPUS = sorted(p for p in (SHARED / "samples" / "pdf-corpus").iterdir() if p.is_file())
 # Letters only Vietnamese uses: a message with one of them is Vietnamese, not an English fallback.
 VIETNAMESE = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
-
-
-class HealthPoller(threading.Thread):
-    """Polls /healthz every 50 ms and keeps each answer's latency (None for a failure)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url
-        self.latencies: list[float | None] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        s = requests.Session()
-        while not self.stop.is_set():
-            t = time.perf_counter()
-            try:
-                ok = s.get(self.url + "/healthz", timeout=5).status_code == 200
-                self.latencies.append(time.perf_counter() - t if ok else None)
-            except requests.RequestException:
-                self.latencies.append(None)
-            time.sleep(0.05)
 
 
 def test_every_corpus_file_ends_ready_or_failed_with_a_vietnamese_message(live_server: LiveServer) -> None:
