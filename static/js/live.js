@@ -36,6 +36,7 @@
   // The server sends a full `state` on every (re)connect, so nothing needs asking for here.
   socket.on("connect", function () { connection(true); });
   socket.on("disconnect", function () { connection(false); });
+  var online = false, everOnline = false;
   socket.on("connect_error", function (err) {
     // A revoked card, or a session that ended (logout, revocation, a day unused), is refused with its own code:
     // say so and stop, instead of "reconnecting…" forever.
@@ -80,7 +81,71 @@
       e.textContent = ok ? I.online : I.offline;
       e.classList.toggle("offline", !ok);
     });
+    var was = online;
+    online = ok;
+    if (ok) everOnline = true;
+    // A drop after the page was live shows at once; a page still making its first connection gets a moment.
+    if (ok || everOnline) offlineBanner(!ok);
+    document.body.classList.toggle("is-offline", !ok);
+    if (was !== ok) emitLocal("connection", ok);
   }
+
+  // A sticky banner across the top while this screen cannot reach the server: whatever cannot be sent is greyed
+  // out by the panels (they ask Live.online()), so nothing looks live that is not.
+  var banner = null;
+  function offlineBanner(show) {
+    if (!banner) {
+      banner = el("div", { "class": "offline-banner", role: "alert", "data-offline-banner": "", hidden: "" });
+      banner.appendChild(el("strong", {}, I.offline_banner));
+      banner.appendChild(el("span", {}, I.offline_banner_hint));
+      document.body.insertBefore(banner, document.body.firstChild);
+    }
+    banner.hidden = !show;
+  }
+  setTimeout(function () { if (!online && !revoked) offlineBanner(true); }, 3000);
+
+  // The takeover sheet (delegate phone): a vote that opens, the floor given to this delegate. One sheet at a time;
+  // a newer call replaces it. `opts`: key, kind, title, text, go (button label), target (element id to scroll to).
+  var seenTakeover = {}, takeoverKey = null;
+  function takeover(opts) {
+    var box = $("#takeover");
+    if (!box || seenTakeover[opts.key] === "done") return;
+    if (takeoverKey === opts.key && !box.hidden) return;
+    var fresh = !seenTakeover[opts.key];
+    seenTakeover[opts.key] = "shown";
+    takeoverKey = opts.key;
+    $("#takeover-kind").textContent = opts.kind;
+    $("#takeover-title").textContent = opts.title;
+    $("#takeover-text").textContent = opts.text || "";
+    var go = $("#takeover-go");
+    go.textContent = opts.go;
+    go.setAttribute("data-target", opts.target || "");
+    box.setAttribute("data-takeover", opts.key);
+    box.hidden = false;
+    document.body.classList.add("has-takeover");
+    go.focus();
+    if (fresh && navigator.vibrate) { try { navigator.vibrate([300, 150, 300]); } catch (e) { /* not allowed yet */ } }
+  }
+  function dismissTakeover(key) {
+    var box = $("#takeover");
+    if (!box || !takeoverKey) return;
+    // A key ending in "*" is a prefix: "poll-*" lets a vote's sheet go, never the floor's.
+    if (key && (key.charAt(key.length - 1) === "*" ? takeoverKey.indexOf(key.slice(0, -1)) !== 0 : takeoverKey !== key)) return;
+    if (takeoverKey) seenTakeover[takeoverKey] = "done";
+    takeoverKey = null;
+    box.hidden = true;
+    document.body.classList.remove("has-takeover");
+  }
+  function jumpTo(id) {
+    var t = id && document.getElementById(id);
+    if (t && !t.hidden) t.scrollIntoView({ block: "start" });
+  }
+  document.addEventListener("click", function (ev) {
+    var go = ev.target.closest("#takeover-go");
+    if (go) { var id = go.getAttribute("data-target"); dismissTakeover(); jumpTo(id); return; }
+    var j = ev.target.closest("[data-jump]");
+    if (j) jumpTo(j.getAttribute("data-jump"));
+  });
 
   function currentTitle() {
     var cur = (state.agenda || []).filter(function (it) { return it.id === state.current_item_id; })[0];
@@ -167,6 +232,10 @@
     setText("me_name", me.name);
     setText("me_role", I["role_" + me.role] || "");
     setText("current_item", currentTitle());
+    setText("meeting_status", I["meeting_status_" + state.meeting.status] || state.meeting.status);
+    // "Đang diễn ra" only while the sitting is open: before, it has not begun; after, it is over.
+    setText("current_heading", I["current_heading_" + state.meeting.status] || I.current);
+    document.body.setAttribute("data-meeting-status", state.meeting.status);
     attendanceLine();
     renderAgenda();
     if (page === "chair") { renderAgendaControl(); renderAttendees("attendees", false); }
@@ -185,6 +254,7 @@
   // title) besides what `done` shows (by default an alert).
   function send(name, data, done, button, waitMs) {
     if (revoked) { (done || ack)({ ok: false, code: "auth.revoked", error: I.revoked }); return; }
+    if (!online) { (done || ack)({ ok: false, code: "offline", error: I.offline_action }); return; }
     if (button) { button.disabled = true; button.setAttribute("aria-busy", "true"); button.removeAttribute("data-error"); }
     socket.timeout(waitMs || 15000).emit(name, data === undefined ? {} : data, function (err, res) {
       if (err || !res) res = { ok: false, code: "no_answer", error: I.no_answer };
@@ -233,7 +303,9 @@
     socket: socket, I: I, el: el, fmt: fmt, send: send, ack: ack,
     state: function () { return state; },
     on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
-    applySeq: applySeq
+    applySeq: applySeq,
+    online: function () { return online && !revoked; },
+    takeover: takeover, dismissTakeover: dismissTakeover
   };
   connection(false);
   render();

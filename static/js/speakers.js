@@ -74,6 +74,11 @@
     panel.hidden = false;
     panel.innerHTML = "";
     panel.appendChild(el("h2", {}, S.heading));
+    // A closed sitting: nobody asks for the floor any more (the server refuses it too, speak.meeting_ended).
+    if ((Live.state().meeting || {}).status === "ended") {
+      panel.appendChild(el("p", { "class": "speak-status big", "data-speak": "status" }, S.meeting_ended));
+      return;
+    }
     speakingLine(panel);
     if (!canRequest) return;
     var sp = data.speaking;
@@ -93,7 +98,7 @@
     if (!meSpeaking) {
       var b = el("button", { "class": "button speak-button" + (queued ? "" : " primary"), "type": "button",
         "data-speak-action": queued ? "withdraw" : "request" }, queued ? S.withdraw : S.request);
-      if (data.agenda_item_id === null) b.disabled = true;
+      if (data.agenda_item_id === null || !Live.online()) b.disabled = true;
       panel.appendChild(b);
     }
     if (message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, message));
@@ -170,8 +175,21 @@
     band.querySelector('[data-speak="next"]').textContent = nx ? Live.fmt(S.next, { name: nx.name }) : "";
   }
 
+  // The chair gave this delegate the floor: the phone takes over the screen once per speech, with vibration.
+  function floorAlert() {
+    var sp = data && data.speaking;
+    if (page !== "delegate") return;
+    if (sp && sp.participant_id === me.participant_id) {
+      Live.takeover({ key: "speak-" + sp.request_id, kind: S.takeover_kind, title: S.takeover_title,
+        text: S.takeover_text, go: S.takeover_go, target: "speak-panel" });
+    } else {
+      Live.dismissTakeover("speak-*");
+    }
+  }
+
   function render() {
     if (!data) return;
+    floorAlert();
     if (page === "kiosk") { renderKiosk(); return; }
     var panel = document.getElementById("speak-panel");
     if (!panel) return;
@@ -213,6 +231,7 @@
     accept(p);
   });
   Live.on("state", function (st) { accept(st.speakers); });
+  Live.on("connection", function () { render(); });
   accept(Live.state().speakers);
   setInterval(tick, 500);
 })();

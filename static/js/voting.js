@@ -14,6 +14,10 @@
   var pending = {};                        // poll id -> true while a cast waits for its ack
   var message = {};                        // poll id -> error text of the last failed cast
   var deadline = {};                       // poll id -> local ms when the countdown ends
+  var blank = {};                          // poll id -> true: a blank ballot chosen on purpose
+  var over = {};                           // poll id -> the candidate refused for being one name too many
+  var second = {};                         // poll id -> true while the second confirmation is asked
+  var changing = {};                       // poll id -> true: a recorded ballot being changed (allow_change)
   var can = function (p) { return (L.state().me.permissions || []).indexOf(p) >= 0; };
   var me = L.state().me;
   var isDelegate = ["chair", "secretary", "delegate"].indexOf(me.role) >= 0;
@@ -41,7 +45,13 @@
 
   L.on("state", function (s) {
     voting = s.voting || voting;
-    if (voting.mine) mine = voting.mine;   // a personal snapshot (connect/sync); role broadcasts carry none
+    if (voting.mine) {                      // a personal snapshot (connect/sync); role broadcasts carry none
+      // Keep the words of what this phone sent (a secret ballot's choice is never sent back by the server).
+      Object.keys(voting.mine).forEach(function (id) {
+        if (mine[id] && mine[id].label && !voting.mine[id].label) voting.mine[id].label = mine[id].label;
+      });
+      mine = voting.mine;
+    }
     setShown(voting.shown);
     render();
   });
@@ -124,60 +134,113 @@
     return box;
   }
 
+  // What the ballot says, in words: the confirmation question and, after the ack, "Đã ghi nhận: …".
   function choiceLabel(p, c) {
     if (p.kind === "election") {
-      return c.length ? p.candidates.filter(function (x) { return c.indexOf(x.key) >= 0; })
-        .map(function (x) { return x.name; }).join(", ") : I.none_picked;
+      return c && c.length ? p.candidates.filter(function (x) { return c.indexOf(x.key) >= 0; })
+        .map(function (x) { return x.name; }).join(", ") : I.blank_ballot;
     }
     if (p.kind === "confidence_rating") {
+      if (!c || !Object.keys(c).length) return I.blank_ballot;
       return p.officials.map(function (o) {
         var lv = p.levels.filter(function (l) { return l.key === c[o.key]; })[0];
-        return o.name + ": " + (lv ? lv.label : "—");
+        return o.name + ": " + (lv ? lv.label : I.not_rated);
       }).join("; ");
     }
     return (p.options.filter(function (o) { return o.key === c; })[0] || {}).label || "";
   }
 
-  function ballot(p) {
-    var box = el("div", { "class": "vote-ballot" });
+  // Whether the ballot is what the delegate means (Xác nhận enabled), and whether it needs a second, explicit
+  // confirmation: a blank or partly blank secret ballot counts as invalid (domain/voting.py validate_choice).
+  function readiness(p) {
     var c = draft[p.id];
     if (p.kind === "election") {
+      if (blank[p.id]) return { ready: true, warn: I.blank_warning };
+      return { ready: !!(c && c.length) };
+    }
+    if (p.kind === "confidence_rating") {
+      if (blank[p.id]) return { ready: true, warn: I.blank_warning };
+      var n = Object.keys(c || {}).length;
+      if (!n) return { ready: false };
+      var left = p.officials.filter(function (o) { return !(c || {})[o.key]; }).map(function (o) { return o.name; });
+      return { ready: true, warn: left.length ? fmt(I.partial_warning, { names: left.join(", ") }) : null };
+    }
+    return { ready: !!c };
+  }
+
+  function ballot(p) {
+    var box = el("div", { "class": "vote-ballot", "data-ballot": p.id });
+    var c = draft[p.id];
+    var off = !L.online();
+    function option(attrs, on, text) {
+      attrs["class"] = "button vote-option" + (attrs["class"] ? " " + attrs["class"] : "") + (on ? " chosen" : "");
+      attrs["aria-pressed"] = String(on);
+      attrs.type = "button";
+      var b = el("button", attrs, text);
+      if (off || pending[p.id]) b.disabled = true;
+      return b;
+    }
+    if (p.kind === "election") {
       c = draft[p.id] = c || [];
-      box.appendChild(el("p", { "class": "hint" }, fmt(I.pick_up_to, { seats: p.seats })));
+      box.appendChild(el("p", { "class": "vote-instruction" }, fmt(I.pick_up_to, { seats: p.seats })));
       p.candidates.forEach(function (x) {
         var on = c.indexOf(x.key) >= 0;
-        box.appendChild(el("button", { "class": "button vote-option" + (on ? " chosen" : ""), "data-pick": x.key,
-          "aria-pressed": String(on), "type": "button" }, (on ? "☑ " : "☐ ") + x.name));
+        box.appendChild(option({ "data-pick": x.key }, on, (on ? "☑ " : "☐ ") + x.name));
+        // Too many names: said right under the name that was refused, where the finger is.
+        if (over[p.id] === x.key) {
+          box.appendChild(el("p", { "class": "vote-over", "role": "alert", "data-bind": "vote_over" },
+            fmt(I.too_many, { seats: p.seats })));
+        }
       });
+      box.appendChild(el("p", { "class": "vote-count", "data-bind": "vote_count" },
+        fmt(I.picked_of, { n: c.length, seats: p.seats })));
+      box.appendChild(option({ "data-blank": p.id, "class": "vote-blank" }, !!blank[p.id], I.blank_choice));
     } else if (p.kind === "confidence_rating") {
       c = draft[p.id] = c || {};
       p.officials.forEach(function (o) {
         var row = el("div", { "class": "vote-rate-row" });
         row.appendChild(el("p", { "class": "vote-rate-name" }, o.name));
         p.levels.forEach(function (lv) {
-          var on = c[o.key] === lv.key;
-          row.appendChild(el("button", { "class": "button vote-option small" + (on ? " chosen" : ""), "type": "button",
-            "data-rate": o.key, "data-level": lv.key, "aria-pressed": String(on) }, lv.label));
+          row.appendChild(option({ "class": "small", "data-rate": o.key, "data-level": lv.key }, c[o.key] === lv.key,
+            lv.label));
         });
         box.appendChild(row);
       });
+      box.appendChild(option({ "data-blank": p.id, "class": "vote-blank" }, !!blank[p.id], I.blank_choice));
     } else {
       p.options.forEach(function (o) {
-        var on = c === o.key;
-        box.appendChild(el("button", { "class": "button vote-option" + (on ? " chosen" : ""), "data-choice": o.key,
-          "aria-pressed": String(on), "type": "button" }, o.label));
+        box.appendChild(option({ "data-choice": o.key }, c === o.key, o.label));
       });
     }
-    var ready = p.kind === "election" || (p.kind === "confidence_rating" ? Object.keys(c || {}).length > 0 : !!c);
-    if (ready) {
-      box.appendChild(el("p", { "class": "vote-confirm-q" }, fmt(I.confirm_question, { choice: choiceLabel(p, c) })));
+    var r = readiness(p);
+    if (second[p.id] && r.warn) {
+      // The second, explicit confirmation of a ballot that will count as invalid (wholly or for some names).
+      var w = el("div", { "class": "vote-second", "role": "alertdialog", "data-bind": "vote_second" });
+      w.appendChild(el("p", { "class": "vote-second-text" }, r.warn));
+      var yes = el("button", { "class": "button primary vote-confirm", "data-confirm-final": p.id, "type": "button" },
+        pending[p.id] ? I.sending : I.send_anyway);
+      var back = el("button", { "class": "button vote-back", "data-confirm-back": p.id, "type": "button" }, I.back_to_ballot);
+      if (off || pending[p.id]) yes.disabled = true;
+      w.appendChild(yes); w.appendChild(back);
+      box.appendChild(w);
+    } else {
+      box.appendChild(el("p", { "class": "vote-confirm-q", "data-bind": "vote_confirm_q" }, r.ready
+        ? fmt(I.confirm_question, { choice: choiceLabel(p, blank[p.id] ? null : c) })
+        : (p.kind === "election" ? I.choose_first_election : I.choose_first)));
       var b = el("button", { "class": "button primary vote-confirm", "data-confirm": p.id, "type": "button" },
         pending[p.id] ? I.sending : I.confirm);
-      if (pending[p.id]) b.disabled = true;
+      if (!r.ready || pending[p.id] || off) b.disabled = true;
       box.appendChild(b);
     }
+    if (off) box.appendChild(el("p", { "class": "vote-error", "role": "alert" }, I.offline_wait));
     if (message[p.id]) box.appendChild(el("p", { "class": "vote-error", "role": "alert" }, message[p.id]));
     return box;
+  }
+
+  function recordedLine(p, got) {
+    var text = got.label ? fmt(I.recorded_as, { choice: got.label }) : I.recorded;
+    if (!got.label && got.choice && p.kind === "open") text = fmt(I.recorded_as, { choice: choiceLabel(p, got.choice) });
+    return el("p", { "class": "vote-recorded", "data-bind": "vote_recorded", "role": "status" }, "✓ " + text);
   }
 
   function delegateView(p) {
@@ -192,13 +255,16 @@
         return box;
       }
       var got = mine[p.id];
-      if (got && got.voted) {
-        box.appendChild(el("p", { "class": "vote-recorded", "data-bind": "vote_recorded" }, "✓ " + I.recorded));
+      if (got && got.voted && !changing[p.id]) {
+        // What was recorded, from the server's ack; the ballot and its question are gone.
+        box.appendChild(recordedLine(p, got));
         if (p.allow_change) {
           box.appendChild(el("p", { "class": "hint" }, I.recorded_change));
-          if (draft[p.id] === undefined && got.choice) draft[p.id] = got.choice;
-          box.appendChild(ballot(p));
+          var ch = el("button", { "class": "button vote-change", "data-change": p.id, "type": "button" }, I.change);
+          if (!L.online()) ch.disabled = true;
+          box.appendChild(ch);
         }
+        if (message[p.id]) box.appendChild(el("p", { "class": "vote-error", "role": "alert" }, message[p.id]));
       } else {
         if (p.secret) box.appendChild(el("p", { "class": "hint" }, I.secret_note));
         box.appendChild(ballot(p));
@@ -209,6 +275,28 @@
       box.appendChild(el("p", { "class": "vote-cancelled" }, fmt(I.reason, { reason: p.cancel_reason })));
     }
     return box;
+  }
+
+  // The delegate's phone: an open vote this delegate has not voted in takes over the screen (live.js), and while
+  // it is open a bar at the bottom leads to the ballot and back to the document being read.
+  function attention() {
+    var p = voting.shown;
+    var open = !!(p && p.state === "open" && isDelegate && !document.body.classList.contains("kiosk"));
+    var waiting = open && !(mine[p.id] && mine[p.id].voted);
+    if (waiting) {
+      L.takeover({ key: "poll-" + p.id, kind: I.takeover_kind, title: p.title, text: I.takeover_text,
+        go: I.takeover_go, target: "vote-panel" });
+    } else {
+      L.dismissTakeover("poll-*");
+    }
+    var bar = document.getElementById("jump-bar");
+    if (bar) {
+      var viewer = document.getElementById("doc-viewer");
+      var doc = document.getElementById("jump-doc");
+      if (doc) doc.hidden = !viewer || viewer.hidden;
+      bar.hidden = !open;
+      document.body.classList.toggle("has-jump-bar", open);
+    }
   }
 
   function chairView() {
@@ -269,17 +357,25 @@
       if (kind === "kiosk") document.body.classList.toggle("kiosk-voting", !!p);
       if (p) panel.appendChild(delegateView(p));
     });
+    attention();
   }
+  L.on("connection", function () { render(); });
 
   /* ---------- actions ---------- */
 
   function cast(p) {
     var c = draft[p.id];
+    if (blank[p.id]) c = p.kind === "election" ? [] : {};
+    var label = choiceLabel(p, c);
     pending[p.id] = true; delete message[p.id]; render();
     L.socket.timeout(15000).emit("cast", { poll_id: p.id, choice: c }, function (err, res) {
       pending[p.id] = false;
       if (err || !res) { message[p.id] = I.not_sent; }
-      else if (res.ok) { mine[p.id] = { voted: true, choice: p.kind === "open" ? c : undefined }; }
+      else if (res.ok) {
+        // Only now, after the server's ack (the ballot is on disk), does the screen say what was recorded.
+        mine[p.id] = { voted: true, choice: p.kind === "open" ? c : undefined, label: label };
+        second[p.id] = false; changing[p.id] = false;
+      }
       else { message[p.id] = res.error; if (res.code === "vote.already_voted") mine[p.id] = { voted: true }; }
       render();
     });
@@ -293,14 +389,33 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest("button"); if (!t) return;
     var p = voting.shown;
+    if (p && (t.dataset.choice || t.dataset.pick || t.dataset.rate || t.dataset.blank)) {
+      second[p.id] = false; delete over[p.id]; delete message[p.id];
+    }
     if (t.dataset.choice && p) { draft[p.id] = t.dataset.choice; render(); }
     else if (t.dataset.pick && p) {
       var c = draft[p.id] || [], i = c.indexOf(t.dataset.pick);
-      if (i >= 0) c.splice(i, 1); else c.push(t.dataset.pick);
-      draft[p.id] = c; render();
+      if (i >= 0) c.splice(i, 1);
+      else if (c.length >= p.seats) over[p.id] = t.dataset.pick;   // stopped here, with the reason under the name
+      else c.push(t.dataset.pick);
+      draft[p.id] = c; blank[p.id] = false; render();
     } else if (t.dataset.rate && p) {
-      var r = draft[p.id] || {}; r[t.dataset.rate] = t.dataset.level; draft[p.id] = r; render();
-    } else if (t.dataset.confirm && p) { cast(p); }
+      var r = draft[p.id] || {};
+      if (r[t.dataset.rate] === t.dataset.level) delete r[t.dataset.rate]; else r[t.dataset.rate] = t.dataset.level;
+      draft[p.id] = r; blank[p.id] = false; render();
+    } else if (t.dataset.blank && p) {
+      blank[p.id] = !blank[p.id];
+      if (blank[p.id]) draft[p.id] = p.kind === "election" ? [] : {};
+      render();
+    } else if (t.dataset.confirm && p) {
+      if (readiness(p).warn) { second[p.id] = true; render(); } else cast(p);
+    } else if (t.dataset.confirmFinal && p) { cast(p); }
+    else if (t.dataset.confirmBack && p) { second[p.id] = false; render(); }
+    else if (t.dataset.change && p) {
+      changing[p.id] = true;
+      if (draft[p.id] === undefined && mine[p.id] && mine[p.id].choice) draft[p.id] = mine[p.id].choice;
+      render();
+    }
     else if (t.dataset.pollAction) { pollAction(t.dataset.pollAction, byId(Number(t.dataset.poll))); }
   });
 

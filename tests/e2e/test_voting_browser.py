@@ -37,6 +37,7 @@ def test_three_phones_vote_chair_closes_every_screen_shows_the_same_result(live_
     for page in phones:
         page.wait_for_selector("#vote-panel:not([hidden]) .vote-option")
         assert page.locator(".vote-progress").inner_text() == "Đã biểu quyết: 0/4"
+        page.locator("#takeover-go").click()  # the vote took over the phone's screen: one tap to the ballot
     kiosk.wait_for_selector("#kiosk-vote:not([hidden]) .vote-progress")
 
     choices = ["Tán thành", "Tán thành", "Không tán thành"]
@@ -46,7 +47,7 @@ def test_three_phones_vote_chair_closes_every_screen_shows_the_same_result(live_
         page.get_by_role("button", name="Xác nhận").click()
         # Shown only after the server's acknowledgement, i.e. after the commit.
         page.wait_for_selector('[data-bind="vote_recorded"]')
-        assert page.locator('[data-bind="vote_recorded"]').inner_text() == "✓ Đã ghi nhận phiếu của bạn"
+        assert page.locator('[data-bind="vote_recorded"]').inner_text() == f"✓ Đã ghi nhận: {label}"
     kiosk.wait_for_function("document.querySelector('.vote-progress').textContent === 'Đã biểu quyết: 3/4'")
     chair_page.wait_for_function(
         "document.querySelector('#vote-panel .vote-progress').textContent === 'Đã biểu quyết: 3/4'")
@@ -96,11 +97,12 @@ def test_the_chair_votes_from_the_chair_screen_and_the_minutes_count_it(live_ser
     assert "Tán thành" in ballot.locator(".vote-confirm-q").inner_text()
     ballot.get_by_role("button", name="Xác nhận").click()
     ballot.locator('[data-bind="vote_recorded"]').wait_for()
-    assert ballot.locator('[data-bind="vote_recorded"]').inner_text() == "✓ Đã ghi nhận phiếu của bạn"
+    assert ballot.locator('[data-bind="vote_recorded"]').inner_text() == "✓ Đã ghi nhận: Tán thành"
     # Everyone sees the chair counted.
     for page in [chair_page, *phones]:
         page.wait_for_function(
             "[...document.querySelectorAll('.vote-progress')].some(e => e.textContent === 'Đã biểu quyết: 1/3')")
+    phones[0].locator("#takeover-go").click()
     phones[0].get_by_role("button", name="Không tán thành", exact=True).click()
     phones[0].get_by_role("button", name="Xác nhận").click()
     phones[0].wait_for_selector('[data-bind="vote_recorded"]')
