@@ -94,6 +94,8 @@
   // out by the panels (they ask Live.online()), so nothing looks live that is not.
   var banner = null;
   function offlineBanner(show) {
+    // The projector has its own small corner line: the room is not told about a hotspot hiccup in red.
+    if (document.body.classList.contains("kiosk")) return;
     if (!banner) {
       banner = el("div", { "class": "offline-banner", role: "alert", "data-offline-banner": "", hidden: "" });
       banner.appendChild(el("strong", {}, I.offline_banner));
