@@ -1,6 +1,6 @@
 """A page's text for reading on a phone: headings and paragraphs, from the PDF's text or from OCR of a scan.
 
-Reading mode (static/js/reader.js) shows these blocks reflowed in the phone's own large type, where an A4 page
+Reading mode (static/js/documents.js) shows these blocks reflowed in the phone's own large type, where an A4 page
 image would show 7-8 px letters. MuPDF's blocks are the paragraphs; inside one, the PDF's line wraps are joined
 (a word hyphenated at the line end is put back together) and a list item ("- …", "a) …", "2. …") after a line
 that ended a sentence starts a paragraph of its own. Runs in a render worker only (PyMuPDF, and the tesseract
