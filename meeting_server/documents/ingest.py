@@ -170,7 +170,9 @@ def _check_pages(
         try:
             page = doc.load_page(index)
             rect = page.rect
-            text = page.get_text("text")
+            # One extraction for both the search text and reading mode's blocks (each costs ~7 ms a page here).
+            textpage = page.get_textpage()
+            text = page.get_text("text", textpage=textpage)
         except Exception as exc:
             log.info("page %d unreadable: %s", index + 1, exc)
             raise IngestError.of("doc.damaged") from None
@@ -189,7 +191,7 @@ def _check_pages(
         sizes.append((round(width, 2), round(height, 2)))
         texts.append(clean_text(text))
         try:
-            blocks.append(reading.page_blocks(page))
+            blocks.append(reading.page_blocks(page, textpage=textpage))
         except Exception as exc:  # reading mode is a convenience: the page image still works without it
             log.info("page %d: no reading blocks: %s", index + 1, exc)
             blocks.append([])

@@ -89,6 +89,7 @@ def limits(app: Flask) -> Limits:
         max_image_pixels=int(c.get("DOCUMENT_MAX_IMAGE_PIXELS", d.max_image_pixels)),
         render_timeout_s=float(c.get("DOCUMENT_RENDER_TIMEOUT_S", d.render_timeout_s)),
         inspect_timeout_s=float(c.get("DOCUMENT_INSPECT_TIMEOUT_S", d.inspect_timeout_s)),
+        ocr_timeout_s=float(c.get("DOCUMENT_OCR_TIMEOUT_S", d.ocr_timeout_s)),
         convert_timeout_s=float(c.get("DOCUMENT_CONVERT_TIMEOUT_S", d.convert_timeout_s)),
         worker_memory_mb=int(c.get("DOCUMENT_WORKER_MEMORY_MB", d.worker_memory_mb)),
         convert_memory_mb=int(c.get("DOCUMENT_CONVERT_MEMORY_MB", d.convert_memory_mb)),
