@@ -144,6 +144,9 @@
     b.textContent = reading ? T.image_mode : T.read_mode;
     $("doc-stage").hidden = reading;
     $("doc-text").hidden = !reading;
+    // Zoom is the image's: the text is already in the phone's own large type.
+    var zoomers = document.querySelectorAll('#doc-viewer [data-doc="zoom-in"], #doc-viewer [data-doc="zoom-out"], #doc-fit');
+    for (var i = 0; i < zoomers.length; i++) zoomers[i].hidden = reading;
     if (!reading) { clearTimeout(textTimer); }
   }
 

@@ -54,6 +54,7 @@ def test_reading_mode_on_a_phone_follows_the_presenter_in_large_type(browser: An
         assert phone.locator("#doc-stage").is_hidden()
         assert toggle.inner_text().strip() == "Xem ảnh trang"
         assert toggle.get_attribute("aria-pressed") == "true"
+        assert phone.locator("[data-doc=zoom-in]").is_hidden() and phone.locator("#doc-fit").is_hidden()
         # Headings and paragraphs, in the phone's large type, and nothing wider than the screen.
         sizes = phone.evaluate(
             "() => [...document.querySelectorAll('#doc-text p, #doc-text h3')]"
@@ -88,6 +89,7 @@ def test_reading_mode_on_a_phone_follows_the_presenter_in_large_type(browser: An
         toggle.click()
         wait_shown(phone, doc_id, 2)
         assert phone.locator("#doc-text").is_hidden() and toggle.inner_text().strip() == "Chế độ đọc"
+        assert phone.locator("[data-doc=zoom-in]").is_visible()
         assert phone.js_errors == [] and chair.js_errors == []
         chair.locator("[data-doc=present-stop]").click()
     finally:
