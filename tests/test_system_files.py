@@ -34,6 +34,9 @@ SERVER = {
     # The vendored copy in static/fonts comes first; Debian's is the fallback of a bare package, and LibreOffice's.
     "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf": "fonts-liberation2",
     "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf": "fonts-liberation2",
+    # Reading mode's OCR of scanned pages (documents/reading.py): the program and its Vietnamese model.
+    "tesseract": "tesseract-ocr",
+    "/usr/share/tesseract-ocr/5/tessdata": "tesseract-ocr",  # libtesseract5 owns the folder; -vie fills it
 }
 TESTS = {
     "chromium": "chromium",
@@ -47,6 +50,7 @@ TESTS = {
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so": "libsofthsm2",
     "systemd-analyze": "systemd",
     "zbarimg": "zbar-tools",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
 }
 #: Named on purpose though nothing installs them, each with the reason.
 NOT_SYSTEM_FILES = {

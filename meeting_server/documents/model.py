@@ -28,6 +28,8 @@ class Limits:
     max_image_pixels: int = 100_000_000
     render_timeout_s: float = 20.0
     inspect_timeout_s: float = 60.0
+    # One page's OCR (tesseract, one thread): about 3-5 s for an A4 page here; the worker is killed past this.
+    ocr_timeout_s: float = 60.0
     # LibreOffice starts in about 1.5 s here, but a large spreadsheet can take a minute to lay out.
     convert_timeout_s: float = 120.0
     # Address-space ceiling of LibreOffice (hard: it cannot raise it); a 2000-row table peaks at ~550 MB.
@@ -63,6 +65,10 @@ class DocInfo:
     page_texts: tuple[str, ...] = field(repr=False)  # NFC text of each page, "" for a scanned page
     file_size: int = 0
     converted: bool = False  # True when pdf_path is a PDF derived from the upload (image, office, decrypted)
+    # Each page's reading blocks ([{"k": "h" | "p", "t": text}], documents/reading.py), [] for a scanned page.
+    page_blocks: tuple[list[dict[str, str]], ...] = field(default=(), repr=False)
+    # Pages (1-based) with no text layer but an image: OCR (RenderPool.recognize) reads them after ingest.
+    ocr_pages: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The info as JSON-ready values."""
@@ -70,6 +76,8 @@ class DocInfo:
         data["pdf_path"] = str(self.pdf_path)
         data["page_sizes"] = [list(size) for size in self.page_sizes]
         data["page_texts"] = list(self.page_texts)
+        data["page_blocks"] = list(self.page_blocks)
+        data["ocr_pages"] = list(self.ocr_pages)
         return data
 
     @classmethod
@@ -85,6 +93,8 @@ class DocInfo:
             page_texts=tuple(data["page_texts"]),
             file_size=int(data.get("file_size", 0)),
             converted=bool(data.get("converted", False)),
+            page_blocks=tuple(data.get("page_blocks", ())),
+            ocr_pages=tuple(int(n) for n in data.get("ocr_pages", ())),
         )
 
 

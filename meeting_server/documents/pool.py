@@ -228,6 +228,17 @@ class RenderPool:
         path: Path = job.result()
         return path
 
+    def recognize(self, pdf_path: Path | str, content_hash: str, page_index: int, *,
+                  priority: Priority = Priority.BACKGROUND) -> dict[str, Any]:
+        """OCR one page (documents/reading.recognize) and wait: {"blocks": [...]} and, when tesseract is missing or
+        overran `Limits.ocr_timeout_s`, "failed" with the reason (the page then simply has no text)."""
+        timeout = self.limits.ocr_timeout_s
+        args = {"pdf_path": str(pdf_path), "content_hash": content_hash, "page_index": page_index,
+                "timeout_s": timeout}
+        # The worker's own tesseract timeout fires first; this one catches a worker stuck drawing the page.
+        result: dict[str, Any] = self._submit(PoolJob("recognize", args, priority, timeout + 20.0, None)).result()
+        return result
+
     def cancel_pending(self, content_hash: str) -> int:
         """Drop the queued (not yet running) renders of a document; returns how many were dropped."""
         dropped = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -88,6 +89,8 @@ class _Handler:
                 result = self._inspect(args)
             elif op == "render":
                 result = self._render(args)
+            elif op == "recognize":
+                result = self._recognize(args)
             elif op == "ping":
                 result = {"pid": os.getpid()}
             else:
@@ -121,6 +124,13 @@ class _Handler:
         )
         return {"info": info.to_dict()}
 
+    def _recognize(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return _recognize_blocks(args)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:  # no tesseract, or it overran: no text, no crash
+            log.warning("OCR of page %s failed: %s", args.get("page_index"), exc)
+            return {"blocks": [], "failed": str(exc)[:300]}
+
     def _render(self, args: dict[str, Any]) -> dict[str, Any]:
         data = self.render.render_page(
             Path(args["pdf_path"]),
@@ -135,6 +145,13 @@ class _Handler:
         out = Path(args["out_path"])
         self.render.write_atomic(out, data)
         return {"path": str(out), "bytes": len(data)}
+
+
+def _recognize_blocks(args: dict[str, Any]) -> dict[str, Any]:
+    from meeting_server.documents import reading
+
+    blocks = reading.recognize(Path(args["pdf_path"]), int(args["page_index"]), timeout_s=float(args["timeout_s"]))
+    return {"blocks": blocks}
 
 
 def _damaged(job_id: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ waits for it. Originals are stored under their content hash, never under the nam
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -57,6 +58,7 @@ from meeting_server.store.tables import (
     AgendaItem,
     Document,
     DocumentPage,
+    DocumentPageText,
     Meeting,
     PageNote,
     Participant,
@@ -87,6 +89,7 @@ def limits(app: Flask) -> Limits:
         max_image_pixels=int(c.get("DOCUMENT_MAX_IMAGE_PIXELS", d.max_image_pixels)),
         render_timeout_s=float(c.get("DOCUMENT_RENDER_TIMEOUT_S", d.render_timeout_s)),
         inspect_timeout_s=float(c.get("DOCUMENT_INSPECT_TIMEOUT_S", d.inspect_timeout_s)),
+        ocr_timeout_s=float(c.get("DOCUMENT_OCR_TIMEOUT_S", d.ocr_timeout_s)),
         convert_timeout_s=float(c.get("DOCUMENT_CONVERT_TIMEOUT_S", d.convert_timeout_s)),
         worker_memory_mb=int(c.get("DOCUMENT_WORKER_MEMORY_MB", d.worker_memory_mb)),
         convert_memory_mb=int(c.get("DOCUMENT_CONVERT_MEMORY_MB", d.convert_memory_mb)),
@@ -336,10 +339,10 @@ def _process(app: Flask, document_id: int, notify: Notify, password: str | None)
         s.commit()
         sync_fast_path(app, s, document_id, content_hash)  # signed page URLs work from now on (not confidential)
         notify("ready", doc, unit.change(m, documents=True))
-        if doc.confidential:
+        if not doc.confidential:
             # Pages of a confidential document are drawn per viewer, with the viewer's name on them.
-            return
-        pre_render(app, s, doc, notify)
+            pre_render(app, s, doc, notify)
+        recognize_pages(app, s, doc)
 
 
 def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
@@ -383,6 +386,8 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
         if doc.title == doc.original_name.rsplit(".", 1)[0] and twin.title:
             doc.title = twin.title
         rows = [(pg.page_no, pg.width_pt, pg.height_pt, pg.text) for pg in pages]
+        reading = [(t.page_no, t.blocks, t.source) for t in s.scalars(
+            select(DocumentPageText).where(DocumentPageText.document_id == twin.id))]
     else:
         original = original_path(app, doc.content_hash)
         lane = convert_pool(app) if may_need_conversion(original) else p
@@ -391,12 +396,59 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
         if info.title and doc.title == doc.original_name.rsplit(".", 1)[0]:
             doc.title = text_limits.fit(text_limits.DOCUMENT_TITLE, info.title)  # only when the clerk has not named it
         rows = [(i + 1, w, h, info.page_texts[i]) for i, (w, h) in enumerate(info.page_sizes)]
+        scans = set(info.ocr_pages)
+        reading = [(i + 1, json.dumps(blocks, ensure_ascii=False), "pending" if i + 1 in scans else "pdf")
+                   for i, blocks in enumerate(info.page_blocks)]
     s.execute(delete(DocumentPage).where(DocumentPage.document_id == doc.id))
+    s.execute(delete(DocumentPageText).where(DocumentPageText.document_id == doc.id))
     _fts_delete(s, doc.id)
     for page_no, w, h, page_text in rows:
         s.add(DocumentPage(document_id=doc.id, page_no=page_no, width_pt=w, height_pt=h, text=page_text))
+    for page_no, blocks, source in reading:
+        s.add(DocumentPageText(document_id=doc.id, page_no=page_no, blocks=blocks, source=source))
     _fts_insert(s, doc.id, [(no, t) for no, _w, _h, t in rows])
     s.flush()
+
+
+def recognize_pages(app: Flask, s: Session, doc: Document) -> int:
+    """OCR the scanned pages of a ready document, one at a time in the render pool (background priority), each
+    committed as it comes: its reading blocks, and its text in the search index. Returns how many were read.
+
+    A page whose OCR fails (no tesseract, over Limits.ocr_timeout_s) is marked "failed" and keeps its image only.
+    """
+    pending = s.scalars(select(DocumentPageText.page_no).where(
+        DocumentPageText.document_id == doc.id, DocumentPageText.source == "pending")
+        .order_by(DocumentPageText.page_no)).all()
+    if not pending:
+        return 0
+    document_id, content_hash = doc.id, doc.content_hash
+    path = pdf_path(app, content_hash)
+    read = 0
+    for page_no in pending:
+        s.rollback()  # no read snapshot held while tesseract works
+        started = time.monotonic()
+        try:
+            result = pool(app).recognize(path, content_hash, page_no - 1)
+        except JobCancelled:
+            return read
+        except IngestError as err:  # the worker was killed (timeout) or crashed on this page
+            result = {"blocks": [], "failed": err.code}
+        row = s.get(DocumentPageText, (document_id, page_no))
+        page = s.get(DocumentPage, (document_id, page_no))
+        if row is None or page is None:  # the document was removed meanwhile
+            return read
+        blocks = result.get("blocks") or []
+        row.blocks = json.dumps(blocks, ensure_ascii=False)
+        row.source = "failed" if result.get("failed") else "ocr"
+        page.text = "\n".join(str(b.get("t", "")) for b in blocks)
+        s.execute(text("DELETE FROM document_page_fts WHERE document_id = :d AND page_no = :p"),
+                  {"d": document_id, "p": page_no})
+        _fts_insert(s, document_id, [(page_no, page.text)])
+        s.commit()
+        read += 0 if result.get("failed") else 1
+        log.info("document %s page %d: OCR %s in %.1f s (%d blocks)", document_id, page_no, row.source,
+                 time.monotonic() - started, len(blocks))
+    return read
 
 
 def _fail(s: Session, doc: Document, code: str, message: str) -> Change | None:
@@ -913,6 +965,26 @@ def state(s: Session, m: Meeting, who: Principal) -> dict[str, Any]:
         # was sent): the authenticated route, `{id}` to fill in. Listed documents carry their own `page_url`.
         "page_route": PAGE_ROUTE,
     }
+
+
+# --- reading mode ---------------------------------------------------------------------------------------------
+
+
+def page_text(s: Session, who: Principal, document_id: int, page_no: int) -> dict[str, Any]:
+    """One page's text for reading mode, to those who may see the document (the rule of its page images):
+    {"page", "blocks": [{"k": "h" | "p", "t"}], "source": "pdf" | "ocr" | "pending" | "failed", "confidential"}."""
+    doc = visible(s, who, document_id)
+    if doc.status != "ready" or not 1 <= page_no <= doc.page_count:
+        raise NotFound("Không tìm thấy trang.")
+    row = s.get(DocumentPageText, (document_id, page_no))
+    if row is not None:
+        blocks, source = json.loads(row.blocks or "[]"), row.source
+    else:  # ingested before reading mode: the search text, a paragraph a line
+        page = s.get(DocumentPage, (document_id, page_no))
+        lines = (page.text if page else "").splitlines()
+        blocks, source = [{"k": "p", "t": line} for line in lines if line.strip()], "pdf"
+    return {"document_id": doc.id, "page": page_no, "page_count": doc.page_count, "blocks": blocks,
+            "source": source, "confidential": bool(doc.confidential)}
 
 
 # --- search -----------------------------------------------------------------------------------------------------

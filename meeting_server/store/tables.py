@@ -384,6 +384,19 @@ class DocumentPage(Base):
     text: Mapped[str] = mapped_column(Text, default="")
 
 
+class DocumentPageText(Base):
+    """One page's text for reading mode (documents/reading.py): its blocks as JSON, and where they came from."""
+
+    __tablename__ = "document_page_text"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), primary_key=True)
+    page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: [{"k": "h" | "p", "t": text}, …] as JSON.
+    blocks: Mapped[str] = mapped_column(Text, default="[]")
+    #: "pdf" (the PDF's own text), "ocr" (recognised), "pending" (a scan waiting for OCR), "failed" (OCR gave up).
+    source: Mapped[str] = mapped_column(String(8), default="pdf")
+
+
 class Presentation(Base):
     """What the projector and every following phone show now, and who may turn its pages (one row per meeting)."""
 

@@ -145,6 +145,17 @@ def page_image(document_id: int, page: int, fmt: str) -> Any:
     return Response(body, mimetype=img.mime, headers={"ETag": img.etag, "Cache-Control": cache})
 
 
+@bp.route("/api/v1/documents/<int:document_id>/pages/<int:page>/text")
+@requires(Permission.DOCUMENT_READ)
+def page_text(document_id: int, page: int) -> Any:
+    """One page's text for reading mode (headings and paragraphs), to whoever may see its image; a confidential
+    document's text is never stored by any cache (`no-store`), the others' is revalidated (OCR may fill it later)."""
+    body = documents.page_text(db.session(), principal(), document_id, page)
+    reply = jsonify(body)
+    reply.headers["Cache-Control"] = "private, no-store" if body["confidential"] else "private, no-cache"
+    return reply
+
+
 @bp.route("/pages/<int:document_id>/<content_hash>/<name>")
 @signed_url
 def signed_page(document_id: int, content_hash: str, name: str) -> Any:

@@ -36,6 +36,11 @@
   var fitPage = false;
   try { fitPage = window.localStorage.getItem("docs.fit") === "page"; } catch (e) { /* private mode: the default */ }
   var notesCache = {};
+  // Reading mode: the page's text instead of its image; each device remembers its reader's choice.
+  var reading = false;
+  try { reading = window.localStorage.getItem("docs.mode") === "text"; } catch (e) { /* the default: images */ }
+  var textCache = {};   // "doc:page" -> the server's answer, for pages whose text is final (not a pending scan)
+  var textTimer = null;
 
   function docs() { return Live.state().documents || []; }
   function docById(id) { return docs().filter(function (d) { return d.id === id; })[0] || null; }
@@ -109,7 +114,8 @@
     $("doc-viewer").hidden = false;
     var img = $("doc-img");
     var url = pageUrl(docId, n, zoom > 1);
-    if (img.getAttribute("src") !== url) {
+    // In reading mode the image is not fetched at all (a phone on the room's Wi-Fi saves the bytes).
+    if (!reading && img.getAttribute("src") !== url) {
       img.setAttribute("data-loading", "1");
       img.src = url;
     }
@@ -120,13 +126,88 @@
     $("doc-pageinfo").textContent = fmtText(T.page_of, { page: n, count: d.page_count });
     $("doc-jump-page").max = d.page_count;
     $("doc-jump-page").value = n;
-    prefetch(docId, n, d.page_count);
+    if (reading) showText(docId, n); else prefetch(docId, n, d.page_count);
+    modeChrome();
     if (changedDoc) { $("doc-thumbs").hidden = true; $("doc-thumbs").innerHTML = ""; }
     var dl = $("doc-download");
     dl.hidden = !d.downloadable;
     if (d.downloadable) $("doc-download-link").href = "/documents/" + d.id + "/original";
     loadNote();
     chrome();
+  }
+
+  // --- reading mode: the page's text, reflowed -------------------------------------------------------------------
+  function modeChrome() {
+    var b = $("doc-read");
+    if (!b) return;
+    b.setAttribute("aria-pressed", reading ? "true" : "false");
+    b.textContent = reading ? T.image_mode : T.read_mode;
+    $("doc-stage").hidden = reading;
+    $("doc-text").hidden = !reading;
+    // Zoom is the image's: the text is already in the phone's own large type.
+    var zoomers = document.querySelectorAll('#doc-viewer [data-doc="zoom-in"], #doc-viewer [data-doc="zoom-out"], #doc-fit');
+    for (var i = 0; i < zoomers.length; i++) zoomers[i].hidden = reading;
+    if (!reading) { clearTimeout(textTimer); }
+  }
+
+  function setReading(on) {
+    reading = on;
+    try { window.localStorage.setItem("docs.mode", on ? "text" : "image"); } catch (e) { /* not kept */ }
+    if (view.doc !== null) show(view.doc, view.page); else modeChrome();
+  }
+
+  function showText(docId, n) {
+    var box = $("doc-text");
+    clearTimeout(textTimer);
+    var key = docId + ":" + n;
+    if (box.getAttribute("data-key") === key && !box.getAttribute("data-pending")) return;
+    if (textCache[key]) { fillText(box, key, textCache[key]); return; }
+    if (box.getAttribute("data-key") !== key) {
+      box.innerHTML = "";
+      box.appendChild(el("p", { "class": "docs-text-note" }, T.text_loading));
+      box.setAttribute("data-key", key);
+      box.removeAttribute("data-doc"); box.removeAttribute("data-page");
+    }
+    fetch("/api/v1/documents/" + docId + "/pages/" + n + "/text", { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+      .then(function (j) {
+        // Only answers that are final are kept; none is ever written to storage (confidential text included).
+        if (j.source !== "pending") textCache[key] = j;
+        if (reading && view.doc === docId && view.page === n) fillText(box, key, j);
+      }, function () {
+        if (!(reading && view.doc === docId && view.page === n)) return;
+        box.innerHTML = "";
+        box.appendChild(el("p", { "class": "docs-text-note", role: "alert" }, T.text_failed));
+      });
+  }
+
+  function fillText(box, key, j) {
+    // A new page while the reader was down in the old one's text: start reading it from its top.
+    var turned = box.getAttribute("data-shown") !== key;
+    box.setAttribute("data-shown", key);
+    box.setAttribute("data-key", key);
+    fillBlocks(box, j);
+    if (turned && box.getBoundingClientRect().top < 0) box.scrollIntoView({ block: "start" });
+  }
+
+  function fillBlocks(box, j) {
+    box.innerHTML = "";
+    box.setAttribute("data-doc", String(j.document_id));
+    box.setAttribute("data-page", String(j.page));
+    box.setAttribute("data-source", j.source);
+    box.removeAttribute("data-pending");
+    if (j.source === "pending") {
+      // A scanned page still being read by the server: ask again in a few seconds while it is on screen.
+      box.setAttribute("data-pending", "1");
+      box.appendChild(el("p", { "class": "docs-text-note" }, T.text_pending));
+      textTimer = setTimeout(function () {
+        if (reading && view.doc === j.document_id && view.page === j.page) showText(j.document_id, j.page);
+      }, 4000);
+      return;
+    }
+    if (!j.blocks || !j.blocks.length) { box.appendChild(el("p", { "class": "docs-text-note" }, T.text_none)); return; }
+    if (j.source === "ocr") box.appendChild(el("p", { "class": "docs-text-note" }, T.text_ocr));
+    j.blocks.forEach(function (b) { box.appendChild(el(b.k === "h" ? "h3" : "p", {}, b.t)); });
   }
 
   function prefetch(docId, n, count) {
@@ -296,6 +377,7 @@
       if (a === "prev" && d) turn(-1);
       else if (a === "next" && d) turn(1);
       else if (a === "close") { follow = false; view.doc = null; $("doc-viewer").hidden = true; chrome(); }
+      else if (a === "read") setReading(!reading);
       else if (a === "zoom-in") setZoom(zoom * 1.5);
       else if (a === "zoom-out") setZoom(zoom / 1.5);
       else if (a === "fit") {
@@ -317,6 +399,8 @@
       if (view.doc !== null) present(view.doc, view.page, { projector: this.checked });
     });
     swipe($("doc-stage"));
+    swipe($("doc-text"));
+    modeChrome();
     layout();
     // Arrow keys, and the PageUp / PageDown a presentation clicker sends, turn the page like ◀ ▶.
     document.addEventListener("keydown", function (e) {
@@ -596,5 +680,5 @@
 
   renderLists();
   onPresented();
-  window.Documents = { view: function () { return { doc: view.doc, page: view.page, follow: follow }; } };
+  window.Documents = { view: function () { return { doc: view.doc, page: view.page, follow: follow, reading: reading }; } };
 })();
