@@ -77,7 +77,7 @@
   }
 
   function mark(pid, status, reason) {
-    delete messages["att" + pid];
+    Object.keys(messages).forEach(function (k) { if (k.indexOf("att") === 0) delete messages[k]; });
     api("POST", "/api/v1/meetings/" + L.state().meeting.id + "/attendance/" + pid, { status: status, reason: reason || "" })
       .then(function () { absentFor = null; say("att" + pid, I.saved, true); renderAttendance(); })
       .catch(function (e) { say("att" + pid, e.message, false); renderAttendance(); });

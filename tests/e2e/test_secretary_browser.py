@@ -119,7 +119,9 @@ def test_secretary_attendance_ballot_and_paper_totals(live_server: LiveServer, b
     form.get_by_role("button", name="Lưu biên bản kiểm phiếu").click()
     err = page.locator('[data-sec-message="paper"]')
     err.wait_for()
-    assert err.inner_text() == "Số phiếu phát ra nhiều hơn tổng số đại biểu HĐND."
+    assert err.inner_text().startswith("Số phiếu phát ra (")
+    assert err.inner_text().endswith("và 40 phiếu giấy) nhiều hơn tổng số đại biểu HĐND (30). "
+                                     "Hãy kiểm tra lại biên bản kiểm phiếu.")
     assert err.get_attribute("role") == "alert"
     assert api(srv, clerk(srv), "GET", f"/polls/{secret['id']}").json().get("paper") in (None, {})
     # What was typed stays, to correct.

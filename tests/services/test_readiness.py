@@ -148,9 +148,11 @@ def test_paper_totals_beyond_n_are_refused_and_nothing_changes(s: Session, m: Me
             attendance.joined(s, m, p)
     poll = voting.create(s, m, {"kind": "secret", "title": "Bỏ phiếu kín"}, "clerk:1").value
     voting.open_poll(s, m, poll, "chair:1")
+    eligible = 30  # every council member joined before the poll opened
     with pytest.raises(DomainError) as refused:
         voting.set_paper(s, m, poll, {"issued": 5, "returned": 5, "invalid": 0, "counts": {"yes": 5, "no": 0}},
                          "secretary:9")
-    assert refused.value.message == "Số phiếu phát ra nhiều hơn tổng số đại biểu HĐND."
+    assert refused.value.message == (f"Số phiếu phát ra ({eligible + 5}: {eligible} phiếu điện tử và 5 phiếu giấy) "
+                                     "nhiều hơn tổng số đại biểu HĐND (30). Hãy kiểm tra lại biên bản kiểm phiếu.")
     s.refresh(poll)
     assert poll.paper is None
