@@ -41,6 +41,7 @@ class Permission(StrEnum):
     VOTE_CONDUCT = "vote.can_conduct"  # open, close, cancel a poll: the chair of the sitting only
     VOTE_SEE_NAMES = "vote.can_see_names"
     VOTE_PROXY = "vote.can_record_for_others"
+    VOTE_PAPER = "vote.can_record_paper"  # the counting committee's paper totals of a secret poll
     SPEAK_REQUEST = "speak.can_request"
     SPEAK_MANAGE = "speak.can_manage"
     MINUTES_MANAGE = "minutes.can_manage"
@@ -67,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DOCUMENT_PROJECT,
             P.NOTES_WRITE,
             P.VOTE_MANAGE,
+            P.VOTE_PAPER,
             P.VOTE_SEE_NAMES,
             P.MINUTES_MANAGE,
             P.AUDIT_VERIFY,
@@ -80,6 +82,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DOCUMENT_PRESENT,
             P.DOCUMENT_PROJECT,
             P.VOTE_MANAGE,
+            P.VOTE_PAPER,
             P.VOTE_CONDUCT,
             P.VOTE_SEE_NAMES,
             P.SPEAK_MANAGE,
@@ -93,6 +96,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ATTENDANCE_MANAGE,
             P.VOTE_SEE_NAMES,
             P.VOTE_PROXY,
+            P.VOTE_PAPER,
             P.MINUTES_MANAGE,
             P.MINUTES_SIGN,
             P.AUDIT_VERIFY,

@@ -570,7 +570,11 @@ def tally(
     returned = len(ballots) + (paper.returned if paper else 0)
     invalid = sum(not b.valid for b in ballots) + (paper.invalid if paper else 0)
     if issued > seated:
-        raise DomainError("Số phiếu phát ra nhiều hơn tổng số đại biểu HĐND.", "vote.invalid_tally")
+        # Said with its numbers: the secretary typing the counting committee's totals sees what to correct.
+        raise DomainError("Số phiếu phát ra (%(issued)d: %(electronic)d phiếu điện tử và %(paper)d phiếu giấy) nhiều "
+                          "hơn tổng số đại biểu HĐND (%(seated)d). Hãy kiểm tra lại biên bản kiểm phiếu.",
+                          "vote.invalid_tally", params={"issued": issued, "electronic": eligible,
+                                                        "paper": paper.issued if paper else 0, "seated": seated})
     common: dict[str, Any] = dict(
         spec=spec,
         seated=seated,

@@ -104,3 +104,16 @@ def on_disconnect(_reason: Any = None) -> None:
     devices.disconnected(db.session(), request.sid)  # type: ignore[attr-defined]
     if opened_with is not None:
         tokens.touch(db.session(), opened_with)  # its idle time counts from now
+
+
+def role_changed(meeting_id: int, participant_id: int, old: str, new: str) -> None:
+    """A person's role was changed by the clerk: their open connections (those this process holds) leave the old
+    role's room and join the new one, so the broadcasts that follow (announce's per-role `state` and attendance)
+    reach them as their new role. Every event they send is checked against the new role anyway (the card is
+    resolved again at each one); with several processes the others move theirs at the next reconnect."""
+    from meeting_server.domain.permissions import Role
+
+    server = socketio.server
+    for sid, _eio in list(server.manager.get_participants("/", rooms.participant(participant_id))):
+        server.leave_room(sid, rooms.role(meeting_id, Role(old)), namespace="/")
+        server.enter_room(sid, rooms.role(meeting_id, Role(new)), namespace="/")

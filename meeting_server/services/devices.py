@@ -25,7 +25,7 @@ from meeting_server.services import unit
 from meeting_server.store import db
 from meeting_server.store.tables import DeviceSession, utcnow
 
-__all__ = ["clear_stale", "connected", "disconnected", "has_live_device"]
+__all__ = ["clear_stale", "connected", "disconnected", "has_live_device", "live_among"]
 
 
 def _alive(pid: int) -> bool:
@@ -75,3 +75,12 @@ def clear_stale(s: Session) -> int:
         if not dead:
             return 0
         return s.execute(delete(DeviceSession).where(DeviceSession.pid.in_(dead))).rowcount or 0  # type: ignore[attr-defined]
+
+
+def live_among(s: Session, participant_ids: list[int]) -> set[int]:
+    """Which of these people have their own screen connected now (the secretary's list marks them)."""
+    if not participant_ids:
+        return set()
+    rows = s.execute(select(DeviceSession.participant_id, DeviceSession.pid)
+                     .where(DeviceSession.participant_id.in_(participant_ids))).all()
+    return {pid for pid, proc in rows if _alive(proc)}

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meeting_server import offload
-from meeting_server.domain.errors import N_, DomainError
+from meeting_server.domain.errors import N_, DomainError, NotFound
+from meeting_server.domain.permissions import DELEGATE_ROLES, Role
 from meeting_server.domain.roster import RosterPreview, fold
 from meeting_server.services import audit, unit
 from meeting_server.services.rosterfile import ImportRefused
@@ -18,7 +19,8 @@ from meeting_server.services.tokens import new_token
 from meeting_server.services.unit import Done
 from meeting_server.store.tables import Meeting, Participant
 
-__all__ = ["READ_TIMEOUT", "ImportPlan", "ImportRefused", "apply", "has_record", "plan", "read_table", "table_of"]
+__all__ = ["READ_TIMEOUT", "ImportPlan", "ImportRefused", "EDITABLE_ROLES", "apply", "has_record", "plan", "read_table",
+           "set_role", "table_of"]
 
 #: Seconds the child may take to read a roster file (a real one takes well under one).
 READ_TIMEOUT = 20.0
@@ -128,3 +130,47 @@ def has_record(s: Session, p: Participant) -> bool:
         exists().where(SpeakRequest.participant_id == p.id)
         | exists().where(PollVoter.participant_id == p.id)
         | exists().where(PageNote.participant_id == p.id))))
+
+
+#: The roles the clerk may give a person on the list (the clerk's own card and the projector are not people's).
+EDITABLE_ROLES = (Role.CHAIR, Role.SECRETARY, Role.DELEGATE, Role.GUEST)
+
+
+def set_role(s: Session, m: Meeting, participant_id: Any, role: Any, actor: str) -> Done[tuple[str, str]]:
+    """Change one person's role after the import (a secretary the list did not name, a vice-chair who chairs).
+
+    Audited, and announced: every screen gets a new `state` and attendance, the person their own `me`; their next
+    request or event is checked against the new role (every one resolves the card again). Someone already on a
+    poll's list of voters stays a council member: turning them into a guest (or a guest into a delegate) would
+    change who may vote after the fact. Answers (old role, new role)."""
+    if isinstance(participant_id, bool) or not isinstance(participant_id, int):
+        raise DomainError("Hãy chọn đại biểu.", "payload.invalid")
+    try:
+        new = Role(role)
+    except ValueError:
+        new = None
+    if new not in EDITABLE_ROLES:
+        raise DomainError("Vai trò không hợp lệ.", "participant.invalid_role")
+    p = next((x for x in m.participants if x.id == participant_id and x.role != Role.CLERK), None)
+    if p is None:
+        raise NotFound("Không tìm thấy đại biểu.")
+    old = Role(p.role)
+    if old == new:
+        return Done((old.value, new.value), unit.change(m))
+    with unit.of_work(s):
+        if (old in DELEGATE_ROLES) != (new in DELEGATE_ROLES) and _on_a_poll(s, p):
+            raise DomainError("%(name)s đã có tên trong danh sách biểu quyết: không thể chuyển giữa đại biểu và "
+                              "khách mời.", "participant.role_on_record", params={"name": p.full_name})
+        p.role = new.value
+        unit.bump(m)
+        audit.record(s, m.id, "participant.role_changed", actor,
+                     {"participant_id": p.id, "from": old.value, "to": new.value})
+    return Done((old.value, new.value), unit.change(m, state=True, attendance=True, people=(p.id,)))
+
+
+def _on_a_poll(s: Session, p: Participant) -> bool:
+    from sqlalchemy import exists, select
+
+    from meeting_server.store.tables import PollVoter
+
+    return bool(s.scalar(select(exists().where(PollVoter.participant_id == p.id))))

@@ -33,7 +33,7 @@ from meeting_server import faults
 from meeting_server.domain.errors import DomainError, Forbidden, NotFound
 from meeting_server.domain.principal import Principal
 from meeting_server.minutes.worker import run_job
-from meeting_server.services import audit, clock, minutes, unit
+from meeting_server.services import audit, clock, minutes, readiness, unit
 from meeting_server.services.unit import Change
 from meeting_server.store.tables import Meeting, MinutesDraft, MinutesSignature, SignerKey, utcnow
 
@@ -87,6 +87,7 @@ def _prepare(app: Flask, s: Session, m: Meeting, actor: str) -> Change:
     s.flush()  # takes the database's write lock: nothing can open, start or upload between the check and the commit
     try:
         minutes.check_settled(s, m)  # no poll open, no speech under way, no document processing
+        readiness.check_signing(s, m)  # a chair and a secretary to sign, said before anything is rendered
     except DomainError:
         s.rollback()
         raise

@@ -25,7 +25,7 @@ from meeting_server.domain.permissions import DELEGATE_ROLES, Permission
 from meeting_server.domain.roster import parse_rows
 from meeting_server.i18n import translate
 from meeting_server.realtime.announce import announce
-from meeting_server.services import attendance, clock, links, meetings, roster, snapshot, tokens
+from meeting_server.services import attendance, clock, links, meetings, readiness, roster, snapshot, tokens
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Participant
 from meeting_server.web.guards import principal, requires
@@ -77,7 +77,16 @@ def console() -> Any:
         links=links.links(m, base), starts_at_input=timefmt.local_input(m.starts_at), role_labels=ROLE_LABELS,
         room_url=links.join_url(base, m.guest_token), levels=meetings.LEVELS,
         server_now_ms=int(clock.corrected(s).timestamp() * 1000), network=_room_network(), disk=_disk(),
+        readiness=_readiness(s, m), editable_roles=roster.EDITABLE_ROLES,
     )
+
+
+def _readiness(s: Any, m: Meeting) -> dict[str, list[dict[str, Any]]]:
+    """The readiness check's lines, in the clerk's language: before the sitting, before signing the minutes."""
+    def shown(lines: list[Any]) -> list[dict[str, Any]]:
+        return [{"code": x.code, "text": translate(x.message, x.params), "blocking": x.blocking} for x in lines]
+
+    return {"sitting": shown(readiness.before_sitting(s, m)), "signing": shown(readiness.before_signing(s, m))}
 
 
 def _room_network() -> dict[str, Any]:
@@ -209,8 +218,9 @@ def cards_pdf() -> Any:
     s = db.session()
     m = _meeting()
     base = links.public_base(s, request.host_url)
-    cards = [_card(m, p, base) for p in m.participants if p.role != "clerk"]
-    pdf = _cards_pdf(cards)
+    people = [p for p in m.participants if p.role != "clerk"]
+    pdf = _cards_pdf([_card(m, p, base) for p in people])
+    readiness.cards_printed(s, m, [p.id for p in people], principal().actor)
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="the-tham-gia-ky-hop-{m.id}.pdf"',
                              "Cache-Control": "no-store"})
@@ -224,6 +234,7 @@ def card_pdf(pid: int) -> Any:
     m = _meeting()
     p = _participant(m, pid)
     pdf = _cards_pdf([_card(m, p, links.public_base(s, request.host_url))])
+    readiness.cards_printed(s, m, [p.id], principal().actor)
     return Response(pdf, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
 
 
@@ -237,6 +248,25 @@ def reissue(pid: int) -> Any:
     announce(tokens.revoke_and_reissue(s, p, principal().actor))  # hangs up the old card's connections
     flash(_("Đã thu hồi thẻ cũ của %(name)s. Thẻ cũ không còn dùng được; hãy in thẻ mới.", name=p.full_name))
     return redirect(url_for(".console", reissued=p.id) + "#roster")
+
+
+@bp.route("/participants/<int:pid>/role", methods=["POST"])
+@requires(Permission.MEETING_MANAGE)
+def change_role(pid: int) -> Any:
+    """Give someone on the list another role (chair, secretary, delegate, guest); audited and announced."""
+    from meeting_server.realtime.session import role_changed
+
+    s = db.session()
+    m = _meeting()
+    p = _participant(m, pid)
+    done = roster.set_role(s, m, pid, request.form.get("role", ""), principal().actor)
+    old, new = done.value
+    if old != new:
+        role_changed(m.id, pid, old, new)
+        announce(done.change)
+        flash(_("Đã đổi vai trò của %(name)s: %(old)s → %(new)s.", name=p.full_name, old=_(ROLE_LABELS[old]),
+                new=_(ROLE_LABELS[new])))
+    return redirect(url_for(".console") + "#roles")
 
 
 @bp.route("/attendance/<int:pid>", methods=["POST"])

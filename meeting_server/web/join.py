@@ -20,7 +20,7 @@ bp = Blueprint("join", __name__)
 HOME = {
     Role.CLERK: "clerk.console",
     Role.CHAIR: "screens.chair",
-    Role.SECRETARY: "screens.delegate",
+    Role.SECRETARY: "screens.secretary",
     Role.DELEGATE: "screens.delegate",
     Role.GUEST: "screens.delegate",
     Role.KIOSK: "screens.kiosk",

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, render_template, request
 
 from meeting_server.documents import qr
 from meeting_server.domain.permissions import Permission
-from meeting_server.services import links, meetings, snapshot
+from meeting_server.services import devices, links, meetings, minutes, snapshot
 from meeting_server.store import db
 from meeting_server.web.guards import principal, requires
 
@@ -36,6 +36,23 @@ def delegate() -> Any:
 def chair() -> Any:
     """The chair's console: quorum, who is present, the agenda to move through."""
     return _page("chair.html", "chair")
+
+
+@bp.route("/secretary")
+@requires(Permission.VOTE_PROXY)
+def secretary() -> Any:
+    """The session secretary's screen (tablet or laptop): attendance and ballots of those without a phone, the
+    counting committee's paper totals, the minutes' free text, and their own ballot."""
+    from flask import current_app
+
+    who = principal()
+    s = db.session()
+    m = meetings.get(s, who.meeting_id)
+    base = links.public_base(s, request.host_url)
+    return render_template("secretary.html", page="secretary", state=snapshot.build(m, who), meeting=m,
+                           room_url=links.join_url(base, m.guest_token), minutes_state=minutes.state(s, m),
+                           signing=minutes.signing_settings(current_app)["source"],
+                           with_device=sorted(devices.live_among(s, [p.id for p in m.participants])))
 
 
 @bp.route("/kiosk")

@@ -117,7 +117,7 @@ def revote(poll_id: int) -> Any:
 
 
 @bp.route("/polls/<int:poll_id>/paper", methods=["POST"])
-@requires(Permission.VOTE_MANAGE)
+@requires(Permission.VOTE_PAPER)
 def paper_totals(poll_id: int) -> Any:
     """The counting committee's paper-ballot totals of a secret poll: issued, returned, invalid, counts/ratings."""
     m, p = _poll(poll_id)

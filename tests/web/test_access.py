@@ -31,6 +31,8 @@ GUARDED = [
     ("GET", "/kiosk", Permission.MEETING_READ),
     ("GET", "/room-qr.svg", Permission.MEETING_READ),
     ("GET", "/chair", Permission.AGENDA_CONTROL),
+    ("GET", "/secretary", Permission.VOTE_PROXY),
+    ("POST", "/clerk/participants/{p}/role", Permission.MEETING_MANAGE),
     ("GET", "/clerk/", Permission.MEETING_MANAGE),
     ("GET", "/clerk/cards.pdf", Permission.MEETING_MANAGE),
     ("POST", "/clerk/agenda", Permission.MEETING_MANAGE),
