@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     from meeting_server.realtime.transport import send_frames_directly, unmask_at_c_speed, without_websocket_compression
     from meeting_server.services.documents import cache_dir, page_key
     from meeting_server.web.pagefiles import PageFiles
+    from meeting_server.web.statics import StaticFiles
 
     send_frames_directly(socketio.server)  # under eventlet only (realtime/transport.py says why)
     unmask_at_c_speed(socketio.server)  # likewise: a phone's 1 MB frame no longer holds the loop for 0.8 s
@@ -111,6 +113,20 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     # Outermost: cached page images of non-confidential documents are answered before Socket.IO and Flask.
     app.wsgi_app = PageFiles(  # type: ignore[method-assign]
         app.wsgi_app, page_key(app), cache_dir(app), int(app.config.get("DOCUMENT_PAGE_MEMORY_MB", 48)) << 20)
+    # Static files likewise, compressed once at start and versioned by content (web/statics.py).
+    statics = StaticFiles(app.wsgi_app, ROOT / "static",
+                          app.config.get("STATIC_CACHE_DIR") or os.environ.get("MEETING_SERVER_STATIC_CACHE")
+                          or data_dir / "static-cache")
+    app.wsgi_app = statics  # type: ignore[method-assign]
+    app.extensions["static_files"] = statics
+
+    @app.url_defaults
+    def _static_version(endpoint: str, values: dict[str, Any]) -> None:
+        # Every template keeps url_for('static', filename=...): the content hash is added here.
+        if endpoint == "static" and "v" not in values:
+            version = statics.version(values.get("filename", ""))
+            if version is not None:
+                values["v"] = version
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
