@@ -94,3 +94,13 @@ def test_compressed_formats_are_not_compressed_again_and_the_cache_is_reused(tmp
     status, headers, body = get("/static/app.css", accept_encoding="gzip")
     assert gzip.decompress(body).startswith(b"body { color: red")
     assert files.version("app.css") in headers["ETag"]
+
+
+def test_a_page_is_sent_compressed_to_a_browser_that_accepts_it(login: Any) -> None:
+    client = login("delegate")
+    plain = client.get("/", follow_redirects=True)
+    r = client.get(plain.request.path, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert r.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in r.headers["Vary"]
+    page = gzip.decompress(r.data).decode()
+    assert page.startswith("<!doctype html>") and 'data-bind="agenda"' in page
+    assert "Content-Encoding" not in plain.headers
