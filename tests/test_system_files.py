@@ -47,6 +47,8 @@ TESTS = {
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so": "libsofthsm2",
     "systemd-analyze": "systemd",
     "zbarimg": "zbar-tools",
+    "/usr/bin/WebKitWebDriver": "webkit2gtk-driver",
+    "/usr/bin/Xvfb": "xvfb",
 }
 #: Named on purpose though nothing installs them, each with the reason.
 NOT_SYSTEM_FILES = {
