@@ -15,11 +15,13 @@ included):
   - the Socket.IO connection is up (the connection line says "Đã kết nối": live.js writes it on `connect`, after
     the server's `state` can arrive), and the page's styles are applied (the name card has its border radius).
 
-Three figures, each the median of `--runs` runs:
+Figures, each the median of `--runs` runs:
   cold    a fresh browser context (no cache, no cookie) opens the card's join link `/j/<token>`: the redirect,
           the page, its styles and scripts, the WebSocket. Issue's figure on the old main: 1.97 s, 149 KiB.
   warm    the same context reloads the page (what a phone does when the delegate pulls to refresh or comes back
           to the tab). Old main: 2.15 s.
+  no link the delegate's page cold and warm on loopback without emulation: what the server and the browser
+          cost on this machine, the link aside (on a loaded machine this, not the link, dominates).
   floor   a bare HTML page of a few hundred bytes with no script or style, from a plain HTTP server on the same
           machine under the same emulation, cold and then reloaded: what no page can beat on this link.
 Bytes are what crossed the (emulated) wire, headers included (CDP's encodedDataLength).
@@ -130,9 +132,10 @@ class Link:
         self.page.set_default_timeout(60_000)
         self.cdp = self.ctx.new_cdp_session(self.page)
         self.cdp.send("Network.enable")
-        rate = kbps * 1000 / 8
-        self.cdp.send("Network.emulateNetworkConditions", {
-            "offline": False, "latency": latency, "downloadThroughput": rate, "uploadThroughput": rate})
+        if kbps:  # 0: loopback as it is (what the server and the browser cost without the link)
+            rate = kbps * 1000 / 8
+            self.cdp.send("Network.emulateNetworkConditions", {
+                "offline": False, "latency": latency, "downloadThroughput": rate, "uploadThroughput": rate})
         self.bytes = 0
         self.cdp.on("Network.loadingFinished", self._finished)
         self.cdp.on("Network.webSocketFrameReceived", self._frame)
@@ -172,7 +175,8 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="phone-first-screen-"))
     proc, url, join = start_server(data)
     httpd, bare = floor_server()
-    results: dict[str, list[tuple[float, int]]] = {k: [] for k in ("cold", "warm", "floor cold", "floor warm")}
+    results: dict[str, list[tuple[float, int]]] = {
+        k: [] for k in ("cold", "warm", "floor cold", "floor warm", "no link cold", "no link warm")}
     try:
         with sync_playwright() as p:
             exe = shutil.which("chromium") or "/usr/bin/chromium"
@@ -186,6 +190,10 @@ def main() -> None:
                 results["floor cold"].append(link.until_loaded(lambda lk=link: lk.page.goto(bare)))
                 results["floor warm"].append(link.until_loaded(lambda lk=link: lk.page.reload()))
                 link.close()
+                link = Link(browser, 0, 0)
+                results["no link cold"].append(link.until_usable(lambda lk=link: lk.page.goto(url + join)))
+                results["no link warm"].append(link.until_usable(lambda lk=link: lk.page.reload()))
+                link.close()
             browser.close()
     finally:
         httpd.shutdown()
@@ -197,7 +205,7 @@ def main() -> None:
     for name, runs in results.items():
         secs = [r[0] for r in runs]
         kib = statistics.median(r[1] for r in runs) / 1024
-        print(f"  {name:<11} {statistics.median(secs):5.2f} s ({min(secs):.2f}-{max(secs):.2f})  {kib:6.1f} KiB")
+        print(f"  {name:<13} {statistics.median(secs):5.2f} s ({min(secs):.2f}-{max(secs):.2f})  {kib:6.1f} KiB")
     cold = statistics.median(r[0] for r in results["cold"])
     warm = statistics.median(r[0] for r in results["warm"])
     print(f"  targets: cold <= 1.0 s ({'met' if cold <= 1.0 else 'NOT met'}), "
