@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import mimetypes
 import os
 import tempfile
@@ -45,6 +46,8 @@ MEMORY_MAX = 256 * 1024
 #: Brotli's best quality costs ~0.3 s for the whole static/ tree once; beyond this size, a faster quality.
 BROTLI_BEST_MAX = 256 * 1024
 HASH_LEN = 12
+
+log = logging.getLogger(__name__)
 
 try:  # optional: gzip alone already saves ~70 %; brotli another ~10 % where the package is installed
     import brotli as _brotli
@@ -103,7 +106,11 @@ def _compressed(cache_dir: Path, version: str, suffix: str, raw: bytes) -> dict[
             data = encode(raw)
             if len(data) >= len(raw):
                 continue  # a miss is cheap to find again: such a file is small
-            _write_atomically(path, data)
+            try:
+                _write_atomically(path, data)
+            except OSError as exc:  # a full or read-only disk must not stop the server: the file goes as it is
+                log.warning("static file %s not compressed (%s): sent uncompressed", path.name, exc)
+                continue
         made[encoding] = path
     return made
 

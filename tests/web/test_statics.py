@@ -104,3 +104,17 @@ def test_a_page_is_sent_compressed_to_a_browser_that_accepts_it(login: Any) -> N
     page = gzip.decompress(r.data).decode()
     assert page.startswith("<!doctype html>") and 'data-bind="agenda"' in page
     assert "Content-Encoding" not in plain.headers
+
+
+def test_a_cache_that_cannot_be_written_leaves_the_files_uncompressed_not_the_server_down(tmp_path: Path) -> None:
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.js").write_text("var a = 1;\n" * 300)
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache directory should be")  # as a full or read-only disk refuses
+    files = StaticFiles(lambda environ, start: [b"flask"], static, blocked)
+    seen: list[Any] = []
+    body = b"".join(files({"PATH_INFO": "/static/app.js", "REQUEST_METHOD": "GET", "QUERY_STRING": "",
+                           "HTTP_ACCEPT_ENCODING": "gzip"}, lambda status, headers: seen.append((status, headers))))
+    assert seen[0][0] == "200 OK" and "Content-Encoding" not in dict(seen[0][1])
+    assert body == (static / "app.js").read_bytes()
