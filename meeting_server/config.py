@@ -65,3 +65,7 @@ class Config:
     #: Advertise on mDNS and follow address changes (the tests' in-process apps turn it off).
     DISCOVERY = True
     SOCKETIO_MESSAGE_QUEUE: str | None = None
+    #: Where the compressed copies of static/ are kept (web/statics.py), named by content hash, so any number of
+    #: servers may share one; else $MEETING_SERVER_STATIC_CACHE (the tests share one across their servers), else
+    #: the data directory's static-cache/.
+    STATIC_CACHE_DIR: str | None = None

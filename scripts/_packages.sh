@@ -13,5 +13,6 @@ SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-no
   fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core util-linux ca-certificates
   tesseract-ocr tesseract-ocr-vie)
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
-# checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes.
-TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server)
+# checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes,
+# and the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display.
+TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server webkit2gtk-driver xvfb)

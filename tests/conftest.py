@@ -17,6 +17,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+# Every app and server of this run shares one cache of compressed static files (web/statics.py), so each start
+# compresses nothing; the cache is named by content hash, so runs may share it too.
+os.environ.setdefault("MEETING_SERVER_STATIC_CACHE",
+                      str(Path(os.environ.get("TMPDIR", "/tmp")) / f"meeting-server-static-{os.getuid()}"))
 
 
 def free_port() -> int:

@@ -51,6 +51,8 @@ TESTS = {
     "systemd-analyze": "systemd",
     "zbarimg": "zbar-tools",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
+    "/usr/bin/WebKitWebDriver": "webkit2gtk-driver",
+    "/usr/bin/Xvfb": "xvfb",
 }
 #: Named on purpose though nothing installs them, each with the reason.
 NOT_SYSTEM_FILES = {
