@@ -60,7 +60,8 @@ def test_a_sitting_with_question_time_carries_it_in_the_signed_minutes(app: Any,
     assert (f"Đại biểu {names[1]} chất vấn Phó Chủ tịch UBND xã về nước sạch; kết quả: Phó Chủ tịch UBND xã trả "
             f"lời bằng văn bản, hạn {d}.") in text
     assert "Các câu hỏi chất vấn không trả lời tại hội trường" in text
-    assert f"Đại biểu {names[2]} chất vấn Trần Văn Bình, Chủ tịch UBND xã về chợ xã; kết quả: câu hỏi đã được rút." in text
+    assert f"Đại biểu {names[2]} chất vấn Trần Văn Bình, Chủ tịch UBND xã về chợ xã; kết quả: câu hỏi đã được rút." \
+        in text
     assert f"về trường mầm non; kết quả: Trần Văn Bình, Chủ tịch UBND xã trả lời bằng văn bản, hạn {d}." in text
     # In agenda order: the questions heard sit under their item, before the closing line.
     assert text.index(f"{position}. ") < text.index("Chất vấn và trả lời chất vấn:") < text.index("Kỳ họp kết thúc")
