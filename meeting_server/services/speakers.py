@@ -340,7 +340,7 @@ def speakers_state(m: Meeting, who: Principal | None = None, now: datetime | Non
     nxt = None
     if floor.next is not None and item is not None:
         nrow = by_id[floor.next.id]
-        nxt = {"request_id": nrow.id, **_person(people.get(nrow.participant_id))}
+        nxt = {"request_id": nrow.id, "kind": nrow.kind, **_person(people.get(nrow.participant_id))}
     return {
         "seq": m.seq,
         "server_now_ms": _ms(now),

@@ -14,6 +14,7 @@
   var data = null;      // the latest `questions` payload
   var offset = 0;       // server clock minus this device's clock, in ms
   var message = "";     // the last refusal, shown in the panel rather than in a pop-up
+  var notice = "";      // "filed": said once after a question was filed
   var busy = false;
   var draft = { addressee_name: "", addressee_title: "", topic: "", text: "" };  // kept across re-renders
 
@@ -62,6 +63,7 @@
     Live.send(event, payload || {}, function (res) {
       busy = false;
       message = res && res.ok === false ? res.error : "";
+      notice = "";
       if (after) after(res);
       render();
     });
@@ -69,6 +71,7 @@
 
   function note(root) {
     if (message) root.appendChild(el("p", { "class": "q-error", "role": "alert", "data-q": "error" }, message));
+    if (notice) root.appendChild(el("p", { "class": "q-notice", "role": "status", "data-q": "notice" }, notice));
   }
 
   function currentBlock(root, withClock) {
@@ -142,7 +145,7 @@
   }
 
   function moveButtons(q, i, n) {
-    var span = el("span", { "class": "nowrap" });
+    var span = el("span", { "class": "q-actions" });
     var up = el("button", { "class": "button small", "type": "button", "data-q-action": "up",
       "data-question": q.id, "aria-label": Q.up, "title": Q.up }, "↑");
     var down = el("button", { "class": "button small", "type": "button", "data-q-action": "down",
@@ -235,6 +238,7 @@
     box.hidden = !c;
     document.body.classList.toggle("kiosk-questioning", !!c);
     if (!c) return;
+    box.classList.toggle("answering", c.phase === "answering");
     box.querySelector('[data-q="phase"]').textContent = Q["phase_" + c.phase];
     box.querySelector('[data-q="topic"]').textContent = c.topic;
     box.querySelector('[data-q="text"]').textContent = c.text;
@@ -342,6 +346,7 @@
     send("question.file", draft, function (res) {
       if (res && res.ok !== false) {
         draft = { addressee_name: "", addressee_title: "", topic: "", text: "" };
+        notice = Q.sent;
         if (document.activeElement) document.activeElement.blur();
       }
     });
