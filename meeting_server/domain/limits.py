@@ -42,6 +42,10 @@ __all__ = [
     "POLL_PERSON_KEY",
     "POLL_PERSON_NAME",
     "POLL_TITLE",
+    "QUESTION_ADDRESSEE_NAME",
+    "QUESTION_ADDRESSEE_TITLE",
+    "QUESTION_TEXT",
+    "QUESTION_TOPIC",
     "ROLE_WORD",
     "TEXT",
     "TextField",
@@ -91,6 +95,10 @@ PAGE_NOTE = TextField(N_("Ghi chú"), 10_000, TEXT)
 MINUTES_TEXT = TextField(N_("Nội dung biên bản"), 20_000, TEXT)
 MINUTES_DOCUMENT_NUMBER = TextField(N_("Số văn bản"), 40)
 MINUTES_RECIPIENT = TextField(N_("Nơi nhận"), 200)
+QUESTION_ADDRESSEE_NAME = TextField(N_("Người được chất vấn"), 120, NAME)
+QUESTION_ADDRESSEE_TITLE = TextField(N_("Chức vụ, cơ quan được chất vấn"), 200, NAME)
+QUESTION_TOPIC = TextField(N_("Vấn đề chất vấn"), 200)
+QUESTION_TEXT = TextField(N_("Nội dung chất vấn"), 2_000, TEXT)
 
 #: Every field, for the documentation and the tests that walk them.
 FIELDS: dict[str, TextField] = {

@@ -35,6 +35,12 @@ Record schema (keys marked ? are optional)::
         {"title": "Tờ trình về …",
          "documents": [{"title": "Tờ trình số 15/TTr-UBND …", "presenter": "…"}],   # presenter ?
          "speeches": [{"speaker": "…", "title": "…", "from": "08:05", "to": "08:12"}],  # title ?
+         "questions": [                              # ? question time: the questions called under this item
+           {"asker": "…", "asker_title": "…",        # asker_title ?
+            "addressee_name": "…", "addressee_title": "Chủ tịch UBND xã",  # one of the two at least
+            "topic": "…",
+            "status": "answered",                    # answered | written | written_done | withdrawn | filed | called
+            "due_date": "2026-12-19"}],              # ? ISO date, for "written"
          "summary": "text",                          # ? clerk's summary of the opinions
          "polls": [
            {"subject": "Thông qua Nghị quyết …",
@@ -46,6 +52,8 @@ Record schema (keys marked ? are optional)::
            }]}],
       "other": {"documents": […], "speeches": […],   # ? what belonged to no agenda item (same shapes as an
                 "polls": […]},                      #   item's): its own section after the agenda
+      "questions": […],                              # ? questions never called in the hall (answered in writing,
+                                                     #   withdrawn, not reached): after the agenda
       "conclusions": "text",                         # ? clerk's text (kết luận, bế mạc)
       "recipients": ["Thường trực HĐND xã", "…"],   # "Nơi nhận"; "Lưu: VT, Hồ sơ." is added last
     }
@@ -73,6 +81,8 @@ FILING_LINE = "Lưu: VT, Hồ sơ."
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 #: The heading of what happened in the sitting outside any agenda item.
 OTHER_HEADING = "Các nội dung khác ngoài chương trình kỳ họp"
+#: The heading of the questions filed but never called in the hall.
+QUESTIONS_NOT_HEARD = "Các câu hỏi chất vấn không trả lời tại hội trường"
 
 
 def _(message: str) -> str:
@@ -233,6 +243,10 @@ def build_minutes(record: Mapping[str, Any]) -> MinutesDoc:
     other = record.get("other") or {}
     if any(other.get(k) for k in ("documents", "speeches", "polls")):
         body += _agenda_item(len(agenda) + 1, {**other, "title": OTHER_HEADING}, level)
+    unheard = record.get("questions") or []
+    if unheard:
+        body.append(Heading(QUESTIONS_NOT_HEARD, level=2))
+        body += [_item(_question(q)) for q in unheard]
 
     conclusions = _free_text(record.get("conclusions"))
     if conclusions:
@@ -346,10 +360,51 @@ def _agenda_item(i: int, item: Mapping[str, Any], level: str) -> list[Block]:
             if s.get("from") and s.get("to"):
                 span = f" (từ {_short_clock(s['from'])} đến {_short_clock(s['to'])})"
             out.append(_item(f"{who}{span};"))
+    questions = item.get("questions") or []
+    if questions:
+        out.append(Paragraph((Run("Chất vấn và trả lời chất vấn:", italic=True),)))
+        out += [_item(_question(q)) for q in questions]
     out += _free_text(item.get("summary"))
     for poll in item.get("polls") or []:
         out += _poll(poll, level)
     return out
+
+
+def _question(q: Mapping[str, Any]) -> str:
+    """One question's line: who asked whom about what, and how it ended (who answered, in the hall or in writing
+    by a date, or withdrawn). Law 77/2015 Art. 96.1; Law on Supervisory Activities 2015 Art. 84."""
+    asker = _person({"name": q.get("asker"), "title": q.get("asker_title")})
+    name = str(q.get("addressee_name") or "").strip()
+    title = str(q.get("addressee_title") or "").strip()
+    whom = ", ".join(x for x in (name, title) if x)
+    if not whom:
+        raise MinutesError("Câu hỏi chất vấn thiếu người được chất vấn.", "minutes.question")
+    topic = _text(q, "topic")
+    status = q.get("status")
+    due = str(q.get("due_date") or "")
+    if status == "answered":
+        outcome = f"{whom} đã trả lời tại kỳ họp"
+    elif status == "written":
+        outcome = f"{whom} trả lời bằng văn bản" + (f", hạn {_iso_date(due)}" if due else "")
+    elif status == "written_done":
+        outcome = f"{whom} đã trả lời bằng văn bản"
+    elif status == "withdrawn":
+        outcome = "câu hỏi đã được rút"
+    elif status in ("filed", "called"):
+        outcome = "chưa được trả lời tại kỳ họp"
+    else:
+        raise MinutesError("Kết quả chất vấn không hợp lệ: %(status)r.", "minutes.question",
+                           params={"status": status})
+    return f"Đại biểu {asker} chất vấn {whom} về {topic}; kết quả: {outcome}."
+
+
+def _iso_date(value: str) -> str:
+    try:
+        d = datetime.strptime(value[:10], "%Y-%m-%d")
+    except ValueError:
+        raise MinutesError("Hạn trả lời không hợp lệ: %(value)r.", "minutes.question",
+                           params={"value": value}) from None
+    return f"{d.day:02d}/{d.month:02d}/{d.year}"
 
 
 def _poll(poll: Mapping[str, Any], level: str) -> list[Block]:

@@ -44,6 +44,9 @@ class Permission(StrEnum):
     VOTE_PAPER = "vote.can_record_paper"  # the counting committee's paper totals of a secret poll
     SPEAK_REQUEST = "speak.can_request"
     SPEAK_MANAGE = "speak.can_manage"
+    QUESTION_FILE = "question.can_file"  # file a question of one's own (chất vấn)
+    QUESTION_MANAGE = "question.can_manage"  # order, call and end questions: the chair of the sitting
+    QUESTION_RECORD = "question.can_record"  # file from a paper form for a delegate; the written answers owed
     MINUTES_MANAGE = "minutes.can_manage"
     MINUTES_SIGN = "minutes.can_sign"
     AUDIT_VERIFY = "audit.can_verify"
@@ -51,7 +54,8 @@ class Permission(StrEnum):
 
 P = Permission
 _READ = {P.MEETING_READ, P.DOCUMENT_READ}
-_DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE}
+_DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE,
+                         P.QUESTION_FILE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CLERK: frozenset(
@@ -72,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VOTE_SEE_NAMES,
             P.MINUTES_MANAGE,
             P.AUDIT_VERIFY,
+            P.QUESTION_RECORD,
         }
     ),
     Role.CHAIR: frozenset(
@@ -86,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VOTE_CONDUCT,
             P.VOTE_SEE_NAMES,
             P.SPEAK_MANAGE,
+            P.QUESTION_MANAGE,
             P.MINUTES_SIGN,
         }
     ),

@@ -19,7 +19,7 @@ from meeting_server.domain.documents import document_rights
 from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
-from meeting_server.services import attendance, documents, signing, snapshot, speakers, voting
+from meeting_server.services import attendance, documents, questions, signing, snapshot, speakers, voting
 from meeting_server.services.unit import Change
 from meeting_server.store import db
 from meeting_server.store.tables import Document, Meeting, Participant, Poll
@@ -47,7 +47,8 @@ def announce(change: Change | None) -> None:
 
         for participant_id in change.revoked:
             disconnect_participant(participant_id)
-    if (change.state or change.attendance or change.documents or change.speakers or change.poll_event
+    if (change.state or change.attendance or change.documents or change.speakers or change.questions
+            or change.poll_event
             or change.minutes_signing):
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         with db.standalone_session(app) as s:
@@ -62,6 +63,8 @@ def announce(change: Change | None) -> None:
                 _documents(s, m, change.seq)
             if change.speakers:
                 _speakers(m)
+            if change.questions:
+                _questions(m)
             if change.poll_event is not None:
                 assert change.poll_id is not None
                 _poll(s, change.meeting_id, change.seq, change.poll_id, change.poll_event)
@@ -119,6 +122,11 @@ def _documents(s: Session, m: Meeting, seq: int) -> None:
 def _speakers(m: Meeting) -> None:
     """The speakers' list to the whole meeting room: it is public in the hall, the same for every role."""
     _socketio().emit("speakers", speakers.speakers_state(m), to=rooms.meeting(m.id))
+
+
+def _questions(m: Meeting) -> None:
+    """Question time to the whole meeting room: public in the hall, the same for every role."""
+    _socketio().emit("questions", questions.questions_state(m), to=rooms.meeting(m.id))
 
 
 def _minutes_signing(app: Any, s: Session, m: Meeting) -> None:

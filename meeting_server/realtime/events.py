@@ -15,7 +15,7 @@ from meeting_server.store import db
 
 def load() -> None:
     """Importing this module declared its events; other feature modules are imported here too."""
-    from meeting_server.realtime import documents, frames, session, speakers, voting  # noqa: F401
+    from meeting_server.realtime import documents, frames, questions, session, speakers, voting  # noqa: F401
 
 
 @socket_event("agenda.set_current", requires=Permission.AGENDA_CONTROL)

@@ -31,9 +31,12 @@ def _change(who: Principal, fn: Callable[[Any, Meeting], T]) -> T:
 
 
 @socket_event("speak.request", requires=Permission.SPEAK_REQUEST)
-def on_request(who: Principal, _data: Any) -> dict[str, Any]:
-    """Sent by a delegate's phone ("Xin phát biểu") for the current agenda item; all screens get `speakers`."""
-    done = _change(who, lambda s, m: speakers.request(s, m, who))
+def on_request(who: Principal, data: Any) -> dict[str, Any]:
+    """Sent by a delegate's phone ("Xin phát biểu") for the current agenda item, or with `kind` follow_up | debate
+    ("Chất vấn bổ sung", "Tranh luận") on the question on the floor; all screens get `speakers`."""
+    fields = payload.fields(data, empty_ok=True)
+    kind = payload.text(fields, "kind", "speak")
+    done = _change(who, lambda s, m: speakers.request(s, m, who, kind))
     return {"ok": True, "seq": done.change.seq, "request_id": done.value.id}
 
 

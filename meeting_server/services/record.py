@@ -2,7 +2,8 @@
 
 Built from what the store holds (meeting, participants, attendance with reasons, late arrivals and departures,
 agenda, audit log) plus the clerk's texts of the current minutes version. Polls, speeches and documents come
-from the voting, speakers and documents features through `_polls`, `_speeches` and `_documents`.
+from the voting, speakers, question time and documents features through `_polls`, `_speeches`, `_questions`
+and `_documents`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
     people = [p for p in m.participants if p.role in {r.value for r in DELEGATE_ROLES}]
     summaries: dict[str, Any] = texts.get("summaries") or {}
     polls, speeches, documents = _polls(s, m), _speeches(s, m), _documents(s, m)
+    asked = _questions(s, m)
     item_ids = {it.id for it in m.items}
     agenda = []
     for it in m.items:
@@ -73,6 +75,7 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
             "title": it.title,
             "documents": [d for d in documents if d.get("item_id") == it.id],
             "speeches": [x for x in speeches if x.get("item_id") == it.id],
+            "questions": [q for q in asked if q.get("item_id") == it.id],
             "summary": str(summaries.get(str(it.id)) or ""),
             "polls": [p for p in polls if p.get("item_id") == it.id],
         })
@@ -100,6 +103,8 @@ def _build(s: Session, meeting_id: int, texts: dict[str, Any] | None) -> dict[st
         "opening": str(texts.get("opening") or ""),
         "agenda": agenda,
         "other": other,
+        # Questions never called under an item still on the agenda: answered in writing, withdrawn, not reached.
+        "questions": [q for q in asked if q.get("item_id") not in item_ids],
         "conclusions": str(texts.get("conclusions") or ""),
         "recipients": [str(x) for x in texts.get("recipients") or []],
         "audit": {"seq": seq, "head": head},
@@ -155,6 +160,22 @@ def _speeches(s: Session, m: Meeting) -> list[dict[str, Any]]:
         out.append({"item_id": h["agenda_item_id"], "speaker": h["name"], "title": h["title"],
                     "from": _vn(h["started_at"]).strftime("%H:%M"),
                     "to": _vn(end).strftime("%H:%M")})
+    return out
+
+
+def _questions(s: Session, m: Meeting) -> list[dict[str, Any]]:
+    """Question time, each `{"item_id", "asker", "asker_title", "addressee_name", "addressee_title", "topic",
+    "status", "due_date"?}` in the chair's order (services.questions.history)."""
+    from meeting_server.services import questions
+
+    out = []
+    for q in questions.history(s, m.id):
+        entry = {"item_id": q["agenda_item_id"], "asker": q["asker"], "asker_title": q["asker_title"],
+                 "addressee_name": q["addressee_name"], "addressee_title": q["addressee_title"],
+                 "topic": q["topic"], "status": q["status"]}
+        if q["due_date"] is not None:
+            entry["due_date"] = q["due_date"].isoformat()
+        out.append(entry)
     return out
 
 

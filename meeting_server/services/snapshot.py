@@ -11,10 +11,11 @@ source of truth, and it cannot be stale across several server processes sharing 
   every process reads `seq` from the database before it looks in the cache, so a change made by any process gives a
   new key; the URL and `created_at` tell apart two databases (tests, a restore) whose meeting has the same id;
 - what changes without a seq bump is left out of the cache and computed for each snapshot: the personal `me` part
-  (attendance, whether one may present), a delegate's own ballots (`voting.mine`), the speakers' list (it counts
-  down against the server's clock) and a poll's `ends_in_ms` (recomputed from `ends_at`); the documents part is not
-  stored while a document is still being processed (its title and page count are written before the seq bump that
-  makes it ready) nor for the roles that manage documents (they see `pages_rendered`, which moves without a bump);
+  (attendance, whether one may present), a delegate's own ballots (`voting.mine`), the speakers' list and question
+  time (they count down against the server's clock) and a poll's `ends_in_ms` (recomputed from `ends_at`); the
+  documents part is not stored while a document is still being processed (its title and page count are written
+  before the seq bump that makes it ready) nor for the roles that manage documents (they see `pages_rendered`,
+  which moves without a bump);
 - SQLite reads here are not one transaction: a part is stored only when `seq` is still the same after it was built,
   so no change committed meanwhile can be filed under the older seq.
 """
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission, Role
 from meeting_server.domain.principal import Principal
-from meeting_server.services import attendance, documents, speakers, voting
+from meeting_server.services import attendance, documents, questions, speakers, voting
 from meeting_server.store.tables import Meeting, Participant, utcnow
 
 #: (database URL, meeting id, created_at, seq, role, page URL key) -> the role's shared parts (module docstring).
@@ -148,6 +149,8 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
     if "attendees" in shared:
         state["attendees"] = shared["attendees"]
     state["speakers"] = speakers.speakers_state(m, who, now)
+    # Like the speakers' list it counts down against the server's clock (and marks what is overdue today).
+    state["questions"] = questions.questions_state(m, now)
     state["voting"] = {"shown": _clocked(vote["shown"], now), "polls": [_clocked(p, now) for p in vote["polls"]]}
     s = _session(m)
     if who.is_delegate and who.participant_id is not None:

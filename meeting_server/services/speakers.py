@@ -106,12 +106,20 @@ def default_limit(s: Session, meeting_id: int) -> int:
     return row.default_limit_s if row is not None else DEFAULT_LIMIT_S
 
 
-def request(s: Session, m: Meeting, who: Principal) -> Done[SpeakRequest]:
-    """A delegate asks for the floor on the current agenda item ("Xin phát biểu"); they join the end of the queue."""
+#: What a request to speak is for: to speak on the item, or, during question time, a follow-up question (chất vấn
+#: bổ sung) or debate (tranh luận) on the question on the floor.
+KINDS = ("speak", "follow_up", "debate")
+
+
+def request(s: Session, m: Meeting, who: Principal, kind: str = "speak") -> Done[SpeakRequest]:
+    """A delegate asks for the floor on the current agenda item ("Xin phát biểu"); they join the end of the queue.
+    A `follow_up` or `debate` request is linked to the question on the floor (services.questions)."""
     if who.participant_id is None or not who.is_delegate:
         raise DomainError("Chỉ đại biểu mới đăng ký phát biểu được.", "forbidden")
+    if kind not in KINDS:
+        raise DomainError("Loại đăng ký phát biểu không hợp lệ.", "speak.bad_kind")
     with unit.of_work(s):
-        row = _request(s, m, who)
+        row = _request(s, m, who, kind)
     return Done(row, _changed(m))
 
 
@@ -119,9 +127,17 @@ def _changed(m: Meeting) -> Change:
     return unit.change(m, speakers=True)
 
 
-def _request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
+def _request(s: Session, m: Meeting, who: Principal, kind: str = "speak") -> SpeakRequest:
     assert who.participant_id is not None
     _lock(s, m)
+    question_id = None
+    if kind != "speak":
+        from meeting_server.services import questions
+
+        q = questions.called(s, m.id)
+        if q is None:
+            raise DomainError("Chưa có câu hỏi chất vấn nào đang được trả lời.", "speak.no_question")
+        question_id = q.id
     if m.status == "ended":
         raise DomainError("Kỳ họp đã bế mạc.", "speak.meeting_ended")
     if m.current_item_id is None:
@@ -142,11 +158,13 @@ def _request(s: Session, m: Meeting, who: Principal) -> SpeakRequest:
             raise DomainError("Bạn đã đăng ký phát biểu ở nội dung này rồi.", err.code) from err
         raise
     row = SpeakRequest(meeting_id=m.id, agenda_item_id=m.current_item_id, participant_id=p.id, requested_at=now,
-                       status=str(rules.RequestStatus.WAITING))
+                       status=str(rules.RequestStatus.WAITING), kind=kind, question_id=question_id)
     s.add(row)
     _flush(s)
-    audit.record(s, m.id, "speak.requested", who.actor,
-                 {"request_id": row.id, "participant_id": p.id, "agenda_item_id": row.agenda_item_id})
+    entry: dict[str, Any] = {"request_id": row.id, "participant_id": p.id, "agenda_item_id": row.agenda_item_id}
+    if kind != "speak":
+        entry.update(kind=kind, question_id=question_id)
+    audit.record(s, m.id, "speak.requested", who.actor, entry)
     return row
 
 
@@ -301,12 +319,14 @@ def speakers_state(m: Meeting, who: Principal | None = None, now: datetime | Non
     for place, rec in enumerate(waiting, start=1):
         row = by_id[rec.id]
         queue.append({"request_id": row.id, "place": place, "requested_at": row.requested_at.isoformat(),
-                      **_person(people.get(row.participant_id))})
+                      "kind": row.kind, "question_id": row.question_id, **_person(people.get(row.participant_id))})
     speaking: dict[str, Any] | None = None
     if floor.speaking is not None and speaking_row is not None and speaking_row.started_at is not None:
         ends_at = speaking_row.started_at + timedelta(seconds=limit)
         speaking = {
             "request_id": speaking_row.id,
+            "kind": speaking_row.kind,
+            "question_id": speaking_row.question_id,
             **_person(people.get(speaking_row.participant_id)),
             "agenda_item_id": speaking_row.agenda_item_id,
             "started_at": speaking_row.started_at.isoformat(),
@@ -320,7 +340,7 @@ def speakers_state(m: Meeting, who: Principal | None = None, now: datetime | Non
     nxt = None
     if floor.next is not None and item is not None:
         nrow = by_id[floor.next.id]
-        nxt = {"request_id": nrow.id, **_person(people.get(nrow.participant_id))}
+        nxt = {"request_id": nrow.id, "kind": nrow.kind, **_person(people.get(nrow.participant_id))}
     return {
         "seq": m.seq,
         "server_now_ms": _ms(now),
@@ -359,6 +379,8 @@ def history(s: Session, meeting_id: int) -> list[dict[str, Any]]:
             "started_at": started,
             "ended_at": ended,
             "limit_s": req.limit_s,
+            "kind": req.kind,
+            "question_id": req.question_id,
             "duration_s": (ended - started) // timedelta(seconds=1) if ended is not None else None,
         })
     return out

@@ -46,6 +46,7 @@ class Change:
     attendance: bool = False  #: counts to everyone, names to the roles that may see them
     documents: bool = False  #: the document list each role may see
     speakers: bool = False  #: the speakers' list, the same for everyone
+    questions: bool = False  #: question time (chất vấn): the list, the one on the floor, the answers owed
     poll_id: int | None = None  #: the poll that changed …
     poll_event: str | None = None  #: … and how (POLL_EVENTS): each role its view of the poll
     progress: tuple[int, int] | None = None  #: (voted, eligible) of `poll_id`: counts only, never a choice

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -254,6 +255,9 @@ class SpeakRequest(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: Seconds the chair gave with the floor (changeable while speaking); None while waiting.
     limit_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: speak | follow_up (chất vấn bổ sung) | debate (tranh luận): the last two on the question `question_id`.
+    kind: Mapped[str] = mapped_column(String(20), default="speak", server_default="speak")
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id", ondelete="SET NULL"), nullable=True)
 
 
 class SpeakerSetting(Base):
@@ -263,6 +267,44 @@ class SpeakerSetting(Base):
 
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True)
     default_limit_s: Mapped[int] = mapped_column(Integer, default=300)
+
+
+# --- question time ---
+
+
+class Question(Base):
+    """A question (chất vấn) a delegate filed, or the clerk filed for them from a paper form, and how it ended.
+
+    The rules are domain.questions; `position` is the chair's order; `due_date` the date a written answer is owed.
+    The partial unique index is the database's guard for the rule "one question on the floor per meeting".
+    """
+
+    __tablename__ = "question"
+    __table_args__ = (
+        Index("uq_question_called", "meeting_id", unique=True,
+              sqlite_where=text("status = 'called'"), postgresql_where=text("status = 'called'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))  # the asker
+    addressee_name: Mapped[str] = mapped_column(String(120), default="")
+    addressee_title: Mapped[str] = mapped_column(String(200), default="")  # "Chủ tịch UBND xã"
+    topic: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    on_paper: Mapped[bool] = mapped_column(Boolean, default=False)  # filed by the clerk from a paper form
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    filed_by: Mapped[str] = mapped_column(String(120), default="")
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="filed")  # domain.questions.Status
+    agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_item.id", ondelete="SET NULL"),
+                                                       nullable=True)  # the item it was called under
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answer_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_by: Mapped[str] = mapped_column(String(120), default="")
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    written_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 # --- minutes ---

@@ -129,7 +129,9 @@
       var ol = el("ol", { "class": "speak-queue", "data-speak": "queue" });
       data.queue.forEach(function (q) {
         var li = el("li", { "data-request": q.request_id });
-        var who = el("span", { "class": "speak-who" }, q.name);
+        var who = el("span", { "class": "speak-who" });
+        if (q.kind && S["kind_" + q.kind]) who.appendChild(el("span", { "class": "speak-kind" }, S["kind_" + q.kind]));
+        who.appendChild(document.createTextNode(q.name));
         if (q.title) who.appendChild(el("small", {}, " · " + q.title));
         li.appendChild(who);
         if (canManage) {
@@ -172,7 +174,10 @@
     var sec = remaining();
     clockEl.textContent = sec === null ? "" : (sec <= 0 ? S.over_time + " " + clock(sec) : clock(sec));
     clockEl.classList.toggle("over", sec !== null && sec <= 0);
-    band.querySelector('[data-speak="next"]').textContent = nx ? Live.fmt(S.next, { name: nx.name }) : "";
+    band.querySelector('[data-speak="next"]').textContent = nx ? Live.fmt(S.next, { name: nx.name }) +
+      (nx.kind && S["kind_" + nx.kind] ? " (" + S["kind_" + nx.kind] + ")" : "") : "";
+    var label = band.querySelector(".speak-band-label");
+    if (label) label.textContent = sp && sp.kind && S["kind_" + sp.kind] ? S["kind_" + sp.kind] : S.speaking;
   }
 
   // The chair gave this delegate the floor: the phone takes over the screen once per speech, with vibration.

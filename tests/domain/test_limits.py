@@ -46,7 +46,8 @@ def test_every_field_has_a_label_a_positive_limit_and_a_known_kind() -> None:
     for name, field in limits.FIELDS.items():
         assert field.label and field.max_chars > 0 and field.kind in (limits.NAME, limits.LINE, limits.TEXT), name
     names = {n for n, f in limits.FIELDS.items() if f.kind == limits.NAME}
-    assert names == {"PERSON_NAME", "PERSON_TITLE", "PERSON_GROUP", "POLL_PERSON_NAME"}
+    assert names == {"PERSON_NAME", "PERSON_TITLE", "PERSON_GROUP", "POLL_PERSON_NAME", "QUESTION_ADDRESSEE_NAME",
+                     "QUESTION_ADDRESSEE_TITLE"}
 
 
 def test_fit_cuts_what_nobody_typed() -> None:

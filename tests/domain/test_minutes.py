@@ -210,3 +210,21 @@ def test_minutes_are_signed_only_when_the_sitting_is_settled(counts: dict, code:
         check_settled(**counts)
     assert err.value.code == code and err.value.message.startswith("Chưa thể ký biên bản")
     check_settled(open_polls=0, speeches_under_way=0, documents_processing=0)
+
+
+def test_questions_heard_under_their_item_and_the_others_after_the_agenda(record: dict) -> None:
+    q = {"asker": "Lê Văn Ba", "addressee_name": "", "addressee_title": "Chủ tịch UBND xã", "topic": "đường",
+         "status": "written", "due_date": "2026-01-05"}
+    record["agenda"][0]["questions"] = [dict(q, status="answered")]
+    record["questions"] = [q]
+    body = texts(build_minutes(record))
+    heard = "- Đại biểu Lê Văn Ba chất vấn Chủ tịch UBND xã về đường; kết quả: Chủ tịch UBND xã đã trả lời tại kỳ họp."
+    owed = ("- Đại biểu Lê Văn Ba chất vấn Chủ tịch UBND xã về đường; kết quả: Chủ tịch UBND xã trả lời bằng văn bản, "
+            "hạn 05/01/2026.")
+    assert body.index("Chất vấn và trả lời chất vấn:") < body.index(heard) < body.index(
+        "Các câu hỏi chất vấn không trả lời tại hội trường") < body.index(owed)
+    for bad in ({**q, "status": "lost"}, {**q, "addressee_title": ""}, {**q, "due_date": "mai"}):
+        record["questions"] = [bad]
+        with pytest.raises(DomainError) as err:
+            build_minutes(record)
+        assert err.value.code == "minutes.question"

@@ -37,6 +37,8 @@ GUARDED = [
     ("GET", "/clerk/cards.pdf", Permission.MEETING_MANAGE),
     ("POST", "/clerk/agenda", Permission.MEETING_MANAGE),
     ("POST", "/clerk/meeting", Permission.MEETING_MANAGE),
+    ("POST", "/clerk/questions", Permission.QUESTION_RECORD),
+    ("POST", "/clerk/questions/1/written", Permission.QUESTION_RECORD),
     ("GET", "/api/v1/meetings", Permission.MEETING_READ),
     ("GET", "/api/v1/meetings/{m}", Permission.MEETING_READ),
     ("GET", "/api/v1/meetings/{m}/agenda", Permission.MEETING_READ),
