@@ -36,6 +36,12 @@
   var fitPage = false;
   try { fitPage = window.localStorage.getItem("docs.fit") === "page"; } catch (e) { /* private mode: the default */ }
   var notesCache = {};
+  // What the reader shows, for the comments panel (comments.js): it marks passages on this page.
+  var shownListeners = [];
+  window.DocView = {
+    current: function () { return { doc: view.doc, page: view.page, info: view.doc !== null ? docById(view.doc) : null }; },
+    onShow: function (fn) { shownListeners.push(fn); }
+  };
 
   function docs() { return Live.state().documents || []; }
   function docById(id) { return docs().filter(function (d) { return d.id === id; })[0] || null; }
@@ -127,6 +133,7 @@
     if (d.downloadable) $("doc-download-link").href = "/documents/" + d.id + "/original";
     loadNote();
     chrome();
+    shownListeners.forEach(function (fn) { fn(docId, n); });
   }
 
   function prefetch(docId, n, count) {
