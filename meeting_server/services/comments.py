@@ -53,7 +53,7 @@ __all__ = [
 
 #: How long the worker may take to build an export or read a page's words.
 EXPORT_TIMEOUT_S = 120
-WORDS_TIMEOUT_S = 30
+WORDS_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
