@@ -92,7 +92,7 @@ def test_comment_answer_export_round_trip(srv: LiveServer) -> None:
     r = drafter.get(add_drafter(srv), timeout=10)
     assert r.status_code == 200 and r.url.endswith("/comments"), r.url
     assert "Đề nghị bổ sung lộ trình." in r.text and quote in r.text
-    for path in ("/delegate", f"/api/v1/meetings/1/documents", f"/documents/{doc['id']}/pages/1.webp?w=360",
+    for path in ("/delegate", "/api/v1/meetings/1/documents", f"/documents/{doc['id']}/pages/1.webp?w=360",
                  "/clerk/", f"/api/v1/documents/{doc['id']}/pages/1/words"):
         assert drafter.get(srv.url + path, timeout=10).status_code in (401, 403, 404), path
     csrf = r.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
