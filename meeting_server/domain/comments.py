@@ -138,10 +138,13 @@ def may_see(who: Principal, author_participant_id: int, *, shared_with_delegates
 
 
 def sees_quote(who: Principal, *, confidential: bool) -> bool:
-    """Whether the passage quoted from the document is shown: the quote is the document's own text, so a
-    confidential document's quotes go only to whoever may read it (domain/documents.py); the drafting body's
-    representative reads no documents here and sees its comments without the quote."""
-    return document_rights(who.role, confidential=confidential).see
+    """Whether the passage quoted from the document is shown: the quote is the document's own text. Whoever sees
+    the comment sees the quote of an ordinary draft (the drafting body wrote it); a confidential document's quotes
+    go only to whoever may read it (domain/documents.py), so the drafting body's representative, who reads no
+    documents here, sees those comments without the quote."""
+    if not confidential:
+        return who.can(Permission.COMMENT_ANSWER) or document_rights(who.role).see
+    return document_rights(who.role, confidential=True).see
 
 
 @dataclass(frozen=True)

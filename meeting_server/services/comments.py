@@ -168,7 +168,7 @@ def gathered(s: Session, m: Meeting, who: Principal) -> list[dict[str, Any]]:
         passages: list[dict[str, Any]] = []
         for c in mine_:
             view = _view(c, doc, who, names, own=False)
-            key = (c.page_no, view["quote"])
+            key = (c.page_no, c.quote)  # the same passage, even when its quote is not shown to this reader
             if passages and passages[-1]["key"] == key:
                 passages[-1]["comments"].append(view)
             else:

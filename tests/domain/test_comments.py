@@ -80,7 +80,7 @@ def test_confidential_quotes_only_to_whoever_reads_the_document() -> None:
     assert rules.sees_quote(Principal(Role.DELEGATE, 1, 7), confidential=True)
     assert rules.sees_quote(Principal(Role.CLERK, 1, 1), confidential=True)
     assert not rules.sees_quote(Principal(Role.DRAFTER, 1, 2), confidential=True)
-    assert not rules.sees_quote(Principal(Role.DRAFTER, 1, 2), confidential=False)
+    assert rules.sees_quote(Principal(Role.DRAFTER, 1, 2), confidential=False)
 
 
 def test_the_drafting_body_holds_only_this_right() -> None:
