@@ -155,3 +155,33 @@ def test_drafter_card_has_no_live_screen(srv: LiveServer) -> None:
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(srv.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
     client.disconnect()
+
+
+def test_during_the_sitting_only_while_the_drafts_item_is_discussed(srv: LiveServer) -> None:
+    """The chair opens the sitting and moves through the agenda over Socket.IO (as the chair's screen does); a
+    comment on a draft of another item is refused with the reason and stores nothing, then taken on its item.
+    Last in this module: it leaves the sitting open."""
+    from tests.realtime.helpers import Screen
+
+    docs = wait_documents(srv)
+    doc = docs[0]
+    me = srv.bearer(delegate_url(srv))
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    try:
+        assert chair.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": True})["ok"]
+        state = chair.wait("state")
+        other = next(it["id"] for it in state["agenda"] if it["id"] != doc["item_id"])
+        assert chair.call("agenda.set_current", {"item_id": other})["ok"]
+        before = requests.get(f"{srv.url}/api/v1/comments", headers=me, timeout=10).json()["comments"]
+        r = requests.post(f"{srv.url}/api/v1/documents/{doc['id']}/comments", headers=me, timeout=10,
+                          json={"page": None, "text": "Góp ý khi chưa đến nội dung này"})
+        assert r.status_code == 400
+        assert r.json()["message"] == ("Chỉ góp ý được trước kỳ họp hoặc khi nội dung có dự thảo này đang được "
+                                       "thảo luận.")
+        assert requests.get(f"{srv.url}/api/v1/comments", headers=me, timeout=10).json()["comments"] == before
+        assert chair.call("agenda.set_current", {"item_id": doc["item_id"]})["ok"]
+        r = requests.post(f"{srv.url}/api/v1/documents/{doc['id']}/comments", headers=me, timeout=10,
+                          json={"page": None, "text": "Góp ý trong phiên thảo luận"})
+        assert r.status_code == 201, r.text
+    finally:
+        chair.close()
