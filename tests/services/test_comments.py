@@ -188,5 +188,11 @@ def test_the_minutes_carry_the_counts(s: Session, m: Meeting) -> None:
     rec = record.build_record(s, m.id)
     [doc] = [x for item in rec["agenda"] for x in item["documents"]]
     assert doc["comments"] == {"total": 4, "accepted": 2, "explained": 0, "not_accepted": 1, "pending": 1}
-    text = build_minutes(rec).plain_text()
-    assert "Góp ý dự thảo: 4 ý kiến góp ý: tiếp thu 2, không tiếp thu 1, chưa trả lời 1." in text
+    minutes = build_minutes(rec)
+    line = "Góp ý dự thảo: 4 ý kiến góp ý: tiếp thu 2, không tiếp thu 1, chưa trả lời 1."
+    assert line in minutes.plain_text()
+    from meeting_server.minutes.render import render_minutes_pdf
+
+    with pymupdf.open(stream=render_minutes_pdf(minutes), filetype="pdf") as pdf:
+        printed = " ".join(" ".join(p.get_text().split()) for p in pdf)
+    assert line in printed
