@@ -97,3 +97,10 @@ def test_counts_and_their_line() -> None:
     assert c.to_dict() == {"total": 5, "accepted": 2, "explained": 1, "not_accepted": 1, "pending": 1}
     assert rules.counts_line(c) == "5 ý kiến góp ý: tiếp thu 2, giải trình 1, không tiếp thu 1, chưa trả lời 1"
     assert rules.counts_line(rules.counts(["accepted"])) == "1 ý kiến góp ý: tiếp thu 1"
+
+
+def test_the_clerks_list_names_the_drafting_body() -> None:
+    from meeting_server.domain.roster import ROLE_WORDS, fold
+
+    assert ROLE_WORDS[fold("Cơ quan soạn thảo")] == Role.DRAFTER
+    assert ROLE_WORDS[fold("Đại diện cơ quan soạn thảo")] == Role.DRAFTER
