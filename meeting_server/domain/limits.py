@@ -22,6 +22,9 @@ __all__ = [
     "AGENDA_TITLE",
     "ATTENDANCE_REASON",
     "BIDI_CONTROLS",
+    "COMMENT_ANSWER",
+    "COMMENT_QUOTE",
+    "COMMENT_TEXT",
     "DOCUMENT_FILE_NAME",
     "DOCUMENT_TITLE",
     "FIELDS",
@@ -92,6 +95,9 @@ POLL_CANCEL_REASON = TextField(N_("Lý do hủy biểu quyết"), 500)
 DOCUMENT_TITLE = TextField(N_("Tên tài liệu"), 300)
 DOCUMENT_FILE_NAME = TextField(N_("Tên tệp"), 255)
 PAGE_NOTE = TextField(N_("Ghi chú"), 10_000, TEXT)
+COMMENT_TEXT = TextField(N_("Nội dung góp ý"), 5_000, TEXT)
+COMMENT_QUOTE = TextField(N_("Đoạn văn được đánh dấu"), 2_000, TEXT)
+COMMENT_ANSWER = TextField(N_("Nội dung trả lời"), 5_000, TEXT)
 MINUTES_TEXT = TextField(N_("Nội dung biên bản"), 20_000, TEXT)
 MINUTES_DOCUMENT_NUMBER = TextField(N_("Số văn bản"), 40)
 MINUTES_RECIPIENT = TextField(N_("Nơi nhận"), 200)

@@ -33,7 +33,9 @@ Record schema (keys marked ? are optional)::
       "opening": "text",                             # ? clerk's text; blank lines separate paragraphs
       "agenda": [                                    # in the order taken up
         {"title": "Tờ trình về …",
-         "documents": [{"title": "Tờ trình số 15/TTr-UBND …", "presenter": "…"}],   # presenter ?
+         "documents": [{"title": "Tờ trình số 15/TTr-UBND …", "presenter": "…",     # presenter ?
+                        "comments": {"total": 5, "accepted": 2, "explained": 1,   # ? góp ý dự thảo
+                                     "not_accepted": 1, "pending": 1}}],
          "speeches": [{"speaker": "…", "title": "…", "from": "08:05", "to": "08:12"}],  # title ?
          "questions": [                              # ? question time: the questions called under this item
            {"asker": "…", "asker_title": "…",        # asker_title ?
@@ -72,6 +74,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from meeting_server.domain.comments import counts_line
 from meeting_server.domain.errors import DomainError
 
 LEVELS = ("xã", "phường", "đặc khu")
@@ -351,6 +354,8 @@ def _agenda_item(i: int, item: Mapping[str, Any], level: str) -> list[Block]:
             presenter = str(d.get("presenter") or "").strip()
             tail = f" (trình bày: {presenter})" if presenter else ""
             out.append(_item(f"{_text(d, 'title')}{tail};"))
+            if d.get("comments"):
+                out.append(_item(f"Góp ý dự thảo: {counts_line(d['comments'])}."))
     speeches = item.get("speeches") or []
     if speeches:
         out.append(Paragraph((Run("Ý kiến phát biểu:", italic=True),)))

@@ -14,6 +14,7 @@ class Role(StrEnum):
     DELEGATE = "delegate"  # đại biểu
     GUEST = "guest"  # khách mời (personal card) or a room guest (room QR): read-only
     KIOSK = "kiosk"  # the projector
+    DRAFTER = "drafter"  # cơ quan soạn thảo: the drafting body's representative; sees and answers comments only
 
 
 #: Roles that are members of the council: they count for quorum and thresholds and they vote.
@@ -50,12 +51,14 @@ class Permission(StrEnum):
     MINUTES_MANAGE = "minutes.can_manage"
     MINUTES_SIGN = "minutes.can_sign"
     AUDIT_VERIFY = "audit.can_verify"
+    COMMENT_WRITE = "comment.can_write"  # góp ý dự thảo: a member of the council comments on a draft
+    COMMENT_ANSWER = "comment.can_answer"  # see every comment, answer it (tiếp thu, giải trình), export the summary
 
 
 P = Permission
 _READ = {P.MEETING_READ, P.DOCUMENT_READ}
 _DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE,
-                         P.QUESTION_FILE}
+                         P.QUESTION_FILE, P.COMMENT_WRITE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CLERK: frozenset(
@@ -77,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MINUTES_MANAGE,
             P.AUDIT_VERIFY,
             P.QUESTION_RECORD,
+            P.COMMENT_ANSWER,
         }
     ),
     Role.CHAIR: frozenset(
@@ -111,7 +115,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DELEGATE: frozenset(_DELEGATE),
     Role.GUEST: frozenset(_READ),
     Role.KIOSK: frozenset(_READ | {P.DOCUMENT_READ_PROJECTED}),
+    # The drafting body's representative holds this one right and nothing else: no agenda, no documents, no room.
+    Role.DRAFTER: frozenset({P.COMMENT_ANSWER}),
 }
+
+#: Roles with a live screen of the meeting (they read it): the ones `state` and the other broadcasts are built for.
+SCREEN_ROLES = tuple(r for r in Role if Permission.MEETING_READ in ROLE_PERMISSIONS[r])
 
 
 def allowed(role: Role, permission: Permission) -> bool:

@@ -37,6 +37,9 @@ ROLE_WORDS: dict[str, Role] = {
     "khach": Role.GUEST,
     "dai bieu khach moi": Role.GUEST,
     "guest": Role.GUEST,
+    "co quan soan thao": Role.DRAFTER,
+    "dai dien co quan soan thao": Role.DRAFTER,
+    "drafter": Role.DRAFTER,
 }
 
 MAX_ROWS = 500

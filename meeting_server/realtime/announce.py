@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain.documents import document_rights
-from meeting_server.domain.permissions import Permission, Role
+from meeting_server.domain.permissions import SCREEN_ROLES, Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.realtime import rooms
 from meeting_server.services import attendance, documents, questions, signing, snapshot, speakers, voting
@@ -85,7 +85,7 @@ def _state(s: Session, m: Meeting, people: tuple[int, ...] = ()) -> None:
     participant room, after their role's (same seq, so it is taken).
     """
     sio = _socketio()
-    for role in Role:
+    for role in SCREEN_ROLES:
         state = snapshot.build(m, Principal(role, m.id))
         state.pop("me", None)
         sio.emit("state", state, to=rooms.role(m.id, role))
@@ -101,7 +101,7 @@ def _attendance(m: Meeting, seq: int) -> None:
     sio = _socketio()
     payload: dict[str, Any] = {"seq": seq, "attendance": attendance.summary(m).to_dict()}
     detail = dict(payload, attendees=attendance.roster(m))
-    for role in Role:
+    for role in SCREEN_ROLES:
         who = Principal(role, m.id)
         sio.emit("attendance", detail if who.can(Permission.ATTENDANCE_SEE_NAMES) else payload,
                  to=rooms.role(m.id, role))
@@ -114,7 +114,7 @@ def _documents(s: Session, m: Meeting, seq: int) -> None:
     """
     sio = _socketio()
     docs = list(s.scalars(select(Document).where(Document.meeting_id == m.id).order_by(Document.position, Document.id)))
-    for role in Role:
+    for role in SCREEN_ROLES:
         listing = documents.listing(s, Principal(role, m.id), docs)
         sio.emit("documents", {"seq": seq, "documents": listing}, to=rooms.role(m.id, role))
 
@@ -146,7 +146,7 @@ def _poll(s: Session, meeting_id: int, seq: int, poll_id: int, event: str) -> No
     p = s.get(Poll, poll_id)
     assert p is not None
     views: dict[tuple[bool, bool], dict[str, Any] | None] = {}
-    for role in Role:
+    for role in SCREEN_ROLES:
         who = Principal(role, meeting_id)
         # Roles differ only in whether they see drafts and names: build each distinct view once.
         cls = (who.can(Permission.VOTE_MANAGE), who.can(Permission.VOTE_SEE_NAMES))
@@ -169,7 +169,7 @@ def presented(p: documents.Presented) -> None:
         return
     shown = documents.presented_payload(p, ts)
     hidden = documents.presented_payload(p, ts, visible_doc=False)
-    for role in Role:
+    for role in SCREEN_ROLES:
         sees = document_rights(role, confidential=True, on_projector=p.on_projector).see
         sio.emit("presented", shown if sees else hidden, to=rooms.role(p.meeting_id, role))
 

@@ -54,6 +54,8 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
         return False
         return False
     who = found.who
+    if not who.can(Permission.MEETING_READ):
+        return False  # the drafting body's card has no live screen: only its comments page (web/comments.py)
     remember_token(request.sid, found.token, session.get("lang"), found.session)  # type: ignore[attr-defined]
     join_room(rooms.meeting(who.meeting_id))
     join_room(rooms.role(who.meeting_id, who.role))

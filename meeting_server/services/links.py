@@ -47,7 +47,7 @@ def join_url(base: str, token: str) -> str:
 def links(m: Meeting, base: str) -> dict[str, Any]:
     """Every join URL of a meeting, the shape `meeting-server links --json` prints."""
     out: dict[str, Any] = {"meeting_id": m.id, "clerk": None, "chair": [], "secretary": [], "delegates": [],
-                           "guests": [], "kiosk": join_url(base, m.kiosk_token),
+                           "guests": [], "drafters": [], "kiosk": join_url(base, m.kiosk_token),
                            "guest": join_url(base, m.guest_token)}
     for p in m.participants:
         url = join_url(base, p.token)
@@ -59,6 +59,8 @@ def links(m: Meeting, base: str) -> dict[str, Any]:
             out["secretary"].append(url)
         elif p.role == "guest":
             out["guests"].append({"name": p.full_name, "url": url})
+        elif p.role == "drafter":  # the drafting body's representative: comments on drafts only
+            out["drafters"].append({"name": p.full_name, "url": url})
         if p.role in ("chair", "secretary", "delegate"):
             out["delegates"].append({"name": p.full_name, "role": p.role, "participant_id": p.id, "url": url})
     return out

@@ -180,13 +180,22 @@ def _questions(s: Session, m: Meeting) -> list[dict[str, Any]]:
 
 
 def _documents(s: Session, m: Meeting) -> list[dict[str, Any]]:
-    """Documents of each agenda item that were read in, each `{"item_id", "title", "confidential"}`."""
+    """Documents of each agenda item that were read in, each `{"item_id", "title", "confidential"}` and, for a
+    draft delegates commented on, `"comments"`: the counts of its comments and their outcomes."""
+    from meeting_server.services import comments
     from meeting_server.store.tables import Document
 
     docs = s.scalars(select(Document).where(Document.meeting_id == m.id, Document.status == "ready")
                      .order_by(Document.agenda_item_id, Document.position, Document.id))
-    return [{"item_id": d.agenda_item_id, "title": d.title or d.original_name, "confidential": d.confidential}
-            for d in docs]
+    counts = comments.counts_by_document(s, m.id)
+    out = []
+    for d in docs:
+        row: dict[str, Any] = {"item_id": d.agenda_item_id, "title": d.title or d.original_name,
+                               "confidential": d.confidential}
+        if d.id in counts:
+            row["comments"] = counts[d.id]  # góp ý dự thảo: how many, and how they were answered
+        out.append(row)
+    return out
 
 
 def _times(s: Session, m: Meeting) -> tuple[datetime, datetime]:

@@ -473,6 +473,40 @@ class PageNote(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# --- comments on drafts ---
+
+
+class DraftComment(Base):
+    """A delegate's comment on a draft document (góp ý dự thảo), anchored to a page and a passage they marked (or
+    the whole page, or the whole document), and the answer the drafting body or the clerk gave to it."""
+
+    __tablename__ = "draft_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    page_no: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: the whole document
+    quote: Mapped[str] = mapped_column(Text, default="")  # the passage marked, as the page's text has it
+    #: [[x0, y0, x1, y1], …] in PDF points of that page, origin top left (one per line of the passage)
+    rects: Mapped[Any] = mapped_column(JSON, default=list)
+    text: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # "" | accepted | explained | not_accepted
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CommentSetting(Base):
+    """Per-meeting setting of comments: whether delegates see each other's comments and answers (default: not)."""
+
+    __tablename__ = "comment_setting"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True)
+    shared_with_delegates: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # --- voting ---
 
 

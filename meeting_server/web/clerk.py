@@ -34,7 +34,7 @@ from meeting_server.web.payload import json_body
 bp = Blueprint("clerk", __name__, url_prefix="/clerk")
 
 ROLE_LABELS = {"chair": "Chủ tọa", "secretary": "Thư ký kỳ họp", "delegate": "Đại biểu", "guest": "Khách mời",
-               "clerk": "Văn phòng"}
+               "clerk": "Văn phòng", "drafter": "Cơ quan soạn thảo"}
 
 
 def _meeting() -> Meeting:

@@ -24,6 +24,7 @@ HOME = {
     Role.DELEGATE: "screens.delegate",
     Role.GUEST: "screens.delegate",
     Role.KIOSK: "screens.kiosk",
+    Role.DRAFTER: "comments.board",
 }
 
 

@@ -41,6 +41,12 @@
   try { reading = window.localStorage.getItem("docs.mode") === "text"; } catch (e) { /* the default: images */ }
   var textCache = {};   // "doc:page" -> the server's answer, for pages whose text is final (not a pending scan)
   var textTimer = null;
+  // What the reader shows, for the comments panel (comments.js): it marks passages on this page.
+  var shownListeners = [];
+  window.DocView = {
+    current: function () { return { doc: view.doc, page: view.page, info: view.doc !== null ? docById(view.doc) : null }; },
+    onShow: function (fn) { shownListeners.push(fn); }
+  };
 
   function docs() { return Live.state().documents || []; }
   function docById(id) { return docs().filter(function (d) { return d.id === id; })[0] || null; }
@@ -134,6 +140,7 @@
     if (d.downloadable) $("doc-download-link").href = "/documents/" + d.id + "/original";
     loadNote();
     chrome();
+    shownListeners.forEach(function (fn) { fn(docId, n); });
   }
 
   // --- reading mode: the page's text, reflowed -------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""Comments on drafts in Debian's chromium: a delegate on a phone (360x740) marks a passage by tapping words and
+comments, then comments on the whole page; the drafting body answers on its screen; the delegate sees the answer;
+the clerk's console shows the counts and the gathered list exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer, start_server
+from tests.web.test_comments_live import add_drafter, wait_documents
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+CLERK = {"viewport": {"width": 1366, "height": 768}}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start_server(tmp_path_factory.mktemp("comments-browser"))
+    wait_documents(server)
+    yield server
+    server.stop()
+
+
+def open_page(browser: Any, url: str, ctx_args: dict[str, Any]) -> Any:
+    ctx = browser.new_context(locale="vi-VN", **ctx_args)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.js_errors = errors
+    return page
+
+
+def test_delegate_drafter_and_clerk(browser: Any, srv: LiveServer) -> None:
+    delegate = [d["url"] for d in srv.links["delegates"] if d["role"] == "delegate"][0]
+    phone = open_page(browser, srv.local(delegate), PHONE)
+    phone.wait_for_function("() => window.Live && window.DocView")
+    phone.locator("#doc-list [data-open]").first.click()
+    phone.wait_for_function("() => document.getElementById('doc-img').complete && "
+                            "document.getElementById('doc-img').naturalWidth > 0", timeout=20000)
+    assert phone.locator("#cm-panel").is_visible()
+    # Every button of the panel is at least 44 px high (a thumb on a phone).
+    for sel in ("#cm-mark", "#cm-send-page", "#cm-send-doc", "#cm-send-passage"):
+        assert phone.locator(sel).bounding_box()["height"] >= 44, sel
+    phone.locator("#cm-mark").tap()
+    phone.wait_for_selector("#cm-layer [data-w]", timeout=150000)
+    words = phone.locator("#cm-layer [data-w]")
+    words.nth(0).tap()
+    words.nth(1).tap()
+    quote = phone.locator("#cm-quote").inner_text()
+    assert "trang 1" in quote
+    phone.locator("#doc-stage").screenshot(path="/tmp/comments-phone-marked.png")
+    phone.locator("#cm-text").fill("Đề nghị bổ sung chỉ tiêu cụ thể cho từng thôn.")
+    phone.locator("#cm-send-passage").tap()
+    phone.wait_for_function("() => document.getElementById('cm-status').textContent === 'Đã gửi góp ý.'")
+    phone.wait_for_selector("#cm-list .cm-item.own")
+    assert "Chưa trả lời" in phone.locator("#cm-list").inner_text()
+    # Without marking anything: the whole page.
+    phone.locator("#cm-text").fill("Trang này thiếu căn cứ pháp lý.")
+    phone.locator("#cm-send-page").tap()
+    phone.wait_for_function("() => document.querySelectorAll('#cm-list .cm-item').length === 2")
+    assert "Trang 1 (cả trang)" in phone.locator("#cm-list").inner_text()
+    # An empty comment: a Vietnamese message, nothing added.
+    phone.locator("#cm-send-doc").tap()
+    phone.wait_for_function("() => document.getElementById('cm-status').textContent === 'Hãy viết nội dung góp ý.'")
+    assert phone.locator("#cm-list .cm-item").count() == 2
+    phone.locator("#cm-panel").screenshot(path="/tmp/comments-phone-panel.png")
+
+    # The drafting body answers on its own screen.
+    drafter = open_page(browser, add_drafter(srv), CLERK)
+    assert drafter.url.endswith("/comments")
+    first = drafter.locator("article.cm-comment").filter(has_text="chỉ tiêu cụ thể")
+    first.locator("input[value=accepted]").check()
+    first.locator("textarea").fill("Đã bổ sung chỉ tiêu tại Điều 2.")
+    first.locator("button[type=submit]").click()
+    drafter.wait_for_selector("text=Đã lưu câu trả lời.")
+    second = drafter.locator("article.cm-comment").filter(has_text="căn cứ pháp lý")
+    second.locator("input[value=explained]").check()
+    second.locator("button[type=submit]").click()
+    drafter.wait_for_selector("text=Giải trình hoặc không tiếp thu thì phải ghi rõ nội dung trả lời.")
+    drafter.screenshot(path="/tmp/comments-drafter.png", full_page=True)
+    with drafter.expect_download() as dl:
+        drafter.locator("text=Tải bảng tổng hợp (PDF)").click()
+    assert dl.value.suggested_filename == "tong-hop-gop-y.pdf"
+
+    # The delegate sees the answer when reopening the document.
+    phone.locator("[data-doc=close]").tap()
+    phone.locator("#doc-list [data-open]").first.click()
+    phone.wait_for_function("() => document.getElementById('cm-list').textContent.indexOf('Đã bổ sung chỉ tiêu') >= 0",
+                            timeout=20000)
+    phone.locator("#cm-panel").screenshot(path="/tmp/comments-phone-answer.png")
+
+    clerk = open_page(browser, srv.local(srv.links["clerk"]), CLERK)
+    card = clerk.locator("#comments")
+    assert "2 ý kiến góp ý, 1 chưa trả lời." in card.inner_text()
+    card.screenshot(path="/tmp/comments-clerk-card.png")
+    card.locator("a.button").click()
+    clerk.wait_for_selector("article.cm-comment")
+    assert clerk.locator("article.cm-comment").count() == 2
+    for p in (phone, drafter, clerk):
+        assert not p.js_errors, p.js_errors
