@@ -42,6 +42,8 @@ __all__ = [
     "POLL_PERSON_KEY",
     "POLL_PERSON_NAME",
     "POLL_TITLE",
+    "RESOLUTION_NUMBER",
+    "RESOLUTION_TITLE",
     "ROLE_WORD",
     "TEXT",
     "TextField",
@@ -91,6 +93,8 @@ PAGE_NOTE = TextField(N_("Ghi chú"), 10_000, TEXT)
 MINUTES_TEXT = TextField(N_("Nội dung biên bản"), 20_000, TEXT)
 MINUTES_DOCUMENT_NUMBER = TextField(N_("Số văn bản"), 40)
 MINUTES_RECIPIENT = TextField(N_("Nơi nhận"), 200)
+RESOLUTION_NUMBER = TextField(N_("Số nghị quyết"), 40)
+RESOLUTION_TITLE = TextField(N_("Trích yếu nghị quyết"), 300)
 
 #: Every field, for the documentation and the tests that walk them.
 FIELDS: dict[str, TextField] = {

@@ -46,11 +46,14 @@ class Permission(StrEnum):
     MINUTES_MANAGE = "minutes.can_manage"
     MINUTES_SIGN = "minutes.can_sign"
     AUDIT_VERIFY = "audit.can_verify"
+    ARCHIVE_READ = "archive.can_see"  # the council's archive of the term: every session, the register, the search
+    ARCHIVE_MANAGE = "archive.can_manage"  # the register's numbers and dates; the term's public site
 
 
 P = Permission
 _READ = {P.MEETING_READ, P.DOCUMENT_READ}
-_DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE}
+_DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE,
+                     P.ARCHIVE_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CLERK: frozenset(
@@ -70,6 +73,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VOTE_SEE_NAMES,
             P.MINUTES_MANAGE,
             P.AUDIT_VERIFY,
+            P.ARCHIVE_READ,
+            P.ARCHIVE_MANAGE,
         }
     ),
     Role.CHAIR: frozenset(

@@ -10,6 +10,7 @@ __all__ = ["register_blueprints"]
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
     from meeting_server.web import api, clerk, documents, errors, join, limits, screens
+    from meeting_server.web import archive as archive_web
     from meeting_server.web import minutes as minutes_web
     from meeting_server.web import signing as signing_web
     from meeting_server.web import voting as voting_web
@@ -22,5 +23,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(minutes_web.bp)
     app.register_blueprint(signing_web.bp)
     app.register_blueprint(voting_web.bp)
+    app.register_blueprint(archive_web.bp)
     errors.init_app(app)
     limits.init_app(app)
