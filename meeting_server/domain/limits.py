@@ -49,6 +49,8 @@ __all__ = [
     "QUESTION_ADDRESSEE_TITLE",
     "QUESTION_TEXT",
     "QUESTION_TOPIC",
+    "RESOLUTION_NUMBER",
+    "RESOLUTION_TITLE",
     "ROLE_WORD",
     "TEXT",
     "TextField",
@@ -105,6 +107,8 @@ QUESTION_ADDRESSEE_NAME = TextField(N_("Người được chất vấn"), 120, N
 QUESTION_ADDRESSEE_TITLE = TextField(N_("Chức vụ, cơ quan được chất vấn"), 200, NAME)
 QUESTION_TOPIC = TextField(N_("Vấn đề chất vấn"), 200)
 QUESTION_TEXT = TextField(N_("Nội dung chất vấn"), 2_000, TEXT)
+RESOLUTION_NUMBER = TextField(N_("Số nghị quyết"), 40)
+RESOLUTION_TITLE = TextField(N_("Trích yếu nghị quyết"), 300)
 
 #: Every field, for the documentation and the tests that walk them.
 FIELDS: dict[str, TextField] = {

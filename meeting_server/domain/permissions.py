@@ -53,12 +53,14 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "audit.can_verify"
     COMMENT_WRITE = "comment.can_write"  # góp ý dự thảo: a member of the council comments on a draft
     COMMENT_ANSWER = "comment.can_answer"  # see every comment, answer it (tiếp thu, giải trình), export the summary
+    ARCHIVE_READ = "archive.can_see"  # the council's archive of the term: every session, the register, the search
+    ARCHIVE_MANAGE = "archive.can_manage"  # the register's numbers and dates; the term's public site
 
 
 P = Permission
 _READ = {P.MEETING_READ, P.DOCUMENT_READ}
 _DELEGATE = _READ | {P.DOCUMENT_READ_CONFIDENTIAL, P.NOTES_WRITE, P.VOTE_CAST, P.SPEAK_REQUEST, P.PARTICIPANTS_SEE,
-                         P.QUESTION_FILE, P.COMMENT_WRITE}
+                         P.QUESTION_FILE, P.COMMENT_WRITE, P.ARCHIVE_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CLERK: frozenset(
@@ -81,6 +83,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_VERIFY,
             P.QUESTION_RECORD,
             P.COMMENT_ANSWER,
+            P.ARCHIVE_READ,
+            P.ARCHIVE_MANAGE,
         }
     ),
     Role.CHAIR: frozenset(

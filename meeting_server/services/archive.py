@@ -156,3 +156,122 @@ def public_export_zip(app: Flask, s: Session, m: Meeting) -> bytes:
             z.writestr(f"cong-khai/{fname}", _PAGE.format(title=_e(title), body=body))
         z.writestr("cong-khai/bien-ban.pdf", minutes.pdf_bytes(app, final))
     return buf.getvalue()
+
+
+# --- the council's archive of the term: every session, a search across them, and the term's public site ---------
+
+#: At most this many hits of each kind in one archive search.
+ARCHIVE_MAX_HITS = 40
+
+
+def sessions(s: Session, m: Meeting) -> list[dict[str, Any]]:
+    """Every session of `m`'s council, for the archive: title, term, when, status, what it holds, its signed minutes
+    and its audit chain's length and last link."""
+    from sqlalchemy import func
+
+    from meeting_server.domain.timefmt import to_local
+    from meeting_server.services import register
+    from meeting_server.store.tables import AuditEvent, Document, Poll
+
+    out = []
+    for x in register.council_meetings(s, m):
+        finals = [v for v in minutes.versions(s, x.id) if v.status == "final"]
+        polls = list(s.scalars(select(Poll).where(Poll.meeting_id == x.id, Poll.state == "closed")))
+        n_events, last_hash = s.execute(
+            select(func.count(AuditEvent.seq), func.max(AuditEvent.seq)).where(AuditEvent.meeting_id == x.id)).one()
+        last = s.get(AuditEvent, last_hash) if last_hash is not None else None
+        out.append({
+            "id": x.id, "title": x.session_title, "term": x.term, "full_title": x.full_title, "place": x.place,
+            "starts_at": x.starts_at, "status": x.status,
+            "date": to_local(x.starts_at).strftime("%d/%m/%Y") if x.starts_at else "",
+            "sort": register.session_sort_key(x),
+            "items": len(x.items),
+            "documents": s.scalar(select(func.count(Document.id)).where(Document.meeting_id == x.id,
+                                                                         Document.status == "ready")) or 0,
+            "polls": len(polls),
+            "passed": sum(1 for p in polls if (p.result or {}).get("passed") is True),
+            "minutes": finals[-1] if finals else None,
+            "audit_events": n_events or 0, "audit_head": last.hash if last is not None else "",
+        })
+    return out
+
+
+def session_record(s: Session, m: Meeting) -> dict[str, Any]:
+    """One past session as the archive shows it: the record (the signed one when there is one) and its minutes."""
+    record, final = _record_of(s, m)
+    return {"record": record, "final": final}
+
+
+def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[str, Any]]]:
+    """Search every session of `m`'s council, with or without diacritics: sessions, agenda items, resolutions
+    and results (titles, numbers), the minutes' paragraphs, and the documents' pages (their text layer, or the text
+    recognised when a scanned page was uploaded), each document only for whoever may see it (a confidential one
+    only with `document.can_see_confidential`)."""
+    from sqlalchemy import bindparam
+    from sqlalchemy import text as sql
+
+    from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
+    from meeting_server.domain.documents import document_rights
+    from meeting_server.services import register
+    from meeting_server.store.tables import Document, DocumentPage
+
+    query = (query or "")[:200]
+    words = fold_vietnamese(query).split()
+    found: dict[str, list[dict[str, Any]]] = {"sessions": [], "items": [], "resolutions": [], "minutes": [],
+                                              "pages": []}
+    if not words:
+        return found
+    folded_q = fold_vietnamese(query)
+
+    def hit(*texts: str) -> bool:
+        hay = " " + fold_vietnamese(" ".join(texts)) + " "
+        return all(_word_start(hay, w) for w in words)
+
+    meetings_ = register.council_meetings(s, m)
+    by_id = {x.id: x for x in meetings_}
+    for x in meetings_:
+        if hit(x.session_title, x.term, x.place):
+            found["sessions"].append({"meeting_id": x.id, "title": x.full_title})
+        for it in x.items:
+            if hit(it.title, it.description or ""):
+                found["items"].append({"meeting_id": x.id, "session": x.session_title, "title": it.title,
+                                       "snippet": snippet(f"{it.title}. {it.description or ''}", folded_q)})
+        record, _final = _record_of(s, x)
+        for key in ("opening", "conclusions"):
+            if record.get(key) and hit(str(record[key])):
+                found["minutes"].append({"meeting_id": x.id, "session": x.session_title,
+                                         "snippet": snippet(str(record[key]), folded_q)})
+        for item in record.get("agenda") or []:
+            if item.get("summary") and hit(str(item["summary"])):
+                found["minutes"].append({"meeting_id": x.id, "session": x.session_title,
+                                         "snippet": snippet(str(item["summary"]), folded_q)})
+    for row in register.entries(s, m):
+        if hit(row["number"], row["title"], row["subject"]):
+            found["resolutions"].append(row)
+    match = to_fts5_query(query)
+    if match and by_id:
+        rows = s.execute(sql(
+            "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
+            "WHERE document_page_fts MATCH :q AND d.meeting_id IN :ids AND d.status = 'ready' "
+            "ORDER BY f.rank LIMIT :n").bindparams(bindparam("ids", expanding=True)),
+            {"q": match, "ids": sorted(by_id), "n": ARCHIVE_MAX_HITS * 2}).all()
+        for document_id, page_no in rows:
+            d = s.get(Document, document_id)
+            if d is None or not document_rights(who.role, confidential=d.confidential).see:
+                continue
+            page = s.get(DocumentPage, (document_id, page_no))
+            found["pages"].append({"meeting_id": d.meeting_id, "session": by_id[d.meeting_id].session_title,
+                                   "document_id": d.id, "title": d.title, "page": page_no,
+                                   "snippet": snippet(page.text if page else "", folded_q)})
+            if len(found["pages"]) >= ARCHIVE_MAX_HITS:
+                break
+    for key in found:
+        found[key] = found[key][:ARCHIVE_MAX_HITS]
+    return found
+
+
+def _word_start(hay: str, word: str) -> bool:
+    """Whether `word` starts a word of `hay` (folded text): "ngan" in "ngan sach", not in "thangan"."""
+    import re
+
+    return re.search(r"(?<!\w)" + re.escape(word), hay) is not None

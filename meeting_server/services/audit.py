@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 _PENDING = "meeting_server.pending_checkpoints"
 
 #: Kinds that may still be appended once a meeting's minutes are signed (a correction is a new, linked version).
-AFTER_FINAL_KINDS = ("minutes.",)
+#: Entries a signed meeting still takes: the minutes' own steps, and the register of resolutions (the number and date
+#: of issue are given after the session; they add to the record, never change it).
+AFTER_FINAL_KINDS = ("minutes.", "register.")
 #: Minutes statuses that freeze the meeting: the old one-click signing, prepared for the signers, signed.
 FROZEN_STATUSES = ("signing", "prepared", "final")
 FROZEN_MESSAGE = "Biên bản kỳ họp đã được ký: kỳ họp không thể thay đổi nữa."

@@ -598,3 +598,18 @@ class DeviceSession(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
     pid: Mapped[int] = mapped_column(Integer)
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Resolution(Base):
+    """The register of resolutions (sổ nghị quyết): what the clerk fills in after the session for a poll that passed,
+    the number and date of issue. The vote, its counts and the minutes come from the poll and the record."""
+
+    __tablename__ = "resolution"
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(40), default="")  # "05/NQ-HĐND"
+    issued_on: Mapped[str] = mapped_column(String(10), default="")  # ISO date, "2026-07-15"
+    title: Mapped[str] = mapped_column(String(300), default="")  # trích yếu; the poll's subject when empty
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

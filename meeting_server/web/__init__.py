@@ -10,6 +10,7 @@ __all__ = ["register_blueprints"]
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
     from meeting_server.web import api, clerk, comments, documents, errors, join, limits, screens
+    from meeting_server.web import archive as archive_web
     from meeting_server.web import minutes as minutes_web
     from meeting_server.web import questions as questions_web
     from meeting_server.web import signing as signing_web
@@ -25,5 +26,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(voting_web.bp)
     app.register_blueprint(questions_web.bp)
     app.register_blueprint(comments.bp)
+    app.register_blueprint(archive_web.bp)
     errors.init_app(app)
     limits.init_app(app)

@@ -506,8 +506,9 @@ def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, s
             try:
                 tries[k].append(time.time())
                 ws = fo.BareSocket(ws_url)
-                ws.sock.settimeout(1.0)
+                ws.sock.settimeout(20.0)  # socket.io-client's connect timeout (its `timeout` option, 20 s)
                 assert ws.recv().startswith(b"0")
+                ws.sock.settimeout(1.0)
                 ws.send(b"40" + json.dumps({"token": token}).encode())
                 attempt = 0
                 while not stop.is_set():

@@ -1,0 +1,88 @@
+"""The council's archive in a real browser: the clerk searches the term and numbers a resolution on the laptop
+(1366x768); the term's public site, unpacked into a folder, is searched offline by a headless browser opened on
+`file://` with every network request refused, as a citizen's computer would open it from the commune's website."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.conftest import LiveServer
+from tests.web.test_archive import build_site, clerk, term  # noqa: F401  (module fixtures: the seeded term)
+
+CLERK_LAPTOP = {"viewport": {"width": 1366, "height": 768}}
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+def _inside_viewport(page: Any, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+
+
+def test_the_clerk_searches_the_term_and_numbers_a_resolution(term: tuple[LiveServer, list[int]],  # noqa: F811
+                                                               new_page: Any, tmp_path: Path) -> None:
+    srv, ids = term
+    page = new_page(CLERK_LAPTOP)
+    page.goto(srv.local(srv.links["clerk"]))
+    page.goto(srv.url + "/archive/")
+    headings = page.locator("h2").all_inner_texts()
+    assert "Khóa I, nhiệm kỳ 2026 - 2031" in headings
+    rows = page.locator(".archive-table tbody tr td:first-child").all_inner_texts()
+    assert [r.split(" (")[0] for r in rows] == ["Kỳ họp thứ Nhất", "Kỳ họp chuyên đề", "Kỳ họp thứ Hai"]
+    page.screenshot(path=str(tmp_path / "archive-1366.png"), full_page=True)
+    page.fill("#q", "ngan sach")
+    page.click("button:has-text('Tìm')")
+    results = page.locator("#results")
+    assert "Kết quả tìm «ngan sach»" in results.locator("h2").inner_text()
+    assert results.get_by_role("link", name="Thông qua Nghị quyết về dự toán ngân sách xã năm 2027").count() == 1
+    page.screenshot(path=str(tmp_path / "archive-search-1366.png"))
+    page.get_by_role("link", name="Sổ nghị quyết").click()
+    article = page.locator("article.resolution").filter(has_text="thực hiện Nghị quyết số 57-NQ/TW")
+    article.locator("input[name=number]").fill("12/NQ-HĐND")
+    article.locator("input[name=issued_on]").fill("20/09/2026")
+    article.get_by_role("button", name="Lưu").click()
+    saved = page.locator("article.resolution .flash")
+    assert saved.inner_text() == "Đã lưu số và ngày ban hành."
+    assert _inside_viewport(page, "article.resolution .flash")  # beside the row, not at the top of the page
+    assert page.locator("article.resolution h2").filter(has_text="12/NQ-HĐND").count() == 1
+    page.screenshot(path=str(tmp_path / "register-1366.png"))
+
+
+def test_the_public_site_is_searched_offline(term: tuple[LiveServer, list[int]],  # noqa: F811
+                                             clerk: requests.Session, new_page: Any, tmp_path: Path) -> None:  # noqa: F811
+    srv, _ids = term
+    site = build_site(srv, clerk, tmp_path)
+    for profile in (CLERK_LAPTOP, PHONE):
+        page = new_page(profile)
+        asked: list[str] = []
+
+        def refuse(route: Any, asked: list[str] = asked) -> None:
+            asked.append(route.request.url)
+            route.abort()
+
+        page.context.route("http://**/*", refuse)
+        page.context.route("https://**/*", refuse)
+        page.goto((site / "tim-kiem.html").as_uri())
+        page.fill("#q", "ngan sach")
+        assert page.locator("#so-ket-qua").inner_text().startswith("Tìm thấy")
+        hits = page.locator("#ket-qua .hit a").all_inner_texts()
+        assert "Thông qua Nghị quyết về dự toán ngân sách xã năm 2027" in hits
+        page.fill("#q", "doi moi sang tao")
+        links = page.locator("#ket-qua .hit a")
+        assert links.count() >= 2
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        assert any(h and h.startswith("tai-lieu/") and "#page=" in h for h in hrefs)
+        assert page.locator("#ket-qua mark").first.inner_text().lower() == "đổi"
+        page.fill("#q", "khong co tu nay xyzzy")
+        assert page.locator("#so-ket-qua").inner_text() == "Không tìm thấy kết quả nào."
+        # The register and the sessions' pages are plain pages of the folder.
+        page.goto((site / "nghi-quyet.html").as_uri())
+        assert "Thông qua Nghị quyết về thực hiện Nghị quyết số 57-NQ/TW" in page.locator("main").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1") or profile is not PHONE
+        page.goto((site / "tim-kiem.html").as_uri() + "?q=ke+hoach")
+        assert page.locator("#ket-qua .hit").count() > 0
+        page.screenshot(path=str(tmp_path / f"site-search-{profile['viewport']['width']}.png"))
+        assert asked == []
