@@ -1,7 +1,7 @@
 """comments: delegates' comments on draft documents (góp ý dự thảo), their answers, and the per-meeting setting
 
 Revision ID: 0010_comments
-Revises: 0008_login_session
+Revises: 0009_questions
 Create Date: 2026-12-04 03:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_comments'
-down_revision = "0008_login_session"
+down_revision = "0009_questions"
 branch_labels = None
 depends_on = None
 

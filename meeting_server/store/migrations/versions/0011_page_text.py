@@ -1,7 +1,7 @@
 """document_page_text: each page's text as headings and paragraphs for reading mode on a phone (PDF text or OCR)
 
 Revision ID: 0011_page_text
-Revises: 0008_login_session
+Revises: 0010_comments
 Create Date: 2026-12-04 03:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0011_page_text'
-down_revision = "0008_login_session"
+down_revision = "0010_comments"
 branch_labels = None
 depends_on = None
 

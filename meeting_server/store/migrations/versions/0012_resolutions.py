@@ -1,7 +1,7 @@
 """resolution: the register of resolutions (number and date of issue of a poll that passed)
 
 Revision ID: 0012_resolutions
-Revises: 0008_login_session
+Revises: 0011_page_text
 Create Date: 2026-12-04 03:00:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from meeting_server.store.tables import UTCDateTime
 
 
 revision = '0012_resolutions'
-down_revision = "0008_login_session"
+down_revision = "0011_page_text"
 branch_labels = None
 depends_on = None
 
