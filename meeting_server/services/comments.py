@@ -9,7 +9,6 @@ A comment changes nothing the room's screens show, so no `seq` moves: the pages 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,8 +238,7 @@ def export_docx(s: Session, m: Meeting, who: Principal) -> bytes:
 # --- marking a passage: the words of a page ---------------------------------------------------------------------
 
 
-def page_words(app: Flask, s: Session, who: Principal, document_id: int, page: int,
-               call: Callable[..., bytes] = offload.call) -> dict[str, Any]:
+def page_words(app: Flask, s: Session, who: Principal, document_id: int, page: int) -> dict[str, Any]:
     """The words of a page with their boxes in PDF points, so the viewer lays a selectable text layer over the
     page image. Read in a worker process the first time, then kept beside the page images (derived, rebuildable)."""
     if not who.can(Permission.COMMENT_WRITE):
@@ -255,7 +253,7 @@ def page_words(app: Flask, s: Session, who: Principal, document_id: int, page: i
     cached = Path(documents.cache_dir(app)) / "words" / f"{content_hash}-{page}.json"
     if cached.exists():
         return dict(json.loads(cached.read_text(encoding="utf-8")))
-    raw = call("meeting_server.documents.report:page_words",
+    raw = offload.call("meeting_server.documents.report:page_words",
                {"path": str(documents.pdf_path(app, content_hash)), "page": page}, timeout=WORDS_TIMEOUT_S)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(".tmp")
