@@ -36,19 +36,23 @@
       return;
     }
     show(step.getAttribute("data-step"));
-    // The form (and its message) where the eye is, below the sticky step bar, not the step's top.
-    if (target !== step) {
-      var said = target.querySelector(".said") || target;
-      setTimeout(function () {
-        var r = said.getBoundingClientRect();
-        var bar = nav.getBoundingClientRect().height;
-        if (r.top < bar || r.bottom > window.innerHeight) {
-          window.scrollBy(0, r.top - bar - Math.max(16, (window.innerHeight - bar - r.height) / 3));
-        }
-      }, 0);
-    } else {
-      window.scrollTo(0, 0);
-    }
+    if (target === step) { window.scrollTo(0, 0); return; }
+    // The form's message (else the form) where the eye is, below the sticky step bar, not at the step's top. Again
+    // once the page has loaded: the browser's own jump to the #anchor comes after this script has run.
+    var said = document.querySelector('[data-said="' + id + '"]') || target;
+    place(target, said);
+    window.addEventListener("load", function () { setTimeout(function () { place(target, said); }, 0); });
+  }
+
+  function place(form, said) {
+    var bar = nav.getBoundingClientRect().height;
+    var top = Math.min(form.getBoundingClientRect().top, said.getBoundingClientRect().top);
+    var bottom = Math.max(form.getBoundingClientRect().bottom, said.getBoundingClientRect().bottom);
+    var room = window.innerHeight - bar;
+    if (top >= bar && bottom <= window.innerHeight) return;  // both on screen already
+    // The message at least; the form above it as far as the screen allows.
+    var want = bottom - top <= room ? top - bar - (room - (bottom - top)) / 3 : said.getBoundingClientRect().bottom - window.innerHeight + 16;
+    window.scrollBy(0, want);
   }
 
   document.body.className += " steps-on";

@@ -227,3 +227,30 @@ def test_console_shows_the_free_space_of_the_data_disk_and_warns_when_low(clerk:
     page = clerk.get("/clerk/").get_data(as_text=True)
     assert 'data-disk="low"' in page and "flash-warning" in page
     assert "Sắp đầy: hãy chép bản sao lưu ra ngoài" in page
+
+
+def _current_title(clerk: Any) -> str:
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    return re.search(r'<li class="current" aria-current="true">\s*<span><strong>(.*?)</strong>', page).group(1)  # type: ignore[union-attr]
+
+
+def test_the_clerk_switches_between_the_councils_meetings_and_no_other(clerk: Any, app_links: dict[str, Any]) -> None:
+    form = {"council_level": "xã", "locality": "Đồng Lê", "session_title": "Kỳ họp chuyên đề", "term": "khóa I",
+            "place": "Hội trường", "starts_at": "2026-12-20T08:00", "seated_count": "30", "quorum_rule": "two_thirds"}
+    first = app_links["meeting_id"]
+    r = _post(clerk, "/clerk/meetings/new", form)
+    assert r.status_code == 302 and r.headers["Location"].endswith("#meetings")
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    assert "bạn đang ở kỳ họp này" in page and page.count("Chuyển sang kỳ họp này") == 1
+    assert _current_title(clerk) == "Kỳ họp chuyên đề"
+    # Back to the first meeting: the same browser, no card scanned, the token never in a URL.
+    r = _post(clerk, f"/clerk/meetings/{first}/open", {})
+    assert r.status_code == 302 and "/j/" not in r.headers["Location"]
+    assert _current_title(clerk) != "Kỳ họp chuyên đề"
+    # A meeting of another council: its creator runs it, but from there the first council's meetings are out of reach.
+    _post(clerk, "/clerk/meetings/new", dict(form, locality="Tân Lập", session_title="Kỳ họp thứ Nhất"))
+    assert _current_title(clerk) == "Kỳ họp thứ Nhất"
+    assert "Chuyển sang kỳ họp này" not in clerk.get("/clerk/").get_data(as_text=True)
+    r = _post(clerk, f"/clerk/meetings/{first}/open", {})
+    _beside(clerk, r, "meetings", "Không tìm thấy kỳ họp")
+    assert _current_title(clerk) == "Kỳ họp thứ Nhất"
