@@ -252,8 +252,9 @@ def roster_preview() -> Any:
         table = roster.read_table(data, filename, max_bytes)
     except DomainError as err:
         # The reason on the preview page, with the form to choose another file: not a dead-end error page.
+        # (Status 400 for scripts; a browser shows the page all the same.)
         return render_template("clerk/roster_preview.html", page="clerk", meeting=m, preview=None,
-                               refused=localized(err), filename=filename, role_labels=ROLE_LABELS)
+                               refused=localized(err), filename=filename, role_labels=ROLE_LABELS), 400
     preview = parse_rows(table)
     problems = [(p.line, translate(p.template, p.params)) for p in preview.problems]
     return render_template("clerk/roster_preview.html", page="clerk", meeting=m, preview=preview, problems=problems,
