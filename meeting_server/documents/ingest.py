@@ -225,11 +225,77 @@ def clean_text(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
 
 
+# The kinds of Vietnamese administrative document (Nghị định 30/2020/NĐ-CP, Phụ lục III): the heading that starts
+# the title of a first page, in capitals ("TỜ TRÌNH", then "Về việc …" on the same or the next lines).
+_DOC_KIND = re.compile(
+    r"^(TỜ TRÌNH|KẾ HOẠCH|NGHỊ QUYẾT|BÁO CÁO|QUYẾT ĐỊNH|CHƯƠNG TRÌNH|THÔNG BÁO|ĐỀ ÁN|BIÊN BẢN|DỰ THẢO|CÔNG VĂN"
+    r"|HƯỚNG DẪN|GIẤY MỜI|PHƯƠNG ÁN|QUY CHẾ|QUY ĐỊNH|ĐỀ CƯƠNG|DANH SÁCH|CHỈ THỊ|KẾT LUẬN|TỜ KHAI)(?![^\W\d_])")
+# A block after a bare heading that is the body, not the title's subject.
+_BODY_START = re.compile(r"^(Kính gửi|Căn cứ|Số:|I\.|1\.)", re.IGNORECASE)
+
+
+def _joined(lines: list[str]) -> str:
+    """Lines of one title wrapped by the layout, as one line: "… số 57-" + "NQ/TW" stays "57-NQ/TW", "KH/" +
+    "BCĐTW" stays "KH/BCĐTW"."""
+    out = ""
+    for line in lines:
+        line = " ".join(line.split())
+        if not line:
+            continue
+        if out.endswith("/") or (out.endswith("-") and len(out) > 1 and not out[-2].isspace()):
+            out += line
+        else:
+            out = f"{out} {line}" if out else line
+    return out
+
+
+def _fit_title(text: str) -> str:
+    if len(text) <= _TITLE_MAX:
+        return text
+    cut = text[: _TITLE_MAX - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def _page_blocks(doc: pymupdf.Document) -> list[list[str]]:
+    """The first page's text blocks, each a list of its lines (NFC), top to bottom."""
+    if doc.page_count < 1:
+        return []
+    blocks = []
+    for b in doc[0].get_text("blocks", sort=True):
+        if b[6] != 0:  # an image block
+            continue
+        lines = [" ".join(x.split()) for x in unicodedata.normalize("NFC", b[4]).splitlines()]
+        lines = [x for x in lines if x]
+        if lines:
+            blocks.append(lines)
+    return blocks
+
+
 def _title(doc: pymupdf.Document, texts: list[str]) -> str:
+    """The document's title: the first page's heading ("TỜ TRÌNH Về việc thông qua Kế hoạch …", all of its wrapped
+    lines joined), else the author's metadata title, else the first text block's first sentence, joined likewise."""
+    blocks = _page_blocks(doc)
+    for i, lines in enumerate(blocks):
+        if _DOC_KIND.match(lines[0]):
+            title = _joined(lines)
+            bare = _DOC_KIND.fullmatch(title) is not None
+            if bare and i + 1 < len(blocks) and not _BODY_START.match(blocks[i + 1][0]):
+                title = _joined([title, *blocks[i + 1]])
+            return _fit_title(title)
     meta_title = " ".join(((doc.metadata or {}).get("title") or "").split())
     meta_title = unicodedata.normalize("NFC", meta_title)
     if meta_title and not _MEANINGLESS_TITLE.match(meta_title):
         return meta_title[:_TITLE_MAX]
+    for lines in blocks:
+        if any(ch.isalpha() for ch in " ".join(lines)):
+            taken: list[str] = []
+            for line in lines:  # up to the line that ends the sentence
+                taken.append(line)
+                if line.endswith((".", ":", "?", "!")) or len(" ".join(taken)) > _TITLE_MAX:
+                    break
+            return _fit_title(_joined(taken))
     for text in texts[:3]:
         for line in text.splitlines():
             line = " ".join(line.split())

@@ -94,28 +94,49 @@ class RosterPreview:
         return sum(1 for r in self.rows if r.role in roles)
 
 
-def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
-    """Check a table whose first row is the header; every problem names its line."""
-    if not table:
-        return RosterPreview((), (RowProblem(1, "Tệp không có dữ liệu."),))
-    header = [fold(str(h)) for h in table[0]]
+#: How many rows above the header a sheet may have (the council's name, the list's title, a date, blank rows).
+MAX_TITLE_ROWS = 10
+
+
+def _columns(row: Sequence[str]) -> dict[str, int]:
+    header = [fold(str(h)) for h in row]
     columns: dict[str, int] = {}
     for name, accepted in HEADERS.items():
         for i, h in enumerate(header):
             if h in accepted and name not in columns:
                 columns[name] = i
-    missing = [n for n in REQUIRED if n not in columns]
-    if missing:
+    return columns
+
+
+def find_header(table: Sequence[Sequence[str]]) -> int | None:
+    """The index of the header row: the first of the top rows that names the «Họ và tên» column. Offices put the
+    council's name and the list's title above it ("DANH SÁCH ĐẠI BIỂU HĐND XÃ …"), merged across the columns."""
+    for i, row in enumerate(table[:MAX_TITLE_ROWS + 1]):
+        if all(n in _columns(row) for n in REQUIRED):
+            return i
+    return None
+
+
+def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
+    """Check a table whose header is the first row naming the columns (title rows above it are skipped); every
+    problem names its line (the line in the file: 1 is the file's first row)."""
+    if not table:
+        return RosterPreview((), (RowProblem(1, "Tệp không có dữ liệu."),))
+    first = find_header(table)
+    if first is None:
         return RosterPreview(
             (),
             (
                 RowProblem(
                     1,
-                    "Không tìm thấy cột «Họ và tên» ở dòng tiêu đề. Dòng đầu tiên phải là tiêu đề, ví dụ: "
-                    "STT, Họ và tên, Chức vụ, Tổ đại biểu, Vai trò.",
+                    "Không tìm thấy dòng tiêu đề có cột «Họ và tên» trong %(n)d dòng đầu của tệp. Dòng tiêu đề phải "
+                    "ghi tên các cột, ví dụ: STT, Họ và tên, Chức vụ, Tổ đại biểu, Vai trò.",
+                    {"n": MAX_TITLE_ROWS + 1},
                 ),
             ),
         )
+    columns = _columns(table[first])
+    table = table[first:]
     if len(table) - 1 > MAX_ROWS:
         return RosterPreview((), (RowProblem(1, "Danh sách có quá %(max)d dòng, không phải danh sách đại biểu.",
                                                 {"max": MAX_ROWS}),))
@@ -123,7 +144,7 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
     rows: list[RosterRow] = []
     problems: list[RowProblem] = []
     seen: dict[tuple[str, str], int] = {}
-    for idx, raw in enumerate(table[1:], start=2):
+    for idx, raw in enumerate(table[1:], start=first + 2):
         cells = [("" if c is None else str(c)).strip() for c in raw]
         if not any(cells):
             continue
@@ -171,5 +192,5 @@ def parse_rows(table: Sequence[Sequence[str]]) -> RosterPreview:
         seen[key] = idx
         rows.append(RosterRow(idx, position, name, title, group_name, role))
     if not rows and not problems:
-        problems.append(RowProblem(2, "Danh sách không có người nào."))
+        problems.append(RowProblem(first + 2, "Danh sách không có người nào."))
     return RosterPreview(tuple(rows), tuple(problems))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server.domain import limits
 from meeting_server.domain.errors import DomainError, NotFound
+from meeting_server.domain.roster import fold
 from meeting_server.services import audit, unit
 from meeting_server.services.tokens import new_token
 from meeting_server.services.unit import Change, Done
@@ -264,3 +265,30 @@ def _item(m: Meeting, item_id: int) -> AgendaItem:
         if it.id == item_id:
             return it
     raise NotFound("Không tìm thấy nội dung trong chương trình.")
+
+
+def of_council(s: Session, m: Meeting) -> list[Meeting]:
+    """The meetings of `m`'s council (same level and locality, however the locality's case or accents were typed),
+    newest first: the clerk's list to switch between."""
+    key = _council_key(m)
+    rows = s.scalars(select(Meeting).where(Meeting.council_level == m.council_level).order_by(Meeting.id.desc()))
+    return [x for x in rows if _council_key(x) == key]
+
+
+def _council_key(m: Meeting) -> tuple[str, str]:
+    return m.council_level, fold(m.locality)
+
+
+def clerk_token_of(s: Session, m: Meeting, target_id: int, actor: str) -> str:
+    """The clerk card of another meeting of the same council, for the clerk of `m` who switches to it (the server
+    opens a session for it: the token never reaches the browser). Another council's meeting is not found: a clerk
+    card reaches its own council only. Audited server-wide (the target may be signed, hence frozen)."""
+    target = s.get(Meeting, target_id)
+    if target is None or _council_key(target) != _council_key(m):
+        raise NotFound("Không tìm thấy kỳ họp.")
+    clerk = next((p for p in target.participants if p.role == "clerk"), None)
+    if clerk is None:
+        raise NotFound("Không tìm thấy kỳ họp.")
+    with unit.of_work(s):
+        audit.record(s, None, "clerk.switched", actor, {"from_meeting": m.id, "to_meeting": target.id})
+    return clerk.token

@@ -19,8 +19,8 @@ from meeting_server.services.tokens import new_token
 from meeting_server.services.unit import Done
 from meeting_server.store.tables import Meeting, Participant
 
-__all__ = ["READ_TIMEOUT", "ImportPlan", "ImportRefused", "EDITABLE_ROLES", "apply", "has_record", "plan", "read_table",
-           "set_role", "table_of"]
+__all__ = ["READ_TIMEOUT", "ImportPlan", "ImportRefused", "EDITABLE_ROLES", "RoleChange", "apply", "has_record", "plan",
+           "read_table", "set_role", "table_of"]
 
 #: Seconds the child may take to read a roster file (a real one takes well under one).
 READ_TIMEOUT = 20.0
@@ -63,19 +63,35 @@ def table_of(raw: Any, message: str) -> list[list[str]]:
 
 
 @dataclass(frozen=True)
+class RoleChange:
+    """Someone kept on the list whose role the new file changes (who becomes chair or secretary)."""
+
+    name: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class ImportPlan:
-    """What saving the preview would do to the meeting's list."""
+    """What saving the preview would do to the meeting's list: counts, and who changes role or leaves."""
 
     added: int
     kept: int
     removed: int
+    role_changes: tuple[RoleChange, ...] = ()
+    removed_names: tuple[str, ...] = ()
 
 
 def plan(m: Meeting, preview: RosterPreview) -> ImportPlan:
-    """Count people added, kept (their cards stay valid) and removed."""
-    existing = {(fold(p.full_name), fold(p.title)) for p in m.participants if p.role != "clerk"}
-    incoming = {(fold(r.full_name), fold(r.title)) for r in preview.rows}
-    return ImportPlan(len(incoming - existing), len(incoming & existing), len(existing - incoming))
+    """Count people added, kept (their cards stay valid) and removed; name who changes role and who leaves."""
+    by_key = {(fold(p.full_name), fold(p.title)): p for p in m.participants if p.role != "clerk"}
+    existing = set(by_key)
+    incoming = {(fold(r.full_name), fold(r.title)): r for r in preview.rows}
+    changes = tuple(RoleChange(r.full_name, by_key[k].role, r.role.value) for k, r in incoming.items()
+                    if k in by_key and by_key[k].role != r.role.value)
+    removed = tuple(sorted((p for k, p in by_key.items() if k not in incoming), key=lambda p: p.position))
+    return ImportPlan(len(set(incoming) - existing), len(set(incoming) & existing), len(existing - set(incoming)),
+                      changes, tuple(p.full_name for p in removed))
 
 
 def apply(s: Session, m: Meeting, preview: RosterPreview, actor: str) -> Done[ImportPlan]:

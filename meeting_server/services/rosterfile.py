@@ -15,13 +15,14 @@ import base64
 import csv
 import io
 import json
+import unicodedata
 import zipfile
 from typing import Any
 
 from meeting_server.domain.errors import N_, DomainError
 
 __all__ = ["MAX_CELLS_PER_ROW", "MAX_ENTRIES", "MAX_RATIO", "MAX_TABLE_ROWS", "MAX_UNCOMPRESSED", "ImportRefused",
-           "check_archive", "from_payload", "parse"]
+           "check_archive", "decode_text", "from_payload", "parse"]
 
 #: What a roster workbook may hold, unpacked: a real one is a few hundred kB in a dozen entries, compressed ~10:1.
 MAX_UNCOMPRESSED = 16 * 1024 * 1024
@@ -42,24 +43,10 @@ class ImportRefused(DomainError):
 
 
 def parse(data: bytes) -> list[list[str]]:
-    """The file's cells as text, by its content: XLSX (a ZIP) or CSV in UTF-8 (with or without BOM) or UTF-16."""
+    """The file's cells as text, by its content: XLSX (a ZIP) or CSV (UTF-8, UTF-16, Windows-1258 or -1252)."""
     if data[:4] == b"PK\x03\x04":
         return _read_xlsx(data)
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise ImportRefused("Tệp không đọc được dạng văn bản Unicode.") from exc
-    else:
-        if b"\x00" in data[:4096]:
-            raise ImportRefused("Tệp không phải CSV hay Excel (.xlsx): có vẻ là một tệp nhị phân bị đổi tên.")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ImportRefused(
-                "Tệp CSV không ở mã UTF-8. Trong Excel hãy chọn Lưu thành → «CSV UTF-8 (Comma delimited)», "
-                "hoặc tải lên tệp .xlsx."
-            ) from exc
+    text = decode_text(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
         delimiter = dialect.delimiter
@@ -71,6 +58,64 @@ def parse(data: bytes) -> list[list[str]]:
             break
         table.append(row[:MAX_CELLS_PER_ROW])
     return table
+
+
+#: The code pages Excel's plain «CSV (Comma delimited)» is written in on Vietnamese and Western Windows.
+_WINDOWS_CODEPAGES = ("cp1258", "cp1252")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 that Excel's «Unicode Text» wrote without a byte-order mark: every other byte of ASCII text is 0."""
+    head = data[:4096]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for zeros, text, encoding in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= len(zeros) * 0.6 and text.count(0) <= len(text) * 0.05:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _stray_marks(text: str) -> int:
+    """Combining marks left after NFC: a code page that decodes Vietnamese bytes into letters leaves none."""
+    return sum(1 for c in unicodedata.normalize("NFC", text) if unicodedata.category(c) == "Mn")
+
+
+def decode_text(data: bytes) -> str:
+    """A CSV file's text, NFC: UTF-8 (with or without BOM), UTF-16 (with a BOM, or the BOM-less kind Excel writes as
+    «Unicode Text»), else the Windows code page Excel uses on a Vietnamese Windows (1258, which writes tone marks as
+    combining characters) or on a Western one (1252); the one that leaves no stray mark wins."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return unicodedata.normalize("NFC", data.decode("utf-16"))
+        except UnicodeDecodeError as exc:
+            raise ImportRefused("Tệp không đọc được dạng văn bản Unicode.") from exc
+    if b"\x00" in data[:4096]:
+        text16 = _utf16_without_bom(data)
+        if text16 is None:
+            raise ImportRefused("Tệp không phải CSV hay Excel (.xlsx): có vẻ là một tệp nhị phân bị đổi tên.")
+        return unicodedata.normalize("NFC", text16)
+    try:
+        return unicodedata.normalize("NFC", data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        pass
+    best: tuple[int, str] | None = None
+    for codepage in _WINDOWS_CODEPAGES:
+        try:
+            text = data.decode(codepage)
+        except UnicodeDecodeError:
+            continue
+        score = _stray_marks(text)
+        if best is None or score < best[0]:
+            best = (score, unicodedata.normalize("NFC", text))
+    if best is None or best[0] > 0:
+        raise ImportRefused(
+            "Không nhận ra bảng mã của tệp CSV (đã thử UTF-8, UTF-16, Windows-1258 và Windows-1252). Trong Excel hãy "
+            "chọn Lưu thành → «CSV UTF-8 (Comma delimited)», hoặc tải lên tệp .xlsx.")
+    return best[1]
 
 
 def check_archive(zf: zipfile.ZipFile) -> None:

@@ -536,6 +536,8 @@
 
   // --- the clerk's uploads -------------------------------------------------------------------------------------------
   var progress = {};  // document id -> {status, done, total, error}
+  var renaming = {};  // document id -> true while its rename form is open
+  var notices = {};   // document id -> {kind: "ok"|"error", text}: the answer to a rename, shown beside it
 
   function clerkTable() {
     var tbody = $("doc-manage"); if (!tbody) return;
@@ -548,8 +550,27 @@
     tbody.innerHTML = "";
     docs().forEach(function (d) {
       var tr = el("tr", { "data-document": String(d.id), "data-status": d.status });
-      var td = el("td"); td.appendChild(el("strong", {}, d.title)); td.appendChild(el("br"));
-      td.appendChild(el("small", {}, d.original_name)); tr.appendChild(td);
+      var td = el("td", { "class": "docs-title" });
+      td.appendChild(el("strong", { "data-title": String(d.id) }, d.title)); td.appendChild(el("br"));
+      td.appendChild(el("small", {}, d.original_name));
+      if (renaming[d.id]) {
+        var f = el("form", { "class": "docs-rename", "data-rename-form": String(d.id) });
+        var input = el("input", { name: "title", maxlength: "300", required: "required", "aria-label": TC.rename_label });
+        input.value = d.title;
+        f.appendChild(input);
+        f.appendChild(el("button", { "class": "button small primary", type: "submit" }, TC.save));
+        f.appendChild(el("button", { "class": "button small", type: "button", "data-rename-cancel": String(d.id) }, TC.cancel));
+        td.appendChild(f);
+      } else {
+        td.appendChild(el("br"));
+        td.appendChild(el("button", { "class": "button small", type: "button", "data-rename": String(d.id) }, TC.rename));
+      }
+      var n = notices[d.id];
+      if (n) {
+        td.appendChild(el("p", { "class": "flash said flash-" + n.kind, role: n.kind === "error" ? "alert" : "status",
+          "data-said": "doc-" + d.id }, n.text));
+      }
+      tr.appendChild(td);
       var item = el("select", { "data-field": "item_id", "aria-label": TC.no_item });
       item.appendChild(el("option", { value: "" }, TC.no_item));
       (s.agenda || []).forEach(function (it) {
@@ -572,6 +593,37 @@
       tr.appendChild(td);
       tbody.appendChild(tr);
     });
+    syncUploads();
+  }
+
+  // The upload list says how each file ended: done (ready to read) or failed with the reason, never "uploading"
+  // forever. The `document` events say it as it happens; the `state` list says it too (after a reconnection, or when
+  // the event came before the upload's answer told this page the document's id).
+  function uploadItem(id) { return document.querySelector('#doc-uploads li[data-document="' + id + '"]'); }
+  function showUpload(li, status, d) {
+    var msg = li.querySelector(".docs-upload-msg");
+    var bar = li.querySelector("progress");
+    if (status === "failed") {
+      li.className = "docs-upload failed"; li.setAttribute("data-upload", "failed");
+      msg.textContent = " " + fmtText(TC.upload_failed_reason, { reason: ((d.error || {}).message) || TC.failed });
+      if (bar) bar.parentNode.removeChild(bar);
+    } else if (status === "ready") {
+      li.className = "docs-upload done"; li.setAttribute("data-upload", "done");
+      msg.textContent = " " + fmtText(TC.upload_done, { count: d.page_count });
+      if (bar) bar.parentNode.removeChild(bar);
+    } else {
+      li.setAttribute("data-upload", "processing");
+      msg.textContent = " " + TC.checking;
+    }
+  }
+  function syncUploads() {
+    var items = document.querySelectorAll("#doc-uploads li[data-document]");
+    for (var i = 0; i < items.length; i++) {
+      var id = Number(items[i].getAttribute("data-document"));
+      var p = progress[id], d = docById(id);
+      if (p && (p.status === "failed" || p.status === "ready")) showUpload(items[i], p.status, { error: p.error, page_count: p.total });
+      else if (d) showUpload(items[i], d.status, d);
+    }
   }
 
   function statusCell(td, d) {
@@ -599,12 +651,8 @@
 
   socket.on("document", function (ev) {
     progress[ev.id] = { status: ev.status, done: ev.pages_rendered, total: ev.page_count, error: ev.error };
-    var up = document.querySelector('#doc-uploads li[data-document="' + ev.id + '"] .docs-upload-msg');
-    if (up) {
-      up.textContent = " " + (ev.status === "failed" ? (ev.error || {}).message || TC.failed
-        : ev.status === "ready" ? fmtText(TC.processing, { done: ev.pages_rendered, total: ev.page_count }) : TC.checking);
-      if (ev.status === "failed") up.parentNode.className += " failed";
-    }
+    var up = uploadItem(ev.id);
+    if (up) showUpload(up, ev.status, ev);
     var tr = document.querySelector('#doc-manage tr[data-document="' + ev.id + '"]');
     var d = docById(ev.id);
     if (tr && d) {
@@ -624,8 +672,8 @@
   }
 
   function upload(file) {
-    var li = el("li", { "class": "docs-upload" });
-    li.appendChild(el("span", {}, fmtText(TC.uploading, { name: file.name })));
+    var li = el("li", { "class": "docs-upload", "data-upload": "uploading" });
+    li.appendChild(el("strong", {}, file.name));
     var bar = el("progress", { max: "100", value: "0" });
     li.appendChild(bar);
     var msg = el("span", { "class": "docs-upload-msg" });
@@ -644,10 +692,16 @@
     xhr.onload = function () {
       var j = {};
       try { j = JSON.parse(xhr.responseText); } catch (e) { j = {}; }
-      if (xhr.status === 202) { bar.value = 100; msg.textContent = " " + TC.checking; li.setAttribute("data-document", String(j.id)); }
-      else { li.className += " failed"; msg.textContent = " " + (j.message || TC.upload_failed); }
+      if (xhr.status === 202) {
+        bar.value = 100; li.setAttribute("data-document", String(j.id));
+        showUpload(li, "processing", {});
+        syncUploads();  // its outcome may have come already
+      } else {
+        showUpload(li, "failed", { error: { message: j.message || TC.upload_failed } });
+      }
     };
-    xhr.onerror = function () { li.className += " failed"; msg.textContent = " " + TC.network; };
+    xhr.onerror = function () { showUpload(li, "failed", { error: { message: TC.network } }); };
+    msg.textContent = " " + TC.sending;
     xhr.send(form);
   }
 
@@ -674,9 +728,39 @@
       body[f] = f === "item_id" ? (e.target.value ? Number(e.target.value) : null) : e.target.checked;
       api("PATCH", "/api/v1/documents/" + id, body);
     });
+    $("doc-manage").addEventListener("submit", function (e) {
+      var f = e.target; var id = Number(f.getAttribute("data-rename-form")); if (!id) return;
+      e.preventDefault();
+      var title = f.querySelector("input").value;
+      fetch("/api/v1/documents/" + id, {
+        method: "PATCH", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
+        body: JSON.stringify({ title: title })
+      }).then(function (r) {
+        return r.json().then(function (j) {
+          if (r.ok) {
+            delete renaming[id];
+            var d = docById(id); if (d) d.title = j.title;
+            notices[id] = { kind: "ok", text: fmtText(TC.renamed, { title: j.title }) };
+          } else {
+            notices[id] = { kind: "error", text: j.message || TC.upload_failed };
+          }
+          clerkTable();
+        });
+      }, function () { notices[id] = { kind: "error", text: TC.network_short }; clerkTable(); });
+    });
     $("doc-manage").addEventListener("click", function (e) {
       var b = e.target.closest("button"); if (!b) return;
-      if (b.getAttribute("data-delete") && confirm(TC.confirm_delete)) {
+      if (b.getAttribute("data-rename")) {
+        renaming[Number(b.getAttribute("data-rename"))] = true; delete notices[Number(b.getAttribute("data-rename"))];
+        clerkTable();
+        var input = document.querySelector('#doc-manage form[data-rename-form="' + b.getAttribute("data-rename") + '"] input');
+        if (input) { input.focus(); input.select(); }
+      } else if (b.getAttribute("data-rename-cancel")) {
+        delete renaming[Number(b.getAttribute("data-rename-cancel"))];
+        delete notices[Number(b.getAttribute("data-rename-cancel"))];
+        clerkTable();
+      } else if (b.getAttribute("data-delete") && confirm(TC.confirm_delete)) {
         api("DELETE", "/api/v1/documents/" + b.getAttribute("data-delete"));
       } else if (b.getAttribute("data-password")) {
         var pw = prompt(TC.password_prompt);

@@ -17,6 +17,19 @@ from meeting_server.documents.render import FONT_CANDIDATES
 from meeting_server.documents.sniff import sniff_format
 from tests.documents.conftest import VI_SAMPLES, is_vietnamese, make_docx, make_image
 
+# The first page's heading, all its wrapped lines joined (not the metadata's "Kế hoạch chuyển đổi số HĐND" that the
+# five share, nor the heading's first line).
+EXPECTED_TITLES = {
+    "ke-hoach-cds-dong-le.pdf": "KẾ HOẠCH Thực hiện Nghị quyết số 57 - NQ/TW, ngày 22/12/2024 của Bộ Chính trị và về "
+    "đột phá phát triển khoa học, công nghệ, đổi mới sáng tạo và chuyển đổi số quốc gia và Kế hoạch số 02 - "
+    "KH/BCĐTW…",
+    "ke-hoach-cds-loi-bac.pdf": "KẾ HOẠCH Chuyển đổi số trong hoạt động của HĐND xã Lợi Bác năm 2026",
+    "ke-hoach-cds-phuc-loi.pdf": "KẾ HOẠCH Đổi mới sáng tạo và chuyển đổi số, nâng cao chất lượng, hiệu quả hoạt "
+    "động của HĐND phường Phúc Lợi giai đoạn 2026 - 2031",
+    "ke-hoach-cds-vinh-lai.pdf": "KẾ HOẠCH Chuyển đổi số của Hội đồng nhân dân xã Vĩnh Lại",
+    "ke-hoach-nq57-chu-se.pdf": "KẾ HOẠCH thực hiện Nghị quyết số 57-NQ/TW ngày 22/12/2024 của Bộ Chính trị về đột "
+    "phá phát triển khoa học, công nghệ, đổi mới sáng tạo và chuyển đổi số quốc gia trên địa bàn xã Chư Sê",
+}
 EXPECTED_PAGES = {
     "ke-hoach-cds-dong-le.pdf": 6,
     "ke-hoach-cds-loi-bac.pdf": 6,
@@ -43,7 +56,7 @@ def test_vietnamese_samples_give_page_count_title_and_text(sample: Path) -> None
     info = inspect_file(sample)
     assert info.page_count == EXPECTED_PAGES[sample.name]
     assert len(info.page_texts) == len(info.page_sizes) == info.page_count
-    assert info.title == "Kế hoạch chuyển đổi số HĐND"
+    assert info.title == EXPECTED_TITLES[sample.name]
     assert info.page_sizes[0] == (595.0, 842.0)
     assert info.source_format == "pdf" and not info.converted and info.pdf_path == sample
     assert info.content_hash == hashlib.sha256(sample.read_bytes()).hexdigest()
@@ -62,6 +75,22 @@ def test_text_is_nfc_even_when_the_pdf_stores_decomposed_letters(tmp_path: Path)
     info = inspect_file(pdf)
     assert info.page_texts[0] == "Biến bản"
     assert info.title == "Biến bản"  # no metadata title: the first line of text
+
+
+def test_a_title_wrapped_over_lines_is_read_whole(tmp_path: Path) -> None:
+    pdf = tmp_path / "to-trinh.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    font = str(FONT_CANDIDATES[0])
+    page.insert_text((72, 60), "ỦY BAN NHÂN DÂN XÃ TÂN LẬP", fontfile=font, fontname="lib")
+    page.insert_text((72, 120), "TỜ TRÌNH", fontfile=font, fontname="lib", fontsize=14)
+    page.insert_text((72, 138), "về việc thông qua Kế\nhoạch sử dụng đất năm 2027 của\nxã Tân Lập",
+                     fontfile=font, fontname="lib", fontsize=14)
+    page.insert_text((72, 220), "Kính gửi: Hội đồng nhân dân xã Tân Lập", fontfile=font, fontname="lib")
+    doc.set_metadata({"title": "Tờ trình"})
+    doc.save(pdf)
+    info = inspect_file(pdf)
+    assert info.title == "TỜ TRÌNH về việc thông qua Kế hoạch sử dụng đất năm 2027 của xã Tân Lập"
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png"])

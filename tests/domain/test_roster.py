@@ -66,3 +66,26 @@ def test_a_name_with_a_direction_control_is_a_problem_on_its_line() -> None:
         (4, "«Chức vụ» có ký tự điều khiển hướng chữ ẩn (làm chữ bị in ngược); hãy gõ lại."),
         (5, "«Tổ đại biểu» dài quá 120 ký tự (đang có 121)."),
     ]
+
+
+def test_title_rows_above_the_header_are_skipped_and_lines_keep_the_file_numbering() -> None:
+    from meeting_server.domain.roster import find_header
+
+    table = [["HỘI ĐỒNG NHÂN DÂN XÃ TÂN LẬP", "", ""], ["DANH SÁCH ĐẠI BIỂU DỰ KỲ HỌP THỨ HAI", "", ""], ["", "", ""],
+             HEADER, ["1", "Lê Văn An", "Giáo viên", "Tổ 1", "Chủ tọa"], ["2", "", "", "", ""],
+             ["3", "", "Nông dân", "Tổ 2", "Đại biểu"]]
+    assert find_header(table) == 3
+    p = parse_rows(table)
+    assert [r.full_name for r in p.rows] == ["Lê Văn An"] and p.rows[0].line == 5 and p.rows[0].role == Role.CHAIR
+    assert [(pr.line, pr.message) for pr in p.problems] == [(6, "Thiếu họ và tên."), (7, "Thiếu họ và tên.")]
+
+
+def test_a_title_cell_that_merely_mentions_names_is_not_the_header() -> None:
+    # "Tên" alone is a header word; a title sentence holding it is not.
+    p = parse_rows([["Danh sách họ và tên đại biểu"], ["Họ tên", "Vai trò"], ["Lê Văn An", "Thư ký"]])
+    assert p.ok and p.rows[0].role == Role.SECRETARY and p.rows[0].line == 3
+
+
+def test_no_header_in_the_top_rows_names_what_is_missing() -> None:
+    p = parse_rows([["DANH SÁCH"]] * 12 + [HEADER, ["1", "Lê Văn An", "", "", ""]])
+    assert not p.ok and "Họ và tên" in p.problems[0].message and "11 dòng đầu" in p.problems[0].message

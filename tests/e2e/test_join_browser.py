@@ -92,6 +92,7 @@ def test_clerk_marks_absent_and_late_and_chair_sees_it(live_server: LiveServer, 
     clerk = new_page()
     clerk.goto(srv.local(srv.links["clerk"]))
     expect(clerk.locator('[data-bind="connection"]').first).to_have_text("Đã kết nối")
+    clerk.click('[data-step-link="sitting"]')  # the console's step "Trong phiên họp"
     clerk.once("dialog", lambda d: d.accept("Ốm"))
     clerk.locator(f'#attendance button[data-mark="absent"][data-pid="{absent["participant_id"]}"]').click()
     clerk.locator(f'#attendance button[data-mark="late"][data-pid="{late["participant_id"]}"]').click()

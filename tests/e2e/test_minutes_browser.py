@@ -36,6 +36,7 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: d.accept())
     page.goto(srv.local(srv.links["clerk"]))
+    page.click('[data-step-link="minutes"]')  # the console's last step
     page.get_by_role("link", name="Soạn và ký biên bản").click()
     page.wait_for_url("**/clerk/minutes")
     # The first preview arrives: A4 page images rendered by the server.

@@ -176,8 +176,8 @@ def test_clerk_sees_the_sample_list_has_no_secretary_and_names_one(live_server: 
     row = page.locator(f'#roles tr[data-participant="{person["participant_id"]}"]')
     row.locator("select").select_option("secretary")
     row.get_by_role("button", name="Đổi vai trò").click()
-    page.wait_for_selector(".flash")
-    assert "Đã đổi vai trò của Nông Thị Mai: Đại biểu → Thư ký kỳ họp." in page.locator(".flash").first.inner_text()
+    page.wait_for_selector("#roles .flash")
+    assert "Đã đổi vai trò của Nông Thị Mai: Đại biểu → Thư ký kỳ họp." in page.locator("#roles .flash").inner_text()
     assert page.locator('[data-code="readiness.no_secretary"]').count() == 0
     assert page.locator(f'#roles tr[data-participant="{person["participant_id"]}"] select').input_value() == "secretary"
     # Their open screen is told at once (their own `me`), and their next page is the secretary's.

@@ -39,6 +39,14 @@ def test_console_shows_the_demo_meeting(clerk: Any) -> None:
     assert "Kỳ họp thứ Hai" in html and "Hoàng Quốc Cường" in html and "Bế mạc kỳ họp" in html
 
 
+def _beside(clerk: Any, r: Any, anchor: str, text: str) -> None:
+    """A refused console form comes back to the form (its #anchor) with the reason beside it, not an error page."""
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"#{anchor}"), r.headers.get("Location")
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    said = re.findall(rf'<p class="flash flash-error said"[^>]*data-said="{anchor}">(.*?)</p>', page, re.S)
+    assert said and text in said[0], said
+
+
 def test_edit_meeting_and_refuse_a_bad_n(clerk: Any, app_links: dict[str, Any]) -> None:
     form = {"council_level": "phường", "locality": "Tân Định", "session_title": "Kỳ họp thứ Ba",
             "term": "khóa I, nhiệm kỳ 2026 - 2031", "place": "Hội trường", "starts_at": "2026-12-15T08:00",
@@ -50,9 +58,13 @@ def test_edit_meeting_and_refuse_a_bad_n(clerk: Any, app_links: dict[str, Any]) 
     assert m["starts_at"] == "2026-12-15T01:00:00+00:00"  # 08:00 in Vietnam is 01:00 UTC
     assert m["attendance"]["required"] == 17  # ⌈2·25/3⌉
     r = _post(clerk, "/clerk/meeting", dict(form, seated_count="0"))
-    assert r.status_code == 400 and "Tổng số đại biểu" in r.get_data(as_text=True)
+    # Refused beside the form: back to the meeting step's form, the reason in it (not an error page).
+    assert r.status_code == 302 and r.headers["Location"].endswith("/clerk/#meeting-form")
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    form_html = page[page.index('id="meeting-form"'):page.index("</form>", page.index('id="meeting-form"'))]
+    assert 'data-said="meeting-form"' in form_html and "Tổng số đại biểu" in form_html
     r = _post(clerk, "/clerk/meeting", dict(form, seated_count="ba mươi"))
-    assert r.status_code == 400
+    _beside(clerk, r, "meeting-form", "phải là số")
     assert clerk.get(f"/api/v1/meetings/{app_links['meeting_id']}").get_json()["seated_count"] == 25
 
 
@@ -67,7 +79,7 @@ def test_agenda_add_move_delete(clerk: Any, app_links: dict[str, Any]) -> None:
     _post(clerk, f"/clerk/agenda/{items[-1]['id']}", {"action": "delete"})
     assert len(clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]) == 6
     r = _post(clerk, "/clerk/agenda", {"title": "   "})
-    assert r.status_code == 400 and "Hãy nhập tên nội dung" in r.get_data(as_text=True)
+    _beside(clerk, r, "agenda-new", "Hãy nhập tên nội dung")
 
 
 def test_import_sample_csv_with_bom_previews_then_saves(clerk: Any, app_links: dict[str, Any]) -> None:
@@ -101,14 +113,14 @@ def test_import_xlsx(clerk: Any, app_links: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("content", "name", "message"), [
-    ("Mã số,Điện thoại\nA1,0912\n".encode(), "x.csv", "Không tìm thấy cột «Họ và tên»"),
+    ("Mã số,Điện thoại\nA1,0912\n".encode(), "x.csv", "có cột «Họ và tên»"),
     ("STT,Họ và tên,Vai trò\n1,,Đại biểu\n".encode(), "x.csv", "Dòng 2: Thiếu họ và tên"),
     ("STT,Họ và tên,Vai trò\n1,Lê A,Đại biểu\n2,Lê A,Đại biểu\n".encode(), "x.csv", "Dòng 3: Trùng với dòng 2"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "danh-sach.csv", "tệp nhị phân bị đổi tên"),
     (b"PK\x03\x04garbage" + bytes(100), "danh-sach.xlsx", "Tệp Excel bị hỏng"),
-    ("Họ và tên\nLê Văn Á\n".encode("cp1258", errors="replace"), "x.csv", "không ở mã UTF-8"),
+    (b"\x81\x8d\x8f\x90\x9d,x\n", "x.csv", "Không nhận ra bảng mã"),
     (b"", "x.csv", "Tệp rỗng"),
-], ids=["wrong-columns", "empty-name", "duplicate", "binary-renamed", "broken-xlsx", "not-utf8", "empty"])
+], ids=["wrong-columns", "empty-name", "duplicate", "binary-renamed", "broken-xlsx", "unknown-codepage", "empty"])
 def test_bad_lists_get_a_clear_message_and_change_nothing(clerk: Any, app_links: dict[str, Any], content: bytes,
                                                           name: str, message: str) -> None:
     before = _participants(clerk, app_links["meeting_id"])
@@ -136,9 +148,9 @@ def test_a_50_mb_file_is_refused_over_real_http(live_server: Any) -> None:
 def test_tampered_preview_is_checked_again(clerk: Any, app_links: dict[str, Any]) -> None:
     before = _participants(clerk, app_links["meeting_id"])
     r = _post(clerk, "/clerk/roster/import", {"table": '[["Họ và tên"], [""]]'})
-    assert r.status_code == 400 and "còn lỗi" in r.get_data(as_text=True)
+    _beside(clerk, r, "roster", "còn lỗi")
     r = _post(clerk, "/clerk/roster/import", {"table": "not json"})
-    assert r.status_code == 400
+    _beside(clerk, r, "roster", "JSON")
     assert _participants(clerk, app_links["meeting_id"]) == before
 
 
@@ -197,7 +209,7 @@ def test_people_and_items_on_the_record_cannot_be_deleted(clerk: Any, login: Any
                    headers={"X-CSRFToken": csrf_token(clerk)})
     assert r.status_code == 201
     r = _post(clerk, f"/clerk/agenda/{third}", {"action": "delete"})
-    assert r.status_code == 400 and "không thể xóa" in r.get_data(as_text=True)
+    _beside(clerk, r, f"item-{third}", "không thể xóa")
     assert len(clerk.get(f"/api/v1/meetings/{mid}/agenda").get_json()["items"]) == 6
 
 
@@ -215,3 +227,30 @@ def test_console_shows_the_free_space_of_the_data_disk_and_warns_when_low(clerk:
     page = clerk.get("/clerk/").get_data(as_text=True)
     assert 'data-disk="low"' in page and "flash-warning" in page
     assert "Sắp đầy: hãy chép bản sao lưu ra ngoài" in page
+
+
+def _current_title(clerk: Any) -> str:
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    return re.search(r'<li class="current" aria-current="true">\s*<span><strong>(.*?)</strong>', page).group(1)  # type: ignore[union-attr]
+
+
+def test_the_clerk_switches_between_the_councils_meetings_and_no_other(clerk: Any, app_links: dict[str, Any]) -> None:
+    form = {"council_level": "xã", "locality": "Đồng Lê", "session_title": "Kỳ họp chuyên đề", "term": "khóa I",
+            "place": "Hội trường", "starts_at": "2026-12-20T08:00", "seated_count": "30", "quorum_rule": "two_thirds"}
+    first = app_links["meeting_id"]
+    r = _post(clerk, "/clerk/meetings/new", form)
+    assert r.status_code == 302 and r.headers["Location"].endswith("#meetings")
+    page = clerk.get("/clerk/").get_data(as_text=True)
+    assert "bạn đang ở kỳ họp này" in page and page.count("Chuyển sang kỳ họp này") == 1
+    assert _current_title(clerk) == "Kỳ họp chuyên đề"
+    # Back to the first meeting: the same browser, no card scanned, the token never in a URL.
+    r = _post(clerk, f"/clerk/meetings/{first}/open", {})
+    assert r.status_code == 302 and "/j/" not in r.headers["Location"]
+    assert _current_title(clerk) != "Kỳ họp chuyên đề"
+    # A meeting of another council: its creator runs it, but from there the first council's meetings are out of reach.
+    _post(clerk, "/clerk/meetings/new", dict(form, locality="Tân Lập", session_title="Kỳ họp thứ Nhất"))
+    assert _current_title(clerk) == "Kỳ họp thứ Nhất"
+    assert "Chuyển sang kỳ họp này" not in clerk.get("/clerk/").get_data(as_text=True)
+    r = _post(clerk, f"/clerk/meetings/{first}/open", {})
+    _beside(clerk, r, "meetings", "Không tìm thấy kỳ họp")
+    assert _current_title(clerk) == "Kỳ họp thứ Nhất"
