@@ -161,6 +161,9 @@ def view(s: Session, p: Poll, who: Principal, now: datetime | None = None) -> di
     }
     if p.state == rules.PollState.CLOSED and p.result is not None:
         out["result"] = p.result
+        # What the result decided, said first on every screen ("Không thông qua" before a title that reads
+        # "Thông qua …"; who is elected): the same short verdict the record and the minutes' tables give.
+        out["headline"] = rules.verdict_vi(p.result)
         if not out["secret"] and who.can(Permission.VOTE_SEE_NAMES):
             out["voters"] = named_list(s, p)
     return out
