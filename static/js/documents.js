@@ -585,11 +585,15 @@
     });
     $("doc-manage").addEventListener("click", function (e) {
       var b = e.target.closest("button"); if (!b) return;
-      if (b.getAttribute("data-delete") && confirm(TC.confirm_delete)) {
-        api("DELETE", "/api/v1/documents/" + b.getAttribute("data-delete"));
-      } else if (b.getAttribute("data-password")) {
-        var pw = prompt(TC.password_prompt);
-        if (pw) api("POST", "/api/v1/documents/" + b.getAttribute("data-password") + "/password", { password: pw });
+      var del = b.getAttribute("data-delete"), locked = b.getAttribute("data-password");
+      if (del) {
+        window.Dialog.confirm(TC.confirm_delete, function (yes) {
+          if (yes) api("DELETE", "/api/v1/documents/" + del);
+        }, { ok: TC.delete_ok, danger: true });
+      } else if (locked) {
+        window.Dialog.prompt(TC.password_prompt, function (pw) {
+          if (pw) api("POST", "/api/v1/documents/" + locked + "/password", { password: pw });
+        }, { type: "password", required: true });
       }
     });
   }
