@@ -57,7 +57,8 @@
   }
   function pageUrl(docId, n, big) { return imageUrl(docId, n, width(big)); }
   function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; }
-  function ack(res) { if (res && res.ok === false) alert(res.error); }
+  function say(text) { if (window.Dialog) window.Dialog.tell(text); else alert(text); }
+  function ack(res) { if (res && res.ok === false) say(res.error); }
 
   // --- presented page: one small event for everyone --------------------------------------------------------------
   socket.on("presented", function (p) {
@@ -529,7 +530,7 @@
       method: method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
       body: body ? JSON.stringify(body) : undefined
-    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) alert(j.message || TC.upload_failed); return j; }); });
+    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) say(j.message || TC.upload_failed); return j; }); });
   }
 
   function upload(file) {

@@ -44,7 +44,8 @@ OUTSIDE = """() => {
     const r = e.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     if (r.top < -0.5 || r.left < -0.5 || r.bottom > H + 0.5 || r.right > W + 0.5) {
-      out.push(`${e.tagName} ${(e.textContent || '').trim().slice(0, 30)} ${Math.round(r.top)}..${Math.round(r.bottom)}`);
+      const what = (e.textContent || '').trim().slice(0, 30);
+      out.push(`${e.tagName} ${what} ${Math.round(r.top)}..${Math.round(r.bottom)}`);
     }
   }
   const v = document.querySelector('#kiosk-vote');
@@ -106,7 +107,8 @@ def test_the_chair_runs_a_sitting_from_a_tablet(live_server: LiveServer, browser
     dialog.wait_for()
     assert "Chưa đủ số đại biểu để tiến hành kỳ họp" in dialog.inner_text()
     assert page.evaluate("document.activeElement.closest('[role=dialog]') !== null")  # focus is in the dialog
-    page.keyboard.press("Tab"); page.keyboard.press("Tab"); page.keyboard.press("Tab")
+    for _ in range(3):
+        page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('[role=dialog]') !== null")  # and stays there
     assert _small(page) == []
     page.screenshot(path=shots + "dialog-quorum.png")
@@ -210,7 +212,8 @@ def test_the_chair_runs_a_sitting_from_a_tablet(live_server: LiveServer, browser
     assert dialog.get_by_role("alert").inner_text() == "Hãy điền ô này."
     dialog.get_by_label("Lý do hủy biểu quyết").fill("Chuyển sang kỳ họp sau")
     dialog.get_by_role("button", name="Hủy biểu quyết").click()
-    page.wait_for_function(f"() => document.querySelector('[data-poll-row=\"{draft['id']}\"]').textContent.includes('Đã hủy')")
+    page.wait_for_function("id => document.querySelector(`[data-poll-row=\"${id}\"]`).textContent.includes('Đã hủy')",
+                           arg=draft["id"])
 
     # Paper ballots of a secret vote: one number field per figure and per choice, not a comma-separated line.
     secret = make_poll(srv, kind="secret", title="Thông qua Nghị quyết về quy hoạch")
@@ -246,7 +249,8 @@ def test_the_chair_runs_a_sitting_from_a_tablet(live_server: LiveServer, browser
     page.wait_for_function("() => document.querySelector('[data-bind=meeting_status]').textContent === 'Đã bế mạc'")
     assert page.get_by_role("button", name="Khai mạc kỳ họp").is_hidden()
     assert page.get_by_role("button", name="Bế mạc kỳ họp").is_hidden()
-    kiosk.wait_for_function("() => document.querySelector('[data-bind=kiosk_status]').textContent === 'Kỳ họp đã bế mạc'")
+    kiosk.wait_for_function("t => document.querySelector('[data-bind=kiosk_status]').textContent === t",
+                            arg="Kỳ họp đã bế mạc")
     kiosk.screenshot(path=shots + "kiosk-ended.png")
     assert kiosk.get_by_text("Kỳ họp đã bế mạc").is_visible()
     assert kiosk.locator('[data-bind="current_item"]').is_hidden()
@@ -306,8 +310,8 @@ def test_the_projector_fits_every_result_and_says_the_outcome_first(live_server:
     assert r.status_code == 200, r.text
     assert r.json()["headline"] == ("Trúng cử: Trần Thị Ứng Cử Viên 01, Trần Thị Ứng Cử Viên 02, "
                                     "Trần Thị Ứng Cử Viên 03")
-    kiosk.wait_for_function("() => (document.querySelector('#kiosk-vote .vote-headline') || {}).textContent"
-                            " === 'Trúng cử: Trần Thị Ứng Cử Viên 01, Trần Thị Ứng Cử Viên 02, Trần Thị Ứng Cử Viên 03'")
+    kiosk.wait_for_function("t => (document.querySelector('#kiosk-vote .vote-headline') || {}).textContent === t",
+                            arg="Trúng cử: Trần Thị Ứng Cử Viên 01, Trần Thị Ứng Cử Viên 02, Trần Thị Ứng Cử Viên 03")
     kiosk.wait_for_timeout(300)
     assert kiosk.evaluate(OUTSIDE) == []
     assert kiosk.locator("#kiosk-vote .vote-bar-row").count() == 16
