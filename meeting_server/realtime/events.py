@@ -20,10 +20,14 @@ def load() -> None:
 
 @socket_event("agenda.set_current", requires=Permission.AGENDA_CONTROL)
 def on_set_current(who: Principal, data: Any) -> dict[str, Any]:
-    """Sent by the chair (or clerk) to move the sitting to an agenda item; every screen gets the new `state`."""
-    item_id = payload.integer(payload.fields(data, empty_ok=True), "item_id", allow_none=True)
+    """Sent by the chair (or clerk) to move the sitting to an agenda item: {item_id, keep_presentation?}; every
+    screen gets the new `state` (the presented document gone from it unless kept)."""
+    fields = payload.fields(data, empty_ok=True)
+    item_id = payload.integer(fields, "item_id", allow_none=True)
+    keep = bool(payload.flag(fields, "keep_presentation"))
     s = db.session()
-    change = meetings.set_current_item(s, meetings.get(s, who.meeting_id), item_id, who.actor)
+    change = meetings.set_current_item(s, meetings.get(s, who.meeting_id), item_id, who.actor,
+                                       keep_presentation=keep)
     announce(change)
     return {"ok": True, "seq": change.seq}
 

@@ -914,6 +914,22 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
                      content_hash if not confidential else None, page_count)
 
 
+def stop_presenting(s: Session, m: Meeting, actor: str, because: str) -> bool:
+    """The projector follows the agenda: moving to another item or opening a vote takes the presented document off
+    every screen (back to the idle screen), unless the chair keeps it. Joins the caller's unit of work; the audit
+    log says why (`because`: "agenda.current" or "vote.opened"). False when nothing was presented."""
+    pres = s.get(Presentation, m.id)
+    if pres is None or pres.document_id is None:
+        return False
+    document_id, page = pres.document_id, pres.page
+    pres.document_id = None
+    pres.page = 1
+    pres.confidential_on_projector = False
+    audit.record(s, m.id, "document.presentation_ended", actor,
+                 {"document_id": document_id, "page": page, "because": because})
+    return True
+
+
 def grant(s: Session, m: Meeting, participant_id: int | None, actor: str) -> Change:
     """The chair hands presenting to a delegate (or takes it back with None); every screen gets a new `state`, and
     the one who had it and the one who has it now their own (`me.can_present` changes for them, not for their role)."""

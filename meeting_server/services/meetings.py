@@ -219,17 +219,24 @@ def _item_has_record(s: Session, item_id: int) -> bool:
         | exists().where(Poll.agenda_item_id == item_id))))
 
 
-def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str) -> Change:
-    """The chair moves the sitting to an agenda item (or to none); a speech on the item left ends with it."""
-    from meeting_server.services import speakers
+def set_current_item(s: Session, m: Meeting, item_id: int | None, actor: str, *,
+                     keep_presentation: bool = False) -> Change:
+    """The chair moves the sitting to an agenda item (or to none); a speech on the item left ends with it, and so
+    does the presentation (the projector follows the agenda) unless the chair keeps it (`keep_presentation`, the
+    box "giữ tài liệu trên màn chiếu"); every screen's new `state` shows what is presented then."""
+    from meeting_server.services import documents, speakers
 
     if item_id is not None:
         _item(m, item_id)
     with unit.of_work(s):
+        moved = item_id != m.current_item_id
         m.current_item_id = item_id
         unit.bump(m)
-        audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id})
+        kept = {"keep_presentation": True} if keep_presentation else {}
+        audit.record(s, m.id, "agenda.current", actor, {"item_id": item_id, **kept})
         speakers.end_when_item_changes(s, m, item_id, actor)
+        if moved and not keep_presentation:
+            documents.stop_presenting(s, m, actor, "agenda.current")
     return unit.change(m, state=True)
 
 
@@ -240,7 +247,12 @@ def set_status(s: Session, m: Meeting, status: str, actor: str, *, below_quorum_
     chair confirms it (`below_quorum_ok`): the rule is practice, not law (hdnd-rules.md), so the chair decides,
     knowingly, and the audit log keeps the counts the sitting was opened with.
     """
-    allowed = {"draft": ("in_progress",), "in_progress": ("ended",), "ended": ("in_progress",)}
+    if m.status == "ended":
+        # Once ended (bế mạc), the sitting's record is the minutes' content: it is not opened again (a new sitting
+        # is a new meeting).
+        raise DomainError("Kỳ họp đã bế mạc, không thể khai mạc lại. Muốn họp tiếp, hãy tạo kỳ họp mới.",
+                          "meeting.ended")
+    allowed = {"draft": ("in_progress",), "in_progress": ("ended",)}
     if status not in allowed.get(m.status, ()):
         raise DomainError("Không thể chuyển kỳ họp sang trạng thái này.", "meeting.status")
     data: dict[str, Any] = {}

@@ -161,6 +161,9 @@ def view(s: Session, p: Poll, who: Principal, now: datetime | None = None) -> di
     }
     if p.state == rules.PollState.CLOSED and p.result is not None:
         out["result"] = p.result
+        # What the result decided, said first on every screen ("Không thông qua" before a title that reads
+        # "Thông qua …"; who is elected): the same short verdict the record and the minutes' tables give.
+        out["headline"] = rules.verdict_vi(p.result)
         if not out["secret"] and who.can(Permission.VOTE_SEE_NAMES):
             out["voters"] = named_list(s, p)
     return out
@@ -273,12 +276,17 @@ def create(s: Session, m: Meeting, body: Mapping[str, Any], actor: str) -> Done[
     return Done(p, _changed(m, p, "created"))
 
 
-def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None) -> Change:
+def open_poll(s: Session, m: Meeting, p: Poll, actor: str, countdown: Any = None, *,
+              keep_presentation: bool = False) -> Change:
     """Open a draft: who may vote is fixed now (the delegates present), an optional countdown starts (the caller
-    arms its timer: `p.ends_at`)."""
+    arms its timer: `p.ends_at`). The presented document leaves the screens (the vote takes the projector) unless
+    the chair keeps it (`keep_presentation`); then every screen gets a new `state` too."""
+    from meeting_server.services import documents
+
     with unit.of_work(s):
         _open_poll(s, m, p, actor, countdown)
-    return _changed(m, p, "opened")
+        ended = not keep_presentation and documents.stop_presenting(s, m, actor, "vote.opened")
+    return unit.change(m, poll_id=p.id, poll_event="opened", state=ended)
 
 
 def close(s: Session, m: Meeting, p: Poll, actor: str, *, at_start: bool = False) -> Change:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from meeting_server.domain import payload
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
 from meeting_server.realtime import voting as live
@@ -76,9 +77,12 @@ def get_poll(poll_id: int) -> Any:
 @bp.route("/polls/<int:poll_id>/open", methods=["POST"])
 @requires(Permission.VOTE_CONDUCT)
 def open_poll(poll_id: int) -> Any:
-    """The chair opens a draft, optionally with `countdown` seconds."""
+    """The chair opens a draft, optionally with `countdown` seconds; the presented document leaves the screens
+    unless `keep_presentation` is true."""
     m, p = _poll(poll_id)
-    change = voting.open_poll(db.session(), m, p, principal().actor, json_body(allow_empty=True).get("countdown"))
+    body = json_body(allow_empty=True)
+    change = voting.open_poll(db.session(), m, p, principal().actor, body.get("countdown"),
+                              keep_presentation=bool(payload.flag(body, "keep_presentation")))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     live.writer(app)  # started now, not by the first ballot
     if p.ends_at is not None:

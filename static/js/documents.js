@@ -68,7 +68,8 @@
   }
   function pageUrl(docId, n, big) { return imageUrl(docId, n, width(big)); }
   function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; }
-  function ack(res) { if (res && res.ok === false) alert(res.error); }
+  function say(text) { if (window.Dialog) window.Dialog.tell(text); else alert(text); }
+  function ack(res) { if (res && res.ok === false) say(res.error); }
 
   // --- presented page: one small event for everyone --------------------------------------------------------------
   socket.on("presented", function (p) {
@@ -668,7 +669,7 @@
       method: method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
       body: body ? JSON.stringify(body) : undefined
-    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) alert(j.message || TC.upload_failed); return j; }); });
+    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) say(j.message || TC.upload_failed); return j; }); });
   }
 
   function upload(file) {
@@ -751,6 +752,7 @@
     });
     $("doc-manage").addEventListener("click", function (e) {
       var b = e.target.closest("button"); if (!b) return;
+      var del = b.getAttribute("data-delete"), locked = b.getAttribute("data-password");
       if (b.getAttribute("data-rename")) {
         renaming[Number(b.getAttribute("data-rename"))] = true; delete notices[Number(b.getAttribute("data-rename"))];
         clerkTable();
@@ -760,11 +762,14 @@
         delete renaming[Number(b.getAttribute("data-rename-cancel"))];
         delete notices[Number(b.getAttribute("data-rename-cancel"))];
         clerkTable();
-      } else if (b.getAttribute("data-delete") && confirm(TC.confirm_delete)) {
-        api("DELETE", "/api/v1/documents/" + b.getAttribute("data-delete"));
-      } else if (b.getAttribute("data-password")) {
-        var pw = prompt(TC.password_prompt);
-        if (pw) api("POST", "/api/v1/documents/" + b.getAttribute("data-password") + "/password", { password: pw });
+      } else if (del) {
+        window.Dialog.confirm(TC.confirm_delete, function (yes) {
+          if (yes) api("DELETE", "/api/v1/documents/" + del);
+        }, { ok: TC.delete_ok, danger: true });
+      } else if (locked) {
+        window.Dialog.prompt(TC.password_prompt, function (pw) {
+          if (pw) api("POST", "/api/v1/documents/" + locked + "/password", { password: pw });
+        }, { type: "password", required: true });
       }
     });
   }

@@ -228,6 +228,14 @@
     });
   }
 
+  // The projector's idle screen says where the sitting stands: not opened yet, the item under way, or ended.
+  function renderKioskStatus() {
+    var status = state.meeting.status;
+    setText("kiosk_status", status === "ended" ? I.kiosk_ended : status === "draft" ? I.kiosk_not_opened : I.current);
+    document.body.classList.toggle("kiosk-ended", status === "ended");
+    bind("current_item").forEach(function (e) { e.hidden = status !== "in_progress"; });
+  }
+
   function render() {
     setText("session_title", state.meeting.session_title);
     setText("full_title", state.meeting.full_title);
@@ -242,12 +250,14 @@
     renderAgenda();
     if (page === "chair") { renderAgendaControl(); renderAttendees("attendees", false); }
     if (page === "clerk") { renderAttendees("attendance_manage", true); }
+    if (page === "kiosk") renderKioskStatus();
     emitLocal("render", state);
   }
 
   function ack(res) {
-    if (res && res.ok === false) alert(res.error);
+    if (res && res.ok === false) say(res.error);
   }
+  function say(text) { if (window.Dialog) window.Dialog.tell(text); else alert(text); }
 
   // Every action the page sends goes through here: `done` always gets an answer, never waits forever. The
   // server answers every event, a fault of its own too ({ok: false, code: "server.error", error}); no answer within
@@ -271,23 +281,52 @@
 
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest("button"); if (!t) return;
-    if (t.dataset.goto) { send("agenda.set_current", { item_id: Number(t.dataset.goto) }, ack, t); }
-    else if (t.dataset.action === "status") { setStatus(t.dataset.status, false, t); }
+    if (t.dataset.goto) { gotoItem(Number(t.dataset.goto), t); }
+    else if (t.dataset.action === "status") { askStatus(t.dataset.status, t); }
     else if (t.dataset.mark) { mark(Number(t.dataset.pid), t.dataset.mark); }
   });
+
+  // The chair's agenda: moving on takes the presented document off the screens (the server's rule), unless the
+  // box "keep the document on the projector" beside the agenda is ticked; it is unticked again after each move.
+  function gotoItem(itemId, button) {
+    var keep = $("[data-keep-presentation]");
+    var data = { item_id: itemId };
+    if (keep && keep.checked) data.keep_presentation = true;
+    send("agenda.set_current", data, function (res) {
+      if (res && res.ok && keep) keep.checked = false;
+      ack(res);
+    }, button);
+  }
+
+  function askStatus(status, button) {
+    if (status !== "ended") { setStatus(status, false, button); return; }
+    window.Dialog.confirm(I.end_question, function (yes) { if (yes) setStatus(status, false, button); },
+      { ok: I.end_ok, danger: true });
+  }
 
   function setStatus(status, belowQuorumOk, button) {
     send("meeting.set_status", { status: status, below_quorum_ok: belowQuorumOk }, function (res) {
       // Too few delegates present: the server says how many; the chair opens anyway only if they confirm.
-      if (res && res.code === "meeting.below_quorum") { if (confirm(res.error)) setStatus(status, true, button); return; }
+      if (res && res.code === "meeting.below_quorum") {
+        window.Dialog.confirm(res.error, function (yes) { if (yes) setStatus(status, true, button); },
+          { ok: I.open_anyway });
+        return;
+      }
       ack(res);
     }, button);
   }
 
   function mark(pid, status) {
-    var reason = "";
-    if (status === "absent") { reason = prompt(I.reason_prompt) || ""; if (!reason) return; }
-    if (status === "left") { reason = prompt(I.left_prompt) || ""; }
+    if (status === "absent") {
+      window.Dialog.prompt(I.reason_prompt, function (reason) { if (reason) sendMark(pid, status, reason); },
+        { required: true, ok: I.record, maxlength: 500 });
+    } else if (status === "left") {
+      window.Dialog.prompt(I.left_prompt, function (reason) { if (reason !== null) sendMark(pid, status, reason); },
+        { ok: I.record, maxlength: 500 });
+    } else sendMark(pid, status, "");
+  }
+
+  function sendMark(pid, status, reason) {
     var fields = { status: status, reason: reason };
     if (status === "late") { fields.status = "present"; fields.late = "1"; }
     else if (status === "present") { fields.late = "0"; }
@@ -296,7 +335,7 @@
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRFToken": $('meta[name="csrf-token"]').content, "Accept": "application/json" },
       body: body
-    }).then(function (r) { return r.json(); }).then(function (j) { if (!j.attendance) alert(j.message); });
+    }).then(function (r) { return r.json(); }).then(function (j) { if (!j.attendance) say(j.message); });
   }
 
   function emitLocal(name, data) { (listeners[name] || []).forEach(function (fn) { fn(data); }); }

@@ -130,8 +130,11 @@
   });
 
   $('[data-action="prepare"]').addEventListener("click", function () {
-    if (!confirm(I.confirm_prepare)) return;
     var btn = this;
+    window.Dialog.confirm(I.confirm_prepare, function (yes) { if (yes) prepare(btn); }, { ok: I.prepare_ok });
+  });
+
+  function prepare(btn) {
     btn.disabled = true;
     show("message", I.preparing);
     clearTimeout(saveTimer);
@@ -140,7 +143,7 @@
     }).then(function (r) {
       return api("GET", base).then(function (s) { st = s; status(); show("message", fmt(I.prepared, { v: r.version })); });
     }).catch(function (e) { show("message", e.message); }).then(function () { btn.disabled = false; });
-  });
+  }
 
   $('[data-action="cancel-prepare"]').addEventListener("click", function () {
     api("POST", base + "/prepare/cancel", {}).then(function () { return api("GET", base); })
@@ -148,10 +151,11 @@
   });
 
   $('[data-action="correct"]').addEventListener("click", function () {
-    var note = prompt(I.correction_prompt);
-    if (note === null) return;
-    api("POST", base + "/versions", { note: note }).then(function () { return api("GET", base); })
-      .then(function (s) { st = s; fill(); preview(); }).catch(function (e) { show("message", e.message); });
+    window.Dialog.prompt(I.correction_prompt, function (note) {
+      if (note === null) return;
+      api("POST", base + "/versions", { note: note }).then(function () { return api("GET", base); })
+        .then(function (s) { st = s; fill(); preview(); }).catch(function (e) { show("message", e.message); });
+    }, { type: "textarea", maxlength: 2000, ok: I.correct_ok });
   });
 
   fill();

@@ -30,7 +30,7 @@
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || r.status); return j; }); });
   }
-  function fail(e) { alert(e.message || e); }
+  function fail(e) { window.Dialog.tell(e.message || String(e)); }
 
   function setShown(p) {
     if (p && p.ends_in_ms !== null && p.ends_in_ms !== undefined) deadline[p.id] = Date.now() + p.ends_in_ms;
@@ -105,19 +105,61 @@
     return list;
   }
 
-  function result(p) {
-    var r = p.result, box = el("div", { "class": "vote-result", "data-result": p.id });
-    if (r.passed === true || r.passed === false) {
-      box.appendChild(el("p", { "class": "vote-verdict " + (r.passed ? "passed" : "rejected") },
-        r.passed ? I.passed : I.rejected));
+  // What the result decided, before anything else (a failed "Thông qua …" motion reads "KHÔNG THÔNG QUA" first;
+  // an election names who is elected): the server's short verdict, coloured by the server's outcome.
+  var TONE = { passed: "passed", elected: "passed", confidence_retained: "passed", rejected: "rejected",
+    dismissal_proposed: "rejected", seats_unfilled: "rejected", tie: "rejected" };
+  function headline(p) {
+    var r = p.result || {};
+    var text = r.passed === true ? I.passed : r.passed === false ? I.rejected : (p.headline || "");
+    var box = el("div", { "class": "vote-headline " + (TONE[r.outcome] || "neutral"), "data-headline": p.id });
+    box.appendChild(el("p", { "class": "vote-verdict " + (TONE[r.outcome] || "neutral") }, text));
+    // Open and secret votes say THÔNG QUA / KHÔNG THÔNG QUA; the others their verdict itself (who is elected).
+    if ((r.passed === true || r.passed === false) && p.headline && p.kind !== "open" && p.kind !== "secret") {
+      box.appendChild(el("p", { "class": "vote-headline-detail" }, p.headline));
     }
-    if (r.options && r.options.length) box.appendChild(bars(r.options));
-    (r.ratings || []).forEach(function (o) {
+    return box;
+  }
+
+  function ratingsTable(r) {
+    // The projector: one row per official (20 of them fit a 1080-line screen), each level's votes and share.
+    var t = el("table", { "class": "vote-ratings" }), thead = el("thead"), hr = el("tr"), tb = el("tbody");
+    hr.appendChild(el("th", {}, ""));
+    ((r.ratings[0] || {}).levels || []).forEach(function (lv) { hr.appendChild(el("th", {}, lv.label)); });
+    thead.appendChild(hr); t.appendChild(thead);
+    r.ratings.forEach(function (o) {
+      var tr = el("tr", { "data-official": o.key });
+      tr.appendChild(el("th", { scope: "row" }, o.name));
+      o.levels.forEach(function (lv) { tr.appendChild(el("td", {}, lv.votes + " · " + lv.percent)); });
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    return t;
+  }
+
+  function result(p, onKiosk) {
+    var r = p.result, box = el("div", { "class": "vote-result", "data-result": p.id });
+    if (r.options && r.options.length) {
+      var b = bars(r.options);
+      if (r.options.length > 8) b.className += " many";
+      box.appendChild(b);
+    }
+    if (onKiosk && (r.ratings || []).length) box.appendChild(ratingsTable(r));
+    else (r.ratings || []).forEach(function (o) {
       box.appendChild(el("h4", {}, o.name));
       box.appendChild(bars(o.levels));
     });
     var ul = el("ul", { "class": "vote-lines", "data-bind": "vote_lines" });
-    r.lines.forEach(function (line) { ul.appendChild(el("li", {}, line)); });
+    var lines = r.lines;
+    if (onKiosk && (r.ratings || []).length) {
+      // The table above carries each official's figures: the projector keeps the announcement's opening lines
+      // (ballots issued, returned, invalid) and leaves the per-official lines to the table.
+      var first = r.ratings[0].name + ":";
+      var cut = lines.indexOf(first);
+      if (cut > 0) lines = lines.slice(0, cut);
+    }
+    lines.forEach(function (line) { ul.appendChild(el("li", {}, line)); });
+    if (lines.length > 10) ul.className += " many";
     box.appendChild(ul);
     if (p.voters) {
       var d = el("details", { "class": "vote-names" });
@@ -270,7 +312,8 @@
         box.appendChild(ballot(p));
       }
     } else if (p.state === "closed" && p.result) {
-      box.appendChild(result(p));
+      box.insertBefore(headline(p), box.firstChild);
+      box.appendChild(result(p, document.body.classList.contains("kiosk")));
     } else if (p.state === "cancelled") {
       box.appendChild(el("p", { "class": "vote-cancelled" }, fmt(I.reason, { reason: p.cancel_reason })));
     }
@@ -313,6 +356,7 @@
             "type": "button" }, I.close_poll));
         }
       } else if (shown.state === "closed" && shown.result) {
+        cur.insertBefore(headline(shown), cur.firstChild);
         cur.appendChild(result(shown));
       }
       box.appendChild(cur);
@@ -356,10 +400,30 @@
       // The projector: a vote on screen covers the page and the idle screen (documents.css says who shows when).
       if (kind === "kiosk") document.body.classList.toggle("kiosk-voting", !!p);
       if (p) panel.appendChild(delegateView(p));
+      if (kind === "kiosk") fitKiosk(panel);
     });
     attention();
+    syncPollForm();
   }
   L.on("connection", function () { render(); });
+
+  // The projector shows the whole result on one 1920x1080 screen: what does not fit is scaled down until it
+  // does (a confidence rating of 20 officials, an election with many candidates), never cut off.
+  function fitKiosk(panel) {
+    var stage = panel.closest(".kiosk-vote");
+    if (!stage || stage.hidden) return;
+    panel.style.transform = ""; panel.style.height = "";
+    var room = stage.clientHeight - 2 * parseFloat(getComputedStyle(stage).paddingTop || 0);
+    var need = panel.scrollHeight;
+    if (need <= room || room <= 0) return;
+    // Scaled as a whole, lines unchanged (a wider reflow would change the height the factor was taken from).
+    panel.style.transformOrigin = "top center";
+    panel.style.transform = "scale(" + (room / need) + ")";
+    panel.style.height = room + "px";  // its box takes the screen's height: the stage has nothing to scroll
+  }
+  window.addEventListener("resize", function () {
+    Array.prototype.forEach.call(document.querySelectorAll('[data-vote-panel="kiosk"]'), fitKiosk);
+  });
 
   /* ---------- actions ---------- */
 
@@ -419,32 +483,83 @@
     else if (t.dataset.pollAction) { pollAction(t.dataset.pollAction, byId(Number(t.dataset.poll))); }
   });
 
+  function presenting() {
+    var pr = L.state().presented;
+    return !!(pr && pr.document_id);
+  }
+
   function pollAction(name, p) {
     if (!p) return;
     if (name === "open") {
-      var s = prompt(I.countdown_prompt, "");
-      if (s === null) return;
-      var body = s.trim() ? { countdown: Number(s) } : {};
-      api("POST", "/polls/" + p.id + "/open", body).catch(fail);
+      // Opening takes the presented document off the screens (the server's rule) unless the chair keeps it.
+      var fields = [{ name: "countdown", label: I.countdown_label, type: "number", min: 5, max: 3600,
+        hint: I.countdown_hint }];
+      if (presenting()) fields.push({ name: "keep", label: I.keep_presentation, type: "checkbox" });
+      window.Dialog.ask({ title: fmt(I.open_title, { title: p.title }), fields: fields, ok: I.open_poll },
+        function (v) {
+          if (!v) return;
+          var body = {};
+          if (v.countdown !== null) body.countdown = v.countdown;
+          if (v.keep) body.keep_presentation = true;
+          api("POST", "/polls/" + p.id + "/open", body).catch(fail);
+        });
     } else if (name === "close") {
       api("POST", "/polls/" + p.id + "/close").catch(fail);
     } else if (name === "cancel") {
-      var reason = prompt(I.cancel_prompt, "");
-      if (!reason) return;
-      api("POST", "/polls/" + p.id + "/cancel", { reason: reason }).catch(fail);
+      window.Dialog.prompt(I.cancel_prompt, function (reason) {
+        if (reason) api("POST", "/polls/" + p.id + "/cancel", { reason: reason }).catch(fail);
+      }, { title: fmt(I.cancel_title, { title: p.title }), label: I.cancel_prompt, required: true, maxlength: 500,
+        ok: I.cancel_poll_ok, danger: true });
     } else if (name === "revote") {
       api("POST", "/polls/" + p.id + "/revote").catch(fail);
     } else if (name === "paper") {
-      var keys = p.kind === "election" ? p.candidates.map(function (x) { return x.key; }) : p.options.map(function (o) { return o.key; });
-      var line = prompt(I.paper_prompt, "");
-      if (!line) return;
-      var n = line.split(",").map(function (x) { return Number(x.trim()); });
-      var counts = {}; keys.forEach(function (k, i) { counts[k] = n[3 + i] || 0; });
-      api("POST", "/polls/" + p.id + "/paper", { issued: n[0], returned: n[1], invalid: n[2] || 0, counts: counts }).catch(fail);
+      paperForm(p);
     }
   }
 
+  // The counting committee's record (biên bản kiểm phiếu), typed into one number field per figure and per choice.
+  function paperForm(p) {
+    var choices = p.kind === "election" ? p.candidates.map(function (x) { return { key: x.key, label: x.name }; })
+      : p.options.map(function (o) { return { key: o.key, label: o.label }; });
+    var before = p.paper || {};
+    var fields = [
+      { name: "issued", label: I.paper_issued, type: "number", min: 0, required: true, value: before.issued },
+      { name: "returned", label: I.paper_returned, type: "number", min: 0, required: true, value: before.returned },
+      { name: "invalid", label: I.paper_invalid, type: "number", min: 0, value: before.invalid }
+    ];
+    choices.forEach(function (c) {
+      fields.push({ name: "c:" + c.key, label: fmt(I.paper_votes_for, { choice: c.label }), type: "number", min: 0,
+        value: (before.counts || {})[c.key] });
+    });
+    window.Dialog.ask({ title: fmt(I.paper_title, { title: p.title }), text: I.paper_text, fields: fields,
+      ok: I.paper_save }, function (v) {
+      if (!v) return;
+      var counts = {};
+      choices.forEach(function (c) { counts[c.key] = v["c:" + c.key] || 0; });
+      api("POST", "/polls/" + p.id + "/paper", { issued: v.issued, returned: v.returned, invalid: v.invalid || 0,
+        counts: counts }).catch(fail);
+    });
+  }
+
   var form = document.querySelector("[data-vote-form]");
+  var itemTouched = false;  // the chair chose an item in the form: a move of the sitting no longer changes it
+
+  // The new-poll form starts on the item being discussed, its list the agenda as it stands now.
+  function syncPollForm() {
+    if (!form) return;
+    var sel = form.querySelector('[name="agenda_item_id"]');
+    var st = L.state(), keep = sel.value;
+    var first = sel.options[0], last = sel.options[sel.options.length - 1];
+    sel.innerHTML = "";
+    sel.appendChild(first);
+    (st.agenda || []).forEach(function (it) {
+      sel.appendChild(el("option", { value: String(it.id) }, it.position + ". " + it.title));
+    });
+    sel.appendChild(last);
+    if (!itemTouched && st.current_item_id) sel.value = String(st.current_item_id);
+    else sel.value = keep;
+    if (sel.selectedIndex < 0) sel.value = "";
+  }
   if (form) {
     var kindSel = form.querySelector('[name="kind"]');
     var showFields = function () {
@@ -453,6 +568,7 @@
       });
     };
     kindSel.addEventListener("change", showFields); showFields();
+    form.querySelector('[name="agenda_item_id"]').addEventListener("change", function () { itemTouched = true; });
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var f = form.elements;
@@ -465,7 +581,7 @@
       if (body.kind === "election") { body.seats = Number(f.seats.value); body.candidates = lines("candidates"); }
       if (body.kind === "confidence_rating" || body.kind === "confidence_vote") body.officials = lines("officials");
       api("POST", "/meetings/" + L.state().meeting.id + "/polls", body)
-        .then(function () { form.reset(); showFields(); }).catch(fail);
+        .then(function () { form.reset(); itemTouched = false; showFields(); syncPollForm(); }).catch(fail);
     });
   }
 

@@ -73,6 +73,7 @@ def test_presenter_turns_pages_and_phones_and_projector_follow(browser: Any, srv
     kiosk = open_page(browser, srv, srv.links["kiosk"])
     try:
         # The chair opens the first document of the third agenda item and presents page 1, then page 2.
+        chair.get_by_role("tab", name="Tài liệu").click()
         chair.locator("#doc-list [data-open]").first.click()
         doc_id = shown(chair)[0]
         chair.locator("[data-doc=present]").click()
@@ -189,6 +190,7 @@ def test_screens_use_signed_urls_and_the_projector_shows_a_confidential_page_put
     kiosk = open_page(browser, srv, srv.links["kiosk"])
     try:
         # An ordinary document: the reader asks for the signed, shared URL the server handed out.
+        chair.get_by_role("tab", name="Tài liệu").click()
         chair.locator("#doc-list [data-open]").first.click()
         public_id = shown(chair)[0]
         wait_shown(chair, public_id, 1)

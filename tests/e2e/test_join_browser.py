@@ -54,26 +54,20 @@ def test_delegate_joins_on_phone_and_chair_sees_them(live_server: LiveServer, ne
     # Opening the sitting with 2 of 30 present: the chair is asked, with the counts; "cancel" changes nothing.
     status = chair.locator('[data-bind="meeting_status"]').first
     before = status.inner_text()
-    asked: list[str] = []
-
-    def answer(accept: bool) -> Any:
-        def on_dialog(dialog: Any) -> None:
-            asked.append(dialog.message)
-            dialog.accept() if accept else dialog.dismiss()
-        return on_dialog
-
-    chair.once("dialog", answer(False))
+    # The question is an in-page dialog (never the browser's confirm()), with the server's counts.
+    browser_dialogs: list[str] = []
+    chair.on("dialog", lambda d: browser_dialogs.append(d.message) or d.dismiss())
     chair.locator('button[data-status="in_progress"]').click()
-    for _ in range(100):  # the question comes with the server's refusal
-        if asked:
-            break
-        chair.wait_for_timeout(50)
-    assert asked == ["Chưa đủ số đại biểu để tiến hành kỳ họp: có mặt 2/30, cần ít nhất 20. Vẫn khai mạc?"]
+    question = chair.get_by_role("dialog")
+    expect(question).to_contain_text(
+        "Chưa đủ số đại biểu để tiến hành kỳ họp: có mặt 2/30, cần ít nhất 20. Vẫn khai mạc?")
+    question.get_by_role("button", name="Hủy bỏ").click()
+    expect(question).to_have_count(0)
     assert status.inner_text() == before
-    chair.once("dialog", answer(True))
     chair.locator('button[data-status="in_progress"]').click()
+    chair.get_by_role("dialog").get_by_role("button", name="Vẫn khai mạc").click()
     expect(status).to_have_text("Đang họp")
-    assert len(asked) == 2
+    assert browser_dialogs == []
 
 
 def test_revoked_card_gets_a_friendly_page(live_server: LiveServer, new_page: Any) -> None:
@@ -93,8 +87,11 @@ def test_clerk_marks_absent_and_late_and_chair_sees_it(live_server: LiveServer, 
     clerk.goto(srv.local(srv.links["clerk"]))
     expect(clerk.locator('[data-bind="connection"]').first).to_have_text("Đã kết nối")
     clerk.click('[data-step-link="sitting"]')  # the console's step "Trong phiên họp"
-    clerk.once("dialog", lambda d: d.accept("Ốm"))
     clerk.locator(f'#attendance button[data-mark="absent"][data-pid="{absent["participant_id"]}"]').click()
+    reason = clerk.get_by_role("dialog")
+    expect(reason).to_contain_text("Lý do vắng mặt")
+    reason.get_by_role("textbox").fill("Ốm")
+    reason.get_by_role("button", name="Ghi nhận").click()
     clerk.locator(f'#attendance button[data-mark="late"][data-pid="{late["participant_id"]}"]').click()
     expect(chair.locator(f'tr[data-participant="{absent["participant_id"]}"] td[data-status]')).to_have_text(
         "Vắng — Ốm")

@@ -34,7 +34,7 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("dialog", lambda d: d.accept())
+    page.on("dialog", lambda d: errors.append(f"browser dialog: {d.message}") or d.dismiss())  # in-page dialogs only
     page.goto(srv.local(srv.links["clerk"]))
     page.click('[data-step-link="minutes"]')  # the console's last step
     page.get_by_role("link", name="Soạn và ký biên bản").click()
@@ -58,6 +58,10 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     _wait_documents_ready(srv)  # preparing waits until every document is read in (issue 17, defect 3)
     # The clerk prepares the minutes; signing is the signers' own act (issue #17).
     page.get_by_role("button", name="Chuẩn bị để ký (khóa kỳ họp)").click()
+    # Asked first, in the page: the sitting is locked from then on.
+    question = page.get_by_role("dialog")
+    assert "Từ lúc này kỳ họp bị khóa" in question.inner_text()
+    question.get_by_role("button", name="Chuẩn bị để ký", exact=True).click()
     page.wait_for_function("t => document.querySelector('[data-minutes=\"message\"]').textContent.includes(t)",
                            arg="Đã chuẩn bị biên bản phiên bản 1 để ký.", timeout=60000)
     assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).is_disabled()

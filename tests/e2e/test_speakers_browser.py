@@ -57,6 +57,7 @@ def test_delegate_requests_chair_gives_floor_kiosk_shows_speaker(live_server: Li
     expect(phone.locator("[data-speak=status]")).to_have_text("Bạn đứng thứ 1")
     expect(button).to_have_text("Rút đăng ký")
 
+    chair.get_by_role("tab", name="Phát biểu").click()  # the chair's tablet: the speakers' tab
     queue = chair.locator("[data-speak=queue] li")
     expect(queue).to_have_count(1)
     expect(queue.first).to_contain_text(delegate["name"])
@@ -78,6 +79,7 @@ def test_delegate_requests_chair_gives_floor_kiosk_shows_speaker(live_server: Li
     # The chair puts a document page up: the page takes the screen above the band, and the speaker's name and
     # clock stay in sight (nothing covers them; the idle screen is gone).
     wait_documents_ready(srv)
+    chair.get_by_role("tab", name="Tài liệu").click()
     chair.locator("#doc-list [data-open]").first.click()
     chair.locator("[data-doc=present]").click()
     page_img = kiosk.locator("#kiosk-stage img")
@@ -96,6 +98,7 @@ def test_delegate_requests_chair_gives_floor_kiosk_shows_speaker(live_server: Li
         assert on_top, f"the speaker's {part} is covered on the projector"
     expect(band.locator("[data-speak=name]")).to_have_text(delegate["name"])
 
+    chair.get_by_role("tab", name="Phát biểu").click()
     chair.get_by_role("button", name="Kết thúc").click()
     expect(band).to_be_hidden()
     expect(phone.locator("#speak-panel .speak-button")).to_have_text("Xin phát biểu")
