@@ -324,7 +324,8 @@
   // it is open a bar at the bottom leads to the ballot and back to the document being read.
   function attention() {
     var p = voting.shown;
-    var open = !!(p && p.state === "open" && isDelegate && !document.body.classList.contains("kiosk"));
+    // Only on the delegate's own page: the chair opened the vote himself and votes in the panel beside it.
+    var open = !!(p && p.state === "open" && isDelegate && document.body.getAttribute("data-page") === "delegate");
     var waiting = open && !(mine[p.id] && mine[p.id].voted);
     if (waiting) {
       L.takeover({ key: "poll-" + p.id, kind: I.takeover_kind, title: p.title, text: I.takeover_text,

@@ -240,7 +240,7 @@ def test_a_word_document_is_converted_with_its_vietnamese_text(tmp_path: Path) -
     info = inspect_file(docx)
     assert info.source_format == "docx" and info.converted
     assert info.page_count == 1
-    assert info.title == "BIÊN BẢN KỲ HỌP THỨ HAI"
+    assert info.title == "BIÊN BẢN KỲ HỌP THỨ HAI Hội đồng nhân dân xã Đồng Lê"  # the heading takes its subject line
     assert "Hội đồng nhân dân xã Đồng Lê" in info.page_texts[0]
     assert info.pdf_path.read_bytes().startswith(b"%PDF-")
 

@@ -48,7 +48,7 @@ def test_a_word_file_and_a_photo_become_pages_in_the_workers(pool: RenderPool, t
     docx = make_docx(tmp_path / "upload-1", ["NGHỊ QUYẾT", "Về kế hoạch chuyển đổi số năm 2026"])
     info = pool.inspect(docx, pdf_out=tmp_path / "derived-1.pdf")
     assert info.source_format == "docx" and info.pdf_path == tmp_path / "derived-1.pdf"
-    assert info.title == "NGHỊ QUYẾT" and "chuyển đổi số" in info.page_texts[0]
+    assert info.title == "NGHỊ QUYẾT Về kế hoạch chuyển đổi số năm 2026" and "chuyển đổi số" in info.page_texts[0]
     with Image.open(pool.render(info.pdf_path, info.content_hash, 0, 720)) as image:
         assert image.width == 720
     photo = pool.inspect(make_image(tmp_path / "upload-2", "jpeg"), pdf_out=tmp_path / "derived-2.pdf")

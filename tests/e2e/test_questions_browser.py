@@ -47,7 +47,8 @@ def test_question_time_walked_by_delegate_clerk_chair_and_projector(srv: LiveSer
     delegates = [d for d in srv.links["delegates"] if d["role"] == "delegate"]
     me, other = delegates[0], delegates[1]
     clerk = _open(browser, CLERK, srv.local(srv.links["clerk"]))
-    # The clerk puts question time on the agenda.
+    # The clerk puts question time on the agenda (the console's step "Chương trình").
+    clerk.click('[data-step-link="agenda"]')
     clerk.locator("form[action$='/clerk/agenda'] input[name=title]").fill("Chất vấn và trả lời chất vấn")
     clerk.locator("form[action$='/clerk/agenda'] button[type=submit]").click()
     expect(clerk.locator(".agenda-edit input[name=title]").last).to_have_value("Chất vấn và trả lời chất vấn")
@@ -90,7 +91,8 @@ def test_question_time_walked_by_delegate_clerk_chair_and_projector(srv: LiveSer
     panel.scroll_into_view_if_needed()
     phone.screenshot(path=SHOTS + "phone-filed.png", full_page=True)
 
-    # The clerk files another delegate's paper form; a refusal is said and nothing is filed.
+    # The clerk files another delegate's paper form (the step "Trong phiên họp"); a refusal is said, nothing filed.
+    clerk.click('[data-step-link="sitting"]')
     section = clerk.locator("#questions")
     paper = section.locator("#question-paper-form")
     paper.locator("select[name=participant_id]").select_option(str(other["participant_id"]))
@@ -105,8 +107,10 @@ def test_question_time_walked_by_delegate_clerk_chair_and_projector(srv: LiveSer
 
     # The chair opens the sitting, moves to question time, orders and calls.
     chair.get_by_role("button", name="Khai mạc kỳ họp").click()
+    chair.get_by_role("dialog").get_by_role("button", name="Vẫn khai mạc").click()  # below the quorum: in the page
     expect(chair.locator("[data-bind=meeting_status]")).to_have_text("Đang họp")
     chair.locator("[data-goto]").last.click()
+    chair.get_by_role("tab", name="Phát biểu").click()  # question time sits in the chair's speakers tab
     expect(kiosk.locator("[data-bind=current_item]")).to_contain_text("Chất vấn và trả lời chất vấn")
     qpanel = chair.locator("#question-panel")
     waiting = qpanel.locator("[data-q=waiting] li")

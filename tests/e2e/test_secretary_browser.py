@@ -157,6 +157,7 @@ def test_clerk_sees_the_sample_list_has_no_secretary_and_names_one(live_server: 
     srv = live_server
     page = _page(browser, srv, clerk(srv), CLERK)
     # The list as offices send it (the sample): two chairs, no secretary.
+    page.click('[data-step-link="delegates"]')  # the console's step "Đại biểu và vai trò"
     page.locator('#roster input[type="file"]').set_input_files(str(SAMPLE))
     page.get_by_role("button", name="Xem trước").click()
     page.get_by_role("button", name="Xác nhận nhập danh sách").click()

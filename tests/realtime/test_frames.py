@@ -93,7 +93,8 @@ def test_frames_are_unmasked_as_eventlet_does() -> None:
 
     from meeting_server.realtime.transport import _mask
 
-    stock = RFC6455WebSocket.__dict__["_apply_mask"].__func__
+    # eventlet's own: the class's, or the one kept aside when an app made in this process installed ours.
+    stock = RFC6455WebSocket.__dict__.get("_stock_apply_mask", RFC6455WebSocket.__dict__["_apply_mask"]).__func__
     assert stock is not _mask
     for n in (0, 1, 3, 4, 5, 1000, 65_537):
         data = os.urandom(n)

@@ -27,7 +27,7 @@ def test_join_binds_an_httponly_cookie_and_lands_on_the_role_home(app: Any, app_
 
 def test_each_role_lands_on_its_home(app: Any, app_links: dict[str, Any]) -> None:
     homes = {app_links["clerk"]: "/clerk/", app_links["chair"][0]: "/chair", app_links["kiosk"]: "/kiosk",
-             app_links["guest"]: "/delegate", app_links["secretary"][0]: "/delegate"}
+             app_links["guest"]: "/delegate", app_links["secretary"][0]: "/secretary"}
     for url, home in homes.items():
         r = app.test_client().get("/j/" + token_of(url))
         assert r.headers["Location"].endswith(home)

@@ -120,17 +120,20 @@ def test_a_delegate_votes_the_chair_opens_and_closes_the_projector_shows_the_res
 
     title = "Thông qua Nghị quyết về Kế hoạch chuyển đổi số năm 2027"
     poll = make_poll(srv, title=title)
-    # The chair opens it from their screen (it asks for an optional countdown: none).
+    # The chair opens it from their screen, in the vote tab; an in-page dialog asks for an optional countdown: none.
+    click_button(tablet, "Biểu quyết", within='[role="tablist"]')
     row = f'[data-poll-row="{poll["id"]}"]'
     wait_for(tablet, lambda d: text_of(d, row), "the chair does not see the new vote")
     click_button(tablet, "Bắt đầu biểu quyết", within=row)
-    try:
-        wait_for(tablet, lambda d: d.switch_to.alert, "no countdown question").accept()
-    except Exception:  # noqa: BLE001 - an in-page dialog instead of prompt(): nothing to accept here
-        pass
+    click_button(tablet, "Bắt đầu biểu quyết", within='[role="dialog"]')
 
     # The delegate's ballot appears; they choose, confirm, and see the acknowledgement.
     wait_for(phone, shows("#vote-panel", title), "the ballot never appeared on the phone")
+    # The vote took over the phone's screen: one tap leads to the ballot.
+    from selenium.webdriver.common.by import By
+
+    wait_for(phone, lambda d: d.find_element(By.ID, "takeover-go").is_displayed(), "no takeover on the phone")
+    phone.find_element(By.ID, "takeover-go").click()
     click_button(phone, "Tán thành", within="#vote-panel")
     wait_for(phone, shows(".vote-confirm-q", "Tán thành"), "no confirmation question")
     click_button(phone, "Xác nhận", within="#vote-panel")
