@@ -96,6 +96,7 @@ def test_delegate_drafter_and_clerk(browser: Any, srv: LiveServer) -> None:
     phone.locator("#cm-panel").screenshot(path="/tmp/comments-phone-answer.png")
 
     clerk = open_page(browser, srv.local(srv.links["clerk"]), CLERK)
+    clerk.click('[data-step-link="documents"]')  # the console's step "Tài liệu"
     card = clerk.locator("#comments")
     assert "2 ý kiến góp ý, 1 chưa trả lời." in card.inner_text()
     card.screenshot(path="/tmp/comments-clerk-card.png")
