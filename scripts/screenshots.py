@@ -4,12 +4,14 @@ main screen in Debian's chromium at the size that person uses, and writes docs/i
 
     .venv/bin/python scripts/screenshots.py [--out docs/img]
 
-  delegate-vote.png       a delegate's phone (360×740) while a vote is open: the ballot
+  delegate-vote-opens.png a delegate's phone (360×740) as a vote opens: it takes over the screen
+  delegate-vote.png       the same phone one tap later: the ballot
   delegate-document.png   the same phone reading one of the meeting's documents
   chair.png               the chair's tablet (768×1024) with that vote running
   projector.png           the projector (1920×1080) during the vote
   projector-result.png    the projector after the chair closed it: the result
   clerk.png               the clerk's console (1366×768)
+  archive.png             the council's archive of the term on the clerk's laptop
   secretary.png           the secretary's screen (768×1024), when the server has one (/secretary)
 """
 
@@ -99,9 +101,12 @@ def main() -> None:
             poll = api(url, links["clerk"], "POST", f"/meetings/{links['meeting_id']}/polls",
                        {"kind": "open", "title": "Thông qua Nghị quyết về Kế hoạch chuyển đổi số năm 2027"})
             api(url, chair_url, "POST", f"/polls/{poll['id']}/open", {})
+            phone.wait_for_selector("#takeover:not([hidden])")
+            shot(phone, "delegate-vote-opens.png")  # the vote takes over the phone's screen
+            phone.locator("#takeover-go").click()
             phone.wait_for_selector("#vote-panel:not([hidden]) .vote-option")
-            phone.locator("#vote-panel").scroll_into_view_if_needed()
             shot(phone, "delegate-vote.png")
+            tablet.get_by_role("tab", name="Biểu quyết").click()
             tablet.wait_for_selector("#vote-panel .vote-progress")
             shot(tablet, "chair.png")
             projector.wait_for_selector(".vote-progress")
@@ -125,6 +130,9 @@ def main() -> None:
                 shot(phone, "delegate-document.png")
             else:
                 print("no document was ready within 2 minutes: delegate-document.png not written", file=sys.stderr)
+
+            clerk.goto(url + "/archive/")
+            shot(clerk, "archive.png")
 
             secretary = browser.new_context(**TABLET, locale="vi-VN").new_page()
             secretary.goto(local(links["secretary"][0]))
