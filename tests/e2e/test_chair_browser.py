@@ -180,8 +180,9 @@ def test_the_chair_runs_a_sitting_from_a_tablet(live_server: LiveServer, browser
     assert box is not None and box["y"] < TABLET["height"] and box["y"] + 100 < TABLET["height"]
     ballot.get_by_role("button", name="Không tán thành", exact=True).click()
     ballot.get_by_role("button", name="Xác nhận").click()
+    # The ballot gives way to what was recorded.
     ballot.locator('[data-bind="vote_recorded"]').wait_for()
-    ballot.locator('[data-bind="vote_recorded"]').scroll_into_view_if_needed()  # the ballot gives way to what was recorded
+    ballot.locator('[data-bind="vote_recorded"]').scroll_into_view_if_needed()
     assert _small(page) == []
     page.screenshot(path=shots + "tablet-vote.png")
 
