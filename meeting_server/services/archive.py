@@ -165,35 +165,39 @@ ARCHIVE_MAX_HITS = 40
 
 
 def sessions(s: Session, m: Meeting) -> list[dict[str, Any]]:
-    """Every session of `m`'s council, for the archive: title, term, when, status, what it holds, its signed minutes
-    and its audit chain's length and last link."""
+    """Every session of `m`'s council, for the archive (each as `summary` gives it)."""
+    from meeting_server.services import register
+
+    return [summary(s, x) for x in register.council_meetings(s, m)]
+
+
+def summary(s: Session, x: Meeting) -> dict[str, Any]:
+    """One session for the archive: title, term, when, status, what it holds, its signed minutes and its audit
+    chain's length and last link."""
     from sqlalchemy import func
 
     from meeting_server.domain.timefmt import to_local
     from meeting_server.services import register
     from meeting_server.store.tables import AuditEvent, Document, Poll
 
-    out = []
-    for x in register.council_meetings(s, m):
-        finals = [v for v in minutes.versions(s, x.id) if v.status == "final"]
-        polls = list(s.scalars(select(Poll).where(Poll.meeting_id == x.id, Poll.state == "closed")))
-        n_events, last_hash = s.execute(
-            select(func.count(AuditEvent.seq), func.max(AuditEvent.seq)).where(AuditEvent.meeting_id == x.id)).one()
-        last = s.get(AuditEvent, last_hash) if last_hash is not None else None
-        out.append({
-            "id": x.id, "title": x.session_title, "term": x.term, "full_title": x.full_title, "place": x.place,
-            "starts_at": x.starts_at, "status": x.status,
-            "date": to_local(x.starts_at).strftime("%d/%m/%Y") if x.starts_at else "",
-            "sort": register.session_sort_key(x),
-            "items": len(x.items),
-            "documents": s.scalar(select(func.count(Document.id)).where(Document.meeting_id == x.id,
-                                                                         Document.status == "ready")) or 0,
-            "polls": len(polls),
-            "passed": sum(1 for p in polls if (p.result or {}).get("passed") is True),
-            "minutes": finals[-1] if finals else None,
-            "audit_events": n_events or 0, "audit_head": last.hash if last is not None else "",
-        })
-    return out
+    finals = [v for v in minutes.versions(s, x.id) if v.status == "final"]
+    polls = list(s.scalars(select(Poll).where(Poll.meeting_id == x.id, Poll.state == "closed")))
+    n_events, last_seq = s.execute(
+        select(func.count(AuditEvent.seq), func.max(AuditEvent.seq)).where(AuditEvent.meeting_id == x.id)).one()
+    last = s.get(AuditEvent, last_seq) if last_seq is not None else None
+    return {
+        "id": x.id, "title": x.session_title, "term": x.term, "full_title": x.full_title, "place": x.place,
+        "starts_at": x.starts_at, "status": x.status,
+        "date": to_local(x.starts_at).strftime("%d/%m/%Y") if x.starts_at else "",
+        "sort": register.session_sort_key(x),
+        "items": len(x.items),
+        "documents": s.scalar(select(func.count(Document.id)).where(Document.meeting_id == x.id,
+                                                                     Document.status == "ready")) or 0,
+        "polls": len(polls),
+        "passed": sum(1 for p in polls if (p.result or {}).get("passed") is True),
+        "minutes": finals[-1] if finals else None,
+        "audit_events": n_events or 0, "audit_head": last.hash if last is not None else "",
+    }
 
 
 def session_record(s: Session, m: Meeting) -> dict[str, Any]:

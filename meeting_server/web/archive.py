@@ -61,7 +61,7 @@ def session(meeting_id: int) -> Any:
             .order_by(Document.agenda_item_id, Document.position, Document.id):
         if document_rights(who.role, confidential=d.confidential).see:
             docs.setdefault(d.agenda_item_id, []).append(d)
-    summary = next((r for r in archive.sessions(s, _own()) if r["id"] == x.id), None)
+    summary = archive.summary(s, x)  # this session's only, not the whole council's
     return render_template("archive/session.html", meeting=_own(), session=x, record=rec["record"],
                            final=rec["final"], docs=docs, summary=summary,
                            can_manage=who.can(Permission.ARCHIVE_MANAGE))
