@@ -90,13 +90,17 @@ def healthz_watch(srv: LiveServer) -> Iterator[list[float]]:
 
 
 def assert_healthz(latencies: list[float]) -> None:
-    """/healthz kept answering: the median within 100 ms, the worst within 1 s. The worst is not held to 100 ms
-    because on the shared 2-core test box (load average ~10) the same burst of 300 *valid* requests, 60 at a time,
-    measured a worst /healthz of 748 ms against 358 ms for 300 wrong ones: the limit adds no stall of its own (a
-    refused guess releases its database connection and sleeps in a green thread)."""
+    """/healthz kept answering: the median within 100 ms, the worst within 2 s.
+
+    What this guards against is a refused guess that holds the loop: 300 refused guesses pause about 11 s in all, so
+    a pause taken on the loop would show as a /healthz wait of seconds, many times over. The worst is not held
+    tighter because the 300 requests come from 60 threads of this same test process on the shared 2-core box: a
+    burst of 300 *valid* requests measured a worst /healthz of 748 ms at load ~10, and a clean-clone CI run measured
+    1,053 ms for the wrong ones (median 4 ms). The limit adds no stall of its own (a refused guess releases its
+    database connection and sleeps in a green thread); speed figures belong in scripts/bench/room_loop.py."""
     ordered = sorted(latencies)
     assert ordered, "no /healthz answer at all"
-    assert ordered[len(ordered) // 2] < 0.1 and ordered[-1] < 1.0, (ordered[len(ordered) // 2], ordered[-1])
+    assert ordered[len(ordered) // 2] < 0.1 and ordered[-1] < 2.0, (ordered[len(ordered) // 2], ordered[-1])
 
 
 def test_the_cookie_holds_a_session_id_not_the_token(live_server: LiveServer) -> None:
