@@ -36,8 +36,10 @@ def _socketio() -> Any:
 
 @fast_socket_event("present", requires=Permission.DOCUMENT_READ)
 def on_present(app: Flask, conn: DBConn, who: Principal, data: Any) -> dict[str, Any]:
-    """Sent by the presenter (chair, clerk, or the delegate the chair handed it to) with {document_id, page};
-    every screen of the meeting receives `presented`. `document_id` null returns the projector to its idle screen.
+    """Sent by the presenter (chair, clerk, or the delegate the chair handed it to) with {document_id, page} and,
+    for ◀ ▶, `step` (±1: move from the page the server has stored, when the room shows that document, so quick taps
+    each move one page; `page` is shown otherwise); every screen of the meeting receives `presented`.
+    `document_id` null returns the projector to its idle screen.
     Permission: DOCUMENT_PRESENT, or the presenter grant (checked in services.documents.present).
 
     The room's hot path: no Flask request context and no ORM Session for another page of the document already
@@ -47,8 +49,9 @@ def on_present(app: Flask, conn: DBConn, who: Principal, data: Any) -> dict[str,
     document_id = payload.integer(fields, "document_id", allow_none=True)
     page = payload.integer(fields, "page", default=1) if document_id is not None else 1
     projector = payload.flag(fields, "projector", default=None)
+    step = payload.integer(fields, "step", allow_none=True)
     assert page is not None
-    presented = documents.turn(app, conn, who.meeting_id, who, document_id, page, projector)
+    presented = documents.turn(app, conn, who.meeting_id, who, document_id, page, projector, step)
     announce.presented(presented)
     _socketio().sleep(0)  # let the page go out to every screen before the rest of this handler
     if presented.content_hash is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import bindparam, case, delete, func, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -825,14 +825,24 @@ _DOC_ROW = Prepared(select(_doc_t.c.meeting_id, _doc_t.c.status, _doc_t.c.page_c
 _PRES_SET = Prepared(sql_update(_pres_t).where(_pres_t.c.meeting_id == bindparam("m")).values(
     document_id=bindparam("d"), page=bindparam("p"), presenter_participant_id=bindparam("by"),
     confidential_on_projector=bindparam("proj")))
+#: A relative turn ("next page"): the page moves from the one stored, within the document, in the statement that
+#: writes it, so two taps sent before either's `presented` came back land on two pages (never twice on one).
+_stepped = _pres_t.c.page + bindparam("step")
+_PRES_STEP = Prepared(sql_update(_pres_t).where(_pres_t.c.meeting_id == bindparam("m"),
+                                               _pres_t.c.document_id == bindparam("d")).values(
+    page=case((_stepped < 1, 1), (_stepped > bindparam("n"), bindparam("n")), else_=_stepped),
+    presenter_participant_id=bindparam("by"), confidential_on_projector=bindparam("proj"))
+    .returning(_pres_t.c.page))
 _NEXT_SEQ = Prepared(sql_update(_meeting_t).where(_meeting_t.c.id == bindparam("m")).values(seq=_meeting_t.c.seq + 1)
                      .returning(_meeting_t.c.seq))
 
 
 def present(s: Session, meeting_id: int, who: Principal, document_id: int | None, page: int,
-            on_projector: bool | None = None) -> Presented:
-    """Show a document's page to every follower and the projector (document_id None: back to the idle screen)."""
-    presented = _present(db.dbapi(s), meeting_id, who, document_id, page, on_projector, s)
+            on_projector: bool | None = None, step: int | None = None) -> Presented:
+    """Show a document's page to every follower and the projector (document_id None: back to the idle screen).
+    With `step` (the presenter's ◀ ▶), the page moves by that many from the page stored when the room shows this
+    document already, stopping at the first and last page; otherwise `page` is shown."""
+    presented = _present(db.dbapi(s), meeting_id, who, document_id, page, on_projector, s, step)
     assert presented is not None  # with a session, every turn is made
     m = s.identity_map.get(identity_key(Meeting, meeting_id))
     if m is not None:
@@ -841,33 +851,33 @@ def present(s: Session, meeting_id: int, who: Principal, document_id: int | None
 
 
 def turn(app: Flask, conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
-         on_projector: bool | None = None) -> Presented:
+         on_projector: bool | None = None, step: int | None = None) -> Presented:
     """A page turn, the room's hot path and its documented exception to `unit.of_work`: committed here with
     SQLite's `synchronous=NORMAL` (a page turn decides nothing: no fsync before every screen turns), on the DBAPI
     connection `conn` when it stays within the document shown (`turn_page`), else through a Session (`present`,
     which the audit log keeps). The caller announces the `Presented` (realtime.announce.presented)."""
     db.relax_durability(conn)
-    presented = turn_page(conn, meeting_id, who, document_id, page, on_projector)
+    presented = turn_page(conn, meeting_id, who, document_id, page, on_projector, step)
     if presented is not None:
         conn.commit()
         return presented
     with db.standalone_session(app) as s:
         db.relax_durability(s)
-        presented = present(s, meeting_id, who, document_id, page, on_projector)
+        presented = present(s, meeting_id, who, document_id, page, on_projector, step)
         s.commit()
     return presented
 
 
 def turn_page(conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
-              on_projector: bool | None = None) -> Presented | None:
+              on_projector: bool | None = None, step: int | None = None) -> Presented | None:
     """`present` without a Session, for the room's hot path: another page of the document already shown. None,
     having written nothing, when the turn needs more (another document, which the audit log keeps, or the
     meeting's first turn): then `present` makes it. Refusals are the same as `present`'s."""
-    return _present(conn, meeting_id, who, document_id, page, on_projector, None)
+    return _present(conn, meeting_id, who, document_id, page, on_projector, None, step)
 
 
 def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | None, page: int,
-             on_projector: bool | None, s: Session | None) -> Presented | None:
+             on_projector: bool | None, s: Session | None, step: int | None = None) -> Presented | None:
     pres = _PRES_ROW.first(conn, m=meeting_id)
     if pres is None:
         if s is None:
@@ -904,7 +914,14 @@ def _present(conn: DBConn, meeting_id: int, who: Principal, document_id: int | N
     changed_doc = document_id != shown_doc
     if changed_doc and s is None:
         return None
-    _PRES_SET.run(conn, m=meeting_id, d=document_id, p=page, by=who.participant_id, proj=on_proj)
+    stepped = None
+    if step is not None and not changed_doc and document_id is not None:
+        stepped = _PRES_STEP.rows(conn, m=meeting_id, d=document_id, step=max(-page_count, min(page_count, step)),
+                                  n=page_count, by=who.participant_id, proj=on_proj)
+    if stepped:
+        (page,), = stepped
+    else:
+        _PRES_SET.run(conn, m=meeting_id, d=document_id, p=page, by=who.participant_id, proj=on_proj)
     (seq,), = _NEXT_SEQ.rows(conn, m=meeting_id)
     if changed_doc:
         assert s is not None

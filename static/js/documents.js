@@ -261,7 +261,7 @@
     var d = docById(view.doc);
     if (!d) return;
     var n = Math.max(1, Math.min(d.page_count, view.page + delta));
-    if (presentingLive()) { if (n !== view.page) present(view.doc, n); return; }
+    if (presentingLive()) { if (n !== view.page) present(view.doc, n, { step: delta }); return; }
     browse(view.doc, n);
   }
 
@@ -347,6 +347,14 @@
     Live.send("present", data, ack);
   }
 
+  // ◀ ▶ of the room's page: the server moves from the page it has stored (`step`), so a second tap sent before the
+  // first one's page came back moves one page further instead of aiming at the same page. Looking at another page
+  // than the room's, the page in front of the presenter, plus or minus one, is put up.
+  function presentStep(d, delta) {
+    var n = Math.max(1, Math.min(d.page_count, view.page + delta));
+    present(view.doc, n, onRoomPage() ? { step: delta } : null);
+  }
+
   if ($("documents")) {
     $("doc-follow").addEventListener("change", function () {
       follow = this.checked;
@@ -395,8 +403,8 @@
       }
       else if (a === "thumbs") thumbs();
       else if (a === "present" && d) { follow = true; present(view.doc, view.page); }
-      else if (a === "present-next" && d) { follow = true; present(view.doc, Math.min(d.page_count, view.page + 1)); }
-      else if (a === "present-prev" && d) { follow = true; present(view.doc, Math.max(1, view.page - 1)); }
+      else if (a === "present-next" && d) { follow = true; presentStep(d, 1); }
+      else if (a === "present-prev" && d) { follow = true; presentStep(d, -1); }
       else if (a === "present-stop") { Live.send("present", { document_id: null }, ack, t); }
       else if (a === "grant") {
         var pid = Number($("doc-grant-who").value);

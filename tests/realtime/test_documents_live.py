@@ -155,6 +155,48 @@ def test_presenter_turns_a_page_and_every_screen_follows(srv: LiveServer) -> Non
             s.close()
 
 
+def test_two_quick_next_taps_reach_two_pages_further_everywhere(srv: LiveServer) -> None:
+    """Two "next page" taps sent back to back, before the first turn's `presented` comes back: the server moves from
+    the page it has stored (`step`), so every phone and the projector end two pages further, not one."""
+    d = demo_doc(srv)
+    assert d["page_count"] >= 4
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    phone = Screen(srv.url, srv.token(delegates(srv)[0]["url"]))
+    kiosk = Screen(srv.url, srv.token(srv.links["kiosk"]))
+    try:
+        for s in (chair, phone, kiosk):
+            s.wait("state")
+        start = chair.call("present", {"document_id": d["id"], "page": 2})
+        assert start["ok"]
+        acks: list[Any] = []
+        # As the screen sends them: the room's page it shows (2) plus one, each time, and the step.
+        for _ in range(2):
+            chair.client.emit("present", {"document_id": d["id"], "page": 3, "step": 1}, callback=acks.append)
+        for s in (phone, kiosk):
+            pages = [s.wait("presented", lambda e: e["seq"] > start["seq"])["page"] for _ in range(2)]
+            assert pages == [3, 4]
+        deadline = time.monotonic() + 10
+        while len(acks) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [a["ok"] for a in acks] == [True, True]
+        # Back again, and past the ends: the step stops at the first and the last page.
+        back = [chair.call("present", {"document_id": d["id"], "page": 1, "step": -1}) for _ in range(5)]
+        assert phone.wait("presented", lambda e: e["seq"] == back[-1]["seq"])["page"] == 1
+        last = chair.call("present", {"document_id": d["id"], "page": d["page_count"], "step": 10 ** 6})
+        assert phone.wait("presented", lambda e: e["seq"] == last["seq"])["page"] == d["page_count"]
+        # A step on a document the room does not show: the page sent is the one shown.
+        other = [x for x in requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv),
+                                         timeout=10).json()["documents"] if x["id"] != d["id"]][0]
+        wait_done(srv, other["id"])
+        moved = chair.call("present", {"document_id": other["id"], "page": 2, "step": 1})
+        ev = kiosk.wait("presented", lambda e: e["seq"] == moved["seq"])
+        assert (ev["document_id"], ev["page"]) == (other["id"], 2)
+        assert chair.call("present", {"document_id": d["id"], "page": 1, "step": "1"})["code"] == "payload.invalid"
+    finally:
+        for s in (chair, phone, kiosk):
+            s.close()
+
+
 def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer) -> None:
     """`present` checks its card itself (registry.fast_socket_event): the projector and a guest may read but not
     present; a card revoked by another server process is refused and hung up; none of them moves any screen."""
