@@ -7,6 +7,7 @@ import html
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,14 +211,21 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
     """Search every session of `m`'s council, with or without diacritics: sessions, agenda items, resolutions
     and results (titles, numbers), the minutes' paragraphs, and the documents' pages (their text layer, or the text
     recognised when a scanned page was uploaded), each document only for whoever may see it (a confidential one
-    only with `document.can_see_confidential`)."""
+    only with `document.can_see_confidential`).
+
+    It reads what is stored, a few queries for the whole term whatever its number of sessions, and builds no
+    session's record: the register's texts, the agenda, the minutes' texts (a signed session's from the record its
+    PDF carries, else the newest draft's, as `record_of` takes them) and the pages' FTS5 index, which does its own
+    matching in SQL. The other texts are not stored folded, so the folding and matching of those few short texts
+    is Python's (documents/textsearch.py), as the pages' index folds its own."""
     from sqlalchemy import bindparam
     from sqlalchemy import text as sql
 
     from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
+    from meeting_server.domain import register as rules
     from meeting_server.domain.documents import document_rights
     from meeting_server.services import register
-    from meeting_server.store.tables import Document, DocumentPage
+    from meeting_server.store.tables import AgendaItem, Poll, Resolution
 
     query = (query or "")[:200]
     words = fold_vietnamese(query).split()
@@ -233,45 +241,90 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
 
     meetings_ = register.council_meetings(s, m)
     by_id = {x.id: x for x in meetings_}
+    ids = sorted(by_id)
+    if not ids:
+        return found
+    order = {x.id: k for k, x in enumerate(meetings_)}
     for x in meetings_:
         if hit(x.session_title, x.term, x.place):
             found["sessions"].append({"meeting_id": x.id, "title": x.full_title})
-        for it in x.items:
-            if hit(it.title, it.description or ""):
-                found["items"].append({"meeting_id": x.id, "session": x.session_title, "title": it.title,
-                                       "snippet": snippet(f"{it.title}. {it.description or ''}", folded_q)})
-        record, _final = _record_of(s, x)
-        for key in ("opening", "conclusions"):
-            if record.get(key) and hit(str(record[key])):
-                found["minutes"].append({"meeting_id": x.id, "session": x.session_title,
-                                         "snippet": snippet(str(record[key]), folded_q)})
-        for item in record.get("agenda") or []:
-            if item.get("summary") and hit(str(item["summary"])):
-                found["minutes"].append({"meeting_id": x.id, "session": x.session_title,
-                                         "snippet": snippet(str(item["summary"]), folded_q)})
-    for row in register.entries(s, m):
-        if hit(row["number"], row["title"], row["subject"]):
-            found["resolutions"].append(row)
+
+    items = list(s.execute(select(AgendaItem.meeting_id, AgendaItem.id, AgendaItem.title, AgendaItem.description,
+                                  AgendaItem.position).where(AgendaItem.meeting_id.in_(ids))))
+    items.sort(key=lambda r: (order[r.meeting_id], r.position, r.id))
+    for mid, _item_id, title, description, _position in items:
+        if hit(title, description or ""):
+            found["items"].append({"meeting_id": mid, "session": by_id[mid].session_title, "title": title,
+                                   "snippet": snippet(f"{title}. {description or ''}", folded_q)})
+
+    for mid, paragraphs in _minutes_texts(s, ids, items):
+        for text_ in paragraphs:
+            if text_ and hit(text_):
+                found["minutes"].append({"meeting_id": mid, "session": by_id[mid].session_title,
+                                         "snippet": snippet(text_, folded_q)})
+    found["minutes"].sort(key=lambda h: order[h["meeting_id"]])
+
+    # The register: its three texts (number, title of issue, the poll's subject) first, the rows of the hits after.
+    motions = s.execute(select(Poll.id, Poll.kind, Poll.result, Poll.title, Resolution.number, Resolution.title)
+                        .outerjoin(Resolution, Resolution.poll_id == Poll.id)
+                        .where(Poll.meeting_id.in_(ids), Poll.state == "closed")).all()
+    matched = {pid for pid, kind, result, subject, number, title in motions
+               if rules.is_resolution(kind, result) and hit(number or "", title or subject, subject)}
+    if matched:
+        found["resolutions"] = register.entries(s, m, only=matched)
+
     match = to_fts5_query(query)
-    if match and by_id:
+    if match:
+        sees_confidential = document_rights(who.role, confidential=True).see
         rows = s.execute(sql(
-            "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
+            "SELECT f.document_id, f.page_no, d.meeting_id, d.title, p.text FROM document_page_fts f "
+            "JOIN document d ON d.id = f.document_id "
+            "LEFT JOIN document_page p ON p.document_id = f.document_id AND p.page_no = f.page_no "
             "WHERE document_page_fts MATCH :q AND d.meeting_id IN :ids AND d.status = 'ready' "
+            "AND (:all OR NOT d.confidential) "
             "ORDER BY f.rank LIMIT :n").bindparams(bindparam("ids", expanding=True)),
-            {"q": match, "ids": sorted(by_id), "n": ARCHIVE_MAX_HITS * 2}).all()
-        for document_id, page_no in rows:
-            d = s.get(Document, document_id)
-            if d is None or not document_rights(who.role, confidential=d.confidential).see:
-                continue
-            page = s.get(DocumentPage, (document_id, page_no))
-            found["pages"].append({"meeting_id": d.meeting_id, "session": by_id[d.meeting_id].session_title,
-                                   "document_id": d.id, "title": d.title, "page": page_no,
-                                   "snippet": snippet(page.text if page else "", folded_q)})
-            if len(found["pages"]) >= ARCHIVE_MAX_HITS:
-                break
+            {"q": match, "ids": ids, "all": sees_confidential, "n": ARCHIVE_MAX_HITS}).all()
+        for document_id, page_no, mid, title, page_text in rows:
+            found["pages"].append({"meeting_id": mid, "session": by_id[mid].session_title,
+                                   "document_id": document_id, "title": title, "page": page_no,
+                                   "snippet": snippet(page_text or "", folded_q)})
     for key in found:
         found[key] = found[key][:ARCHIVE_MAX_HITS]
     return found
+
+
+def _minutes_texts(s: Session, ids: list[int], items: list[Any]) -> Iterator[tuple[int, list[str]]]:
+    """Each session's minutes paragraphs as `record_of` would give them, read as stored: the signed record's
+    opening, items' summaries and conclusions for a session whose minutes are signed, else the newest version's
+    texts (the summaries of the agenda's items as it stands)."""
+    versions = s.execute(select(MinutesDraft.meeting_id, MinutesDraft.id, MinutesDraft.version, MinutesDraft.status)
+                         .where(MinutesDraft.meeting_id.in_(ids))).all()
+    newest: dict[int, tuple[int, int]] = {}
+    signed: dict[int, tuple[int, int]] = {}
+    for mid, draft_id, version, status in versions:
+        if version > newest.get(mid, (0, 0))[0]:
+            newest[mid] = (version, draft_id)
+        if status == "final" and version > signed.get(mid, (0, 0))[0]:
+            signed[mid] = (version, draft_id)
+    records: dict[int, str] = {mid: raw or "{}" for mid, raw in s.execute(
+        select(MinutesDraft.meeting_id, MinutesDraft.record_json)
+        .where(MinutesDraft.id.in_([d for _v, d in signed.values()]), MinutesDraft.record_json.is_not(None)))}
+    drafts = [d for mid, (_v, d) in newest.items() if mid not in records]
+    texts = {mid: t for mid, t in s.execute(
+        select(MinutesDraft.meeting_id, MinutesDraft.texts).where(MinutesDraft.id.in_(drafts)))}
+    item_ids: dict[int, list[int]] = {}
+    for row in items:
+        item_ids.setdefault(row.meeting_id, []).append(row.id)
+    for mid in ids:
+        if mid in records:
+            rec = json.loads(records[mid])
+            yield mid, [str(rec.get("opening") or ""), str(rec.get("conclusions") or "")] + [
+                str(it.get("summary") or "") for it in rec.get("agenda") or []]
+        elif mid in texts:
+            t = texts[mid] or {}
+            summaries = t.get("summaries") or {}
+            yield mid, [str(t.get("opening") or ""), str(t.get("conclusions") or "")] + [
+                str(summaries.get(str(i)) or "") for i in item_ids.get(mid, [])]
 
 
 def _word_start(hay: str, word: str) -> bool:

@@ -8,7 +8,7 @@ takes (`register.`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -51,9 +51,9 @@ def _draft_document(s: Session, p: Poll) -> Document | None:
     return docs[0] if docs else None
 
 
-def entries(s: Session, m: Meeting) -> list[dict[str, Any]]:
+def entries(s: Session, m: Meeting, only: Collection[int] | None = None) -> list[dict[str, Any]]:
     """The register of `m`'s council: one row per resolution, sessions in the order they sat, polls in the order
-    they closed."""
+    they closed (with `only`, the rows of those polls alone)."""
     meetings = council_meetings(s, m)
     ids = [x.id for x in meetings]
     if not ids:
@@ -64,8 +64,10 @@ def entries(s: Session, m: Meeting) -> list[dict[str, Any]]:
     registered = {r.poll_id: r for r in s.scalars(select(Resolution).where(Resolution.meeting_id.in_(ids)))}
     by_id = {x.id: x for x in meetings}
     rows: list[dict[str, Any]] = []
-    polls = s.scalars(select(Poll).where(Poll.meeting_id.in_(ids), Poll.state == "closed")
-                      .order_by(Poll.closed_at, Poll.id))
+    chosen = select(Poll).where(Poll.meeting_id.in_(ids), Poll.state == "closed")
+    if only is not None:
+        chosen = chosen.where(Poll.id.in_(sorted(only)))
+    polls = s.scalars(chosen.order_by(Poll.closed_at, Poll.id))
     order = {mid: k for k, mid in enumerate(ids)}
     for p in sorted(polls, key=lambda p: order[p.meeting_id]):
         if not rules.is_resolution(p.kind, p.result):
