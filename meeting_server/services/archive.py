@@ -21,11 +21,14 @@ from meeting_server.services import audit, minutes
 from meeting_server.services.record import build_record
 from meeting_server.store.tables import Meeting, MinutesDraft
 
-__all__ = ["archive_zip", "public_export_zip", "results_csv"]
+__all__ = ["archive_zip", "public_export_zip", "record_of", "results_csv", "search", "session_record", "sessions",
+           "summary"]
 
 
-def _record_of(s: Session, m: Meeting) -> tuple[dict[str, Any], MinutesDraft | None]:
-    """The signed record when there is one (what the PDF carries), else the record as it stands."""
+def record_of(s: Session, m: Meeting) -> tuple[dict[str, Any], MinutesDraft | None]:
+    """A session's record as the archive keeps it: the signed one when there is one (what the PDF carries), else the
+    record as it stands (built from the database: costly, one session at a time; the archive's ZIP, its session page
+    and the term's public site use it; the search reads stored texts instead), with the signed version or None."""
     finals = [v for v in minutes.versions(s, m.id) if v.status == "final"]
     if finals and finals[-1].record_json:
         return json.loads(finals[-1].record_json), finals[-1]
@@ -76,7 +79,7 @@ def _document_files(app: Flask, s: Session, m: Meeting) -> list[tuple[str, Path]
 
 def archive_zip(app: Flask, s: Session, m: Meeting) -> bytes:
     """Signed minutes (every version), record JSON, results CSV, every document, and the audit log as JSONL."""
-    record, final = _record_of(s, m)
+    record, final = record_of(s, m)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for v in minutes.versions(s, m.id):
@@ -125,7 +128,7 @@ def public_export_zip(app: Flask, s: Session, m: Meeting) -> bytes:
     Only what is public goes in: titles and results, the signed minutes; no document marked confidential, no
     named list of a secret ballot (the record never holds one).
     """
-    record, final = _record_of(s, m)
+    record, final = record_of(s, m)
     if final is None:
         raise DomainError("Hãy ký biên bản trước khi xuất bản công khai.", "minutes.not_final")
     name = m.full_title
@@ -203,7 +206,7 @@ def summary(s: Session, x: Meeting) -> dict[str, Any]:
 
 def session_record(s: Session, m: Meeting) -> dict[str, Any]:
     """One past session as the archive shows it: the record (the signed one when there is one) and its minutes."""
-    record, final = _record_of(s, m)
+    record, final = record_of(s, m)
     return {"record": record, "final": final}
 
 

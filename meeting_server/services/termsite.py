@@ -47,7 +47,7 @@ def payload(app: Flask, s: Session, m: Meeting) -> dict[str, Any]:
     for x in register.council_meetings(s, m):
         if x.status != "ended":
             continue
-        record, final = archive._record_of(s, x)
+        record, final = archive.record_of(s, x)
         docs = []
         for d in s.scalars(select(Document).where(Document.meeting_id == x.id, Document.status == "ready",
                                                   Document.confidential.is_(False))

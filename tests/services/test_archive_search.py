@@ -87,6 +87,7 @@ def test_thirty_sessions_are_searched_without_building_a_record(s: Session, m: M
 
     monkeypatch.setattr(record, "build_record", refuse)
     monkeypatch.setattr(archive, "build_record", refuse)
+    monkeypatch.setattr(archive, "record_of", refuse)
     s.expire_all()  # nothing loaded before: what the search needs, it reads
 
     found = archive.search(s, CLERK, m, "kenh muong")  # only in the minutes' summaries, without diacritics
