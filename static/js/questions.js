@@ -11,32 +11,16 @@
   var perms = me.permissions || [];
   var canFile = perms.indexOf("question.can_file") >= 0;
   var canManage = perms.indexOf("question.can_manage") >= 0;
-  var data = null;      // the latest `questions` payload
-  var offset = 0;       // server clock minus this device's clock, in ms
-  var message = "";     // the last refusal, shown in the panel rather than in a pop-up
   var notice = "";      // "filed": said once after a question was filed
-  var busy = false;
   var draft = { addressee_name: "", addressee_title: "", topic: "", text: "" };  // kept across re-renders
+
+  // The payload, the server clock's offset, the countdown and one action at a time: panel.js, shared with speakers.js.
+  var P = window.LivePanel(render, function (d) { return d.current; });
 
   function el(tag, attrs, text) { return Live.el(tag, attrs, text); }
 
-  function accept(p) {
-    if (!p) return;
-    data = p;
-    if (typeof p.server_now_ms === "number") offset = p.server_now_ms - Date.now();
-    render();
-  }
-
-  function remaining() {
-    var c = data && data.current;
-    if (!c) return null;
-    return Math.ceil((c.ends_at_ms - (Date.now() + offset)) / 1000);
-  }
-
-  function clock(sec) {
-    var neg = sec < 0, a = Math.abs(sec);
-    var m = Math.floor(a / 60), s = a % 60;
-    return (neg ? "−" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  function send(event, payload, after) {
+    P.send(event, payload, function (res) { notice = ""; if (after) after(res); });
   }
 
   function vnDate(iso) {
@@ -57,32 +41,20 @@
     return Q["status_" + q.status] || q.status;
   }
 
-  function send(event, payload, after) {
-    if (busy) return;
-    busy = true;
-    Live.send(event, payload || {}, function (res) {
-      busy = false;
-      message = res && res.ok === false ? res.error : "";
-      notice = "";
-      if (after) after(res);
-      render();
-    });
-  }
-
   function note(root) {
-    if (message) root.appendChild(el("p", { "class": "q-error", "role": "alert", "data-q": "error" }, message));
+    if (P.message) root.appendChild(el("p", { "class": "q-error", "role": "alert", "data-q": "error" }, P.message));
     if (notice) root.appendChild(el("p", { "class": "q-notice", "role": "status", "data-q": "notice" }, notice));
   }
 
   function currentBlock(root, withClock) {
-    var c = data.current;
+    var c = P.data.current;
     var box = el("div", { "class": "q-current", "data-q": "current" });
     box.appendChild(el("p", { "class": "q-label" }, Q.on_floor + " · " + Q["phase_" + c.phase]));
     box.appendChild(el("p", { "class": "q-topic" }, c.topic));
     box.appendChild(el("p", { "class": "q-who" }, Live.fmt(Q.asks, { asker: c.asker_name, addressee: addressee(c) })));
     if (withClock) {
-      var sec = remaining();
-      box.appendChild(el("p", { "class": "q-clock" + (sec <= 0 ? " over" : ""), "data-q": "countdown" }, clock(sec)));
+      var sec = P.remaining();
+      box.appendChild(el("p", { "class": "q-clock" + (sec <= 0 ? " over" : ""), "data-q": "countdown" }, P.clock(sec)));
     }
     root.appendChild(box);
     return box;
@@ -102,9 +74,9 @@
     panel.hidden = false;
     panel.innerHTML = "";
     panel.appendChild(el("h2", {}, Q.heading));
-    if (data.current) {
+    if (P.data.current) {
       currentBlock(panel, true);
-      if (canFile && data.current.asker_id !== me.participant_id) {
+      if (canFile && P.data.current.asker_id !== me.participant_id) {
         var row = el("p", { "class": "q-buttons" });
         row.appendChild(el("button", { "class": "button q-big", "type": "button", "data-q-action": "follow_up" },
           Q.follow_up));
@@ -115,7 +87,7 @@
     }
     note(panel);
     if (!canFile) return;
-    var mine = data.questions.filter(function (q) { return q.asker_id === me.participant_id; });
+    var mine = P.data.questions.filter(function (q) { return q.asker_id === me.participant_id; });
     panel.appendChild(el("h3", {}, Q.mine));
     if (!mine.length) panel.appendChild(el("p", { "class": "hint" }, Q.none_mine));
     var ul = el("ul", { "class": "q-mine", "data-q": "mine" });
@@ -163,7 +135,7 @@
     panel.hidden = false;
     panel.innerHTML = "";
     panel.appendChild(el("h2", {}, Q.heading));
-    var c = data.current;
+    var c = P.data.current;
     if (c) {
       var box = currentBlock(panel, true);
       box.appendChild(el("p", { "class": "q-text" }, c.text));
@@ -182,7 +154,7 @@
       }
     }
     note(panel);
-    var waiting = data.questions.filter(function (q) { return q.status === "filed"; });
+    var waiting = P.data.questions.filter(function (q) { return q.status === "filed"; });
     panel.appendChild(el("h3", {}, Q.waiting));
     if (!waiting.length) panel.appendChild(el("p", { "class": "hint" }, Q.none_waiting));
     var ol = el("ol", { "class": "q-list", "data-q": "waiting" });
@@ -209,8 +181,8 @@
   function writtenControl(q) {
     var span = el("span", { "class": "q-written" });
     var input = el("input", { "type": "date", "aria-label": Q.due, "title": Q.due, "data-q-due": q.id,
-      "min": data.today });
-    input.value = data.default_due_date;
+      "min": P.data.today });
+    input.value = P.data.default_due_date;
     span.appendChild(input);
     span.appendChild(el("button", { "class": "button small", "type": "button", "data-q-action": "end-written",
       "data-question": q.id }, Q.end_written));
@@ -218,7 +190,7 @@
   }
 
   function endedList(root) {
-    var ended = data.questions.filter(function (q) { return q.status !== "filed" && q.status !== "called"; });
+    var ended = P.data.questions.filter(function (q) { return q.status !== "filed" && q.status !== "called"; });
     if (!ended.length) return;
     root.appendChild(el("h3", {}, Q.ended));
     var ul = el("ul", { "class": "q-list q-ended", "data-q": "ended" });
@@ -234,7 +206,7 @@
   function renderKiosk() {
     var box = document.getElementById("kiosk-question");
     if (!box) return;
-    var c = data.current;
+    var c = P.data.current;
     box.hidden = !c;
     document.body.classList.toggle("kiosk-questioning", !!c);
     if (!c) return;
@@ -248,9 +220,9 @@
   }
 
   function kioskClock(box) {
-    var sec = remaining();
+    var sec = P.remaining();
     var n = box.querySelector('[data-q="clock"]');
-    n.textContent = sec === null ? "" : (sec <= 0 ? Q.over_time + " " + clock(sec) : clock(sec));
+    n.textContent = sec === null ? "" : (sec <= 0 ? Q.over_time + " " + P.clock(sec) : P.clock(sec));
     n.classList.toggle("over", sec !== null && sec <= 0);
   }
 
@@ -258,7 +230,7 @@
     var all = document.querySelector('[data-q="all"]');
     if (all) {
       all.innerHTML = "";
-      data.questions.forEach(function (q) {
+      P.data.questions.forEach(function (q) {
         var li = el("li", { "data-question": q.id, "data-status": q.status });
         li.appendChild(el("strong", {}, q.topic));
         li.appendChild(el("span", {}, " · " + Live.fmt(Q.asks, { asker: q.asker_name, addressee: addressee(q) }) +
@@ -273,7 +245,7 @@
     tbody.innerHTML = "";
     var tpl = document.getElementById("q-received-form");
     var url = document.querySelector('[data-q="received-url"]').dataset.url;
-    data.owed.forEach(function (q) {
+    P.data.owed.forEach(function (q) {
       var tr = el("tr", { "data-question": q.id, "class": q.overdue ? "overdue" : "" });
       var due = el("td", { "class": "nowrap" }, vnDate(q.due_date));
       if (q.overdue) due.appendChild(el("strong", { "class": "q-overdue" }, " " + Q.overdue));
@@ -288,12 +260,12 @@
       tr.appendChild(td);
       tbody.appendChild(tr);
     });
-    table.hidden = !data.owed.length;
-    document.querySelector('[data-q="owed-none"]').hidden = !!data.owed.length;
+    table.hidden = !P.data.owed.length;
+    document.querySelector('[data-q="owed-none"]').hidden = !!P.data.owed.length;
   }
 
   function render() {
-    if (!data) return;
+    if (!P.data) return;
     if (page === "kiosk") { renderKiosk(); return; }
     if (page === "clerk") { renderClerk(); return; }
     var panel = document.getElementById("question-panel");
@@ -309,17 +281,17 @@
 
   // Once a second only the clocks change.
   function tick() {
-    if (!data || !data.current) return;
+    if (!P.data || !P.data.current) return;
     if (page === "kiosk") { var box = document.getElementById("kiosk-question"); if (box) kioskClock(box); return; }
-    var sec = remaining();
+    var sec = P.remaining();
     Array.prototype.forEach.call(document.querySelectorAll('[data-q="countdown"]'), function (n) {
-      n.textContent = clock(sec);
+      n.textContent = P.clock(sec);
       n.classList.toggle("over", sec <= 0);
     });
   }
 
   function reorder(id, delta) {
-    var ids = data.questions.filter(function (q) { return q.status === "filed"; }).map(function (q) { return q.id; });
+    var ids = P.data.questions.filter(function (q) { return q.status === "filed"; }).map(function (q) { return q.id; });
     var i = ids.indexOf(id), j = i + delta;
     if (i < 0 || j < 0 || j >= ids.length) return;
     ids[i] = ids[j];
@@ -369,9 +341,9 @@
   Live.socket.on("questions", function (p) {
     if (!Live.applySeq(p.seq)) return;
     Live.state().questions = p;
-    accept(p);
+    P.accept(p);
   });
-  Live.on("state", function (st) { accept(st.questions); });
-  accept(Live.state().questions);
+  Live.on("state", function (st) { P.accept(st.questions); });
+  P.accept(Live.state().questions);
   setInterval(tick, 500);
 })();

@@ -11,55 +11,26 @@
   var perms = me.permissions || [];
   var canRequest = perms.indexOf("speak.can_request") >= 0;
   var canManage = perms.indexOf("speak.can_manage") >= 0;
-  var data = null;      // the latest `speakers` payload
-  var offset = 0;       // server clock minus this device's clock, in ms
-  var message = "";     // the last refusal, shown in the panel rather than in a pop-up
-  var busy = false;
+
+  // The payload, the server clock's offset, the countdown and one action at a time: panel.js, shared with questions.js.
+  var P = window.LivePanel(render, function (d) { return d.speaking; });
+  var send = P.send;
 
   function el(tag, attrs, text) { return Live.el(tag, attrs, text); }
-
-  function accept(p) {
-    if (!p) return;
-    data = p;
-    if (typeof p.server_now_ms === "number") offset = p.server_now_ms - Date.now();
-    render();
-  }
-
-  function remaining() {
-    var sp = data && data.speaking;
-    if (!sp) return null;
-    return Math.ceil((sp.ends_at_ms - (Date.now() + offset)) / 1000);
-  }
-
-  function clock(sec) {
-    var neg = sec < 0, a = Math.abs(sec);
-    var m = Math.floor(a / 60), s = a % 60;
-    return (neg ? "−" : "") + m + ":" + (s < 10 ? "0" : "") + s;
-  }
 
   function mine(list) {
     return (list || []).filter(function (q) { return q.participant_id === me.participant_id; })[0] || null;
   }
 
-  function send(event, payload) {
-    if (busy) return;
-    busy = true;
-    Live.send(event, payload || {}, function (res) {
-      busy = false;
-      message = res && res.ok === false ? res.error : "";
-      render();
-    });
-  }
-
   function countdownNode(cls) {
-    var sec = remaining();
+    var sec = P.remaining();
     var span = el("span", { "class": cls + (sec !== null && sec <= 0 ? " over" : ""), "data-speak": "countdown" },
-      sec === null ? "" : clock(sec));
+      sec === null ? "" : P.clock(sec));
     return span;
   }
 
   function speakingLine(root) {
-    var sp = data.speaking;
+    var sp = P.data.speaking;
     var p = el("p", { "class": "speak-now" });
     if (!sp) { p.textContent = S.nobody_speaking; p.classList.add("muted"); root.appendChild(p); return; }
     p.appendChild(el("span", { "class": "speak-label" }, S.speaking + ": "));
@@ -81,34 +52,34 @@
     }
     speakingLine(panel);
     if (!canRequest) return;
-    var sp = data.speaking;
+    var sp = P.data.speaking;
     var meSpeaking = sp && sp.participant_id === me.participant_id;
-    var queued = mine(data.queue);
+    var queued = mine(P.data.queue);
     var status = el("p", { "class": "speak-status big", "data-speak": "status", "aria-live": "polite" });
     if (meSpeaking) {
       status.textContent = S.you_speak;
     } else if (queued) {
       status.textContent = Live.fmt(S.your_place, { place: queued.place });
-    } else if (data.agenda_item_id === null) {
+    } else if (P.data.agenda_item_id === null) {
       status.textContent = S.no_item;
-    } else if (data.queue.length) {
-      status.textContent = Live.fmt(S.waiting_count, { count: data.queue.length });
+    } else if (P.data.queue.length) {
+      status.textContent = Live.fmt(S.waiting_count, { count: P.data.queue.length });
     }
     panel.appendChild(status);
     if (!meSpeaking) {
       var b = el("button", { "class": "button speak-button" + (queued ? "" : " primary"), "type": "button",
         "data-speak-action": queued ? "withdraw" : "request" }, queued ? S.withdraw : S.request);
-      if (data.agenda_item_id === null || !Live.online()) b.disabled = true;
+      if (P.data.agenda_item_id === null || !Live.online()) b.disabled = true;
       panel.appendChild(b);
     }
-    if (message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, message));
+    if (P.message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, P.message));
   }
 
   function renderChair(panel) {
     panel.hidden = false;
     panel.innerHTML = "";
     panel.appendChild(el("h2", {}, S.heading_chair));
-    var sp = data.speaking;
+    var sp = P.data.speaking;
     var box = el("div", { "class": "speak-current" });
     speakingLine(box);
     if (sp && canManage) {
@@ -121,13 +92,13 @@
     panel.appendChild(box);
 
     panel.appendChild(el("h3", {}, S.queue));
-    if (data.agenda_item_id === null) {
+    if (P.data.agenda_item_id === null) {
       panel.appendChild(el("p", { "class": "hint" }, S.no_item));
-    } else if (!data.queue.length) {
+    } else if (!P.data.queue.length) {
       panel.appendChild(el("p", { "class": "hint" }, S.nobody_waiting));
     } else {
       var ol = el("ol", { "class": "speak-queue", "data-speak": "queue" });
-      data.queue.forEach(function (q) {
+      P.data.queue.forEach(function (q) {
         var li = el("li", { "data-request": q.request_id });
         var who = el("span", { "class": "speak-who" });
         if (q.kind && S["kind_" + q.kind]) who.appendChild(el("span", { "class": "speak-kind" }, S["kind_" + q.kind]));
@@ -150,29 +121,29 @@
       var label = el("label", { "class": "speak-time" }, S.speaking_time + " ");
       var select = el("select", { "data-speak-action": "default-time" });
       var options = [60, 120, 180, 300, 420, 600, 900];
-      if (options.indexOf(data.default_limit_s) < 0) options.push(data.default_limit_s);
+      if (options.indexOf(P.data.default_limit_s) < 0) options.push(P.data.default_limit_s);
       options.sort(function (x, y) { return x - y; }).forEach(function (secs) {
         var o = el("option", { "value": String(secs) }, Live.fmt(S.minutes, { n: String(secs / 60).replace(".", ",") }));
-        if (secs === data.default_limit_s) o.selected = true;
+        if (secs === P.data.default_limit_s) o.selected = true;
         select.appendChild(o);
       });
       label.appendChild(select);
       panel.appendChild(label);
     }
-    if (message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, message));
+    if (P.message) panel.appendChild(el("p", { "class": "speak-error", "role": "alert" }, P.message));
   }
 
   function renderKiosk() {
     var band = document.getElementById("kiosk-speakers");
     if (!band) return;
-    var sp = data.speaking, nx = data.next;
+    var sp = P.data.speaking, nx = P.data.next;
     band.hidden = !sp && !nx;
     band.classList.toggle("has-speaker", !!sp);
     band.querySelector('[data-speak="name"]').textContent = sp ? sp.name : "";
     band.querySelector('[data-speak="title"]').textContent = sp && sp.title ? sp.title : "";
     var clockEl = band.querySelector('[data-speak="clock"]');
-    var sec = remaining();
-    clockEl.textContent = sec === null ? "" : (sec <= 0 ? S.over_time + " " + clock(sec) : clock(sec));
+    var sec = P.remaining();
+    clockEl.textContent = sec === null ? "" : (sec <= 0 ? S.over_time + " " + P.clock(sec) : P.clock(sec));
     clockEl.classList.toggle("over", sec !== null && sec <= 0);
     band.querySelector('[data-speak="next"]').textContent = nx ? Live.fmt(S.next, { name: nx.name }) +
       (nx.kind && S["kind_" + nx.kind] ? " (" + S["kind_" + nx.kind] + ")" : "") : "";
@@ -182,7 +153,7 @@
 
   // The chair gave this delegate the floor: the phone takes over the screen once per speech, with vibration.
   function floorAlert() {
-    var sp = data && data.speaking;
+    var sp = P.data && P.data.speaking;
     if (page !== "delegate") return;
     if (sp && sp.participant_id === me.participant_id) {
       Live.takeover({ key: "speak-" + sp.request_id, kind: S.takeover_kind, title: S.takeover_title,
@@ -193,7 +164,7 @@
   }
 
   function render() {
-    if (!data) return;
+    if (!P.data) return;
     floorAlert();
     if (page === "kiosk") { renderKiosk(); return; }
     var panel = document.getElementById("speak-panel");
@@ -203,11 +174,11 @@
 
   // Once a second only the clocks change; rebuilding the panel would steal focus from the time selector.
   function tick() {
-    if (!data || !data.speaking) return;
+    if (!P.data || !P.data.speaking) return;
     if (page === "kiosk") { renderKiosk(); return; }
-    var sec = remaining();
+    var sec = P.remaining();
     Array.prototype.forEach.call(document.querySelectorAll('[data-speak="countdown"]'), function (n) {
-      n.textContent = clock(sec);
+      n.textContent = P.clock(sec);
       n.classList.toggle("over", sec <= 0);
     });
   }
@@ -233,10 +204,10 @@
   Live.socket.on("speakers", function (p) {
     if (!Live.applySeq(p.seq)) return;
     Live.state().speakers = p;
-    accept(p);
+    P.accept(p);
   });
-  Live.on("state", function (st) { accept(st.speakers); });
+  Live.on("state", function (st) { P.accept(st.speakers); });
   Live.on("connection", function () { render(); });
-  accept(Live.state().speakers);
+  P.accept(Live.state().speakers);
   setInterval(tick, 500);
 })();
