@@ -174,6 +174,13 @@ def presented(p: documents.Presented) -> None:
         sio.emit("presented", shown if sees else hidden, to=rooms.role(p.meeting_id, role))
 
 
+def comments(meeting_id: int, counts: dict[str, int]) -> None:
+    """`comments` {total, pending} to those who see every comment (the clerk's console, the drafting body's page),
+    after a comment is posted or answered: counts only, each page fetches what its person may see."""
+    _socketio().emit("comments", {"total": counts["total"], "pending": counts["pending"]},
+                     to=rooms.comments(meeting_id))
+
+
 def document_progress(doc: Document) -> None:
     """The `document` progress event of an upload being processed, for clerk screens (no seq: it changes nothing
     a screen keeps)."""

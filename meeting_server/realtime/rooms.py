@@ -14,6 +14,12 @@ def role(meeting_id: int, r: Role) -> str:
     return f"m{meeting_id}:{r.value}"
 
 
+def comments(meeting_id: int) -> str:
+    """The connections of those who see every comment on the meeting's drafts (COMMENT_ANSWER: the clerk's console,
+    the drafting body's comments page): they hear `comments` when one is posted or answered."""
+    return f"m{meeting_id}:comments"
+
+
 def participant(participant_id: int) -> str:
     return f"p{participant_id}"
 

@@ -35,7 +35,8 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card, and with
     `{"code": "auth.too_many_attempts"}` after a pause when its address sent too many wrong ones.
 
-    The new client joins its meeting room and its role room and receives a full `state` snapshot.
+    The new client joins its meeting room and its role room and receives a full `state` snapshot; one that sees every
+    comment on drafts joins the comments room too (the drafting body's card joins only that one).
     """
     token = auth.get("token") if isinstance(auth, dict) else None
     token = token if isinstance(token, str) and token else None
@@ -54,9 +55,20 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
         return False
         return False
     who = found.who
-    if not who.can(Permission.MEETING_READ):
-        return False  # the drafting body's card has no live screen: only its comments page (web/comments.py)
+    if not who.can(Permission.MEETING_READ) and not who.can(Permission.COMMENT_ANSWER):
+        return False
     remember_token(request.sid, found.token, session.get("lang"), found.session)  # type: ignore[attr-defined]
+    if who.can(Permission.COMMENT_ANSWER):
+        join_room(rooms.comments(who.meeting_id))
+    if not who.can(Permission.MEETING_READ):
+        # The drafting body's card has no live screen of the meeting (no state, no meeting or role room): its
+        # comments page only hears `comments`, and may be hung up when the card is revoked or the session ends.
+        if found.session is not None:
+            join_room(rooms.login(found.session))
+        if who.participant_id is not None:
+            join_room(rooms.participant(who.participant_id))
+        log.info("connected %s sid=%s (comments only)", who.actor, request.sid)  # type: ignore[attr-defined]
+        return True
     join_room(rooms.meeting(who.meeting_id))
     join_room(rooms.role(who.meeting_id, who.role))
     if found.session is not None:

@@ -265,6 +265,12 @@ def page_words(app: Flask, s: Session, who: Principal, document_id: int, page: i
 # --- for the minutes ----------------------------------------------------------------------------------------
 
 
+def totals(s: Session, meeting_id: int) -> dict[str, int]:
+    """How many comments the meeting's drafts have, and how many are still unanswered."""
+    counts = counts_by_document(s, meeting_id).values()
+    return {"total": sum(c["total"] for c in counts), "pending": sum(c["pending"] for c in counts)}
+
+
 def counts_by_document(s: Session, meeting_id: int) -> dict[int, dict[str, int]]:
     """{document id: counts of its comments and their outcomes}, for the minutes."""
     rows = s.execute(select(DraftComment.document_id, DraftComment.outcome)

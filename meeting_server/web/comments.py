@@ -15,6 +15,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.extensions import csrf
 from meeting_server.i18n import localized
+from meeting_server.realtime import announce
 from meeting_server.services import comments
 from meeting_server.store import db
 from meeting_server.web.guards import bearer_token, current_principal, principal, requires
@@ -47,6 +48,7 @@ def create(document_id: int) -> Any:
     s = db.session()
     who = principal()
     row = comments.create(s, comments.meeting(s, who), who, new)
+    announce.comments(who.meeting_id, comments.totals(s, who.meeting_id))
     return jsonify({"ok": True, "id": row.id}), 201
 
 
@@ -106,11 +108,13 @@ def answer(comment_id: int) -> Any:
     if request.is_json:
         body = json_body()
         comments.answer(s, m, who, comment_id, payload.text(body, "outcome", ""), payload.text(body, "answer", ""))
+        announce.comments(m.id, comments.totals(s, m.id))
         return jsonify({"ok": True})
     try:
         comments.answer(s, m, who, comment_id, request.form.get("outcome", ""), request.form.get("answer", ""))
     except DomainError as err:
         return _board(localized(err), 400)
+    announce.comments(m.id, comments.totals(s, m.id))
     flash(_("Đã lưu câu trả lời."), "ok")
     return redirect(url_for("comments.board") + f"#c{comment_id}")
 
@@ -158,6 +162,4 @@ def comments_overview() -> dict[str, Any]:
     if who is None or not who.can(Permission.COMMENT_ANSWER):
         return {"total": 0, "pending": 0, "shared": False}
     s = db.session()
-    counts = comments.counts_by_document(s, who.meeting_id).values()
-    return {"total": sum(c["total"] for c in counts), "pending": sum(c["pending"] for c in counts),
-            "shared": comments.shared(s, who.meeting_id)}
+    return dict(comments.totals(s, who.meeting_id), shared=comments.shared(s, who.meeting_id))

@@ -105,3 +105,38 @@ def test_delegate_drafter_and_clerk(browser: Any, srv: LiveServer) -> None:
     assert clerk.locator("article.cm-comment").count() == 2
     for p in (phone, drafter, clerk):
         assert not p.js_errors, p.js_errors
+
+
+def test_a_new_comment_appears_on_the_drafters_page_and_the_clerks_console_without_reloading(
+        browser: Any, srv: LiveServer) -> None:
+    import requests
+
+    drafter_url = srv.local(srv.links["drafters"][0]["url"]) if srv.links.get("drafters") else add_drafter(srv)
+    drafter = open_page(browser, drafter_url, CLERK)
+    clerk = open_page(browser, srv.local(srv.links["clerk"]), CLERK)
+    clerk.click('[data-step-link="documents"]')
+    counts = clerk.locator('#comments [data-cm="counts"]')
+    total = drafter.locator("article.cm-comment").count()
+    me = srv.bearer([d["url"] for d in srv.links["delegates"] if d["role"] == "delegate"][1])
+    doc = wait_documents(srv)[0]
+
+    def post(text: str) -> None:
+        r = requests.post(f"{srv.url}/api/v1/documents/{doc['id']}/comments", headers=me, timeout=10,
+                          json={"page": None, "text": text})
+        assert r.status_code == 201, r.text
+
+    post("Đề nghị làm rõ nguồn kinh phí thực hiện.")
+    drafter.wait_for_selector("article.cm-comment >> text=Đề nghị làm rõ nguồn kinh phí thực hiện.", timeout=10000)
+    assert drafter.locator("article.cm-comment").count() == total + 1
+    clerk.wait_for_function("() => document.querySelector('#comments [data-cm=counts]').textContent"
+                            f".indexOf('{total + 1} ý kiến góp ý') === 0", timeout=10000)
+    assert counts.inner_text().startswith(f"{total + 1} ý kiến góp ý, ")
+    # An answer being written is never replaced: a line says something new came; what was typed stays.
+    fresh = drafter.locator("article.cm-comment").filter(has_text="nguồn kinh phí")
+    fresh.locator("textarea").fill("Kinh phí từ ngân sách xã.")
+    post("Đề nghị bổ sung thời hạn hoàn thành.")
+    drafter.wait_for_selector("#cm-new:not([hidden])", timeout=10000)
+    assert fresh.locator("textarea").input_value() == "Kinh phí từ ngân sách xã."
+    drafter.screenshot(path="/tmp/comments-drafter-live.png", full_page=True)
+    for p in (drafter, clerk):
+        assert not p.js_errors, p.js_errors

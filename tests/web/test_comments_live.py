@@ -145,16 +145,47 @@ def test_a_delegate_may_not_answer_or_export(srv: LiveServer) -> None:
     assert r.status_code == 403
 
 
-def test_drafter_card_has_no_live_screen(srv: LiveServer) -> None:
-    import socketio
+def test_a_new_comment_reaches_the_drafter_and_the_clerk_live_and_no_one_else(srv: LiveServer) -> None:
+    """The drafting body's card connects only to hear `comments` (the counts, no text): it gets no `state` of the
+    meeting and may send nothing; the clerk's screen hears it too; a delegate's, the projector's do not."""
+    from tests.realtime.helpers import Screen
 
+    docs = wait_documents(srv)
     if not srv.links.get("drafters"):
         add_drafter(srv)
-    token = srv.token(srv.links["drafters"][0]["url"])
-    client = socketio.Client(reconnection=False)
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(srv.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
-    client.disconnect()
+    drafter = Screen(srv.url, srv.token(srv.links["drafters"][0]["url"]))
+    clerk = Screen(srv.url, srv.token(srv.links["clerk"]))
+    phone = Screen(srv.url, srv.token(delegate_url(srv, 1)))
+    kiosk = Screen(srv.url, srv.token(srv.links["kiosk"]))
+    try:
+        for s in (clerk, phone, kiosk):
+            s.wait("state")
+        refused = drafter.call("sync", {})
+        assert refused["ok"] is False and refused["code"] == "forbidden", refused
+        me = srv.bearer(delegate_url(srv))
+        before = requests.get(f"{srv.url}/api/v1/comments", headers=me, timeout=10).json()["comments"]
+        r = requests.post(f"{srv.url}/api/v1/documents/{docs[0]['id']}/comments", headers=me, timeout=10,
+                          json={"page": None, "text": "Góp ý đến ngay bàn soạn thảo"})
+        assert r.status_code == 201, r.text
+        for s in (drafter, clerk):
+            ev = s.wait("comments")
+            assert ev["total"] == len(before) + 1 and ev["pending"] >= 1 and set(ev) == {"total", "pending"}
+        assert "state" not in [e for e, _ in drafter.seen]
+        # Answered from the drafting body's page: the clerk's console hears the new counts.
+        drafter_web = requests.Session()
+        page = drafter_web.get(srv.local(srv.links["drafters"][0]["url"]), timeout=10).text
+        csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        assert drafter_web.post(f"{srv.url}/comments/{r.json()['id']}/answer", timeout=10, data={
+            "csrf_token": csrf, "outcome": "accepted", "answer": "Tiếp thu."}).status_code == 200
+        assert clerk.wait("comments")["pending"] == ev["pending"] - 1
+        time.sleep(0.3)
+        for s in (phone, kiosk):
+            while not s.events.empty():
+                s.seen.append(s.events.get())
+            assert "comments" not in [e for e, _ in s.seen]
+    finally:
+        for s in (drafter, clerk, phone, kiosk):
+            s.close()
 
 
 def test_during_the_sitting_only_while_the_drafts_item_is_discussed(srv: LiveServer) -> None:
