@@ -128,6 +128,17 @@ def console() -> Any:
     )
 
 
+@bp.route("/readiness")
+@requires(Permission.MEETING_MANAGE)
+def readiness_now() -> Any:
+    """The readiness check as it stands, the console's card and its one-line summary (HTML), which the console
+    fetches again when the room changes (static/js/readiness.js, on `state`, `attendance`, `poll`, `documents`)."""
+    s = db.session()
+    m = meetings.get(s, principal().meeting_id)
+    return render_template("partials/readiness_fragment.html", readiness=_readiness(s, m)), 200, {
+        "Cache-Control": "no-store"}
+
+
 def _readiness(s: Any, m: Meeting) -> dict[str, list[dict[str, Any]]]:
     """The readiness check's lines, in the clerk's language: before the sitting, before signing the minutes."""
     def shown(lines: list[Any]) -> list[dict[str, Any]]:

@@ -191,3 +191,27 @@ def test_switch_between_the_councils_meetings(clerk: Any, srv: LiveServer) -> No
     page.wait_for_selector('[data-said="meetings"]')
     assert page.locator("#meetings li.current").inner_text().startswith(first_title)
     assert page.locator("#meeting-form input[name=session_title]").input_value() == first_title
+
+
+def test_the_readiness_check_follows_the_room_without_reloading(clerk: Any, srv: LiveServer) -> None:
+    """The secretary records the chair absent, then present again, from their own screen (here the API): the clerk's
+    readiness check says so and takes it back, on the console as it is open."""
+    import requests
+
+    chair = next(d for d in srv.links["delegates"] if d["role"] == "chair")
+    step(clerk, "delegates")
+    line = clerk.locator('[data-readiness="sitting"] [data-code="readiness.chair_absent"]')
+    assert line.count() == 0
+
+    def mark(status: str, **extra: str) -> None:
+        r = requests.post(f"{srv.url}/api/v1/meetings/{srv.links['meeting_id']}/attendance/{chair['participant_id']}",
+                          headers=srv.bearer(srv.links["clerk"]), json=dict(status=status, **extra), timeout=10)
+        assert r.status_code == 200, r.text
+
+    mark("absent", reason="Đi công tác")
+    line.wait_for(state="visible", timeout=10_000)
+    assert line.inner_text().startswith(f"Nên xem lại: Chủ tọa {chair['name']} được ghi vắng mặt")
+    clerk.locator("#readiness").scroll_into_view_if_needed()
+    clerk.screenshot(path="/tmp/clerk-readiness-live.png")
+    mark("present")
+    line.wait_for(state="detached", timeout=10_000)
