@@ -13,8 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Libraries the server process must not import to start: each is for a job that runs in a child process.
-NOT_AT_START = ("pyhanko", "pyhanko_certvalidator", "docx", "openpyxl", "pymupdf", "fitz")
+#: Libraries the server process must not import to start: each is for a job that runs in a child process; and
+#: Alembic, needed only when the schema is behind (store/db.at_head: the data directory is made first, below).
+NOT_AT_START = ("pyhanko", "pyhanko_certvalidator", "docx", "openpyxl", "pymupdf", "fitz", "alembic")
 
 SCRIPT = """
 import json, sys
@@ -22,7 +23,14 @@ import eventlet
 eventlet.monkey_patch()
 from meeting_server.cli import _app
 from meeting_server.web import serving
-app = _app(__import__("pathlib").Path(sys.argv[1]))
+from meeting_server.store import db
+from pathlib import Path
+data = Path(sys.argv[1])
+data.mkdir()
+db.upgrade(db.database_url(data))  # a data directory a server has run on before: its schema at head
+for name in [m for m in sys.modules if m == "alembic" or m.startswith("alembic.")]:
+    del sys.modules[name]
+app = _app(data)
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
