@@ -32,7 +32,7 @@ def call(target: str, payload: dict[str, Any], timeout: float = 120) -> bytes:
     """Run `module:function(payload) -> bytes` in a child process and return its bytes."""
     try:
         proc = runner.run("meeting_server.offload", target, input=json.dumps(payload).encode(), capture_output=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, background=True)
     except subprocess.TimeoutExpired as exc:
         raise OffloadFailed("Máy chủ xử lý quá lâu; hãy thử lại.") from exc
     if proc.returncode != 0:

@@ -28,7 +28,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "command", "die_with_parent", "env", "run", "start"]
+__all__ = ["ROOT", "batch_cpu", "command", "die_with_parent", "env", "run", "start", "yield_cpu"]
 
 #: The child's parent, for the child: "<pid>:<1 if the starting thread outlives the child, else 0>".
 PARENT_ENV = "MEETING_SERVER_PARENT"
@@ -56,13 +56,19 @@ def env(starter_waits: bool = False) -> dict[str, str]:
     return out
 
 
-def run(module: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-    """Run `python -m module args…` to its end (keyword arguments as for `subprocess.run`)."""
+def run(module: str, *args: str, background: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m module args…` to its end (keyword arguments as for `subprocess.run`); `background`: as
+    idle-class work from its first instruction (`yield_cpu`)."""
+    if background:
+        kwargs.setdefault("preexec_fn", yield_cpu)
     return subprocess.run(command(module, *args), env=env(starter_waits=True), **kwargs)
 
 
-def start(module: str, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
-    """Start `python -m module args…` and return it running (keyword arguments as for `subprocess.Popen`)."""
+def start(module: str, *args: str, background: bool = False, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start `python -m module args…` and return it running (keyword arguments as for `subprocess.Popen`);
+    `background` as for `run`."""
+    if background:
+        kwargs.setdefault("preexec_fn", yield_cpu)
     return subprocess.Popen(command(module, *args), env=env(), **kwargs)
 
 
@@ -71,12 +77,28 @@ def yield_cpu() -> None:
     (SCHED_IDLE; where the kernel refuses it, the lowest niceness). A niced process still takes its share of a
     2-core box and delays the loop's wakeups; an idle-class one is preempted at once. For the batch jobs a person
     waits for in seconds (Office conversion, a /verify or signing job, a roster file, join cards), never for the
-    page drawing a delegate waits for."""
+    page drawing a delegate waits for (`batch_cpu`). Also a `preexec_fn` (`run`/`start` with `background`): the
+    child's interpreter start and imports, a tenth of a second or more of CPU per job, then run idle-class too."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         try:
             os.nice(19)
+        except OSError:
+            pass
+
+
+def batch_cpu(nice: int) -> None:
+    """Page drawing: a fair share of the CPU (a delegate waits for the page), but SCHED_BATCH, so that its waking
+    never preempts the server's loop (the kernel treats it as CPU-bound and lets a running task finish its slice),
+    plus `nice`. Where the kernel refuses the class, only the niceness."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
+    if nice:
+        try:
+            os.nice(nice)
         except OSError:
             pass
 

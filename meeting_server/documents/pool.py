@@ -480,7 +480,7 @@ class _Slot:
         self.proc = runner.start(
             "meeting_server.documents.worker", "--memory-mb", str(self.pool.limits.worker_memory_mb),
             "--nice", str(self.pool.nice), *(["--background"] if self.pool.background else []),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True, background=self.pool.background
         )
         self.jobs_done = 0
         try:

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.background:
         # The conversion lane: LibreOffice (which inherits this) runs only on CPU time the server does not want.
         runner.yield_cpu()
-    elif args.nice:
-        # The web server shares the CPU: rendering ahead must never make a vote feel slow.
-        os.nice(args.nice)
+    else:
+        # The web server shares the CPU: rendering ahead must never make a vote feel slow (SCHED_BATCH + nice).
+        runner.batch_cpu(args.nice)
     if args.memory_mb:
         _limit_memory(args.memory_mb)
 

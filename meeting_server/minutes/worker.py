@@ -43,7 +43,7 @@ def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
     """Run one job in a fresh worker process and return its result (raises the child's DomainError)."""
     try:
         proc = runner.run("meeting_server.minutes.worker", input=pickle.dumps((job, payload)), capture_output=True,
-                          timeout=timeout, check=False, cwd=str(runner.ROOT))
+                          timeout=timeout, check=False, cwd=str(runner.ROOT), background=True)
     except subprocess.TimeoutExpired as exc:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:

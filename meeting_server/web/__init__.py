@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the server's start binds its socket (web/serving.py) before Flask is imported
+    from flask import Flask
 
 __all__ = ["register_blueprints"]
 

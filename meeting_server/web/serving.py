@@ -95,3 +95,37 @@ def _stdlib_parse_request(headers_parser: Any) -> Any:
 
     return types.FunctionType(base.__code__, dict(base.__globals__, http=Http()), base.__name__,
                               base.__defaults__, base.__closure__)
+
+
+#: Connections the kernel completes and holds for the server before it accepts them. eventlet's default (50) is
+#: far below a room: after a restart every phone tries again within a second or two, and a connection past the
+#: queue is dropped and tried again by the phone's kernel only a second later (SYN retransmission).
+LISTEN_BACKLOG = 1024
+
+
+def listen(host: str, port: int) -> Any:
+    """The server's listening socket (green), taken first thing at start.
+
+    Bound before the application is imported and built: a phone that tries again while the server starts (after a
+    restart, every phone at once) is connected and waits in the kernel's queue for its answer instead of being
+    refused and waiting out its own backoff. Nothing is accepted before `serve`, so nothing is served before
+    start-up ends (the polls' countdowns re-armed, interrupted signings recovered)."""
+    import eventlet
+    import eventlet.green.socket
+
+    addresses = eventlet.green.socket.getaddrinfo(host, port)
+    if not addresses:
+        raise OSError(f"cannot resolve {host}")
+    return eventlet.listen(addresses[0][4], addresses[0][0], backlog=LISTEN_BACKLOG)
+
+
+def serve(sock: Any, app: Any, ssl_args: dict[str, Any]) -> None:
+    """Serve `app` on the socket from `listen` as Flask-SocketIO's `socketio.run` does under eventlet (the socket
+    wrapped by `eventlet.wrap_ssl` with `ssl_args` for HTTPS; each connection's TLS handshake then runs in that
+    connection's own green thread, not in the accept loop), with `http_protocol`'s handler."""
+    import eventlet
+    import eventlet.wsgi
+
+    if ssl_args:
+        sock = eventlet.wrap_ssl(sock, server_side=True, **ssl_args)
+    eventlet.wsgi.server(sock, app, log_output=False, protocol=http_protocol())

@@ -528,9 +528,10 @@ def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, s
                 ws.close()
                 return
             except (OSError, ConnectionError, AssertionError):
-                delay = min(first_delay * 2 ** attempt, max_delay)
+                # socket.io-client's Backoff.duration(): the doubled delay ±50 % at random, then capped at the max
+                delay = first_delay * 2 ** attempt
                 attempt += 1
-                stop.wait(delay * (1 + random.uniform(-0.5, 0.5)))
+                stop.wait(min(delay * (1 + random.uniform(-0.5, 0.5)), max_delay))
 
     threads = []
     for i, t in enumerate(tokens):
@@ -595,6 +596,17 @@ def reconnect(args: argparse.Namespace) -> list[str]:
             t_spawn = time.time()
             proc = spawn(data, port, data / "server.prof" if args.profile else None)
             t_listen = None
+            serving: list[float] = []
+
+            def first_answer() -> None:  # the first /healthz answered: the server serves (it may listen before)
+                while not serving and time.time() - t_spawn < args.reconnect_wait:
+                    try:
+                        if requests.get(url + "/healthz", timeout=10).ok:
+                            serving.append(time.time())
+                    except requests.RequestException:
+                        time.sleep(0.02)
+
+            threading.Thread(target=first_answer, daemon=True).start()
             peak = 0.0
             while time.time() - t_spawn < args.reconnect_wait:
                 if t_listen is None:
@@ -634,12 +646,17 @@ def reconnect(args: argparse.Namespace) -> list[str]:
             out.append("| measured from | first phone with `state` | half | every phone with the current `state` | "
                        "phones without it |")
             out.append("|---|---|---|---|---|")
+            t_serving = serving[0] if serving else float("nan")
             for label, t0 in (("SIGKILL", t_kill), ("start of the new process", t_spawn),
-                              ("its socket listening", t_listen or float("nan"))):
+                              ("its socket listening", t_listen or float("nan")),
+                              ("its first /healthz answer", t_serving)):
                 last = f"{has_current[-1] - t0:.2f} s" if has_current and missing == 0 else "not all"
                 out.append(f"| {label} | {firsts[0] - t0:.2f} s | {fo.pct([f - t0 for f in has_current], 50):.2f} s | "
                            f"{last} | {missing} |" if firsts else f"| {label} | - | - | - | {missing} |")
             out.append("")
+            out.append(f"- the new process: listening {(t_listen or float('nan')) - t_spawn:.2f} s after its start "
+                       f"(connections are queued by the kernel from then on), serving (first /healthz answer) "
+                       f"{t_serving - t_spawn:.2f} s after it")
             # The floor: a phone cannot have its state before it tries again, which its backoff (live.js's, see
             # live_js_backoff) decides, not the server. Each phone's first try after the socket listens, the last one's.
             if t_listen is not None:

@@ -20,9 +20,11 @@
     return e;
   }
 
-  // After a drop, try again within 1 s, then at most every 2 s (±50 %): a restarted server has every phone back
-  // within a few seconds (issue #18: ≤ 5 s for 500), and a refused try against a box still starting costs nothing.
-  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 1000, reconnectionDelayMax: 2000 });
+  // After a drop, try again within 0.25-0.75 s, then 0.5-1.5 s later, then 1-2 s, then every 2 s (socket.io-client
+  // doubles the delay, adds ±50 % at random, then caps it): a restarted server has every phone back within a few seconds
+  // (issue #18: ≤ 5 s for 500). A try against a box still starting costs nothing: it is refused by the kernel, or,
+  // once the new server has bound its port (first thing at start), queued until it serves (web/serving.py).
+  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 500, reconnectionDelayMax: 2000 });
 
   function applySeq(seq) {
     // Older than what we show: drop. A gap: we missed something, ask for a full snapshot.
