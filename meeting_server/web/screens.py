@@ -29,7 +29,12 @@ def _page(template: str, page: str, **extra: Any) -> Any:
 def delegate() -> Any:
     """A delegate's (or guest's) screen: agenda, documents, attendance; large type. Its styles and scripts come
     bundled (web/statics.py BUNDLES): a phone on a slow link asks for three files, not fifteen."""
-    return _page("delegate.html", "delegate", bundle="delegate")
+    return delegate_page()
+
+
+def delegate_page(**extra: Any) -> Any:
+    """The delegate's screen for the card of this request (also sent by /j/<token> itself: web/join.py)."""
+    return _page("delegate.html", "delegate", bundle="delegate", **extra)
 
 
 @bp.route("/chair")

@@ -6,6 +6,12 @@
   // is parsed: the connection starts at once, so that its handshake overlaps the rest of the page, and what needs
   // the page (`start`) waits for it, as do the connection's events (`whenReady`). Loaded at the end of the body
   // (the other screens), it starts at once.
+  // A page sent in answer to a join link (/j/<token>: web/join.py) names its own address: it replaces the link's in
+  // the address bar and the history at once, so that the card's token does not stay there.
+  var own = document.querySelector('meta[name="page-url"]');
+  if (own && window.history && history.replaceState && location.pathname !== own.content) {
+    history.replaceState(history.state, "", own.content);
+  }
   var I, state, me, page, ready = false, waiting = [];
   var listeners = {};
   function whenReady(fn) {
