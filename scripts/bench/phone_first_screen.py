@@ -24,9 +24,11 @@ Figures, each the median of `--runs` runs:
           cost on this machine, the link aside (on a loaded machine this, not the link, dominates).
   floor   a bare HTML page of a few hundred bytes with no script or style, from a plain HTTP server on the same
           machine under the same emulation, cold and then reloaded: what no page can beat on this link.
-Bytes are what crossed the (emulated) wire, headers included (CDP's encodedDataLength).
+Bytes are what crossed the (emulated) wire, headers included (CDP's encodedDataLength), for the whole load: what
+the page fetches after its first screen (the delegate page's later bundle) included. `--waterfall` prints each
+request of the first cold and warm run.
 
-    .venv/bin/python scripts/bench/phone_first_screen.py [--runs 5] [--kbps 1000] [--latency 150]
+    .venv/bin/python scripts/bench/phone_first_screen.py [--runs 5] [--kbps 1000] [--latency 150] [--waterfall]
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class Link:
             self.cdp.send("Network.emulateNetworkConditions", {
                 "offline": False, "latency": latency, "downloadThroughput": rate, "uploadThroughput": rate})
         self.bytes = 0
+        self.last_finished = time.monotonic()
         self.cdp.on("Network.loadingFinished", self._finished)
         self.cdp.on("Network.webSocketFrameReceived", self._frame)
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -147,16 +150,22 @@ class Link:
 
     def _finished(self, event: dict[str, Any]) -> None:
         self.bytes += int(event.get("encodedDataLength", 0))
+        self.last_finished = time.monotonic()
 
     def _frame(self, event: dict[str, Any]) -> None:
         self.bytes += len(event.get("response", {}).get("payloadData", ""))
 
     def until_usable(self, go: Any) -> tuple[float, int]:
+        """Seconds to the first usable screen, and the bytes of the whole load: what the page fetches after it
+        (the delegate page's later bundle) too, so that nothing still coming is counted in the next figure."""
         self.bytes = 0
         self.events = []
         go()
         ms = self.page.wait_for_function(USABLE, polling=10).json_value()
-        time.sleep(0.3)  # the socket's first frames (state) are counted too
+        self.last_finished = time.monotonic()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and time.monotonic() - self.last_finished < 0.8:
+            self.page.wait_for_timeout(100)  # lets the CDP events in
         return ms / 1000, self.bytes
 
     def until_loaded(self, go: Any) -> tuple[float, int]:
