@@ -126,7 +126,7 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     from meeting_server.realtime.transport import send_frames_directly, unmask_at_c_speed, without_websocket_compression
     from meeting_server.services.documents import cache_dir, page_key
     from meeting_server.web.pagefiles import PageFiles
-    from meeting_server.web.statics import StaticFiles
+    from meeting_server.web.statics import BUNDLES, StaticFiles
 
     send_frames_directly(socketio.server)  # under eventlet only (realtime/transport.py says why)
     unmask_at_c_speed(socketio.server)  # likewise: a phone's 1 MB frame no longer holds the loop for 0.8 s
@@ -138,7 +138,7 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
     # Static files likewise, compressed once at start and versioned by content (web/statics.py).
     statics = StaticFiles(app.wsgi_app, ROOT / "static",
                           app.config.get("STATIC_CACHE_DIR") or os.environ.get("MEETING_SERVER_STATIC_CACHE")
-                          or data_dir / "static-cache")
+                          or data_dir / "static-cache", BUNDLES)
     app.wsgi_app = statics  # type: ignore[method-assign]
     app.extensions["static_files"] = statics
 

@@ -195,7 +195,7 @@ def login(app: Any, app_links: dict[str, Any]) -> Callable[[str], Any]:
             "kiosk": app_links["kiosk"],
         }[role]
         r = client.get("/j/" + token_of(url))
-        assert r.status_code == 302, r.data
+        assert r.status_code in (200, 302), r.data  # a phone's page comes in the answer itself (web/join.py)
         return client
 
     return make

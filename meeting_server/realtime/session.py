@@ -35,8 +35,9 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     """A screen connects with `auth={"token": …}` or the session cookie; refused without a valid card, and with
     `{"code": "auth.too_many_attempts"}` after a pause when its address sent too many wrong ones.
 
-    The new client joins its meeting room and its role room and receives a full `state` snapshot; one that sees every
-    comment on drafts joins the comments room too (the drafting body's card joins only that one).
+    The new client joins its meeting room and its role room and receives a full `state` snapshot, unless it says
+    it has that very snapshot already (`auth={"digest": …}`, services/snapshot.digest: a page just loaded); one that
+    sees every comment on drafts joins the comments room too (the drafting body's card joins only that one).
     """
     token = auth.get("token") if isinstance(auth, dict) else None
     token = token if isinstance(token, str) and token else None
@@ -76,7 +77,8 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     if who.participant_id is not None:
         join_room(rooms.participant(who.participant_id))
         devices.connected(db.session(), request.sid, who.participant_id)  # type: ignore[attr-defined]
-    _send_state(who)
+    known = auth.get("digest") if isinstance(auth, dict) else None
+    _send_state(who, known if isinstance(known, str) else None)
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
 
@@ -98,9 +100,13 @@ def _refuse_for_good(token: str | None) -> None:
             return
 
 
-def _send_state(who: Principal) -> None:
+def _send_state(who: Principal, known: str | None = None) -> None:
+    """A full `state` to this connection; not when `known` is its digest (the client shows that snapshot)."""
     m = meetings.get(db.session(), who.meeting_id)
-    emit("state", snapshot.build(m, who))
+    state = snapshot.build(m, who)
+    if known is not None and state["digest"] is not None and known == state["digest"]:
+        return
+    emit("state", state)
 
 
 @socket_event("sync", requires=Permission.MEETING_READ)

@@ -22,6 +22,8 @@ source of truth, and it cannot be stale across several server processes sharing 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -162,4 +164,24 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
             state["me"]["attendance"] = me.attendance.status
     state["me"].update(documents.my_rights(m, who))
     state.update(shared["documents_part"] or documents.documents_state(m, who))
+    state["digest"] = digest(state)
     return state
+
+
+def digest(state: dict[str, Any]) -> str | None:
+    """A fingerprint of what a snapshot shows, so that a page that already has it (the phone's page carries its
+    snapshot in its HTML) is not sent it again when its connection comes up (realtime/session.py): over a slow link
+    that is 5 kB in the way of the first screen. The server's clock (`server_now_ms`) is left out; None, so always
+    sent, while anything counts down (a speaker, a question on the floor, a timed vote): a page's copy of a running
+    clock is as old as the page."""
+    voting_part = state.get("voting") or {}
+    polls = [voting_part.get("shown"), *(voting_part.get("polls") or [])]
+    if ((state.get("speakers") or {}).get("speaking") or (state.get("questions") or {}).get("current")
+            or any(p and p.get("ends_in_ms") is not None for p in polls)):
+        return None
+    shown = {k: v for k, v in state.items() if k != "digest"}
+    for part in ("speakers", "questions"):
+        if isinstance(shown.get(part), dict):
+            shown[part] = {k: v for k, v in shown[part].items() if k != "server_now_ms"}
+    text = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]

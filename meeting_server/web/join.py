@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from meeting_server import __version__
@@ -85,7 +85,24 @@ def join(token: str) -> Any:
         from meeting_server.realtime.announce import announce
 
         announce(attendance.joined(s, m, p))
+    if HOME[who.role] == "screens.delegate":
+        return _delegate_here(who)
     return redirect(url_for(HOME[who.role]))
+
+
+def _delegate_here(who: Any) -> Any:
+    """A phone's join link answers with the delegate's page itself, not a redirect to it: over ~150 ms of latency
+    a redirect is a round trip before anything can be shown. The token must still not stay in the address bar or
+    the history (a phone passed around, a screenshot): the page names its own address (`page_url`, a meta tag) and
+    live.js, the page's first script, puts it in place of /j/<token> (history.replaceState, no new entry). Nothing
+    in the page carries the token (the language form returns to /delegate); it is not stored (no-store), and no
+    Referer carries it anywhere (Referrer-Policy: no-referrer, app.py)."""
+    from meeting_server.web.screens import delegate_page
+
+    g.principal = who  # this request's card, just checked (the guards would look it up again)
+    resp = make_response(delegate_page(page_url=url_for("screens.delegate")))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.route("/logout", methods=["POST"])

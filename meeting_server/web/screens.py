@@ -15,20 +15,26 @@ from meeting_server.web.guards import principal, requires
 bp = Blueprint("screens", __name__)
 
 
-def _page(template: str, page: str) -> Any:
+def _page(template: str, page: str, **extra: Any) -> Any:
     who = principal()
     s = db.session()
     m = meetings.get(s, who.meeting_id)
     base = links.public_base(s, request.host_url)
     return render_template(template, page=page, state=snapshot.build(m, who), meeting=m,
-                           room_url=links.join_url(base, m.guest_token))
+                           room_url=links.join_url(base, m.guest_token), **extra)
 
 
 @bp.route("/delegate")
 @requires(Permission.MEETING_READ)
 def delegate() -> Any:
-    """A delegate's (or guest's) screen: agenda, documents, attendance; large type."""
-    return _page("delegate.html", "delegate")
+    """A delegate's (or guest's) screen: agenda, documents, attendance; large type. Its styles and scripts come
+    bundled (web/statics.py BUNDLES): a phone on a slow link asks for three files, not fifteen."""
+    return delegate_page()
+
+
+def delegate_page(**extra: Any) -> Any:
+    """The delegate's screen for the card of this request (also sent by /j/<token> itself: web/join.py)."""
+    return _page("delegate.html", "delegate", bundle="delegate", **extra)
 
 
 @bp.route("/chair")

@@ -24,9 +24,11 @@ Figures, each the median of `--runs` runs:
           cost on this machine, the link aside (on a loaded machine this, not the link, dominates).
   floor   a bare HTML page of a few hundred bytes with no script or style, from a plain HTTP server on the same
           machine under the same emulation, cold and then reloaded: what no page can beat on this link.
-Bytes are what crossed the (emulated) wire, headers included (CDP's encodedDataLength).
+Bytes are what crossed the (emulated) wire, headers included (CDP's encodedDataLength), for the whole load: what
+the page fetches after its first screen (the delegate page's later bundle) included. `--waterfall` prints each
+request of the first cold and warm run.
 
-    .venv/bin/python scripts/bench/phone_first_screen.py [--runs 5] [--kbps 1000] [--latency 150]
+    .venv/bin/python scripts/bench/phone_first_screen.py [--runs 5] [--kbps 1000] [--latency 150] [--waterfall]
 """
 
 from __future__ import annotations
@@ -137,20 +139,33 @@ class Link:
             self.cdp.send("Network.emulateNetworkConditions", {
                 "offline": False, "latency": latency, "downloadThroughput": rate, "uploadThroughput": rate})
         self.bytes = 0
+        self.last_finished = time.monotonic()
         self.cdp.on("Network.loadingFinished", self._finished)
         self.cdp.on("Network.webSocketFrameReceived", self._frame)
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        for name in ("requestWillBeSent", "responseReceived", "loadingFinished", "loadingFailed", "webSocketCreated",
+                     "webSocketWillSendHandshakeRequest", "webSocketHandshakeResponseReceived",
+                     "webSocketFrameSent", "webSocketFrameReceived", "webSocketClosed"):
+            self.cdp.on("Network." + name, lambda e, n=name: self.events.append((n, e)))
 
     def _finished(self, event: dict[str, Any]) -> None:
         self.bytes += int(event.get("encodedDataLength", 0))
+        self.last_finished = time.monotonic()
 
     def _frame(self, event: dict[str, Any]) -> None:
         self.bytes += len(event.get("response", {}).get("payloadData", ""))
 
     def until_usable(self, go: Any) -> tuple[float, int]:
+        """Seconds to the first usable screen, and the bytes of the whole load: what the page fetches after it
+        (the delegate page's later bundle) too, so that nothing still coming is counted in the next figure."""
         self.bytes = 0
+        self.events = []
         go()
         ms = self.page.wait_for_function(USABLE, polling=10).json_value()
-        time.sleep(0.3)  # the socket's first frames (state) are counted too
+        self.last_finished = time.monotonic()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and time.monotonic() - self.last_finished < 0.8:
+            self.page.wait_for_timeout(100)  # lets the CDP events in
         return ms / 1000, self.bytes
 
     def until_loaded(self, go: Any) -> tuple[float, int]:
@@ -163,11 +178,72 @@ class Link:
         self.ctx.close()
 
 
+def waterfall(events: list[tuple[str, dict[str, Any]]], usable: float) -> list[str]:
+    """One line per request (and per WebSocket frame), in ms from the navigation's first request: when it was
+    asked for, when its answer's headers came, when its last byte came, and the bytes on the wire."""
+    t0: float | None = None
+    rows: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    lines: list[str] = []
+    ms = 0.0
+    for name, e in events:
+        ts = e.get("timestamp")
+        if ts is not None:  # webSocketCreated has none: it is placed at the last event's time
+            if t0 is None:
+                t0 = ts
+            ms = (ts - t0) * 1000
+        elif t0 is None:
+            continue
+        rid = e.get("requestId", "")
+        if name == "requestWillBeSent":
+            if e.get("redirectResponse") and rid in rows:  # the same id goes on after a redirect
+                rows[rid]["status"] = e["redirectResponse"].get("status")
+                rows[rid]["done"] = ms
+                rows[rid + "~"] = rows.pop(rid)
+                order[order.index(rid)] = rid + "~"
+            rows[rid] = {"url": e["request"]["url"], "start": ms, "what": e.get("type", "")}
+            order.append(rid)
+        elif name == "responseReceived" and rid in rows:
+            rows[rid].update(head=ms, status=e["response"].get("status"),
+                             cache=e["response"].get("fromDiskCache") or e["response"].get("fromMemoryCache"))
+        elif name == "loadingFinished" and rid in rows:
+            rows[rid].update(done=ms, bytes=int(e.get("encodedDataLength", 0)))
+        elif name == "loadingFailed" and rid in rows:
+            rows[rid].update(done=ms, status="failed")
+        elif name == "webSocketCreated":
+            rows[rid] = {"url": e.get("url", ""), "start": ms, "what": "WebSocket"}
+            order.append(rid)
+        elif name == "webSocketWillSendHandshakeRequest" and rid in rows:
+            rows[rid]["start"] = ms
+        elif name == "webSocketHandshakeResponseReceived" and rid in rows:
+            rows[rid].update(head=ms, status=e["response"].get("status"))
+        elif name in ("webSocketFrameSent", "webSocketFrameReceived"):
+            data = e.get("response", {}).get("payloadData", "")
+            arrow = "->" if name == "webSocketFrameSent" else "<-"
+            rows[f"{rid}:{len(order)}"] = {"url": f"  {arrow} {data[:60]}", "start": ms, "done": ms,
+                                           "bytes": len(data), "what": "frame"}
+            order.append(f"{rid}:{len(order)}")
+    for rid in order:
+        r = rows[rid]
+        url = r["url"]
+        if "://" in url:
+            url = "/" + url.split("://", 1)[1].split("/", 1)[-1]
+        url = url if len(url) <= 64 else url[:61] + "..."
+        head = f"{r['head']:6.0f}" if "head" in r else "     -"
+        done = f"{r['done']:6.0f}" if "done" in r else "     -"
+        cached = " (cache)" if r.get("cache") else ""
+        lines.append(f"    {r['start']:6.0f} {head} {done} {r.get('bytes', 0):7d} B  {str(r.get('status', '')):>6}  "
+                     f"{r['what'][:10]:<10} {url}{cached}")
+    lines.append(f"    usable at {usable * 1000:.0f} ms")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--kbps", type=int, default=1000, help="throughput each way, kbit/s")
     ap.add_argument("--latency", type=int, default=150, help="ms added to each request")
+    ap.add_argument("--waterfall", action="store_true", help="print each request of the first cold and warm run")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -177,14 +253,19 @@ def main() -> None:
     httpd, bare = floor_server()
     results: dict[str, list[tuple[float, int]]] = {
         k: [] for k in ("cold", "warm", "floor cold", "floor warm", "no link cold", "no link warm")}
+    falls: dict[str, list[str]] = {}
     try:
         with sync_playwright() as p:
             exe = shutil.which("chromium") or "/usr/bin/chromium"
             browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-            for _ in range(args.runs):
+            for run in range(args.runs):
                 link = Link(browser, args.kbps, args.latency)
                 results["cold"].append(link.until_usable(lambda lk=link: lk.page.goto(url + join)))
+                if run == 0:
+                    falls["cold"] = waterfall(link.events, results["cold"][-1][0])
                 results["warm"].append(link.until_usable(lambda lk=link: lk.page.reload()))
+                if run == 0:
+                    falls["warm"] = waterfall(link.events, results["warm"][-1][0])
                 link.close()
                 link = Link(browser, args.kbps, args.latency)
                 results["floor cold"].append(link.until_loaded(lambda lk=link: lk.page.goto(bare)))
@@ -206,6 +287,11 @@ def main() -> None:
         secs = [r[0] for r in runs]
         kib = statistics.median(r[1] for r in runs) / 1024
         print(f"  {name:<13} {statistics.median(secs):5.2f} s ({min(secs):.2f}-{max(secs):.2f})  {kib:6.1f} KiB")
+    if args.waterfall:
+        for name, lines in falls.items():
+            print(f"  waterfall of the first {name} run (ms from the first request: asked, headers, last byte; "
+                  "bytes on the wire)")
+            print("\n".join(lines))
     cold = statistics.median(r[0] for r in results["cold"])
     warm = statistics.median(r[0] for r in results["warm"])
     print(f"  targets: cold <= 1.0 s ({'met' if cold <= 1.0 else 'NOT met'}), "

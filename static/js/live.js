@@ -2,11 +2,24 @@
    The server computes every number and rule; this file only shows what it sent. */
 (function () {
   "use strict";
-  var I = JSON.parse(document.getElementById("i18n").textContent);
-  var state = JSON.parse(document.getElementById("initial-state").textContent);
-  var me = state.me;
-  var page = document.body.dataset.page;
+  // Loaded with `async` from the page's head (the delegate phone's bundle), this file may run before the page below
+  // is parsed: the connection starts at once, so that its handshake overlaps the rest of the page, and what needs
+  // the page (`start`) waits for it, as do the connection's events (`whenReady`). Loaded at the end of the body
+  // (the other screens), it starts at once.
+  // A page sent in answer to a join link (/j/<token>: web/join.py) names its own address: it replaces the link's in
+  // the address bar and the history at once, so that the card's token does not stay there.
+  var own = document.querySelector('meta[name="page-url"]');
+  if (own && window.history && history.replaceState && location.pathname !== own.content) {
+    history.replaceState(history.state, "", own.content);
+  }
+  var I, state, me, page, ready = false, waiting = [];
   var listeners = {};
+  function whenReady(fn) {
+    return function () {
+      var args = arguments;
+      if (ready) fn.apply(null, args); else waiting.push(function () { fn.apply(null, args); });
+    };
+  }
 
   function fmt(s, o) { return s.replace(/\{(\w+)\}/g, function (_, k) { return o[k]; }); }
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -24,7 +37,10 @@
   // doubles the delay, adds ±50 % at random, then caps it): a restarted server has every phone back within a few seconds
   // (issue #18: ≤ 5 s for 500). A try against a box still starting costs nothing: it is refused by the kernel, or,
   // once the new server has bound its port (first thing at start), queued until it serves (web/serving.py).
-  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 500, reconnectionDelayMax: 2000 });
+  // `auth.digest`: the snapshot this page shows (the page's own, or the last full one): the server sends it again
+  // on connect only when it has changed (services/snapshot.digest), not 5 kB more on a slow link for nothing.
+  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 500, reconnectionDelayMax: 2000,
+                    auth: function (cb) { cb(state && state.digest ? { digest: state.digest } : {}); } });
 
   function applySeq(seq) {
     // Older than what we show: drop. A gap: we missed something, ask for a full snapshot.
@@ -36,31 +52,31 @@
   }
 
   // The server sends a full `state` on every (re)connect, so nothing needs asking for here.
-  socket.on("connect", function () { connection(true); });
-  socket.on("disconnect", function () { connection(false); });
+  socket.on("connect", whenReady(function () { connection(true); loadLater(); }));
+  socket.on("disconnect", whenReady(function () { connection(false); }));
   var online = false, everOnline = false;
-  socket.on("connect_error", function (err) {
+  socket.on("connect_error", whenReady(function (err) {
     // A revoked card, or a session that ended (logout, revocation, a day unused), is refused with its own code:
     // say so and stop, instead of "reconnecting…" forever.
     var code = err && err.data && err.data.code;
     if (code === "auth.revoked" || code === "auth.session_ended") cardRevoked(err.message);
     else connection(false);
-  });
+  }));
   // Sent to this card's open screens when the clerk revokes it, just before the server hangs up.
-  socket.on("revoked", function (p) { cardRevoked(p && p.message); });
-  socket.on("state", function (s) {
+  socket.on("revoked", whenReady(function (p) { cardRevoked(p && p.message); }));
+  socket.on("state", whenReady(function (s) {
     if (s.seq < state.seq) return;
     // A role room's snapshot has no `me`: keep ours. One sent to this card alone (on connect, after `sync`, or
     // when presenting was handed to or taken from us) carries our own part, which replaces it.
     if (s.me) me = s.me;
     s.me = me; state = s; render(); emitLocal("state", state);
-  });
-  socket.on("attendance", function (p) {
+  }));
+  socket.on("attendance", whenReady(function (p) {
     if (!applySeq(p.seq)) return;
     state.attendance = p.attendance;
     if (p.attendees) state.attendees = p.attendees;
     render();
-  });
+  }));
 
   var revoked = false;
 
@@ -106,7 +122,6 @@
     }
     banner.hidden = !show;
   }
-  setTimeout(function () { if (!online && !revoked) offlineBanner(true); }, 3000);
 
   // The takeover sheet (delegate phone): a vote that opens, the floor given to this delegate. One sheet at a time;
   // a newer call replaces it. `opts`: key, kind, title, text, go (button label), target (element id to scroll to).
@@ -341,15 +356,50 @@
   }
 
   function emitLocal(name, data) { (listeners[name] || []).forEach(function (fn) { fn(data); }); }
+  // The delegate phone's other panels (ballot, speakers, documents, questions, dialogs) come in a second script
+  // (body[data-later], web/statics.py BUNDLES), fetched once the connection is up so that the first screen has the
+  // slow link to itself, or after 2 s without a connection. An event for those panels that comes before they are
+  // there is not lost: the page asks for a fresh snapshot once they are.
+  var later = null, laterState = "done", missed = false;
+  function loadLater() {
+    if (laterState !== "waiting") return;
+    laterState = "loading";
+    var s = document.createElement("script");
+    s.src = later;
+    s.onload = function () {
+      laterState = "done";
+      if (missed && online) socket.emit("sync");
+      missed = false;
+    };
+    s.onerror = function () { s.parentNode.removeChild(s); laterState = "waiting"; setTimeout(loadLater, 2000); };
+    document.body.appendChild(s);
+  }
+  socket.onAny(function (name) { if (laterState !== "done" && name !== "state" && name !== "attendance") missed = true; });
 
-  window.Live = {
-    socket: socket, I: I, el: el, fmt: fmt, send: send, ack: ack,
-    state: function () { return state; },
-    on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
-    applySeq: applySeq,
-    online: function () { return online && !revoked; },
-    takeover: takeover, dismissTakeover: dismissTakeover
-  };
-  connection(false);
-  render();
+  function start() {
+    if (ready) return;
+    I = JSON.parse(document.getElementById("i18n").textContent);
+    state = JSON.parse(document.getElementById("initial-state").textContent);
+    me = state.me;
+    page = document.body.dataset.page;
+    later = document.body.getAttribute("data-later");
+    if (later) { laterState = "waiting"; setTimeout(loadLater, 2000); }
+    window.Live = {
+      socket: socket, I: I, el: el, fmt: fmt, send: send, ack: ack,
+      state: function () { return state; },
+      on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
+      applySeq: applySeq,
+      online: function () { return online && !revoked; },
+      takeover: takeover, dismissTakeover: dismissTakeover
+    };
+    ready = true;
+    connection(online);
+    render();
+    setTimeout(function () { if (!online && !revoked) offlineBanner(true); }, 3000);
+    var queued = waiting; waiting = [];
+    queued.forEach(function (fn) { fn(); });
+  }
+  var early = document.currentScript && document.currentScript.async;
+  if (early && document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

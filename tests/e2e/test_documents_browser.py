@@ -43,7 +43,9 @@ def open_page(browser: Any, srv: LiveServer, join_url: str, viewport: dict[str, 
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(srv.local(join_url))
-    page.wait_for_function("window.Live && window.Documents")
+    # A function, not an expression: Playwright polls an expression with eval, which the pages' CSP refuses, and on
+    # the phone's page the documents' script comes after the connection (web/statics.py BUNDLES), so it is polled.
+    page.wait_for_function("() => window.Live && window.Documents")
     page.js_errors = errors
     return page
 
@@ -166,7 +168,7 @@ def test_search_without_diacritics_in_the_reader(browser: Any, srv: LiveServer) 
         first.wait_for(timeout=10000)
         assert first.inner_text().lower() == "chuyển đổi số"
         phone.locator("#doc-search-results [data-hit]").first.click()
-        phone.wait_for_function("document.querySelector('#doc-img').getAttribute('data-doc')")
+        phone.wait_for_function("() => document.querySelector('#doc-img').getAttribute('data-doc')")
         assert not phone.locator("#doc-viewer").is_hidden()
         assert phone.js_errors == []
     finally:

@@ -65,7 +65,7 @@ def test_phone_joins_by_https_card_and_follows_a_page_turn_over_wss(phone_browse
     try:
         page.goto(card)  # the URL printed in the QR code, as the phone's camera opens it
         assert page.url.startswith(f"https://{NAME}:{srv.port}/")
-        page.wait_for_function("window.Live && window.Documents")
+        page.wait_for_function("() => window.Live && window.Documents")
         chair.wait("state")
         ack = chair.call("present", {"document_id": doc, "page": 2})
         assert ack["ok"], ack

@@ -98,3 +98,33 @@ def test_clerk_marks_absent_and_late_and_chair_sees_it(live_server: LiveServer, 
     expect(chair.locator(f'tr[data-participant="{late["participant_id"]}"] td[data-status]')).to_have_text(
         "Có mặt (đến muộn)")
     expect(chair.locator('[data-bind="attendance_line"]').first).to_contain_text("Có mặt 2/30")
+
+
+def test_the_join_link_leaves_no_token_in_the_address_bar_or_history(live_server: LiveServer, new_page: Any) -> None:
+    """The phone's page comes in the join link's own answer (no redirect: one round trip less on a slow link), and
+    the card's token is gone from the address and the history at once; a reload and "back" never reach it."""
+    srv = live_server
+    d = next(x for x in srv.links["delegates"] if x["role"] == "delegate")
+    token = d["url"].rsplit("/j/", 1)[1]
+    phone = new_page(PHONE)
+    phone.goto(srv.url + "/healthz")  # something before, as a phone's browser has
+    entries = phone.evaluate("history.length")
+    answers: list[tuple[str, int]] = []
+    phone.on("response", lambda r: answers.append((r.url, r.status)) if r.request.is_navigation_request() else None)
+    phone.goto(srv.local(d["url"]))
+    expect(phone.locator('[data-bind="connection"]')).to_have_text("Đã kết nối")
+    assert [status for url, status in answers if "/j/" in url] == [200]  # no redirect on the way
+    assert phone.url == srv.url + "/delegate" and token not in phone.evaluate("location.href")
+    assert phone.evaluate("history.length") == entries + 1  # one entry, the meeting page's: the link's was replaced
+    assert token not in phone.content()
+    # The panels of the later script are there (ballot, documents), and the name card is the person's.
+    expect(phone.locator("#documents .docs-list, #doc-list")).not_to_have_count(0)
+    phone.wait_for_function("() => !!window.Documents && !!window.Dialog")
+    expect(phone.locator('[data-bind="me_name"]')).to_have_text(d["name"])
+    # A reload stays on /delegate (the cookie's session), and "back" goes to what came before, not the link.
+    phone.reload()
+    expect(phone.locator('[data-bind="connection"]')).to_have_text("Đã kết nối")
+    assert phone.url == srv.url + "/delegate"
+    phone.go_back()
+    assert phone.url == srv.url + "/healthz"
+    assert not [url for url, status in answers[1:] if "/j/" in url]

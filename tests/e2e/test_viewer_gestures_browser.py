@@ -165,7 +165,7 @@ def phone(srv: LiveServer, new_page: Any) -> Phone:
     page = new_page(PHONE)
     delegate = [d for d in srv.links["delegates"] if d["role"] == "delegate"][0]
     page.goto(srv.local(delegate["url"]))
-    page.wait_for_function("window.Live && window.Documents")
+    page.wait_for_function("() => window.Live && window.Documents")
     return Phone(page)
 
 
@@ -305,7 +305,7 @@ def test_whole_page_on_a_landscape_tablet_is_kept_and_zooms_from_there(srv: Live
     delegate = [d for d in srv.links["delegates"] if d["role"] == "delegate"][1]
     tablet = Phone(new_page(TABLET))
     tablet.page.goto(srv.local(delegate["url"]))
-    tablet.page.wait_for_function("window.Live && window.Documents")
+    tablet.page.wait_for_function("() => window.Live && window.Documents")
     tablet.open(doc)
     fit = tablet.page.locator("#doc-fit")
     assert fit.inner_text() == "Cả trang"
@@ -338,7 +338,7 @@ def test_whole_page_on_a_landscape_tablet_is_kept_and_zooms_from_there(srv: Live
 
     # The device remembers it: after a reload the reader opens on the whole page.
     tablet.page.reload()
-    tablet.page.wait_for_function("window.Live && window.Documents")
+    tablet.page.wait_for_function("() => window.Live && window.Documents")
     tablet.open(doc)
     assert tablet.page.locator("#doc-fit").get_attribute("aria-pressed") == "true"
     g = tablet.page.evaluate(GEOMETRY_JS)
@@ -377,7 +377,7 @@ def test_swiping_away_from_the_presented_page_stops_following(srv: LiveServer, n
     doc = long_doc["id"]
     chair = new_page(DESKTOP)
     chair.goto(srv.local(srv.links["chair"][0]))
-    chair.wait_for_function("window.Live && window.Documents")
+    chair.wait_for_function("() => window.Live && window.Documents")
     chair.get_by_role("tab", name="Tài liệu").click()
     try:
         chair.locator(f'#doc-list [data-open="{doc}"]').click()

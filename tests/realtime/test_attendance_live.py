@@ -56,7 +56,7 @@ def test_scanning_a_card_updates_every_screen(live_server: LiveServer) -> None:
         # The delegate opens their QR link on their phone.
         phone = requests.Session()
         r = phone.get(srv.local(d["url"]), timeout=10)
-        assert r.status_code == 200 and "delegate" in r.url
+        assert r.status_code == 200 and '<body data-page="delegate"' in r.text  # the page itself (web/join.py)
         ev = chair.wait("attendance", lambda p: p["attendance"]["present"] == 1)
         assert ev["seq"] > start["seq"]
         row = next(a for a in ev["attendees"] if a["id"] == d["participant_id"])
@@ -206,3 +206,53 @@ def test_websockets_go_without_compression(live_server: LiveServer) -> None:
         ws.send("40" + json.dumps({"token": live_server.token(live_server.links["kiosk"])}))
         got = [str(ws.recv(timeout=5)) for _ in range(2)]
         assert any(m.startswith("40{") for m in got), got  # connected to the namespace
+
+
+def test_a_page_that_has_the_snapshot_is_not_sent_it_again_on_connect(live_server: LiveServer) -> None:
+    """The phone's page carries its snapshot in its HTML; connecting with that snapshot's digest it gets no second
+    copy (5 kB on a slow link), while a stale digest, or a change since, still brings the full `state`."""
+    srv = live_server
+    d = _delegates(srv)[0]
+    token = srv.token(d["url"])
+    first = Screen(srv.url, token)
+    chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
+    quiet: list[Any] = []
+    try:
+        snap = first.wait("state")
+        assert isinstance(snap["digest"], str) and len(snap["digest"]) == 24
+
+        def connect(digest: str) -> tuple[socketio.Client, list[Any]]:
+            got: list[Any] = []
+            c = socketio.Client(reconnection=False)
+            c.on("state", got.append)
+            c.connect(srv.url, auth={"token": token, "digest": digest}, transports=["websocket"], wait_timeout=10)
+            quiet.append(c)
+            return c, got
+
+        same, same_got = connect(snap["digest"])
+        stale, stale_got = connect("0" * 24)
+        import time
+
+        time.sleep(1.0)
+        assert same.connected and same_got == []  # the snapshot it has: nothing sent
+        assert len(stale_got) == 1 and stale_got[0]["digest"] == snap["digest"]
+        # `sync` always answers with the full snapshot.
+        assert same.call("sync", {}, timeout=10)["ok"] is True
+        deadline = time.monotonic() + 10
+        while not same_got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert same_got and same_got[0]["seq"] >= snap["seq"] and same_got[0]["agenda"] == snap["agenda"]
+        # After a change (the chair moves to an item: seq moves), the old digest brings the new snapshot.
+        agenda_id = snap["agenda"][1]["id"]
+        assert chair.call("agenda.set_current", {"item_id": agenda_id})["ok"] is True
+        later, later_got = connect(snap["digest"])
+        deadline = time.monotonic() + 10
+        while not later_got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert later_got and later_got[0]["current_item_id"] == agenda_id and later_got[0]["seq"] > snap["seq"]
+        assert later_got[0]["digest"] != snap["digest"]
+    finally:
+        for c in quiet:
+            c.disconnect()
+        first.close()
+        chair.close()

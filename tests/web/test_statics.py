@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from meeting_server.web.statics import IMMUTABLE, REVALIDATE, StaticFiles
+from meeting_server.web.statics import BUNDLES, IMMUTABLE, REVALIDATE, StaticFiles
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STATIC = ROOT / "static"
@@ -19,8 +19,13 @@ STATIC = ROOT / "static"
 def test_every_static_url_on_a_page_carries_its_content_hash(login: Any, role: str) -> None:
     client = login(role)
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
-    urls = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
-    assert any("socket.io.min.js" in u for u in urls) or role == "clerk"
+    urls = re.findall(r'(?:src|href|data-later)="(/static/[^"]+)"', html)
+    # The phone's page asks for its three bundles (the later one through live.js), the others for the files.
+    wanted = "bundle/delegate-first.js" if role == "delegate" else "socket.io.min.js"
+    assert any(wanted in u for u in urls) or role == "clerk"
+    if role == "delegate":
+        assert sorted(u.split("?")[0] for u in urls if "/bundle/" in u) == sorted("/static/" + b for b in BUNDLES)
+        assert not [u for u in urls if "/js/" in u or "/css/" in u or "socket.io" in u]
     assert urls
     for url in urls:
         assert re.search(r"\?v=[0-9a-f]{12}$", url), url
@@ -30,7 +35,7 @@ def test_every_static_url_on_a_page_carries_its_content_hash(login: Any, role: s
 
 
 def test_a_script_is_sent_compressed_and_unchanged(login: Any) -> None:
-    client = login("delegate")
+    client = login("chair")
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
     url = re.search(r'src="(/static/vendor/socket\.io/socket\.io\.min\.js\?v=[0-9a-f]+)"', html)
     assert url
@@ -57,6 +62,55 @@ def test_unversioned_and_stale_urls_still_work_but_are_revalidated(app: Any) -> 
         assert again.status_code == 304 and again.data == b""
     assert client.get("/static/js/nothing-here.js").status_code == 404
     assert client.get("/static/../meeting_server/app.py").status_code == 404
+
+
+def test_a_bundle_is_its_parts_in_order_versioned_compressed_and_made_again_when_a_part_changes(
+        tmp_path: Path) -> None:
+    static = tmp_path / "static"
+    (static / "js").mkdir(parents=True)
+    (static / "js" / "a.js").write_text("var a = 1;\n" * 100 + "//# sourceMappingURL=a.js.map\n")
+    (static / "js" / "b.js").write_text("var b = a + 1\n" * 100)  # no final ";": the bundle adds one between
+    files = StaticFiles(lambda environ, start: [b"flask"], static, tmp_path / "cache",
+                        {"bundle/ab.js": ("js/a.js", "js/b.js")})
+
+    def get(path: str, query: str = "") -> tuple[str, dict[str, str], bytes]:
+        seen: dict[str, Any] = {}
+
+        def start(status: str, hdrs: list[tuple[str, str]]) -> None:
+            seen["status"], seen["headers"] = status, dict(hdrs)
+
+        body = b"".join(files({"PATH_INFO": path, "REQUEST_METHOD": "GET", "QUERY_STRING": query,
+                               "HTTP_ACCEPT_ENCODING": "gzip"}, start))
+        return seen["status"], seen["headers"], body
+
+    version = files.version("bundle/ab.js")
+    assert version and re.fullmatch(r"[0-9a-f]{12}", version)
+    status, headers, body = get("/static/bundle/ab.js", "v=" + version)
+    assert status == "200 OK" and headers["Cache-Control"] == IMMUTABLE and headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"].startswith("text/javascript")
+    text = gzip.decompress(body).decode()
+    assert text.index("var a = 1;") < text.index("var b = a + 1") and "sourceMappingURL" not in text
+    assert "var a = 1;\n;\n/* js/b.js */" in text
+    # A part edited on disk (a developer's change) makes the bundle again, under a new version.
+    (static / "js" / "b.js").write_text("var b = 2;\n" * 100)
+    status, headers, body = get("/static/bundle/ab.js")
+    assert "var b = 2;" in gzip.decompress(body).decode() and files.version("bundle/ab.js") != version
+    assert headers["Cache-Control"] == REVALIDATE
+
+
+def test_the_real_bundles_parse_as_the_parts_they_join(app: Any) -> None:
+    client = app.test_client()
+    statics = app.extensions["static_files"]
+    for name, parts in BUNDLES.items():
+        r = client.get(f"/static/{name}?v={statics.version(name)}")
+        assert r.status_code == 200 and r.headers["Cache-Control"] == IMMUTABLE, name
+        body = r.get_data(as_text=True)
+        for part in parts:  # each part whole, in order
+            src = (STATIC / part).read_text()
+            first = next(ln for ln in src.splitlines() if ln.strip() and "sourceMappingURL" not in ln)
+            assert first in body, (name, part)
+        positions = [body.index(f"/* {part} */") for part in parts]
+        assert positions == sorted(positions), name
 
 
 def test_compressed_formats_are_not_compressed_again_and_the_cache_is_reused(tmp_path: Path) -> None:
