@@ -12,6 +12,8 @@ Why these HAProxy settings:
 - `option httpchk GET /healthz` every second, down after 2 failures, and `on-marked-down shutdown-sessions`: a dead
   or hung process is out of the rotation in about 2 s and its phones' connections are closed at once, so they
   reconnect (through the front, to a live process) by themselves instead of waiting for their own ping timeout.
+- `option redispatch`, `retries 3`: a connection refused by a process that just died (before the checks took it
+  out) is sent to another one, so a phone's reconnection is not refused for those two seconds.
 - `option forwardfor`: the phone's address in X-Forwarded-For, which the server trusts only from the front's own
   address (`serve --trusted-proxy`): the guessing limits count per phone, not per front.
 """
@@ -54,22 +56,25 @@ class Backend:
 
 
 def haproxy_config(backends: Sequence[Backend], port: int, bind: str = "0.0.0.0", *,
-                   check_interval_ms: int = CHECK_INTERVAL_MS, maxconn: int = 20000,
+                   check_interval_ms: int = CHECK_INTERVAL_MS, maxconn: int | None = None,
                    stats_socket: str | None = None) -> str:
-    """The HAProxy configuration (2.x) of a front on `bind:port` over the server processes `backends`."""
+    """The HAProxy configuration (2.x) of a front on `bind:port` over the server processes `backends`.
+    `maxconn`: left out, HAProxy sizes it from its file-descriptor limit (each phone holds two descriptors)."""
     if not backends:
         raise ValueError("at least one backend")
     servers = "\n".join(f"    server s{i} {b} check" for i, b in enumerate(backends, 1))
+    limits = f"    maxconn {maxconn}\n" if maxconn else ""
     stats = f"    stats socket {stats_socket} mode 600 level admin\n" if stats_socket else ""
     bind_at = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
     return f"""# meeting-server front (meeting-server front-config): HAProxy over {len(backends)} server processes.
 # Reasons for each setting: meeting_server/front.py.
 global
-    maxconn {maxconn}
-{stats}
+{limits}{stats}
 defaults
     mode http
     option http-server-close
+    option redispatch
+    retries 3
     timeout connect 2s
     timeout client 30s
     timeout server 30s
