@@ -104,6 +104,20 @@ def grow(base: str, data: Path, n: int) -> dict[str, Any]:
     return lk
 
 
+def ready_document(base: str, lk: dict[str, Any]) -> dict[str, Any]:
+    """A demo document once it is processed."""
+    deadline = time.time() + 300
+    while True:
+        docs = requests.get(f"{base}/api/v1/meetings/{lk['meeting_id']}/documents", timeout=30,
+                            headers={"Authorization": "Bearer " + tok(lk["clerk"])}).json()["documents"]
+        ready = [d for d in docs if d["status"] == "ready" and d["page_count"] >= 3]
+        if ready:
+            return dict(ready[0])
+        if time.time() > deadline:
+            raise SystemExit(f"no document ready at {base}: {docs}")
+        time.sleep(0.5)
+
+
 # --- clients bound to their own loopback addresses -----------------------------------------------------------
 
 
@@ -209,11 +223,12 @@ def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: A
         await asyncio.sleep(3)  # the front's checks take the dead process out within ~2 s
         while time.time() < deadline and (len(back) < len(lost)):
             await asyncio.sleep(0.1)
+        result = [back.get(i, float("inf")) - killed_at.value for i in dict(lost)]  # before our own disconnects
         for c in clients:
             c.reconnection = False
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
         await asyncio.gather(*(c.eio.http.close() for c in clients), return_exceptions=True)
-        return [back.get(i, float("inf")) - killed_at.value for i in lost]
+        return result
 
     out.put(asyncio.run(main()))
 
@@ -253,24 +268,16 @@ def main() -> None:
         procs += [serve(data3, p, "--no-discovery", *common) for p in ports[1:]]
         front = start_front(work / "front", fport, ports)
         one_port = free_port()
-        one = serve(data1, one_port, "--no-demo")
+        one = serve(data1, one_port)
         floor_port = free_port()
         floor = ctx.Process(target=fanout.floor_server, args=(floor_port,), daemon=True)
         floor.start()
         try:
             if "fanout" not in skip:
                 # The same meeting for the single process: its own data directory with the demo and N delegates.
-                import subprocess
-
-                subprocess.run([PY, "-m", "meeting_server", "seed-demo", "--data-dir", str(data1)], cwd=ROOT,
-                               env=env(), check=True, capture_output=True)
                 lk1 = grow(f"http://127.0.0.1:{one_port}", data1, args.n)
-                doc3, doc1 = (requests.get(f"{u}/api/v1/meetings/{m['meeting_id']}/documents",
-                                           headers={"Authorization": "Bearer " + tok(m["clerk"])}, timeout=30)
-                              .json()["documents"] for u, m in ((front_url, lk), (f"http://127.0.0.1:{one_port}",
-                                                                                  lk1)))
-                d3 = next(d for d in doc3 if d["status"] == "ready")
-                d1 = next(d for d in doc1 if d["status"] == "ready")
+                d3 = ready_document(front_url, lk)
+                d1 = ready_document(f"http://127.0.0.1:{one_port}", lk1)
                 tokens3 = [tok(d["url"]) for d in lk["delegates"]]
                 tokens1 = [tok(d["url"]) for d in lk1["delegates"]]
                 floor_url = f"ws://127.0.0.1:{floor_port}"

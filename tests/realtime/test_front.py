@@ -15,6 +15,8 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -59,6 +61,7 @@ class Room:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.servers: list[LiveServer] = []
+        self.killed: list[LiveServer] = []
         self.front: Any = None
         self.phones: Any = None
         try:
@@ -247,8 +250,28 @@ def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
     expected = {c: sum(1 for i in range(N) if CHOICES[i % 3] == c) for c in CHOICES}
     assert {o["key"]: o["votes"] for o in result["options"]} == expected
     room.servers.remove(victim)
+    room.killed.append(victim)
     print(f"\nkilled pid {victim.proc.pid} holding {len(its_phones)} phones; {len(acked)} acked before; "
           f"{len(again)} cast again; closed {late:.2f} s after the deadline")
+
+
+def test_doctor_checks_the_chain(room: Room) -> None:
+    """`doctor --front --backend --message-queue`: the front answers, each live process answers, a dead one is a
+    warning (the front sends its phones to the others), Redis answers."""
+    args = [sys.executable, "-m", "meeting_server", "doctor", "--json", "--data-dir", str(room.data),
+            "--host", "127.0.0.1", "--port", str(room.front_port), "--front", room.front_url,
+            "--message-queue", room.redis_url]
+    for s in room.servers + room.killed:
+        args += ["--backend", f"127.0.0.1:{s.port}"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(
+        Path(__file__).resolve().parents[2])))
+    checks = json.loads(res.stdout)
+    chain = [(c["name"], c["level"]) for c in checks if c["name"] in ("front", "backend", "redis")]
+    assert chain == [("front", "ok"), *[("backend", "ok")] * len(room.servers),
+                     *[("backend", "warn")] * len(room.killed), ("redis", "ok")], chain
+    for c in checks:
+        if c["name"] == "backend" and c["level"] == "warn":
+            assert "does not answer" in c["detail_en"]
 
 
 def _ts(text: str) -> float:
@@ -272,8 +295,10 @@ def test_redis_restarted_in_a_sitting(room: Room) -> None:
         for s in room.servers:
             assert s.proc.poll() is None
             assert requests.get(f"{s.url}/healthz", timeout=10).status_code == 200
-        got_during = sum(bool(room.phones.received(i, "presented", lambda e: e["seq"] == during["seq"]))
-                         for i in range(N))
+        on_it = set(room.by_pid().get(srv.proc.pid, []))
+        got = [i for i in range(N) if room.phones.received(i, "presented", lambda e: e["seq"] == during["seq"])]
+        got_during = f"{len(got)} of {N} phones ({len(on_it & set(got))} of the {len(on_it)} on the process " \
+                     f"that made the change)"
         room.redis, _ = start_redis(room.work / "redis", room.redis_port)
         # Broadcasts resume by themselves: a page turned once Redis is back reaches every phone, on every process.
         deadline = time.monotonic() + 90
@@ -294,6 +319,6 @@ def test_redis_restarted_in_a_sitting(room: Room) -> None:
             assert late.wait("state")["presented"]["page"] == page
         finally:
             late.close()
-        print(f"\nRedis down: the page turn was acknowledged; {got_during} of {N} phones got its broadcast")
+        print(f"\nRedis down: the page turn was acknowledged; {got_during} got its broadcast")
     finally:
         clerk.close()
