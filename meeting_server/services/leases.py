@@ -74,6 +74,8 @@ def take(s: Session, name: str, me: str, *, meeting_id: int | None = None, now: 
                 s.rollback()
                 return False
             if rules.is_take_over(h, me):
+                if meeting_id is not None and audit.is_frozen(s, meeting_id):
+                    meeting_id = None  # a signed meeting takes no entry: the take-over goes in the server's chain
                 audit.record(s, meeting_id, "lease.taken_over", f"system:{me}",
                              {"lease": name, "from": h.owner, "expired_at": h.expires_at.isoformat()})
             return True
