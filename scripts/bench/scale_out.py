@@ -3,6 +3,9 @@
 redis-server and HAProxy (`meeting-server front-config`'s configuration), against one process and the bare WebSocket
 floor, all in the same run.
 
+A meeting seats at most 500 delegates: past 500 phones, cards are shared by several connections (as fanout.py does),
+and the vote storm has 500 delegates.
+
 1. Page-turn fan-out to N phones (default 1,500): fanout.py's bare Engine.IO/Socket.IO clients (`raw`, which cost
    what the floor's clients cost) and its floor (a minimal `websockets` broadcast server), its `run_level`: the
    floor, one process, and the three behind the front, turn by turn, 120 ms apart, so the three series share the
@@ -264,7 +267,8 @@ def main() -> None:
         common = ("--message-queue", mq, "--trusted-proxy", "127.0.0.1", "--public-url", front_url)
         ports = [free_port() for _ in range(3)]
         procs = [serve(data3, ports[0], *common)]
-        lk = grow(f"http://127.0.0.1:{ports[0]}", data3, args.n)
+        seats = min(args.n, 500)  # a council seats at most 500 (services/meetings.py); beyond, cards are shared
+        lk = grow(f"http://127.0.0.1:{ports[0]}", data3, seats)
         procs += [serve(data3, p, "--no-discovery", *common) for p in ports[1:]]
         front = start_front(work / "front", fport, ports)
         one_port = free_port()
@@ -275,7 +279,7 @@ def main() -> None:
         try:
             if "fanout" not in skip:
                 # The same meeting for the single process: its own data directory with the demo and N delegates.
-                lk1 = grow(f"http://127.0.0.1:{one_port}", data1, args.n)
+                lk1 = grow(f"http://127.0.0.1:{one_port}", data1, seats)
                 d3 = ready_document(front_url, lk)
                 d1 = ready_document(f"http://127.0.0.1:{one_port}", lk1)
                 tokens3 = [tok(d["url"]) for d in lk["delegates"]]
@@ -325,10 +329,10 @@ def main() -> None:
                 r = requests.post(f"{front_url}/api/v1/polls/{poll['id']}/open", headers=chair, json={}, timeout=60)
                 r.raise_for_status()
                 jobs = [(i, tok(d["url"]), CHOICES[i % 3]) for i, d in enumerate(lk["delegates"])]
-                k = max(3, (args.n + 249) // 250)
+                k = max(3, (len(jobs) + 249) // 250)
                 ready, go_at, out = ctx.Semaphore(0), ctx.Value("d", 0.0), ctx.Queue()
                 ps = [ctx.Process(target=storm_proc, args=(front_url, jobs[a:b], poll["id"], 10 + j, ready, go_at,
-                                                           out)) for j, (a, b) in enumerate(shares(args.n, k))]
+                                                           out)) for j, (a, b) in enumerate(shares(len(jobs), k))]
                 for p in ps:
                     p.start()
                 for _ in ps:
@@ -342,13 +346,14 @@ def main() -> None:
                     stored = db.execute("SELECT count(*) FROM open_ballot WHERE poll_id = ?",
                                         (poll["id"],)).fetchone()[0]
                 requests.post(f"{front_url}/api/v1/polls/{poll['id']}/close", headers=chair, timeout=60)
-                report.append(f"\nVote storm through the front, {args.n} delegates casting at one instant: "
+                report.append(f"\nVote storm through the front, {len(jobs)} delegates casting at one instant: "
                               f"{len(acked)} acknowledged, {stored} stored; ack p50 {fanout.pct(acked, 50):.0f} ms, "
                               f"p99 {fanout.pct(acked, 99):.0f} ms, max {max(acked) if acked else float('nan'):.0f} ms")
                 print(report[-1], file=sys.stderr, flush=True)
 
             if "kill" not in skip:
-                tokens3 = [tok(d["url"]) for d in lk["delegates"]]
+                cards = [tok(d["url"]) for d in lk["delegates"]]
+                tokens3 = [cards[i % len(cards)] for i in range(args.n)]  # past 500, a card on several phones
                 k = max(3, (args.n + 249) // 250)
                 ready, killed_at, out = ctx.Semaphore(0), ctx.Value("d", 0.0), ctx.Queue()
                 ps = [ctx.Process(target=kill_proc, args=(front_url, tokens3[a:b], 40 + j, ready, killed_at, out))
