@@ -50,18 +50,20 @@ def start_redirect(host: str, port: int, target_base: str) -> str:
 
 
 def start_appliance(app: Flask, host: str, port: int, room_name: str, follow_links: bool = True,
-                    https: bool = False, public_name: str | None = None) -> discovery.Advertiser | None:
+                    https: bool = False, public_name: str | None = None,
+                    advertise_port: int | None = None) -> discovery.Advertiser | None:
     """Advertise on mDNS and follow address changes (DHCP): new QR codes and the projector follow.
 
     An HTTPS server advertises `_https._tcp` with its public name (the certificate's) in the TXT record.
 
     Both run as green threads; bound to loopback (every test) the advertisement stays on 127.0.0.1. With a name or
     URL given by hand (`follow_links` False) the links keep it; only the mDNS record follows the address.
+    `advertise_port`: behind a front (`--public-url http://front:8080`), the port phones use, not this process's.
     """
     if not app.config.get("DISCOVERY", True):
         return None
     initial = netaddr.current_choice(host, netaddr.pinned_from_env())
-    adv = discovery.Advertiser(room_name, port, initial.address, bind_host=host, version=__version__,
+    adv = discovery.Advertiser(room_name, advertise_port or port, initial.address, bind_host=host, version=__version__,
                                no_network=initial.no_network, https=https, public_name=public_name)
 
     def advertise() -> None:

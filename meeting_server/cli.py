@@ -46,6 +46,9 @@ def main() -> None:
 @click.option("--message-queue", default=None, envvar="MEETING_MESSAGE_QUEUE",
               help="Redis URL joining several server processes on one data directory (Flask-SocketIO's message "
                    "queue; needs the `scale` extra). Default: none, one process.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar="MEETING_TRUSTED_PROXY",
+              help="Behind a front (HAProxy): its address, whose X-Forwarded-For gives the phone's address "
+                   "(the guessing limits count per phone); repeatable. See `meeting-server front-config`.")
 @click.option("--no-discovery", is_flag=True,
               help="Do not advertise on mDNS (the extra processes behind a shared address).")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None, envvar="MEETING_TLS_CERT",
@@ -60,7 +63,8 @@ def main() -> None:
               help="With HTTPS: a plain-HTTP port answering every request with a redirect to https://<name>/... "
                    "Default 80 when --port is 443, else none; 0 turns it off.")
 def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url: str | None,
-          message_queue: str | None, no_discovery: bool, tls_cert: Path | None, tls_key: Path | None,
+          message_queue: str | None, trusted_proxies: tuple[str, ...], no_discovery: bool, tls_cert: Path | None,
+          tls_key: Path | None,
           public_name: str | None, redirect_port: int | None) -> None:
     """Run the server (eventlet), seeding the demo meeting into an empty data directory."""
     import eventlet.patcher
@@ -144,6 +148,13 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         if m is not None:
             clerk_url = links.links(m, base)["clerk"]
         room_name = f"Phòng họp {m.council_name}" if m is not None else "Phòng họp HĐND"
+    if trusted_proxies:
+        from meeting_server import front
+
+        try:
+            app.wsgi_app = front.trusted_forwarding(app.wsgi_app, trusted_proxies)
+        except ValueError as err:
+            raise click.ClickException(f"--trusted-proxy: {err}") from err
     if ssl_args:
         app.wsgi_app = tls.with_hsts(app.wsgi_app)
         if redirect_port:
@@ -163,11 +174,15 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
                    f"({killed} LibreOffice processes left by the previous run killed).")
     # Before serving: close the polls whose countdown ran out while the server was down, re-arm the others.
     live_voting.resume(app)
+    from meeting_server.realtime import leases as heartbeat
+
+    heartbeat.start(app)  # renews this process's leases; takes over the countdowns and uploads of a dead process
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     # A name or URL given by hand stays in the cards when the box's address changes (the hotspot's DNS follows).
+    # Behind a front (--public-url http://front:8080), the advertisement names the front's port, as the cards do.
     advertiser = start_appliance(app, host, port, room_name, follow_links=not fixed_base, https=bool(ssl_args),
-                                 public_name=public_name)
+                                 public_name=public_name, advertise_port=_url_port(public_url) if public_url else None)
     if os.environ.get("MEETING_GC_FREEZE", "1") != "0":
         # Start-up objects never die: keep them out of full collections, which otherwise land on the page-sync p99
         # (shared/perf-floors.md); MEETING_GC_FREEZE=0 turns it off for comparison. No full collection first: it
@@ -181,10 +196,52 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
     finally:
         if advertiser is not None:
             advertiser.stop()
+        from meeting_server.realtime import leases as heartbeat
+
+        try:
+            heartbeat.stop(app)  # the other processes take this one's countdowns and uploads over at once
+        except Exception:  # a stop must finish: unreleased leases run out within seconds anyway
+            logging.getLogger(__name__).exception("leases not released")
         # Close the pooled database connections: SQLite then copies the write-ahead log into the database and
         # removes it, so a stopped server leaves one self-contained file (and no log of recent writes).
         app.extensions["db_engine"].dispose()
         server_lock.close()
+
+
+def _url_port(url: str) -> int | None:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    try:
+        return u.port or {"http": 80, "https": 443}.get(u.scheme)
+    except ValueError:
+        return None
+
+
+@main.command("front-config")
+@click.option("--backend", "backends", multiple=True, required=True,
+              help="A server process (meeting-server serve --port P) as host:port; repeatable, one per process.")
+@click.option("--port", default=8080, show_default=True, type=int, help="The port phones use (the front's).")
+@click.option("--bind", default="0.0.0.0", show_default=True, help="The address the front listens on.")
+@click.option("--check-interval-ms", default=1000, show_default=True, type=int,
+              help="How often the front asks each process's /healthz (out after 2 failures).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the configuration here (e.g. /etc/haproxy/haproxy.cfg) instead of printing it.")
+def front_config(backends: tuple[str, ...], port: int, bind: str, check_interval_ms: int, out: Path | None) -> None:
+    """Write HAProxy's configuration for a front over several server processes (balance by phone address,
+    WebSockets passed through, /healthz checks): see docs/ARCHITECTURE.md, "Several processes"."""
+    from meeting_server import front
+
+    try:
+        parsed = [front.Backend.parse(b) for b in backends]
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    text = front.haproxy_config(parsed, port, bind, check_interval_ms=check_interval_ms)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"Đã ghi {out} (written). Kiểm tra (check): haproxy -c -f {out}")
 
 
 @main.command("links")
@@ -252,8 +309,15 @@ def seed_demo(data_dir: Path | None) -> None:
               help="The name phones use (default: $MEETING_PUBLIC_NAME, else /etc/default/meeting-server).")
 @click.option("--tls-root", "tls_roots", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A root CA (PEM) phones trust besides the public ones this box knows; repeatable.")
+@click.option("--front", "front_url", default=None, envvar="MEETING_FRONT_URL",
+              help="Several processes: the front's URL (HAProxy), checked through its /healthz.")
+@click.option("--backend", "backends", multiple=True,
+              help="Several processes: a server process behind the front, host:port; repeatable.")
+@click.option("--message-queue", default=None, envvar="MEETING_MESSAGE_QUEUE",
+              help="Several processes: the Redis URL joining them, checked with PING.")
 def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: bool, lang: str,
-           tls_cert: Path | None, tls_key: Path | None, public_name: str | None, tls_roots: tuple[Path, ...]) -> None:
+           tls_cert: Path | None, tls_key: Path | None, public_name: str | None, tls_roots: tuple[Path, ...],
+           front_url: str | None, backends: tuple[str, ...], message_queue: str | None) -> None:
     """Check the mini-PC before a sitting: address, port, mDNS, data directory, disk, fonts, LibreOffice,
     signing certificate, HTTPS certificate, clock."""
     from meeting_server import doctor as doc
@@ -270,7 +334,8 @@ def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: boo
     checks = doc.run_checks(doc.DoctorConfig(data_dir=d, host=host, port=port, cert_path=cert,
                                              pinned=netaddr.pinned_from_env(), check_mdns=mdns,
                                              tls_cert=tls_cert, tls_key=tls_key, public_name=public_name,
-                                             tls_roots=tls_roots))
+                                             tls_roots=tls_roots, front_url=front_url, backends=backends,
+                                             message_queue=message_queue))
     checks += _readiness_checks(d)
     click.echo(doc.as_json(checks) if as_json else doc.format_report(checks, lang))
     sys.exit(doc.exit_code(checks))

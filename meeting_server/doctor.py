@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from meeting_server import netaddr, office, tls
 from meeting_server.faults import LOW_FREE_BYTES
@@ -48,6 +49,10 @@ class DoctorConfig:
     tls_key: Path | None = None
     public_name: str | None = None
     tls_roots: tuple[Path, ...] = ()  # roots trusted besides the system's (a test CA, a provincial root)
+    # Several processes behind a front (docs/ARCHITECTURE.md, "Several processes"): checked when given.
+    front_url: str | None = None  # the front phones use, e.g. http://10.0.0.2:8080
+    backends: tuple[str, ...] = ()  # each server process behind it, host:port
+    message_queue: str | None = None  # the Redis joining them (serve --message-queue)
 
 
 @dataclass(frozen=True)
@@ -412,6 +417,57 @@ def _newest_mtime(data_dir: Path) -> datetime | None:
     return datetime.fromtimestamp(max(stamps), UTC) if stamps else None
 
 
+def _url_healthz(url: str) -> dict | None:
+    u = urlsplit(url if "//" in url else f"http://{url}")
+    if not u.hostname:
+        return None
+    https = u.scheme == "https"
+    return _healthz(u.hostname, u.port or (443 if https else 80), https=https)
+
+
+def check_chain(config: DoctorConfig) -> list[Check]:
+    """Several processes: the front answers /healthz (through it, some live backend), each backend answers its own,
+    and Redis answers PING. A dead backend is a warning while others serve (the front takes it out); none alive, no
+    front or no Redis is a failure: phones on one process would not hear the others."""
+    from meeting_server import front
+
+    checks: list[Check] = []
+    if config.front_url:
+        h = _url_healthz(config.front_url)
+        if h and h.get("status") == "ok":
+            checks.append(_ok("front", f"Cổng vào {config.front_url} trả lời (/healthz: ok).",
+                              f"The front {config.front_url} answers (/healthz: ok)."))
+        else:
+            checks.append(_fail("front", f"Cổng vào {config.front_url} không trả lời /healthz: điện thoại không vào "
+                                         "được. Hãy kiểm tra HAProxy (systemctl status haproxy).",
+                                f"The front {config.front_url} does not answer /healthz: phones cannot get in. "
+                                "Check HAProxy (systemctl status haproxy)."))
+    alive = 0
+    for b in config.backends:
+        h = _url_healthz(b)
+        if h and h.get("status") == "ok":
+            alive += 1
+            checks.append(_ok("backend", f"Tiến trình máy chủ {b} trả lời (/healthz: ok).",
+                              f"Server process {b} answers (/healthz: ok)."))
+        else:
+            checks.append(_warn("backend", f"Tiến trình máy chủ {b} không trả lời; cổng vào chuyển điện thoại sang "
+                                           "các tiến trình khác.",
+                                f"Server process {b} does not answer; the front sends phones to the others."))
+    if config.backends and not alive:
+        checks.append(_fail("backend", "Không tiến trình máy chủ nào trả lời.", "No server process answers."))
+    if config.message_queue:
+        why = front.redis_ping(config.message_queue)
+        if why is None:
+            checks.append(_ok("redis", f"Redis {config.message_queue} trả lời.",
+                              f"Redis {config.message_queue} answers."))
+        else:
+            checks.append(_fail("redis", f"Redis {config.message_queue} không trả lời ({why}): các tiến trình không "
+                                         "nghe được nhau.",
+                                f"Redis {config.message_queue} does not answer ({why}): the processes cannot hear "
+                                "each other."))
+    return checks
+
+
 def run_checks(config: DoctorConfig, now: datetime | None = None) -> list[Check]:
     """All checks in the order a technician would fix them."""
     now = now or datetime.now(UTC)
@@ -427,6 +483,7 @@ def run_checks(config: DoctorConfig, now: datetime | None = None) -> list[Check]
         check_certificate(config.cert_path, now),
         *check_tls(config, now),
         check_clock(now, config.data_dir),
+        *check_chain(config),
     ]
     return checks
 

@@ -14,5 +14,9 @@ SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-no
   tesseract-ocr tesseract-ocr-vie)
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
 # checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes,
-# and the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display.
-TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server webkit2gtk-driver xvfb)
+# the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display,
+# and HAProxy, the front the tests start over three server processes (tests/realtime/test_front.py: balancing by
+# phone address, WebSockets passed through, a killed process taken out by its /healthz). The mini-PC does not need
+# it: one process serves the room; a deployment past one box installs it itself (`meeting-server front-config`).
+TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server webkit2gtk-driver xvfb
+  haproxy)

@@ -47,6 +47,7 @@ LAYER_OF: dict[str, str] = {
     "netaddr": "base",
     "discovery": "base",
     "doctor": "base",
+    "front": "base",
     "office": "base",
     "tls": "base",
     "wifi": "base",

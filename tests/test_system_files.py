@@ -45,6 +45,7 @@ TESTS = {
     "pdfsig": "poppler-utils",
     "pdftoppm": "poppler-utils",
     "redis-server": "redis-server",
+    "haproxy": "haproxy",
     "softhsm2-util": "softhsm2",
     "/usr/lib/softhsm/libsofthsm2.so": "libsofthsm2",
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so": "libsofthsm2",

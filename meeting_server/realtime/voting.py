@@ -230,31 +230,78 @@ def on_cast(sid: str, token: str | None, data: Any) -> dict[str, Any]:
 # Countdown
 
 
-def schedule_close(app: Flask, poll_id: int) -> None:
-    """Close the poll at its deadline (the database refuses later ballots even if this task never runs)."""
+def schedule_close(app: Flask, poll_id: int, meeting_id: int | None = None) -> bool:
+    """Close the poll at its deadline (the database refuses later ballots even if this task never runs).
+
+    One process runs a poll's countdown: the one holding its lease (`domain.leases.countdown`). Whoever opens the
+    poll takes it; if that process dies, its lease runs out and another process's heartbeat takes it over
+    (`adopt_countdowns`), so the poll still closes at its deadline (late by at most the lease's time-to-live when
+    the owner dies just before it) and is announced once. Returns whether this process now runs the countdown."""
+    from meeting_server.domain.leases import countdown
+    from meeting_server.services import leases
+
+    armed: set[int] = app.extensions.setdefault("countdowns_armed", set())
+    if poll_id in armed:
+        return True
+    me, name = leases.owner(app), countdown(poll_id)
+    with app.app_context(), db.standalone_session(app) as s:
+        if not leases.take(s, name, me, meeting_id=meeting_id):
+            return False
+    armed.add(poll_id)
 
     def task() -> None:
-        while True:
+        try:
+            while True:
+                with app.app_context(), db.standalone_session(app) as s:
+                    p = s.get(Poll, poll_id)
+                    if p is None or p.state != "open" or p.ends_at is None:
+                        return
+                    # Still ours? A process whose loop stalled past the lease's life may have lost it to another.
+                    if not leases.holds(s, name, me) and not leases.take(s, name, me, meeting_id=p.meeting_id):
+                        log.info("poll %s: its countdown was taken over by another process", poll_id)
+                        return
+                    left = (p.ends_at - utcnow()).total_seconds()
+                if left > 0:
+                    _socketio().sleep(min(left, 1.0))
+                    continue
+                close_expired(app, only=poll_id)
+                return
+        except Exception:
+            log.exception("poll %s: countdown failed", poll_id)
+        finally:
+            armed.discard(poll_id)
             with app.app_context(), db.standalone_session(app) as s:
-                p = s.get(Poll, poll_id)
-                if p is None or p.state != "open" or p.ends_at is None:
-                    return
-                left = (p.ends_at - utcnow()).total_seconds()
-            if left > 0:
-                _socketio().sleep(min(left, 5.0))
-                continue
-            close_expired(app)
-            return
+                leases.release(s, name, me)
 
     _socketio().start_background_task(task)
+    return True
 
 
-def close_expired(app: Flask, *, at_start: bool = False) -> list[int]:
-    """Close every open poll whose countdown is over and tell the screens; returns the poll ids. `at_start`: the
-    server is starting, so those deadlines passed while it was down (the audit entry says so)."""
+def adopt_countdowns(app: Flask) -> list[int]:
+    """Arm the countdown of every open poll with a deadline that no live process runs (its lease is free or ran
+    out): at start, and on each heartbeat, so a dead process's polls still close. Returns the polls armed now."""
+    armed: set[int] = app.extensions.setdefault("countdowns_armed", set())
+    with app.app_context(), db.standalone_session(app) as s:
+        polls = s.execute(select(Poll.id, Poll.meeting_id).where(Poll.state == "open", Poll.ends_at.is_not(None)))
+        waiting = [(pid, mid) for pid, mid in polls if pid not in armed]
+    return [pid for pid, mid in waiting if schedule_close(app, pid, mid)]
+
+
+def close_expired(app: Flask, *, at_start: bool = False, only: int | None = None) -> list[int]:
+    """Close every open poll whose countdown is over (or only the poll `only`) and tell the screens; returns the
+    poll ids. `at_start`: the server is starting, so those deadlines passed while it was down (the audit entry says
+    so). A poll whose countdown lease another live process holds is left to it: one process closes, one announces."""
+    from meeting_server.domain.leases import countdown
+    from meeting_server.services import leases
+
+    me = leases.owner(app)
     closed = []
     with app.app_context(), db.standalone_session(app) as s:
         for p in voting.expired(s):
+            if only is not None and p.id != only:
+                continue
+            if not leases.take(s, countdown(p.id), me, meeting_id=p.meeting_id):
+                continue
             m = s.get(Meeting, p.meeting_id)
             assert m is not None
             try:
@@ -270,8 +317,9 @@ def close_expired(app: Flask, *, at_start: bool = False) -> list[int]:
 
 def resume(app: Flask) -> None:
     """At start, before the server serves (`serve`): close polls whose deadline passed while the server was down,
-    and re-arm the countdown of every other open poll, so a poll closes at its deadline whether or not anyone
-    makes a request after a restart."""
+    re-arm the countdown of every other open poll that no other live process runs (`serve` then starts the lease
+    heartbeat, realtime/leases.py, which keeps adopting them), so a poll closes at its deadline whether or not
+    anyone makes a request after a restart, and whichever process dies."""
     if app.extensions.get("voting_resumed"):
         return
     app.extensions["voting_resumed"] = True
@@ -281,9 +329,4 @@ def resume(app: Flask) -> None:
 
     with app.app_context(), db.standalone_session(app) as s:
         devices.clear_stale(s)  # connections held by a process that died
-    with app.app_context(), db.standalone_session(app) as s:
-        from sqlalchemy import select
-
-        waiting = list(s.scalars(select(Poll.id).where(Poll.state == "open", Poll.ends_at.is_not(None))))
-    for poll_id in waiting:
-        schedule_close(app, poll_id)
+    adopt_countdowns(app)

@@ -52,7 +52,7 @@ from meeting_server.domain.permissions import Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import audit, unit
 from meeting_server.services.unit import Change, Done
-from meeting_server.store import claims, db
+from meeting_server.store import db
 from meeting_server.store.prepared import DBConn, Prepared
 from meeting_server.store.tables import (
     AgendaItem,
@@ -64,6 +64,7 @@ from meeting_server.store.tables import (
     Participant,
     Presentation,
     core_table,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -275,16 +276,43 @@ Notify = Callable[[str, Document, Change | None], None]
 
 @contextmanager
 def claim(app: Flask, document_id: int) -> Iterator[bool]:
-    """Whether this process may process the document now: True while it holds claims/<id>, False if another
-    process of this data directory does.
+    """Whether this process may process the document now: True while it holds the document's lease, False if
+    another live server process does.
 
-    Every server process takes up the uploads it finds unfinished at start; with several processes on one data
-    directory (docs/ARCHITECTURE.md, "Several processes") only one of them may, or the text would be indexed twice.
-    An flock, not a row: the kernel drops it when its process ends, so a document left by a killed process is taken
-    up by the next start, and no stale lock is left behind. One box only, as the shared SQLite file is.
+    Every server process takes up the uploads it finds unfinished at start; with several processes on one database
+    (docs/ARCHITECTURE.md, "Several processes") only one of them may, or the text would be indexed twice. A lease
+    (services/leases.py), not an flock, so that it holds across boxes sharing a PostgreSQL database as it does on one
+    box: the heartbeat of the process renews it while the work lasts (realtime/leases.py); a killed process stops
+    renewing, and within seconds another process's heartbeat takes the document up (`taken_over`).
     """
-    with claims.held(root(app) / "claims" / str(int(document_id))) as mine:
+    from meeting_server.domain.leases import document as lease_name
+    from meeting_server.services import leases
+
+    me, name = leases.owner(app), lease_name(document_id)
+    with db.standalone_session(app) as s:
+        d = s.get(Document, int(document_id))
+        mine = leases.take(s, name, me, meeting_id=d.meeting_id if d is not None else None)
+    try:
         yield mine
+    finally:
+        if mine:
+            with db.standalone_session(app) as s:
+                leases.release(s, name, me)
+
+
+def taken_over(s: Session, now: Any = None) -> list[int]:
+    """The uploads still `processing` whose processing lease ran out: the process that held it is gone (a process
+    renews its leases every few seconds while it lives). Another process takes them up (`process` takes the lease
+    over, and the audit log says so)."""
+    from meeting_server.domain import leases as lease_rules
+    from meeting_server.store.tables import Lease
+
+    now = now or utcnow()
+    names = {lease_rules.document(i): i for i in s.scalars(select(Document.id).where(Document.status == "processing"))}
+    if not names:
+        return []
+    rows = s.execute(select(Lease.name, Lease.owner, Lease.expires_at).where(Lease.name.in_(names))).all()
+    return sorted(names[r.name] for r in rows if r.expires_at <= now)
 
 
 def process(app: Flask, document_id: int, notify: Notify, *, password: str | None = None) -> None:
@@ -1105,7 +1133,6 @@ def _save_note(s: Session, who: Principal, document_id: int, page_no: int, note:
         if row is not None:
             s.delete(row)
         return
-    from meeting_server.store.tables import utcnow
 
     if row is None:
         s.add(PageNote(document_id=document_id, page_no=page_no, participant_id=author, text=note))

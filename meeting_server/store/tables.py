@@ -613,3 +613,17 @@ class Resolution(Base):
     title: Mapped[str] = mapped_column(String(300), default="")  # trích yếu; the poll's subject when empty
     document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id", ondelete="SET NULL"), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Lease(Base):
+    """One owner at a time across server processes for a piece of work (domain/leases.py): the countdown that closes
+    a poll, processing an upload. The owner renews `expires_at` every few seconds; once it has passed, another
+    process takes the lease, and the work, over. Plain rows and compare-and-swap UPDATEs: the same on SQLite and
+    PostgreSQL (services/leases.py)."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

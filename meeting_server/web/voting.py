@@ -86,7 +86,7 @@ def open_poll(poll_id: int) -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     live.writer(app)  # started now, not by the first ballot
     if p.ends_at is not None:
-        live.schedule_close(app, p.id)
+        live.schedule_close(app, p.id, m.id)
     announce(change)
     return jsonify(_view(p))
 

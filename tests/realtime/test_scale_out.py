@@ -171,13 +171,26 @@ def _ready_events(data: Path, doc_id: int) -> int:
     return sum(json.loads(r[0])["document_id"] == doc_id for r in rows)
 
 
+def _lease(data: Path, name: str, owner: str, expires_in: float) -> None:
+    """Write a lease row as another server process holding it would (tables as stored: naive UTC)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with closing(sqlite3.connect(data / "meeting.db")) as db, db:
+        db.execute("INSERT OR REPLACE INTO lease (name, owner, expires_at, taken_at) VALUES (?, ?, ?, ?)",
+                   (name, owner, str(now + timedelta(seconds=expires_in)), str(now)))
+
+
+def _audit(data: Path, kind: str) -> list[dict[str, Any]]:
+    with closing(sqlite3.connect(data / "meeting.db")) as db:
+        return [json.loads(r[0]) for r in db.execute("SELECT data FROM audit_event WHERE kind = ? ORDER BY seq",
+                                                     (kind,))]
+
+
 def test_an_upload_left_unfinished_is_taken_up_by_one_process_only(tmp_path: Path) -> None:
     """A server stopped while it processed an upload leaves it `processing`; the next start takes it up, unless
-    another live process of the same data directory is processing it (it holds the document's claim)."""
-    from flask import Flask
-
-    from meeting_server.services.documents import claim
-
+    another live process (here or on another box) is processing it: it holds the document's lease. Once that
+    process stops renewing its lease (it died), a running process takes the upload over within seconds."""
     data = tmp_path / "data"
     a = start_server(data)
     doc_id = next(d for d in ready_documents(a) if d["status"] == "ready")["id"]
@@ -185,29 +198,27 @@ def test_an_upload_left_unfinished_is_taken_up_by_one_process_only(tmp_path: Pat
     assert _ready_events(data, doc_id) == 1
     with closing(sqlite3.connect(data / "meeting.db")) as db, db:  # as a stop in the middle of processing leaves it
         db.execute("UPDATE document SET status = 'processing', pages_rendered = 0 WHERE id = ?", (doc_id,))
-
-    other = Flask("other-process")
-    other.config["DATA_DIR"] = data
-    with claim(other, doc_id) as mine:  # this test process plays the process that is processing it
-        assert mine is True
-        b = start_server(data)
-        try:
-            time.sleep(3)
-            d = requests.get(f"{b.url}/api/v1/documents/{doc_id}", headers=b.bearer(b.links["clerk"]),
-                             timeout=10).json()
-            assert d["status"] == "processing"  # left to the process that holds the claim
-            assert f"document {doc_id}: another server process is processing it" in b.log_path.read_text()
-        finally:
-            b.stop()
-    assert _ready_events(data, doc_id) == 1
-
-    c = start_server(data)  # nobody holds it now: the next start takes it up, once
+    # Another live process holds the lease (and would renew it): this test writes its row for a minute.
+    _lease(data, f"document:{doc_id}", "other-box:4242:feedf00d", 60)
+    b = start_server(data)
     try:
+        time.sleep(3)
+        d = requests.get(f"{b.url}/api/v1/documents/{doc_id}", headers=b.bearer(b.links["clerk"]),
+                         timeout=10).json()
+        assert d["status"] == "processing"  # left to the process that holds the lease
+        assert f"document {doc_id}: another server process is processing it" in b.log_path.read_text()
+        assert _ready_events(data, doc_id) == 1
+        # That process dies: its lease runs out (as if it had stopped renewing 1 s ago). B's heartbeat takes over.
+        _lease(data, f"document:{doc_id}", "other-box:4242:feedf00d", -1)
         deadline = time.monotonic() + 60
-        while requests.get(f"{c.url}/api/v1/documents/{doc_id}", headers=c.bearer(c.links["clerk"]),
+        while requests.get(f"{b.url}/api/v1/documents/{doc_id}", headers=b.bearer(b.links["clerk"]),
                            timeout=10).json()["status"] != "ready":
             assert time.monotonic() < deadline
             time.sleep(0.1)
     finally:
-        c.stop()
-    assert _ready_events(data, doc_id) == 2
+        b.stop()
+    assert _ready_events(data, doc_id) == 2  # processed once more, by B alone
+    took = [e for e in _audit(data, "lease.taken_over") if e["lease"] == f"document:{doc_id}"]
+    assert len(took) == 1 and took[0]["from"] == "other-box:4242:feedf00d", took
+    with closing(sqlite3.connect(data / "meeting.db")) as db:  # B released it when done, and gave all back at stop
+        assert db.execute("SELECT count(*) FROM lease").fetchone()[0] == 0

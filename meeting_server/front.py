@@ -1,0 +1,152 @@
+"""The front of several server processes (docs/ARCHITECTURE.md, "Several processes"): HAProxy from Debian in front,
+`meeting-server front-config` writing its configuration; the server's side of it (the phone's address from
+X-Forwarded-For when the request comes from a trusted front); and what `doctor` asks of the chain (the front,
+each backend, Redis).
+
+Why these HAProxy settings:
+- `balance source` with `hash-type consistent`: a phone's requests go to one process while it lives (Engine.IO's
+  long-polling needs every request of a session on the process that holds it; WebSockets would not care), and when
+  a process dies only its phones move.
+- `timeout tunnel`: an upgraded WebSocket is a tunnel; without it `timeout client/server` (30 s) would cut a quiet
+  phone. Engine.IO pings every 25 s, so an hour is only the bound for a phone that vanished without a FIN.
+- `option httpchk GET /healthz` every second, down after 2 failures, and `on-marked-down shutdown-sessions`: a dead
+  or hung process is out of the rotation in about 2 s and its phones' connections are closed at once, so they
+  reconnect (through the front, to a live process) by themselves instead of waiting for their own ping timeout.
+  A dead process refuses the check's connection at once; `timeout check 3s` keeps a live process that is slow to
+  answer (a vote storm on a loaded box) in: with the check's default timeout (the 1 s interval) such a process was
+  taken out and all its phones cut off, which moved the storm to the others (seen on this 2-core box at load 12).
+- `option redispatch`, `retries 3`: a connection refused by a process that just died (before the checks took it
+  out) is sent to another one, so a phone's reconnection is not refused for those two seconds.
+- `option forwardfor`: the phone's address in X-Forwarded-For, which the server trusts only from the front's own
+  address (`serve --trusted-proxy`): the guessing limits count per phone, not per front.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+#: How often HAProxy asks each backend's /healthz, and after how many failures it takes one out.
+CHECK_INTERVAL_MS = 1000
+FALL = 2
+RISE = 2
+
+
+@dataclass(frozen=True)
+class Backend:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Backend:
+        """`host:port` (or a URL `http://host:port`)."""
+        if "//" in text:
+            u = urlsplit(text)
+            if not u.hostname or not u.port:
+                raise ValueError(f"backend {text!r}: give host:port")
+            return cls(u.hostname, u.port)
+        host, sep, port = text.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"backend {text!r}: give host:port")
+        return cls(host.strip("[]"), int(port))
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def haproxy_config(backends: Sequence[Backend], port: int, bind: str = "0.0.0.0", *,
+                   check_interval_ms: int = CHECK_INTERVAL_MS, maxconn: int | None = None,
+                   stats_socket: str | None = None) -> str:
+    """The HAProxy configuration (2.x) of a front on `bind:port` over the server processes `backends`.
+    `maxconn`: left out, HAProxy sizes it from its file-descriptor limit (each phone holds two descriptors)."""
+    if not backends:
+        raise ValueError("at least one backend")
+    servers = "\n".join(f"    server s{i} {b} check" for i, b in enumerate(backends, 1))
+    limits = f"    maxconn {maxconn}\n" if maxconn else ""
+    stats = f"    stats socket {stats_socket} mode 600 level admin\n" if stats_socket else ""
+    bind_at = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+    return f"""# meeting-server front (meeting-server front-config): HAProxy over {len(backends)} server processes.
+# Reasons for each setting: meeting_server/front.py.
+global
+{limits}{stats}
+defaults
+    mode http
+    option http-server-close
+    option redispatch
+    retries 3
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-request 10s
+    timeout tunnel 1h
+    timeout client-fin 5s
+    timeout queue 5s
+    timeout check 3s
+
+frontend meeting
+    bind {bind_at}
+    option forwardfor
+    default_backend servers
+
+backend servers
+    balance source
+    hash-type consistent
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter {check_interval_ms} fastinter {max(check_interval_ms // 2, 100)} fall {FALL} rise {RISE} \
+on-marked-down shutdown-sessions
+{servers}
+"""
+
+
+def trusted_forwarding(app: Callable[..., Any], trusted: Iterable[str]) -> Callable[..., Any]:
+    """WSGI middleware: a request from one of the `trusted` fronts' addresses gets the phone's address (the last
+    entry of X-Forwarded-For, the one the front added) as REMOTE_ADDR. From any other address the header is ignored:
+    a phone could write it."""
+    fronts = {str(ipaddress.ip_address(a)) for a in trusted}
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REMOTE_ADDR") in fronts:
+            hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+            if hops:
+                try:
+                    environ["REMOTE_ADDR"] = str(ipaddress.ip_address(hops[-1]))
+                except ValueError:
+                    pass
+        return app(environ, start_response)
+
+    return middleware
+
+
+def redis_ping(url: str, timeout: float = 2.0) -> str | None:
+    """PING the Redis of `url` (redis://host:port/db) with the protocol's own words; None when it answers PONG,
+    else what went wrong. No client library: `doctor` runs without the `scale` extra."""
+    u = urlsplit(url)
+    if u.scheme not in ("redis", "rediss") or not u.hostname:
+        return f"not a redis:// URL: {url}"
+    if u.scheme == "rediss":
+        return "rediss:// is not checked here"
+    try:
+        with socket.create_connection((u.hostname, u.port or 6379), timeout=timeout) as sock:
+            if u.password:
+                user = u.username or "default"
+                sock.sendall(_resp("AUTH", user, u.password))
+                if not sock.recv(128).startswith(b"+OK"):
+                    return "AUTH refused"
+            sock.sendall(_resp("PING"))
+            answer = sock.recv(128)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if answer.startswith(b"+PONG") else answer.decode("latin-1").strip()
+
+
+def _resp(*words: str) -> bytes:
+    out = [f"*{len(words)}\r\n".encode()]
+    for w in words:
+        b = w.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)

@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Several processes behind the front: three `serve --message-queue` processes on one data directory, a real
+redis-server and HAProxy (`meeting-server front-config`'s configuration), against one process and the bare WebSocket
+floor, all in the same run.
+
+A meeting seats at most 500 delegates: past 500 phones, cards are shared by several connections (as fanout.py does),
+and the vote storm has 500 delegates.
+
+1. Page-turn fan-out to N phones (default 1,500): fanout.py's bare Engine.IO/Socket.IO clients (`raw`, which cost
+   what the floor's clients cost) and its floor (a minimal `websockets` broadcast server), its `run_level`: the
+   floor, one process, and the three behind the front, turn by turn, 120 ms apart, so the three series share the
+   same seconds of the machine. Through the front each client process binds its sockets to its own loopback
+   addresses (127.x.y.z), so that HAProxy's `balance source` spreads them as it spreads a room's phones.
+2. Vote storm of N delegates through the front: every delegate casts at one agreed instant; ack p50/p99/max, and
+   stored = acknowledged (read from the database afterwards).
+3. SIGKILL of one of the three while N phones (python-socketio clients, reconnection on) are connected through the
+   front: the time until every phone it held has reconnected through the front and received a fresh `state`.
+
+    .venv/bin/python scripts/bench/scale_out.py [--n 1500] [--turns 100] [--skip fanout,storm,kill]
+
+All on this machine: the clients, the servers, Redis and HAProxy share its cores (the report says how many and
+the load average), so the three-process figures show the cost of the extra hop and of Redis, not the gain of more
+boxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fanout  # noqa: E402  (scripts/bench/fanout.py: the floor, the bare clients, run_level)
+import requests  # noqa: E402
+
+from tests.realtime.scale_kit import free_port, start_front, start_redis  # noqa: E402
+
+PY = sys.executable
+CHOICES = ("for", "against", "abstain")
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ, PYTHONPATH=str(ROOT))
+    e.pop("MEETING_SERVER_DATA", None)
+    return e
+
+
+def serve(data: Path, port: int, *extra: str) -> Any:
+    import subprocess
+
+    log = open(data / f"server-{port}.log", "ab")  # noqa: SIM115 - the child keeps it
+    proc = subprocess.Popen([PY, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--data-dir", str(data), *extra], cwd=ROOT, env=env(), stdout=log,
+                            stderr=subprocess.STDOUT)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"server on {port} did not start")
+
+
+def links(data: Path) -> dict[str, Any]:
+    import subprocess
+
+    return dict(json.loads(subprocess.check_output([PY, "-m", "meeting_server", "links", "--json", "--data-dir",
+                                                    str(data)], cwd=ROOT, env=env())))
+
+
+def tok(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def grow(base: str, data: Path, n: int) -> dict[str, Any]:
+    """The meeting n delegates strong (the chair among them), all present (vote_storm.py's set-up)."""
+    lk = links(data)
+    clerk = {"Authorization": f"Bearer {tok(lk['clerk'])}"}
+    m = lk["meeting_id"]
+    r = requests.patch(f"{base}/api/v1/meetings/{m}", json={"seated_count": n}, headers=clerk, timeout=60)
+    r.raise_for_status()
+    rows = [["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"],
+            ["1", "Chủ tọa Thử Nghiệm", "Chủ tịch HĐND", "Tổ 1", "Chủ tọa"]]
+    rows += [[str(i), f"Đại biểu Số {i:04d}", "Đại biểu HĐND", f"Tổ {i % 10 + 1}", "Đại biểu"] for i in range(2, n + 1)]
+    requests.put(f"{base}/api/v1/meetings/{m}/participants", json={"rows": rows}, headers=clerk,
+                 timeout=300).raise_for_status()
+    lk = links(data)
+    with requests.Session() as s:
+        for d in lk["delegates"]:
+            s.get(f"{base}/j/{tok(d['url'])}", timeout=30, allow_redirects=False)
+            s.cookies.clear()
+    return lk
+
+
+def ready_document(base: str, lk: dict[str, Any]) -> dict[str, Any]:
+    """A demo document once it is processed."""
+    deadline = time.time() + 300
+    while True:
+        docs = requests.get(f"{base}/api/v1/meetings/{lk['meeting_id']}/documents", timeout=30,
+                            headers={"Authorization": "Bearer " + tok(lk["clerk"])}).json()["documents"]
+        ready = [d for d in docs if d["status"] == "ready" and d["page_count"] >= 3]
+        if ready:
+            return dict(ready[0])
+        if time.time() > deadline:
+            raise SystemExit(f"no document ready at {base}: {docs}")
+        time.sleep(0.5)
+
+
+# --- clients bound to their own loopback addresses -----------------------------------------------------------
+
+
+def _bind_sources(first: int) -> None:
+    """In this client process, every new TCP connection leaves from its own loopback address (127.<first>.y.z)."""
+    import socket
+
+    real = socket.create_connection
+    counter = [0]
+
+    def create_connection(address: Any, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                          source_address: Any = None, **kw: Any) -> Any:
+        k = counter[0]
+        counter[0] += 1
+        return real(address, timeout, source_address or (f"127.{first}.{k // 250}.{k % 250 + 1}", 0), **kw)
+
+    socket.create_connection = create_connection  # type: ignore[assignment]
+    fanout.socket.create_connection = create_connection  # type: ignore[attr-defined]
+
+
+def front_raw_clients(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
+    """fanout.py's bare Socket.IO clients, each from its own address (the front balances by address)."""
+    _bind_sources(2 + os.getpid() % 200)
+    fanout.raw_sio_clients(url, tokens, ready, results, stop)
+
+
+def storm_proc(base: str, jobs: list[tuple[int, str, str]], poll_id: int, first: int, ready: Any, go_at: Any,
+               out: Any) -> None:
+    """python-socketio clients through the front, each from its own address; cast at the agreed instant."""
+    import aiohttp
+    import socketio
+
+    async def main() -> list[tuple[int, bool, float]]:
+        clients = []
+        for i in range(0, len(jobs), 25):
+            batch = []
+            for k in range(i, min(i + 25, len(jobs))):
+                conn = aiohttp.TCPConnector(local_addr=(f"127.{first}.{k // 250}.{k % 250 + 1}", 0), limit=0)
+                batch.append(socketio.AsyncClient(reconnection=False,
+                                                  http_session=aiohttp.ClientSession(connector=conn)))
+            await asyncio.gather(*(c.connect(base, auth={"token": t}, transports=["websocket"], wait_timeout=60)
+                                   for c, (_p, t, _c) in zip(batch, jobs[i:i + 25], strict=True)))
+            clients.extend(batch)
+        ready.release()
+        while go_at.value == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(max(0.0, go_at.value - time.time()))
+
+        async def one(c: Any, pid: int, choice: str) -> tuple[int, bool, float]:
+            t0 = time.monotonic()
+            try:
+                ok = bool((await c.call("cast", {"poll_id": poll_id, "choice": choice}, timeout=60)).get("ok"))
+            except Exception:
+                ok = False
+            return pid, ok, (time.monotonic() - t0) * 1000
+
+        res = await asyncio.gather(*(one(c, p, ch) for c, (p, _t, ch) in zip(clients, jobs, strict=True)))
+        for c in clients:
+            await c.disconnect()
+            await c.eio.http.close()
+        return list(res)
+
+    out.put(asyncio.run(main()))
+
+
+def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: Any, out: Any) -> None:
+    """Phones with reconnection on; after the kill, report for each phone that lost its connection the time from
+    the kill until its next `state` (back, with the current state)."""
+    import aiohttp
+    import socketio
+
+    async def main() -> list[float]:
+        clients = []
+        lost: dict[int, float] = {}
+        back: dict[int, float] = {}
+
+        def hooks(c: Any, i: int) -> None:
+            async def on_disconnect(*_a: Any) -> None:
+                lost.setdefault(i, time.time())
+
+            async def on_state(_d: Any) -> None:
+                if i in lost and i not in back:
+                    back[i] = time.time()
+
+            c.on("disconnect", on_disconnect)
+            c.on("state", on_state)
+
+        for i in range(0, len(tokens), 25):
+            batch = []
+            for k in range(i, min(i + 25, len(tokens))):
+                conn = aiohttp.TCPConnector(local_addr=(f"127.{first}.{k // 250}.{k % 250 + 1}", 0), limit=0)
+                c = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2,
+                                         http_session=aiohttp.ClientSession(connector=conn))
+                hooks(c, k)
+                batch.append(c)
+            await asyncio.gather(*(c.connect(base, auth={"token": t}, transports=["websocket"], wait_timeout=60)
+                                   for c, t in zip(batch, tokens[i:i + 25], strict=True)))
+            clients.extend(batch)
+        ready.release()
+        while killed_at.value == 0:
+            await asyncio.sleep(0.01)
+        deadline = time.time() + 120
+        await asyncio.sleep(3)  # the front's checks take the dead process out within ~2 s
+        while time.time() < deadline and (len(back) < len(lost)):
+            await asyncio.sleep(0.1)
+        result = [back.get(i, float("inf")) - killed_at.value for i in dict(lost)]  # before our own disconnects
+        for c in clients:
+            c.reconnection = False
+        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+        await asyncio.gather(*(c.eio.http.close() for c in clients), return_exceptions=True)
+        return result
+
+    out.put(asyncio.run(main()))
+
+
+def shares(n: int, k: int) -> list[tuple[int, int]]:
+    sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    out, start = [], 0
+    for s in sizes:
+        out.append((start, start + s))
+        start += s
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1500)
+    ap.add_argument("--turns", type=int, default=100)
+    ap.add_argument("--skip", default="", help="comma-separated: fanout, storm, kill")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    ctx = mp.get_context("spawn")
+    load0 = os.getloadavg()
+    report: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="scale-out-") as tmp:
+        work = Path(tmp)
+        redis, rport = start_redis(work / "redis")
+        mq = f"redis://127.0.0.1:{rport}/0"
+        fport = free_port()
+        front_url = f"http://127.0.0.1:{fport}"
+        data3, data1 = work / "three", work / "one"
+        data3.mkdir()
+        data1.mkdir()
+        common = ("--message-queue", mq, "--trusted-proxy", "127.0.0.1", "--public-url", front_url)
+        ports = [free_port() for _ in range(3)]
+        procs = [serve(data3, ports[0], *common)]
+        seats = min(args.n, 500)  # a council seats at most 500 (services/meetings.py); beyond, cards are shared
+        lk = grow(f"http://127.0.0.1:{ports[0]}", data3, seats)
+        procs += [serve(data3, p, "--no-discovery", *common) for p in ports[1:]]
+        front = start_front(work / "front", fport, ports)
+        one_port = free_port()
+        one = serve(data1, one_port)
+        floor_port = free_port()
+        floor = ctx.Process(target=fanout.floor_server, args=(floor_port,), daemon=True)
+        floor.start()
+        try:
+            if "fanout" not in skip:
+                # The same meeting for the single process: its own data directory with the demo and N delegates.
+                lk1 = grow(f"http://127.0.0.1:{one_port}", data1, seats)
+                d3 = ready_document(front_url, lk)
+                d1 = ready_document(f"http://127.0.0.1:{one_port}", lk1)
+                tokens3 = [tok(d["url"]) for d in lk["delegates"]]
+                tokens1 = [tok(d["url"]) for d in lk1["delegates"]]
+                floor_url = f"ws://127.0.0.1:{floor_port}"
+                # The single process's clients and presenter: fanout's own; the front's: bound to their addresses.
+                series = [("ws", floor_url, fanout.WsPresenter(floor_url, floor.pid or 0)),
+                          ("raw", f"http://127.0.0.1:{one_port}",
+                           fanout.RawPresenter(f"http://127.0.0.1:{one_port}", tok(lk1["clerk"]), d1["id"],
+                                               d1["page_count"], one.pid)),
+                          ("front", front_url,
+                           fanout.RawPresenter(f"http://127.0.0.1:{ports[1]}", tok(lk["clerk"]), d3["id"],
+                                               d3["page_count"], procs[1].pid))]
+                original = fanout.Clients.__init__
+
+                def init(self: Any, kind: str, url: str, n: int, tokens: list[str]) -> None:
+                    if kind == "front":
+                        fanout.raw_sio_clients, saved = front_raw_clients, fanout.raw_sio_clients  # type: ignore
+                        try:
+                            original(self, "raw", url, n, tokens3)
+                        finally:
+                            fanout.raw_sio_clients = saved
+                    else:
+                        original(self, kind, url, n, tokens1 if kind == "raw" else tokens)
+
+                fanout.Clients.__init__ = init  # type: ignore[method-assign]
+                print(f"fan-out: {args.n} clients each, {args.turns} turns", file=sys.stderr, flush=True)
+                rows = fanout.run_level(args.n, args.turns, tokens1, series)
+                for (_k, _u, pres) in series:
+                    pres.close()
+                report.append(f"\nPage-turn fan-out, {args.n} clients per stack, {args.turns} turns each "
+                              "(first 3 dropped), interleaved 120 ms apart; emit→recv in ms")
+                report.append("| stack | received/expected | p50 | p99 | p99 ÷ floor | max | steal |")
+                report.append("|---|---|---|---|---|---|---|")
+                for name, r in zip(("websockets floor", "one process", "three processes behind HAProxy + Redis"),
+                                   rows, strict=True):
+                    report.append(f"| {name} | {r['received']}/{r['expected']} | {r['p50']:.1f} | {r['p99']:.1f} | "
+                                  f"{r['p99'] / rows[0]['p99']:.2f}× | {r['max']:.1f} | {r['steal']:.1f}% |")
+                print("\n".join(report), file=sys.stderr, flush=True)
+
+            if "storm" not in skip:
+                m = lk["meeting_id"]
+                clerk = {"Authorization": "Bearer " + tok(lk["clerk"])}
+                chair = {"Authorization": "Bearer " + tok(lk["chair"][0])}
+                poll = requests.post(f"{front_url}/api/v1/meetings/{m}/polls", headers=clerk, timeout=60,
+                                     json={"kind": "open", "title": "Biểu quyết thử tải"}).json()
+                r = requests.post(f"{front_url}/api/v1/polls/{poll['id']}/open", headers=chair, json={}, timeout=60)
+                r.raise_for_status()
+                jobs = [(i, tok(d["url"]), CHOICES[i % 3]) for i, d in enumerate(lk["delegates"])]
+                k = max(3, (len(jobs) + 249) // 250)
+                ready, go_at, out = ctx.Semaphore(0), ctx.Value("d", 0.0), ctx.Queue()
+                ps = [ctx.Process(target=storm_proc, args=(front_url, jobs[a:b], poll["id"], 10 + j, ready, go_at,
+                                                           out)) for j, (a, b) in enumerate(shares(len(jobs), k))]
+                for p in ps:
+                    p.start()
+                for _ in ps:
+                    ready.acquire(timeout=600)
+                go_at.value = time.time() + 1.0
+                res = [x for _ in ps for x in out.get(timeout=600)]
+                for p in ps:
+                    p.join(30)
+                acked = [ms for _i, ok, ms in res if ok]
+                with closing(sqlite3.connect(data3 / "meeting.db", timeout=30)) as db:
+                    stored = db.execute("SELECT count(*) FROM open_ballot WHERE poll_id = ?",
+                                        (poll["id"],)).fetchone()[0]
+                requests.post(f"{front_url}/api/v1/polls/{poll['id']}/close", headers=chair, timeout=60)
+                report.append(f"\nVote storm through the front, {len(jobs)} delegates casting at one instant: "
+                              f"{len(acked)} acknowledged, {stored} stored; ack p50 {fanout.pct(acked, 50):.0f} ms, "
+                              f"p99 {fanout.pct(acked, 99):.0f} ms, max {max(acked) if acked else float('nan'):.0f} ms")
+                print(report[-1], file=sys.stderr, flush=True)
+
+            if "kill" not in skip:
+                cards = [tok(d["url"]) for d in lk["delegates"]]
+                tokens3 = [cards[i % len(cards)] for i in range(args.n)]  # past 500, a card on several phones
+                k = max(3, (args.n + 249) // 250)
+                ready, killed_at, out = ctx.Semaphore(0), ctx.Value("d", 0.0), ctx.Queue()
+                ps = [ctx.Process(target=kill_proc, args=(front_url, tokens3[a:b], 40 + j, ready, killed_at, out))
+                      for j, (a, b) in enumerate(shares(args.n, k))]
+                for p in ps:
+                    p.start()
+                for _ in ps:
+                    ready.acquire(timeout=600)
+                time.sleep(2)
+                victim = procs[2]
+                os.kill(victim.pid, signal.SIGKILL)
+                killed_at.value = time.time()
+                back = [x for _ in ps for x in out.get(timeout=600)]
+                for p in ps:
+                    p.join(30)
+                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front: "
+                              f"{len(back)} phones lost their connection; back with a fresh state: p50 "
+                              f"{fanout.pct(back, 50):.2f} s, p99 {fanout.pct(back, 99):.2f} s, all "
+                              f"{max(back) if back else float('nan'):.2f} s after the kill "
+                              f"({sum(1 for b in back if b == float('inf'))} not back within 120 s)")
+                print(report[-1], file=sys.stderr, flush=True)
+        finally:
+            floor.terminate()
+            front.terminate()
+            for p in [*procs, one]:
+                if p.poll() is None:
+                    p.terminate()
+                    p.wait(60)
+            redis.terminate()
+    print(f"\n{os.cpu_count()} cores; load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f}; "
+          "clients, three servers, one server, the floor, Redis and HAProxy all on this machine")
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
