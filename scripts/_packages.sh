@@ -14,5 +14,8 @@ SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-no
   tesseract-ocr tesseract-ocr-vie)
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
 # checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes,
-# and the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display.
-TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server webkit2gtk-driver xvfb)
+# and the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display;
+# PostgreSQL (initdb, pg_ctl, libpq5 for psycopg; contrib's unaccent and pg_trgm) for the storage tests' second
+# database, a private cluster each run makes in a temporary directory (tests/pg_kit.py, pytest --db=postgresql).
+TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server webkit2gtk-driver xvfb
+  postgresql postgresql-contrib)

@@ -23,6 +23,60 @@ os.environ.setdefault("MEETING_SERVER_STATIC_CACHE",
                       str(Path(os.environ.get("TMPDIR", "/tmp")) / f"meeting-server-static-{os.getuid()}"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db", choices=("sqlite", "postgresql"), default=os.environ.get("MEETING_SERVER_TEST_DB", "sqlite"),
+        help="The database the storage tests run on: sqlite (default) or postgresql, a private cluster made with "
+             "initdb in a temporary directory (tests/pg_kit.py); also MEETING_SERVER_TEST_DB=postgresql.")
+
+
+def on_postgresql(config: pytest.Config) -> bool:
+    return bool(config.getoption("--db") == "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One private PostgreSQL cluster for the whole run (started only when a test asks for it)."""
+    from tests import pg_kit
+
+    cluster = pg_kit.start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest schema, whatever --db says (the PostgreSQL-only tests)."""
+    url: str = pg_cluster.fresh_database()
+    yield url
+    pg_cluster.drop(url)
+
+
+@pytest.fixture
+def new_database_url(request: pytest.FixtureRequest) -> Iterator[Callable[[], str | None]]:
+    """Makes a fresh database URL per call on --db=postgresql, None on SQLite (the data directory's own file)."""
+    made: list[str] = []
+    cluster = request.getfixturevalue("pg_cluster") if on_postgresql(request.config) else None
+
+    def make() -> str | None:
+        if cluster is None:
+            return None
+        url: str = cluster.fresh_database()
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        assert cluster is not None
+        cluster.drop(url)
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str | None]) -> str | None:
+    """The test's database on --db=postgresql, None on SQLite (the default: the data directory's meeting.db)."""
+    return new_database_url()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,6 +93,7 @@ class LiveServer:
     port: int
     log_path: Path
     links: dict[str, Any] = field(default_factory=dict)
+    database_url: str | None = None
 
     def refresh_links(self) -> dict[str, Any]:
         """The same JSON as `meeting-server links --json` (tests/test_cli.py checks the command itself),
@@ -48,7 +103,7 @@ class LiveServer:
         from meeting_server.services import links, meetings
         from meeting_server.store import db
 
-        engine = db.make_engine(db.database_url(self.data_dir))
+        engine = db.make_engine(self.database_url or db.database_url(self.data_dir), self.data_dir)
         try:
             with Session(engine) as s:
                 m = meetings.current(s)
@@ -95,9 +150,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveServer:
-    """Start a server and wait for /healthz (deadline 30 s)."""
+def start_server(data_dir: Path, *extra: str, port: int | None = None, database_url: str | None = None
+                 ) -> LiveServer:
+    """Start a server and wait for /healthz (deadline 30 s); on PostgreSQL when given a `database_url`."""
     port = port or free_port()
+    if database_url:
+        extra = ("--database-url", database_url, *extra)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
@@ -120,19 +178,26 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveSe
             proc.kill()
             raise RuntimeError(f"server did not answer /healthz:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
-    server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path)
+    server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path,
+                        database_url=database_url)
     if "--no-demo" not in extra:
         server.refresh_links()
     return server
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start fresh servers (each on its own data directory unless given one); all are stopped at the end."""
+def server_factory(tmp_path: Path, new_database_url: Callable[[], str | None]
+                   ) -> Iterator[Callable[..., LiveServer]]:
+    """Start fresh servers (each on its own data directory unless given one); all are stopped at the end. On
+    --db=postgresql each data directory gets its own database, shared by the servers started on it."""
     started: list[LiveServer] = []
+    urls: dict[Path, str | None] = {}
 
     def make(*extra: str, data_dir: Path | None = None, port: int | None = None) -> LiveServer:
-        srv = start_server(data_dir or tmp_path / f"data{len(started)}", *extra, port=port)
+        data_dir = (data_dir or tmp_path / f"data{len(started)}").resolve()
+        if data_dir not in urls:
+            urls[data_dir] = new_database_url()
+        srv = start_server(data_dir, *extra, port=port, database_url=urls[data_dir])
         started.append(srv)
         return srv
 
@@ -148,13 +213,18 @@ def live_server(server_factory: Callable[..., LiveServer]) -> LiveServer:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Any:
-    """An in-process app on a temporary data directory with the demo meeting (CSRF on, as in production)."""
+def app(tmp_path: Path, database_url: str | None) -> Any:
+    """An in-process app on a temporary data directory with the demo meeting (CSRF on, as in production); its
+    database on PostgreSQL with --db=postgresql."""
     from meeting_server.app import create_app
     from meeting_server.services import demo
     from meeting_server.store import db
 
-    app = create_app({"DATA_DIR": tmp_path / "inproc", "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    config: dict[str, Any] = {"DATA_DIR": tmp_path / "inproc", "SOCKETIO_ASYNC_MODE": "threading",
+                              "DISCOVERY": False}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    app = create_app(config)
     with db.standalone_session(app) as s:
         demo.seed(s)
         s.commit()

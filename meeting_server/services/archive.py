@@ -211,10 +211,8 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
     and results (titles, numbers), the minutes' paragraphs, and the documents' pages (their text layer, or the text
     recognised when a scanned page was uploaded), each document only for whoever may see it (a confidential one
     only with `document.can_see_confidential`)."""
-    from sqlalchemy import bindparam
-    from sqlalchemy import text as sql
 
-    from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
+    from meeting_server.documents.textsearch import fold_vietnamese, snippet
     from meeting_server.domain.documents import document_rights
     from meeting_server.services import register
     from meeting_server.store.tables import Document, DocumentPage
@@ -252,13 +250,11 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
     for row in register.entries(s, m):
         if hit(row["number"], row["title"], row["subject"]):
             found["resolutions"].append(row)
-    match = to_fts5_query(query)
-    if match and by_id:
-        rows = s.execute(sql(
-            "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
-            "WHERE document_page_fts MATCH :q AND d.meeting_id IN :ids AND d.status = 'ready' "
-            "ORDER BY f.rank LIMIT :n").bindparams(bindparam("ids", expanding=True)),
-            {"q": match, "ids": sorted(by_id), "n": ARCHIVE_MAX_HITS * 2}).all()
+    if by_id:
+        from meeting_server.services.documents import page_matches
+
+        rows = page_matches(s, query, "d.meeting_id IN :ids", {"ids": sorted(by_id)}, ARCHIVE_MAX_HITS * 2,
+                            expanding=("ids",))
         for document_id, page_no in rows:
             d = s.get(Document, document_id)
             if d is None or not document_rights(who.role, confidential=d.confidential).see:
