@@ -66,6 +66,12 @@ class Cluster:
         self.admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
         return self.url(name)
 
+    def empty_database(self) -> str:
+        """A new database with no schema at all (for the migrations from nothing), and its URL."""
+        name = f"e{os.getpid()}_{next(self.counter)}"
+        self.admin(f"CREATE DATABASE {name}")
+        return self.url(name)
+
     def drop(self, url: str) -> None:
         name = url.split("/")[3].split("?")[0]
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
