@@ -34,14 +34,56 @@ def on_postgresql(config: pytest.Config) -> bool:
     return bool(config.getoption("--db") == "postgresql")
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Any]:
-    """One private PostgreSQL cluster for the whole run (started only when a test asks for it)."""
-    from tests import pg_kit
+#: The run's PostgreSQL: whether --db=postgresql, the private cluster (started on first use, stopped at the end of
+#: the run), and the database of each data directory a server was started on (so module-scoped servers that call
+#: start_server directly honour --db too, and two servers on one data directory share one database).
+_PG: dict[str, Any] = {"on": False, "cluster": None, "urls": {}}
 
-    cluster = pg_kit.start_cluster()
-    yield cluster
-    cluster.stop()
+
+def _cluster() -> Any:
+    if _PG["cluster"] is None:
+        from tests import pg_kit
+
+        _PG["cluster"] = pg_kit.start_cluster()
+    return _PG["cluster"]
+
+
+def database_for(data_dir: Path) -> str | None:
+    """The database a server on `data_dir` uses: None (its SQLite file) unless --db=postgresql."""
+    if not _PG["on"]:
+        return None
+    key = Path(data_dir).resolve()
+    if key not in _PG["urls"]:
+        _PG["urls"][key] = _cluster().fresh_database()
+    url: str = _PG["urls"][key]
+    return url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PG["cluster"] is not None:
+        _PG["cluster"].stop()
+        _PG["cluster"] = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _PG["on"] = on_postgresql(config)
+    config.addinivalue_line("markers", "sqlite_only(reason): exercises what exists on SQLite only; skipped, with "
+                                       "the reason, on --db=postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not on_postgresql(config):
+        return
+    for item in items:
+        for mark in item.iter_markers("sqlite_only"):
+            reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only on --db=postgresql: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    """One private PostgreSQL cluster for the whole run (started only when a test asks for it)."""
+    return _cluster()
 
 
 @pytest.fixture
@@ -154,6 +196,7 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, database_
                  ) -> LiveServer:
     """Start a server and wait for /healthz (deadline 30 s); on PostgreSQL when given a `database_url`."""
     port = port or free_port()
+    database_url = database_url or database_for(data_dir)
     if database_url:
         extra = ("--database-url", database_url, *extra)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -186,18 +229,13 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, database_
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path, new_database_url: Callable[[], str | None]
-                   ) -> Iterator[Callable[..., LiveServer]]:
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start fresh servers (each on its own data directory unless given one); all are stopped at the end. On
     --db=postgresql each data directory gets its own database, shared by the servers started on it."""
     started: list[LiveServer] = []
-    urls: dict[Path, str | None] = {}
 
     def make(*extra: str, data_dir: Path | None = None, port: int | None = None) -> LiveServer:
-        data_dir = (data_dir or tmp_path / f"data{len(started)}").resolve()
-        if data_dir not in urls:
-            urls[data_dir] = new_database_url()
-        srv = start_server(data_dir, *extra, port=port, database_url=urls[data_dir])
+        srv = start_server(data_dir or tmp_path / f"data{len(started)}", *extra, port=port)
         started.append(srv)
         return srv
 
