@@ -342,16 +342,17 @@ def _path(value: str | None) -> Path | None:
 @click.option("--trust", "trust", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A trusted CA certificate (PEM); repeatable. The data directory's own CA is added when given.")
 @DATA_DIR_OPTION
-def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None) -> None:
+@DATABASE_URL_OPTION
+def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None, database_url: str | None) -> None:
     """Check a signed minutes PDF: each signature, changes after signing, and the record against the audit log."""
     from meeting_server.domain.errors import DomainError
     from meeting_server.services import minutes as minutes_service
     from meeting_server.store import db
 
     app = None
-    if data_dir is not None and (data_dir / "meeting.db").is_file():
+    if data_dir is not None and (database_url or (data_dir / "meeting.db").is_file()):
         try:
-            app = _app(data_dir)
+            app = _app(data_dir, database_url)
         except DomainError as err:  # pragma: no cover
             raise click.ClickException(err.message) from err
     roots = minutes_service.trust_roots(app, [p.read_bytes() for p in trust])
