@@ -23,11 +23,33 @@ DATA_DIR_OPTION = click.option(
     help="Data directory (database, documents, keys). Default: ./instance, or $MEETING_SERVER_DATA.",
 )
 
+#: PostgreSQL instead of the data directory's SQLite file (docs/ARCHITECTURE.md, "Several processes"). The data
+#: directory still holds the documents, the keys (the audit chain's among them) and the signing material.
+DATABASE_URL_OPTION = click.option(
+    "--database-url",
+    default=None,
+    envvar="MEETING_SERVER_DATABASE_URL",
+    help="postgresql://user@host/dbname (psycopg 3; needs the `postgresql` extra) instead of the SQLite file in "
+         "the data directory. Default: SQLite, or $MEETING_SERVER_DATABASE_URL.",
+)
 
-def _app(data_dir: Path | None, **extra: Any) -> Any:
+
+def _app(data_dir: Path | None, database_url: str | None = None, **extra: Any) -> Any:
     from meeting_server.app import create_app
     from meeting_server.config import default_data_dir
 
+    if database_url:
+        from meeting_server.store import db
+
+        if not db.is_postgresql(database_url):
+            raise click.ClickException("--database-url: chỉ hỗ trợ postgresql://… (only postgresql://… URLs).")
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise click.ClickException(
+                "PostgreSQL cần gói `psycopg`: pip install 'meeting-server[postgresql]' "
+                "(--database-url needs the psycopg package).") from None
+        extra["DATABASE_URL"] = database_url
     return create_app({"DATA_DIR": data_dir or default_data_dir(), **extra})
 
 
@@ -42,6 +64,7 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @DATA_DIR_OPTION
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo meeting into an empty data directory.")
+@DATABASE_URL_OPTION
 @click.option("--public-url", default=None, help="Base URL phones use (default: found from the network).")
 @click.option("--message-queue", default=None, envvar="MEETING_MESSAGE_QUEUE",
               help="Redis URL joining several server processes on one data directory (Flask-SocketIO's message "
@@ -62,9 +85,9 @@ def main() -> None:
 @click.option("--redirect-port", type=int, default=None, envvar="MEETING_HTTP_REDIRECT_PORT",
               help="With HTTPS: a plain-HTTP port answering every request with a redirect to https://<name>/... "
                    "Default 80 when --port is 443, else none; 0 turns it off.")
-def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url: str | None,
-          message_queue: str | None, trusted_proxies: tuple[str, ...], no_discovery: bool, tls_cert: Path | None,
-          tls_key: Path | None,
+def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_url: str | None,
+          public_url: str | None, message_queue: str | None, trusted_proxies: tuple[str, ...], no_discovery: bool,
+          tls_cert: Path | None, tls_key: Path | None,
           public_name: str | None, redirect_port: int | None) -> None:
     """Run the server (eventlet), seeding the demo meeting into an empty data directory."""
     import eventlet.patcher
@@ -123,7 +146,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, public_url
         server_lock = backup.hold_server_lock((data_dir or default_data_dir()).resolve())
     except DomainError as err:
         raise click.ClickException(err.message) from err
-    app = _app(data_dir, **extra)
+    app = _app(data_dir, database_url, **extra)
     base, why = choose_public_base(host, port, https=bool(ssl_args))
     fixed_base = False
     if public_name:
@@ -248,12 +271,13 @@ def front_config(backends: tuple[str, ...], port: int, bind: str, check_interval
 @DATA_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts and load tests).")
 @click.option("--base", default=None, help="Base URL to use instead of the one the server recorded.")
-def links_cmd(data_dir: Path | None, as_json: bool, base: str | None) -> None:
+@DATABASE_URL_OPTION
+def links_cmd(data_dir: Path | None, as_json: bool, base: str | None, database_url: str | None) -> None:
     """Print the current meeting's join URLs."""
     from meeting_server.services import links, meetings
     from meeting_server.store import db
 
-    app = _app(data_dir)
+    app = _app(data_dir, database_url)
     with db.standalone_session(app) as s:
         m = meetings.current(s)
         if m is None:
@@ -275,20 +299,22 @@ def links_cmd(data_dir: Path | None, as_json: bool, base: str | None) -> None:
 
 @main.command()
 @DATA_DIR_OPTION
-def migrate(data_dir: Path | None) -> None:
+@DATABASE_URL_OPTION
+def migrate(data_dir: Path | None, database_url: str | None) -> None:
     """Bring the database schema up to date (the server also does it at start)."""
-    _app(data_dir)
+    _app(data_dir, database_url)
     click.echo("Cơ sở dữ liệu đã cập nhật (database is up to date).")
 
 
 @main.command("seed-demo")
 @DATA_DIR_OPTION
-def seed_demo(data_dir: Path | None) -> None:
+@DATABASE_URL_OPTION
+def seed_demo(data_dir: Path | None, database_url: str | None) -> None:
     """Add the demo meeting (even when other meetings exist)."""
     from meeting_server.services import demo
     from meeting_server.store import db
 
-    app = _app(data_dir)
+    app = _app(data_dir, database_url)
     with db.standalone_session(app) as s:
         m = demo.seed(s)
         click.echo(f"Kỳ họp mẫu số {m.id}.")
@@ -384,16 +410,17 @@ def _path(value: str | None) -> Path | None:
 @click.option("--trust", "trust", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A trusted CA certificate (PEM); repeatable. The data directory's own CA is added when given.")
 @DATA_DIR_OPTION
-def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None) -> None:
+@DATABASE_URL_OPTION
+def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None, database_url: str | None) -> None:
     """Check a signed minutes PDF: each signature, changes after signing, and the record against the audit log."""
     from meeting_server.domain.errors import DomainError
     from meeting_server.services import minutes as minutes_service
     from meeting_server.store import db
 
     app = None
-    if data_dir is not None and (data_dir / "meeting.db").is_file():
+    if data_dir is not None and (database_url or (data_dir / "meeting.db").is_file()):
         try:
-            app = _app(data_dir)
+            app = _app(data_dir, database_url)
         except DomainError as err:  # pragma: no cover
             raise click.ClickException(err.message) from err
     roots = minutes_service.trust_roots(app, [p.read_bytes() for p in trust])

@@ -15,8 +15,10 @@ SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-no
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
 # checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes,
 # the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display,
-# and HAProxy, the front the tests start over three server processes (tests/realtime/test_front.py: balancing by
-# phone address, WebSockets passed through, a killed process taken out by its /healthz). The mini-PC does not need
-# it: one process serves the room; a deployment past one box installs it itself (`meeting-server front-config`).
+# HAProxy, the front the tests start over three server processes (tests/realtime/test_front.py: balancing by
+# phone address, WebSockets passed through, a killed process taken out by its /healthz; the mini-PC does not need
+# it: one process serves the room; a deployment past one box installs it itself, `meeting-server front-config`),
+# and PostgreSQL (initdb, pg_ctl, libpq5 for psycopg; contrib's unaccent and pg_trgm) for the storage tests' second
+# database, a private cluster each run makes in a temporary directory (tests/pg_kit.py, pytest --db=postgresql).
 TEST_PACKAGES=(chromium poppler-utils systemd zbar-tools softhsm2 libsofthsm2 redis-server webkit2gtk-driver xvfb
-  haproxy)
+  haproxy postgresql postgresql-contrib)

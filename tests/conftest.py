@@ -23,6 +23,102 @@ os.environ.setdefault("MEETING_SERVER_STATIC_CACHE",
                       str(Path(os.environ.get("TMPDIR", "/tmp")) / f"meeting-server-static-{os.getuid()}"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db", choices=("sqlite", "postgresql"), default=os.environ.get("MEETING_SERVER_TEST_DB", "sqlite"),
+        help="The database the storage tests run on: sqlite (default) or postgresql, a private cluster made with "
+             "initdb in a temporary directory (tests/pg_kit.py); also MEETING_SERVER_TEST_DB=postgresql.")
+
+
+def on_postgresql(config: pytest.Config) -> bool:
+    return bool(config.getoption("--db") == "postgresql")
+
+
+#: The run's PostgreSQL: whether --db=postgresql, the private cluster (started on first use, stopped at the end of
+#: the run), and the database of each data directory a server was started on (so module-scoped servers that call
+#: start_server directly honour --db too, and two servers on one data directory share one database).
+_PG: dict[str, Any] = {"on": False, "cluster": None, "urls": {}}
+
+
+def _cluster() -> Any:
+    if _PG["cluster"] is None:
+        from tests import pg_kit
+
+        _PG["cluster"] = pg_kit.start_cluster()
+    return _PG["cluster"]
+
+
+def database_for(data_dir: Path) -> str | None:
+    """The database a server on `data_dir` uses: None (its SQLite file) unless --db=postgresql."""
+    if not _PG["on"]:
+        return None
+    key = Path(data_dir).resolve()
+    if key not in _PG["urls"]:
+        _PG["urls"][key] = _cluster().fresh_database()
+    url: str = _PG["urls"][key]
+    return url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PG["cluster"] is not None:
+        _PG["cluster"].stop()
+        _PG["cluster"] = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _PG["on"] = on_postgresql(config)
+    config.addinivalue_line("markers", "sqlite_only(reason): exercises what exists on SQLite only; skipped, with "
+                                       "the reason, on --db=postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not on_postgresql(config):
+        return
+    for item in items:
+        for mark in item.iter_markers("sqlite_only"):
+            reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only on --db=postgresql: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    """One private PostgreSQL cluster for the whole run (started only when a test asks for it)."""
+    return _cluster()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest schema, whatever --db says (the PostgreSQL-only tests)."""
+    url: str = pg_cluster.fresh_database()
+    yield url
+    pg_cluster.drop(url)
+
+
+@pytest.fixture
+def new_database_url(request: pytest.FixtureRequest) -> Iterator[Callable[[], str | None]]:
+    """Makes a fresh database URL per call on --db=postgresql, None on SQLite (the data directory's own file)."""
+    made: list[str] = []
+    cluster = request.getfixturevalue("pg_cluster") if on_postgresql(request.config) else None
+
+    def make() -> str | None:
+        if cluster is None:
+            return None
+        url: str = cluster.fresh_database()
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        assert cluster is not None
+        cluster.drop(url)
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str | None]) -> str | None:
+    """The test's database on --db=postgresql, None on SQLite (the default: the data directory's meeting.db)."""
+    return new_database_url()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,6 +135,7 @@ class LiveServer:
     port: int
     log_path: Path
     links: dict[str, Any] = field(default_factory=dict)
+    database_url: str | None = None
 
     def refresh_links(self) -> dict[str, Any]:
         """The same JSON as `meeting-server links --json` (tests/test_cli.py checks the command itself),
@@ -48,7 +145,7 @@ class LiveServer:
         from meeting_server.services import links, meetings
         from meeting_server.store import db
 
-        engine = db.make_engine(db.database_url(self.data_dir))
+        engine = db.make_engine(self.database_url or db.database_url(self.data_dir), self.data_dir)
         try:
             with Session(engine) as s:
                 m = meetings.current(s)
@@ -95,9 +192,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveServer:
-    """Start a server and wait for /healthz (deadline 30 s)."""
+def start_server(data_dir: Path, *extra: str, port: int | None = None, database_url: str | None = None
+                 ) -> LiveServer:
+    """Start a server and wait for /healthz (deadline 30 s); on PostgreSQL when given a `database_url`."""
     port = port or free_port()
+    database_url = database_url or database_for(data_dir)
+    if database_url:
+        extra = ("--database-url", database_url, *extra)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
@@ -120,7 +221,8 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveSe
             proc.kill()
             raise RuntimeError(f"server did not answer /healthz:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
-    server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path)
+    server = LiveServer(url=url, data_dir=data_dir, proc=proc, port=port, log_path=log_path,
+                        database_url=database_url)
     if "--no-demo" not in extra:
         server.refresh_links()
     return server
@@ -128,7 +230,8 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None) -> LiveSe
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start fresh servers (each on its own data directory unless given one); all are stopped at the end."""
+    """Start fresh servers (each on its own data directory unless given one); all are stopped at the end. On
+    --db=postgresql each data directory gets its own database, shared by the servers started on it."""
     started: list[LiveServer] = []
 
     def make(*extra: str, data_dir: Path | None = None, port: int | None = None) -> LiveServer:
@@ -148,17 +251,25 @@ def live_server(server_factory: Callable[..., LiveServer]) -> LiveServer:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Any:
-    """An in-process app on a temporary data directory with the demo meeting (CSRF on, as in production)."""
+def app(tmp_path: Path, database_url: str | None) -> Iterator[Any]:
+    """An in-process app on a temporary data directory with the demo meeting (CSRF on, as in production); its
+    database on PostgreSQL with --db=postgresql."""
     from meeting_server.app import create_app
     from meeting_server.services import demo
     from meeting_server.store import db
 
-    app = create_app({"DATA_DIR": tmp_path / "inproc", "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False})
+    config: dict[str, Any] = {"DATA_DIR": tmp_path / "inproc", "SOCKETIO_ASYNC_MODE": "threading",
+                              "DISCOVERY": False}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    app = create_app(config)
     with db.standalone_session(app) as s:
         demo.seed(s)
         s.commit()
-    return app
+    yield app
+    # Close the pool's connections now: a psycopg connection left to the garbage collector warns (ResourceWarning,
+    # an error in this suite) in whichever later test the collection happens.
+    app.extensions["db_engine"].dispose()
 
 
 @pytest.fixture

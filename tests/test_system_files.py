@@ -54,6 +54,8 @@ TESTS = {
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
     "/usr/bin/WebKitWebDriver": "webkit2gtk-driver",
     "/usr/bin/Xvfb": "xvfb",
+    # initdb and pg_ctl of the tests' private cluster (tests/pg_kit.py, pytest --db=postgresql).
+    "/usr/lib/postgresql/": "postgresql",
 }
 #: Named on purpose though nothing installs them, each with the reason.
 NOT_SYSTEM_FILES = {

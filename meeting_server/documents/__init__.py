@@ -29,7 +29,7 @@ from meeting_server.documents.pool import (
     default_pool_size,
     pre_render_document,
 )
-from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
+from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query, to_tsquery
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -54,5 +54,6 @@ __all__ = [
     "pre_render_document",
     "snippet",
     "to_fts5_query",
+    "to_tsquery",
     "watermark_key",
 ]

@@ -10,7 +10,7 @@ import html
 import re
 import unicodedata
 
-__all__ = ["fold_vietnamese", "snippet", "to_fts5_query"]
+__all__ = ["fold_vietnamese", "snippet", "to_fts5_query", "to_tsquery"]
 
 # Đ/đ are letters of their own in Unicode (no decomposition), so stripping marks leaves them; Ð (U+00D0,
 # Icelandic eth) stands in for Đ in text converted from the old TCVN3/VNI fonts.
@@ -40,6 +40,21 @@ def to_fts5_query(user_text: str, *, prefix: bool = True, phrase: bool = False) 
     if phrase:
         return f'"{" ".join(terms)}"{star}' if len(terms) >= 2 else ""
     return " ".join(f'"{term}"{star}' for term in terms)
+
+
+def to_tsquery(user_text: str, *, prefix: bool = True, phrase: bool = False) -> str:
+    """PostgreSQL's counterpart of `to_fts5_query`, for `to_tsquery('simple', …)` over the same folded text: every
+    word quoted as a lexeme ('bien':* & 'ban':*), or side by side in order with `phrase` ('bien' <-> 'ban':*).
+
+    Only the \\w+ runs of the folded text are kept and each is quoted, so nothing the user typed is parsed as an
+    operator; "" when nothing searchable was typed (fewer than two words with `phrase`)."""
+    terms = _WORD.findall(fold_vietnamese(user_text))
+    star = ":*" if prefix else ""
+    if phrase:
+        if len(terms) < 2:
+            return ""
+        return " <-> ".join(f"'{t}'" for t in terms[:-1]) + f" <-> '{terms[-1]}'{star}"
+    return " & ".join(f"'{t}'{star}" for t in terms)
 
 
 def snippet(original_text: str, folded_query: str, *, context: int = 60, max_hits: int = 5) -> str:

@@ -58,6 +58,8 @@ def back_up_after_close(app: Flask, poll_id: int) -> None:
 def _backup_after_close(app: Flask, poll_id: int) -> None:
     from meeting_server.services import backup
 
+    if not backup.automatic(app):
+        return
     try:
         backup.backup_now(app, f"poll-{poll_id}-closed")
     except Exception:  # a failed backup must not disturb the sitting; it is logged for the clerk

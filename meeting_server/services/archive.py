@@ -218,13 +218,10 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
 
     It reads what is stored, a few queries for the whole term whatever its number of sessions, and builds no
     session's record: the register's texts, the agenda, the minutes' texts (a signed session's from the record its
-    PDF carries, else the newest draft's, as `record_of` takes them) and the pages' FTS5 index, which does its own
-    matching in SQL. The other texts are not stored folded, so the folding and matching of those few short texts
+    PDF carries, else the newest draft's, as `record_of` takes them) and the pages' index (FTS5, or PostgreSQL's tsvector), which
+    does its own matching in SQL. The other texts are not stored folded, so the folding and matching of those few short texts
     is Python's (documents/textsearch.py), as the pages' index folds its own."""
-    from sqlalchemy import bindparam
-    from sqlalchemy import text as sql
-
-    from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
+    from meeting_server.documents.textsearch import fold_vietnamese, snippet
     from meeting_server.domain import register as rules
     from meeting_server.domain.documents import document_rights
     from meeting_server.services import register
@@ -276,21 +273,28 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
     if matched:
         found["resolutions"] = register.entries(s, m, only=matched)
 
-    match = to_fts5_query(query)
-    if match:
-        sees_confidential = document_rights(who.role, confidential=True).see
-        rows = s.execute(sql(
-            "SELECT f.document_id, f.page_no, d.meeting_id, d.title, p.text FROM document_page_fts f "
-            "JOIN document d ON d.id = f.document_id "
-            "LEFT JOIN document_page p ON p.document_id = f.document_id AND p.page_no = f.page_no "
-            "WHERE document_page_fts MATCH :q AND d.meeting_id IN :ids AND d.status = 'ready' "
-            "AND (:all OR NOT d.confidential) "
-            "ORDER BY f.rank LIMIT :n").bindparams(bindparam("ids", expanding=True)),
-            {"q": match, "ids": ids, "all": sees_confidential, "n": ARCHIVE_MAX_HITS}).all()
-        for document_id, page_no, mid, title, page_text in rows:
-            found["pages"].append({"meeting_id": mid, "session": by_id[mid].session_title,
-                                   "document_id": document_id, "title": title, "page": page_no,
-                                   "snippet": snippet(page_text or "", folded_q)})
+    # The pages: the documents' own index (FTS5 on SQLite, a tsvector on PostgreSQL: services.documents.page_matches),
+    # the confidentiality filter in SQL so hidden pages use up none of the hits; then their titles and texts at once.
+    from meeting_server.services.documents import page_matches
+    from meeting_server.store.tables import Document, DocumentPage
+
+    sees_confidential = document_rights(who.role, confidential=True).see
+    hits = page_matches(s, query, "d.meeting_id IN :ids AND (:all OR NOT d.confidential)",
+                        {"ids": ids, "all": sees_confidential}, ARCHIVE_MAX_HITS, expanding=("ids",))
+    if hits:
+        from sqlalchemy import tuple_
+
+        rows = {(r[0], r[1]): r for r in s.execute(
+            select(DocumentPage.document_id, DocumentPage.page_no, Document.meeting_id, Document.title,
+                   DocumentPage.text)
+            .join(Document, Document.id == DocumentPage.document_id)
+            .where(tuple_(DocumentPage.document_id, DocumentPage.page_no).in_(hits)))}
+        for key in hits:
+            if key in rows:
+                document_id, page_no, mid, title, page_text = rows[key]
+                found["pages"].append({"meeting_id": mid, "session": by_id[mid].session_title,
+                                       "document_id": document_id, "title": title, "page": page_no,
+                                       "snippet": snippet(page_text or "", folded_q)})
     for key in found:
         found[key] = found[key][:ARCHIVE_MAX_HITS]
     return found

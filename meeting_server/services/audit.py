@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
 from meeting_server.store import audit_log
-from meeting_server.store.db import AUDIT_KEY
+from meeting_server.store.db import AUDIT_KEY, DATA_DIR
 from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, core_table, utcnow
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def chain_key(s: Session) -> audit.ChainKey | None:
 
 
 def _data_dir(s: Session) -> Path | None:
-    bind = s.get_bind()
-    name = bind.engine.url.database
-    return Path(name).resolve().parent if name and name != ":memory:" else None
+    """The data directory the connection's engine was made for (beside SQLite's file, or given for PostgreSQL)."""
+    found = s.connection().info.get(DATA_DIR)
+    return Path(found) if found is not None else None
 
 
 def _checkpoint_after_commit(s: Session, key: audit.ChainKey, meeting_id: int | None, seq: int, digest: str,

@@ -65,6 +65,12 @@ def _db_path(app_or_engine: Any) -> tuple[Path, Path, int]:
     return db, backups or db.parent / "backups", keep
 
 
+def automatic(app: Any) -> bool:
+    """Whether the server backs its database up by itself (after a close, after signing): SQLite only. On
+    PostgreSQL the operator's pg_dump or base backups do it (docs/ARCHITECTURE.md, "Several processes")."""
+    return bool(app.extensions["db_engine"].url.get_backend_name() == "sqlite")
+
+
 def backup_now(app_or_engine: Any, reason: str) -> Path:
     """Copy the live database page by page with the backup API into backups/, check it, keep the newest N."""
     db, folder, keep = _db_path(app_or_engine)

@@ -41,6 +41,7 @@ from meeting_server.documents import (
     fold_vietnamese,
     snippet,
     to_fts5_query,
+    to_tsquery,
     watermark_key,
 )
 from meeting_server.documents.sniff import may_need_conversion
@@ -1053,18 +1054,12 @@ def page_text(s: Session, who: Principal, document_id: int, page_no: int) -> dic
 
 def search(s: Session, who: Principal, query: str) -> list[dict[str, Any]]:
     """Pages of the meeting's visible documents matching every typed word, with or without diacritics."""
-    match = to_fts5_query(query[:200])
-    if not match:
-        return []
     # Pages holding the typed words side by side come first ("bien ban": "biên bản" before "Ủy ban … biến"),
-    # then the pages holding them all anywhere, each group by FTS5's rank.
+    # then the pages holding them all anywhere, each group by the index's rank.
     rows: list[tuple[int, int]] = []
-    for q in (to_fts5_query(query[:200], phrase=True), match):
-        if q:
-            rows += [(r[0], r[1]) for r in s.execute(text(
-                "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
-                "WHERE document_page_fts MATCH :q AND d.meeting_id = :m AND d.status = 'ready' "
-                "ORDER BY f.rank LIMIT :n"), {"q": q, "m": who.meeting_id, "n": SEARCH_MAX_HITS * 2})]
+    for phrase in (True, False):
+        rows += page_matches(s, query[:200], "d.meeting_id = :m", {"m": who.meeting_id}, SEARCH_MAX_HITS * 2,
+                             phrase=phrase)
     rows = list(dict.fromkeys(rows))
     pres = s.get(Presentation, who.meeting_id)
     folded_q = fold_vietnamese(query)
@@ -1083,6 +1078,34 @@ def search(s: Session, who: Principal, query: str) -> list[dict[str, Any]]:
         if len(hits) >= SEARCH_MAX_HITS:
             break
     return hits
+
+
+def page_query(s: Session, user_text: str, *, phrase: bool = False) -> str:
+    """What the user typed as this database's full-text query: FTS5's MATCH text on SQLite, to_tsquery's text on
+    PostgreSQL (both over the same Python-folded page text); "" when nothing searchable was typed."""
+    if s.get_bind().dialect.name == "postgresql":
+        return to_tsquery(user_text, phrase=phrase)
+    return to_fts5_query(user_text, phrase=phrase)
+
+
+def page_matches(s: Session, user_text: str, where: str, params: dict[str, Any], limit: int, *,
+                 phrase: bool = False, expanding: tuple[str, ...] = ()) -> list[tuple[int, int]]:
+    """(document_id, page_no) of the ready documents' pages matching `user_text`, best first; `where` filters on
+    the documents (alias d). SQLite: the FTS5 table and its rank. PostgreSQL: the tsvector table made by
+    migration 0004, `@@ to_tsquery('simple', …)` and ts_rank."""
+    q = page_query(s, user_text, phrase=phrase)
+    if not q:
+        return []
+    if s.get_bind().dialect.name == "postgresql":
+        match, order = "f.tsv @@ to_tsquery('simple', :q)", "ts_rank(f.tsv, to_tsquery('simple', :q)) DESC, f.page_no"
+    else:
+        match, order = "document_page_fts MATCH :q", "f.rank"
+    stmt = text(
+        "SELECT f.document_id, f.page_no FROM document_page_fts f JOIN document d ON d.id = f.document_id "
+        f"WHERE {match} AND {where} AND d.status = 'ready' ORDER BY {order} LIMIT :n")
+    if expanding:
+        stmt = stmt.bindparams(*(bindparam(name, expanding=True) for name in expanding))
+    return [(int(r[0]), int(r[1])) for r in s.execute(stmt, {**params, "q": q, "n": limit})]
 
 
 def _fts_insert(s: Session, document_id: int, pages: list[tuple[int, str]]) -> None:

@@ -234,7 +234,8 @@ def _finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, st
     try:
         from meeting_server.services import backup
 
-        backup.backup_now(app, "finalize")
+        if backup.automatic(app):
+            backup.backup_now(app, "finalize")
     except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
         log.exception("backup after finalizing the minutes failed")
     return Done(draft, unit.change(m, state=True))

@@ -503,8 +503,16 @@ def reshuffle_secret_ballots(s: Session, p: Poll) -> None:
 
 
 def checkpoint_after_close(s: Session) -> None:
-    """Copy the write-ahead log into the database and truncate it, so the log's history of casts is gone."""
+    """Copy the write-ahead log into the database and truncate it, so the log's history of casts is gone.
+
+    PostgreSQL's counterpart (docs/SECRECY.md): its heap has no WITHOUT ROWID order, so the table is rewritten in
+    the order of its random primary key (`CLUSTER … USING secret_ballot_pkey`, a new file; the old one is unlinked)
+    with its indexes. PostgreSQL's WAL cannot be emptied: the records of the casts stay in pg_wal until their
+    segments are recycled and overwritten, which the operator's retention settles."""
     conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("CLUSTER secret_ballot USING secret_ballot_pkey")
+        return
     if conn.dialect.name != "sqlite":
         return
     for _ in range(40):

@@ -50,14 +50,16 @@ def load_key(data_dir: Path | str) -> audit.ChainKey | None:
                           params={"path": str(Path(data_dir) / KEY_FILE), "error": str(exc)}) from exc
 
 
-def ensure_key(data_dir: Path | str, db_path: Path | str) -> audit.ChainKey:
+def ensure_key(data_dir: Path | str, db_path: Path | str | None, head_seq: int = 0) -> audit.ChainKey:
     """The chain's key, made on first use: 32 random bytes, 0600, keyed links from the link after the current head
-    (a chain written by a version without a key keeps its plain links, which still verify)."""
+    (a chain written by a version without a key keeps its plain links, which still verify).
+
+    `db_path` is the SQLite file whose head is read; for PostgreSQL (no file) the caller reads it and gives
+    `head_seq`. On both databases the key lives in the data directory, never in the database."""
     found = load_key(data_dir)
     if found is not None:
         return found
-    head_seq = 0
-    if Path(db_path).is_file():
+    if db_path is not None and Path(db_path).is_file():
         conn = _connect(Path(db_path))
         try:
             row = conn.execute("SELECT max(seq) FROM audit_event").fetchone()

@@ -1,9 +1,13 @@
-"""The one owner of the database engine: SQLite in WAL mode by default, migrations by Alembic."""
+"""The one owner of the database engine: SQLite in WAL mode by default, PostgreSQL (psycopg 3) when
+`DATABASE_URL` / `serve --database-url` names one; migrations by Alembic on both.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import selectors
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,23 +32,86 @@ def database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'meeting.db'}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine whose SQLite connections use WAL and FULL sync.
+def normalize_url(url: str) -> str:
+    """`postgresql://…` (what people write, and what libpq tools take) as SQLAlchemy's psycopg 3 dialect; SQLite
+    URLs unchanged."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_postgresql(url: str) -> bool:
+    return normalize_url(url).startswith("postgresql")
+
+
+def cooperative_psycopg() -> str:
+    """Make psycopg 3 wait for the server through eventlet's hub when the process is monkey-patched; the name of
+    the wait function in use.
+
+    psycopg 3 never blocks inside libpq: every query is a generator that sends without blocking and yields when
+    the socket must become readable or writable, and `psycopg.waiting.wait` (`wait_conn` for connecting) waits on
+    the socket. Which function `wait` is gets decided when psycopg is imported (psycopg/waiting.py): `wait_c` (C,
+    a blocking poll() in the OS thread) when the C extension is there and *gevent* has not patched select (it
+    does not know eventlet); otherwise `wait_select` when `selectors.DefaultSelector` is SelectSelector (what
+    eventlet's patched selectors leave: it deletes poll/epoll), else `wait_poll`, a plain poll(). A row lock held by
+    another green thread of the same process would then block the OS thread, the holder never runs again, and the
+    whole server hangs. So under eventlet this sets `wait` to `wait_select`, whose `select.select` is eventlet's
+    (looked up on the module at each call), and `wait_conn`'s DefaultSelector to eventlet's SelectSelector,
+    whatever the import order was. tests/store/test_postgresql_eventlet.py proves it with a row lock."""
+    import eventlet.patcher
+    from psycopg import waiting
+
+    if not eventlet.patcher.is_monkey_patched("select"):
+        return str(getattr(waiting.wait, "__name__", waiting.wait))
+    green_select = eventlet.patcher.original("select").select is not sys.modules["select"].select
+    if not green_select:  # pragma: no cover - eventlet patches select in place
+        raise RuntimeError("eventlet is said to have patched select, but select.select is the original")
+    waiting.wait = waiting.wait_select
+    waiting.DefaultSelector = selectors.DefaultSelector  # type: ignore[misc]
+    return "wait_select"
+
+
+def make_engine(url: str, data_dir: Path | None = None) -> Engine:
+    """An engine whose SQLite connections use WAL and FULL sync, or a PostgreSQL engine (psycopg 3).
 
     SQLite is chosen on purpose for one box: WAL lets readers go on while a ballot commits, and
     synchronous=FULL makes every acknowledged commit survive a power cut (a mini-PC has no UPS).
+    PostgreSQL's counterpart is its default, synchronous_commit=on (set explicitly on each connection: a commit
+    returns once its WAL record is flushed). The audit chain's key is read from `data_dir` on both (for SQLite the
+    directory of the file unless given).
     """
+    url = normalize_url(url)
+    if url.startswith("postgresql"):
+        cooperative_psycopg()
+        engine = create_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _pg_settings(dbapi_conn: Any, record: Any) -> None:
+            if data_dir is not None:
+                record.info[AUDIT_KEY] = audit_log.load_key(data_dir)
+                record.info[DATA_DIR] = data_dir
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET synchronous_commit = on")
+                # A statement waiting on a lock (a ballot behind a closing poll) gives up as SQLite's busy_timeout.
+                cur.execute("SET lock_timeout = '30s'")
+                cur.execute("SET TIME ZONE 'UTC'")
+            dbapi_conn.commit()
+
+        return engine
     engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
     if url.startswith("sqlite"):
 
         db_file = engine.url.database or ""
-        data_dir = Path(db_file).resolve().parent if db_file and db_file != ":memory:" else None
+        if data_dir is None:
+            data_dir = Path(db_file).resolve().parent if db_file and db_file != ":memory:" else None
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
             if data_dir is not None:
                 # The audit chain's key lives beside the database file, never in it (services.audit reads it here).
                 record.info[AUDIT_KEY] = audit_log.load_key(data_dir)
+                record.info[DATA_DIR] = data_dir
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
@@ -64,6 +131,8 @@ def make_engine(url: str) -> Engine:
 _RELAXED = "meeting_server.relaxed_sync"
 #: Where a pooled connection keeps the audit chain's key (`domain.audit.ChainKey` or None).
 AUDIT_KEY = "meeting_server.audit_key"
+#: Where a pooled connection keeps its data directory (audit checkpoints, the key), on either database.
+DATA_DIR = "meeting_server.data_dir"
 
 
 def relax_durability(s: Session | DBConn) -> None:
@@ -74,9 +143,17 @@ def relax_durability(s: Session | DBConn) -> None:
     commit with synchronous=NORMAL is still atomic and in order; a power cut can lose only the newest such commits,
     and the next FULL commit (any ballot, mark or change) makes them durable too. A page turn costs ~1.5 ms of
     fsync on this machine's disk and 0.5-2 ms on a mini-PC's SSD, paid before the page reaches any screen.
-    The connection gets FULL back when it returns to the pool. SQLite only: elsewhere it does nothing.
+    The connection gets FULL back when it returns to the pool.
+
+    PostgreSQL's counterpart: `SET LOCAL synchronous_commit = off` for this transaction only. Its commit returns
+    before its WAL record is flushed; commits stay atomic and in order, a crash of the server may lose only the
+    newest such commits (at most ~3 × wal_writer_delay), and any later synchronous commit flushes them too.
     """
     conn = dbapi(s) if isinstance(s, Session) else s
+    if conn.dialect.name == "postgresql":
+        with conn.dbapi.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit = off")
+        return
     if conn.dialect.name != "sqlite":
         return
     conn.dbapi.execute("PRAGMA synchronous=NORMAL")
@@ -140,6 +217,9 @@ def at_head(url: str) -> bool:
 def upgrade(url: str) -> None:
     """Bring the schema to the newest Alembic revision (data from older versions is kept). A database already
     there is left alone without importing Alembic (`at_head`): the server's start is that much shorter."""
+    url = normalize_url(url)
+    if url.startswith("postgresql"):
+        cooperative_psycopg()
     if at_head(url):
         return
     from alembic import command
@@ -147,16 +227,26 @@ def upgrade(url: str) -> None:
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, "head")
 
 
 def init_app(app: Flask) -> None:
     """Create the engine for the app, migrate, and close each request's session at teardown."""
-    url = app.config["DATABASE_URL"]
-    engine = make_engine(url)
-    upgrade(url)
+    url = normalize_url(app.config["DATABASE_URL"])
+    data_dir = Path(app.config["DATA_DIR"]) if app.config.get("DATA_DIR") else None
+    if url.startswith("postgresql"):
+        upgrade(url)
+        engine = make_engine(url, data_dir)
+        if data_dir is not None:  # the key lives in the data directory on PostgreSQL too, never in the database
+            with engine.connect() as c:
+                head = c.execute(text("SELECT max(seq) FROM audit_event")).scalar()
+            engine.dispose()  # the connection above was made before the key existed
+            audit_log.ensure_key(data_dir, None, int(head or 0))
+    else:
+        engine = make_engine(url)
+        upgrade(url)
     if engine.url.get_backend_name() == "sqlite" and engine.url.database and engine.url.database != ":memory:":
         db_file = Path(engine.url.database).resolve()
         audit_log.ensure_key(db_file.parent, db_file)  # before the first pooled connection reads it

@@ -575,7 +575,8 @@ class SecretBallot(Base):
 
     SQLite is chosen on purpose here: a `WITHOUT ROWID` table is stored in the order of its primary key, a random
     128-bit value, so neither a rowid nor the storage order follows the order of casting (which participation
-    records and the audit trail reveal). On PostgreSQL the same table would need the rebuild at close only.
+    records and the audit trail reveal). On PostgreSQL the heap follows insertion, so the table is rebuilt in key
+    order at close (`CLUSTER`, services.voting.checkpoint_after_close); its WAL keeps the order (docs/SECRECY.md).
     """
 
     __tablename__ = "secret_ballot"

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from meeting_server.documents.ingest import inspect_file
-from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query
+from meeting_server.documents.textsearch import fold_vietnamese, snippet, to_fts5_query, to_tsquery
 from tests.documents.conftest import VI_SAMPLES
 
 
@@ -33,6 +33,34 @@ def test_fts5_query_is_safe_for_anything_typed() -> None:
     assert to_fts5_query('ĐẠI "BIỂU" NEAR( *') == '"dai"* "bieu"* "near"*'
     assert to_fts5_query("  ,;  ") == ""
     assert to_fts5_query("kỳ họp", prefix=False) == '"ky" "hop"'
+
+
+def test_tsquery_is_safe_for_anything_typed() -> None:
+    """PostgreSQL's counterpart: quoted lexemes, so nothing typed becomes a tsquery operator."""
+    assert to_tsquery("Biên bản") == "'bien':* & 'ban':*"
+    assert to_tsquery("Biên bản", phrase=True) == "'bien' <-> 'ban':*"
+    assert to_tsquery("ĐẠI") == "'dai':*"
+    assert to_tsquery("\"*) | !( & ' :") == ""
+    assert to_tsquery("kỳ", phrase=True) == ""
+
+
+def test_tsquery_finds_vietnamese_text_without_diacritics_on_postgresql(pg_url: str) -> None:
+    import psycopg
+
+    from meeting_server.store import db
+
+    url = db.normalize_url(pg_url).replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(url) as c:
+        c.execute("INSERT INTO document_page_fts (folded, document_id, page_no) VALUES (%s, 1, 1), (%s, 1, 2)",
+                  (fold_vietnamese("Ủy ban nhân dân xã biến đổi"), fold_vietnamese("BIÊN BẢN kỳ họp thứ Hai")))
+        found = [r[0] for r in c.execute(
+            "SELECT page_no FROM document_page_fts WHERE tsv @@ to_tsquery('simple', %s) ORDER BY page_no",
+            (to_tsquery("bien ban", phrase=True),))]
+        assert found == [2]
+        found = [r[0] for r in c.execute(
+            "SELECT page_no FROM document_page_fts WHERE tsv @@ to_tsquery('simple', %s) ORDER BY page_no",
+            (to_tsquery("bien ban"),))]
+        assert found == [1, 2]
 
 
 def test_snippet_marks_the_hit_in_the_original_text_and_escapes_the_rest() -> None:

@@ -17,6 +17,10 @@ from tests.conftest import csrf_token, token_of
 from tests.minutes.signing_kit import sign_all_with_pins
 from tests.web.test_access import ROLE_OF, ROLES
 
+#: Why some tests here are skipped on --db=postgresql (tests/conftest.py).
+AUDIT_CHECK_SQLITE = ("the audit check (verify-log, /api/v1/audit/verify) reads the SQLite file with sqlite3; "
+                      "not ported to PostgreSQL")
+
 
 def bearer(app_links: dict[str, Any], role: str = "clerk") -> dict[str, str]:
     url = app_links["clerk"] if role == "clerk" else app_links[role][0]
@@ -76,6 +80,7 @@ def test_preview_renders_pages_in_the_worker(clerk: Any) -> None:
     assert clerk.post(clerk.base + "/minutes/preview", json={"width": "big"}).status_code == 400
 
 
+@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_finalize_freezes_signs_and_versions(app: Any, clerk: Any, app_links: dict[str, Any]) -> None:
     base = clerk.base
     clerk.put(base + "/minutes/draft", json={"changes": {"conclusions": "Chủ tọa bế mạc kỳ họp."}})
@@ -212,6 +217,7 @@ def test_editor_page_shows_texts_and_agenda(login: Any) -> None:
     assert "Kiểm tra nhật ký" in login("clerk").get("/clerk/").get_data(as_text=True)
 
 
+@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None:
     import sqlite3
     from pathlib import Path
@@ -224,6 +230,7 @@ def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
 
 
+@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any) -> None:
     """The console's check is verify-log's whole check: derived state too, not only the chain."""
     import sqlite3

@@ -16,6 +16,8 @@ import pytest
 from meeting_server.domain import audit
 from meeting_server.store.audit_log import SPLIT_AT, entry_of, load_key, verify_database
 
+pytestmark = pytest.mark.sqlite_only('verify-log reads the SQLite file with sqlite3 (not ported to PostgreSQL)')
+
 N = SPLIT_AT + 5_000
 
 

@@ -17,6 +17,8 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.services import backup
 from tests.conftest import ROOT, LiveServer, _env
 
+pytestmark = pytest.mark.sqlite_only("backup/restore use SQLite's backup API (on PostgreSQL: pg_dump)")
+
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "meeting_server", *args], check=False, capture_output=True,

@@ -206,7 +206,8 @@ def test_verify_page_and_cli_tell_intact_from_changed(sitting: dict[str, Any], t
                          timeout=30)
     assert junk.status_code == 200 and "Không đọc được tệp PDF" in junk.text
     # The command line says the same, with exit status 0 / 1.
-    ok = cli("verify", str(sitting["path"]), "--data-dir", str(srv.data_dir))
+    on_db = ("--database-url", srv.database_url) if srv.database_url else ()
+    ok = cli("verify", str(sitting["path"]), "--data-dir", str(srv.data_dir), *on_db)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "khớp với nhật ký" in ok.stdout and "biên bản toàn vẹn" in ok.stdout
     bad_path = tmp_path / "sua.pdf"
@@ -215,6 +216,7 @@ def test_verify_page_and_cli_tell_intact_from_changed(sitting: dict[str, Any], t
     assert broken.returncode == 1 and "đã bị thay đổi sau khi ký" in broken.stdout
 
 
+@pytest.mark.sqlite_only("verify-log reads the SQLite file with sqlite3 (not ported to PostgreSQL)")
 def test_verify_log_points_at_the_edited_row(sitting: dict[str, Any]) -> None:
     srv = sitting["srv"]
     ok = cli("verify-log", "--data-dir", str(srv.data_dir))

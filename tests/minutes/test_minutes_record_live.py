@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 import time
 import zipfile
 from collections.abc import Iterator
@@ -18,7 +17,8 @@ import pytest
 import requests
 
 from meeting_server.domain.minutes import OTHER_HEADING
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, database_for, start_server
+from tests.db_kit import Peek, peek
 from tests.realtime.helpers import Screen
 from tests.realtime.voting_kit import api, chair, clerk, close_poll, delegates, join, open_poll, screen, secretary
 
@@ -166,11 +166,11 @@ def test_the_ballot_writer_refuses_ballots_of_a_frozen_meeting(srv: LiveServer) 
         open_poll(srv, poll["id"])
         # What a finalize cut short between freezing and storing the PDF leaves behind.
         assert api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/minutes").status_code == 200
-        with sqlite3.connect(srv.data_dir / "meeting.db") as con:
+        with peek(srv) as con:
             assert con.execute("UPDATE minutes_draft SET status = 'signing'").rowcount == 1
         ack = phone.call("cast", {"poll_id": poll["id"], "choice": "for"})
         assert ack["ok"] is False and ack["code"] == "meeting.frozen", ack
-        with sqlite3.connect(srv.data_dir / "meeting.db") as con:
+        with peek(srv) as con:
             assert con.execute("SELECT count(*) FROM open_ballot").fetchone()[0] == 0
             assert con.execute("SELECT count(*) FROM audit_event WHERE kind = 'vote.cast'").fetchone()[0] == 0
     finally:
@@ -258,11 +258,11 @@ def test_a_device_that_leaves_leaves_no_session_behind(srv: LiveServer) -> None:
     join(srv, d["url"])
     s = Screen(srv.url, srv.token(d["url"]))
     s.wait("state")
-    with sqlite3.connect(srv.data_dir / "meeting.db") as con:
+    with peek(srv) as con:
         assert con.execute("SELECT participant_id FROM device_session").fetchall() == [(d["participant_id"],)]
     s.close()
     for _ in range(50):
-        with sqlite3.connect(srv.data_dir / "meeting.db") as con:
+        with peek(srv) as con:
             if not con.execute("SELECT count(*) FROM device_session").fetchone()[0]:
                 return
         time.sleep(0.1)
@@ -270,7 +270,7 @@ def test_a_device_that_leaves_leaves_no_session_behind(srv: LiveServer) -> None:
 
 
 def _status(srv: LiveServer) -> str | None:
-    with sqlite3.connect(srv.data_dir / "meeting.db", timeout=5) as con:
+    with peek(srv) as con:
         row = con.execute("SELECT status FROM minutes_draft ORDER BY version DESC LIMIT 1").fetchone()
     return row[0] if row else None
 
@@ -287,7 +287,7 @@ def test_a_signing_cut_short_is_undone_or_completed_at_the_next_start(tmp_path: 
         srv.proc.wait(10)
     finally:
         srv.stop()
-    with sqlite3.connect(data / "meeting.db") as con:
+    with Peek(data, database_for(data)) as con:
         assert con.execute("UPDATE minutes_draft SET status = 'signing'").rowcount == 1
     con.close()
 
@@ -308,7 +308,7 @@ def test_a_signing_cut_short_is_undone_or_completed_at_the_next_start(tmp_path: 
         srv.stop()
     # A crash after the server-signed file was stored, before the database said so: completed from that file.
     (data / "minutes" / "bien-ban-ky-hop-1-v1.pdf").write_bytes(signed)
-    with sqlite3.connect(data / "meeting.db") as con:
+    with Peek(data, database_for(data)) as con:
         con.execute("UPDATE minutes_draft SET status = 'signing', pdf_path = '', pdf_sha256 = ''")
     con.close()
     srv = start_server(data)

@@ -20,6 +20,9 @@ from tests.conftest import ROOT, _env, start_server
 from tests.minutes.test_minutes_live import run_sitting
 from tests.realtime.voting_kit import close_poll, delegates, join, make_poll, open_poll, screen
 
+pytestmark = pytest.mark.sqlite_only("verify-log and restore read the SQLite file with sqlite3 (not ported to "
+                                     "PostgreSQL)")
+
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "meeting_server", *args], capture_output=True, text=True,

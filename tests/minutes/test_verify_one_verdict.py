@@ -17,9 +17,10 @@ from tests.minutes.test_sign_verify import flip_signed_byte
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def cli_verdict(pdf: Path, trust: Path, data_dir: Path) -> tuple[bool, str]:
+def cli_verdict(pdf: Path, trust: Path, data_dir: Path, database_url: str | None = None) -> tuple[bool, str]:
+    on_db = ["--database-url", database_url] if database_url else []
     out = subprocess.run([sys.executable, "-m", "meeting_server", "verify", str(pdf), "--trust", str(trust),
-                          "--data-dir", str(data_dir)], capture_output=True, text=True, check=False, cwd=ROOT,
+                          "--data-dir", str(data_dir), *on_db], capture_output=True, text=True, check=False, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert out.returncode in (0, 1), out.stdout + out.stderr
     return out.returncode == 0, out.stdout
@@ -44,7 +45,8 @@ def test_page_and_command_line_agree(app: Any, signed_twice: bytes, local_ca: ce
     path.write_bytes(pdf)
     app.config["MINUTES_TRUST_ROOTS"] = [str(local_ca.cert_path)]
     web_ok, js, html = web_verdict(app, pdf)
-    cli_ok, said = cli_verdict(path, local_ca.cert_path, Path(app.config["DATA_DIR"]))
+    cli_ok, said = cli_verdict(path, local_ca.cert_path, Path(app.config["DATA_DIR"]),
+                                app.config["DATABASE_URL"] if "postgresql" in app.config["DATABASE_URL"] else None)
     assert web_ok is cli_ok is False
     assert js["signatures_ok"] is (not tampered) and js["record_matches"] is False
     assert js["chain"]["message"] in said and js["chain"]["message"] in html

@@ -123,15 +123,24 @@ def meeting_writes_fail(data_dir: Any) -> Iterator[None]:
     """A real fault of the database under a running server: every write to the `meeting` row fails with an
     unexpected (non-domain) error, as a damaged or failing disk would, through a trigger added by another SQLite
     connection (the server's connections see the schema change at their next statement). Removed on leaving."""
-    import sqlite3
+    from tests.conftest import database_for
+    from tests.db_kit import Peek
 
-    db = sqlite3.connect(str(data_dir / "meeting.db"), timeout=30)
+    url = database_for(data_dir)
+    db = Peek(data_dir, url)
     try:
-        db.execute("CREATE TRIGGER test_fault BEFORE UPDATE ON meeting BEGIN "
-                   "SELECT RAISE(ABORT, 'injected fault: the meeting row cannot be written'); END")
+        if url:  # PostgreSQL: the same fault as a trigger function
+            db.execute("CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                       "RAISE EXCEPTION 'injected fault: the meeting row cannot be written'; END $$")
+            db.execute("CREATE TRIGGER test_fault BEFORE UPDATE ON meeting FOR EACH ROW EXECUTE FUNCTION test_fault()")
+        else:
+            db.execute("CREATE TRIGGER test_fault BEFORE UPDATE ON meeting BEGIN "
+                       "SELECT RAISE(ABORT, 'injected fault: the meeting row cannot be written'); END")
         db.commit()
         yield
     finally:
-        db.execute("DROP TRIGGER IF EXISTS test_fault")
+        db.execute("DROP TRIGGER IF EXISTS test_fault" + (" ON meeting" if url else ""))
+        if url:
+            db.execute("DROP FUNCTION IF EXISTS test_fault()")
         db.commit()
         db.close()

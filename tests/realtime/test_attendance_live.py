@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 import socketio
 
 from tests.conftest import LiveServer
+from tests.db_kit import peek
 from tests.realtime.helpers import Screen
 
 
@@ -142,15 +142,16 @@ def test_agenda_control_only_for_chair_and_clerk(live_server: LiveServer) -> Non
         # Nothing changed: still not opened, and no opening in the audit log. (Not `seq`: the demo documents,
         # still being processed in the background, move it on their own.)
         assert requests.get(meeting, headers=chair_auth, timeout=10).json()["status"] == "draft"
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+        with peek(srv) as db:
             assert db.execute("SELECT count(*) FROM audit_event WHERE kind = 'meeting.in_progress'").fetchone() == (0,)
         assert chair.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": "yes"})["code"] == \
             "payload.invalid"
         assert delegate.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": True})["code"] == \
             "forbidden"
         assert chair.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": True})["ok"] is True
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
-            [(data,)] = db.execute("SELECT data FROM audit_event WHERE kind = 'meeting.in_progress'").fetchall()
+        with peek(srv) as db:
+            [(data,)] = db.execute("SELECT CAST(data AS TEXT) FROM audit_event "
+                                   "WHERE kind = 'meeting.in_progress'").fetchall()
         assert json.loads(data) == {"present": 0, "seated": 30, "required": 20}  # opened knowingly, on record
         assert chair.call("meeting.set_status", {"status": "in_progress"})["ok"] is False
     finally:

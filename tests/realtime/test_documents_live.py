@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import SHARED, LiveServer, start_server
+from tests.db_kit import peek
 from tests.realtime.helpers import Screen
 
 VI = sorted((SHARED / "samples" / "vi").glob("*.pdf"))
@@ -208,7 +208,7 @@ def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer)
     phone = Screen(srv.url, srv.token(who["url"]))
     old = srv.token(who["url"])
     def presented_row() -> Any:
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+        with peek(srv) as db:
             return db.execute("SELECT document_id, page, presenter_participant_id FROM presentation").fetchall()
 
     before = presented_row()
@@ -224,7 +224,7 @@ def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer)
         # the shared database: the old token no longer names the card).
         assert chair.call("present.grant", {"participant_id": who["participant_id"]})["ok"]
         phone.wait("state", lambda st: st["presenter"]["granted_participant_id"] == who["participant_id"])
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+        with peek(srv) as db:
             db.execute("UPDATE participant SET token = ? WHERE token = ?", ("replaced-" + old[:20], old))
         res = phone.call("present", {"document_id": d["id"], "page": 3})
         assert res == {"ok": False, "error": "Thẻ không còn hiệu lực.", "code": "auth.revoked"}
@@ -239,7 +239,7 @@ def test_page_turns_are_refused_to_screens_that_may_not_present(srv: LiveServer)
             got = [name for name, _ in s.seen] + [name for name, _ in list(s.events.queue)]
             assert "presented" not in got, got
     finally:
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+        with peek(srv) as db:
             db.execute("UPDATE participant SET token = ? WHERE id = ?", (old, who["participant_id"]))
         assert chair.call("present.grant", {"participant_id": None})["ok"]
         for s in (chair, kiosk, guest, phone):

@@ -8,18 +8,17 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import LiveServer, free_port, start_server
+from tests.conftest import LiveServer, database_for, free_port, start_server
+from tests.db_kit import Peek
 from tests.realtime.helpers import Screen
 from tests.realtime.voting_kit import api, chair, clerk, delegates, join, make_poll, screen, tok
 
@@ -166,8 +165,8 @@ def test_without_the_queue_the_other_process_hears_nothing(tmp_path: Path) -> No
 
 
 def _ready_events(data: Path, doc_id: int) -> int:
-    with closing(sqlite3.connect(data / "meeting.db")) as db:
-        rows = db.execute("SELECT data FROM audit_event WHERE kind = 'document.ready'").fetchall()
+    with Peek(data, database_for(data)) as db:
+        rows = db.execute("SELECT CAST(data AS TEXT) FROM audit_event WHERE kind = 'document.ready'").fetchall()
     return sum(json.loads(r[0])["document_id"] == doc_id for r in rows)
 
 
@@ -196,7 +195,7 @@ def test_an_upload_left_unfinished_is_taken_up_by_one_process_only(tmp_path: Pat
     doc_id = next(d for d in ready_documents(a) if d["status"] == "ready")["id"]
     a.stop()
     assert _ready_events(data, doc_id) == 1
-    with closing(sqlite3.connect(data / "meeting.db")) as db, db:  # as a stop in the middle of processing leaves it
+    with Peek(data, database_for(data)) as db:  # as a stop in the middle of processing leaves it
         db.execute("UPDATE document SET status = 'processing', pages_rendered = 0 WHERE id = ?", (doc_id,))
     # Another live process holds the lease (and would renew it): this test writes its row for a minute.
     _lease(data, f"document:{doc_id}", "other-box:4242:feedf00d", 60)

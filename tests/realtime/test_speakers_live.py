@@ -86,7 +86,7 @@ def _history(srv: LiveServer) -> list[dict[str, Any]]:
     from meeting_server.services import speakers
     from meeting_server.store.db import make_engine
 
-    engine = make_engine(f"sqlite:///{srv.data_dir / 'meeting.db'}")
+    engine = make_engine(srv.database_url or f"sqlite:///{srv.data_dir / 'meeting.db'}", srv.data_dir)
     try:
         with Session(engine) as s:
             return speakers.history(s, srv.links["meeting_id"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer, start_server
+from tests.db_kit import peek
 from tests.realtime.helpers import Screen
 from tests.realtime.voting_kit import (
     api,
@@ -379,7 +379,7 @@ def test_card_revoked_by_another_server_process_is_refused_at_its_next_ballot(sr
     old = d["url"].rsplit("/", 1)[1]
     try:
         # What another process's revocation leaves in the shared database: the old token no longer names the card.
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+        with peek(srv) as db:
             db.execute("UPDATE participant SET token = ? WHERE token = ?", ("replaced-" + old[:20], old))
             db.execute("INSERT INTO revoked_token (token, participant_id, revoked_at) VALUES (?, ?, ?)",
                        (old, d["participant_id"], "2026-11-24 08:00:00"))
@@ -391,7 +391,7 @@ def test_card_revoked_by_another_server_process_is_refused_at_its_next_ballot(sr
         assert not phone.client.connected, "the revoked card's connection was not hung up"
         assert api(srv, chair(srv), "GET", f"/polls/{poll['id']}").json()["progress"]["voted"] == 0
     finally:
-        with sqlite3.connect(srv.data_dir / "meeting.db") as db:
+        with peek(srv) as db:
             db.execute("DELETE FROM revoked_token WHERE token = ?", (old,))
             db.execute("UPDATE participant SET token = ? WHERE id = ?", (old, d["participant_id"]))
         phone.close()

@@ -138,19 +138,22 @@ def test_deadline_passed_while_server_was_down_closes_at_restart(server_factory:
 def _audit(data_dir: Any) -> list[tuple[str, dict[str, Any]]]:
     """The audit log's (kind, data), read from the database file."""
     import json
-    import sqlite3
 
-    with sqlite3.connect(data_dir / "meeting.db") as conn:
-        rows = conn.execute("SELECT kind, data FROM audit_event ORDER BY seq").fetchall()
+    from tests.db_kit import Peek
+
+    with Peek(data_dir, conftest.database_for(data_dir)) as conn:
+        rows = conn.execute("SELECT kind, CAST(data AS TEXT) FROM audit_event ORDER BY seq").fetchall()
     return [(kind, json.loads(d)) for kind, d in rows]
 
 
 def _start_without_requests(data_dir: Any, port: int) -> subprocess.Popen[bytes]:
     """`serve` on `port`, waited for by its listening socket alone: not one HTTP request reaches Flask."""
+    url = conftest.database_for(data_dir)  # --db=postgresql: the database the first start used
     with open(data_dir / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(data_dir)], cwd=ROOT, env=conftest._env(), stdout=log, stderr=subprocess.STDOUT)
+             "--data-dir", str(data_dir), *(("--database-url", url) if url else ())], cwd=ROOT,
+            env=conftest._env(), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert proc.poll() is None, (data_dir / "server.log").read_text()[-3000:]

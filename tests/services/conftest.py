@@ -18,10 +18,11 @@ from meeting_server.store.tables import Meeting
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = db.database_url(tmp_path)
+def engine(tmp_path: Path, database_url: str | None) -> Iterator[Engine]:
+    """SQLite in the temporary directory, or with --db=postgresql a fresh PostgreSQL database (tests/pg_kit.py)."""
+    url = database_url or db.database_url(tmp_path)
     db.upgrade(url)
-    engine = db.make_engine(url)
+    engine = db.make_engine(url, tmp_path)
     yield engine
     engine.dispose()
 

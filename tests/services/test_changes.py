@@ -99,7 +99,7 @@ def test_presenting_rights_and_cards(s: Session, m: Meeting, stored: Callable[[s
     assert revoked == Change(m.id, seq, revoked=(d.id,))  # hung up; no screen shows a token, so no seq
     assert stored(f"SELECT count(*) FROM revoked_token WHERE token = '{old}'") == 1
     assert links.follow_address(s, "http://10.0.0.7:8080") == Change(m.id, seq, state=True)
-    assert stored("SELECT value FROM setting WHERE key = 'public_base_url'") == '"http://10.0.0.7:8080"'
+    assert stored("SELECT CAST(value AS TEXT) FROM setting WHERE key = 'public_base_url'") == '"http://10.0.0.7:8080"'
 
 
 def test_a_correction_of_the_minutes_is_announced(s: Session, m: Meeting, stored: Callable[[str], Any]) -> None:

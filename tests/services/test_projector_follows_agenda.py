@@ -40,7 +40,8 @@ def _shown(stored: Callable[[str], Any], m: Meeting) -> Any:
 
 
 def _last_audit(stored: Callable[[str], Any], kind: str) -> dict[str, Any]:
-    return json.loads(stored(f"SELECT data FROM audit_event WHERE kind = '{kind}' ORDER BY seq DESC LIMIT 1"))
+    return json.loads(stored(f"SELECT CAST(data AS TEXT) FROM audit_event WHERE kind = '{kind}' "
+                             "ORDER BY seq DESC LIMIT 1"))
 
 
 def test_moving_to_another_item_ends_the_presentation(s: Session, m: Meeting, stored: Callable[[str], Any]) -> None:

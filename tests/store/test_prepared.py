@@ -25,8 +25,8 @@ ROW = Prepared(select(counter.c.seq, counter.c.label).where(counter.c.id == bind
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    engine = db.make_engine(db.database_url(tmp_path))
+def app(tmp_path: Path, database_url: str | None) -> Iterator[Flask]:
+    engine = db.make_engine(database_url or db.database_url(tmp_path))
     meta.create_all(engine)
     with engine.begin() as c:
         c.execute(counter.insert(), [{"id": 1, "seq": 10, "label": "a"}, {"id": 2, "seq": 20, "label": "b"}])
@@ -68,14 +68,17 @@ def test_what_is_not_committed_is_rolled_back_when_the_connection_goes_back(app:
 def test_a_relaxed_raw_connection_returns_to_full_sync(app: Flask) -> None:
     engine = app.extensions["db_engine"]
     engine.pool.dispose()
+    pg = engine.dialect.name == "postgresql"
+    # SQLite: PRAGMA synchronous NORMAL (1) then FULL (2); PostgreSQL: synchronous_commit off for that transaction.
+    level = "SHOW synchronous_commit" if pg else "PRAGMA synchronous"
     with db.raw_connection(app) as conn:
         db.relax_durability(conn)
-        assert conn.dbapi.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.dbapi.execute(level).fetchone()[0] == ("off" if pg else 1)
         NEXT.rows(conn, i=1)
         conn.commit()
-    # One connection lent at a time here: the same one comes back, with FULL.
+    # One connection lent at a time here: the same one comes back, with FULL (SQLite) or on (PostgreSQL).
     with db.raw_connection(app) as conn:
-        assert conn.dbapi.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert conn.dbapi.execute(level).fetchone()[0] == ("on" if pg else 2)
     assert _seq(app, 1) == 11
 
 
@@ -97,6 +100,6 @@ def test_in_a_session_the_statements_share_its_transaction(app: Flask) -> None:
 
 def test_the_sql_is_compiled_for_the_engines_dialect() -> None:
     """PostgreSQL gets its own parameter style from the same statement (no server here: the compiled text)."""
-    sql, names, fixed = NEXT._sql(postgresql.psycopg2.dialect())
+    sql, names, fixed = NEXT._sql(postgresql.psycopg.dialect())
     assert "%(i)s" in sql and "RETURNING counter.seq" in sql
     assert names is None and list(fixed.values()) == [1]
