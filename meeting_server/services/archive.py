@@ -218,9 +218,9 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
 
     It reads what is stored, a few queries for the whole term whatever its number of sessions, and builds no
     session's record: the register's texts, the agenda, the minutes' texts (a signed session's from the record its
-    PDF carries, else the newest draft's, as `record_of` takes them) and the pages' index (FTS5, or PostgreSQL's tsvector), which
-    does its own matching in SQL. The other texts are not stored folded, so the folding and matching of those few short texts
-    is Python's (documents/textsearch.py), as the pages' index folds its own."""
+    PDF carries, else the newest draft's, as `record_of` takes them) and the pages' index (FTS5, or PostgreSQL's
+    tsvector), which does its own matching in SQL. The other texts are not stored folded, so the folding and
+    matching of those few short texts is Python's (documents/textsearch.py), as the pages' index folds its own."""
     from meeting_server.documents.textsearch import fold_vietnamese, snippet
     from meeting_server.domain import register as rules
     from meeting_server.domain.documents import document_rights
@@ -289,9 +289,9 @@ def search(s: Session, who: Any, m: Meeting, query: str) -> dict[str, list[dict[
                    DocumentPage.text)
             .join(Document, Document.id == DocumentPage.document_id)
             .where(tuple_(DocumentPage.document_id, DocumentPage.page_no).in_(hits)))}
-        for key in hits:
-            if key in rows:
-                document_id, page_no, mid, title, page_text = rows[key]
+        for hit_key in hits:
+            if hit_key in rows:
+                document_id, page_no, mid, title, page_text = rows[hit_key]
                 found["pages"].append({"meeting_id": mid, "session": by_id[mid].session_title,
                                        "document_id": document_id, "title": title, "page": page_no,
                                        "snippet": snippet(page_text or "", folded_q)})

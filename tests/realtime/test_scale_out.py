@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +188,7 @@ def _audit(data: Path, kind: str) -> list[dict[str, Any]]:
                                                      (kind,))]
 
 
+@pytest.mark.sqlite_only("plants an expired lease of another box with sqlite3 on the shared file")
 def test_an_upload_left_unfinished_is_taken_up_by_one_process_only(tmp_path: Path) -> None:
     """A server stopped while it processed an upload leaves it `processing`; the next start takes it up, unless
     another live process (here or on another box) is processing it: it holds the document's lease. Once that
