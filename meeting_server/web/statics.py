@@ -59,7 +59,7 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     # What the first screen needs: the connection and the renderer of the name card, attendance and agenda.
     "bundle/delegate-first.js": ("vendor/socket.io/socket.io.min.js", "js/live.js"),
     # Ballot, speakers, documents, questions, comments, dialogs: loaded by live.js after the first screen.
-    "bundle/delegate-later.js": ("js/dialog.js", "js/signing.js", "js/speakers.js", "js/documents.js",
+    "bundle/delegate-later.js": ("js/dialog.js", "js/signing.js", "js/panel.js", "js/speakers.js", "js/documents.js",
                                  "js/voting.js", "js/questions.js", "js/comments.js"),
 }
 

@@ -59,8 +59,8 @@ def start_front(work: Path, port: int, backends: list[int]) -> subprocess.Popen[
     cfg.write_text(front.haproxy_config([front.Backend("127.0.0.1", p) for p in backends], port, "127.0.0.1"))
     check = subprocess.run([exe, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    log = open(work / "haproxy.log", "ab")  # noqa: SIM115 - the child keeps its own copy
-    proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    with open(work / "haproxy.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while True:
         try:
