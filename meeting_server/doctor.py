@@ -425,6 +425,12 @@ def _url_healthz(url: str) -> dict | None:
     return _healthz(u.hostname, u.port or (443 if https else 80), https=https)
 
 
+def _healthy(url: str) -> bool:
+    """Whether `url` answers /healthz with status ok (the front, or one backend)."""
+    h = _url_healthz(url)
+    return bool(h and h.get("status") == "ok")
+
+
 def check_chain(config: DoctorConfig) -> list[Check]:
     """Several processes: the front answers /healthz (through it, some live backend), each backend answers its own,
     and Redis answers PING. A dead backend is a warning while others serve (the front takes it out); none alive, no
@@ -433,8 +439,7 @@ def check_chain(config: DoctorConfig) -> list[Check]:
 
     checks: list[Check] = []
     if config.front_url:
-        h = _url_healthz(config.front_url)
-        if h and h.get("status") == "ok":
+        if _healthy(config.front_url):
             checks.append(_ok("front", f"Cổng vào {config.front_url} trả lời (/healthz: ok).",
                               f"The front {config.front_url} answers (/healthz: ok)."))
         else:
@@ -444,8 +449,7 @@ def check_chain(config: DoctorConfig) -> list[Check]:
                                 "Check HAProxy (systemctl status haproxy)."))
     alive = 0
     for b in config.backends:
-        h = _url_healthz(b)
-        if h and h.get("status") == "ok":
+        if _healthy(b):
             alive += 1
             checks.append(_ok("backend", f"Tiến trình máy chủ {b} trả lời (/healthz: ok).",
                               f"Server process {b} answers (/healthz: ok)."))
