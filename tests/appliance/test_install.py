@@ -86,6 +86,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tree_after_install(installed: Path) -> None:
     app = installed / APP
     assert (app / "meeting_server" / "netaddr.py").is_file()
+    # The screens live beside the package (config.ROOT): the install once shipped neither, and every page was a 500.
+    assert (app / "templates" / "landing.html").is_file() and (app / "static" / "css" / "app.css").is_file()
     assert (app / "setup.cfg").is_file() and (app / "pyproject.toml").is_file()
     assert not (app / "tests").exists(), "tests are not shipped"
     assert not list(app.rglob("__pycache__"))
@@ -225,6 +227,14 @@ def test_exec_start_starts_the_server(installed: Path) -> None:
                 except OSError:
                     time.sleep(0.2)
             assert b'"status"' in body and b'"ok"' in body, log.read_text(errors="replace")[-3000:]
+            # What a person opening the box's address sees: the landing page and its stylesheet, from the install.
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                page = response.read().decode()
+            assert response.status == 200 and "<html" in page, log.read_text(errors="replace")[-3000:]
+            sheet = re.search(r'href="(/static/[^"]+\.css[^"]*)"', page)
+            assert sheet, page[:2000]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{sheet.group(1)}", timeout=10) as response:
+                assert response.status == 200 and len(response.read()) > 1000
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -308,7 +318,9 @@ def test_real_venv_path_builds_a_working_virtualenv(tmp_path: Path) -> None:
     venv = root / APP / "venv"
     assert (venv / "bin" / "meeting-server").is_file()
     probe = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import meeting_server.netaddr, zeroconf"],
+        [str(venv / "bin" / "python"), "-c",
+         "import meeting_server.netaddr, zeroconf; from meeting_server.config import ROOT; "
+         "assert (ROOT / 'templates' / 'landing.html').is_file(), ROOT"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
