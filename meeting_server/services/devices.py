@@ -44,7 +44,9 @@ def connected(s: Session, sid: str, participant_id: int) -> None:
     """A card's screen connected on this process (its own unit of work; no screen shows it, so no seq)."""
     _no_fsync(s)
     with unit.of_work(s):
-        s.merge(DeviceSession(sid=sid, participant_id=participant_id, pid=os.getpid(), connected_at=utcnow()))
+        # A plain INSERT: a connection's sid is new by construction, and `merge` would SELECT it first, once per
+        # phone of the 500 reconnecting after a restart (scripts/bench/room_loop.py reconnect).
+        s.add(DeviceSession(sid=sid, participant_id=participant_id, pid=os.getpid(), connected_at=utcnow()))
 
 
 def disconnected(s: Session, sid: str) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, object_session
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import attendance, documents, questions, speakers, voting
-from meeting_server.store.tables import Meeting, Participant, utcnow
+from meeting_server.store.tables import Attendance, Meeting, utcnow
 
 #: (database URL, meeting id, created_at, seq, role, page URL key) -> the role's shared parts (module docstring).
 _SHARED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
@@ -158,10 +158,11 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
     if who.is_delegate and who.participant_id is not None:
         state["voting"]["mine"] = voting.my_ballots(s, m.id, who.participant_id)
     if who.participant_id is not None:
-        # One row, not the whole roster: every phone that connects gets a snapshot.
-        me = s.get(Participant, who.participant_id)
-        if me is not None and me.attendance is not None:
-            state["me"]["attendance"] = me.attendance.status
+        # One column of one row, not the whole roster (nor the person's row and then theirs): every phone that
+        # connects gets a snapshot.
+        status = s.scalar(select(Attendance.status).where(Attendance.participant_id == who.participant_id))
+        if status is not None:
+            state["me"]["attendance"] = status
     state["me"].update(documents.my_rights(m, who))
     state.update(shared["documents_part"] or documents.documents_state(m, who))
     state["digest"] = digest(state)

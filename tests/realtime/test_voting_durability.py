@@ -182,7 +182,15 @@ def test_countdown_rearmed_at_start_without_any_request(server_factory: Callable
     proc = _start_without_requests(data, srv.port)
     kiosk = None
     try:
-        kiosk = Screen(srv.url, tok(srv.links["kiosk"]))
+        # The socket listens before the app is loaded (serve binds first): the kiosk retries as live.js does.
+        connect_by = time.monotonic() + 30
+        while kiosk is None:
+            try:
+                kiosk = Screen(srv.url, tok(srv.links["kiosk"]))
+            except Exception:
+                if time.monotonic() > connect_by:
+                    raise
+                time.sleep(0.5)
         ev = kiosk.wait("poll", lambda e: e["event"] == "closed", timeout=max(1.0, ends_at - time.monotonic()) + 8)
         late = time.monotonic() - ends_at
         assert ev["poll"]["id"] == poll["id"] and ev["poll"]["closed_by"] == "countdown"
