@@ -55,6 +55,17 @@ def owner_id(pid: int | None = None) -> str:
     return f"{socket.gethostname()[:40]}:{pid or os.getpid()}:{secrets.token_hex(4)}"
 
 
+def on_this_host(owner: str) -> bool:
+    """Whether `owner` (an `owner_id`) names a process of this box, whose pid can then be asked about."""
+    return owner.split(":", 1)[0] == socket.gethostname()[:40]
+
+
+def process(owner: str) -> str:
+    """The lease that says a server process runs: taken at its start, renewed by its heartbeat, given back at a
+    clean stop; services/devices.py asks it whether the process holding a connection still runs, on any box."""
+    return f"process:{owner}"
+
+
 def countdown(poll_id: int) -> str:
     """The lease of a poll's countdown."""
     return f"poll:{int(poll_id)}:countdown"

@@ -35,6 +35,9 @@ def start(app: Flask) -> None:
         if app.extensions.get("lease_heartbeat"):
             return
         app.extensions["lease_heartbeat"] = True
+    with app.app_context(), db.standalone_session(app) as s:
+        # "This process runs", for the others (services/devices.py): renewed below with every other lease.
+        leases.take(s, rules.process(leases.owner(app)), leases.owner(app))
     _socketio().start_background_task(_run, app)
 
 

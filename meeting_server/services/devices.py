@@ -1,10 +1,14 @@
 """Which cards have a screen connected now, in the database so that every server process knows it.
 
 The connect and disconnect handlers (realtime/session.py) add and remove one row per Socket.IO connection, named by
-the server process that holds it. A process that dies (power cut, SIGKILL) cannot remove its rows: on one box every
-process shares the SQLite file, so a row whose process no longer runs is stale and is ignored, and removed when a
-process starts (`clear_stale`). A stale row can only make a device look connected, i.e. refuse a vote recorded for
-someone: the safe side.
+the server process that holds it: its lease owner name (`owner`, domain/leases.owner_id) and, for people reading,
+its pid. A process that dies (power cut, SIGKILL) cannot remove its rows; it stops renewing its process lease
+(domain/leases.process, taken at start and renewed by the heartbeat, realtime/leases.py), so a row whose process
+lease has run out, or was given back at a clean stop, is stale: ignored, and removed when a process starts
+(`clear_stale`). That holds with several boxes on one PostgreSQL database, where a pid names a process on one box
+only. The process asking counts its own rows as live whatever its lease says (the threaded test server runs no
+heartbeat). Rows written before the owner was stored (0014_device_owner) are judged by their pid on this box. A
+stale row can only make a device look connected, i.e. refuse a vote recorded for someone: the safe side.
 
 These rows are committed without the fsync (`synchronous=NORMAL`, store.db.relax_durability): they describe only
 connections of processes now running, so a power cut that loses the newest of them loses nothing anyone needs (every
@@ -17,13 +21,16 @@ took 510 ms with FULL and 3 ms with NORMAL on this machine's loaded disk).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
+from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from meeting_server.services import unit
+from meeting_server.domain import leases as lease_rules
+from meeting_server.services import leases, unit
 from meeting_server.store import db
-from meeting_server.store.tables import DeviceSession, utcnow
+from meeting_server.store.tables import DeviceSession, Lease, utcnow
 
 __all__ = ["clear_stale", "connected", "disconnected", "has_live_device", "live_among"]
 
@@ -46,7 +53,8 @@ def connected(s: Session, sid: str, participant_id: int) -> None:
     with unit.of_work(s):
         # A plain INSERT: a connection's sid is new by construction, and `merge` would SELECT it first, once per
         # phone of the 500 reconnecting after a restart (scripts/bench/room_loop.py reconnect).
-        s.add(DeviceSession(sid=sid, participant_id=participant_id, pid=os.getpid(), connected_at=utcnow()))
+        s.add(DeviceSession(sid=sid, participant_id=participant_id, pid=os.getpid(), owner=_me(),
+                            connected_at=utcnow()))
 
 
 def disconnected(s: Session, sid: str) -> None:
@@ -63,26 +71,56 @@ def _no_fsync(s: Session) -> None:
         db.relax_durability(s)
 
 
+def _me() -> str | None:
+    """This process as a lease owner (None outside an app: a script)."""
+    return leases.owner(current_app) if has_app_context() else None
+
+
+def _live(s: Session, rows: Iterable[tuple[str | None, int]]) -> set[tuple[str | None, int]]:
+    """Which (owner, pid) pairs name a process that runs now (the module's docstring says how it is told)."""
+    rows = set(rows)
+    me = _me()
+    others = {owner for owner, _ in rows if owner is not None and owner != me}
+    running: set[str] = set()
+    if others:
+        names = {lease_rules.process(owner): owner for owner in others}
+        running = {names[n] for n in s.scalars(select(Lease.name).where(Lease.name.in_(names),
+                                                                          Lease.expires_at > utcnow()))}
+    # On this box a dead pid settles it at once (a restart after SIGKILL need not wait for the lease to run out).
+    return {(owner, pid) for owner, pid in rows
+            if (owner is None and _alive(pid))
+            or (owner is not None and (owner == me or (owner in running and (
+                not lease_rules.on_this_host(owner) or _alive(pid)))))}
+
+
 def has_live_device(s: Session, participant_id: int) -> bool:
     """Whether the person's own screen is connected now, to any server process."""
-    pids = s.scalars(select(DeviceSession.pid).where(DeviceSession.participant_id == participant_id))
-    return any(_alive(pid) for pid in set(pids))
+    rows = s.execute(select(DeviceSession.owner, DeviceSession.pid)
+                     .where(DeviceSession.participant_id == participant_id)).all()
+    return bool(_live(s, ((owner, pid) for owner, pid in rows)))
 
 
 def clear_stale(s: Session) -> int:
     """At a process's start: remove the rows of processes that no longer run (its own unit of work)."""
     with unit.of_work(s):
-        pids = set(s.scalars(select(DeviceSession.pid).distinct()))
-        dead = [pid for pid in pids if not _alive(pid)]
-        if not dead:
-            return 0
-        return s.execute(delete(DeviceSession).where(DeviceSession.pid.in_(dead))).rowcount or 0  # type: ignore[attr-defined]
+        rows = {(owner, pid) for owner, pid in s.execute(select(DeviceSession.owner, DeviceSession.pid).distinct())}
+        dead = rows - _live(s, rows)
+        removed = 0
+        for owner, pid in dead:
+            which = DeviceSession.owner == owner if owner is not None else (
+                DeviceSession.owner.is_(None) & (DeviceSession.pid == pid))
+            removed += s.execute(delete(DeviceSession).where(which)).rowcount or 0  # type: ignore[attr-defined]
+        # The process leases of processes that died without giving theirs back (one row per crash otherwise).
+        s.execute(delete(Lease).where(Lease.name.like(lease_rules.process("%")), Lease.expires_at <= utcnow())
+                  .execution_options(synchronize_session=False))
+        return removed
 
 
 def live_among(s: Session, participant_ids: list[int]) -> set[int]:
     """Which of these people have their own screen connected now (the secretary's list marks them)."""
     if not participant_ids:
         return set()
-    rows = s.execute(select(DeviceSession.participant_id, DeviceSession.pid)
+    rows = s.execute(select(DeviceSession.participant_id, DeviceSession.owner, DeviceSession.pid)
                      .where(DeviceSession.participant_id.in_(participant_ids))).all()
-    return {pid for pid, proc in rows if _alive(proc)}
+    live = _live(s, ((owner, pid) for _, owner, pid in rows))
+    return {person for person, owner, pid in rows if (owner, pid) in live}

@@ -591,7 +591,7 @@ class DeviceSession(Base):
     """A card's screen connected over Socket.IO now: one row per connection, written at connect and removed at
     disconnect by the server process that holds it (`pid`), so every process knows whether a delegate's own device
     is live (the secretary records a vote only for a delegate without one). A process that died without removing
-    its rows is recognised by its pid (one box: every process shares the SQLite file) and its rows are ignored."""
+    its rows is recognised by its process lease having run out (`owner`, on any box) and its rows are ignored."""
 
     __tablename__ = "device_session"
 
@@ -599,6 +599,9 @@ class DeviceSession(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
     pid: Mapped[int] = mapped_column(Integer)
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The process as a lease owner (domain/leases.owner_id): it runs while its process lease does, on any box.
+    #: None in rows written before 0014_device_owner, judged by `pid` on this box.
+    owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class Resolution(Base):
