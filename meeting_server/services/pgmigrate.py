@@ -83,10 +83,6 @@ def _copy_table(table: Table) -> Table:
         for c in table.columns])
 
 
-def _refuse(message: str, code: str, **params: object) -> DomainError:
-    return DomainError(message, code, params=params)
-
-
 @contextmanager
 def _server_stopped(data_dir: Path) -> Iterator[None]:
     """The data directory's server lock, exclusively (as `restore` takes it): refused while a server runs on it."""
@@ -94,8 +90,8 @@ def _server_stopped(data_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _refuse("Máy chủ đang chạy trên thư mục dữ liệu này: hãy dừng máy chủ trước khi chuyển dữ liệu "
-                          "sang PostgreSQL.", "migrate.server_running") from None
+            raise DomainError("Máy chủ đang chạy trên thư mục dữ liệu này: hãy dừng máy chủ trước khi chuyển dữ "
+                              "liệu sang PostgreSQL.", "migrate.server_running") from None
         yield
 
 
@@ -127,15 +123,15 @@ def _target_state(conn: Connection) -> str:
     stamped = ({r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))}
                if "alembic_version" in names else set())
     if heads is None or stamped != set(heads):
-        raise _refuse("Cơ sở dữ liệu đích không trống và không ở phiên bản mới nhất (%(found)s): chỉ chuyển vào "
-                      "một cơ sở dữ liệu PostgreSQL trống.", "migrate.target_not_empty",
-                      found=", ".join(sorted(stamped)) or ", ".join(sorted(names)[:5]))
+        raise DomainError("Cơ sở dữ liệu đích không trống và không ở phiên bản mới nhất (%(found)s): chỉ chuyển "
+                          "vào một cơ sở dữ liệu PostgreSQL trống.", "migrate.target_not_empty",
+                          params={"found": ", ".join(sorted(stamped)) or ", ".join(sorted(names)[:5])})
     full = [f"{t.name} ({n})" for t in Base.metadata.sorted_tables if (n := _count(conn, t.name))]
     if PAGE_INDEX in names and (n := _count(conn, PAGE_INDEX)):
         full.append(f"{PAGE_INDEX} ({n})")
     if full:
-        raise _refuse("Cơ sở dữ liệu đích đã có dữ liệu (%(tables)s): chỉ chuyển vào một cơ sở dữ liệu trống.",
-                      "migrate.target_not_empty", tables=", ".join(full[:8]))
+        raise DomainError("Cơ sở dữ liệu đích đã có dữ liệu (%(tables)s): chỉ chuyển vào một cơ sở dữ liệu trống.",
+                          "migrate.target_not_empty", params={"tables": ", ".join(full[:8])})
     return "head"
 
 
@@ -268,13 +264,14 @@ def migrate_to_postgresql(data_dir: Path, target_url: str, *, progress: Progress
     data_dir = data_dir.resolve()
     db_file = data_dir / "meeting.db"
     if not db_file.is_file():
-        raise _refuse("Không tìm thấy cơ sở dữ liệu %(path)s.", "migrate.no_source", path=str(db_file))
+        raise DomainError("Không tìm thấy cơ sở dữ liệu %(path)s.", "migrate.no_source", params={"path": str(db_file)})
     if not db.is_postgresql(target_url):
-        raise _refuse("--to: chỉ chuyển sang postgresql://…", "migrate.not_postgresql")
+        raise DomainError("--to: chỉ chuyển sang postgresql://…", "migrate.not_postgresql")
     with _server_stopped(data_dir):
         if not db.at_head(db.database_url(data_dir)):
-            raise _refuse("Cơ sở dữ liệu %(path)s chưa ở phiên bản mới nhất: hãy chạy trước `meeting-server migrate "
-                          "--data-dir %(dir)s`.", "migrate.source_not_at_head", path=str(db_file), dir=str(data_dir))
+            raise DomainError("Cơ sở dữ liệu %(path)s chưa ở phiên bản mới nhất: hãy chạy trước `meeting-server "
+                              "migrate --data-dir %(dir)s`.", "migrate.source_not_at_head",
+                              params={"path": str(db_file), "dir": str(data_dir)})
         probe = create_engine(f"sqlite:///file:{db_file}?mode=ro&uri=true")
         try:
             unknown = sorted(n for n in inspect(probe).get_table_names()
@@ -282,8 +279,8 @@ def migrate_to_postgresql(data_dir: Path, target_url: str, *, progress: Progress
         finally:
             probe.dispose()
         if unknown:
-            raise _refuse("Cơ sở dữ liệu nguồn có bảng lạ không biết chuyển: %(tables)s.", "migrate.unknown_tables",
-                          tables=", ".join(unknown))
+            raise DomainError("Cơ sở dữ liệu nguồn có bảng lạ không biết chuyển: %(tables)s.", "migrate.unknown_tables",
+                              params={"tables": ", ".join(unknown)})
         done = Migrated(source=str(db_file))
         target = db.make_engine(target_url, data_dir)
         source = _snapshot_engine(db_file)
@@ -303,8 +300,9 @@ def migrate_to_postgresql(data_dir: Path, target_url: str, *, progress: Progress
                 done.secret_ballots_clustered = True
                 problems = _check(db_file, data_dir, dst, done)
                 if problems:
-                    raise _refuse("Chuyển dữ liệu không thành công, cơ sở dữ liệu đích được để nguyên như trước: "
-                                  "%(problems)s.", "migrate.check_failed", problems="; ".join(problems))
+                    raise DomainError("Chuyển dữ liệu không thành công, cơ sở dữ liệu đích được để nguyên như "
+                                      "trước: %(problems)s.", "migrate.check_failed",
+                                      params={"problems": "; ".join(problems)})
                 done.seconds = round(time.perf_counter() - started, 2)
                 with Session(bind=dst) as s:
                     audit_service.record(s, None, "db.migrated_from", "cli:migrate", done.entry())
