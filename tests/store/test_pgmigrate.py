@@ -169,6 +169,13 @@ def test_a_target_with_rows_or_a_running_server_is_refused_and_nothing_changes(
     assert tables_of(empty) == []
     # Plain `migrate` is unchanged.
     assert cli("migrate", "--data-dir", str(data)).returncode == 0
+    # A SQLite file behind the newest schema: plain `migrate` first.
+    with sqlite3.connect(data / "meeting.db") as w:
+        w.execute("UPDATE alembic_version SET version_num = '0012_resolutions'")
+    w.close()
+    out = cli("migrate", "--data-dir", str(data), "--to", empty)
+    assert out.returncode == 1 and "chưa ở phiên bản mới nhất: hãy chạy trước `meeting-server migrate" in out.stderr
+    assert tables_of(empty) == []
 
 
 def test_a_row_written_to_the_source_during_the_copy_leaves_the_target_empty(
