@@ -300,10 +300,38 @@ def links_cmd(data_dir: Path | None, as_json: bool, base: str | None, database_u
 @main.command()
 @DATA_DIR_OPTION
 @DATABASE_URL_OPTION
-def migrate(data_dir: Path | None, database_url: str | None) -> None:
-    """Bring the database schema up to date (the server also does it at start)."""
-    _app(data_dir, database_url)
-    click.echo("Cơ sở dữ liệu đã cập nhật (database is up to date).")
+@click.option("--to", "to_url", default=None, metavar="postgresql://…",
+              help="Move the data directory's SQLite database into this empty PostgreSQL database, checked (row "
+                   "counts, the audit chain, the signed minutes) before it is committed; the server must be stopped. "
+                   "Then serve with --database-url. See docs/OPERATIONS.md.")
+def migrate(data_dir: Path | None, database_url: str | None, to_url: str | None) -> None:
+    """Bring the database schema up to date (the server also does it at start), or with --to move it into
+    PostgreSQL."""
+    if to_url is None:
+        _app(data_dir, database_url)
+        click.echo("Cơ sở dữ liệu đã cập nhật (database is up to date).")
+        return
+    from meeting_server.config import default_data_dir
+    from meeting_server.domain.errors import DomainError
+    from meeting_server.services import pgmigrate
+
+    data = (data_dir or default_data_dir()).resolve()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise click.ClickException("PostgreSQL cần gói `psycopg`: pip install 'meeting-server[postgresql]' "
+                                   "(--to needs the psycopg package).") from None
+    try:
+        done = pgmigrate.migrate_to_postgresql(
+            data, to_url, progress=lambda table, n: click.echo(f"  {table}: {n} dòng (rows)"))
+    except DomainError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
+    click.echo(f"Đã kiểm tra: số dòng của {len(done.counts)} bảng, {done.pages_indexed} trang trong chỉ mục, nhật ký "
+               f"{done.audit_count} bản ghi (mã cuối {done.audit_head}), {len(done.minutes)} biên bản đã ký "
+               "(checked: row counts, page index, audit chain, signed minutes).")
+    click.echo(f"Đã chuyển sang PostgreSQL trong {done.seconds} s (moved to PostgreSQL). Chạy máy chủ (serve) với: "
+               f"meeting-server serve --data-dir {data} --database-url <địa chỉ trên>")
 
 
 @main.command("seed-demo")

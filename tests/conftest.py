@@ -192,11 +192,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path, *extra: str, port: int | None = None, database_url: str | None = None
-                 ) -> LiveServer:
-    """Start a server and wait for /healthz (deadline 30 s); on PostgreSQL when given a `database_url`."""
+def start_server(data_dir: Path, *extra: str, port: int | None = None, database_url: str | None = None,
+                 on_sqlite: bool = False) -> LiveServer:
+    """Start a server and wait for /healthz (deadline 30 s); on PostgreSQL when given a `database_url`; on the data
+    directory's SQLite file whatever --db says with `on_sqlite` (a source for `migrate --to`)."""
     port = port or free_port()
-    database_url = database_url or database_for(data_dir)
+    database_url = None if on_sqlite else database_url or database_for(data_dir)
     if database_url:
         extra = ("--database-url", database_url, *extra)
     data_dir.mkdir(parents=True, exist_ok=True)

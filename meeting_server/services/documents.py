@@ -21,6 +21,7 @@ from typing import IO, Any
 from flask import Flask, current_app
 from sqlalchemy import bindparam, case, delete, func, select, text
 from sqlalchemy import update as sql_update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -1113,6 +1114,21 @@ def _fts_insert(s: Session, document_id: int, pages: list[tuple[int, str]]) -> N
         return
     s.execute(text("INSERT INTO document_page_fts (folded, document_id, page_no) VALUES (:f, :d, :p)"),
               [{"f": fold_vietnamese(t), "d": document_id, "p": no} for no, t in pages])
+
+
+def rebuild_page_index(conn: Session | Connection, batch: int = 500) -> int:
+    """Fill an empty `document_page_fts` from the stored page texts, folded as `_fts_insert` folds them (for
+    `meeting-server migrate --to`: SQLite's FTS5 rows cannot be copied into PostgreSQL's tsvector table, nor the
+    other way); the number of pages indexed."""
+    done = 0
+    rows = conn.execute(select(DocumentPage.document_id, DocumentPage.page_no, DocumentPage.text)
+                        .order_by(DocumentPage.document_id, DocumentPage.page_no)).all()
+    for i in range(0, len(rows), batch):
+        part = rows[i:i + batch]
+        conn.execute(text("INSERT INTO document_page_fts (folded, document_id, page_no) VALUES (:f, :d, :p)"),
+                     [{"f": fold_vietnamese(t or ""), "d": d, "p": no} for d, no, t in part])
+        done += len(part)
+    return done
 
 
 def _fts_delete(s: Session, document_id: int) -> None:

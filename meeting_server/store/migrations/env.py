@@ -22,6 +22,14 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:
+        # A caller's connection, already inside its transaction (`meeting-server migrate --to`: the schema and the
+        # copied rows commit together, or neither does); Alembic then neither begins nor commits.
+        context.configure(connection=given, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     engine = create_engine(_url())
     with engine.connect() as connection:
         # Batch mode: SQLite cannot ALTER most things, so Alembic copies tables; PostgreSQL alters in place.
