@@ -31,6 +31,7 @@ import multiprocessing as mp
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -192,6 +193,12 @@ def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: A
     out.put(asyncio.run(main()))
 
 
+def load() -> str:
+    """The load averages now (the box is shared: every figure is printed beside them)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} over 1 / 5 min"
+
+
 def shares(n: int, k: int) -> list[tuple[int, int]]:
     sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
     out, start = [], 0
@@ -267,7 +274,7 @@ def main() -> None:
                 for (_k, _u, pres) in series:
                     pres.close()
                 report.append(f"\nPage-turn fan-out, {args.n} clients per stack, {args.turns} turns each "
-                              "(first 3 dropped), interleaved 120 ms apart; emit→recv in ms")
+                              f"(first 3 dropped), interleaved 120 ms apart; emit→recv in ms ({load()})")
                 report.append("| stack | received/expected | p50 | p99 | p99 ÷ floor | max | steal |")
                 report.append("|---|---|---|---|---|---|---|")
                 for name, r in zip(("websockets floor", "one process", "three processes behind HAProxy + Redis"),
@@ -297,7 +304,7 @@ def main() -> None:
                     stored = db.execute("SELECT count(*) FROM open_ballot WHERE poll_id = ?",
                                         (poll["id"],)).fetchone()[0]
                 requests.post(f"{front_url}/api/v1/polls/{poll['id']}/close", headers=chair, timeout=60)
-                report.append(f"\nVote storm through the front, {len(jobs)} delegates casting at one instant: "
+                report.append(f"\nVote storm through the front ({load()}), {len(jobs)} delegates casting at once: "
                               f"{len(acked)} acknowledged, {stored} stored; ack p50 {fanout.pct(acked, 50):.0f} ms, "
                               f"p99 {fanout.pct(acked, 99):.0f} ms, max {max(acked) if acked else float('nan'):.0f} ms")
                 print(report[-1], file=sys.stderr, flush=True)
@@ -322,7 +329,7 @@ def main() -> None:
                 lost_s, again_s = [x for x, _a, _b in times], [a for _l, a, _b in times]
                 for p in ps:
                     p.join(30)
-                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front: "
+                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front ({load()}): "
                               f"{len(back)} phones lost their connection; back with a fresh state: p50 "
                               f"{fanout.pct(back, 50):.2f} s, p99 {fanout.pct(back, 99):.2f} s, all "
                               f"{max(back) if back else float('nan'):.2f} s after the kill "
@@ -339,7 +346,12 @@ def main() -> None:
             for p in [*procs, one]:
                 if p.poll() is None:
                     p.terminate()
-                    p.wait(60)
+                    try:
+                        p.wait(60)
+                    except subprocess.TimeoutExpired:  # seen once after the SIGKILL run at load 17: report anyway
+                        print(f"server {p.pid} still running 60 s after SIGTERM: killed", file=sys.stderr)
+                        p.kill()
+                        p.wait(10)
             redis.terminate()
     print(f"\n{os.cpu_count()} cores; load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f}; "
           "clients, three servers, one server, the floor, Redis and HAProxy all on this machine")
