@@ -9,20 +9,21 @@ Why these HAProxy settings:
   a process dies only its phones move.
 - `timeout tunnel`: an upgraded WebSocket is a tunnel; without it `timeout client/server` (30 s) would cut a quiet
   phone. Engine.IO pings every 25 s, so an hour is only the bound for a phone that vanished without a FIN.
-- `option httpchk GET /healthz` every second, down after 2 failures, and `on-marked-down shutdown-sessions`: a dead
-  or hung process is out of the rotation in about 2 s and its phones' connections are closed at once, so they
-  reconnect (through the front, to a live process) by themselves instead of waiting for their own ping timeout.
-  A dead process refuses the check's connection at once, so it is out within 1-2 s whatever the check's timeout;
-  `timeout check 10s` keeps a live process that is slow to answer in. A slow process taken out has all its phones
-  cut off, and they reconnect to the others, which makes those slower still: with 3 s, the SIGKILL of one of three
-  with 500 phones on this 2-core box (load 17) took the two live ones out in turn as the dead one's phones came
-  back to them (each reconnection builds a `state`), flapping for two minutes, every phone cut, 351 of 500 not back
-  within 120 s (scripts/bench/scale_out.py). With the default timeout (the 1 s interval) a vote storm alone did it at
-  load 12. A hung process (no answer, connection accepted) is out after about 2 × (1 s + 10 s).
+- `option httpchk GET /healthz` every second, down after 2 failures: a dead process refuses the check's connection
+  at once and is out of the rotation within 1-2 s; its phones' connections close with it (the kernel closes its
+  sockets), so they reconnect through the front to the live processes by themselves. No `on-marked-down
+  shutdown-sessions`: a live process taken out for answering slowly keeps its phones and only gets no new ones.
+  With it, the SIGKILL of one of three with 500 phones on this 2-core box cut every phone: the dead one's phones
+  reconnecting to the others (each reconnection builds a `state`) kept their loops from answering /healthz within
+  `timeout check` (3 s, load 17; 10 s too, load 21), the front took them out in turn and shut their sessions, whose
+  phones reconnected in turn: 351 of 500 not back within 120 s (scripts/bench/scale_out.py). The price: a hung
+  process (connection accepted, no answer) keeps its phones until their own ping timeout (45 s) drops them.
+  `timeout check 10s` keeps a live but slow process in the rotation (with the default, the 1 s interval, a vote
+  storm alone took one out at load 12).
 - `option redispatch 1`, `retries 3`: a connection refused by a process that just died (before the checks took it
   out) is sent to another one at its first retry. With `option redispatch` alone HAProxy tries the dead process
-  again on each retry but the last, waiting a turn-around of min(timeout connect, 1 s) before each: a phone that
-  reconnected during the checks' two seconds lost about 3 s more (scripts/bench/scale_out.py, the SIGKILL figure).
+  again on each retry but the last, waiting a turn-around of min(timeout connect, 1 s) before each (HAProxy's
+  manual, `retries`): a phone reconnecting during the checks' 1-2 s could wait up to 2 s more.
 - `maxconn` (MAXCONN, `front-config --maxconn`): left out, HAProxy sizes it from its descriptor limit, 497 under a
   hard limit of 1,024 (fewer than one council's phones); each phone holds one connection (two descriptors). The
   bench runs 1,500 phones through the front; 5,000 leaves room for the staff's screens and a second room. HAProxy
@@ -110,8 +111,7 @@ backend servers
     hash-type consistent
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter {check_interval_ms} fastinter {max(check_interval_ms // 2, 100)} fall {FALL} rise {RISE} \
-on-marked-down shutdown-sessions
+    default-server inter {check_interval_ms} fastinter {max(check_interval_ms // 2, 100)} fall {FALL} rise {RISE}
 {servers}
 """
 
