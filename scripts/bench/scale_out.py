@@ -136,31 +136,25 @@ def storm_proc(base: str, jobs: list[tuple[int, str, str]], poll_id: int, first:
 
 def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: Any, out: Any) -> None:
     """Phones with reconnection on; after the kill, report for each phone that lost its connection the times from
-    the kill until it saw the connection drop, until it was connected again, and until its next `state` (back, with
-    the current state): (lost, connected, back) in seconds, inf where it never happened."""
+    the kill until it saw the connection drop and until its next `state` (back, with the current state): (lost, back)
+    in seconds, inf where it never happened."""
     import aiohttp
     import socketio
 
-    async def main() -> list[tuple[float, float, float]]:
+    async def main() -> list[tuple[float, float]]:
         clients = []
         lost: dict[int, float] = {}
-        again: dict[int, float] = {}
         back: dict[int, float] = {}
 
         def hooks(c: Any, i: int) -> None:
             async def on_disconnect(*_a: Any) -> None:
                 lost.setdefault(i, time.time())
 
-            async def on_connect() -> None:
-                if i in lost and i not in again:
-                    again[i] = time.time()
-
             async def on_state(_d: Any) -> None:
                 if i in lost and i not in back:
                     back[i] = time.time()
 
             c.on("disconnect", on_disconnect)
-            c.on("connect", on_connect)
             c.on("state", on_state)
 
         for i in range(0, len(tokens), 25):
@@ -182,7 +176,7 @@ def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: A
         while time.time() < deadline and (len(back) < len(lost)):
             await asyncio.sleep(0.1)
         t0, inf = killed_at.value, float("inf")
-        result = [(lost[i] - t0, again.get(i, inf) - t0, back.get(i, inf) - t0)
+        result = [(lost[i] - t0, back.get(i, inf) - t0)
                   for i in dict(lost)]  # before our own disconnects
         for c in clients:
             c.reconnection = False
@@ -325,8 +319,7 @@ def main() -> None:
                 os.kill(victim.pid, signal.SIGKILL)
                 killed_at.value = time.time()
                 times = [x for _ in ps for x in out.get(timeout=600)]
-                back = [b for _l, _a, b in times]
-                lost_s, again_s = [x for x, _a, _b in times], [a for _l, a, _b in times]
+                lost_s, back = [x for x, _b in times], [b for _l, b in times]
                 for p in ps:
                     p.join(30)
                 report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front ({load()}): "
@@ -335,10 +328,8 @@ def main() -> None:
                               f"{max(back) if back else float('nan'):.2f} s after the kill "
                               f"({sum(1 for b in back if b == float('inf'))} not back within 120 s); "
                               f"where the time goes: connection seen closed p50 {fanout.pct(lost_s, 50):.2f} / "
-                              f"max {max(lost_s, default=float('nan')):.2f} s, connected again p50 "
-                              f"{fanout.pct(again_s, 50):.2f} / max {max(again_s, default=float('nan')):.2f} s, "
-                              f"the state received p50 {fanout.pct(back, 50):.2f} / max "
-                              f"{max(back, default=float('nan')):.2f} s")
+                              f"max {max(lost_s, default=float('nan')):.2f} s, the state received p50 "
+                              f"{fanout.pct(back, 50):.2f} / max {max(back, default=float('nan')):.2f} s")
                 print(report[-1], file=sys.stderr, flush=True)
         finally:
             floor.terminate()
