@@ -248,9 +248,12 @@ def _url_port(url: str) -> int | None:
 @click.option("--bind", default="0.0.0.0", show_default=True, help="The address the front listens on.")
 @click.option("--check-interval-ms", default=1000, show_default=True, type=int,
               help="How often the front asks each process's /healthz (out after 2 failures).")
+@click.option("--maxconn", default=5000, show_default=True, type=click.IntRange(1),
+              help="Connections the front accepts at once (each phone holds one; 1,500 phones measured).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the configuration here (e.g. /etc/haproxy/haproxy.cfg) instead of printing it.")
-def front_config(backends: tuple[str, ...], port: int, bind: str, check_interval_ms: int, out: Path | None) -> None:
+def front_config(backends: tuple[str, ...], port: int, bind: str, check_interval_ms: int, maxconn: int,
+                 out: Path | None) -> None:
     """Write HAProxy's configuration for a front over several server processes (balance by phone address,
     WebSockets passed through, /healthz checks): see docs/ARCHITECTURE.md, "Several processes"."""
     from meeting_server import front
@@ -259,7 +262,7 @@ def front_config(backends: tuple[str, ...], port: int, bind: str, check_interval
         parsed = [front.Backend.parse(b) for b in backends]
     except ValueError as err:
         raise click.ClickException(str(err)) from err
-    text = front.haproxy_config(parsed, port, bind, check_interval_ms=check_interval_ms)
+    text = front.haproxy_config(parsed, port, bind, check_interval_ms=check_interval_ms, maxconn=maxconn)
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -9,14 +9,26 @@ Why these HAProxy settings:
   a process dies only its phones move.
 - `timeout tunnel`: an upgraded WebSocket is a tunnel; without it `timeout client/server` (30 s) would cut a quiet
   phone. Engine.IO pings every 25 s, so an hour is only the bound for a phone that vanished without a FIN.
-- `option httpchk GET /healthz` every second, down after 2 failures, and `on-marked-down shutdown-sessions`: a dead
-  or hung process is out of the rotation in about 2 s and its phones' connections are closed at once, so they
-  reconnect (through the front, to a live process) by themselves instead of waiting for their own ping timeout.
-  A dead process refuses the check's connection at once; `timeout check 3s` keeps a live process that is slow to
-  answer (a vote storm on a loaded box) in: with the check's default timeout (the 1 s interval) such a process was
-  taken out and all its phones cut off, which moved the storm to the others (seen on this 2-core box at load 12).
-- `option redispatch`, `retries 3`: a connection refused by a process that just died (before the checks took it
-  out) is sent to another one, so a phone's reconnection is not refused for those two seconds.
+- `option httpchk GET /healthz` every second, down after 2 failures: a dead process refuses the check's connection
+  at once and is out of the rotation within 1-2 s; its phones' connections close with it (the kernel closes its
+  sockets), so they reconnect through the front to the live processes by themselves. No `on-marked-down
+  shutdown-sessions`: a live process taken out for answering slowly keeps its phones and only gets no new ones.
+  With it, the SIGKILL of one of three with 500 phones on this 2-core box cut every phone: the dead one's phones
+  reconnecting to the others (each reconnection builds a `state`) kept their loops from answering /healthz within
+  `timeout check` (3 s, load 17; 10 s too, load 21), the front took them out in turn and shut their sessions, whose
+  phones reconnected in turn: 351 of 500 not back within 120 s (scripts/bench/scale_out.py). The price: a hung
+  process (connection accepted, no answer) keeps its phones until their own ping timeout (45 s) drops them.
+  `timeout check 10s` keeps a live but slow process in the rotation (with the default, the 1 s interval, a vote
+  storm alone took one out at load 12).
+- `option redispatch 1`, `retries 3`: a connection refused by a process that just died (before the checks took it
+  out) is sent to another one at its first retry. With `option redispatch` alone HAProxy tries the dead process
+  again on each retry but the last, waiting a turn-around of min(timeout connect, 1 s) before each (HAProxy's
+  manual, `retries`): a phone reconnecting during the checks' 1-2 s could wait up to 2 s more.
+- `maxconn` (MAXCONN, `front-config --maxconn`): left out, HAProxy sizes it from its descriptor limit, 497 under a
+  hard limit of 1,024 (fewer than one council's phones); each phone holds one connection (two descriptors). The
+  bench runs 1,500 phones through the front; 5,000 leaves room for the staff's screens and a second room. HAProxy
+  raises its soft descriptor limit to what that needs (10,029) and refuses to start, saying so, when the hard limit
+  is lower ("Cannot raise FD limit"); systemd gives services a hard limit of 524,288.
 - `option forwardfor`: the phone's address in X-Forwarded-For, which the server trusts only from the front's own
   address (`serve --trusted-proxy`): the guessing limits count per phone, not per front.
 """
@@ -34,6 +46,8 @@ from urllib.parse import urlsplit
 CHECK_INTERVAL_MS = 1000
 FALL = 2
 RISE = 2
+#: Connections the front accepts at once (phones, staff screens, projectors): see the module's docstring.
+MAXCONN = 5000
 
 
 @dataclass(frozen=True)
@@ -59,10 +73,10 @@ class Backend:
 
 
 def haproxy_config(backends: Sequence[Backend], port: int, bind: str = "0.0.0.0", *,
-                   check_interval_ms: int = CHECK_INTERVAL_MS, maxconn: int | None = None,
+                   check_interval_ms: int = CHECK_INTERVAL_MS, maxconn: int | None = MAXCONN,
                    stats_socket: str | None = None) -> str:
     """The HAProxy configuration (2.x) of a front on `bind:port` over the server processes `backends`.
-    `maxconn`: left out, HAProxy sizes it from its file-descriptor limit (each phone holds two descriptors)."""
+    `maxconn`: None leaves it to HAProxy, which sizes it from its file-descriptor limit (two descriptors a phone)."""
     if not backends:
         raise ValueError("at least one backend")
     servers = "\n".join(f"    server s{i} {b} check" for i, b in enumerate(backends, 1))
@@ -76,7 +90,7 @@ global
 defaults
     mode http
     option http-server-close
-    option redispatch
+    option redispatch 1
     retries 3
     timeout connect 2s
     timeout client 30s
@@ -85,7 +99,7 @@ defaults
     timeout tunnel 1h
     timeout client-fin 5s
     timeout queue 5s
-    timeout check 3s
+    timeout check 10s
 
 frontend meeting
     bind {bind_at}
@@ -97,8 +111,7 @@ backend servers
     hash-type consistent
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter {check_interval_ms} fastinter {max(check_interval_ms // 2, 100)} fall {FALL} rise {RISE} \
-on-marked-down shutdown-sessions
+    default-server inter {check_interval_ms} fastinter {max(check_interval_ms // 2, 100)} fall {FALL} rise {RISE}
 {servers}
 """
 

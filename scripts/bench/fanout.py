@@ -491,22 +491,34 @@ class SioPresenter:
 
 class RawPresenter:
     """The chair's screen speaking Engine.IO 4 / Socket.IO 5 over a bare synchronous WebSocket: the floor's
-    presenter (`WsPresenter`) with the protocol on top, so that the two presenters cost the same."""
+    presenter (`WsPresenter`) with the protocol on top, so that the two presenters cost the same.
+
+    It connects at its first turn, once every client is connected: it reads (and answers Engine.IO's pings) only
+    during a turn, and the server closes a connection that leaves a ping unanswered for ping_interval +
+    ping_timeout (45 s, app.py). At 1,500 clients per stack the clients took about 3 minutes to connect, and a
+    presenter connected before them was closed meanwhile ("1011 internal error" at its first turn)."""
 
     def __init__(self, url: str, token: str, document_id: int, pages: int, pid: int) -> None:
+        self.url, self.token = url, token
+        self.document_id, self.pages, self.pid, self.acks = document_id, pages, pid, 0
+        self.ws: Any = None
+
+    def _connect(self) -> Any:
         from websockets.sync.client import connect
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            self.ws = connect(url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
-                              ping_interval=None)
-        assert str(self.ws.recv()).startswith("0")
-        self.ws.send("40" + json.dumps({"token": token}))
-        while not str(self.ws.recv()).startswith("40"):
+            ws = connect(self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+                         ping_interval=None)
+        assert str(ws.recv()).startswith("0")
+        ws.send("40" + json.dumps({"token": self.token}))
+        while not str(ws.recv()).startswith("40"):
             pass
-        self.document_id, self.pages, self.pid, self.acks = document_id, pages, pid, 0
+        return ws
 
     def turn(self, i: int) -> tuple[int, float]:
+        if self.ws is None:
+            self.ws = self._connect()
         self.acks += 1
         head = f"43{self.acks}["
         t = time.time()
@@ -525,7 +537,8 @@ class RawPresenter:
         return rss_mb(self.pid)
 
     def close(self) -> None:
-        self.ws.close()
+        if self.ws is not None:
+            self.ws.close()
 
 
 class WsPresenter:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,67 +45,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fanout  # noqa: E402  (scripts/bench/fanout.py: the floor, the bare clients, run_level)
 import requests  # noqa: E402
+import vote_storm  # noqa: E402  (scripts/bench/vote_storm.py: the server, the meeting's set-up)
+from vote_storm import CHOICES, grow, tok  # noqa: E402
 
 from tests.realtime.scale_kit import free_port, start_front, start_redis  # noqa: E402
 
-PY = sys.executable
-CHOICES = ("for", "against", "abstain")
-
-
-def env() -> dict[str, str]:
-    e = dict(os.environ, PYTHONPATH=str(ROOT))
-    e.pop("MEETING_SERVER_DATA", None)
-    return e
-
 
 def serve(data: Path, port: int, *extra: str) -> Any:
-    import subprocess
-
-    log = open(data / f"server-{port}.log", "ab")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen([PY, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--data-dir", str(data), *extra], cwd=ROOT, env=env(), stdout=log,
-                            stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"server on {port} did not start")
-
-
-def links(data: Path) -> dict[str, Any]:
-    import subprocess
-
-    return dict(json.loads(subprocess.check_output([PY, "-m", "meeting_server", "links", "--json", "--data-dir",
-                                                    str(data)], cwd=ROOT, env=env())))
-
-
-def tok(url: str) -> str:
-    return url.rsplit("/", 1)[1]
-
-
-def grow(base: str, data: Path, n: int) -> dict[str, Any]:
-    """The meeting n delegates strong (the chair among them), all present (vote_storm.py's set-up)."""
-    lk = links(data)
-    clerk = {"Authorization": f"Bearer {tok(lk['clerk'])}"}
-    m = lk["meeting_id"]
-    r = requests.patch(f"{base}/api/v1/meetings/{m}", json={"seated_count": n}, headers=clerk, timeout=60)
-    r.raise_for_status()
-    rows = [["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"],
-            ["1", "Chủ tọa Thử Nghiệm", "Chủ tịch HĐND", "Tổ 1", "Chủ tọa"]]
-    rows += [[str(i), f"Đại biểu Số {i:04d}", "Đại biểu HĐND", f"Tổ {i % 10 + 1}", "Đại biểu"] for i in range(2, n + 1)]
-    requests.put(f"{base}/api/v1/meetings/{m}/participants", json={"rows": rows}, headers=clerk,
-                 timeout=300).raise_for_status()
-    lk = links(data)
-    with requests.Session() as s:
-        for d in lk["delegates"]:
-            s.get(f"{base}/j/{tok(d['url'])}", timeout=30, allow_redirects=False)
-            s.cookies.clear()
-    return lk
-
+    """One server process on `data` (its log: server-<port>.log there)."""
+    return vote_storm.start(data, port, *extra, log=f"server-{port}.log")
 
 def ready_document(base: str, lk: dict[str, Any]) -> dict[str, Any]:
     """A demo document once it is processed."""
@@ -187,12 +135,13 @@ def storm_proc(base: str, jobs: list[tuple[int, str, str]], poll_id: int, first:
 
 
 def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: Any, out: Any) -> None:
-    """Phones with reconnection on; after the kill, report for each phone that lost its connection the time from
-    the kill until its next `state` (back, with the current state)."""
+    """Phones with reconnection on; after the kill, report for each phone that lost its connection the times from
+    the kill until it saw the connection drop and until its next `state` (back, with the current state): (lost, back)
+    in seconds, inf where it never happened."""
     import aiohttp
     import socketio
 
-    async def main() -> list[float]:
+    async def main() -> list[tuple[float, float]]:
         clients = []
         lost: dict[int, float] = {}
         back: dict[int, float] = {}
@@ -226,7 +175,9 @@ def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: A
         await asyncio.sleep(3)  # the front's checks take the dead process out within ~2 s
         while time.time() < deadline and (len(back) < len(lost)):
             await asyncio.sleep(0.1)
-        result = [back.get(i, float("inf")) - killed_at.value for i in dict(lost)]  # before our own disconnects
+        t0, inf = killed_at.value, float("inf")
+        result = [(lost[i] - t0, back.get(i, inf) - t0)
+                  for i in dict(lost)]  # before our own disconnects
         for c in clients:
             c.reconnection = False
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
@@ -234,6 +185,12 @@ def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: A
         return result
 
     out.put(asyncio.run(main()))
+
+
+def load() -> str:
+    """The load averages now (the box is shared: every figure is printed beside them)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} over 1 / 5 min"
 
 
 def shares(n: int, k: int) -> list[tuple[int, int]]:
@@ -311,7 +268,7 @@ def main() -> None:
                 for (_k, _u, pres) in series:
                     pres.close()
                 report.append(f"\nPage-turn fan-out, {args.n} clients per stack, {args.turns} turns each "
-                              "(first 3 dropped), interleaved 120 ms apart; emit→recv in ms")
+                              f"(first 3 dropped), interleaved 120 ms apart; emit→recv in ms ({load()})")
                 report.append("| stack | received/expected | p50 | p99 | p99 ÷ floor | max | steal |")
                 report.append("|---|---|---|---|---|---|---|")
                 for name, r in zip(("websockets floor", "one process", "three processes behind HAProxy + Redis"),
@@ -321,13 +278,8 @@ def main() -> None:
                 print("\n".join(report), file=sys.stderr, flush=True)
 
             if "storm" not in skip:
-                m = lk["meeting_id"]
-                clerk = {"Authorization": "Bearer " + tok(lk["clerk"])}
+                poll = {"id": vote_storm.open_poll(front_url, lk, "open")}
                 chair = {"Authorization": "Bearer " + tok(lk["chair"][0])}
-                poll = requests.post(f"{front_url}/api/v1/meetings/{m}/polls", headers=clerk, timeout=60,
-                                     json={"kind": "open", "title": "Biểu quyết thử tải"}).json()
-                r = requests.post(f"{front_url}/api/v1/polls/{poll['id']}/open", headers=chair, json={}, timeout=60)
-                r.raise_for_status()
                 jobs = [(i, tok(d["url"]), CHOICES[i % 3]) for i, d in enumerate(lk["delegates"])]
                 k = max(3, (len(jobs) + 249) // 250)
                 ready, go_at, out = ctx.Semaphore(0), ctx.Value("d", 0.0), ctx.Queue()
@@ -346,7 +298,7 @@ def main() -> None:
                     stored = db.execute("SELECT count(*) FROM open_ballot WHERE poll_id = ?",
                                         (poll["id"],)).fetchone()[0]
                 requests.post(f"{front_url}/api/v1/polls/{poll['id']}/close", headers=chair, timeout=60)
-                report.append(f"\nVote storm through the front, {len(jobs)} delegates casting at one instant: "
+                report.append(f"\nVote storm through the front ({load()}), {len(jobs)} delegates casting at once: "
                               f"{len(acked)} acknowledged, {stored} stored; ack p50 {fanout.pct(acked, 50):.0f} ms, "
                               f"p99 {fanout.pct(acked, 99):.0f} ms, max {max(acked) if acked else float('nan'):.0f} ms")
                 print(report[-1], file=sys.stderr, flush=True)
@@ -366,14 +318,18 @@ def main() -> None:
                 victim = procs[2]
                 os.kill(victim.pid, signal.SIGKILL)
                 killed_at.value = time.time()
-                back = [x for _ in ps for x in out.get(timeout=600)]
+                times = [x for _ in ps for x in out.get(timeout=600)]
+                lost_s, back = [x for x, _b in times], [b for _l, b in times]
                 for p in ps:
                     p.join(30)
-                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front: "
+                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front ({load()}): "
                               f"{len(back)} phones lost their connection; back with a fresh state: p50 "
                               f"{fanout.pct(back, 50):.2f} s, p99 {fanout.pct(back, 99):.2f} s, all "
                               f"{max(back) if back else float('nan'):.2f} s after the kill "
-                              f"({sum(1 for b in back if b == float('inf'))} not back within 120 s)")
+                              f"({sum(1 for b in back if b == float('inf'))} not back within 120 s); "
+                              f"where the time goes: connection seen closed p50 {fanout.pct(lost_s, 50):.2f} / "
+                              f"max {max(lost_s, default=float('nan')):.2f} s, the state received p50 "
+                              f"{fanout.pct(back, 50):.2f} / max {max(back, default=float('nan')):.2f} s")
                 print(report[-1], file=sys.stderr, flush=True)
         finally:
             floor.terminate()
@@ -381,7 +337,12 @@ def main() -> None:
             for p in [*procs, one]:
                 if p.poll() is None:
                     p.terminate()
-                    p.wait(60)
+                    try:
+                        p.wait(60)
+                    except subprocess.TimeoutExpired:  # seen once after the SIGKILL run at load 17: report anyway
+                        print(f"server {p.pid} still running 60 s after SIGTERM: killed", file=sys.stderr)
+                        p.kill()
+                        p.wait(10)
             redis.terminate()
     print(f"\n{os.cpu_count()} cores; load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f}; "
           "clients, three servers, one server, the floor, Redis and HAProxy all on this machine")

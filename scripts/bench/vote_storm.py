@@ -49,16 +49,16 @@ def env() -> dict[str, str]:
     return e
 
 
-def start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    """`python -m meeting_server serve` on loopback; returns once /healthz answers."""
-    log = open(data / "server.log", "ab")  # noqa: SIM115 - the child keeps it
+def start(data: Path, port: int, *extra: str, log: str = "server.log") -> subprocess.Popen[bytes]:
+    """`python -m meeting_server serve` on loopback (with `extra` arguments); returns once /healthz answers."""
+    logf = open(data / log, "ab")  # noqa: SIM115 - the child keeps it
     proc = subprocess.Popen([sys.executable, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--data-dir", str(data)], cwd=ROOT, env=env(), stdout=log,
+                             str(port), "--data-dir", str(data), *extra], cwd=ROOT, env=env(), stdout=logf,
                             stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {(data / 'server.log').read_text()[-2000:]}")
+            raise SystemExit(f"server exited: {(data / log).read_text()[-2000:]}")
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
                 return proc
@@ -79,17 +79,17 @@ def tok(url: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
-def setup(base: str, data: Path, n: int, kind: str) -> tuple[dict[str, Any], int]:
-    """Make the meeting n delegates strong, mark them present, create and open a poll; returns (links, poll id)."""
+def grow(base: str, data: Path, n: int) -> dict[str, Any]:
+    """Make the meeting n delegates strong (the chair among them) and mark them all present; returns the links."""
     lk = links(data)
     clerk = {"Authorization": f"Bearer {tok(lk['clerk'])}"}
     m = lk["meeting_id"]
-    r = requests.patch(f"{base}/api/v1/meetings/{m}", json={"seated_count": n}, headers=clerk, timeout=30)
+    r = requests.patch(f"{base}/api/v1/meetings/{m}", json={"seated_count": n}, headers=clerk, timeout=60)
     r.raise_for_status()
     rows = [["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"]]
     rows.append(["1", "Chủ tọa Thử Nghiệm", "Chủ tịch HĐND", "Tổ 1", "Chủ tọa"])
     rows += [[str(i), f"Đại biểu Số {i:03d}", "Đại biểu HĐND", f"Tổ {i % 10 + 1}", "Đại biểu"] for i in range(2, n + 1)]
-    r = requests.put(f"{base}/api/v1/meetings/{m}/participants", json={"rows": rows}, headers=clerk, timeout=60)
+    r = requests.put(f"{base}/api/v1/meetings/{m}/participants", json={"rows": rows}, headers=clerk, timeout=300)
     r.raise_for_status()
     lk = links(data)
     assert len(lk["delegates"]) == n, len(lk["delegates"])
@@ -97,14 +97,29 @@ def setup(base: str, data: Path, n: int, kind: str) -> tuple[dict[str, Any], int
         for d in lk["delegates"]:
             s.get(f"{base}/j/{tok(d['url'])}", timeout=30, allow_redirects=False)
             s.cookies.clear()
+    return lk
+
+
+def open_poll(base: str, lk: dict[str, Any], kind: str) -> int:
+    """Create a poll of `kind` and have the chair open it; returns its id."""
+    clerk = {"Authorization": f"Bearer {tok(lk['clerk'])}"}
     body = {"kind": kind, "title": "Biểu quyết thử tải"}
-    r = requests.post(f"{base}/api/v1/meetings/{m}/polls", json=body, headers=clerk, timeout=30)
+    r = requests.post(f"{base}/api/v1/meetings/{lk['meeting_id']}/polls", json=body, headers=clerk, timeout=60)
     r.raise_for_status()
     poll_id = int(r.json()["id"])
     chair = {"Authorization": f"Bearer {tok(lk['chair'][0])}"}
-    r = requests.post(f"{base}/api/v1/polls/{poll_id}/open", json={}, headers=chair, timeout=30)
+    r = requests.post(f"{base}/api/v1/polls/{poll_id}/open", json={}, headers=chair, timeout=60)
     r.raise_for_status()
-    assert r.json()["progress"]["eligible"] == n, r.json()["progress"]
+    return poll_id
+
+
+def setup(base: str, data: Path, n: int, kind: str) -> tuple[dict[str, Any], int]:
+    """Make the meeting n delegates strong, mark them present, create and open a poll; returns (links, poll id)."""
+    lk = grow(base, data, n)
+    poll_id = open_poll(base, lk, kind)
+    chair = {"Authorization": f"Bearer {tok(lk['chair'][0])}"}
+    progress = requests.get(f"{base}/api/v1/polls/{poll_id}", headers=chair, timeout=30).json()["progress"]
+    assert progress["eligible"] == n, progress
     return lk, poll_id
 
 
