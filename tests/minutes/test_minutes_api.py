@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pymupdf
@@ -14,6 +15,7 @@ import pytest
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from tests.conftest import csrf_token, token_of
+from tests.db_kit import Peek
 from tests.minutes.signing_kit import sign_all_with_pins
 from tests.web.test_access import ROLE_OF, ROLES
 
@@ -217,34 +219,25 @@ def test_editor_page_shows_texts_and_agenda(login: Any) -> None:
     assert "Kiểm tra nhật ký" in login("clerk").get("/clerk/").get_data(as_text=True)
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None:
-    import sqlite3
-    from pathlib import Path
-
+    """On either database: the check reads the rows the server writes (on PostgreSQL its database URL)."""
     assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
-    with sqlite3.connect(Path(app.config["DATA_DIR"]) / "meeting.db") as conn:
+    with Peek(Path(app.config["DATA_DIR"]), app.config.get("DATABASE_URL")) as conn:
         conn.execute("UPDATE audit_event SET actor = 'clerk:999' WHERE seq = 4")
     out = clerk.get("/api/v1/audit/verify").get_json()
     assert out["ok"] is False and out["first_break"] == {**out["first_break"], "seq": 4, "kind": "changed"}
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any) -> None:
     """The console's check is verify-log's whole check: derived state too, not only the chain."""
-    import sqlite3
-    from pathlib import Path
-
-    db_path = Path(app.config["DATA_DIR"]) / "meeting.db"
-    with sqlite3.connect(db_path) as conn:
+    data_dir, url = Path(app.config["DATA_DIR"]), app.config.get("DATABASE_URL")
+    with Peek(data_dir, url) as conn:
         pid = conn.execute("SELECT id FROM participant WHERE role = 'delegate' LIMIT 1").fetchone()[0]
-    conn.close()
     assert clerk.post(f"{clerk.base}/attendance/{pid}", json={"status": "present"}).status_code == 200
     assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
-    with sqlite3.connect(db_path) as conn:
+    with Peek(data_dir, url) as conn:
         conn.execute("UPDATE attendance SET status = 'absent' WHERE participant_id = ?", (pid,))
-    conn.close()
     out = clerk.get("/api/v1/audit/verify").get_json()
     assert out["ok"] is False and out["first_break"] is None
     assert f"(số {pid}) là «absent» nhưng nhật ký ghi «present»" in out["message"] and out["problems"]
