@@ -185,3 +185,35 @@ def test_a_chain_from_before_the_key_keeps_verifying_after_the_upgrade(tmp_path:
     rehash_from(db, 3)
     out = verify_log()
     assert out.returncode == 1 and "Bản ghi số 6 đã bị sửa" in out.stdout, out.stdout
+
+
+def test_entries_with_tabs_backslashes_and_newlines_verify_and_an_edit_is_caught(tmp_path: Path,
+                                                                                database_url: str | None) -> None:
+    """PostgreSQL's rows come through COPY's text format, which escapes these: read back, every link holds."""
+    from meeting_server.app import create_app
+
+    data = tmp_path / "odd"
+    create_app({"DATA_DIR": data, "SOCKETIO_ASYNC_MODE": "threading", "DISCOVERY": False,
+                **({"DATABASE_URL": database_url} if database_url else {})}).extensions["db_engine"].dispose()
+    key = load_key(data)
+    assert key is not None
+    db: Source = database_url if database_url else data / "meeting.db"
+    prev, rows = audit.GENESIS, []
+    for i, odd in enumerate(["a\tb", "c\\d\\\\", "e\nf\r\ng", "\b\f\v \\N", "Tán thành\t\\t"], 1):
+        at = f"2026-07-15T00:0{i}:00.000000+00:00"
+        payload = {"note": odd, "i": i}
+        prev = audit.next_hash(prev, entry_of(None, at, "odd\tkind", f"clerk:\\{i}", payload), key.secret)
+        rows.append((i, None, at, "odd\tkind", f"clerk:\\{i}", json.dumps(payload, ensure_ascii=False), prev))
+    with connect(db) as conn:
+        conn.execute("DELETE FROM audit_event")
+        conn.execute("DELETE FROM audit_head")
+    insert_rows(db, rows)
+    with connect(db) as conn:
+        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 5, ?)", (prev,))
+    report = verify_database(db, key=key)
+    assert report.ok and report.count == 5 and report.head == prev, report.message
+    with connect(db) as conn:
+        conn.execute("UPDATE audit_event SET actor = 'clerk:\\\\3' WHERE seq = 3")
+    report = verify_database(db, key=key)
+    assert not report.ok and report.first_break is not None
+    assert (report.first_break.seq, report.first_break.kind) == (3, "changed")
