@@ -219,19 +219,19 @@ def test_editor_page_shows_texts_and_agenda(login: Any) -> None:
     assert "Kiểm tra nhật ký" in login("clerk").get("/clerk/").get_data(as_text=True)
 
 
-def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None:
+def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any, database_url: str | None) -> None:
     """On either database: the check reads the rows the server writes (on PostgreSQL its database URL)."""
     assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
-    with Peek(Path(app.config["DATA_DIR"]), app.config.get("DATABASE_URL")) as conn:
+    with Peek(Path(app.config["DATA_DIR"]), database_url) as conn:
         conn.execute("UPDATE audit_event SET actor = 'clerk:999' WHERE seq = 4")
     out = clerk.get("/api/v1/audit/verify").get_json()
     assert out["ok"] is False and out["first_break"] == {**out["first_break"], "seq": 4, "kind": "changed"}
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
 
 
-def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any) -> None:
+def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any, database_url: str | None) -> None:
     """The console's check is verify-log's whole check: derived state too, not only the chain."""
-    data_dir, url = Path(app.config["DATA_DIR"]), app.config.get("DATABASE_URL")
+    data_dir, url = Path(app.config["DATA_DIR"]), database_url
     with Peek(data_dir, url) as conn:
         pid = conn.execute("SELECT id FROM participant WHERE role = 'delegate' LIMIT 1").fetchone()[0]
     assert clerk.post(f"{clerk.base}/attendance/{pid}", json={"status": "present"}).status_code == 200
