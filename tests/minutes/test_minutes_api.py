@@ -19,10 +19,6 @@ from tests.db_kit import Peek
 from tests.minutes.signing_kit import sign_all_with_pins
 from tests.web.test_access import ROLE_OF, ROLES
 
-#: Why some tests here are skipped on --db=postgresql (tests/conftest.py).
-AUDIT_CHECK_SQLITE = ("the audit check (verify-log, /api/v1/audit/verify) reads the SQLite file with sqlite3; "
-                      "not ported to PostgreSQL")
-
 
 def bearer(app_links: dict[str, Any], role: str = "clerk") -> dict[str, str]:
     url = app_links["clerk"] if role == "clerk" else app_links[role][0]
@@ -82,7 +78,6 @@ def test_preview_renders_pages_in_the_worker(clerk: Any) -> None:
     assert clerk.post(clerk.base + "/minutes/preview", json={"width": "big"}).status_code == 400
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_finalize_freezes_signs_and_versions(app: Any, clerk: Any, app_links: dict[str, Any]) -> None:
     base = clerk.base
     clerk.put(base + "/minutes/draft", json={"changes": {"conclusions": "Chủ tọa bế mạc kỳ họp."}})
