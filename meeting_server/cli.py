@@ -372,9 +372,11 @@ def seed_demo(data_dir: Path | None, database_url: str | None) -> None:
               help="Several processes: a server process behind the front, host:port; repeatable.")
 @click.option("--message-queue", default=None, envvar="MEETING_MESSAGE_QUEUE",
               help="Several processes: the Redis URL joining them, checked with PING.")
+@DATABASE_URL_OPTION
 def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: bool, lang: str,
            tls_cert: Path | None, tls_key: Path | None, public_name: str | None, tls_roots: tuple[Path, ...],
-           front_url: str | None, backends: tuple[str, ...], message_queue: str | None) -> None:
+           front_url: str | None, backends: tuple[str, ...], message_queue: str | None,
+           database_url: str | None) -> None:
     """Check the mini-PC before a sitting: address, port, mDNS, data directory, disk, fonts, LibreOffice,
     signing certificate, HTTPS certificate, clock."""
     from meeting_server import doctor as doc
@@ -393,17 +395,18 @@ def doctor(data_dir: Path | None, host: str, port: int, mdns: bool, as_json: boo
                                              tls_cert=tls_cert, tls_key=tls_key, public_name=public_name,
                                              tls_roots=tls_roots, front_url=front_url, backends=backends,
                                              message_queue=message_queue))
-    checks += _readiness_checks(d)
+    checks += _readiness_checks(d, database_url)
     click.echo(doc.as_json(checks) if as_json else doc.format_report(checks, lang))
     sys.exit(doc.exit_code(checks))
 
 
-def _readiness_checks(data_dir: Path) -> list[Any]:
+def _readiness_checks(data_dir: Path, database_url: str | None = None) -> list[Any]:
     """The current meeting's readiness before the sitting (services/readiness.py: no chair, no secretary, absent
     signers, votes without documents, cards not printed) as doctor's warnings: the room's set-up, not the machine's
     health, so they never fail the exit code. Read only (no migration): nothing when there is no database yet or its
-    schema is not this version's."""
-    if not (data_dir / "meeting.db").is_file():
+    schema is not this version's. The rows come from `database_url` (PostgreSQL) when given, else from the data
+    directory's SQLite file."""
+    if not database_url and not (data_dir / "meeting.db").is_file():
         return []
     from babel.support import Translations
     from sqlalchemy.orm import Session
@@ -414,7 +417,7 @@ def _readiness_checks(data_dir: Path) -> list[Any]:
     from meeting_server.store import db
 
     english = Translations.load(str(ROOT / "meeting_server" / "translations"), ["en"])
-    engine = db.make_engine(db.database_url(data_dir))
+    engine = db.make_engine(db.normalize_url(database_url) if database_url else db.database_url(data_dir))
     try:
         with Session(engine) as s:
             m = meetings.current(s)
@@ -481,10 +484,12 @@ def verify_cmd(pdf: Path, trust: tuple[Path, ...], data_dir: Path | None, databa
 
 @main.command("verify-log")
 @DATA_DIR_OPTION
+@DATABASE_URL_OPTION
 @click.option("--no-record", is_flag=True, help="Do not record the check in the audit log (examine a copy as is).")
-def verify_log(data_dir: Path | None, no_record: bool) -> None:
+def verify_log(data_dir: Path | None, database_url: str | None, no_record: bool) -> None:
     """Check the record: the keyed audit chain, its checkpoints and the heads in the signed minutes, and every poll
-    result, ballot, attendance and speech against it; exit 1 naming the first bad entry or checkpoint."""
+    result, ballot, attendance and speech against it; exit 1 naming the first bad entry or checkpoint. On
+    PostgreSQL the rows are read from --database-url, the key and the anchors from the data directory."""
     import time
 
     from meeting_server.config import default_data_dir
@@ -493,7 +498,9 @@ def verify_log(data_dir: Path | None, no_record: bool) -> None:
     from meeting_server.store import audit_log
 
     data = (data_dir or default_data_dir()).resolve()
-    db_path = data / "meeting.db"
+    if database_url and not audit_log.is_url(database_url):
+        raise click.ClickException("--database-url: chỉ hỗ trợ postgresql://… (only postgresql://… URLs).")
+    db_path = audit_log.source_of(data, database_url)
     started = time.perf_counter()
     try:
         check = audit_service.check_database(db_path, data)
@@ -510,7 +517,7 @@ def verify_log(data_dir: Path | None, no_record: bool) -> None:
             audit_log.append_raw(db_path, audit_log.load_key(data), None, "audit.verified", "cli:verify-log", {
                 "ok": check.ok, "count": check.chain.count, "anchors": check.anchors,
                 "first_break": None if brk is None else {"seq": brk.seq, "kind": brk.kind},
-                "problems": len(check.problems)})
+                "problems": len(check.problems)}, data_dir=data)
         except Exception as exc:  # a read-only copy: the verdict above stands
             click.echo(f"(Không ghi được kết quả kiểm tra vào nhật ký: {exc})", err=True)
     sys.exit(0 if check.ok else 1)

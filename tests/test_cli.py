@@ -62,3 +62,16 @@ def test_a_message_queue_without_the_redis_client_is_refused_before_anything_sta
         assert r.returncode == 1, r.stderr
         assert "Hàng đợi tin nhắn cần gói `redis`: pip install 'meeting-server[scale]'" in r.stderr
         assert not data.exists()
+
+
+def test_doctor_reads_the_meetings_readiness_from_the_database_it_is_given(tmp_path: Path,
+                                                                          database_url: str | None) -> None:
+    """On PostgreSQL the data directory holds files only: doctor's room lines come from --database-url (on SQLite,
+    from the data directory's file), and name the demo meeting's unprinted cards either way."""
+    on_db = ("--database-url", database_url) if database_url else ()
+    _run("seed-demo", "--data-dir", str(tmp_path), *on_db)
+    assert (tmp_path / "meeting.db").exists() is (database_url is None)
+    checks = json.loads(_run("doctor", "--data-dir", str(tmp_path), "--port", "1", "--json", *on_db,
+                             check=False).stdout)
+    room = [c["detail_en"] for c in checks if c["name"] == "meeting"]
+    assert "32 join cards have not been printed (or were reissued after the last print): print the cards." in room

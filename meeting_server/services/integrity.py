@@ -80,21 +80,30 @@ def anchors_of(data_dir: Path, key: audit.ChainKey | None) -> tuple[audit_log.Ch
     return log_, pdf_anchors(data_dir, since)
 
 
-def check_database(db_path: Path, data_dir: Path) -> RecordCheck:
-    """The whole check of a database file against the key and anchors of `data_dir` (for verify-log and restore)."""
+def check_database(db_path: audit_log.Source, data_dir: Path) -> RecordCheck:
+    """The whole check of a database (SQLite's file or a PostgreSQL URL) against the key and anchors of `data_dir`
+    (for verify-log and restore)."""
     key = audit_log.load_key(data_dir)
     log_, pdfs = anchors_of(data_dir, key)
     chain = audit_log.verify_database(db_path, key=key, checkpoints=log_, extra=pdfs)
     return RecordCheck(chain, tuple(derived_problems(db_path)), len(log_.current) + len(pdfs))
 
 
-def derived_problems(db_path: Path) -> list[str]:
+def derived_problems(db_path: audit_log.Source) -> list[str]:
     """Derived state against the record, read-only: each closed poll's result recounted from its ballots (domain
     tally) against `poll.result` and the `vote.closed` entry; ballots against `vote.cast` / `vote.participated`;
-    attendance and speeches against their last entries."""
+    attendance and speeches against their last entries. On SQLite's file or a PostgreSQL URL (one read-only
+    REPEATABLE READ transaction there)."""
     from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
-    engine = create_engine(f"sqlite:///file:{db_path}?mode=ro&uri=true")
+    from meeting_server.store import db
+
+    if audit_log.is_url(db_path):
+        engine = create_engine(db.normalize_url(str(db_path)), poolclass=NullPool,
+                               execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+    else:
+        engine = create_engine(f"sqlite:///file:{db_path}?mode=ro&uri=true")
     try:
         with Session(engine) as s:
             return _derived(s)
@@ -202,11 +211,14 @@ def check_dict(check: RecordCheck) -> dict[str, Any]:
     return out
 
 
-def check_in_child(db_path: Path | str) -> dict[str, Any]:
+def check_in_child(db_path: audit_log.Source, data_dir: Path | None = None) -> dict[str, Any]:
     """The whole check of a data directory's database (`verify-log` without recording), in a child process, for a
-    server whose event loop must not wait on it (the clerk console's button)."""
-    proc = runner.run("meeting_server.services.integrity", str(db_path), check=False, capture_output=True,
-                      timeout=300)
+    server whose event loop must not wait on it (the clerk console's button). The source (SQLite's file, or a
+    PostgreSQL URL, which may hold a password) goes through a pipe; `data_dir` defaults to the file's folder."""
+    folder = data_dir if data_dir is not None else Path(db_path).parent
+    ask = {"source": str(db_path), "url": audit_log.is_url(db_path), "data_dir": str(folder)}
+    proc = runner.run("meeting_server.services.integrity", check=False, capture_output=True, timeout=300,
+                      input=json.dumps(ask).encode("utf-8"))
     if proc.returncode != 0:
         raise DomainError("Không kiểm tra được nhật ký.", "audit.check_failed")
     return json.loads(proc.stdout)
@@ -215,5 +227,7 @@ def check_in_child(db_path: Path | str) -> dict[str, Any]:
 if __name__ == "__main__":
     import sys
 
-    _db = Path(sys.argv[1]).resolve()
-    sys.stdout.write(json.dumps(check_dict(check_database(_db, _db.parent)), ensure_ascii=False))
+    _ask = json.loads(sys.stdin.read())
+    _source: audit_log.Source = _ask["source"] if _ask["url"] else Path(_ask["source"]).resolve()
+    sys.stdout.write(json.dumps(check_dict(check_database(_source, Path(_ask["data_dir"]).resolve())),
+                                ensure_ascii=False))

@@ -164,6 +164,9 @@ def public_export(meeting_id: int) -> Any:
 def audit_verify() -> Any:
     """Check this server's whole record as verify-log does (the clerk console's check), in a child process."""
     engine = current_app.extensions["db_engine"]
+    if engine.url.get_backend_name() == "postgresql":  # the rows in the database, the key and anchors on disk
+        url = engine.url.render_as_string(hide_password=False)
+        return jsonify(integrity.check_in_child(url, Path(current_app.config["DATA_DIR"])))
     return jsonify(integrity.check_in_child(Path(engine.url.database)))
 
 

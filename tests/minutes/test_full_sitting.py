@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pymupdf
-import pytest
 import requests
 
 from meeting_server.domain.minutes import OTHER_HEADING
@@ -40,11 +39,6 @@ from tests.test_i18n import _in_english
 
 N = 30  # delegates of the demo council (HĐND xã): the denominator of every open vote's line
 NEEDED = N // 2 + 1  # more than half of all delegates (hdnd-rules.md): 16 of 30
-
-#: Why some tests here are skipped on --db=postgresql (tests/conftest.py).
-AUDIT_CHECK_SQLITE = ("the audit check (verify-log, /api/v1/audit/verify) reads the SQLite file with sqlite3; "
-                      "not ported to PostgreSQL")
-
 
 def verdict(votes_for: int) -> str:
     return "Thông qua" if votes_for >= NEEDED else "Không thông qua"
@@ -225,7 +219,6 @@ def _named(section: str, label: str) -> list[str]:
     return m.group(1).split(", ")
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_a_full_sitting_signed_after_a_power_cut_matches_what_was_done(tmp_path: Path) -> None:
     data = tmp_path / "data"
     srv = start_server(data)
@@ -251,8 +244,8 @@ def test_a_full_sitting_signed_after_a_power_cut_matches_what_was_done(tmp_path:
         page = _in_english(srv, clerk(srv), "/clerk/minutes").get(f"{srv.url}/clerk/minutes", timeout=10).text
         assert "Preparing version 1 of the minutes for signing was interrupted (power cut or server stopped)" in page
         with Peek(data, database_for(data)) as con:
-            logged = con.execute("SELECT actor, data FROM audit_event WHERE kind = 'minutes.prepare_cancelled'"
-                                 ).fetchall()
+            logged = con.execute("SELECT actor, CAST(data AS TEXT) FROM audit_event "
+                                 "WHERE kind = 'minutes.prepare_cancelled'").fetchall()
             assert [(actor, json.loads(d)) for actor, d in logged] == [
                 ("system:recovery", {"version": 1, "dropped": [], "reason": "interrupted"})]
         con.close()
@@ -350,7 +343,8 @@ def test_a_full_sitting_signed_after_a_power_cut_matches_what_was_done(tmp_path:
     # verify-log: the whole record checks out, anchored by every checkpoint the sitting made: each closed poll,
     # the end of the sitting, the signed minutes, and the heads embedded in the three stored PDFs (prepared,
     # secretary's, chair's).
-    out = subprocess.run([sys.executable, "-m", "meeting_server", "verify-log", "--data-dir", str(data)],
+    on_db = ("--database-url", url) if (url := database_for(data)) else ()
+    out = subprocess.run([sys.executable, "-m", "meeting_server", "verify-log", "--data-dir", str(data), *on_db],
                          capture_output=True, text=True, check=False, cwd=ROOT, env=_env(), timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Chuỗi nhật ký toàn vẹn" in out.stdout and "Sai lệch" not in out.stdout

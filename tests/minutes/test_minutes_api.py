@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pymupdf
@@ -14,12 +15,9 @@ import pytest
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission
 from tests.conftest import csrf_token, token_of
+from tests.db_kit import Peek
 from tests.minutes.signing_kit import sign_all_with_pins
 from tests.web.test_access import ROLE_OF, ROLES
-
-#: Why some tests here are skipped on --db=postgresql (tests/conftest.py).
-AUDIT_CHECK_SQLITE = ("the audit check (verify-log, /api/v1/audit/verify) reads the SQLite file with sqlite3; "
-                      "not ported to PostgreSQL")
 
 
 def bearer(app_links: dict[str, Any], role: str = "clerk") -> dict[str, str]:
@@ -80,7 +78,6 @@ def test_preview_renders_pages_in_the_worker(clerk: Any) -> None:
     assert clerk.post(clerk.base + "/minutes/preview", json={"width": "big"}).status_code == 400
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
 def test_finalize_freezes_signs_and_versions(app: Any, clerk: Any, app_links: dict[str, Any]) -> None:
     base = clerk.base
     clerk.put(base + "/minutes/draft", json={"changes": {"conclusions": "Chủ tọa bế mạc kỳ họp."}})
@@ -217,34 +214,25 @@ def test_editor_page_shows_texts_and_agenda(login: Any) -> None:
     assert "Kiểm tra nhật ký" in login("clerk").get("/clerk/").get_data(as_text=True)
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
-def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any) -> None:
-    import sqlite3
-    from pathlib import Path
-
+def test_console_audit_check_names_the_changed_row(app: Any, clerk: Any, database_url: str | None) -> None:
+    """On either database: the check reads the rows the server writes (on PostgreSQL its database URL)."""
     assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
-    with sqlite3.connect(Path(app.config["DATA_DIR"]) / "meeting.db") as conn:
+    with Peek(Path(app.config["DATA_DIR"]), database_url) as conn:
         conn.execute("UPDATE audit_event SET actor = 'clerk:999' WHERE seq = 4")
     out = clerk.get("/api/v1/audit/verify").get_json()
     assert out["ok"] is False and out["first_break"] == {**out["first_break"], "seq": 4, "kind": "changed"}
     assert "Bản ghi số 4 đã bị sửa" in out["message"]
 
 
-@pytest.mark.sqlite_only(AUDIT_CHECK_SQLITE)
-def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any) -> None:
+def test_console_audit_check_names_an_edited_attendance(app: Any, clerk: Any, database_url: str | None) -> None:
     """The console's check is verify-log's whole check: derived state too, not only the chain."""
-    import sqlite3
-    from pathlib import Path
-
-    db_path = Path(app.config["DATA_DIR"]) / "meeting.db"
-    with sqlite3.connect(db_path) as conn:
+    data_dir, url = Path(app.config["DATA_DIR"]), database_url
+    with Peek(data_dir, url) as conn:
         pid = conn.execute("SELECT id FROM participant WHERE role = 'delegate' LIMIT 1").fetchone()[0]
-    conn.close()
     assert clerk.post(f"{clerk.base}/attendance/{pid}", json={"status": "present"}).status_code == 200
     assert clerk.get("/api/v1/audit/verify").get_json()["ok"] is True
-    with sqlite3.connect(db_path) as conn:
+    with Peek(data_dir, url) as conn:
         conn.execute("UPDATE attendance SET status = 'absent' WHERE participant_id = ?", (pid,))
-    conn.close()
     out = clerk.get("/api/v1/audit/verify").get_json()
     assert out["ok"] is False and out["first_break"] is None
     assert f"(số {pid}) là «absent» nhưng nhật ký ghi «present»" in out["message"] and out["problems"]

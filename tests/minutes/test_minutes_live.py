@@ -5,7 +5,6 @@ copy; `meeting-server verify-log` before and after editing a row of the audit lo
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import requests
 
 from meeting_server.minutes.verify import verify_pdf
 from tests.conftest import ROOT, LiveServer, _env, start_server
+from tests.db_kit import peek
 from tests.minutes.test_sign_verify import flip_signed_byte
 from tests.realtime.helpers import Screen
 
@@ -216,25 +216,33 @@ def test_verify_page_and_cli_tell_intact_from_changed(sitting: dict[str, Any], t
     assert broken.returncode == 1 and "đã bị thay đổi sau khi ký" in broken.stdout
 
 
-@pytest.mark.sqlite_only("verify-log reads the SQLite file with sqlite3 (not ported to PostgreSQL)")
 def test_verify_log_points_at_the_edited_row(sitting: dict[str, Any]) -> None:
+    """On either database: verify-log reads the rows where the server wrote them (--database-url on PostgreSQL)."""
     srv = sitting["srv"]
-    ok = cli("verify-log", "--data-dir", str(srv.data_dir))
+    on_db = ("--database-url", srv.database_url) if srv.database_url else ()
+
+    def verify_log() -> subprocess.CompletedProcess[str]:
+        return cli("verify-log", "--data-dir", str(srv.data_dir), *on_db)
+
+    def set_reason(reason: str) -> str:
+        if srv.database_url:
+            return f"data = jsonb_set(data::jsonb, '{{reason}}', '\"{reason}\"')::json"
+        return f"data = json_set(data, '$.reason', '{reason}')"
+
+    ok = verify_log()
     assert ok.returncode == 0 and "Chuỗi nhật ký toàn vẹn" in ok.stdout, ok.stdout + ok.stderr
     srv.stop()
-    db = srv.data_dir / "meeting.db"
-    with sqlite3.connect(db) as conn:
+    with peek(srv) as conn:
         seq = conn.execute("SELECT seq FROM audit_event WHERE kind = 'attendance.absent'").fetchone()[0]
-        # Someone rewrites the absence reason straight in the database file.
-        conn.execute("UPDATE audit_event SET data = json_set(data, '$.reason', 'ốm') WHERE seq = ?", (seq,))
-    out = cli("verify-log", "--data-dir", str(srv.data_dir))
+        # Someone rewrites the absence reason straight in the database.
+        conn.execute(f"UPDATE audit_event SET {set_reason('ốm')} WHERE seq = ?", (seq,))
+    out = verify_log()
     assert out.returncode == 1
     assert f"Bản ghi số {seq} đã bị sửa" in out.stdout and f"số {seq} (changed)" in out.stdout
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit_event SET data = json_set(data, '$.reason', 'Đi công tác tại huyện') "
-                     "WHERE seq = ?", (seq,))
-    assert cli("verify-log", "--data-dir", str(srv.data_dir)).returncode == 0
-    with sqlite3.connect(db) as conn:
+    with peek(srv) as conn:
+        conn.execute(f"UPDATE audit_event SET {set_reason('Đi công tác tại huyện')} WHERE seq = ?", (seq,))
+    assert verify_log().returncode == 0
+    with peek(srv) as conn:
         conn.execute("DELETE FROM audit_event WHERE seq = 3")
-    out = cli("verify-log", "--data-dir", str(srv.data_dir))
+    out = verify_log()
     assert out.returncode == 1 and "Bản ghi số 3 đã bị xóa" in out.stdout

@@ -1,12 +1,15 @@
 """Tamper-evident for real (issue 17): a whole sitting on a real server (a secret poll, an open poll, attendance, a
 speech, signed minutes), then each way of bending the record straight in the files, each caught by the real
-`meeting-server verify-log` (exit 1, the first bad entry or checkpoint named) and refused by `restore`."""
+`meeting-server verify-log` (exit 1, the first bad entry or checkpoint named) and refused by `restore`.
+
+On --db=postgresql the same sitting runs on PostgreSQL: each test bends a copy of its database (CREATE DATABASE …
+TEMPLATE) beside a copy of its data directory's files, and verify-log reads it through --database-url."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +19,12 @@ import pytest
 
 from meeting_server.domain import audit
 from meeting_server.store.audit_log import CHECKPOINT_FILE, entry_of
-from tests.conftest import ROOT, _env, start_server
+from tests.conftest import _PG, ROOT, _cluster, _env, database_for, start_server
+from tests.db_kit import Peek
 from tests.minutes.test_minutes_live import run_sitting
 from tests.realtime.voting_kit import close_poll, delegates, join, make_poll, open_poll, screen
 
-pytestmark = pytest.mark.sqlite_only("verify-log and restore read the SQLite file with sqlite3 (not ported to "
-                                     "PostgreSQL)")
+RESTORE_SQLITE = "backup/restore use SQLite's backup API (on PostgreSQL: pg_dump)"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,52 +54,68 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         run_sitting(srv)
     finally:
         srv.stop()
-    return {"data": srv.data_dir, "secret_poll": poll["id"]}
+    return {"data": srv.data_dir, "secret_poll": poll["id"], "url": srv.database_url}
 
 
 def copy_data(golden: dict[str, Any], tmp_path: Path) -> Path:
+    """A copy of the golden data directory, and on PostgreSQL of its database (registered as this directory's)."""
     dest = tmp_path / "data"
     shutil.copytree(golden["data"], dest, ignore=shutil.ignore_patterns("documents", "backups", "server.log"))
+    if golden["url"]:
+        name = f"tamper_{secrets.token_hex(4)}"
+        _cluster().admin(f"CREATE DATABASE {name} TEMPLATE {golden['url'].split('/')[3].split('?')[0]}")
+        _PG["urls"][dest.resolve()] = _cluster().url(name)
     return dest
 
 
+def pg(data: Path) -> bool:
+    return database_for(data) is not None
+
+
 def sql(data: Path, *statements: str, params: tuple[Any, ...] = ()) -> None:
-    with sqlite3.connect(data / "meeting.db") as conn:
+    with Peek(data, database_for(data)) as conn:
         for st in statements:
             conn.execute(st, params if "?" in st else ())
-    conn.close()
 
 
 def one(data: Path, query: str, params: tuple[Any, ...] = ()) -> Any:
-    with sqlite3.connect(data / "meeting.db") as conn:
+    with Peek(data, database_for(data)) as conn:
         row = conn.execute(query, params).fetchone()
-    conn.close()
-    return row
+    return tuple(row) if row is not None else None
+
+
+def json_set(data: Path, column: str, field: str, value: str) -> str:
+    """SQL for `column` with one field of its JSON changed, in the dialect of the data directory's database."""
+    if pg(data):
+        return f"jsonb_set({column}::jsonb, '{{{field}}}', '{json.dumps(value)}')::json"
+    return f"json_set({column}, '$.{field}', '{value}')"
 
 
 def rehash(data: Path, from_seq: int) -> None:
     """Re-derive the chain from `from_seq` on as an attacker without the key can: plain SHA-256, head updated."""
-    with sqlite3.connect(data / "meeting.db") as conn:
+    with Peek(data, database_for(data)) as conn:
         prev = conn.execute("SELECT hash FROM audit_event WHERE seq = ?", (from_seq - 1,)).fetchone()[0]
-        rows = conn.execute("SELECT seq, meeting_id, at, kind, actor, data FROM audit_event WHERE seq >= ? "
-                            "ORDER BY seq", (from_seq,)).fetchall()
+        rows = conn.execute("SELECT seq, meeting_id, at, kind, actor, CAST(data AS TEXT) FROM audit_event "
+                            "WHERE seq >= ? ORDER BY seq", (from_seq,)).fetchall()
         for seq, mid, at, kind, actor, payload in rows:
             prev = audit.next_hash(prev, entry_of(mid, at, kind, actor, json.loads(payload)))
             conn.execute("UPDATE audit_event SET hash = ? WHERE seq = ?", (prev, seq))
         conn.execute("UPDATE audit_head SET seq = (SELECT max(seq) FROM audit_event), hash = ? WHERE id = 1", (prev,))
-    conn.close()
 
 
-def verify(data: Path) -> subprocess.CompletedProcess[str]:
-    return cli("verify-log", "--data-dir", str(data), "--no-record")
+def verify(data: Path, record: bool = False) -> subprocess.CompletedProcess[str]:
+    url = database_for(data)
+    return cli("verify-log", "--data-dir", str(data), *(() if record else ("--no-record",)),
+               *(("--database-url", url) if url else ()))
 
 
 def test_the_untouched_sitting_verifies_and_is_anchored(golden: dict[str, Any], tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     key = json.loads((data / "audit.key").read_text())
     assert (data / "audit.key").stat().st_mode & 0o777 == 0o600 and key["from_seq"] == 1
-    raw = (data / "meeting.db").read_bytes()
-    assert bytes.fromhex(key["key"]) not in raw and key["key"].encode() not in raw
+    if not pg(data):
+        raw = (data / "meeting.db").read_bytes()
+        assert bytes.fromhex(key["key"]) not in raw and key["key"].encode() not in raw
     lines = [json.loads(x) for x in (data / CHECKPOINT_FILE).read_text().splitlines()]
     assert [x["event"] for x in lines] == ["vote.closed", "vote.closed", "meeting.ended", "minutes.finalized"]
     out = verify(data)
@@ -107,7 +126,7 @@ def test_the_untouched_sitting_verifies_and_is_anchored(golden: dict[str, Any], 
     assert len(list((data / "minutes").glob("*.pdf"))) == 3
     assert "Điểm neo ngoài cơ sở dữ liệu đã đối chiếu: 7." in out.stdout
     # Recorded in the log, and the record still verifies afterwards.
-    assert cli("verify-log", "--data-dir", str(data)).returncode == 0
+    assert verify(data, record=True).returncode == 0
     assert one(data, "SELECT kind, actor FROM audit_event ORDER BY seq DESC LIMIT 1") == ("audit.verified",
                                                                                         "cli:verify-log")
     assert verify(data).returncode == 0
@@ -137,7 +156,8 @@ def test_editing_an_entry_and_rehashing_the_chain_is_caught_by_the_key(golden: d
                                                                        tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     seq = one(data, "SELECT seq FROM audit_event WHERE kind = 'attendance.absent'")[0]
-    sql(data, "UPDATE audit_event SET data = json_set(data, '$.reason', 'ốm') WHERE seq = ?", params=(seq,))
+    sql(data, f"UPDATE audit_event SET data = {json_set(data, 'data', 'reason', 'ốm')} WHERE seq = ?",
+        params=(seq,))
     rehash(data, seq)
     out = verify(data)
     assert out.returncode == 1
@@ -150,7 +170,7 @@ def test_a_forged_ballot_is_caught(golden: dict[str, Any], tmp_path: Path) -> No
     data = copy_data(golden, tmp_path)
     poll = one(data, "SELECT id FROM poll WHERE kind = 'open'")[0]
     absent = one(data, "SELECT participant_id FROM attendance WHERE status = 'absent'")[0]
-    choice = one(data, "SELECT choice FROM open_ballot WHERE poll_id = ? LIMIT 1", (poll,))[0]
+    choice = one(data, "SELECT CAST(choice AS TEXT) FROM open_ballot WHERE poll_id = ? LIMIT 1", (poll,))[0]
     sql(data, "INSERT INTO open_ballot (poll_id, participant_id, choice, proxy_by, cast_at) "
               "VALUES (?, ?, ?, '', '2026-07-15 01:00:00')", params=(poll, absent, choice))
     out = verify(data)
@@ -171,7 +191,8 @@ def test_a_forged_ballot_is_caught(golden: dict[str, Any], tmp_path: Path) -> No
 def test_an_edited_result_is_caught(golden: dict[str, Any], tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     poll = one(data, "SELECT id FROM poll WHERE kind = 'open'")[0]
-    sql(data, "UPDATE poll SET result = json_set(result, '$.outcome', 'rejected') WHERE id = ?", params=(poll,))
+    sql(data, f"UPDATE poll SET result = {json_set(data, 'result', 'outcome', 'rejected')} WHERE id = ?",
+        params=(poll,))
     out = verify(data)
     assert out.returncode == 1
     assert f"biểu quyết số {poll}" in out.stdout and "kết quả lưu trong cơ sở dữ liệu khác" in out.stdout
@@ -180,8 +201,9 @@ def test_an_edited_result_is_caught(golden: dict[str, Any], tmp_path: Path) -> N
 def test_an_edited_secret_ballot_is_caught(golden: dict[str, Any], tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     pid = golden["secret_poll"]
-    sql(data, "UPDATE secret_ballot SET choice = json_set(choice, '$.option', 'yes') WHERE key = "
-              "(SELECT key FROM secret_ballot WHERE poll_id = ? AND choice LIKE '%\"no\"%' LIMIT 1)", params=(pid,))
+    sql(data, f"UPDATE secret_ballot SET choice = {json_set(data, 'choice', 'option', 'yes')} WHERE key = "
+              "(SELECT key FROM secret_ballot WHERE poll_id = ? AND CAST(choice AS TEXT) LIKE ? LIMIT 1)",
+        params=(pid, '%"no"%'))
     out = verify(data)
     assert out.returncode == 1 and f"biểu quyết số {pid}" in out.stdout, out.stdout
     assert "khác kết quả đếm lại" in out.stdout
@@ -214,7 +236,8 @@ def test_the_signed_minutes_are_an_anchor_too(golden: dict[str, Any], tmp_path: 
     data = copy_data(golden, tmp_path)
     (data / CHECKPOINT_FILE).unlink()
     # The record the signers signed carries the chain's head when the clerk prepared it: cut the chain from there.
-    seq = json.loads(one(data, "SELECT data FROM audit_event WHERE kind = 'minutes.prepared'")[0])["audit_seq"]
+    seq = json.loads(one(data, "SELECT CAST(data AS TEXT) FROM audit_event WHERE kind = 'minutes.prepared'")[0]
+                     )["audit_seq"]
     sql(data, "DELETE FROM audit_event WHERE seq >= ?", params=(seq,))
     sql(data, "UPDATE audit_head SET seq = (SELECT max(seq) FROM audit_event), "
               "hash = (SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1)")
@@ -234,9 +257,12 @@ def backup_of(data: Path, tmp_path: Path, name: str) -> Path:
     return dest
 
 
+@pytest.mark.sqlite_only(RESTORE_SQLITE)
 def test_restore_refuses_an_altered_backup_and_changes_nothing(golden: dict[str, Any], tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     bad = backup_of(data, tmp_path, "to-alter")
+    import sqlite3
+
     with sqlite3.connect(bad) as conn:
         conn.execute("UPDATE poll SET result = json_set(result, '$.outcome', 'rejected') WHERE kind = 'open'")
     conn.close()
@@ -247,6 +273,7 @@ def test_restore_refuses_an_altered_backup_and_changes_nothing(golden: dict[str,
     assert (data / "meeting.db").read_bytes() == before
 
 
+@pytest.mark.sqlite_only(RESTORE_SQLITE)
 def test_restore_refuses_while_a_server_holds_the_data_directory(golden: dict[str, Any], tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     good = backup_of(data, tmp_path, "while-running")
@@ -263,12 +290,15 @@ def test_restore_refuses_while_a_server_holds_the_data_directory(golden: dict[st
     assert verify(data).returncode == 0
 
 
+@pytest.mark.sqlite_only(RESTORE_SQLITE)
 def test_restore_older_than_a_signed_meeting_needs_the_flag(golden: dict[str, Any], tmp_path: Path) -> None:
     data = copy_data(golden, tmp_path)
     # A backup from before the sitting ended and was signed: the copy of the database as it was then.
     early = tmp_path / "early.db"
     cut = one(data, "SELECT seq FROM audit_event WHERE kind = 'meeting.ended'")[0]
     shutil.copy(data / "meeting.db", early)
+    import sqlite3
+
     with sqlite3.connect(early) as conn:  # the chain as it stood just before the sitting ended
         conn.execute("DELETE FROM audit_event WHERE seq >= ?", (cut,))
         conn.execute("UPDATE audit_head SET seq = (SELECT max(seq) FROM audit_event), "
