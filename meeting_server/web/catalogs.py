@@ -3,11 +3,11 @@ dialog panels (templates/partials/i18n.html), as one small script per language, 
 
 The phone's page used to write every panel's strings into its HTML (14 kB; the page 8.5 kB gzipped instead of
 5.6 kB, and 276 translations looked up per page view instead of 96: 59 ms of server time instead of 44 ms), on every
-visit and every reload, although its first screen shows none of them. They now come beside the later bundle (web/statics.py BUNDLES): live.js asks for this
-script, then runs the bundle, and the script writes each catalog into the page as the `i18n-<name>` element the
-panels read, as on the pages that still carry them inline (chair, projector, clerk). A catalog is built once per
-language and process (the translations are read at start and never change while serving); its URL carries its
-content hash, so a warm reload asks for nothing.
+visit and every reload, although its first screen shows none of them. They now come beside the later bundle
+(web/statics.py BUNDLES): live.js asks for this script, then runs the bundle, and the script writes each catalog into
+the page as the `i18n-<name>` element the panels read, as on the pages that still carry them inline (chair,
+projector, clerk). A catalog is built once per language and process (the translations are read at start and never
+change while serving); its URL carries its content hash, so a warm reload asks for nothing.
 """
 
 from __future__ import annotations
