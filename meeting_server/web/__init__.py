@@ -12,7 +12,7 @@ __all__ = ["register_blueprints"]
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error pages."""
-    from meeting_server.web import api, clerk, comments, documents, errors, join, limits, screens
+    from meeting_server.web import api, catalogs, clerk, comments, documents, errors, join, limits, screens
     from meeting_server.web import archive as archive_web
     from meeting_server.web import minutes as minutes_web
     from meeting_server.web import questions as questions_web
@@ -21,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(join.bp)
     app.register_blueprint(screens.bp)
+    app.register_blueprint(catalogs.bp)
     app.register_blueprint(clerk.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(documents.bp)

@@ -25,8 +25,8 @@ Figures, each the median of `--runs` runs:
   floor   a bare HTML page of a few hundred bytes with no script or style, from a plain HTTP server on the same
           machine under the same emulation, cold and then reloaded: what no page can beat on this link.
 Bytes are what crossed the (emulated) wire, headers included (CDP's encodedDataLength), for the whole load: what
-the page fetches after its first screen (the delegate page's later bundle) included. `--waterfall` prints each
-request of the first cold and warm run.
+the page fetches after its first screen (the delegate page's later bundle and its strings) included. `--waterfall`
+prints each request of the first cold and warm run.
 
     .venv/bin/python scripts/bench/phone_first_screen.py [--runs 5] [--kbps 1000] [--latency 150] [--waterfall]
 """

@@ -358,21 +358,41 @@
   function emitLocal(name, data) { (listeners[name] || []).forEach(function (fn) { fn(data); }); }
   // The delegate phone's other panels (ballot, speakers, documents, questions, dialogs) come in a second script
   // (body[data-later], web/statics.py BUNDLES), fetched once the connection is up so that the first screen has the
-  // slow link to itself, or after 2 s without a connection. An event for those panels that comes before they are
-  // there is not lost: the page asks for a fresh snapshot once they are.
-  var later = null, laterState = "done", missed = false;
+  // slow link to itself, or after 2 s without a connection. Their strings come beside it (body[data-later-strings],
+  // web/catalogs.py): that small script runs first and writes them into the page, then the bundle runs; the bundle
+  // is asked for at the same time (a preload) where the browser can, so that the two do not wait for each other.
+  // An event for those panels that comes before they are there is not lost: the page asks for a fresh snapshot
+  // once they are.
+  var later = null, laterStrings = null, laterState = "done", missed = false;
+  function addScript(src, loaded, failed) {
+    var s = document.createElement("script");
+    s.src = src;
+    s.onload = loaded;
+    s.onerror = function () { s.parentNode.removeChild(s); failed(); };
+    document.body.appendChild(s);
+  }
+  function preload(src) {
+    var l = document.createElement("link");
+    if (!l.relList || !l.relList.supports || !l.relList.supports("preload")) return;
+    l.rel = "preload";
+    l.as = "script";
+    l.href = src;
+    document.head.appendChild(l);
+  }
   function loadLater() {
     if (laterState !== "waiting") return;
     laterState = "loading";
-    var s = document.createElement("script");
-    s.src = later;
-    s.onload = function () {
-      laterState = "done";
-      if (missed && online) socket.emit("sync");
-      missed = false;
+    var retry = function () { laterState = "waiting"; setTimeout(loadLater, 2000); };
+    var bundle = function () {
+      addScript(later, function () {
+        laterState = "done";
+        if (missed && online) socket.emit("sync");
+        missed = false;
+      }, retry);
     };
-    s.onerror = function () { s.parentNode.removeChild(s); laterState = "waiting"; setTimeout(loadLater, 2000); };
-    document.body.appendChild(s);
+    if (!laterStrings || document.getElementById("i18n-voting")) { bundle(); return; }
+    preload(later);
+    addScript(laterStrings, bundle, retry);
   }
   socket.onAny(function (name) { if (laterState !== "done" && name !== "state" && name !== "attendance") missed = true; });
 
@@ -383,6 +403,7 @@
     me = state.me;
     page = document.body.dataset.page;
     later = document.body.getAttribute("data-later");
+    laterStrings = document.body.getAttribute("data-later-strings");
     if (later) { laterState = "waiting"; setTimeout(loadLater, 2000); }
     window.Live = {
       socket: socket, I: I, el: el, fmt: fmt, send: send, ack: ack,

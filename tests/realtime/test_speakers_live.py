@@ -96,12 +96,13 @@ def _history(srv: LiveServer) -> list[dict[str, Any]]:
 
 def test_request_give_end_flow_reaches_every_screen(live_server: LiveServer) -> None:
     srv = live_server
-    # The phone's page carries the panel, its strings and its script.
+    # The phone's page carries the panel; its strings and its script come after the first screen (web/catalogs.py).
     phone = requests.Session()
     html = phone.get(srv.local(_delegates(srv)[0]["url"]), timeout=10).text
-    block = re.search(r'<script type="application/json" id="i18n-speakers">(.*?)</script>', html, re.S)
+    block = re.search(r'data-later-strings="([^"]+)"', html)
     assert block is not None
-    strings = json.loads(block.group(1))
+    script = phone.get(srv.url + block.group(1), timeout=10).text
+    strings = json.loads(script[script.index("})(") + 3:script.rindex(");")])["speakers"]
     assert strings["request"] == "Xin phát biểu" and strings["withdraw"] == "Rút đăng ký"
     assert strings["your_place"] == "Bạn đứng thứ {place}"
     # speakers.js comes in the page's later bundle (web/statics.py BUNDLES), which live.js fetches.

@@ -156,3 +156,59 @@ def test_a_delegate_votes_the_chair_opens_and_closes_the_projector_shows_the_res
     assert "Tán thành: 1/30 đại biểu" in text_of(phone, '[data-bind="vote_lines"]')
     for name, driver in (("phone", phone), ("tablet", tablet), ("projector", projector)):
         driver.save_screenshot(os.path.join(tempfile.gettempdir(), f"webkit-{name}.png"))  # to look at
+
+
+def test_a_delegate_reads_a_document_on_the_phone(live_server: LiveServer,
+                                                  webkit: Callable[[tuple[int, int]], Any]) -> None:
+    """The documents' list (drawn by the later bundle), a page image, reading mode in large type without sideways
+    scrolling, and the next page: on a WebKit phone."""
+    import requests
+    from selenium.webdriver.common.by import By
+
+    from tests.realtime.test_documents_live import clerk, wait_done
+
+    srv = live_server
+    docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv), timeout=10).json()
+    for d in docs["documents"]:  # the demo PDFs are processed in the background at start
+        wait_done(srv, d["id"])
+    delegate = next(d for d in srv.links["delegates"] if d["role"] == "delegate")
+    phone = webkit(PHONE)
+    join(phone, srv, delegate["url"])
+    # The list comes with the later bundle and its strings (web/catalogs.py), after the connection.
+    wait_for(phone, lambda d: text_of(d, "#doc-list [data-open]"), "the documents' list never appeared")
+    first = phone.find_element(By.CSS_SELECTOR, "#doc-list [data-open]")
+    phone.execute_script("arguments[0].scrollIntoView({block: 'center'})", first)
+    first.click()
+    page_shown = ("var i = document.getElementById('doc-img'); return !!i && i.getAttribute('data-page') == "
+                  "arguments[0] && i.complete && i.naturalWidth > 0;")
+    wait_for(phone, lambda d: d.execute_script(page_shown, "1"), "page 1's image never showed")
+    assert "Trang 1/" in text_of(phone, "#doc-pageinfo")
+
+    toggle = phone.find_element(By.ID, "doc-read")
+    assert toggle.text.strip() == "Chế độ đọc"
+    assert toggle.size["height"] >= 44
+    toggle.click()
+    has_text = ("var t = document.getElementById('doc-text'); return !!t && !t.hidden && "
+                "t.getAttribute('data-page') == arguments[0] && !!t.querySelector('p, h3');")
+    wait_for(phone, lambda d: d.execute_script(has_text, "1"), "reading mode showed no text")
+    assert toggle.text.strip() == "Xem ảnh trang"
+    assert not phone.find_element(By.ID, "doc-stage").is_displayed()
+    sizes = phone.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('#doc-text p, #doc-text h3'),"
+        " function (e) { return parseFloat(getComputedStyle(e).fontSize); });")
+    assert sizes and min(sizes) >= 18, sizes
+    assert "Hội đồng nhân dân" in phone.find_element(By.ID, "doc-text").text
+    assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    phone.save_screenshot(os.path.join(tempfile.gettempdir(), "webkit-reading.png"))  # to look at
+
+    # The next page, still in reading mode.
+    next_button = phone.find_element(By.CSS_SELECTOR, '#doc-viewer [data-doc="next"]')
+    phone.execute_script("arguments[0].scrollIntoView({block: 'center'})", next_button)
+    next_button.click()
+    wait_for(phone, lambda d: d.execute_script(has_text, "2"), "page 2's text never came")
+    assert "Trang 2/" in text_of(phone, "#doc-pageinfo")
+    # Back to the page image, on page 2.
+    phone.execute_script("arguments[0].scrollIntoView({block: 'center'})", toggle)
+    toggle.click()
+    wait_for(phone, lambda d: d.execute_script(page_shown, "2"), "page 2's image never showed")
+    assert toggle.text.strip() == "Chế độ đọc"
