@@ -105,6 +105,12 @@
     });
     panel.appendChild(ul);
 
+    // A closed sitting takes no more questions (the server refuses them too, question.meeting_ended): say so
+    // instead of offering a form whose answer would be a refusal.
+    if ((Live.state().meeting || {}).status === "ended") {
+      panel.appendChild(el("p", { "class": "q-notice", "data-q": "ended" }, Q.meeting_ended));
+      return;
+    }
     panel.appendChild(el("h3", {}, Q.file_heading));
     var form = el("form", { "class": "q-form", "data-q": "form" });
     field(form, "addressee_title", Q.addressee_title, false,

@@ -309,6 +309,10 @@ def test_sitting_not_opened_then_closed_says_so_and_the_floor_stops(browser: Any
     assert page.locator("#speak-panel .speak-button").count() == 0
     assert page.locator("[data-speak=status]").inner_text() == "Kỳ họp đã bế mạc. Không đăng ký phát biểu được nữa."
     assert "Đang diễn ra" not in page.locator("main").inner_text()
+    # No form to question anyone either: what it would send is refused (question.meeting_ended).
+    page.locator("[data-q=ended]").wait_for()
+    assert page.locator("[data-q=ended]").inner_text() == "Kỳ họp đã bế mạc, không gửi chất vấn được nữa."
+    assert page.locator("[data-q=form]").count() == 0
     page.screenshot(path=str(SHOTS / "phone-closed.png"), full_page=True)
     # The server refuses the request anyway, with a message the delegate understands.
     r = page.evaluate("() => new Promise(ok => Live.send('speak.request', {}, ok))")
