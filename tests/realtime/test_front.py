@@ -14,20 +14,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, database_for, start_server
+from tests.db_kit import Peek
 from tests.realtime.helpers import Screen
 from tests.realtime.scale_kit import Phones, free_port, start_front, start_redis
 from tests.realtime.test_scale_out import ready_documents
@@ -53,8 +52,10 @@ def grow(srv: LiveServer, n: int) -> None:
 
 
 def q(data: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(data / "meeting.db", timeout=30)) as db:
-        return db.execute(sql, args).fetchall()
+    """Rows of the three processes' database: the data directory's SQLite file, or PostgreSQL's on --db=postgresql
+    (JSON columns are read as CAST(data AS TEXT), which both answer as text)."""
+    with Peek(data, database_for(data)) as db:
+        return list(db.execute(sql, args).fetchall())
 
 
 class Room:
@@ -183,7 +184,7 @@ def test_500_ballots_through_three_processes_counted_once_and_announced_once(roo
     expected = {c: sum(1 for i in range(N) if CHOICES[i % 3] == c) for c in CHOICES}
     assert {o["key"]: o["votes"] for o in result["options"]} == expected
     assert q(room.data, "SELECT count(*) FROM open_ballot WHERE poll_id = ?", poll_id) == [(N,)]
-    closes = [json.loads(d) | {"actor": a} for a, d in q(room.data, "SELECT actor, data FROM audit_event "
+    closes = [json.loads(d) | {"actor": a} for a, d in q(room.data, "SELECT actor, CAST(data AS TEXT) FROM audit_event "
                                                              "WHERE kind = 'vote.closed'")]
     mine = [c for c in closes if c["poll_id"] == poll_id]
     assert len(mine) == 1 and mine[0]["actor"] == "countdown", mine
@@ -247,7 +248,8 @@ def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
                                          poll_id)
     late = (_ts(closed_at) - _ts(ends_at))
     assert closed_by == "countdown" and 0 <= late < 20, (ends_at, closed_at)
-    took = [json.loads(d) for (d,) in q(room.data, "SELECT data FROM audit_event WHERE kind = 'lease.taken_over'")]
+    took = [json.loads(d) for (d,) in q(room.data, "SELECT CAST(data AS TEXT) FROM audit_event "
+                                                          "WHERE kind = 'lease.taken_over'")]
     assert [t["from"] for t in took if t["lease"] == f"poll:{poll_id}:countdown"] == [owner[0][0]]
     result = closed_events(room, 0, poll_id)[0]["poll"]["result"]
     expected = {c: sum(1 for i in range(N) if CHOICES[i % 3] == c) for c in CHOICES}
@@ -277,10 +279,12 @@ def test_doctor_checks_the_chain(room: Room) -> None:
             assert "does not answer" in c["detail_en"]
 
 
-def _ts(text: str) -> float:
+def _ts(stored: Any) -> float:
+    """A stored UTC time as a timestamp: SQLite answers text, PostgreSQL a datetime."""
     from datetime import UTC, datetime
 
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+    when = stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
+    return when.replace(tzinfo=UTC).timestamp()
 
 
 def test_redis_restarted_in_a_sitting(room: Room) -> None:

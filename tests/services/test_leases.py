@@ -31,7 +31,8 @@ def test_one_owner_at_a_time_and_take_over_once_it_ran_out(s: Session, stored: C
     assert not leases.holds(s, "poll:1:countdown", "A", now=late)
     assert leases.renew(s, "A", now=late) == set()  # A's work is no longer A's
     assert stored("SELECT count(*) FROM audit_event WHERE kind = 'lease.taken_over'") == 1
-    entry = json.loads(stored("SELECT data FROM audit_event WHERE kind = 'lease.taken_over'"))
+    # As text on both databases (PostgreSQL's json column comes back already parsed).
+    entry = json.loads(stored("SELECT CAST(data AS TEXT) FROM audit_event WHERE kind = 'lease.taken_over'"))
     assert entry["lease"] == "poll:1:countdown" and entry["from"] == "A"
     assert stored("SELECT meeting_id FROM audit_event WHERE kind = 'lease.taken_over'") == 1
     # Release: only the owner's release counts.
@@ -47,4 +48,5 @@ def test_a_clean_stop_gives_every_lease_back(s: Session, stored: Callable[[str],
         assert leases.take(s, name, "A")
     assert leases.take(s, "document:3", "B")
     leases.release_all(s, "A")
-    assert stored("SELECT group_concat(owner) FROM lease") == "B"
+    assert stored("SELECT count(*) FROM lease") == 1
+    assert stored("SELECT owner FROM lease") == "B"
