@@ -120,6 +120,12 @@ def start(app: Flask) -> None:
         import redis
 
         links.probe = redis.Redis.from_url(str(url), socket_timeout=2, socket_connect_timeout=2)
+        server = socketio.server
+        if not server.manager_initialized:
+            # python-socketio starts the queue's listener at the first connection; start it now, so that the
+            # process hears the others from the start and the watch does not see a listener that never began.
+            server.manager_initialized = True
+            server.manager.initialize()
     socketio.start_background_task(_run, app)
 
 
