@@ -336,10 +336,15 @@ def _outage_in_a_vote_storm(room: Room, what: str, stop: Callable[[], None], sta
         during = clerk.call("present", {"document_id": doc["id"], "page": 2}, timeout=30)
         assert during["ok"] is False and during["code"] == "server.waiting", during
         assert during["error"].startswith("Đang chờ máy chủ"), during
+        # (Redis going away cuts no ballot short when the storm ended before the watch noticed: they were stored.)
         refused = [a for _i, a, _s, _ms in out if not (isinstance(a, dict) and a.get("ok"))]
-        assert refused, "the outage cut no ballot short"
         codes = {a.get("code") if isinstance(a, dict) else a for a in refused}
         assert codes <= {"server.waiting"}, codes  # never "recorded" for a ballot not committed
+        # Every phone changing its ballot meanwhile is refused the same way, and nothing changes (checked below).
+        meanwhile = room.phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[(i + 1) % 3]}
+                                                  for i in range(N)], timeout=30)
+        assert all(isinstance(a, dict) and a.get("code") == "server.waiting" for _i, a, _s, _ms in meanwhile), \
+            [a for _i, a, _s, _ms in meanwhile if not (isinstance(a, dict) and a.get("code") == "server.waiting")][:5]
         start()
         started = time.monotonic()
         room.phones.wait_all("waiting", lambda e: e["waiting"] is False, timeout=90)
@@ -387,11 +392,10 @@ def test_redis_restarted_in_a_sitting(room: Room) -> None:
         assert s.proc.poll() is None
 
 
+@pytest.mark.parametrize("room", ["postgresql"], indirect=True)  # the SQLite file is on the box: no restart
 def test_postgresql_restarted_in_a_sitting(room: Room, request: pytest.FixtureRequest) -> None:
     """PostgreSQL restarted (`pg_ctl stop -m fast`, then start) in a vote storm: the sessions are cut under the
     three processes; they wait, say so, and resume by themselves."""
-    if room.database_url is None:
-        pytest.skip("the SQLite file is on the box: nothing to restart")
     cluster = request.getfixturevalue("pg_cluster")
     print("\nPostgreSQL restarted: " + _outage_in_a_vote_storm(room, "database", cluster.pause, cluster.resume))
     for s in room.servers:
