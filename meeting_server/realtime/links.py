@@ -17,6 +17,7 @@ view of its links, in `app.extensions["links"]`, not state of the meeting (that 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,10 +79,8 @@ def unreachable(exc: BaseException | None) -> bool:
     """Whether `exc` (or what it was raised from) says the database connection is lost or cannot be made: a
     PostgreSQL that went away (psycopg's OperationalError), or a connection SQLAlchemy found dead. SQLite's own
     OperationalErrors (a lock held too long, a full disk) are not this: the file is on this box."""
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - SQLite-only installs
-        psycopg = None  # type: ignore[assignment]
+    # Only when psycopg is loaded (a PostgreSQL server): importing it here, on the loop, would stall it ~0.1 s.
+    psycopg = sys.modules.get("psycopg")
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
