@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two probes of the database and the queue.
 PROBE_EVERY = 1.0
+#: Seconds after the start during which a listener not yet subscribed is not a lost link (it is subscribing).
+START_GRACE = 10.0
 #: The listener's wait before it tries Redis again (python-socketio's own doubles up to 60 s: too slow to resume).
 RELISTEN_EVERY = 1.0
 
@@ -50,6 +52,7 @@ class Links:
     down: set[str] = field(default_factory=set)
     since: float | None = None
     probe: Any = None  # the Redis client of the probes (its own short timeouts)
+    started: float = field(default_factory=time.monotonic)
 
     def payload(self) -> dict[str, Any]:
         return {"waiting": bool(self.down), "what": sorted(self.down)}
@@ -177,6 +180,8 @@ def _queue_answers(app: Flask, links: Links) -> bool:
     except Exception as exc:
         log.debug("queue probe: %s", exc)
         return False
+    if not getattr(manager, "ever_listened", True) and time.monotonic() - links.started < START_GRACE:
+        return True  # its listener is still subscribing for the first time: not a lost link
     return bool(getattr(manager, "listening", True))
 
 
@@ -211,13 +216,14 @@ def queue_manager(url: str, channel: str) -> Any:
 
     class WatchedRedisManager(socketio.RedisManager):
         listening = False
+        ever_listened = False
 
         def _redis_listen_with_retries(self) -> Any:  # pragma: no cover - runs in the listener's green thread
             while True:
                 try:
                     self._redis_connect()
                     self.pubsub.subscribe(self.channel)
-                    self.listening = True
+                    self.listening = self.ever_listened = True
                     yield from self.pubsub.listen()
                 except Exception as exc:
                     self._get_logger().error("Cannot receive from redis... retrying in %s s (%s)", RELISTEN_EVERY,
