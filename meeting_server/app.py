@@ -106,13 +106,19 @@ def create_app(config: dict[str, Any] | None = None, config_class: type[Config] 
 
     register_blueprints(app)
 
-    from meeting_server.realtime import register_events
+    from meeting_server.realtime import links, register_events
     from meeting_server.realtime.frames import CheckedPacket, FrameJSON
 
+    queue = app.config.get("SOCKETIO_MESSAGE_QUEUE")
+    watched: dict[str, Any] = {}
+    if queue and str(queue).startswith(("redis://", "rediss://")):
+        # Flask-SocketIO's own Redis manager, which also says when its listener is cut off (realtime/links.py).
+        watched["client_manager"] = links.queue_manager(str(queue), channel="flask-socketio")
     socketio.init_app(
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
-        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        message_queue=queue,
+        **watched,
         # Phones on flaky Wi-Fi: notice a dead connection within ~45 s, not the default minutes.
         ping_interval=20,
         ping_timeout=25,

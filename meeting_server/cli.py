@@ -200,6 +200,9 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_u
     from meeting_server.realtime import leases as heartbeat
 
     heartbeat.start(app)  # renews this process's leases; takes over the countdowns and uploads of a dead process
+    from meeting_server.realtime import links as link_watch
+
+    link_watch.start(app)  # watches the database and the message queue; the screens are told while either is away
     for document_id in pending_documents:
         live_documents.start_processing(app, document_id)
     # A name or URL given by hand stays in the cards when the box's address changes (the hotspot's DNS follows).

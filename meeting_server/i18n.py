@@ -26,7 +26,7 @@ ERROR_KEYWORDS = (
     "DomainError", "NotFound", "Forbidden", "TokenRevoked", "TokenUnknown", "TooManyGuesses", "SessionEnded",
     "BackupError", "ImportRefused",
     "OffloadFailed", "SignerError", "WorkerError", "SignError", "MinutesError", "AuditError", "IngestError",
-    "DiskFault", "DiskFull", "DiskReadOnly",
+    "DiskFault", "DiskFull", "DiskReadOnly", "ServerWaiting",
     "_invalid_choice", "_bad_paper",
 )
 EXTRACT_KEYWORDS: dict[str, Any] = {

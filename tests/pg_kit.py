@@ -76,6 +76,18 @@ class Cluster:
         name = url.split("/")[3].split("?")[0]
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def pause(self) -> None:
+        """Stop the server as an operator's restart does (`pg_ctl stop -m fast`: the sessions are cut, what was
+        committed is kept); the directory stays for `resume`."""
+        pg_ctl = pg_bin("pg_ctl")
+        assert pg_ctl
+        subprocess.run([*_as_owner(), pg_ctl, "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
+                       check=True, capture_output=True, timeout=60)
+
+    def resume(self) -> None:
+        """Start the server again on the same directory and socket (after `pause`)."""
+        _pg_ctl_start(self.root)
+
     def stop(self) -> None:
         pg_ctl = pg_bin("pg_ctl")
         assert pg_ctl
@@ -94,8 +106,14 @@ def start_cluster() -> Cluster:
     data = root / "data"
     subprocess.run([*_as_owner(), initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                     "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True, timeout=120, cwd=root)
+    _pg_ctl_start(root)
+    return Cluster(root=root)
+
+
+def _pg_ctl_start(root: Path) -> None:
+    pg_ctl = pg_bin("pg_ctl")
+    assert pg_ctl
     opts = (f"-k {root} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=300 "
             "-c shared_buffers=32MB")
-    subprocess.run([*_as_owner(), pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "server.log"), "-w",
-                    "-t", "60", "start"], check=True, capture_output=True, timeout=90, cwd=root)
-    return Cluster(root=root)
+    subprocess.run([*_as_owner(), pg_ctl, "-D", str(root / "data"), "-o", opts, "-l", str(root / "server.log"),
+                    "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=90, cwd=root)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import Flask, current_app, has_app_context, request
 from flask_socketio import SocketIO
 
 from meeting_server.domain.errors import N_, DomainError
@@ -15,6 +15,7 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.faults import disk_fault
 from meeting_server.i18n import in_language, translate
+from meeting_server.realtime import links
 from meeting_server.services import tokens
 from meeting_server.store import db
 
@@ -117,13 +118,28 @@ def failed(err: DomainError, sid: str | None = None) -> dict[str, Any]:
     return {"ok": False, "error": say(sid, err.template, err.params), "code": err.code}
 
 
-def _disk_fault_or_raise(exc: Exception) -> DomainError:
-    """A full or read-only disk as its refusal (the ack says what happened); anything else goes on up."""
-    fault = disk_fault(exc)
+def _disk_fault_or_raise(exc: Exception, app: Flask | None = None) -> DomainError:
+    """A full or read-only disk, or the database out of reach (realtime/links.py), as its refusal (the ack says what
+    happened); anything else goes on up."""
+    fault = disk_fault(exc) or links.noticed(app, exc)
     if fault is None:
         raise exc
     log.error("event refused: %s (%s)", fault.code, exc)
     return fault
+
+
+def waiting(sid: str | None) -> dict[str, Any]:
+    """The ack of every event while this process cannot reach its database or its message queue: nothing done."""
+    return failed(links.ServerWaiting(links.WAITING), sid)
+
+
+def _app_of(sid: str | None) -> Flask | None:
+    from meeting_server.extensions import socketio
+
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    environ = socketio.server.get_environ(sid) if sid is not None else None
+    return environ.get("flask.app") if environ else None
 
 
 #: What a page whose card was revoked shows, and stops reconnecting (the `revoked` event, the refused connect).
@@ -154,6 +170,9 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
 
         @functools.wraps(fn)
         def wrapped(data: Any = None) -> Any:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            if links.waiting(app):
+                return waiting(request.sid)  # type: ignore[attr-defined]
             who = connection_principal()
             if who is None:
                 return revoked(request.sid)  # type: ignore[attr-defined]
@@ -164,7 +183,7 @@ def socket_event(name: str, *, requires: Permission | None) -> Callable[[Handler
             except DomainError as err:
                 return failed(err, request.sid)  # type: ignore[attr-defined]
             except Exception as exc:
-                return failed(_disk_fault_or_raise(exc), request.sid)  # type: ignore[attr-defined]
+                return failed(_disk_fault_or_raise(exc, app), request.sid)  # type: ignore[attr-defined]
 
         EVENTS[name] = (requires, _declared(wrapped, name, requires))
         return wrapped
@@ -211,6 +230,8 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
             if not environ or not token:  # the connection is already gone, or never had a card
                 return revoked(sid)
             app = environ["flask.app"]
+            if links.waiting(app):
+                return waiting(sid)
             with db.raw_connection(app) as conn:
                 try:
                     who = tokens.resolve_on(conn, token)
@@ -223,7 +244,7 @@ def fast_socket_event(name: str, *, requires: Permission) -> Callable[[Handler],
                 except DomainError as err:  # the connection's return to the pool rolls back what the handler began
                     return failed(err, sid)
                 except Exception as exc:
-                    return failed(_disk_fault_or_raise(exc), sid)
+                    return failed(_disk_fault_or_raise(exc, app), sid)
 
         return lean_socket_event(name, requires=requires)(checked)
 
@@ -318,8 +339,11 @@ def _answering(name: str, handler: Handler) -> Handler:
     def bound(*args: Any) -> Any:
         try:
             return handler(*args)
-        except Exception:
-            return server_error(name, getattr(request, "sid", None))
+        except Exception as exc:
+            sid = getattr(request, "sid", None)
+            if links.noticed(_app_of(sid), exc) is not None:  # the database went away under the event
+                return waiting(sid)
+            return server_error(name, sid)
 
     return bound
 
@@ -327,8 +351,12 @@ def _answering(name: str, handler: Handler) -> Handler:
 def _lean_binding(name: str, handler: Handler) -> Handler:
     def bound(sid: str, data: Any = None) -> Any:
         try:
+            if links.waiting(_app_of(sid)):
+                return waiting(sid)
             return handler(sid, connection_token(sid), data)
-        except Exception:
+        except Exception as exc:
+            if links.noticed(_app_of(sid), exc) is not None:  # the database went away under the event
+                return waiting(sid)
             return server_error(name, sid)
 
     return bound

@@ -10,6 +10,11 @@ def meeting(meeting_id: int) -> str:
     return f"m{meeting_id}"
 
 
+def is_meeting(name: str) -> bool:
+    """Whether a room's name is a meeting room's (`meeting`)."""
+    return name[:1] == "m" and name[1:].isdigit()
+
+
 def role(meeting_id: int, r: Role) -> str:
     return f"m{meeting_id}:{r.value}"
 

@@ -13,7 +13,7 @@ from meeting_server.domain.permissions import Permission
 from meeting_server.domain.principal import Principal
 from meeting_server.extensions import socketio
 from meeting_server.i18n import in_language, localized, translate
-from meeting_server.realtime import rooms
+from meeting_server.realtime import links, rooms
 from meeting_server.realtime.registry import (
     CARD_REVOKED,
     connection_event,
@@ -79,6 +79,8 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
         devices.connected(db.session(), request.sid, who.participant_id)  # type: ignore[attr-defined]
     known = auth.get("digest") if isinstance(auth, dict) else None
     _send_state(who, known if isinstance(known, str) else None)
+    if links.waiting(current_app):  # the message queue is away (the database answered this connect)
+        emit("waiting", links.of(current_app).payload())
     log.info("connected %s sid=%s", who.actor, request.sid)  # type: ignore[attr-defined]
     return True
 

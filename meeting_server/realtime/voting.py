@@ -25,6 +25,7 @@ from meeting_server.domain import payload
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Permission
 from meeting_server.faults import disk_fault
+from meeting_server.realtime import links
 from meeting_server.realtime.announce import announce
 from meeting_server.realtime.registry import failed, forbidden, lean_socket_event, revoked
 from meeting_server.services import tokens, unit, voting
@@ -122,7 +123,9 @@ class BallotWriter:
             with self.app.app_context():
                 self._write(batch)
         except Exception as exc:  # never let the writer die: the phones would wait forever
-            fault = disk_fault(exc)  # a full or read-only disk: each phone is told so, and the ballot is not counted
+            # A full or read-only disk, or the database gone (not committed: realtime/links.py): each phone is told
+            # so, and the ballot is not counted.
+            fault = disk_fault(exc) or links.noticed(self.app, exc)
             if fault is None:
                 log.exception("ballot batch of %d failed", len(batch))
             else:

@@ -36,6 +36,11 @@ def healthz() -> Any:
     from meeting_server.extensions import socketio
 
     body: dict[str, Any] = {"status": "ok", "version": __version__}
+    from flask import current_app
+
+    waiting = current_app.extensions.get("links")  # realtime/links.py: alive, but its database or queue is away
+    if waiting is not None and waiting.down:
+        body["waiting"] = sorted(waiting.down)
     frames = getattr(getattr(socketio, "server", None), "_direct_frames", None)
     if frames is not None:
         body["websocket_frames"] = {"direct": frames.direct, "partial": frames.partial, "queued": frames.queued,

@@ -53,8 +53,19 @@
 
   // The server sends a full `state` on every (re)connect, so nothing needs asking for here.
   socket.on("connect", whenReady(function () { connection(true); loadLater(); }));
-  socket.on("disconnect", whenReady(function () { connection(false); }));
-  var online = false, everOnline = false;
+  socket.on("disconnect", whenReady(function () { serverWaiting = false; connection(false); }));
+  var online = false, everOnline = false, serverWaiting = false, wasLive = false;
+  // The process this screen is connected to cannot reach its database or the other processes (realtime/links.py):
+  // it answers nothing but "waiting", so the screen says so with the offline banner and greys out what cannot be
+  // sent. When it is back, the screen asks for a fresh snapshot by itself (spread over a second or two, not 500
+  // phones at once), since what was said meanwhile may not have reached it.
+  socket.on("waiting", whenReady(function (p) {
+    var now = !!(p && p.waiting);
+    if (now === serverWaiting) return;
+    serverWaiting = now;
+    connection(online);
+    if (!now) setTimeout(function () { if (online && !serverWaiting) socket.emit("sync"); }, Math.random() * 1500);
+  }));
   socket.on("connect_error", whenReady(function (err) {
     // A revoked card, or a session that ended (logout, revocation, a day unused), is refused with its own code:
     // say so and stop, instead of "reconnecting…" forever.
@@ -95,17 +106,19 @@
 
   function connection(ok) {
     if (revoked) return;
+    var live = ok && !serverWaiting;
     bind("connection").forEach(function (e) {
-      e.textContent = ok ? I.online : I.offline;
-      e.classList.toggle("offline", !ok);
+      e.textContent = live ? I.online : ok ? I.waiting : I.offline;
+      e.classList.toggle("offline", !live);
     });
-    var was = online;
     online = ok;
     if (ok) everOnline = true;
     // A drop after the page was live shows at once; a page still making its first connection gets a moment.
-    if (ok || everOnline) offlineBanner(!ok);
-    document.body.classList.toggle("is-offline", !ok);
-    if (was !== ok) emitLocal("connection", ok);
+    if (ok || everOnline) offlineBanner(!live);
+    document.body.classList.toggle("is-offline", !live);
+    document.body.classList.toggle("is-waiting", ok && serverWaiting);
+    if (wasLive !== live) emitLocal("connection", live);
+    wasLive = live;
   }
 
   // A sticky banner across the top while this screen cannot reach the server: whatever cannot be sent is greyed
@@ -120,6 +133,11 @@
       banner.appendChild(el("span", {}, I.offline_banner_hint));
       document.body.insertBefore(banner, document.body.firstChild);
     }
+    // Connected but the server waits for its database or the other processes: the same banner, its own words.
+    var waitingNow = show && online && serverWaiting;
+    banner.firstChild.textContent = waitingNow ? I.waiting_banner : I.offline_banner;
+    banner.lastChild.textContent = waitingNow ? I.waiting_banner_hint : I.offline_banner_hint;
+    if (waitingNow) banner.setAttribute("data-waiting", ""); else banner.removeAttribute("data-waiting");
     banner.hidden = !show;
   }
 
@@ -410,7 +428,7 @@
       state: function () { return state; },
       on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
       applySeq: applySeq,
-      online: function () { return online && !revoked; },
+      online: function () { return online && !serverWaiting && !revoked; },
       takeover: takeover, dismissTakeover: dismissTakeover
     };
     ready = true;

@@ -274,7 +274,10 @@
       if (!r.ready || pending[p.id] || off) b.disabled = true;
       box.appendChild(b);
     }
-    if (off) box.appendChild(el("p", { "class": "vote-error", "role": "alert" }, I.offline_wait));
+    // Connected, but the server waits for its database or the other processes (live.js's `waiting`): say that.
+    var waitingServer = document.body.classList.contains("is-waiting");
+    if (off) box.appendChild(el("p", { "class": "vote-error", "role": "alert" },
+                                waitingServer ? I.waiting_wait : I.offline_wait));
     if (message[p.id]) box.appendChild(el("p", { "class": "vote-error", "role": "alert" }, message[p.id]));
     return box;
   }

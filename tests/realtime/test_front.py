@@ -14,19 +14,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import LiveServer, database_for, start_server
-from tests.db_kit import Peek
+from tests.conftest import LiveServer, on_postgresql, start_server
 from tests.realtime.helpers import Screen
 from tests.realtime.scale_kit import Phones, free_port, start_front, start_redis
 from tests.realtime.test_scale_out import ready_documents
@@ -51,16 +52,28 @@ def grow(srv: LiveServer, n: int) -> None:
     assert len(srv.links["delegates"]) == n
 
 
-def q(data: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Rows of the three processes' database: the data directory's SQLite file, or PostgreSQL's on --db=postgresql
-    (JSON columns are read as CAST(data AS TEXT), which both answer as text)."""
-    with Peek(data, database_for(data)) as db:
-        return list(db.execute(sql, args).fetchall())
+def q(where: Path | str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of the shared database as the test sees them: the data directory's SQLite file, or a PostgreSQL URL
+    (the same SQL with `?` placeholders; timestamps come back as text on both)."""
+    if isinstance(where, Path):
+        with closing(sqlite3.connect(where / "meeting.db", timeout=30)) as db:
+            return db.execute(sql, args).fetchall()
+    import psycopg
+
+    with psycopg.connect(where.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+        rows = c.execute(sql.replace("?", "%s"), args).fetchall()  # type: ignore[arg-type]
+    return [tuple(v.isoformat(" ") if hasattr(v, "isoformat") else json.dumps(v) if isinstance(v, dict | list) else v
+                  for v in row) for row in rows]
 
 
 class Room:
-    def __init__(self, work: Path) -> None:
+    """The deployment: on SQLite (one data directory's file, shared by the three) or on PostgreSQL (a database of
+    the run's private cluster, tests/pg_kit.py, given to the three with --database-url)."""
+
+    def __init__(self, work: Path, database_url: str | None = None) -> None:
         self.work = work
+        self.database_url = database_url
+        self.db: Path | str = database_url or work / "data"
         self.servers: list[LiveServer] = []
         self.killed: list[LiveServer] = []
         self.front: Any = None
@@ -79,12 +92,14 @@ class Room:
         self.front_port = free_port()
         self.front_url = f"http://127.0.0.1:{self.front_port}"
         common = ("--message-queue", self.redis_url, "--trusted-proxy", "127.0.0.1", "--public-url", self.front_url)
-        a = start_server(self.data, *common)
+        a = start_server(self.data, *common, database_url=self.database_url)
+        if a.database_url:  # --db=postgresql: start_server gave the data directory a database of the cluster
+            self.database_url = self.db = a.database_url
         self.servers.append(a)
         self.docs = ready_documents(a)
         grow(a, N)
         for _ in range(2):
-            self.servers.append(start_server(self.data, "--no-discovery", *common))
+            self.servers.append(start_server(self.data, "--no-discovery", *common, database_url=self.database_url))
         for s in self.servers[1:]:
             s.links = a.links
         self.front = start_front(work / "front", self.front_port, [s.port for s in self.servers])
@@ -104,7 +119,7 @@ class Room:
         """Which phones each process holds now (device_session: each process writes its own connections)."""
         index = {p: i for i, p in enumerate(self.participant)}
         out: dict[int, list[int]] = {}
-        for pid, participant in q(self.data, "SELECT pid, participant_id FROM device_session"):
+        for pid, participant in q(self.db, "SELECT pid, participant_id FROM device_session"):
             if participant in index:
                 out.setdefault(pid, []).append(index[participant])
         return out
@@ -140,8 +155,11 @@ class Room:
 
 
 @pytest.fixture(scope="module")
-def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
-    r = Room(tmp_path_factory.mktemp("front"))
+def room(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+    """The three processes on the run's database: SQLite's file, or with --db=postgresql (scripts/test's second
+    pass) a fresh database of the private cluster."""
+    url = request.getfixturevalue("pg_cluster").fresh_database() if on_postgresql(request.config) else None
+    r = Room(tmp_path_factory.mktemp("front"), url)
     yield r
     r.close()
 
@@ -183,12 +201,12 @@ def test_500_ballots_through_three_processes_counted_once_and_announced_once(roo
     result = closed_events(room, 0, poll_id)[0]["poll"]["result"]
     expected = {c: sum(1 for i in range(N) if CHOICES[i % 3] == c) for c in CHOICES}
     assert {o["key"]: o["votes"] for o in result["options"]} == expected
-    assert q(room.data, "SELECT count(*) FROM open_ballot WHERE poll_id = ?", poll_id) == [(N,)]
-    closes = [json.loads(d) | {"actor": a} for a, d in q(room.data, "SELECT actor, CAST(data AS TEXT) FROM audit_event "
+    assert q(room.db, "SELECT count(*) FROM open_ballot WHERE poll_id = ?", poll_id) == [(N,)]
+    closes = [json.loads(d) | {"actor": a} for a, d in q(room.db, "SELECT actor, data FROM audit_event "
                                                              "WHERE kind = 'vote.closed'")]
     mine = [c for c in closes if c["poll_id"] == poll_id]
     assert len(mine) == 1 and mine[0]["actor"] == "countdown", mine
-    assert q(room.data, "SELECT count(*) FROM lease WHERE name = ?", f"poll:{poll_id}:countdown") == [(0,)]
+    assert q(room.db, "SELECT count(*) FROM lease WHERE name = ?", f"poll:{poll_id}:countdown") == [(0,)]
 
 
 def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
@@ -198,7 +216,7 @@ def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
     countdown = 40
     opened = room.poll(room.front_url, countdown=countdown)
     poll_id = opened["id"]
-    owner = q(room.data, "SELECT owner FROM lease WHERE name = ?", f"poll:{poll_id}:countdown")
+    owner = q(room.db, "SELECT owner FROM lease WHERE name = ?", f"poll:{poll_id}:countdown")
     assert owner, "the process that opened the poll holds its countdown's lease"
     victim = next(s for s in room.servers if s.proc.pid == int(owner[0][0].split(":")[1]))
     its_phones = room.by_pid()[victim.proc.pid]
@@ -208,16 +226,18 @@ def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
         "cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in range(N)], timeout=20)))
     storm.start()
     deadline = time.monotonic() + 60
-    while q(room.data, "SELECT count(*) FROM open_ballot WHERE poll_id = ?", poll_id)[0][0] < N // 5:
+    while q(room.db, "SELECT count(*) FROM open_ballot WHERE poll_id = ?", poll_id)[0][0] < N // 5:
         assert time.monotonic() < deadline and storm.is_alive()
         time.sleep(0.01)
     os.kill(victim.proc.pid, signal.SIGKILL)
     killed_at = time.time()
     victim.proc.wait(10)
+    room.servers.remove(victim)  # at once: the tests after this one use the two that live, whatever this one finds
+    room.killed.append(victim)
     storm.join(120)
     acked = {i: a for i, a, _s, _ms in out if isinstance(a, dict) and a.get("ok")}
     # Nothing acknowledged is lost: every phone told "recorded" has its ballot stored, with its choice.
-    stored = dict(q(room.data, "SELECT participant_id, choice FROM open_ballot WHERE poll_id = ?", poll_id))
+    stored = dict(q(room.db, "SELECT participant_id, choice FROM open_ballot WHERE poll_id = ?", poll_id))
     lost = [i for i in acked if room.participant[i] not in stored]
     assert not lost, lost[:5]
     # The victim's phones reconnect by themselves through the front, to the two others, and get the state.
@@ -244,18 +264,15 @@ def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
                          timeout=countdown + 60)
     time.sleep(2)
     assert all(len(closed_events(room, i, poll_id)) == 1 for i in range(N))
-    (ends_at, closed_at, closed_by), = q(room.data, "SELECT ends_at, closed_at, closed_by FROM poll WHERE id = ?",
+    (ends_at, closed_at, closed_by), = q(room.db, "SELECT ends_at, closed_at, closed_by FROM poll WHERE id = ?",
                                          poll_id)
     late = (_ts(closed_at) - _ts(ends_at))
     assert closed_by == "countdown" and 0 <= late < 20, (ends_at, closed_at)
-    took = [json.loads(d) for (d,) in q(room.data, "SELECT CAST(data AS TEXT) FROM audit_event "
-                                                          "WHERE kind = 'lease.taken_over'")]
+    took = [json.loads(d) for (d,) in q(room.db, "SELECT data FROM audit_event WHERE kind = 'lease.taken_over'")]
     assert [t["from"] for t in took if t["lease"] == f"poll:{poll_id}:countdown"] == [owner[0][0]]
     result = closed_events(room, 0, poll_id)[0]["poll"]["result"]
     expected = {c: sum(1 for i in range(N) if CHOICES[i % 3] == c) for c in CHOICES}
     assert {o["key"]: o["votes"] for o in result["options"]} == expected
-    room.servers.remove(victim)
-    room.killed.append(victim)
     print(f"\nkilled pid {victim.proc.pid} holding {len(its_phones)} phones; {len(acked)} acked before; "
           f"{len(again)} cast again; closed {late:.2f} s after the deadline")
 
@@ -279,53 +296,107 @@ def test_doctor_checks_the_chain(room: Room) -> None:
             assert "does not answer" in c["detail_en"]
 
 
-def _ts(stored: Any) -> float:
-    """A stored UTC time as a timestamp: SQLite answers text, PostgreSQL a datetime."""
+def _ts(text: str) -> float:
     from datetime import UTC, datetime
 
-    when = stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
-    return when.replace(tzinfo=UTC).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def _outage_in_a_vote_storm(room: Room, what: str, stop: Callable[[], None], start: Callable[[], None]) -> str:
+    """`what` ("message_queue" or "database") goes away while 500 phones cast and comes back: every screen is told
+    it waits (the `waiting` event live.js shows as its banner), every event meanwhile is answered `server.waiting`
+    and changes nothing, every acknowledged ballot is stored, and once it is back the screens are told so, the
+    ballots not acknowledged are cast again and recorded, a page turn reaches every phone on every process, and
+    the result is announced once."""
+    doc = next(d for d in room.docs if d["status"] == "ready" and d["page_count"] >= 3)
+    clerk = Screen(room.servers[0].url, tok(room.links["clerk"]))  # the clerk's laptop, on one process directly
+    try:
+        clerk.wait("state")
+        poll_id = room.poll(room.front_url, countdown=900)["id"]  # closed by the chair below, after the outage
+        closed = False
+        out: list[Any] = []
+        storm = threading.Thread(target=lambda: out.extend(room.phones.call_all(
+            "cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in range(N)], timeout=30)))
+        storm.start()
+        deadline = time.monotonic() + 60
+        while q(room.db, "SELECT count(*) FROM open_ballot WHERE poll_id = ?", poll_id)[0][0] < N // 5:
+            assert time.monotonic() < deadline and storm.is_alive()
+            time.sleep(0.01)
+        stop()
+        stopped = time.monotonic()
+        storm.join(120)
+        # Every screen, on every process, hears that its server waits (what it waits for named).
+        room.phones.wait_all("waiting", lambda e: e["waiting"] is True and what in e["what"], timeout=60)
+        told_in = time.monotonic() - stopped
+        clerk.wait("waiting", lambda e: e["waiting"] is True, timeout=30)
+        # Meanwhile nothing is pretended: a page turn is refused with the reason, in Vietnamese.
+        during = clerk.call("present", {"document_id": doc["id"], "page": 2}, timeout=30)
+        assert during["ok"] is False and during["code"] == "server.waiting", during
+        assert during["error"].startswith("Đang chờ máy chủ"), during
+        # (Redis going away cuts no ballot short when the storm ended before the watch noticed: they were stored.)
+        refused = [a for _i, a, _s, _ms in out if not (isinstance(a, dict) and a.get("ok"))]
+        codes = {a.get("code") if isinstance(a, dict) else a for a in refused}
+        assert codes <= {"server.waiting"}, codes  # never "recorded" for a ballot not committed
+        # Every phone changing its ballot meanwhile is refused the same way, and nothing changes (checked below).
+        meanwhile = room.phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[(i + 1) % 3]}
+                                                  for i in range(N)], timeout=30)
+        assert all(isinstance(a, dict) and a.get("code") == "server.waiting" for _i, a, _s, _ms in meanwhile), \
+            [a for _i, a, _s, _ms in meanwhile if not (isinstance(a, dict) and a.get("code") == "server.waiting")][:5]
+        start()
+        started = time.monotonic()
+        room.phones.wait_all("waiting", lambda e: e["waiting"] is False, timeout=90)
+        back_in = time.monotonic() - started
+        clerk.wait("waiting", lambda e: e["waiting"] is False, timeout=30)
+        # Nothing acknowledged is lost: every phone told "recorded" has its ballot stored, with its choice.
+        acked = {i for i, a, _s, _ms in out if isinstance(a, dict) and a.get("ok")}
+        stored = dict(q(room.db, "SELECT participant_id, choice FROM open_ballot WHERE poll_id = ?", poll_id))
+        assert not [i for i in acked if room.participant[i] not in stored]  # (their choices: the result below)
+        again = [i for i in range(N) if i not in acked]
+        second = room.phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in again],
+                                      which=again)
+        assert all(isinstance(a, dict) and a.get("ok") for _i, a, _s, _ms in second), second[:5]
+        # A page turned once it is back reaches every phone, on every process, once.
+        ack = clerk.call("present", {"document_id": doc["id"], "page": 3}, timeout=30)
+        assert ack["ok"] is True, ack
+        room.phones.wait_all("presented", lambda e, s=ack["seq"]: e["seq"] == s, timeout=60)
+        # The chair closes the poll: every ballot counted once, the result announced once to every phone.
+        r = room.api(room.front_url, room.links["chair"][0], "POST", f"/polls/{poll_id}/close")
+        assert r.status_code == 200, r.text
+        closed = True
+        room.phones.wait_all("poll", lambda e: e["event"] == "closed" and e["poll"]["id"] == poll_id, timeout=60)
+        time.sleep(2)
+        assert all(len(closed_events(room, i, poll_id)) == 1 for i in range(N))
+        result = closed_events(room, 0, poll_id)[0]["poll"]["result"]
+        expected = {c: sum(1 for i in range(N) if CHOICES[i % 3] == c) for c in CHOICES}
+        assert {o["key"]: o["votes"] for o in result["options"]} == expected
+        return (f"{len(acked)} ballots acked before, {len(refused)} answered server.waiting; every phone told in "
+                f"{told_in:.1f} s, told it is back {back_in:.1f} s after the restart")
+    finally:
+        clerk.close()
+        if "poll_id" in locals() and not closed:  # a failure above must not leave the next test a poll open
+            room.api(room.front_url, room.links["chair"][0], "POST", f"/polls/{poll_id}/close")
 
 
 def test_redis_restarted_in_a_sitting(room: Room) -> None:
-    """Redis goes away and comes back: what is acknowledged meanwhile is stored (the database, not Redis, holds
-    it), the processes keep serving, and broadcasts reach every phone again by themselves once Redis is back."""
-    doc = next(d for d in room.docs if d["status"] == "ready" and d["page_count"] >= 3)
-    srv = room.servers[0]
-    clerk = Screen(srv.url, tok(room.links["clerk"]))
-    try:
-        clerk.wait("state")
+    """Redis goes away in a vote storm and comes back (the database, not Redis, holds what was acknowledged)."""
+
+    def stop() -> None:
         room.redis.terminate()
         room.redis.wait(10)
-        during = clerk.call("present", {"document_id": doc["id"], "page": 2}, timeout=30)
-        assert during["ok"] is True, during  # stored; its broadcast may not go out
-        for s in room.servers:
-            assert s.proc.poll() is None
-            assert requests.get(f"{s.url}/healthz", timeout=10).status_code == 200
-        on_it = set(room.by_pid().get(srv.proc.pid, []))
-        got = [i for i in range(N) if room.phones.received(i, "presented", lambda e: e["seq"] == during["seq"])]
-        got_during = f"{len(got)} of {N} phones ({len(on_it & set(got))} of the {len(on_it)} on the process " \
-                     f"that made the change)"
+
+    def start() -> None:
         room.redis, _ = start_redis(room.work / "redis", room.redis_port)
-        # Broadcasts resume by themselves: a page turned once Redis is back reaches every phone, on every process.
-        deadline = time.monotonic() + 90
-        page = 3
-        while True:
-            ack = clerk.call("present", {"document_id": doc["id"], "page": page}, timeout=30)
-            assert ack["ok"] is True
-            try:
-                room.phones.wait_all("presented", lambda e, s=ack["seq"]: e["seq"] == s, timeout=10)
-                break
-            except AssertionError:
-                assert time.monotonic() < deadline, "broadcasts did not come back within 90 s of Redis's return"
-                page = 1 if page == 3 else 3
-        # A phone that missed the turn made during the outage sees the gap in seq and asks for a `state` (live.js):
-        # the database has the page.
-        late = Screen(room.front_url, tok(room.links["delegates"][1]["url"]))
-        try:
-            assert late.wait("state")["presented"]["page"] == page
-        finally:
-            late.close()
-        print(f"\nRedis down: the page turn was acknowledged; {got_during} got its broadcast")
-    finally:
-        clerk.close()
+
+    print("\nRedis restarted: " + _outage_in_a_vote_storm(room, "message_queue", stop, start))
+    for s in room.servers:
+        assert s.proc.poll() is None
+
+
+@pytest.mark.parametrize("room", ["postgresql"], indirect=True)  # the SQLite file is on the box: no restart
+def test_postgresql_restarted_in_a_sitting(room: Room, request: pytest.FixtureRequest) -> None:
+    """PostgreSQL restarted (`pg_ctl stop -m fast`, then start) in a vote storm: the sessions are cut under the
+    three processes; they wait, say so, and resume by themselves."""
+    cluster = request.getfixturevalue("pg_cluster")
+    print("\nPostgreSQL restarted: " + _outage_in_a_vote_storm(room, "database", cluster.pause, cluster.resume))
+    for s in room.servers:
+        assert s.proc.poll() is None
