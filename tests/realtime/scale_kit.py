@@ -188,3 +188,5 @@ class Phones:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
+            if not self._thread.is_alive():
+                self.loop.close()  # its self-pipe's two sockets too: left to the collector they warn (an error here)

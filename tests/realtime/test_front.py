@@ -354,6 +354,14 @@ def _outage_in_a_vote_storm(room: Room, what: str, stop: Callable[[], None], sta
         again = [i for i in range(N) if i not in acked]
         second = room.phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in again],
                                       which=again)
+        # "vote.busy" is a truthful "not recorded, send again" (the phone's page says so): right after PostgreSQL
+        # came back one ballot of 331 waited out the writer's 30 s on a connection of the old server. Sent again,
+        # as the delegate would, it must be recorded.
+        busy = [i for i, a, _s, _ms in second if isinstance(a, dict) and a.get("code") == "vote.busy"]
+        if busy:
+            print(f"\n{len(busy)} ballot(s) answered vote.busy after the outage: sent again")
+            second = [r for r in second if r[0] not in busy] + room.phones.call_all(
+                "cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in busy], which=busy)
         assert all(isinstance(a, dict) and a.get("ok") for _i, a, _s, _ms in second), second[:5]
         # A page turned once it is back reaches every phone, on every process, once.
         ack = clerk.call("present", {"document_id": doc["id"], "page": 3}, timeout=30)
@@ -392,10 +400,11 @@ def test_redis_restarted_in_a_sitting(room: Room) -> None:
         assert s.proc.poll() is None
 
 
-@pytest.mark.parametrize("room", ["postgresql"], indirect=True)  # the SQLite file is on the box: no restart
 def test_postgresql_restarted_in_a_sitting(room: Room, request: pytest.FixtureRequest) -> None:
     """PostgreSQL restarted (`pg_ctl stop -m fast`, then start) in a vote storm: the sessions are cut under the
     three processes; they wait, say so, and resume by themselves."""
+    if not on_postgresql(request.config):
+        pytest.skip("SQLite's file has no server to restart: runs in the --db=postgresql pass (scripts/test)")
     cluster = request.getfixturevalue("pg_cluster")
     print("\nPostgreSQL restarted: " + _outage_in_a_vote_storm(room, "database", cluster.pause, cluster.resume))
     for s in room.servers:
