@@ -125,7 +125,8 @@ def main() -> None:
             if phone.locator("#doc-list [data-open]").count():
                 phone.locator("#doc-list [data-open]").first.click()
                 phone.wait_for_selector("#doc-viewer:not([hidden])")
-                phone.wait_for_function("document.getElementById('doc-img').complete && "
+                # A function, not an expression: Playwright evals an expression, which the pages' CSP refuses.
+                phone.wait_for_function("() => document.getElementById('doc-img').complete && "
                                         "document.getElementById('doc-img').naturalWidth > 0")
                 shot(phone, "delegate-document.png")
             else:
