@@ -6,12 +6,13 @@
 # The server (scripts/serve, scripts/install-minipc): LibreOffice's writer, calc and impress without a GUI, to turn
 # Word/Excel/PowerPoint uploads into PDF, the fonts Office documents name (Liberation 2 for Times New Roman, Arial
 # and Courier New, with every Vietnamese letter; Carlito for Calibri, Caladea for Cambria; DejaVu for the rest),
-# util-linux's unshare for LibreOffice's box without network (Debian installs it everywhere; named to say so), and
+# util-linux's unshare for LibreOffice's box without network and coreutils' nice, under which background children
+# start (runner.py) (Debian installs both everywhere; named to say so), and
 # ca-certificates, against which doctor checks an HTTPS certificate's chain (docs/SECURITY.md), and tesseract with
 # its Vietnamese model, which reads scanned pages for reading mode and search (docs/DOCUMENTS.md).
 SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
-  fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core util-linux ca-certificates
-  tesseract-ocr tesseract-ocr-vie)
+  fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core util-linux coreutils
+  ca-certificates tesseract-ocr tesseract-ocr-vie)
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
 # checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes,
 # the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display,

@@ -31,6 +31,7 @@ SERVER = {
     "/usr/bin/unshare": "util-linux",
     "unshare": "util-linux",
     "nsenter": "util-linux",
+    "nice": "coreutils",  # background children start under it (runner.py)
     # The vendored copy in static/fonts comes first; Debian's is the fallback of a bare package, and LibreOffice's.
     "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf": "fonts-liberation2",
     "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf": "fonts-liberation2",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from meeting_server.store.tables import DeviceSession, Lease, utcnow
 
 def _dead_pid() -> int:
     """A pid that no process has now (one that has just ended and been reaped)."""
-    proc = subprocess.Popen(["true"])
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
 
