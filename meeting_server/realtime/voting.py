@@ -129,13 +129,8 @@ class BallotWriter:
             try:
                 self._write_safely(batch)
             except Exception:  # the writer must outlive anything, or every later ballot waits out ACK_TIMEOUT
-                # Answer what can be answered.
                 log.exception("ballot writer: a batch of %d failed beyond its own handling", len(batch))
-                for item in batch:
-                    if isinstance(item, _Pending) and item.ack is None:
-                        item.ack = failed(DomainError("Chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.not_stored"),
-                                          item.sid)
-                        item.done.set()
+                self._refuse(batch, None)
 
     def _write_safely(self, batch: list[_Pending]) -> None:
         try:
@@ -155,11 +150,16 @@ class BallotWriter:
                     if item.ack is None:
                         self._write_safely([item])
                 return
-            for item in batch:
-                if item.ack is None:
-                    item.ack = failed(fault or DomainError("Chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.not_stored"),
-                                      item.sid)
-                    item.done.set()
+            self._refuse(batch, fault)
+
+    @staticmethod
+    def _refuse(batch: list[_Pending], fault: DomainError | None) -> None:
+        """Every ballot of the batch still unanswered is told it was not stored (why, when `fault` says)."""
+        for item in batch:
+            if item.ack is None:
+                item.ack = failed(fault or DomainError("Chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.not_stored"),
+                                  item.sid)
+                item.done.set()
 
     def _write(self, batch: list[_Pending]) -> None:
         self.batches += 1

@@ -86,11 +86,16 @@ def _live(s: Session, rows: Iterable[tuple[str | None, int]]) -> set[tuple[str |
         names = {lease_rules.process(owner): owner for owner in others}
         running = {names[n] for n in s.scalars(select(Lease.name).where(Lease.name.in_(names),
                                                                           Lease.expires_at > utcnow()))}
-    # On this box a dead pid settles it at once (a restart after SIGKILL need not wait for the lease to run out).
-    return {(owner, pid) for owner, pid in rows
-            if (owner is None and _alive(pid))
-            or (owner is not None and (owner == me or (owner in running and (
-                not lease_rules.on_this_host(owner) or _alive(pid)))))}
+
+    def runs(owner: str | None, pid: int) -> bool:
+        if owner is None:  # a row from before 0014_device_owner
+            return _alive(pid)
+        if owner == me:
+            return True
+        # On this box a dead pid settles it at once (a restart after SIGKILL need not wait for the lease to run out).
+        return owner in running and (not lease_rules.on_this_host(owner) or _alive(pid))
+
+    return {(owner, pid) for owner, pid in rows if runs(owner, pid)}
 
 
 def has_live_device(s: Session, participant_id: int) -> bool:
