@@ -1,6 +1,7 @@
 """A term of three sessions of the demo council (HĐND xã Đồng Lê), for the archive's tests: two sessions held and
-ended with their votes and documents, and the demo meeting as it stands. Built through the use cases, as a clerk and
-the delegates would have made it, on a data directory before a server starts (which then reads the documents in)."""
+ended with their votes and documents, and the demo meeting as it stands (`sign_minutes` signs a held one's
+minutes). Built through the use cases, as a clerk and the delegates would have made it, on a data directory before
+a server starts (which then reads the documents in)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from meeting_server.domain.permissions import DELEGATE_ROLES, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.domain.roster import parse_rows
 from meeting_server.domain.timefmt import VN
-from meeting_server.services import attendance, demo, documents, meetings, roster, rosterfile, voting
+from meeting_server.services import attendance, demo, documents, meetings, minutes, roster, rosterfile, voting
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting
 
@@ -45,6 +46,9 @@ def _hold(app: Any, s: Any, title: str, when: datetime,
         meetings.add_item(s, m, item, "", ACTOR)
     roster.apply(s, m, parse_rows(rosterfile.parse((DEMO / "dai-bieu-hdnd-xa.csv").read_bytes())), ACTOR)
     s.refresh(m)
+    for p in m.participants:  # the session's secretary, named at the opening as the demo does
+        if p.full_name == demo.DEMO_SECRETARY:
+            p.role = "secretary"
     for k, (_item, docs, _polls) in enumerate(items, start=1):
         if docs:
             documents.attach_files(app, s, m, [DEMO / d for d in docs], k, ACTOR)
@@ -81,3 +85,14 @@ def seed_term(data_dir: Path) -> list[int]:
         ids = [held[0].id, held[1].id, current.id]
     app.extensions["db_engine"].dispose()
     return ids
+
+
+def sign_minutes(data_dir: Path, meeting_id: int) -> None:
+    """Sign a held session's minutes with the server's keys (`services.minutes.finalize`, as the record's tests do),
+    once the server has read its documents in (minutes are not signed while a document is still processing)."""
+    from meeting_server.app import create_app
+
+    app = create_app({"DATA_DIR": data_dir})
+    with app.app_context(), db.standalone_session(app) as s:
+        minutes.finalize(app, s, s.get(Meeting, meeting_id), ACTOR)
+    app.extensions["db_engine"].dispose()

@@ -1,6 +1,6 @@
 """Reading mode's text through a real server: a page's headings and paragraphs to whoever may see its image, a
-scanned upload read by OCR and then found by search, a confidential document's text refused to a guest and never
-left in a shared cache."""
+scanned upload read by OCR and then found by search (the meeting's and the archive's), a confidential document's
+text refused to a guest and never left in a shared cache."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import SHARED, LiveServer, start_server
+from tests.conftest import LiveServer, start_server
+from tests.documents.conftest import VI_SAMPLES
 from tests.documents.test_reading import HAVE_TESSERACT, NO_TESSERACT, make_scan
 from tests.realtime.test_documents_live import clerk, delegates, demo_doc, upload, wait_done
 
-VI = sorted((SHARED / "samples" / "vi").glob("*.pdf"))
+VI = VI_SAMPLES  # MEETING_SAMPLES, or the shared samples beside the checkout
 DONG_LE = next(p for p in VI if p.name == "ke-hoach-cds-dong-le.pdf")
 
 
@@ -80,3 +81,11 @@ def test_a_scanned_upload_is_read_by_ocr_and_found_by_search(srv: LiveServer, tm
                         headers=delegate, timeout=10).json()["hits"]
     mine = [h for h in hits if h["document_id"] == doc_id]
     assert mine and mine[0]["page"] == 1 and "<mark>Thường trực Hội đồng</mark>" in mine[0]["snippet"]
+    # And so does the council's archive of the term (issue #19): the clerk's search across the sessions lists the
+    # scanned document's page, by the text recognised at upload, and opens it.
+    archive = srv.session_for(srv.links["clerk"])
+    page = archive.get(srv.url + "/archive/", params={"q": "thuong truc hoi dong"}, timeout=10).text
+    link = f"/archive/sessions/1/documents/{doc_id}.pdf#page=1"
+    assert link in page, page
+    hit = page.split(link, 1)[1].split("</li>", 1)[0]
+    assert "Bản quét" in hit and "<mark>Thường trực Hội đồng</mark>" in hit, hit

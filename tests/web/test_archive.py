@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer
-from tests.term_kit import seed_term
+from tests.term_kit import seed_term, sign_minutes
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,7 @@ def term(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
                 break
             assert time.monotonic() < deadline, "documents not read in"
             time.sleep(0.3)
+        sign_minutes(data, ids[0])  # the first session's minutes are signed, the special session's not yet
         yield srv, ids
     finally:
         srv.stop()
@@ -74,13 +75,28 @@ def test_the_term_lists_its_three_sessions_in_the_order_they_sat(term: tuple[Liv
     assert "01/07/2026" in text and "15/09/2026" in text
     assert "2 nội dung, 1 tài liệu, 3 biểu quyết (2 thông qua)" in text
     assert text.count("Đã bế mạc") == 2 and "Chưa khai mạc" in text
-    # Each session's page: its agenda, documents, results and audit chain.
-    page = _text(clerk.get(f"{srv.url}/archive/sessions/{ids[0]}", timeout=10).text)
+    # The first session's minutes are signed, the others' not yet.
+    assert text.count("Đã ký, phiên bản 1") == 1 and text.count("Chưa ký") == 2
+    assert f'href="/archive/sessions/{ids[0]}/minutes.pdf"' in r.text
+    # Each session's page: its agenda, documents, results, signed minutes and audit chain.
+    html = clerk.get(f"{srv.url}/archive/sessions/{ids[0]}", timeout=10).text
+    page = _text(html)
     assert "Tờ trình về dự toán ngân sách xã năm 2027" in page
     assert "Thông qua đề nghị điều chỉnh phí chợ" in page and "Không thông qua" in page
     assert "Tán thành: 24/30 đại biểu" in page
     assert re.search(r"Nhật ký kỳ họp: \d+ sự kiện", page)
-    assert "Biên bản chưa được ký" in page
+    assert "Biên bản đã ký (phiên bản 1)" in page and "Biên bản chưa được ký" not in page
+    assert re.search(r'/archive/sessions/\d+/documents/\d+\.pdf', html)  # its document, to open
+    assert "Biên bản chưa được ký" in _text(clerk.get(f"{srv.url}/archive/sessions/{ids[1]}", timeout=10).text)
+    # The signed minutes open from the archive: the PDF the secretary and the chair signed, signatures valid.
+    from meeting_server.minutes.verify import verify_pdf
+
+    pdf = clerk.get(f"{srv.url}/archive/sessions/{ids[0]}/minutes.pdf", timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    report = verify_pdf(pdf.content)
+    assert report.ok and len(report.signatures) == 2, [x.message for x in report.signatures]
+    missing = clerk.get(f"{srv.url}/archive/sessions/{ids[1]}/minutes.pdf", timeout=10)
+    assert missing.status_code == 404
 
 
 def test_search_across_the_term_without_diacritics(term: tuple[LiveServer, list[int]],
@@ -111,6 +127,12 @@ def test_the_register_lists_what_passed_and_the_clerk_numbers_it(term: tuple[Liv
     assert "Thông qua Nghị quyết về thực hiện Nghị quyết số 57-NQ/TW" in text
     assert "phí chợ" not in text  # failed: not a resolution
     assert "Tán thành 26/30 (86,67%); Không tán thành 2/30 (6,67%)" in text
+    # Each resolution with its document and its session's minutes: signed for the first session, not the other.
+    first = _text(r.text.split('id="r', 2)[1])
+    assert "Kỳ họp thứ Nhất" in first and "Văn bản: " in first and "Biên bản đã ký" in first
+    special = _text(r.text.split("thực hiện Nghị quyết số 57-NQ/TW", 1)[1].split("</article>", 1)[0])
+    assert "Văn bản: " in special and "Biên bản chưa ký" in special
+    assert r.text.count(f'href="/archive/sessions/{_ids[0]}/minutes.pdf"') == 2  # both of its resolutions
     polls = [int(x) for x in re.findall(r'id="r(\d+)"', r.text)]
     assert len(polls) == 3
     token = _csrf(r.text)
@@ -178,6 +200,12 @@ def test_the_public_site_of_the_term(term: tuple[LiveServer, list[int]], clerk: 
             "cong-khai/assets/tim-kiem.js", "cong-khai/assets/du-lieu-tim-kiem.js"} <= names
     pdfs = [n for n in names if n.startswith("cong-khai/tai-lieu/")]
     assert len(pdfs) == 2 and all(z.read(n).startswith(b"%PDF") for n in pdfs)
+    # The signed minutes of the first session, as signed (the archive's own file), linked from its page.
+    signed = clerk.get(f"{srv.url}/archive/sessions/{ids[0]}/minutes.pdf", timeout=30).content
+    assert z.read(f"cong-khai/bien-ban/ky-hop-{ids[0]}.pdf") == signed
+    assert f"cong-khai/bien-ban/ky-hop-{ids[1]}.pdf" not in names
+    assert "Biên bản kỳ họp đã ký số (PDF)" in _text(z.read(f"cong-khai/ky-hop-{ids[0]}.html").decode())
+    assert "Biên bản kỳ họp chưa được ký." in _text(z.read(f"cong-khai/ky-hop-{ids[1]}.html").decode())
     register = _text(z.read("cong-khai/nghi-quyet.html").decode())
     assert "Thông qua Nghị quyết về thực hiện Nghị quyết số 57-NQ/TW" in register
     assert "phí chợ" not in register

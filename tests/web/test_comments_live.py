@@ -145,6 +145,44 @@ def test_a_delegate_may_not_answer_or_export(srv: LiveServer) -> None:
     assert r.status_code == 403
 
 
+def test_the_drafting_body_has_only_the_right_to_answer(srv: LiveServer) -> None:
+    """The drafting body's representative answers comments and nothing else: no comment of its own, no vote, no
+    question, no request to speak, no agenda, no archive, no setting, no clerk's form; the projector and a guest
+    read no comment either."""
+    from tests.realtime.helpers import Screen
+
+    docs = wait_documents(srv)
+    if not srv.links.get("drafters"):
+        add_drafter(srv)
+    web = requests.Session()
+    page = web.get(srv.local(srv.links["drafters"][0]["url"]), timeout=10).text
+    csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    bearer = srv.bearer(srv.links["drafters"][0]["url"])
+    assert requests.post(f"{srv.url}/api/v1/documents/{docs[0]['id']}/comments", headers=bearer, timeout=10,
+                         json={"page": None, "text": "Góp ý của cơ quan soạn thảo"}).status_code == 403
+    for path in ("/api/v1/comments", "/archive/", "/archive/resolutions", "/api/v1/meetings/1/documents"):
+        assert web.get(srv.url + path, timeout=10).status_code in (403, 404), path
+    for path, data in (("/comments/setting", {"shared": "1"}), ("/clerk/questions", {"text": "x"}),
+                       ("/archive/site.zip", {})):
+        assert web.post(srv.url + path, data={"csrf_token": csrf, **data}, timeout=10).status_code == 403, path
+    drafter = Screen(srv.url, srv.token(srv.links["drafters"][0]["url"]))
+    try:
+        for event, data in (("cast", {"poll_id": 1, "choice": "for"}), ("question.file", {"text": "x"}),
+                            ("question.end", {"question_id": 1, "outcome": "withdrawn"}),
+                            ("speak.request", {"kind": "speak"}), ("agenda.set_current", {"item_id": 1}),
+                            ("meeting.set_status", {"status": "in_progress"}), ("present", {"document_id": 1})):
+            bad = drafter.call(event, data)
+            assert bad["ok"] is False and bad["code"] == "forbidden", (event, bad)
+    finally:
+        drafter.close()
+    for card in (srv.links["kiosk"], srv.links["guest"]):
+        r = requests.get(f"{srv.url}/api/v1/comments", headers=srv.bearer(card), timeout=10)
+        assert r.status_code == 403, card
+        r = requests.get(f"{srv.url}/api/v1/documents/{docs[0]['id']}/pages/1/words", headers=srv.bearer(card),
+                         timeout=10)
+        assert r.status_code == 403, card
+
+
 def test_a_new_comment_reaches_the_drafter_and_the_clerk_live_and_no_one_else(srv: LiveServer) -> None:
     """The drafting body's card connects only to hear `comments` (the counts, no text): it gets no `state` of the
     meeting and may send nothing; the clerk's screen hears it too; a delegate's, the projector's do not."""
