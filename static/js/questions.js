@@ -11,7 +11,8 @@
   var perms = me.permissions || [];
   var canFile = perms.indexOf("question.can_file") >= 0;
   var canManage = perms.indexOf("question.can_manage") >= 0;
-  var notice = "";      // "filed": said once after a question was filed
+  var notice = "";      // "filed": said once after a question was filed, until the next change of the list
+  var noticeSeq = 0;    // the seq of that filing
   var draft = { addressee_name: "", addressee_title: "", topic: "", text: "" };  // kept across re-renders
 
   // The payload, the server clock's offset, the countdown and one action at a time: panel.js, shared with speakers.js.
@@ -70,13 +71,28 @@
     form.appendChild(lab);
   }
 
+  // This delegate's follow-up or debate on the question on the floor, waiting in the speakers' list, or null.
+  function queuedOnFloor() {
+    var sp = Live.state().speakers;
+    var c = P.data.current;
+    return ((sp && sp.queue) || []).filter(function (r) {
+      return r.participant_id === me.participant_id && (r.kind === "follow_up" || r.kind === "debate") &&
+        (r.question_id === undefined || r.question_id === null || r.question_id === c.id);
+    })[0] || null;
+  }
+
   function renderDelegate(panel) {
     panel.hidden = false;
     panel.innerHTML = "";
     panel.appendChild(el("h2", {}, Q.heading));
     if (P.data.current) {
       currentBlock(panel, true);
-      if (canFile && P.data.current.asker_id !== me.participant_id) {
+      var asked = canFile && P.data.current.asker_id !== me.participant_id ? queuedOnFloor() : null;
+      if (asked) {
+        // Already in the speakers' list for this question: where, rather than the buttons again.
+        panel.appendChild(el("p", { "class": "q-queued", "data-q": "queued" },
+          Live.fmt(Q["queued_" + asked.kind], { place: asked.place })));
+      } else if (canFile && P.data.current.asker_id !== me.participant_id) {
         var row = el("p", { "class": "q-buttons" });
         row.appendChild(el("button", { "class": "button q-big", "type": "button", "data-q-action": "follow_up" },
           Q.follow_up));
@@ -325,6 +341,7 @@
       if (res && res.ok !== false) {
         draft = { addressee_name: "", addressee_title: "", topic: "", text: "" };
         notice = Q.sent;
+        noticeSeq = res.seq || 0;
         if (document.activeElement) document.activeElement.blur();
       }
     });
@@ -347,8 +364,13 @@
   Live.socket.on("questions", function (p) {
     if (!Live.applySeq(p.seq)) return;
     Live.state().questions = p;
+    if (notice && p.seq > noticeSeq) notice = "";  // "sent" belongs to the filing's own update, not later ones
     P.accept(p);
   });
+  // The phone's follow-up and debate buttons depend on the speakers' list (speakers.js stores it in the state).
+  if (page !== "kiosk" && page !== "clerk" && page !== "chair") {
+    Live.socket.on("speakers", function () { setTimeout(render, 0); });
+  }
   Live.on("state", function (st) { P.accept(st.questions); });
   P.accept(Live.state().questions);
   setInterval(tick, 500);

@@ -1,5 +1,5 @@
 """Question time walked in four real browsers: the delegate's phone (360x740) files and follows a question, the
-clerk (1366x768) adds the agenda item and files a paper form, the chair (768x1024) orders, calls and ends the
+clerk (1366x768) adds the agenda item and files a paper form, the chair (a tablet held flat, 1024x768) orders, calls and ends the
 questions, the projector (1920x1080) shows the one on the floor with its clock; the clerk sees what is owed."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.conftest import LiveServer, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-TABLET = {"viewport": {"width": 768, "height": 1024}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
+TABLET = {"viewport": {"width": 1024, "height": 768}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
 PROJECTOR = {"viewport": {"width": 1920, "height": 1080}}
 CLERK = {"viewport": {"width": 1366, "height": 768}}
 SHOTS = "/tmp/questions-"
@@ -104,6 +104,8 @@ def test_question_time_walked_by_delegate_clerk_chair_and_projector(srv: LiveSer
     expect(clerk.locator(".flash").first).to_have_text("Đã ghi câu hỏi chất vấn của đại biểu.")
     expect(clerk.locator("[data-q=all] li")).to_have_count(2)
     expect(clerk.locator("[data-q=all] li").last).to_contain_text("phiếu giấy")
+    # The phone's "sent" was about its own filing: it goes once the list changes again.
+    expect(panel.locator("[data-q=notice]")).to_have_count(0)
 
     # The chair opens the sitting, moves to question time, orders and calls.
     chair.get_by_role("button", name="Khai mạc kỳ họp").click()
@@ -136,6 +138,13 @@ def test_question_time_walked_by_delegate_clerk_chair_and_projector(srv: LiveSer
     panel.get_by_role("button", name="Chất vấn bổ sung").tap()
     expect(phone.locator("[data-speak=status]")).to_have_text("Bạn đứng thứ 1")
     expect(chair.locator("[data-speak=queue] li")).to_contain_text(me["name"])
+    # Asked once: the phone says where it stands instead of offering the buttons again.
+    expect(panel.locator("[data-q=queued]")).to_have_text(
+        "Bạn đã đăng ký chất vấn bổ sung: thứ 1 trong danh sách phát biểu.")
+    expect(panel.get_by_role("button", name="Chất vấn bổ sung")).to_have_count(0)
+    # The chair reads the name on one or two lines, not a word a line beside the buttons (the tablet's columns).
+    who = chair.locator("[data-speak=queue] li .speak-who").first.bounding_box()
+    assert who is not None and who["width"] >= 150 and who["height"] <= 80, who
 
     qpanel.get_by_role("button", name="Mời trả lời").click()
     expect(kq.locator("[data-q=phase]")).to_have_text("Đang trả lời")
