@@ -49,6 +49,9 @@ def test_the_clerk_searches_the_term_and_numbers_a_resolution(term: tuple[LiveSe
     assert _inside_viewport(page, "article.resolution .flash")  # beside the row, not at the top of the page
     assert page.locator("article.resolution h2").filter(has_text="12/NQ-HĐND").count() == 1
     page.screenshot(path=str(tmp_path / "register-1366.png"))
+    # And back to the console the clerk came from.
+    page.get_by_role("link", name="← Quay lại kỳ họp").click()
+    assert page.url.endswith("/clerk/"), page.url
 
 
 def test_the_public_site_is_searched_offline(term: tuple[LiveServer, list[int]],  # noqa: F811

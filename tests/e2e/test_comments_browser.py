@@ -103,6 +103,9 @@ def test_delegate_drafter_and_clerk(browser: Any, srv: LiveServer) -> None:
     card.locator("a.button").click()
     clerk.wait_for_selector("article.cm-comment")
     assert clerk.locator("article.cm-comment").count() == 2
+    assert drafter.get_by_role("link", name="← Quay lại kỳ họp").count() == 0  # its only page: nowhere to go back
+    clerk.get_by_role("link", name="← Quay lại kỳ họp").click()
+    clerk.wait_for_url("**/clerk/")
     for p in (phone, drafter, clerk):
         assert not p.js_errors, p.js_errors
 
