@@ -104,6 +104,10 @@ padding:.5rem 0;min-height:44px;color:#7a1f1f}table{border-collapse:collapse;wid
 td,th{border:1px solid #999;padding:.4rem .5rem;text-align:left;vertical-align:top}
 input[type=search]{font-size:1.2rem;padding:.6rem;width:100%;box-sizing:border-box;min-height:48px}
 .hit{margin:1rem 0}.hit a{font-weight:bold}.muted{color:#555}mark{background:#ffe48a}
+a{overflow-wrap:anywhere}code{overflow-wrap:anywhere;word-break:break-all}
+@media (max-width:40rem){table,tbody,tr,td{display:block}thead{display:none}tr{border:1px solid #999;
+margin:0 0 1rem;padding:.2rem 0}td{border:0;padding:.2rem .6rem}td::before{content:attr(data-label) ": ";
+font-weight:bold}}
 """
 
 
@@ -189,12 +193,19 @@ def build(data: dict[str, Any]) -> bytes:
             for term, rows in groups)
         page("index.html", "Các kỳ họp", body)
         rows = []
+        signed = {x["id"] for x in data["sessions"] if x["minutes_pdf"]}
         for r in data["resolutions"]:
-            doc = (f"<a href='tai-lieu/{r['document_id']}.pdf'>{_e(r['document_title'])}</a>"
-                   if r["document_id"] and not r["document_confidential"] else "")
-            rows.append(f"<tr><td>{_e(r['number']) or '—'}</td><td>{_e(r['issued_on_text']) or '—'}</td>"
-                        f"<td>{_e(r['title'])}<br><span class='muted'>{_e(r['session'])}</span></td>"
-                        f"<td>{_e(r['votes'])}</td><td>{doc}</td></tr>")
+            files = []
+            if r["document_id"] and not r["document_confidential"]:
+                files.append(f"<a href='tai-lieu/{r['document_id']}.pdf'>{_e(r['document_title'])}</a>")
+            if r["meeting_id"] in signed:
+                files.append(f"<a href='bien-ban/ky-hop-{r['meeting_id']}.pdf'>Biên bản đã ký</a>")
+            # data-label: on a phone each row is a card and each cell says what it is (_CSS).
+            rows.append(f"<tr><td data-label='Số'>{_e(r['number']) or '—'}</td>"
+                        f"<td data-label='Ngày ban hành'>{_e(r['issued_on_text']) or '—'}</td>"
+                        f"<td data-label='Trích yếu'>{_e(r['title'])}<br><span class='muted'>{_e(r['session'])}"
+                        f"</span></td><td data-label='Kết quả biểu quyết'>{_e(r['votes'])}</td>"
+                        f"<td data-label='Văn bản'>{'<br>'.join(files) or '—'}</td></tr>")
             index.append({"t": f"Nghị quyết {r['number']}: {r['title']}" if r["number"] else r["title"],
                           "u": f"ky-hop-{r['meeting_id']}.html", "s": r["session"], "x": r["votes"]})
         page("nghi-quyet.html", "Nghị quyết đã thông qua",

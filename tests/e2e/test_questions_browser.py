@@ -1,6 +1,7 @@
 """Question time walked in four real browsers: the delegate's phone (360x740) files and follows a question, the
-clerk (1366x768) adds the agenda item and files a paper form, the chair (a tablet held flat, 1024x768) orders, calls and ends the
-questions, the projector (1920x1080) shows the one on the floor with its clock; the clerk sees what is owed."""
+clerk (1366x768) adds the agenda item and files a paper form, the chair (a tablet held flat, 1024x768) orders,
+calls and ends the questions, the projector (1920x1080) shows the one on the floor with its clock; the clerk sees
+what is owed."""
 
 from __future__ import annotations
 
