@@ -70,6 +70,8 @@ def test_delegate_drafter_and_clerk(browser: Any, srv: LiveServer) -> None:
     phone.wait_for_function("() => document.getElementById('cm-status').textContent === 'Hãy viết nội dung góp ý.'")
     assert phone.locator("#cm-list .cm-item").count() == 2
     phone.locator("#cm-panel").screenshot(path="/tmp/comments-phone-panel.png")
+    wide = phone.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert wide[0] <= wide[1], wide  # nothing wider than the phone (clientWidth: the layout viewport)
 
     # The drafting body answers on its own screen.
     drafter = open_page(browser, add_drafter(srv), CLERK)

@@ -87,7 +87,8 @@ def test_question_time_walked_by_delegate_clerk_chair_and_projector(srv: LiveSer
         assert box is not None and box["height"] >= 44, box
     size = phone.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-q-field=topic]')).fontSize)")
     assert size >= 18
-    no_overflow = phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    # clientWidth, the layout viewport: a phone's innerWidth grows with a page wider than the screen.
+    no_overflow = phone.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     assert no_overflow
     panel.scroll_into_view_if_needed()
     phone.screenshot(path=SHOTS + "phone-filed.png", full_page=True)
