@@ -54,6 +54,27 @@ def test_the_clerk_searches_the_term_and_numbers_a_resolution(term: tuple[LiveSe
     assert page.url.endswith("/clerk/"), page.url
 
 
+def test_a_delegate_reads_the_archive_on_a_phone(term: tuple[LiveServer, list[int]], new_page: Any,  # noqa: F811
+                                                tmp_path: Path) -> None:
+    """The archive is the clerk's laptop first, but a delegate may open it on the phone: nothing wider than the
+    screen, each session a card, the search's button in reach."""
+    srv, ids = term
+    page = new_page(PHONE)
+    page.goto(srv.local(srv.links["delegates"][5]["url"]))
+    for path in ("/archive/", "/archive/?q=ngan+sach", "/archive/resolutions", f"/archive/sessions/{ids[0]}"):
+        page.goto(srv.url + path)
+        wide = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], (path, wide)
+    page.goto(srv.url + "/archive/")
+    minutes = page.locator(".archive-table tbody tr").first.locator("td[data-label='Biên bản']")
+    assert minutes.inner_text().strip() == "Đã ký, phiên bản 1"
+    label = minutes.evaluate("td => getComputedStyle(td, '::before').content")
+    assert label == '"Biên bản: "', label  # each cell says what it is, the table's head being hidden
+    button = page.get_by_role("button", name="Tìm").bounding_box()
+    assert button is not None and button["x"] + button["width"] <= 360 and button["height"] >= 44
+    page.screenshot(path=str(tmp_path / "archive-360.png"), full_page=True)
+
+
 def test_the_public_site_is_searched_offline(term: tuple[LiveServer, list[int]],  # noqa: F811
                                              clerk: requests.Session, new_page: Any, tmp_path: Path) -> None:  # noqa: F811
     srv, _ids = term
