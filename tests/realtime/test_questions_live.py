@@ -54,9 +54,9 @@ def _state(sc: Screen) -> dict[str, Any]:
 
 def test_question_time_from_filing_to_what_is_owed(live_server: LiveServer) -> None:
     srv = live_server
-    a, b = _delegates(srv)[:2]
-    with screens(srv, srv.links["chair"][0], a["url"], b["url"], srv.links["kiosk"], srv.links["guest"]) as (
-            chair, pa, pb, kiosk, guest):
+    a, b, c = _delegates(srv)[:3]
+    with screens(srv, srv.links["chair"][0], a["url"], b["url"], srv.links["kiosk"], srv.links["guest"],
+                 c["url"]) as (chair, pa, pb, kiosk, guest, pc):
         # A delegate files; every screen gets the list, the same for all.
         res = pa.call("question.file", ASK)
         assert res["ok"] is True
@@ -108,6 +108,12 @@ def test_question_time_from_filing_to_what_is_owed(live_server: LiveServer) -> N
         assert res["ok"] is True
         sp = kiosk.wait("speakers", lambda p: p["seq"] == res["seq"])
         assert [(x["name"], x["kind"], x["question_id"]) for x in sp["queue"]] == [(b["name"], "follow_up", qid)]
+        # And a debate (tranh luận) on the same question from another delegate, after it in the queue.
+        res = pc.call("speak.request", {"kind": "debate"})
+        assert res["ok"] is True
+        sp = kiosk.wait("speakers", lambda p: p["seq"] == res["seq"])
+        assert [(x["name"], x["kind"], x["question_id"]) for x in sp["queue"]] == [
+            (b["name"], "follow_up", qid), (c["name"], "debate", qid)]
         bad = pb.call("speak.request", {"kind": "shout"})
         assert bad["ok"] is False and "không hợp lệ" in bad["error"]
 
@@ -129,7 +135,7 @@ def test_question_time_from_filing_to_what_is_owed(live_server: LiveServer) -> N
         assert [(q["id"], q["due_date"], q["overdue"]) for q in ev["owed"]] == [(qid, due, False)]
         # `speakers` of the same seq came just before `questions` (realtime.announce's order).
         sp = next(d for n, d in kiosk.seen if n == "speakers" and d["seq"] == res["seq"])
-        assert sp["queue"] == []  # the follow-up left with its question
+        assert sp["queue"] == []  # the follow-up and the debate left with their question
 
         # The asker withdraws a second question of theirs; the chair withdraws a third.
         q2 = pb.call("question.file", {**ASK, "topic": "Chợ xã"})["question_id"]

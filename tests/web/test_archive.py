@@ -177,10 +177,16 @@ def test_who_may_see_and_change_the_archive(term: tuple[LiveServer, list[int]], 
     assert r.status_code == 403
     assert delegate.post(srv.url + "/archive/site.zip", data={"csrf_token": _csrf(page.text)},
                          timeout=10).status_code == 403
+    # The whole session's archive (ZIP) is the clerk's: a delegate reads the pages and the signed minutes only.
+    assert delegate.get(f"{srv.url}/archive/sessions/{ids[0]}/archive.zip", timeout=10).status_code == 403
+    assert delegate.get(f"{srv.url}/archive/sessions/{ids[0]}/minutes.pdf", timeout=30).status_code == 200
+    doc = stored(srv, f"SELECT id FROM document WHERE meeting_id = {ids[0]}")[0][0]
     for who in (srv.links["guest"], srv.links["kiosk"]):
         s = srv.session_for(who)
-        assert s.get(srv.url + "/archive/", timeout=10).status_code == 403
-        assert s.get(f"{srv.url}/archive/sessions/{ids[0]}", timeout=10).status_code == 403
+        for path in ("/archive/", f"/archive/sessions/{ids[0]}", f"/archive/sessions/{ids[0]}/minutes.pdf",
+                     f"/archive/sessions/{ids[0]}/documents/{doc}.pdf", "/archive/resolutions",
+                     f"/archive/sessions/{ids[0]}/archive.zip"):
+            assert s.get(srv.url + path, timeout=10).status_code == 403, (who, path)
     assert requests.get(srv.url + "/archive/", timeout=10).status_code in (401, 403)
     assert clerk.get(f"{srv.url}/archive/sessions/999", timeout=10).status_code == 404
 
