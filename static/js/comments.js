@@ -31,7 +31,15 @@
       layer.addEventListener("click", function (ev) {
         var w = ev.target;
         if (!w.getAttribute || w.getAttribute("data-w") === null) return;
-        w.classList.toggle("on");
+        var on = layer.querySelectorAll("[data-w].on");
+        if (on.length === 1 && !w.classList.contains("on")) {
+          // The first and the last word of a passage: every word between them, in reading order.
+          var a = Number(on[0].getAttribute("data-w")), b = Number(w.getAttribute("data-w"));
+          var spans = layer.querySelectorAll("[data-w]");
+          for (var i = Math.min(a, b); i <= Math.max(a, b); i++) spans[i].classList.add("on");
+        } else {
+          w.classList.toggle("on");  // one word more or less
+        }
         refreshQuote();
       });
       layer.addEventListener("mouseup", fromSelection);

@@ -50,10 +50,16 @@ def test_delegate_drafter_and_clerk(browser: Any, srv: LiveServer) -> None:
     phone.locator("#cm-mark").tap()
     phone.wait_for_selector("#cm-layer [data-w]", timeout=150000)
     words = phone.locator("#cm-layer [data-w]")
+    # A passage by its first and last word: the words between are marked too (not a tap a word).
     words.nth(0).tap()
-    words.nth(1).tap()
+    words.nth(3).tap()
+    assert phone.locator("#cm-layer [data-w].on").count() == 4
+    expected = " ".join(words.nth(i).inner_text().strip() for i in range(4))
     quote = phone.locator("#cm-quote").inner_text()
-    assert "trang 1" in quote
+    assert "trang 1" in quote and f"«{expected}»" in quote, (quote, expected)
+    # A further tap takes one word off the passage's end, or adds one, as before.
+    words.nth(3).tap()
+    assert phone.locator("#cm-layer [data-w].on").count() == 3
     phone.locator("#doc-stage").screenshot(path="/tmp/comments-phone-marked.png")
     phone.locator("#cm-text").fill("Đề nghị bổ sung chỉ tiêu cụ thể cho từng thôn.")
     phone.locator("#cm-send-passage").tap()
