@@ -629,11 +629,13 @@ def reconnect(args: argparse.Namespace) -> list[str]:
 
             threading.Thread(target=first_answer, daemon=True).start()
             peak = 0.0
+            cpu_serving = float("nan")
             health: Healthz | None = None  # /healthz every 50 ms from the first answer on: does it queue behind them?
             health_until = t_spawn + 12.0  # the reconnection, not the quiet after it
             while time.time() - t_spawn < args.reconnect_wait:
                 if health is None and serving:
                     health = Healthz(url)
+                    cpu_serving = fo.cpu_s(proc.pid)  # the start's CPU, apart from the crowd's
                 if health is not None and not health.stop_ev.is_set() and time.time() > health_until:
                     health.stop_ev.set()
                 if t_listen is None:
@@ -713,7 +715,9 @@ def reconnect(args: argparse.Namespace) -> list[str]:
             out.append(f"- server RSS: {rss_before:.0f} MB with {connected} phones before the kill; peak {peak:.0f} MB "
                        f"during the reconnection (sampled every 20 ms for {args.reconnect_wait:.0f} s)")
             out.append(f"- the current seq {current}; tracebacks in the server log: {refused}; the new server's CPU "
-                       f"from its start to the end of the {args.reconnect_wait:.0f} s window: {cpu_storm:.1f} s")
+                       f"from its start to the end of the {args.reconnect_wait:.0f} s window: {cpu_storm:.1f} s, of "
+                       f"which {cpu_serving:.1f} s before it first served (the start) and "
+                       f"{cpu_storm - cpu_serving:.1f} s after (the crowd, and the phones' pings)")
             out.append(f"- one device_session commit per connect: {n} one-row commits on this disk take "
                        f"{costs['FULL']:.0f} ms with synchronous=FULL, {costs['NORMAL']:.0f} ms with NORMAL (WAL; this "
                        "VM's fsync is nearly free: a mini-PC's SSD takes 0.5-2 ms per fsync, shared/perf-floors.md)")
