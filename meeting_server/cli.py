@@ -189,7 +189,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_u
         click.echo(f"  HTTPS: {tls_cert}; {redirect_status}")
     click.echo(f"  Wi-Fi: {app.config['ROOM_NETWORK']['wifi']['mode']} "
                f"({app.config['ROOM_NETWORK']['wifi']['source']})")
-    _warm_up_later(app, lambda: documents.pool(app))  # the render workers, before the first upload
+    documents.pool(app)  # start the render workers now, not on the first upload
     # Before taking up unfinished uploads: a killed server's converters die with it, but should one have been left
     # (a kernel without the box's PID namespace), it would run beside our own conversion of the same file.
     if killed := documents.reap_converters(app):
@@ -232,29 +232,6 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_u
         # removes it, so a stopped server leaves one self-contained file (and no log of recent writes).
         app.extensions["db_engine"].dispose()
         server_lock.close()
-
-
-#: Seconds after the start before the warm-ups that no phone waits for (the render workers) begin.
-WARM_UP_AFTER_S = 15.0
-
-
-def _warm_up_later(app: Any, warm_up: Any) -> None:
-    """Run `warm_up` in a green thread once the server has served for a while, not before it serves: after a
-    restart every phone of the room comes back in the first seconds, and starting the render workers (each a
-    Python process importing PyMuPDF) then took CPU from the loop on a 2-core box (issue #18). A job that comes
-    first starts them itself (services.documents.pool is made on first use)."""
-    from meeting_server.extensions import socketio
-
-    delay = float(app.config.get("WARM_UP_AFTER_S", WARM_UP_AFTER_S))
-
-    def later() -> None:
-        socketio.sleep(delay)
-        try:
-            warm_up()
-        except Exception:  # a warm-up is an optimisation: the first job tries again and says what failed
-            logging.getLogger(__name__).exception("warm-up failed")
-
-    socketio.start_background_task(later)
 
 
 def _url_port(url: str) -> int | None:
