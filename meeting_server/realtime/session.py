@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import current_app, request, session
@@ -39,6 +40,51 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
     it has that very snapshot already (`auth={"digest": …}`, services/snapshot.digest: a page just loaded); one that
     sees every comment on drafts joins the comments room too (the drafting body's card joins only that one).
     """
+    try:
+        with _gate(current_app):
+            # Back to the loop once inside: a handler that never yields never makes the gate wait, and the loop
+            # would again run every connect that arrived in one pass (`_gate`).
+            socketio.sleep(0)
+            return _connect(auth)
+    except _Guessing as guess:  # the pause is taken outside the gate: a guesser holds up no one else's connect
+        err = guess.err
+    socketio.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
+    raise ConnectionRefusedError(localized(err), {"code": err.code, "message": localized(err)})
+
+
+class _Guessing(Exception):
+    """A wrong credential from an address over the guessing limit: refused after a pause (`on_connect`)."""
+
+    def __init__(self, err: tokens.TooManyGuesses) -> None:
+        super().__init__(err.code)
+        self.err = err
+
+
+#: How many connects this process answers at once (`_gate`): enough to overlap PostgreSQL's waits.
+CONNECTS_AT_ONCE = 4
+
+
+def _gate(app: Any) -> threading.BoundedSemaphore:
+    """The app's gate for connects (a green semaphore under eventlet, kept on the app, not in this module).
+
+    After a restart, or when a process dies behind the front, hundreds of phones connect within a second; each
+    connect handler runs in its own green thread and, on SQLite (whose calls do not yield), runs from start to
+    end: every connect whose message arrived in one poll ran in one pass of the loop, their acknowledgements all
+    written after the last, and /healthz (the front's check, the monitor's) accepted only after all of them. With
+    500 phones whose digest matched (no `state` to write, so no yield at all) every phone got its answer in the same
+    40 ms, seconds after the start, and /healthz waited 3.5-5.6 s (scripts/bench/room_loop.py reconnect, load 10-19):
+    a live process can look dead to the front in the middle of a take-over (issue #20). Inside the gate each connect
+    first yields once (`on_connect`), so at most a few run per pass and the loop polls its sockets between them: a
+    /healthz or a page turn waits for a few connects, not for the crowd; the loop's CPU, not the gate, is what
+    limits how fast the crowd is served."""
+    gate = app.extensions.get("connect_gate")
+    if gate is None:
+        gate = app.extensions["connect_gate"] = threading.BoundedSemaphore(
+            int(app.config.get("CONNECTS_AT_ONCE", CONNECTS_AT_ONCE)))
+    return gate
+
+
+def _connect(auth: dict[str, Any] | None) -> bool:
     token = auth.get("token") if isinstance(auth, dict) else None
     token = token if isinstance(token, str) and token else None
     session_id = None if token else session.get("sid")
@@ -49,11 +95,9 @@ def on_connect(auth: dict[str, Any] | None = None) -> bool:
                                 token=token, session_id=session_id)
     except tokens.TooManyGuesses as err:
         db.session().close()  # the pooled connection goes back first: sleeping guessers must not starve the pool
-        socketio.sleep(float(current_app.config.get("GUESS_PAUSE_SECONDS", 2)))
-        raise ConnectionRefusedError(localized(err), {"code": err.code, "message": localized(err)}) from None
+        raise _Guessing(err) from None
     if found is None:
         _refuse_for_good(token)
-        return False
         return False
     who = found.who
     if not who.can(Permission.MEETING_READ) and not who.can(Permission.COMMENT_ANSWER):

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterable
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from meeting_server.domain import leases as lease_rules
@@ -51,10 +51,11 @@ def connected(s: Session, sid: str, participant_id: int) -> None:
     """A card's screen connected on this process (its own unit of work; no screen shows it, so no seq)."""
     _no_fsync(s)
     with unit.of_work(s):
-        # A plain INSERT: a connection's sid is new by construction, and `merge` would SELECT it first, once per
-        # phone of the 500 reconnecting after a restart (scripts/bench/room_loop.py reconnect).
-        s.add(DeviceSession(sid=sid, participant_id=participant_id, pid=os.getpid(), owner=_me(),
-                            connected_at=utcnow()))
+        # A plain Core INSERT: a connection's sid is new by construction; `merge` would SELECT it first and the ORM's
+        # flush costs more than the statement, once per phone of the 500 reconnecting after a restart
+        # (scripts/bench/room_loop.py reconnect).
+        s.execute(insert(DeviceSession).values(sid=sid, participant_id=participant_id, pid=os.getpid(), owner=_me(),
+                                               connected_at=utcnow()))
 
 
 def disconnected(s: Session, sid: str) -> None:

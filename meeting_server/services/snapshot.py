@@ -11,8 +11,11 @@ source of truth, and it cannot be stale across several server processes sharing 
   every process reads `seq` from the database before it looks in the cache, so a change made by any process gives a
   new key; the URL and `created_at` tell apart two databases (tests, a restore) whose meeting has the same id;
 - what changes without a seq bump is left out of the cache and computed for each snapshot: the personal `me` part
-  (attendance, whether one may present), a delegate's own ballots (`voting.mine`), the speakers' list and question
-  time (they count down against the server's clock) and a poll's `ends_in_ms` (recomputed from `ends_at`); the
+  (attendance, whether one may present) and a delegate's own ballots (`voting.mine`), by prebuilt statements
+  (store.prepared: one small query each, asked for every phone that connects); the speakers' list and question
+  time while a clock runs (someone speaking, a question on the floor), and otherwise only their `server_now_ms`
+  (and question time is built again on another calendar day: its `today` and what is overdue); a poll's
+  `ends_in_ms` (recomputed from `ends_at`); the
   documents part is not stored while a document is still being processed (its title and page count are written
   before the seq bump that makes it ready) nor for the roles that manage documents (they see `pages_rendered`,
   which moves without a bump);
@@ -29,13 +32,19 @@ from datetime import datetime
 from typing import Any
 
 from flask import has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, object_session
 
 from meeting_server.domain.permissions import ROLE_PERMISSIONS, Permission, Role
 from meeting_server.domain.principal import Principal
 from meeting_server.services import attendance, documents, questions, speakers, voting
-from meeting_server.store.tables import Attendance, Meeting, utcnow
+from meeting_server.store import db
+from meeting_server.store.prepared import Prepared
+from meeting_server.store.tables import Attendance, Meeting, core_table, utcnow
+
+#: One person's attendance, asked for every phone that connects (store.prepared: no ORM work per phone).
+_ATTENDANCE = Prepared(select(core_table(Attendance).c.status)
+                       .where(core_table(Attendance).c.participant_id == bindparam("p")))
 
 #: (database URL, meeting id, created_at, seq, role, page URL key) -> the role's shared parts (module docstring).
 _SHARED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
@@ -116,7 +125,23 @@ def _build_shared(m: Meeting, who: Principal) -> dict[str, Any]:
     cacheable = not who.can(Permission.DOCUMENT_MANAGE) and all(
         d.get("status") != "processing" for d in docs["documents"])
     part["documents_part"] = docs if cacheable else None
+    # The speakers' list and question time while nothing counts down (nobody speaking, no question on the floor):
+    # then they move only with a seq bump, but for the server's clock and, for question time, the calendar day
+    # (`_idle`). While a clock runs they are built for each snapshot (None here).
+    now = utcnow()
+    spk = speakers.speakers_state(m, who, now)
+    part["speakers_idle"] = spk if spk["speaking"] is None else None
+    qs = questions.questions_state(m, now)
+    part["questions_idle"] = qs if qs["current"] is None else None
     return part
+
+
+def _idle(part: dict[str, Any] | None, now: datetime, day: str | None = None) -> dict[str, Any] | None:
+    """A cached idle speakers' or questions' part with the server's clock of now; None when it has none (or, for
+    question time, when it was built on another day: its due dates' `overdue` and `today` would be stale)."""
+    if part is None or (day is not None and part.get("today") != day):
+        return None
+    return dict(part, server_now_ms=int(now.timestamp() * 1000))
 
 
 def _clocked(view: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
@@ -150,19 +175,20 @@ def build(m: Meeting, who: Principal) -> dict[str, Any]:
     }
     if "attendees" in shared:
         state["attendees"] = shared["attendees"]
-    state["speakers"] = speakers.speakers_state(m, who, now)
-    # Like the speakers' list it counts down against the server's clock (and marks what is overdue today).
-    state["questions"] = questions.questions_state(m, now)
-    state["voting"] = {"shown": _clocked(vote["shown"], now), "polls": [_clocked(p, now) for p in vote["polls"]]}
     s = _session(m)
+    state["speakers"] = _idle(shared["speakers_idle"], now) or speakers.speakers_state(m, who, now)
+    # Like the speakers' list it counts down against the server's clock (and marks what is overdue today).
+    state["questions"] = (_idle(shared["questions_idle"], now, questions.today(s).isoformat())
+                          or questions.questions_state(m, now))
+    state["voting"] = {"shown": _clocked(vote["shown"], now), "polls": [_clocked(p, now) for p in vote["polls"]]}
     if who.is_delegate and who.participant_id is not None:
         state["voting"]["mine"] = voting.my_ballots(s, m.id, who.participant_id)
     if who.participant_id is not None:
         # One column of one row, not the whole roster (nor the person's row and then theirs): every phone that
         # connects gets a snapshot.
-        status = s.scalar(select(Attendance.status).where(Attendance.participant_id == who.participant_id))
-        if status is not None:
-            state["me"]["attendance"] = status
+        found = _ATTENDANCE.first(db.dbapi(s), p=who.participant_id)
+        if found is not None and found[0] is not None:
+            state["me"]["attendance"] = found[0]
     state["me"].update(documents.my_rights(m, who))
     state.update(shared["documents_part"] or documents.documents_state(m, who))
     state["digest"] = digest(state)

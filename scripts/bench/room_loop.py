@@ -479,30 +479,40 @@ def inflight(args: argparse.Namespace) -> list[str]:
 # --- reconnect ---------------------------------------------------------------------------------------------------
 
 
-def live_js_backoff() -> tuple[float, float]:
-    """(first delay, longest delay) in seconds of the pages' reconnection, as static/js/live.js sets them."""
+def live_js_backoff() -> tuple[float, float, float]:
+    """(first delay, longest delay, randomization factor) of the pages' reconnection, as static/js/live.js sets
+    them (seconds; socket.io-client's defaults where live.js sets none)."""
     import re
 
     js = (ROOT / "static" / "js" / "live.js").read_text(encoding="utf-8")
     first = re.search(r"reconnectionDelay:\s*(\d+)", js)
     most = re.search(r"reconnectionDelayMax:\s*(\d+)", js)
-    return (int(first.group(1)) / 1000 if first else 1.0), (int(most.group(1)) / 1000 if most else 5.0)
+    jitter = re.search(r"randomizationFactor:\s*([\d.]+)", js)
+    return ((int(first.group(1)) / 1000 if first else 1.0), (int(most.group(1)) / 1000 if most else 5.0),
+            (float(jitter.group(1)) if jitter else 0.5))
 
 
-def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, stop: Any) -> None:
+def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, stop: Any,
+                        send_digest: bool = True) -> None:
     """One process of phones, one thread each (blocked in recv nearly all the time): connect (Engine.IO 4 /
     Socket.IO 5 over a bare WebSocket), keep every `state`'s (time, seq), answer pings, and when the connection
     drops reconnect as socket.io-client does in live.js (its reconnectionDelay doubling to its reconnectionDelayMax,
-    ±50 % random; both read from static/js/live.js)."""
-    first_delay, max_delay = live_js_backoff()
+    ± its randomizationFactor at random; all read from static/js/live.js).
+
+    As live.js, a phone that has a snapshot sends its digest with its token (`send_digest`); the server then sends
+    no `state` when it has not changed (realtime/session.py), and its connect acknowledgement (`40{"sid"…}`, sent
+    after whatever the connect handler emitted) says the phone's snapshot is the current one: recorded as a `state`
+    of the seq it had. A phone's list of arrivals has (time, seq, whether by digest)."""
+    first_delay, max_delay, jitter = live_js_backoff()
     ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-    got: list[list[tuple[float, int]]] = [[] for _ in tokens]
+    got: list[list[tuple[float, int, bool]]] = [[] for _ in tokens]
     tries: list[list[float]] = [[] for _ in tokens]  # when each phone tried to connect: the backoff floor
     first = threading.Semaphore(0)
 
     def phone(k: int, token: str) -> None:
         attempt = 0
         announced = False
+        seq, digest = -1, None
         while not stop.is_set():
             try:
                 tries[k].append(time.time())
@@ -510,8 +520,12 @@ def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, s
                 ws.sock.settimeout(20.0)  # socket.io-client's connect timeout (its `timeout` option, 20 s)
                 assert ws.recv().startswith(b"0")
                 ws.sock.settimeout(1.0)
-                ws.send(b"40" + json.dumps({"token": token}).encode())
+                auth: dict[str, Any] = {"token": token}
+                if send_digest and digest:
+                    auth["digest"] = digest
+                ws.send(b"40" + json.dumps(auth).encode())
                 attempt = 0
+                fresh = False  # a state came on this connection
                 while not stop.is_set():
                     try:
                         msg = ws.recv()
@@ -520,19 +534,24 @@ def reconnecting_phones(url: str, tokens: list[str], ready: Any, results: Any, s
                     if msg == b"2":
                         ws.send(b"3")
                     elif msg.startswith(b'42["state"'):
-                        got[k].append((time.time(), int(json.loads(msg[2:])[1]["seq"])))
+                        state = json.loads(msg[2:])[1]
+                        seq, digest, fresh = int(state["seq"]), state.get("digest"), True
+                        got[k].append((time.time(), seq, False))
                         if not announced:
                             announced = True
                             first.release()
+                    elif msg.startswith(b"40") and not fresh and "digest" in auth:
+                        got[k].append((time.time(), seq, True))  # the server found our snapshot current
                     elif msg.startswith(b"44"):
                         raise ConnectionError(msg.decode()[:200])
                 ws.close()
                 return
             except (OSError, ConnectionError, AssertionError):
-                # socket.io-client's Backoff.duration(): the doubled delay ±50 % at random, then capped at the max
+                # socket.io-client's Backoff.duration(): the doubled delay ± the randomization factor at random,
+                # then capped at the max
                 delay = first_delay * 2 ** attempt
                 attempt += 1
-                stop.wait(min(delay * (1 + random.uniform(-0.5, 0.5)), max_delay))
+                stop.wait(min(delay * (1 + random.uniform(-jitter, jitter)), max_delay))
 
     threads = []
     for i, t in enumerate(tokens):
@@ -583,7 +602,8 @@ def reconnect(args: argparse.Namespace) -> list[str]:
             ctx = mp.get_context("spawn")
             ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
             k = fo.spread(n)
-            procs = [ctx.Process(target=reconnecting_phones, args=(url, tokens[i::k], ready, results, stop))
+            procs = [ctx.Process(target=reconnecting_phones,
+                                 args=(url, tokens[i::k], ready, results, stop, not args.no_digest))
                      for i in range(k)]
             for p in procs:
                 p.start()
@@ -609,7 +629,15 @@ def reconnect(args: argparse.Namespace) -> list[str]:
 
             threading.Thread(target=first_answer, daemon=True).start()
             peak = 0.0
+            cpu_serving = float("nan")
+            health: Healthz | None = None  # /healthz every 50 ms from the first answer on: does it queue behind them?
+            health_until = t_spawn + 12.0  # the reconnection, not the quiet after it
             while time.time() - t_spawn < args.reconnect_wait:
+                if health is None and serving:
+                    health = Healthz(url)
+                    cpu_serving = fo.cpu_s(proc.pid)  # the start's CPU, apart from the crowd's
+                if health is not None and not health.stop_ev.is_set() and time.time() > health_until:
+                    health.stop_ev.set()
                 if t_listen is None:
                     try:
                         socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -622,15 +650,18 @@ def reconnect(args: argparse.Namespace) -> list[str]:
                     break
                 time.sleep(0.02)
             cpu_storm = fo.cpu_s(proc.pid)
+            hz = health.stop() if health is not None else None
             seq_now = requests.get(f"{url}/api/v1/meetings/{lk['meeting_id']}", headers=bearer(lk["clerk"]),
                                    timeout=30).json().get("seq")
             stop.set()
-            got: list[list[tuple[float, int]]] = []
+            got_marked: list[list[tuple[float, int, bool]]] = []
             tries: list[list[float]] = []
             for _ in procs:
                 g, tr = results.get(timeout=120)
-                got.extend(g)
+                got_marked.extend(g)
                 tries.extend(tr)
+            by_digest = sum(1 for g in got_marked if any(t > t_kill and d for t, _s, d in g))
+            got = [[(t, s) for t, s, _d in g] for g in got_marked]
             for p in procs:
                 p.join(30)
             after = [[t for t, s in g if t > t_kill] for g in got]
@@ -643,7 +674,8 @@ def reconnect(args: argparse.Namespace) -> list[str]:
             costs = commit_cost(data / "meeting.db", n)
             log = (data / "server.log").read_text(errors="replace")
             refused = log.count("Traceback")
-            out.append(f"## b. {n} phones reconnecting at once after SIGKILL and a start")
+            out.append(f"## b. {n} phones reconnecting at once after SIGKILL and a start"
+                       + (" (phones sending no digest)" if args.no_digest else ""))
             out.append("| measured from | first phone with `state` | half | every phone with the current `state` | "
                        "phones without it |")
             out.append("|---|---|---|---|---|")
@@ -674,10 +706,18 @@ def reconnect(args: argparse.Namespace) -> list[str]:
                 if served:
                     out.append(f"- the server's part, each phone from that first try to its current `state`: half "
                                f"{fo.pct(served, 50):.2f} s, p99 {fo.pct(served, 99):.2f} s, worst {served[-1]:.2f} s")
+            if hz is not None:
+                out.append(f"- /healthz polled every 50 ms from its first answer to 12 s after the start: p50 "
+                           f"{hz['p50']:.0f} ms, p99 {hz['p99']:.0f} ms, worst {hz['max']:.0f} ms over {hz['n']} "
+                           f"polls, {hz['errors']} failed")
+            out.append(f"- phones whose digest matched after the start (no `state` sent, as live.js): {by_digest} "
+                       f"of {n}" + (" (--no-digest: none sent one)" if args.no_digest else ""))
             out.append(f"- server RSS: {rss_before:.0f} MB with {connected} phones before the kill; peak {peak:.0f} MB "
                        f"during the reconnection (sampled every 20 ms for {args.reconnect_wait:.0f} s)")
             out.append(f"- the current seq {current}; tracebacks in the server log: {refused}; the new server's CPU "
-                       f"from its start to the end of the {args.reconnect_wait:.0f} s window: {cpu_storm:.1f} s")
+                       f"from its start to the end of the {args.reconnect_wait:.0f} s window: {cpu_storm:.1f} s, of "
+                       f"which {cpu_serving:.1f} s before it first served (the start) and "
+                       f"{cpu_storm - cpu_serving:.1f} s after (the crowd, and the phones' pings)")
             out.append(f"- one device_session commit per connect: {n} one-row commits on this disk take "
                        f"{costs['FULL']:.0f} ms with synchronous=FULL, {costs['NORMAL']:.0f} ms with NORMAL (WAL; this "
                        "VM's fsync is nearly free: a mini-PC's SSD takes 0.5-2 ms per fsync, shared/perf-floors.md)")
@@ -798,6 +838,8 @@ def main() -> None:
     ap.add_argument("--reconnect-phones", type=int, default=500)
     ap.add_argument("--reconnect-wait", type=float, default=30.0, help="seconds to watch the reconnection")
     ap.add_argument("--profile", action="store_true", help="reconnect: run the restarted server under cProfile")
+    ap.add_argument("--no-digest", action="store_true",
+                    help="reconnect: the phones send no digest (every phone is sent a full `state`)")
     ap.add_argument("--slow", type=int, default=10)
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of page turns beside the stalled phones")
     args = ap.parse_args()

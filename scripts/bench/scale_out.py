@@ -135,11 +135,14 @@ def storm_proc(base: str, jobs: list[tuple[int, str, str]], poll_id: int, first:
 
 
 def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: Any, out: Any) -> None:
-    """Phones with reconnection on; after the kill, report for each phone that lost its connection the times from
-    the kill until it saw the connection drop and until its next `state` (back, with the current state): (lost, back)
-    in seconds, inf where it never happened."""
+    """Phones with reconnection on, with live.js's delays; after the kill, report for each phone that lost its
+    connection the times from the kill until it saw the connection drop and until its next `state` (back, with the
+    current state): (lost, back) in seconds, inf where it never happened."""
     import aiohttp
     import socketio
+    from room_loop import live_js_backoff  # the pages' own reconnection delays (static/js/live.js)
+
+    first_delay, max_delay, jitter = live_js_backoff()
 
     async def main() -> list[tuple[float, float]]:
         clients = []
@@ -161,7 +164,8 @@ def kill_proc(base: str, tokens: list[str], first: int, ready: Any, killed_at: A
             batch = []
             for k in range(i, min(i + 25, len(tokens))):
                 conn = aiohttp.TCPConnector(local_addr=(f"127.{first}.{k // 250}.{k % 250 + 1}", 0), limit=0)
-                c = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2,
+                c = socketio.AsyncClient(reconnection=True, reconnection_delay=first_delay,
+                                         reconnection_delay_max=max_delay, randomization_factor=jitter,
                                          http_session=aiohttp.ClientSession(connector=conn))
                 hooks(c, k)
                 batch.append(c)
@@ -322,7 +326,12 @@ def main() -> None:
                 lost_s, back = [x for x, _b in times], [b for _l, b in times]
                 for p in ps:
                     p.join(30)
-                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front ({load()}): "
+                from room_loop import live_js_backoff
+
+                first_delay, max_delay, jitter = live_js_backoff()
+                report.append(f"\nSIGKILL of one of three with {args.n} phones connected through the front ({load()}; "
+                              f"the phones' reconnection delay {first_delay:.2f} s ± {jitter:.0%}, at most "
+                              f"{max_delay:.1f} s, as live.js): "
                               f"{len(back)} phones lost their connection; back with a fresh state: p50 "
                               f"{fanout.pct(back, 50):.2f} s, p99 {fanout.pct(back, 99):.2f} s, all "
                               f"{max(back) if back else float('nan'):.2f} s after the kill "

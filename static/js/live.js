@@ -33,13 +33,16 @@
     return e;
   }
 
-  // After a drop, try again within 0.25-0.75 s, then 0.5-1.5 s later, then 1-2 s, then every 2 s (socket.io-client
-  // doubles the delay, adds ±50 % at random, then caps it): a restarted server has every phone back within a few seconds
-  // (issue #18: ≤ 5 s for 500). A try against a box still starting costs nothing: it is refused by the kernel, or,
-  // once the new server has bound its port (first thing at start), queued until it serves (web/serving.py).
+  // After a drop, try again at a random moment within 0-1.5 s, then within 0-2 s, then every 0-2 s (socket.io-client
+  // doubles the 0.75 s delay, adds or takes up to 100 % of it at random, then caps it at 2 s): a restarted server has
+  // every phone back within a few seconds (issue #18: ≤ 5 s for 500), and a room's phones falling back on the other
+  // processes behind the front arrive spread over a second and a half, not in one burst (issue #20). A try against
+  // a box still starting costs nothing: it is refused by the kernel, or, once the new server has bound its port
+  // (first thing at start), queued until it serves (web/serving.py).
   // `auth.digest`: the snapshot this page shows (the page's own, or the last full one): the server sends it again
   // on connect only when it has changed (services/snapshot.digest), not 5 kB more on a slow link for nothing.
-  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 500, reconnectionDelayMax: 2000,
+  var socket = io({ transports: ["websocket", "polling"], reconnectionDelay: 750, reconnectionDelayMax: 2000,
+                    randomizationFactor: 1,
                     auth: function (cb) { cb(state && state.digest ? { digest: state.digest } : {}); } });
 
   function applySeq(seq) {

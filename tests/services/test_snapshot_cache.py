@@ -5,6 +5,7 @@ one built from scratch, for every role and for a person of each kind."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meeting_server.domain.permissions import Role
 from meeting_server.domain.principal import Principal
-from meeting_server.services import attendance, documents, meetings, snapshot, speakers, voting
+from meeting_server.services import attendance, documents, meetings, questions, snapshot, speakers, voting
 from meeting_server.store import db
 from meeting_server.store.tables import Meeting, Participant
 
@@ -160,3 +161,35 @@ def test_documents_added_processed_and_pages_turned(s: Session, m: Meeting, othe
             conn.commit()
 
     _same_after(other, turned)
+
+
+def test_question_time_and_speaking_time(s: Session, m: Meeting, other: Callable[[], Session]) -> None:
+    """The speakers' list and question time are cached while nothing counts down (services/snapshot `_idle`):
+    each change to them, idle or not, still shows at once."""
+    d = _people(m)[3]
+    who = Principal(Role.DELEGATE, m.id, d.id, d.full_name)
+    filed: list[Any] = []
+    fields = {"addressee_name": "Ông Trần Văn B", "addressee_title": "Chủ tịch UBND xã", "topic": "Đường liên thôn",
+              "text": "Khi nào sửa xong đường liên thôn?"}
+    _same_after(other, lambda: filed.append(questions.file(s, m, who, fields)))
+    _same_after(other, lambda: speakers.set_time(s, m, 240, "chair:test"))
+    _same_after(other, lambda: meetings.set_status(s, m, "in_progress", "chair:test", below_quorum_ok=True))
+    _same_after(other, lambda: meetings.set_current_item(s, m, m.items[-1].id, "chair:test"))  # question time
+    _same_after(other, lambda: questions.call(s, m, filed[0].value.id, "chair:test"))  # on the floor: a clock runs
+
+
+def test_question_time_of_another_day_is_built_again(s: Session, m: Meeting, other: Callable[[], Session],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Question time's cached part says which day it is (`today`, what is overdue): it is not used on another day,
+    which comes without a seq bump (midnight, or the clerk correcting the box's clock)."""
+    d = _people(m)[3]
+    questions.file(s, m, Principal(Role.DELEGATE, m.id, d.id, d.full_name),
+                   {"addressee_name": "Bà Lê Thị C", "addressee_title": "Trưởng Công an xã", "topic": "An ninh",
+                    "text": "Tình hình an ninh thôn 3?"})
+    before = _snapshots(other, cached=True)
+    tomorrow = questions.today(s) + timedelta(days=1)
+    monkeypatch.setattr(questions, "today", lambda _s: tomorrow)
+    after = _snapshots(other, cached=True)
+    assert {snap["questions"]["today"] for snap in before} == {(tomorrow - timedelta(days=1)).isoformat()}
+    assert {snap["questions"]["today"] for snap in after} == {tomorrow.isoformat()}
+    assert after == _snapshots(other, cached=False)
