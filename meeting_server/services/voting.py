@@ -666,6 +666,10 @@ def cast_many(s: Session, casts: list[Cast], now: datetime | None = None) -> lis
 
 def _batch_for(s: Session, polls: dict[int, _PollBatch], poll_id: int, meeting_id: int) -> _PollBatch:
     b = polls.get(poll_id)
+    if b is not None and b.poll.meeting_id != meeting_id:
+        # A batch holds ballots of every meeting the deployment serves: the poll found for an earlier ballot is
+        # another meeting's to this one, absent as `get` says (tests/services/test_ballots_across_meetings.py).
+        raise NotFound("Không tìm thấy cuộc biểu quyết.")
     if b is None:
         p = get(s, poll_id, meeting_id)
         conn = s.connection()

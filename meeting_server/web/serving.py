@@ -8,10 +8,14 @@ from __future__ import annotations
 import email.parser
 import http.client
 import http.server
+import logging
 import re
+import resource
 import socket
 import types
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def http_protocol() -> Any:
@@ -128,4 +132,65 @@ def serve(sock: Any, app: Any, ssl_args: dict[str, Any]) -> None:
 
     if ssl_args:
         sock = eventlet.wrap_ssl(sock, server_side=True, **ssl_args)
-    eventlet.wsgi.server(sock, app, log_output=False, protocol=http_protocol())
+    limit = connection_limit()
+    log.info("serving at most %d connections at once (descriptor limit %d)", limit,
+             resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    eventlet.wsgi.server(sock, app, log_output=False, protocol=http_protocol(), custom_pool=_connection_pool(limit))
+
+
+#: Descriptors kept back from the connections for the rest of the process: the database's (SQLite's file, its WAL
+#: and shared memory, per pooled connection; or PostgreSQL's sockets), the render and minutes workers' pipes, Redis,
+#: the log, the mDNS sockets, a page image's file while it is sent. An idle server holds 27.
+SPARE_DESCRIPTORS = 256
+#: Never more than this many descriptors asked for, whatever the hard limit says (it may be a million).
+MAX_DESCRIPTORS = 65536
+
+
+def connection_limit() -> int:
+    """How many connections (a phone's WebSocket, an HTTP request) this process serves at once: its descriptor limit,
+    raised first from the soft limit to the hard one, less `SPARE_DESCRIPTORS`.
+
+    Each connection holds one green thread of eventlet's WSGI server and one descriptor, and a WebSocket holds both
+    for as long as the phone stays. Left to itself eventlet serves 1024 connections at once (`max_size`): the
+    1,025th phone, and every HTTP request after it (page images, /healthz), waited in the kernel's queue until some
+    phone left (scripts/bench/scale_out.py at 1,500 phones on one process; tests/web/test_many_connections.py).
+    Past the descriptor limit instead, connections are cut: with a soft limit of 1024 the 996th WebSocket and every
+    request after it were reset (measured). So the soft limit is raised and the pool sized to fill before the
+    descriptors run out: a connection past it waits in the kernel's queue (`LISTEN_BACKLOG`) until one ends.
+    Raising the soft limit to the hard one is what a program that needs many descriptors is expected to do itself
+    (systemd leaves the soft limit at 1024 unless the unit says otherwise; deploy/meeting-server.service sets 8192)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_DESCRIPTORS if hard == resource.RLIM_INFINITY else min(hard, MAX_DESCRIPTORS)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):  # a container may refuse it: serve what the soft limit allows
+            log.warning("could not raise the descriptor limit from %d to %d", soft, wanted)
+    if soft == resource.RLIM_INFINITY:
+        soft = MAX_DESCRIPTORS
+    limit = max(64, soft - SPARE_DESCRIPTORS)
+    if limit < 1000:
+        log.warning("the descriptor limit (%d) lets this process serve only %d phones and requests at once; raise "
+                    "it (LimitNOFILE= in the systemd unit, ulimit -n)", soft, limit)
+    return limit
+
+
+def _connection_pool(size: int) -> Any:
+    """eventlet's pool of connection green threads, of `size`, saying in the log when it is full (a connection then
+    waits in the kernel's queue until one ends), at most once a minute."""
+    import time
+
+    import eventlet
+
+    class Connections(eventlet.GreenPool):
+        said = 0.0
+
+        def spawn(self, *args: Any, **kwargs: Any) -> Any:
+            if self.free() == 0 and time.monotonic() - self.said > 60:
+                self.said = time.monotonic()
+                log.warning("%d connections open, the most this process serves at once: new ones wait until "
+                            "one ends (serving.connection_limit)", size)
+            return super().spawn(*args, **kwargs)
+
+    return Connections(size)

@@ -190,3 +190,33 @@ class Phones:
             self._thread.join(10)
             if not self._thread.is_alive():
                 self.loop.close()  # its self-pipe's two sockets too: left to the collector they warn (an error here)
+
+
+def another_council(data_dir: Path, database_url: str | None, locality: str, n: int, base: str) -> dict[str, Any]:
+    """Another council's meeting on the same deployment (one deployment serving the sessions of many councils,
+    issue 20): made as the clerk console's "new meeting" and roster import make it (services.meetings.create and
+    services.roster.apply, on the deployment's database, beside the running servers), `n` delegates strong (the
+    chair among them; a meeting seats at most 500). Returns its join links, `links --json`'s shape, with
+    `base` in the URLs; its delegates are not present until their cards are scanned."""
+    from sqlalchemy.orm import Session
+
+    from meeting_server.domain.roster import parse_rows
+    from meeting_server.services import links, meetings, roster
+    from meeting_server.store import db
+
+    rows = [["STT", "Họ và tên", "Chức vụ", "Tổ đại biểu", "Vai trò"],
+            ["1", f"Chủ tọa {locality}", "Chủ tịch HĐND", "Tổ 1", "Chủ tọa"]]
+    rows += [[str(i), f"Đại biểu {locality} {i:03d}", "Đại biểu HĐND", f"Tổ {i % 10 + 1}", "Đại biểu"]
+             for i in range(2, n + 1)]
+    engine = db.make_engine(database_url or db.database_url(data_dir), data_dir)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            f = meetings.MeetingFields(council_level="phường", locality=locality, session_title="Kỳ họp thứ Ba",
+                                       term="khóa I, nhiệm kỳ 2026 - 2031", place=f"Hội trường phường {locality}",
+                                       starts_at=None, seated_count=n)
+            m = meetings.create(s, f, "clerk:scale-kit")
+            roster.apply(s, m, parse_rows(rows), "clerk:scale-kit")
+            s.refresh(m)
+            return links.links(m, base)
+    finally:
+        engine.dispose()

@@ -29,7 +29,7 @@ import requests
 
 from tests.conftest import LiveServer, on_postgresql, start_server
 from tests.realtime.helpers import Screen
-from tests.realtime.scale_kit import Phones, free_port, start_front, start_redis
+from tests.realtime.scale_kit import Phones, another_council, free_port, start_front, start_redis
 from tests.realtime.test_scale_out import ready_documents
 from tests.realtime.voting_kit import tok
 
@@ -220,6 +220,75 @@ def test_500_ballots_through_three_processes_counted_once_and_announced_once(roo
     mine = [c for c in closes if c["poll_id"] == poll_id]
     assert len(mine) == 1 and mine[0]["actor"] == "countdown", mine
     assert q(room.db, "SELECT count(*) FROM lease WHERE name = ?", f"poll:{poll_id}:countdown") == [(0,)]
+
+
+def test_two_councils_voting_at_once_each_count_their_own(room: Room) -> None:
+    """One deployment serving the sessions of two councils at once (issue 20): another council's meeting, its
+    phones spread over the same three processes, votes at the same instant as the room's 500, both polls closed by
+    their countdowns. Each poll counts its own delegates' ballots only, each result is announced once, to its own
+    meeting's phones only, and a delegate naming the other meeting's poll is told it does not exist
+    (services.voting.get; tests/services/test_ballots_across_meetings.py for the batch that mixed them up)."""
+    nb = 150
+    other = another_council(room.data, room.database_url, "Hòa Bình", nb, room.front_url)
+    with requests.Session() as http:  # its delegates scan their cards, through the same front
+        for d in other["delegates"]:
+            assert http.get(f"{room.front_url}/j/{tok(d['url'])}", timeout=30,
+                            allow_redirects=False).status_code in (200, 302, 303)
+            http.cookies.clear()
+    phones_b = Phones(room.front_url, [tok(d["url"]) for d in other["delegates"]], first_address=N)
+    try:
+        phones_b.connect()
+        mine = {pid for pid, p in q(room.db, "SELECT pid, participant_id FROM device_session")
+                if p in {d["participant_id"] for d in other["delegates"]}}
+        assert len(mine) >= 2, mine  # the front spread the other council's phones over the processes too
+        poll_a = room.poll(room.servers[0], countdown=25)["id"]
+        r = room.api(room.front_url, other["clerk"], "POST", f"/meetings/{other['meeting_id']}/polls",
+                     {"kind": "open", "title": "Thông qua Nghị quyết về chỉnh trang đô thị phường Hòa Bình"})
+        assert r.status_code == 201, r.text
+        poll_b = r.json()["id"]
+        r = room.api(room.front_url, other["chair"][0], "POST", f"/polls/{poll_b}/open", {"countdown": 25})
+        assert r.status_code == 200 and r.json()["progress"]["eligible"] == nb, r.text
+        crossing = list(range(20))  # of the other council's phones, also naming the room's poll
+        out: dict[str, list[Any]] = {}
+
+        def cast(name: str, phones: Phones, poll_id: int, which: list[int]) -> None:
+            out[name] = phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in which],
+                                        which=which)
+
+        storms = [threading.Thread(target=cast, args=("a", room.phones, poll_a, list(range(N)))),
+                  threading.Thread(target=cast, args=("b", phones_b, poll_b, list(range(nb)))),
+                  threading.Thread(target=cast, args=("x", phones_b, poll_a, crossing))]
+        for t in storms:
+            t.start()
+        for t in storms:
+            t.join(180)
+        for name in ("a", "b"):
+            refused = [(i, a) for i, a, _s, _ms in out[name] if not (isinstance(a, dict) and a.get("ok"))]
+            assert not refused, (name, refused[:5])
+        assert all(isinstance(a, dict) and a.get("code") == "not_found" for _i, a, _s, _ms in out["x"]), out["x"][:5]
+        # Both countdowns close their own poll; each meeting's phones hear their own result once, never the other's.
+        for phones, own in ((room.phones, poll_a), (phones_b, poll_b)):
+            phones.wait_all("poll", lambda e, p=own: e["event"] == "closed" and e["poll"]["id"] == p, timeout=90)
+        time.sleep(2)  # a second announcement, or one to the wrong meeting, would have arrived by now
+        for phones, n, own, foreign in ((room.phones, N, poll_a, poll_b), (phones_b, nb, poll_b, poll_a)):
+            for i in range(n):
+                assert len(phones.received(i, "poll", lambda e, p=own: e["event"] == "closed"
+                                           and e["poll"]["id"] == p)) == 1
+                assert not phones.received(i, "poll", lambda e, p=foreign: (e["poll"] or {}).get("id") == p)
+                assert not phones.received(i, "poll.progress", lambda e, p=foreign: e["poll_id"] == p)
+            result = phones.received(0, "poll", lambda e, p=own: e["event"] == "closed" and e["poll"]["id"] == p)
+            expected = {c: sum(1 for i in range(n) if CHOICES[i % 3] == c) for c in CHOICES}
+            assert {o["key"]: o["votes"] for o in result[0]["poll"]["result"]["options"]} == expected
+        # Stored = acknowledged, each meeting's own delegates only.
+        for own, people in ((poll_a, room.participant), (poll_b, [d["participant_id"] for d in other["delegates"]])):
+            stored = [p for (p,) in q(room.db, "SELECT participant_id FROM open_ballot WHERE poll_id = ?", own)]
+            assert sorted(stored) == sorted(people)
+        closes = [json.loads(d) | {"actor": a} for a, d in q(room.db, "SELECT actor, data FROM audit_event "
+                                                                 "WHERE kind = 'vote.closed'")]
+        for own in (poll_a, poll_b):
+            assert [c["actor"] for c in closes if c["poll_id"] == own] == ["countdown"]
+    finally:
+        phones_b.close()
 
 
 def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
