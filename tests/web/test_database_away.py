@@ -97,7 +97,7 @@ def test_routes_answer_503_while_postgresql_is_away_store_nothing_and_work_once_
     cluster.pause()
     try:
         # /healthz: alive and waiting (the links watch probes every second); the front keeps it in rotation.
-        _until(lambda: _health(srv).status_code == 503)
+        told_in = _until(lambda: _health(srv).status_code == 503)
         h = _health(srv)
         assert h.json()["status"] == "waiting" and h.json()["waiting"] == ["database"], h.text
         assert h.json()["message"] == WAITING_VI and int(h.headers["Retry-After"]) > 0
@@ -133,7 +133,8 @@ def test_routes_answer_503_while_postgresql_is_away_store_nothing_and_work_once_
     assert _count(url, "SELECT count(*) FROM agenda_item WHERE title = %s", title) == items
     assert _count(url, "SELECT count(*) FROM document") == docs
     # Back by itself: /healthz, then the very same requests succeed, on the same server process.
-    _until(lambda: _health(srv).status_code == 200)
+    back_in = _until(lambda: _health(srv).status_code == 200)
+    print(f"\n/healthz 503 {told_in:.1f} s after PostgreSQL stopped, 200 again {back_in:.1f} s after it started")
     assert "waiting" not in _health(srv).json()
     r = add_item()
     assert r.status_code == 200 and title in r.text, r.text[:500]  # back on the console, the item listed
