@@ -112,6 +112,12 @@ def _healthz(host: str, port: int, https: bool = False) -> dict | None:
         with urllib.request.urlopen(f"{'https' if https else 'http'}://{host}:{port}/healthz", timeout=2,
                                     context=context) as response:
             return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:  # 503: our server, alive, waiting for its database (web/join.py)
+        try:
+            body = json.loads(exc.read().decode("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return body if isinstance(body, dict) and exc.code == 503 and body.get("status") == "waiting" else None
     except (OSError, ValueError, urllib.error.URLError):
         return None
 
@@ -128,6 +134,12 @@ def check_port(config: DoctorConfig) -> Check:
         listening = False
     if listening:
         health = _healthz(host, config.port, https=config.tls_cert is not None)
+        if health and health.get("status") == "waiting":
+            return _warn(
+                "port",
+                f"Máy chủ đang chạy ở cổng {config.port} nhưng đang chờ cơ sở dữ liệu (/healthz: 503).",
+                f"The server is running on port {config.port} but waits for its database (/healthz: 503).",
+            )
         if health and health.get("status") == "ok":
             return _ok(
                 "port",
@@ -439,7 +451,13 @@ def check_chain(config: DoctorConfig) -> list[Check]:
 
     checks: list[Check] = []
     if config.front_url:
-        if _healthy(config.front_url):
+        through = _url_healthz(config.front_url)
+        if through and through.get("status") == "waiting":
+            checks.append(_warn("front", f"Cổng vào {config.front_url} trả lời, nhưng máy chủ đang chờ cơ sở dữ liệu "
+                                         "(/healthz: 503).",
+                                f"The front {config.front_url} answers, but the server waits for its database "
+                                "(/healthz: 503)."))
+        elif _healthy(config.front_url):
             checks.append(_ok("front", f"Cổng vào {config.front_url} trả lời (/healthz: ok).",
                               f"The front {config.front_url} answers (/healthz: ok)."))
         else:
@@ -449,7 +467,12 @@ def check_chain(config: DoctorConfig) -> list[Check]:
                                 "Check HAProxy (systemctl status haproxy)."))
     alive = 0
     for b in config.backends:
-        if _healthy(b):
+        h = _url_healthz(b)
+        if h and h.get("status") == "waiting":
+            alive += 1
+            checks.append(_warn("backend", f"Tiến trình máy chủ {b} đang chờ cơ sở dữ liệu (/healthz: 503).",
+                                f"Server process {b} waits for its database (/healthz: 503)."))
+        elif h and h.get("status") == "ok":
             alive += 1
             checks.append(_ok("backend", f"Tiến trình máy chủ {b} trả lời (/healthz: ok).",
                               f"Server process {b} answers (/healthz: ok)."))

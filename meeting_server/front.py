@@ -20,6 +20,11 @@ Why these HAProxy settings:
   process (connection accepted, no answer) keeps its phones until their own ping timeout (45 s) drops them.
   `timeout check 10s` keeps a live but slow process in the rotation (with the default, the 1 s interval, a vote
   storm alone took one out at load 12).
+- `http-check expect rstatus ^(200|503)$`: a process answering 503 on /healthz is alive and waits for its database
+  (web/join.py): it stays in the rotation. All processes share one PostgreSQL, so when it is away they all wait
+  alike; taking them all out would answer new phones with HAProxy's bare 503 instead of the server's own page in
+  their language, and each would need `rise` checks to come back. A process that is dead (connection refused),
+  hung (no answer within `timeout check`) or failing (any other status) is still taken out.
 - `option redispatch 1`, `retries 3`: a connection refused by a process that just died (before the checks took it
   out) is sent to another one at its first retry. With `option redispatch` alone HAProxy tries the dead process
   again on each retry but the last, waiting a turn-around of min(timeout connect, 1 s) before each (HAProxy's
@@ -110,7 +115,7 @@ backend servers
     balance source
     hash-type consistent
     option httpchk GET /healthz
-    http-check expect status 200
+    http-check expect rstatus ^(200|503)$
     default-server inter {check_interval_ms} fastinter {max(check_interval_ms // 2, 100)} fall {FALL} rise {RISE}
 {servers}
 """

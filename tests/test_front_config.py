@@ -27,7 +27,7 @@ def test_front_config_is_valid_haproxy_with_what_the_room_needs(tmp_path: Path) 
     check = subprocess.run([exe, "-c", "-f", str(out)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     for line in ("bind 0.0.0.0:18080", "balance source", "hash-type consistent", "timeout tunnel 1h",
-                 "option httpchk GET /healthz", "option forwardfor",
+                 "option httpchk GET /healthz", "http-check expect rstatus ^(200|503)$", "option forwardfor",
                  "maxconn 5000", "option redispatch 1", "server s1 127.0.0.1:8081 check",
                  "server s2 10.0.0.3:8080 check", "server s3 [::1]:8083 check"):
         assert line in text, line

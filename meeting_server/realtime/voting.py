@@ -116,10 +116,10 @@ class BallotWriter:
                     batch.append(self.q.get_nowait())
                 except queue.Empty:
                     break
-            # Seen once in CI's PostgreSQL restart test: `get` returned a tuple nobody queued. Most likely a stale
-            # wake-up of eventlet's green select, which psycopg waited in on a connection PostgreSQL then cut
-            # (its callbacks switch into the waiting green thread with `([fd], [], [])`); not proven. Such a value
-            # is dropped: the ballots really queued are still in the queue.
+            # Seen once in CI's PostgreSQL restart test: `get` returned a tuple nobody queued, a stale wake-up of
+            # eventlet's green select that psycopg used to wait in (store/greenwait.py says how; it no longer
+            # does, tests/store/test_postgresql_eventlet.py). Kept as a guard: such a value is dropped, the ballots
+            # really queued are still in the queue.
             stray = [x for x in batch if not isinstance(x, _Pending)]
             if stray:
                 log.warning("ballot writer: dropped %d value(s) nobody queued: %r", len(stray), stray[:3])

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import selectors
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,23 +51,22 @@ def cooperative_psycopg() -> str:
     the socket must become readable or writable, and `psycopg.waiting.wait` (`wait_conn` for connecting) waits on
     the socket. Which function `wait` is gets decided when psycopg is imported (psycopg/waiting.py): `wait_c` (C,
     a blocking poll() in the OS thread) when the C extension is there and *gevent* has not patched select (it
-    does not know eventlet); otherwise `wait_select` when `selectors.DefaultSelector` is SelectSelector (what
-    eventlet's patched selectors leave: it deletes poll/epoll), else `wait_poll`, a plain poll(). A row lock held by
-    another green thread of the same process would then block the OS thread, the holder never runs again, and the
-    whole server hangs. So under eventlet this sets `wait` to `wait_select`, whose `select.select` is eventlet's
-    (looked up on the module at each call), and `wait_conn`'s DefaultSelector to eventlet's SelectSelector,
-    whatever the import order was. tests/store/test_postgresql_eventlet.py proves it with a row lock."""
+    does not know eventlet); otherwise `wait_select`, `wait_poll`… on the select module. A row lock held by another
+    green thread of the same process would then block the OS thread (or, on eventlet's green select, leave a
+    stray wake-up behind: store/greenwait.py says how), the holder never runs again, and the whole server hangs.
+    So under eventlet this sets `wait` and `wait_conn` to store/greenwait.py's, which wait in eventlet's hub,
+    whatever the import order was. tests/store/test_postgresql_eventlet.py proves it with a row lock and with a
+    PostgreSQL restart under green threads waiting on queues."""
     import eventlet.patcher
     from psycopg import waiting
 
     if not eventlet.patcher.is_monkey_patched("select"):
         return str(getattr(waiting.wait, "__name__", waiting.wait))
-    green_select = eventlet.patcher.original("select").select is not sys.modules["select"].select
-    if not green_select:  # pragma: no cover - eventlet patches select in place
-        raise RuntimeError("eventlet is said to have patched select, but select.select is the original")
-    waiting.wait = waiting.wait_select
-    waiting.DefaultSelector = selectors.DefaultSelector  # type: ignore[misc]
-    return "wait_select"
+    from meeting_server.store import greenwait
+
+    waiting.wait = greenwait.wait
+    waiting.wait_conn = greenwait.wait_conn
+    return "greenwait"
 
 
 def make_engine(url: str, data_dir: Path | None = None) -> Engine:

@@ -31,21 +31,38 @@ HOME = {
 @bp.route("/healthz")
 @public
 def healthz() -> Any:
-    """Liveness for monitors and tests; under eventlet also how the WebSocket frames went out
-    (realtime/transport.py `send_frames_directly`)."""
+    """Liveness for monitors, the front and tests; under eventlet also how the WebSocket frames went out
+    (realtime/transport.py `send_frames_directly`).
+
+    While the links watch (realtime/links.py) finds the database away: 503 with `"status": "waiting"`, what it
+    waits for, the message a person reads and `Retry-After`; the process is alive and comes back by itself. The
+    front keeps such a process in its rotation (front.py: its check accepts 200 and 503): every process shares one
+    PostgreSQL, so all wait alike, and a phone is better answered by the server's own page in its language than by
+    the front's bare 503. Only the message queue away: 200 with `"waiting": ["message_queue"]` (the routes work)."""
+    from flask import current_app
+
     from meeting_server.extensions import socketio
 
     body: dict[str, Any] = {"status": "ok", "version": __version__}
-    from flask import current_app
-
+    status = 200
     waiting = current_app.extensions.get("links")  # realtime/links.py: alive, but its database or queue is away
     if waiting is not None and waiting.down:
         body["waiting"] = sorted(waiting.down)
+        if "database" in waiting.down:
+            body["status"] = "waiting"
+            body["message"] = _("Máy chủ đang chờ cơ sở dữ liệu, hãy thử lại sau ít giây.")
+            status = 503
     frames = getattr(getattr(socketio, "server", None), "_direct_frames", None)
     if frames is not None:
         body["websocket_frames"] = {"direct": frames.direct, "partial": frames.partial, "queued": frames.queued,
                                   "dropped": frames.dropped}
-    return jsonify(body)
+    response = jsonify(body)
+    response.status_code = status
+    if status == 503:
+        from meeting_server.web.errors import RETRY_AFTER_S
+
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 @bp.route("/")

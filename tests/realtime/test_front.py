@@ -397,6 +397,13 @@ def _outage_in_a_vote_storm(room: Room, what: str, stop: Callable[[], None], sta
         room.phones.wait_all("waiting", lambda e: e["waiting"] is True and what in e["what"], timeout=60)
         told_in = time.monotonic() - stopped
         clerk.wait("waiting", lambda e: e["waiting"] is True, timeout=30)
+        if what == "database":
+            # /healthz says each process waits (503); the front keeps them in its rotation all the same (its
+            # check accepts 200 and 503, meeting_server/front.py): past its 2 failed checks (2 s), /healthz through
+            # it is still a server's own answer, not HAProxy's "no server is available".
+            time.sleep(max(0.0, 3.0 - (time.monotonic() - stopped)))
+            h = requests.get(room.front_url + "/healthz", timeout=10)
+            assert h.status_code == 503 and h.json()["status"] == "waiting", h.text[:300]
         # Meanwhile nothing is pretended: a page turn is refused with the reason, in Vietnamese.
         during = clerk.call("present", {"document_id": doc["id"], "page": 2}, timeout=30)
         assert during["ok"] is False and during["code"] == "server.waiting", during

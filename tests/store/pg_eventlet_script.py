@@ -1,8 +1,9 @@
 """Run by test_postgresql_eventlet.py in its own monkey-patched process: a green thread waiting on a PostgreSQL row
 lock held by another green thread must leave the loop serving.
 
-argv: the database URL, and "cooperative" (the engine as db.make_engine makes it) or "blocking" (psycopg's wait
-put back on the OS's select(), as a C build or an import before monkey_patch would have it: the control).
+argv: the database URL, and "cooperative" (the engine as db.make_engine makes it: store/greenwait.py) or "blocking"
+(psycopg's wait_select on the OS's select(), as a C build or an import before monkey_patch would have it: the
+control).
 Prints one JSON line: how the waiter ended, the ticks of a third green thread while it waited, and whether the
 holder committed before the waiter got the row.
 """
@@ -31,6 +32,7 @@ def main() -> None:
     if mode == "blocking":
         from psycopg import waiting
 
+        waiting.wait = waiting.wait_select
         waiting.select = eventlet.patcher.original("select")  # wait_select's select.select: the OS's own
         wait_name = "wait_select on the OS's select"
     with engine.begin() as c:
