@@ -22,7 +22,6 @@ replaced) and the scratch database takes its name; `backup.restored` is appended
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import re
@@ -86,7 +85,7 @@ def libpq_env(url: str, base: dict[str, str] | None = None, dbname: str | None =
 
 def tool(name: str, major: int) -> str:
     """`pg_dump` or `pg_restore` of PostgreSQL `major` (a dump of the server's own version, restored by the same)."""
-    found = glob.glob(f"{PG_LIB}{int(major)}/bin/{name}")
+    found = [str(p) for p in [Path(PG_LIB) / str(int(major)) / "bin" / name] if p.is_file()]
     if not found:
         raise PgBackupError("Không có %(name)s của PostgreSQL %(major)s trên máy này: hãy cài gói "
                             "postgresql-client-%(major)s.", "backup.no_pg_dump",

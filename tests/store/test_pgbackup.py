@@ -189,3 +189,30 @@ def test_backup_refused_while_a_secret_poll_has_ballots(sitting: dict[str, Any])
         close_poll(srv, pid)
     finally:
         srv.stop()
+
+
+def test_an_altered_dump_is_refused_and_the_database_untouched(sitting: dict[str, Any], tmp_path: Path,
+                                                              pg_cluster: Any) -> None:
+    """A dump whose poll result was edited (a sound archive, a bent record): refused as on SQLite."""
+    from meeting_server.services import pgbackup
+
+    data, url = sitting["data"], sitting["url"]
+    name = url.split("/")[3].split("?")[0]
+    bent = pg_cluster.url(name + "_bent")
+    pg_cluster.admin(f"CREATE DATABASE {name}_bent TEMPLATE {name}")
+    with psycopg.connect(bent, autocommit=True) as c:
+        done = c.execute("UPDATE poll SET result = CAST(jsonb_set(CAST(result AS jsonb), '{outcome}', "
+                         "'\"edited\"') AS json) WHERE kind = 'open'")
+        assert done.rowcount == 1, [tuple(r) for r in c.execute("SELECT kind, CAST(result AS text) FROM poll")]
+        major = pgbackup.server_major(c)
+    from meeting_server.services.integrity import derived_problems
+
+    assert derived_problems(bent), "the bent copy checks out"
+    bad = tmp_path / "bent.dump"
+    subprocess.run([pgbackup.tool("pg_dump", major), "--format=custom", "--file", str(bad)], check=True,
+                   env=pgbackup.libpq_env(bent, dict(_env())), capture_output=True, timeout=120)
+    before = state_of(url)
+    out = cli("restore", str(bad), "--data-dir", str(data), "--database-url", url)
+    assert out.returncode == 1 and "Hồ sơ trong bản sao lưu không toàn vẹn, không khôi phục" in out.stderr, out.stderr
+    assert "kết quả lưu trong cơ sở dữ liệu khác" in out.stderr
+    assert state_of(url) == before
