@@ -10,6 +10,10 @@ server holds the data directory (`hold_server_lock`), checks the backup's record
 checkpoints, signed minutes, derived state) before replacing anything, and asks for `allow_rollback` when the backup
 ends before a checkpoint (a poll closed, minutes signed) of the current record. It keeps a backup of what it
 replaces and records itself in the restored database.
+
+On PostgreSQL the same entry points (`backup_now` with the app, `restore` with `database_url`) use pg_dump and
+pg_restore instead (services/pgbackup.py): the same folder and retention, the same checks before anything is
+replaced.
 """
 
 from __future__ import annotations
