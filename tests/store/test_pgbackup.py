@@ -216,3 +216,26 @@ def test_an_altered_dump_is_refused_and_the_database_untouched(sitting: dict[str
     assert out.returncode == 1 and "Hồ sơ trong bản sao lưu không toàn vẹn, không khôi phục" in out.stderr, out.stderr
     assert "kết quả lưu trong cơ sở dữ liệu khác" in out.stderr
     assert state_of(url) == before
+
+
+def test_the_backups_folder_keeps_the_newest_as_on_sqlite(pg_url: str, tmp_path: Path) -> None:
+    """`backup_now` with a PostgreSQL app: dumps into <data>/backups, the newest BACKUP_KEEP kept, each recorded."""
+    from meeting_server.app import create_app
+    from meeting_server.services import backup, demo
+    from meeting_server.store import db
+
+    app = create_app({"DATA_DIR": tmp_path / "data", "DATABASE_URL": pg_url, "DISCOVERY": False,
+                      "SOCKETIO_ASYNC_MODE": "threading", "BACKUP_KEEP": 2})
+    try:
+        with db.standalone_session(app) as s:
+            demo.seed(s)
+            s.commit()
+        assert backup.automatic(app)
+        made = [backup.backup_now(app, f"poll {i} closed") for i in range(3)]
+        assert backup.list_backups(tmp_path / "data" / "backups") == made[1:] and not made[0].exists()
+        assert made[-1].name.endswith("-poll-2-closed.dump")
+        assert not list((tmp_path / "data" / "backups").glob("*.part"))
+        recorded = rows(pg_url, "SELECT CAST(data AS text) FROM audit_event WHERE kind = 'backup.made' ORDER BY seq")
+        assert len(recorded) == 3 and made[-1].name in recorded[-1][0]
+    finally:
+        app.extensions["db_engine"].dispose()
