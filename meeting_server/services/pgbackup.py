@@ -175,8 +175,10 @@ def _dump_child(ask: dict[str, Any]) -> dict[str, Any]:
         assert snapshot is not None
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
+        # pg_dump dies with this child (its main thread waits for it), as this child dies with the server.
         out = subprocess.run([pg_dump, "--format=custom", "--snapshot", str(snapshot[0]), "--file", str(tmp)],
-                             capture_output=True, env=env, timeout=DUMP_TIMEOUT_S, check=False)
+                             capture_output=True, env=env, timeout=DUMP_TIMEOUT_S, check=False,
+                             preexec_fn=runner.die_with_parent)  # noqa: PLW1509  (a child, not the server)
         conn.rollback()  # the snapshot is needed until pg_dump has it
     if out.returncode != 0:
         tmp.unlink(missing_ok=True)
