@@ -24,6 +24,7 @@ import re
 import secrets
 import sqlite3
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,24 @@ def automatic(app: Any) -> bool:
     """Whether the server backs its database up by itself (after a close, after signing): on both databases (on
     PostgreSQL with pg_dump, services/pgbackup.py)."""
     return bool(app.extensions["db_engine"].url.get_backend_name() in ("sqlite", "postgresql"))
+
+
+def backup_soon(app: Any, reason: str) -> None:
+    """The backup after the minutes are signed: on SQLite at once (a page copy in a real thread, well under a
+    second); on PostgreSQL in a thread of its own (a green thread under eventlet), so the signer's request does not
+    wait for pg_dump, an idle-class child that a busy box runs last. A failure is logged, never raised: the signed
+    minutes stand."""
+    if app.extensions["db_engine"].url.get_backend_name() != "postgresql":
+        backup_now(app, reason)
+        return
+
+    def run() -> None:
+        try:
+            backup_now(app, reason)
+        except Exception:
+            log.exception("backup after %s failed", reason)
+
+    threading.Thread(target=run, name=f"backup-{reason}", daemon=True).start()
 
 
 def _name(folder: Path, reason: str, suffix: str) -> Path:

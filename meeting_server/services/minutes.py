@@ -235,7 +235,7 @@ def _finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, st
         from meeting_server.services import backup
 
         if backup.automatic(app):
-            backup.backup_now(app, "finalize")
+            backup.backup_soon(app, "finalize")
     except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
         log.exception("backup after finalizing the minutes failed")
     return Done(draft, unit.change(m, state=True))
