@@ -528,23 +528,32 @@ def verify_log(data_dir: Path | None, database_url: str | None, no_record: bool)
 
 @main.command("backup")
 @DATA_DIR_OPTION
+@DATABASE_URL_OPTION
 @click.option("--reason", default="manual", show_default=True, help="Word put in the backup's file name.")
-def backup_cmd(data_dir: Path | None, reason: str) -> None:
-    """Make an online backup of the database now (SQLite backup API), kept with the automatic ones."""
+def backup_cmd(data_dir: Path | None, database_url: str | None, reason: str) -> None:
+    """Make an online backup of the database now (SQLite backup API; on PostgreSQL pg_dump's custom format), kept
+    with the automatic ones in the data directory's backups folder."""
+    from meeting_server.domain.errors import DomainError
     from meeting_server.services import backup
 
-    path = backup.backup_now(_app(data_dir), reason)
+    try:
+        path = backup.backup_now(_app(data_dir, database_url), reason)
+    except DomainError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
     click.echo(f"Đã sao lưu: {path}")
 
 
 @main.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @DATA_DIR_OPTION
+@DATABASE_URL_OPTION
 @click.option("--allow-rollback", is_flag=True,
               help="Restore even when the backup is older than a closed poll or signed minutes of the current record.")
-def restore_cmd(file: Path, data_dir: Path | None, allow_rollback: bool) -> None:
+def restore_cmd(file: Path, data_dir: Path | None, database_url: str | None, allow_rollback: bool) -> None:
     """Replace the database with a backup (stop the server first). The backup's record is checked as verify-log
-    does; a damaged or altered backup is refused, and one older than a signed act needs --allow-rollback."""
+    does; a damaged or altered backup is refused, and one older than a signed act needs --allow-rollback. With
+    --database-url: a pg_dump file (`backup` on PostgreSQL) into that database, which may have been dropped."""
     from meeting_server.config import default_data_dir
     from meeting_server.domain.errors import DomainError
     from meeting_server.services import backup
@@ -552,7 +561,12 @@ def restore_cmd(file: Path, data_dir: Path | None, allow_rollback: bool) -> None
     target = (data_dir or default_data_dir()).resolve()
     target.mkdir(parents=True, exist_ok=True)
     try:
-        done = backup.restore(target, file, allow_rollback=allow_rollback)
+        if database_url:
+            from meeting_server.store import db
+
+            if not db.is_postgresql(database_url):
+                raise click.ClickException("--database-url: chỉ hỗ trợ postgresql://… (only postgresql://… URLs).")
+        done = backup.restore(target, file, allow_rollback=allow_rollback, database_url=database_url)
     except DomainError as err:
         click.echo(err.message, err=True)
         sys.exit(1)
@@ -561,7 +575,10 @@ def restore_cmd(file: Path, data_dir: Path | None, allow_rollback: bool) -> None
                                                              for cp in done.rolled_back) + ".", err=True)
     if done.saved is not None:
         click.echo(f"Cơ sở dữ liệu cũ đã được sao lưu: {done.saved}")
-    click.echo(f"Đã khôi phục từ {file}. Hãy chạy: meeting-server verify-log --data-dir {target}")
+    if done.saved_database is not None:
+        click.echo(f"Cơ sở dữ liệu cũ được giữ lại với tên {done.saved_database} (xóa bằng dropdb khi không cần).")
+    more = " --database-url …" if database_url else ""
+    click.echo(f"Đã khôi phục từ {file}. Hãy chạy: meeting-server verify-log --data-dir {target}{more}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,7 +24,7 @@ LANGUAGES = ("vi", "en")
 #: checks that none is missing); `_invalid_choice` and `_bad_paper` are the voting rules' helpers that build one.
 ERROR_KEYWORDS = (
     "DomainError", "NotFound", "Forbidden", "TokenRevoked", "TokenUnknown", "TooManyGuesses", "SessionEnded",
-    "BackupError", "ImportRefused",
+    "BackupError", "PgBackupError", "ImportRefused",
     "OffloadFailed", "SignerError", "WorkerError", "SignError", "MinutesError", "AuditError", "IngestError",
     "DiskFault", "DiskFull", "DiskReadOnly", "ServerWaiting",
     "_invalid_choice", "_bad_paper",

@@ -8,11 +8,15 @@
 # and Courier New, with every Vietnamese letter; Carlito for Calibri, Caladea for Cambria; DejaVu for the rest),
 # util-linux's unshare for LibreOffice's box without network and coreutils' nice, under which background children
 # start (runner.py) (Debian installs both everywhere; named to say so), and
-# ca-certificates, against which doctor checks an HTTPS certificate's chain (docs/SECURITY.md), and tesseract with
-# its Vietnamese model, which reads scanned pages for reading mode and search (docs/DOCUMENTS.md).
+# ca-certificates, against which doctor checks an HTTPS certificate's chain (docs/SECURITY.md), tesseract with
+# its Vietnamese model, which reads scanned pages for reading mode and search (docs/DOCUMENTS.md), and
+# postgresql-client, whose pg_dump and pg_restore back up and restore a server on PostgreSQL (services/pgbackup.py:
+# the programs of the server's own major version, /usr/lib/postgresql/N/bin; this package pulls in Debian's
+# supported one, a server of another major needs postgresql-client-N, which the refusal names). A few MB; the
+# mini-PC on SQLite never runs them.
 SERVER_PACKAGES=(libreoffice-common libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core util-linux coreutils
-  ca-certificates tesseract-ocr tesseract-ocr-vie)
+  ca-certificates tesseract-ocr tesseract-ocr-vie postgresql-client)
 # The tests, besides the server's: browser tests (chromium), PDF checks (pdftoppm, pdfsig, pdffonts), systemd unit
 # checks, QR decoding of printed cards, a software USB token for PKCS#11 signing, Redis for two joined processes,
 # the second browser engine: WebKitGTK's WebDriver (Safari's engine, tests/e2e/webkit/) under a virtual display,

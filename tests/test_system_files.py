@@ -38,6 +38,9 @@ SERVER = {
     # Reading mode's OCR of scanned pages (documents/reading.py): the program and its Vietnamese model.
     "tesseract": "tesseract-ocr",
     "/usr/share/tesseract-ocr/5/tessdata": "tesseract-ocr",  # libtesseract5 owns the folder; -vie fills it
+    # pg_dump and pg_restore of the server's major (services/pgbackup.py), in postgresql-client-N's folder; the
+    # tests' initdb and pg_ctl (tests/pg_kit.py) are in the same folder, from `postgresql` (TEST_PACKAGES).
+    "/usr/lib/postgresql/": "postgresql-client",
 }
 TESTS = {
     "chromium": "chromium",
@@ -55,8 +58,6 @@ TESTS = {
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
     "/usr/bin/WebKitWebDriver": "webkit2gtk-driver",
     "/usr/bin/Xvfb": "xvfb",
-    # initdb and pg_ctl of the tests' private cluster (tests/pg_kit.py, pytest --db=postgresql).
-    "/usr/lib/postgresql/": "postgresql",
 }
 #: Named on purpose though nothing installs them, each with the reason.
 NOT_SYSTEM_FILES = {

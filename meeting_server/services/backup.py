@@ -10,6 +10,10 @@ server holds the data directory (`hold_server_lock`), checks the backup's record
 checkpoints, signed minutes, derived state) before replacing anything, and asks for `allow_rollback` when the backup
 ends before a checkpoint (a poll closed, minutes signed) of the current record. It keeps a backup of what it
 replaces and records itself in the restored database.
+
+On PostgreSQL the same entry points (`backup_now` with the app, `restore` with `database_url`) use pg_dump and
+pg_restore instead (services/pgbackup.py): the same folder and retention, the same checks before anything is
+replaced.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 import secrets
 import sqlite3
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,22 +71,61 @@ def _db_path(app_or_engine: Any) -> tuple[Path, Path, int]:
 
 
 def automatic(app: Any) -> bool:
-    """Whether the server backs its database up by itself (after a close, after signing): SQLite only. On
-    PostgreSQL the operator's pg_dump or base backups do it (docs/ARCHITECTURE.md, "Several processes")."""
-    return bool(app.extensions["db_engine"].url.get_backend_name() == "sqlite")
+    """Whether the server backs its database up by itself (after a close, after signing): on both databases (on
+    PostgreSQL with pg_dump, services/pgbackup.py)."""
+    return bool(app.extensions["db_engine"].url.get_backend_name() in ("sqlite", "postgresql"))
+
+
+def backup_soon(app: Any, reason: str) -> None:
+    """The backup after the minutes are signed: on SQLite at once (a page copy in a real thread, well under a
+    second); on PostgreSQL in a thread of its own (a green thread under eventlet), so the signer's request does not
+    wait for pg_dump, an idle-class child that a busy box runs last. A failure is logged, never raised: the signed
+    minutes stand."""
+    if app.extensions["db_engine"].url.get_backend_name() != "postgresql":
+        backup_now(app, reason)
+        return
+
+    def run() -> None:
+        try:
+            backup_now(app, reason)
+        except Exception:
+            log.exception("backup after %s failed", reason)
+
+    threading.Thread(target=run, name=f"backup-{reason}", daemon=True).start()
+
+
+def _name(folder: Path, reason: str, suffix: str) -> Path:
+    slug = re.sub(r"[^a-z0-9-]+", "-", reason.lower()).strip("-")[:40] or "manual"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return folder / f"meeting-{stamp}-{slug}{suffix}"
+
+
+def _rotate(folder: Path, keep: int) -> None:
+    for old in list_backups(folder)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
 
 
 def backup_now(app_or_engine: Any, reason: str) -> Path:
-    """Copy the live database page by page with the backup API into backups/, check it, keep the newest N."""
+    """Copy the live database page by page with the backup API into backups/, check it, keep the newest N. On
+    PostgreSQL (an app): a pg_dump in a background child into the same folder, with the same retention."""
+    engine = app_or_engine if isinstance(app_or_engine, Engine) else app_or_engine.extensions["db_engine"]
+    if engine.url.get_backend_name() == "postgresql" and not isinstance(app_or_engine, Engine):
+        from meeting_server.services import pgbackup
+
+        folder = Path(app_or_engine.config["DATA_DIR"]) / "backups"
+        keep = int(app_or_engine.config.get("BACKUP_KEEP", DEFAULT_KEEP))
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        dest = pgbackup.backup(url, Path(app_or_engine.config["DATA_DIR"]), _name(folder, reason, ".dump"),
+                               reason)
+        log.info("backup %s written (%s)", dest.name, reason)
+        _rotate(folder, keep)
+        return dest
     db, folder, keep = _db_path(app_or_engine)
     folder.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9-]+", "-", reason.lower()).strip("-")[:40] or "manual"
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    dest = folder / f"meeting-{stamp}-{slug}.db"
+    dest = _name(folder, reason, ".db")
     _call(_backup, db, dest)
     log.info("backup %s written (%s)", dest.name, reason)
-    for old in list_backups(folder)[:-keep] if keep > 0 else []:
-        old.unlink(missing_ok=True)
+    _rotate(folder, keep)
     try:
         _call(_record_backup, db, dest, reason)
     except (sqlite3.Error, DomainError, OSError):  # the copy is made; a busy log must not undo it
@@ -152,8 +196,10 @@ def _unlink_open_secret_ballots(conn: sqlite3.Connection) -> int:
 
 
 def list_backups(folder: Path) -> list[Path]:
-    """Backups in a folder, oldest first (their names sort by time)."""
-    return sorted(folder.glob("meeting-*.db")) if folder.is_dir() else []
+    """Backups in a folder (SQLite's `.db`, PostgreSQL's `.dump`), oldest first (their names sort by time)."""
+    if not folder.is_dir():
+        return []
+    return sorted([*folder.glob("meeting-*.db"), *folder.glob("meeting-*.dump")], key=lambda p: p.name)
 
 
 def check_backup(path: Path) -> list[str]:
@@ -197,6 +243,7 @@ class Restored:
     saved: Path | None
     check: Any
     rolled_back: list[audit.Checkpoint] = field(default_factory=list)
+    saved_database: str | None = None  # PostgreSQL: the database renamed aside
 
 
 def rollback_past(backup: Path, data_dir: Path) -> tuple[list[audit.Checkpoint], list[str]]:
@@ -216,8 +263,11 @@ def rollback_past(backup: Path, data_dir: Path) -> tuple[list[audit.Checkpoint],
     return ahead, contradicted
 
 
-def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor: str = "cli:restore") -> Restored:
-    """Replace the data directory's database with `backup` (server stopped); return what was done.
+def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor: str = "cli:restore",
+            database_url: str | None = None) -> Restored:
+    """Replace the data directory's database with `backup` (server stopped); return what was done. With
+    `database_url` (PostgreSQL): the database there with a pg_dump file, checked the same way
+    (services/pgbackup.py); `Restored.saved` is then the name of the database renamed aside.
 
     Refused with a clear message, and nothing changed, when: the backup is damaged; a server holds the data
     directory; the backup's record does not verify against this data directory's key and anchors (a changed entry,
@@ -225,6 +275,8 @@ def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor
     """
     from meeting_server.services import integrity as audit_service
 
+    if database_url:
+        return _restore_pg(data_dir, backup, allow_rollback, actor, database_url, audit_service)
     problems = check_backup(backup)
     if problems:
         raise BackupError("Bản sao lưu bị hỏng, không khôi phục: %(problems)s", "backup.damaged",
@@ -240,6 +292,25 @@ def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor
         return _restore_locked(data_dir, backup, allow_rollback, actor, audit_service)
     finally:
         lock.close()
+
+
+def _restore_pg(data_dir: Path, backup: Path, allow_rollback: bool, actor: str, url: str,
+                audit_service: Any) -> Restored:
+    from meeting_server.services import pgbackup
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / SERVER_LOCK, "ab")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError("Máy chủ đang chạy trên thư mục dữ liệu này: hãy dừng máy chủ trước khi khôi phục.",
+                              "backup.server_running") from None
+        done = pgbackup.restore(data_dir, url, backup, allow_rollback=allow_rollback, actor=actor,
+                                audit_service=audit_service)
+    finally:
+        lock.close()
+    return Restored(None, done.check, done.rolled_back, saved_database=done.saved)
 
 
 def _restore_locked(data_dir: Path, backup: Path, allow_rollback: bool, actor: str, audit_service: Any) -> Restored:

@@ -235,7 +235,7 @@ def _finalize(app: Flask, s: Session, m: Meeting, actor: str, pins: dict[str, st
         from meeting_server.services import backup
 
         if backup.automatic(app):
-            backup.backup_now(app, "finalize")
+            backup.backup_soon(app, "finalize")
     except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
         log.exception("backup after finalizing the minutes failed")
     return Done(draft, unit.change(m, state=True))
@@ -265,9 +265,17 @@ def _mark_final(s: Session, m: Meeting, draft: MinutesDraft, actor: str, data: b
 
 @contextmanager
 def signing_claim(app: Flask, meeting_id: int) -> Iterator[bool]:
-    """Whether this process may sign (or recover) the meeting's minutes now: True while it holds
-    `<data>/minutes/claims/<id>`. An flock, as for documents: the kernel drops it when its process dies, so a
-    signing cut short by a crash is found unclaimed at the next start."""
+    """Whether this process may sign (or recover) the meeting's minutes now. On SQLite: while it holds
+    `<data>/minutes/claims/<id>`, an flock, as for documents (one box). On PostgreSQL: while it holds the advisory
+    lock (`claims.MINUTES`, id) on a connection of its own, so one process of any box does it. Either is dropped
+    when its process dies, so a signing cut short by a crash is found unclaimed (its version still `signing` or
+    `prepared`) by `recover_interrupted`."""
+    engine = app.extensions["db_engine"]
+    if engine.url.get_backend_name() == "postgresql":
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with claims.advisory(url, claims.MINUTES, int(meeting_id)) as mine:
+            yield mine
+        return
     with claims.held(Path(app.config["DATA_DIR"]) / "minutes" / "claims" / str(int(meeting_id))) as mine:
         yield mine
 

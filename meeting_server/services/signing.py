@@ -357,7 +357,7 @@ def _land(app: Flask, s: Session, m: Meeting, draft: MinutesDraft, sig: MinutesS
             from meeting_server.services import backup
 
             if backup.automatic(app):
-                backup.backup_now(app, "finalize")
+                backup.backup_soon(app, "finalize")
         except Exception:  # a backup failure must not undo the signed minutes; it is logged for the clerk
             log.exception("backup after signing the minutes failed")
     return unit.change(m, state=True, minutes_signing=True)

@@ -33,8 +33,8 @@ from meeting_server import runner
 from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
 
-__all__ = ["CheckpointLog", "append_checkpoint", "append_raw", "ensure_key", "entry_of", "iter_rows", "load_key",
-           "read_checkpoints", "verify_database", "verify_in_child"]
+__all__ = ["CheckpointLog", "append_checkpoint", "append_raw", "chain_hashes", "ensure_key", "entry_of", "iter_rows",
+           "load_key", "read_checkpoints", "verify_database", "verify_in_child"]
 
 #: Below this many rows one process is faster than starting a second one.
 SPLIT_AT = 20_000
@@ -438,6 +438,15 @@ def report_dict(report: audit.ChainReport) -> dict[str, Any]:
     brk = report.first_break
     return {"ok": report.ok, "count": report.count, "head": report.head, "message": report.message,
             "first_break": None if brk is None else {"seq": brk.seq, "kind": brk.kind, "message": brk.message}}
+
+
+def chain_hashes(source: Source) -> dict[int, str]:
+    """Each stored entry's seq → hash (for `restore`: where a backup ends against the anchors kept outside it)."""
+    conn = _Reader(source)
+    try:
+        return {int(seq): str(digest) for seq, digest in conn.execute("SELECT seq, hash FROM audit_event")}
+    finally:
+        conn.close()
 
 
 def source_of(data_dir: Path | str, database_url: str | None = None) -> Source:

@@ -17,7 +17,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.services import backup
 from tests.conftest import ROOT, LiveServer, _env
 
-pytestmark = pytest.mark.sqlite_only("backup/restore use SQLite's backup API (on PostgreSQL: pg_dump)")
+pytestmark = pytest.mark.sqlite_only("SQLite's backup API; PostgreSQL's pg_dump path: tests/store/test_pgbackup.py")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from tests.db_kit import Peek
 from tests.minutes.test_minutes_live import run_sitting
 from tests.realtime.voting_kit import close_poll, delegates, join, make_poll, open_poll, screen
 
-RESTORE_SQLITE = "backup/restore use SQLite's backup API (on PostgreSQL: pg_dump)"
+RESTORE_SQLITE = "SQLite's backup file; PostgreSQL's pg_dump path: tests/store/test_pgbackup.py"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
