@@ -93,6 +93,7 @@ def test_signing_is_refused_without_a_secretary_before_anything_is_rendered(s: S
 
     app = Flask(__name__)
     app.config["DATA_DIR"] = tmp_path
+    app.extensions["db_engine"] = s.get_bind()  # the minutes' claim asks which database it is on
     sec = _person(m, "secretary")
     roster.set_role(s, m, sec.id, "delegate", "clerk:1")
     with pytest.raises(DomainError) as refused:
