@@ -22,8 +22,8 @@ CHUNK = 1024 * 1024
 
 def spooled_upload(f: Any, limit: int) -> tuple[IO[bytes], int]:
     """(a file with a descriptor holding the upload, its size), the file positioned at its start. `f` is the form's
-    FileStorage or None (then the raw body is the upload). The size may exceed `limit` by one byte: the caller
-    refuses it (the route's body limit, web/limits.py, has already refused anything much larger)."""
+    FileStorage or None (then the raw body is the upload, read to its end). The size may exceed `limit` (by the
+    route's room for a form's envelope, web/limits.py, which has refused anything larger): the caller refuses it."""
     if f is not None:
         stream = f.stream
         try:
@@ -35,14 +35,9 @@ def spooled_upload(f: Any, limit: int) -> tuple[IO[bytes], int]:
             out.write(stream.read(limit + 1))
     else:
         out = tempfile.TemporaryFile()
-        try:
-            left = limit + 1
-            while left > 0:
-                chunk = request.stream.read(min(CHUNK, left))
-                if not chunk:
-                    break
+        try:  # to its end: web/limits.py bounds it (Content-Length checked, a chunked body stopped with 413)
+            while chunk := request.stream.read(CHUNK):
                 out.write(chunk)
-                left -= len(chunk)
         except BaseException:  # a chunked body over the limit (413), a client gone
             out.close()
             raise
