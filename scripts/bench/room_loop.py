@@ -16,9 +16,10 @@ nothing wrong (the "floor" of this bench):
 
 Page turns and phones are fanout.py's (bare-WebSocket Socket.IO clients spread over processes, the presenter of
 the same kind, 120 ms between turns; shared/perf-floors.md). The machine is shared: compare ratios measured side by
-side in one run, not absolute times.
+side in one run, not absolute times. `--probe FILE` runs the server under loopprobe.py (what holds the loop, and
+whether it ran or waited for a core); `--verify-signed` sends /verify a PDF signed twice (the validator's real work).
 
-    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150]
+    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150] [--verify-signed] [--probe /tmp/probe.json]
     .venv/bin/python scripts/bench/room_loop.py reconnect [--phones 500]
     .venv/bin/python scripts/bench/room_loop.py slow-readers [--duration 300] [--phones 200] [--slow 10]
     .venv/bin/python scripts/bench/room_loop.py all
@@ -504,9 +505,14 @@ def inflight(args: argparse.Namespace) -> list[str]:
             out.append(f"- XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants once: "
                        f"{bombs.summary()}")
             said = [v.summary() for v in verifies]
-            out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB "
-                       f"{'signed (twice, record embedded) ' if args.verify_signed else ''}PDF: first client {said[0]}; all: {sum(v.started for v in verifies)} started, "
-                       f"{sum(len(v.done) for v in verifies)} finished")
+            outcomes: dict[str, int] = {}
+            for v in verifies:
+                for _s, o in v.done:
+                    outcomes[o] = outcomes.get(o, 0) + 1
+            kind = "signed (twice, record embedded) " if args.verify_signed else ""
+            out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB {kind}PDF: first "
+                       f"client {said[0]}; all: {sum(v.started for v in verifies)} started, "
+                       f"{sum(len(v.done) for v in verifies)} finished ({json.dumps(outcomes)})")
             out.append(f"- DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
                        f"{', '.join(docs)}; connections the tarpit received: {len(held)}")
             out.append(f"- server RSS at the end {fo.rss_mb(proc.pid):.0f} MB (+{fo.children_rss_mb(proc.pid):.0f} MB "
