@@ -79,6 +79,9 @@ def test_the_upload_reaches_the_validator_as_a_file_not_as_bytes(app: Any, signe
     import hashlib
     import io
 
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
     from meeting_server.services import minutes as minutes_service
 
     pdf = _large_unsigned_pdf() if large else signed_twice
@@ -93,7 +96,9 @@ def test_the_upload_reaches_the_validator_as_a_file_not_as_bytes(app: Any, signe
     app.config["MINUTES_TRUST_ROOTS"] = [str(local_ca.cert_path)]
     client = app.test_client()
     raw = client.post("/verify", data=pdf, headers={"Accept": "application/json"}).get_json()
-    form = client.post("/verify", data={"file": (io.BytesIO(pdf), "bien-ban.pdf")}, content_type="multipart/form-data",
+    # The form encoded here in memory: the test client would spool a large one to a file it never closes.
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(pdf), "bien-ban.pdf")})
+    form = client.post("/verify", data=body, content_type=f"multipart/form-data; boundary={boundary}",
                        headers={"Accept": "application/json"}).get_json()
     assert seen == [{"pdf_fd", "roots"}, {"pdf_fd", "roots"}]
     for js in (raw, form):
