@@ -19,17 +19,19 @@ the child ends, not the process:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "batch_cpu", "command", "die_with_parent", "env", "run", "start", "yield_cpu"]
+__all__ = ["ROOT", "batch_cpu", "command", "die_with_parent", "env", "run", "start", "wait", "yield_cpu"]
 
 #: The child's parent, for the child: "<pid>:<1 if the starting thread outlives the child, else 0>".
 PARENT_ENV = "MEETING_SERVER_PARENT"
@@ -59,11 +61,65 @@ def env(starter_waits: bool = False) -> dict[str, str]:
     return out
 
 
-def run(module: str, *args: str, background: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+def run(module: str, *args: str, background: bool = False, input: bytes | None = None,  # noqa: A002
+        capture_output: bool = False, check: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m module args…` to its end (keyword arguments as for `subprocess.run`); `background`: as
-    idle-class work (`yield_cpu`)."""
+    idle-class work (`yield_cpu`).
+
+    `input` and the captured output go through unlinked temporary files, not pipes: the child reads its stdin from
+    the file and writes its stdout and stderr to files read once it has ended. Under eventlet a pipe is fed by
+    `communicate` 4 kB at a time, each write a trip through the hub's poll (a 1.9 MB /verify upload cost the event
+    loop ~155 ms of CPU that way, against ~2 ms through a file; scripts/bench/loopprobe.py found it); a file is one
+    write and one read."""
     argv, child_env = _spawn(module, args, background, starter_waits=True)
-    return subprocess.run(argv, env=child_env, **kwargs)
+    with contextlib.ExitStack() as files:
+        if input is not None:
+            stdin = files.enter_context(tempfile.TemporaryFile())
+            stdin.write(input)
+            stdin.flush()
+            stdin.seek(0)
+            kwargs["stdin"] = stdin
+        if capture_output:
+            kwargs["stdout"] = files.enter_context(tempfile.TemporaryFile())
+            kwargs["stderr"] = files.enter_context(tempfile.TemporaryFile())
+        timeout = kwargs.pop("timeout", None)
+        with subprocess.Popen(argv, env=child_env, **kwargs) as proc:
+            try:
+                returncode = wait(proc, timeout)
+            except BaseException:  # the time is up, or the waiting green thread was killed: so is the child
+                proc.kill()
+                proc.wait()
+                raise
+        out, err = None, None
+        if capture_output:
+            out, err = _read_back(kwargs["stdout"]), _read_back(kwargs["stderr"])
+    done = subprocess.CompletedProcess(argv, returncode, out, err)
+    if check:
+        done.check_returncode()
+    return done
+
+
+def wait(proc: subprocess.Popen[bytes], timeout: float | None = None) -> int:
+    """Wait for `proc` to end (`subprocess.TimeoutExpired` past `timeout` seconds) and return its exit status.
+
+    On a pidfd (Linux 5.3+), which becomes readable when the process ends: under eventlet `select` is green, so the
+    wait is one registration in the hub's epoll. eventlet's own `Popen.wait` polls every 10 ms instead, ~12 ms of
+    the loop's CPU per second of a child's life (measured), for every child being waited for."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd here, or the process is already reaped
+        return proc.wait(timeout)
+    try:
+        if not select.select([pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+    finally:
+        os.close(pidfd)
+    return proc.wait()
+
+
+def _read_back(f: Any) -> bytes:
+    f.seek(0)
+    return bytes(f.read())
 
 
 def start(module: str, *args: str, background: bool = False, **kwargs: Any) -> subprocess.Popen[bytes]:

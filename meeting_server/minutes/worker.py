@@ -39,11 +39,12 @@ class WorkerError(DomainError):
     code = "worker.failed"
 
 
-def run_job(job: str, payload: dict[str, Any], timeout: float = 120) -> Any:
-    """Run one job in a fresh worker process and return its result (raises the child's DomainError)."""
+def run_job(job: str, payload: dict[str, Any], timeout: float = 120, pass_fds: tuple[int, ...] = ()) -> Any:
+    """Run one job in a fresh worker process and return its result (raises the child's DomainError). `pass_fds`:
+    open files the child inherits (a payload may name one instead of carrying its bytes: `pdf_fd`)."""
     try:
         proc = runner.run("meeting_server.minutes.worker", input=pickle.dumps((job, payload)), capture_output=True,
-                          timeout=timeout, check=False, cwd=str(runner.ROOT), background=True)
+                          timeout=timeout, check=False, cwd=str(runner.ROOT), background=True, pass_fds=pass_fds)
     except subprocess.TimeoutExpired as exc:
         raise WorkerError("Xử lý biên bản quá lâu, đã dừng. Hãy thử lại.", "worker.timeout") from exc
     if proc.returncode != 0 or not proc.stdout:
@@ -248,11 +249,18 @@ def _load_cert(path: Path) -> Any:
 
 
 def _verify(p: dict[str, Any]) -> dict[str, Any]:
-    """Validate every signature of an uploaded PDF against the given trust roots (PEM bytes)."""
+    """Validate every signature of an uploaded PDF against the given trust roots (PEM bytes). The PDF is `pdf`
+    (bytes) or read here from the inherited file `pdf_fd` (an upload as the server spooled it: its bytes never
+    pass through the server's event loop); its SHA-256 is computed here too."""
+    import hashlib
+
     from meeting_server.minutes.verify import verify_pdf
 
-    report = verify_pdf(p["pdf"], list(p.get("roots") or []))
+    pdf = p["pdf"] if "pdf" in p else _read_fd(int(p["pdf_fd"]))
+    report = verify_pdf(pdf, list(p.get("roots") or []))
     return {
+        "sha256": hashlib.sha256(pdf).hexdigest(),
+        "size": len(pdf),
         "ok": report.ok,
         "error": report.error,
         "record_json": report.record_json,
@@ -265,6 +273,15 @@ def _verify(p: dict[str, Any]) -> dict[str, Any]:
             for r in report.signatures
         ],
     }
+
+
+def _read_fd(fd: int) -> bytes:
+    """The whole of an inherited file, from its start."""
+    import os
+
+    with os.fdopen(fd, "rb") as f:
+        f.seek(0)
+        return f.read()
 
 
 def _prepare(p: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -516,22 +516,28 @@ def trust_roots(app: Flask | None, extra: list[bytes] | tuple[bytes, ...] = ()) 
     return roots
 
 
-def verify(data: bytes, roots: list[bytes], s: Session | None) -> dict[str, Any]:
+def verify(data: bytes | IO[bytes], roots: list[bytes], s: Session | None) -> dict[str, Any]:
     """The one verify use case, for the /verify page and `meeting-server verify`: every signature (checked in a
     fresh worker process) and, where this server's audit log is at hand (`s`), the embedded record against it.
+
+    `data` is the PDF's bytes, or an open file holding it (an upload spooled to disk): the child then reads the
+    file itself and the bytes never pass through the server's event loop (pickled, written to the child).
 
     `ok` is the verdict: the file was read, every signature is intact and valid with no change after it but
     further signatures (`signatures_ok`), and, with a log, the record was logged at finalization and its head is
     in the chain. `chain` is None without a log.
     """
-    report: dict[str, Any] = run_job("verify", {"pdf": data, "roots": roots})
+    if isinstance(data, bytes):
+        report: dict[str, Any] = run_job("verify", {"pdf": data, "roots": roots})
+    else:
+        report = run_job("verify", {"pdf_fd": data.fileno(), "roots": roots}, pass_fds=(data.fileno(),))
+    report.pop("size", None)
     record_json = report.pop("record_json")
     report["signatures_ok"] = bool(report["ok"])
     chain = check_against_chain(s, record_json, report.get("audit_head")) if s is not None else None
     report["chain"] = chain
     report["record_matches"] = None if chain is None else bool(chain["record_logged"] and chain["head_in_chain"])
     report["ok"] = report["signatures_ok"] and report["record_matches"] is not False
-    report["sha256"] = hashlib.sha256(data).hexdigest()
     report["changed_after_signing"] = any(not sig["intact"] or sig["changes_after"] == "other"
                                           for sig in report["signatures"])
     return report

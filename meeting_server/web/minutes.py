@@ -35,6 +35,7 @@ from meeting_server.web.guards import (
     same_meeting,
 )
 from meeting_server.web.payload import json_body
+from meeting_server.web.uploads import spooled_upload
 
 bp = Blueprint("minutes", __name__)
 csrf.exempt(bp)
@@ -183,17 +184,21 @@ def verify_page() -> Any:
 @bp.route("/verify", methods=["POST"])
 @public
 def verify_upload() -> Any:
-    """Check an uploaded PDF; HTML for the page, JSON for `Accept: application/json`."""
+    """Check an uploaded PDF; HTML for the page, JSON for `Accept: application/json`.
+
+    The upload stays in the file it was spooled to (a form's file part, or the raw body copied in large chunks);
+    the validator child reads that file itself, so its bytes are never read, pickled or hashed on the loop."""
     f = request.files.get("file")
-    data = f.read(MAX_VERIFY_BYTES + 1) if f is not None else request.get_data()[: MAX_VERIFY_BYTES + 1]
-    wants_json = request.accept_mimetypes.best == "application/json"
-    if not data or len(data) > MAX_VERIFY_BYTES:
-        message = _("Hãy chọn một tệp PDF (tối đa 50 MB).")
-        if wants_json:
-            return jsonify({"error": "verify.no_file", "message": message}), 400
-        return render_template("minutes_verify.html", page="verify", report=None, error=message), 400
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    report = minutes.verify(data, minutes.trust_roots(app), db.session())
+    upload, size = spooled_upload(f, MAX_VERIFY_BYTES)
+    with upload:
+        wants_json = request.accept_mimetypes.best == "application/json"
+        if not size or size > MAX_VERIFY_BYTES:
+            message = _("Hãy chọn một tệp PDF (tối đa 50 MB).")
+            if wants_json:
+                return jsonify({"error": "verify.no_file", "message": message}), 400
+            return render_template("minutes_verify.html", page="verify", report=None, error=message), 400
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        report = minutes.verify(upload, minutes.trust_roots(app), db.session())
     if wants_json:
         return jsonify(report)
     return render_template("minutes_verify.html", page="verify", report=report,

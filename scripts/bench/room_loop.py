@@ -16,9 +16,10 @@ nothing wrong (the "floor" of this bench):
 
 Page turns and phones are fanout.py's (bare-WebSocket Socket.IO clients spread over processes, the presenter of
 the same kind, 120 ms between turns; shared/perf-floors.md). The machine is shared: compare ratios measured side by
-side in one run, not absolute times.
+side in one run, not absolute times. `--probe FILE` runs the server under loopprobe.py (what holds the loop, and
+whether it ran or waited for a core); `--verify-signed` sends /verify a PDF signed twice (the validator's real work).
 
-    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150]
+    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150] [--verify-signed] [--probe /tmp/probe.json]
     .venv/bin/python scripts/bench/room_loop.py reconnect [--phones 500]
     .venv/bin/python scripts/bench/room_loop.py slow-readers [--duration 300] [--phones 200] [--slow 10]
     .venv/bin/python scripts/bench/room_loop.py all
@@ -55,11 +56,21 @@ PY = fo.PY
 # --- the server -------------------------------------------------------------------------------------------------
 
 
+#: Where loopprobe.py writes (`--probe FILE`): `serve` then runs under the loop-lag probe.
+PROBE: list[Path] = []
+
+
 def spawn(data: Path, port: int, profile: Path | None = None) -> subprocess.Popen[bytes]:
-    """`serve` on `port`; under cProfile writing to `profile` when given (the stats are written at SIGTERM)."""
+    """`serve` on `port`; under cProfile writing to `profile` when given (the stats are written at SIGTERM), under
+    loopprobe.py with `--probe`."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("MEETING_SERVER_DATA", None)
     prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    if PROBE:
+        with open(data / "server.log", "ab") as log:
+            return subprocess.Popen([PY, str(Path(__file__).resolve().parent / "loopprobe.py"), str(PROBE[0]),
+                                     "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     with open(data / "server.log", "ab") as log:  # the child keeps its own copy
         return subprocess.Popen([PY, *prof, "-m", "meeting_server", "serve", "--host", "127.0.0.1", "--port", str(port),
                                  "--data-dir", str(data)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -344,6 +355,33 @@ def hanging_docx(tarpit_port: int, tag: str) -> bytes:
     return buf.getvalue()
 
 
+def signed_pdf(pdf: bytes, ca_dir: Path) -> bytes:
+    """`pdf` signed twice as the minutes are (the secretary with the record embedded, then the chair), by a CA made
+    in `ca_dir`: a /verify upload whose signatures the validator really checks."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    from meeting_server.minutes import certs, sign, signer
+
+    w = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    for k, name in enumerate(("Sig_Secretary", "Sig_Chair")):
+        fields.append_signature_field(w, fields.SigFieldSpec(name, on_page=0, box=(72 + 240 * k, 40,
+                                                                                    272 + 240 * k, 100)))
+    out = BytesIO()
+    w.write(out)
+    data = out.getvalue()
+    ca = certs.ensure_local_ca(ca_dir, "xã Thử Nghiệm")
+    record = json.dumps({"bench": "room_loop", "delegates": [f"Đại biểu {i}" for i in range(50)]}).encode()
+    for role, field, embed in (("secretary", "Sig_Secretary", {"record_json": record, "audit_head": "5f2c" * 16}),
+                               ("chair", "Sig_Chair", None)):
+        certs.issue_signer(ca, role, f"Người ký {role}", "xã Thử Nghiệm")
+        data = sign.sign_minutes(data, signer.from_server_identity(ca, role), field, reason="Ký biên bản",
+                                 location="xã Thử Nghiệm", signer_name=f"Người ký {role}", embed=embed)
+    return data
+
+
 def tarpit() -> tuple[socket.socket, list[socket.socket]]:
     """A listening socket that accepts connections and never answers (kept open until the bench ends)."""
     srv = socket.socket()
@@ -431,8 +469,14 @@ def inflight(args: argparse.Namespace) -> list[str]:
             verify_pdf = data / "verify.pdf"
             fo.make_pdf(verify_pdf, args.verify_pages)
             pdf_bytes = verify_pdf.read_bytes()
+            if args.verify_signed:
+                pdf_bytes = signed_pdf(pdf_bytes, data / "bench-ca")
             print(f"inflight: floor ({args.phones} phones, {args.turns} turns, nothing in flight)", file=sys.stderr)
+            if PROBE:
+                proc.send_signal(signal.SIGUSR1)  # the probe's phase 0: start-up and preparation
             floor = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages)
+            if PROBE:
+                proc.send_signal(signal.SIGUSR1)  # phase 1: the floor; what follows is in OUT.json
 
             print("inflight: XLSX bomb, 2 hanging DOCX, 12 /verify in flight", file=sys.stderr)
             m = lk["meeting_id"]
@@ -461,9 +505,14 @@ def inflight(args: argparse.Namespace) -> list[str]:
             out.append(f"- XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants once: "
                        f"{bombs.summary()}")
             said = [v.summary() for v in verifies]
-            out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB "
-                       f"PDF: first client {said[0]}; all: {sum(v.started for v in verifies)} started, "
-                       f"{sum(len(v.done) for v in verifies)} finished")
+            outcomes: dict[str, int] = {}
+            for v in verifies:
+                for _s, o in v.done:
+                    outcomes[o] = outcomes.get(o, 0) + 1
+            kind = "signed (twice, record embedded) " if args.verify_signed else ""
+            out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB {kind}PDF: first "
+                       f"client {said[0]}; all: {sum(v.started for v in verifies)} started, "
+                       f"{sum(len(v.done) for v in verifies)} finished ({json.dumps(outcomes)})")
             out.append(f"- DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
                        f"{', '.join(docs)}; connections the tarpit received: {len(held)}")
             out.append(f"- server RSS at the end {fo.rss_mb(proc.pid):.0f} MB (+{fo.children_rss_mb(proc.pid):.0f} MB "
@@ -835,17 +884,23 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=20, help="pages of the document turned")
     ap.add_argument("--phones", type=int, default=None, help="phones: 50 for inflight, 200 for slow-readers")
     ap.add_argument("--verify-pages", type=int, default=200, help="pages of the PDF sent to /verify")
+    ap.add_argument("--verify-signed", action="store_true",
+                    help="inflight: sign the /verify PDF twice first (the validator then checks two signatures)")
     ap.add_argument("--reconnect-phones", type=int, default=500)
     ap.add_argument("--reconnect-wait", type=float, default=30.0, help="seconds to watch the reconnection")
     ap.add_argument("--profile", action="store_true", help="reconnect: run the restarted server under cProfile")
     ap.add_argument("--no-digest", action="store_true",
                     help="reconnect: the phones send no digest (every phone is sent a full `state`)")
+    ap.add_argument("--probe", type=Path, default=None,
+                    help="run the server under loopprobe.py, writing to this file (and .0, .1 … for phases)")
     ap.add_argument("--slow", type=int, default=10)
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of page turns beside the stalled phones")
     args = ap.parse_args()
     import warnings
 
     warnings.filterwarnings("ignore", "connect\\(\\) must be used as a context manager", DeprecationWarning)
+    if args.probe:
+        PROBE.append(args.probe.resolve())
     report: list[str] = []
     if args.which in ("inflight", "all"):
         args.phones = args.phones or 50

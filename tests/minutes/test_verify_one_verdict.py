@@ -54,3 +54,56 @@ def test_page_and_command_line_agree(app: Any, signed_twice: bytes, local_ca: ce
         assert "CẢNH BÁO" in html and "đã bị thay đổi sau khi ký" in said
     else:
         assert "không xác nhận được biên bản" in html and "KHÔNG toàn vẹn" in said
+
+
+def _large_unsigned_pdf() -> bytes:
+    """An unsigned PDF over Werkzeug's 500 kB in-memory spool (pages of incompressible noise)."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for _ in range(4):
+        page = doc.new_page()
+        page.insert_image(page.rect, stream=pymupdf.Pixmap(pymupdf.csRGB, 300, 300,
+                                                            os.urandom(300 * 300 * 3), False).tobytes("png"))
+    data = bytes(doc.tobytes())
+    assert len(data) > 600 * 1024
+    return data
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["signed-small", "unsigned-past-the-in-memory-spool"])
+def test_the_upload_reaches_the_validator_as_a_file_not_as_bytes(app: Any, signed_twice: bytes, local_ca: certs.LocalCa,
+                                                                 monkeypatch: pytest.MonkeyPatch, large: bool) -> None:
+    """The /verify upload (a form's file part, or the raw body) is handed to the validator child as the file it was
+    spooled to (`pdf_fd`), never as bytes read and pickled on the server's loop; the verdict and the SHA-256 (now
+    computed in the child) are those of the bytes sent."""
+    import hashlib
+    import io
+
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    from meeting_server.services import minutes as minutes_service
+
+    pdf = _large_unsigned_pdf() if large else signed_twice
+    seen: list[set[str]] = []
+    real = minutes_service.run_job
+
+    def recording(job: str, payload: dict[str, Any], **kwargs: Any) -> Any:
+        seen.append(set(payload))
+        return real(job, payload, **kwargs)
+
+    monkeypatch.setattr(minutes_service, "run_job", recording)
+    app.config["MINUTES_TRUST_ROOTS"] = [str(local_ca.cert_path)]
+    client = app.test_client()
+    raw = client.post("/verify", data=pdf, headers={"Accept": "application/json"}).get_json()
+    # The form encoded here in memory: the test client would spool a large one to a file it never closes.
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(pdf), "bien-ban.pdf")})
+    form = client.post("/verify", data=body, content_type=f"multipart/form-data; boundary={boundary}",
+                       headers={"Accept": "application/json"}).get_json()
+    assert seen == [{"pdf_fd", "roots"}, {"pdf_fd", "roots"}]
+    for js in (raw, form):
+        assert js["sha256"] == hashlib.sha256(pdf).hexdigest()
+        assert [s["field"] for s in js["signatures"]] == ([] if large else ["Sig_Secretary", "Sig_Chair"])
+        assert js["signatures_ok"] is (not large) and js["ok"] is False  # (signed elsewhere: not in this log)
+    empty = client.post("/verify", data=b"", headers={"Accept": "application/json"})
+    assert empty.status_code == 400 and empty.get_json()["error"] == "verify.no_file"

@@ -201,6 +201,26 @@ def test_a_chunked_body_is_stopped_at_the_limit(live_server: LiveServer) -> None
     assert ok.json()["place"] == "Hội trường xã"
 
 
+def test_a_chunked_verify_body_is_refused_past_the_limit_and_read_whole_below_it(live_server: LiveServer) -> None:
+    """/verify's raw body is copied to a file for the validator (web/uploads.py): a chunked one over the route's
+    limit still ends 413 with the message (and leaves no file behind), a small one is checked whole."""
+    srv = live_server
+
+    def big() -> object:  # no Content-Length: requests sends it chunked
+        yield b"%PDF-1.7\n"
+        for _ in range(52):
+            yield b"0" * MB
+
+    accept = {"Accept": "application/json"}
+    r = requests.post(f"{srv.url}/verify", data=big(), headers=accept, timeout=60)
+    assert r.status_code == 413, r.text[:300]
+    assert "quá lớn" in r.json()["message"]
+    pdf = _pdf()
+    ok = requests.post(f"{srv.url}/verify", data=iter([pdf[:100], pdf[100:]]), headers=accept, timeout=60)
+    assert ok.status_code == 200, ok.text[:300]
+    assert ok.json()["signatures"] == [] and ok.json()["sha256"] == __import__("hashlib").sha256(pdf).hexdigest()
+
+
 def _pdf() -> bytes:
     doc = fitz.open()
     doc.new_page().insert_text((72, 72), "verify me")
