@@ -71,6 +71,11 @@ def countdown(poll_id: int) -> str:
     return f"poll:{int(poll_id)}:countdown"
 
 
+def backup_after_close(poll_id: int) -> str:
+    """The lease of making the backup after a poll closed."""
+    return f"poll:{int(poll_id)}:backup"
+
+
 def document(document_id: int) -> str:
     """The lease of processing one upload."""
     return f"document:{int(document_id)}"

@@ -1,6 +1,7 @@
 """The heartbeat of this server process's leases (domain/leases.py, services/leases.py): a green thread that, every
 `RENEW_EVERY` seconds, renews every lease the process holds and takes over the work whose owner is gone: the
-countdown of an open poll nobody runs (realtime/voting.adopt_countdowns) and an upload left `processing` by a dead
+countdown of an open poll nobody runs (realtime/voting.adopt_countdowns), the backup after a poll's close that the
+process which closed it did not live to make (realtime/voting.adopt_backups) and an upload left `processing` by a dead
 process (services/documents.taken_over). Started by `serve` before it serves, after realtime/voting.resume. Without
 it (the threaded test server) a countdown keeps its own lease: it takes it again each second it finds it run out."""
 
@@ -61,6 +62,7 @@ def beat(app: Flask) -> set[str]:
     with app.app_context(), db.standalone_session(app) as s:
         held = leases.renew(s, me)
     live_voting.adopt_countdowns(app)
+    live_voting.adopt_backups(app)
     with app.app_context(), db.standalone_session(app) as s:
         orphans = documents.taken_over(s)
     for document_id in orphans:

@@ -51,20 +51,55 @@ def _socketio() -> Any:
 
 
 def back_up_after_close(app: Flask, poll_id: int) -> None:
-    """A closed poll is a result the council announced: copy the database right away (SQLite backup API, in a real
-    thread), so a dead disk after the session loses nothing that was decided."""
+    """A closed poll is a result the council announced: copy the database right away (SQLite's backup API in a real
+    thread, pg_dump in an idle-class child), so a dead disk after the session loses nothing that was decided. The
+    poll stays due (`poll.backed_up_at` NULL) until it is made: if this process dies first, another one's heartbeat
+    makes it (`adopt_backups`), under the lease `poll:<id>:backup` so that one process makes it."""
+    running: set[int] = app.extensions.setdefault("backups_running", set())
+    if poll_id in running:
+        return
+    running.add(poll_id)
     _socketio().start_background_task(_backup_after_close, app, poll_id)
 
 
 def _backup_after_close(app: Flask, poll_id: int) -> None:
-    from meeting_server.services import backup
+    from meeting_server.domain.leases import backup_after_close as lease_name
+    from meeting_server.services import backup, leases
 
-    if not backup.automatic(app):
-        return
+    me = leases.owner(app)
     try:
-        backup.backup_now(app, f"poll-{poll_id}-closed")
-    except Exception:  # a failed backup must not disturb the sitting; it is logged for the clerk
-        log.exception("backup after poll %s closed failed", poll_id)
+        with app.app_context(), db.standalone_session(app) as s:
+            p = s.get(Poll, poll_id)
+            if p is None or p.backed_up_at is not None:
+                return  # made meanwhile by another process
+            if not leases.take(s, lease_name(poll_id), me, meeting_id=p.meeting_id):
+                return  # another live process makes it
+        try:
+            if backup.automatic(app):
+                backup.backup_now(app, f"poll-{poll_id}-closed")
+        except Exception:  # a failed backup must not disturb the sitting; it is logged for the clerk
+            log.exception("backup after poll %s closed failed", poll_id)
+        with app.app_context(), db.standalone_session(app) as s:
+            voting.backup_done(s, poll_id)
+            leases.release(s, lease_name(poll_id), me)
+    finally:
+        app.extensions.setdefault("backups_running", set()).discard(poll_id)
+
+
+def adopt_backups(app: Flask) -> list[int]:
+    """Make the backup of every closed poll whose backup is still due and that no live process is making (its
+    lease is free or ran out: the process that closed it died first). On each heartbeat. Returns the polls taken."""
+    from meeting_server.domain.leases import backup_after_close as lease_name
+    from meeting_server.services import leases
+
+    running: set[int] = app.extensions.setdefault("backups_running", set())
+    now = utcnow()
+    with app.app_context(), db.standalone_session(app) as s:
+        due = [pid for pid in voting.backups_due(s) if pid not in running]
+        free = [pid for pid in due if (h := leases.holder(s, lease_name(pid))) is None or h.expires_at <= now]
+    for pid in free:
+        back_up_after_close(app, pid)
+    return free
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -585,6 +585,20 @@ def expired(s: Session, now: datetime | None = None) -> list[Poll]:
             if p.ends_at is not None and p.ends_at <= now]
 
 
+def backups_due(s: Session) -> list[int]:
+    """Closed polls whose backup after the close is not done yet (`poll.backed_up_at`), oldest first."""
+    return list(s.scalars(select(Poll.id).where(Poll.state == rules.PollState.CLOSED, Poll.backed_up_at.is_(None))
+                          .order_by(Poll.id)))
+
+
+def backup_done(s: Session, poll_id: int) -> None:
+    """The backup after the poll's close is made (or was tried, its failure logged): nobody makes it again. Its own
+    unit of work; no screen shows it, so `seq` does not move."""
+    with unit.of_work(s):
+        s.execute(update(Poll).where(Poll.id == int(poll_id)).values(backed_up_at=utcnow())
+                  .execution_options(synchronize_session=False))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Casting
 

@@ -535,6 +535,9 @@ class Poll(Base):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_by: Mapped[str] = mapped_column(String(120), default="")  # the actor, or "countdown"
+    # The backup after the close (realtime/voting.back_up_after_close) is done: made, or tried and its failure
+    # logged. NULL on a closed poll while it is due, so that another process makes it if the closer died first.
+    backed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: Counting committee's totals of paper ballots (secret kinds), domain PaperTotals.to_dict().
     paper: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: domain Result.to_dict() plus the announcement lines, fixed when the poll closes.
