@@ -114,7 +114,10 @@ def record_many(s: Session, rows: Sequence[tuple[int | None, str, str, dict[str,
     if frozen_among(s, {r[0] for r in rows if r[0] is not None and not r[1].startswith(AFTER_FINAL_KINDS)}):
         raise DomainError(FROZEN_MESSAGE, "meeting.frozen")
     conn = s.connection()
-    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    # The head is read locked (FOR UPDATE; SQLite has no such clause and needs none: one writer at a time), as
+    # `record` locks it with its UPDATE first: on PostgreSQL an unlocked read let another writer move the head
+    # before the compare-and-set below, which then failed the whole batch (tests/services/test_audit_concurrent.py).
+    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:  # an empty log: the one-at-a-time path creates the head
         for meeting_id, kind, actor, data in rows:
             record(s, meeting_id, kind, actor, data)
