@@ -155,8 +155,11 @@ def _dump_child(ask: dict[str, Any]) -> dict[str, Any]:
     """The child's side of `backup` (see the module's doc)."""
     import psycopg
 
+    from meeting_server.services.voting import BACKUP_APPLICATION
+
     url, dest = ask["url"], Path(ask["dest"])
-    env = libpq_env(url, runner.env())
+    # Named, so that closing a secret poll can end it rather than wait for its lock (voting._cluster_secret_ballots).
+    env = {**libpq_env(url, runner.env()), "PGAPPNAME": BACKUP_APPLICATION}
     secret = [str(k) for k in PollKind if k.is_secret]
     with psycopg.connect(audit_log.conninfo(url)) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

@@ -508,6 +508,31 @@ def reshuffle_secret_ballots(s: Session, p: Poll) -> None:
         s.execute(insert(SecretBallot).values(key=key, poll_id=p.id, choice=choice))
 
 
+#: The application name of the backups' pg_dump (services/pgbackup.py): the one connection a secret close ends.
+BACKUP_APPLICATION = "meeting-server-backup"
+
+
+def _cluster_secret_ballots(conn: Any) -> None:
+    """CLUSTER needs the table alone, and a backup's pg_dump holds it (ACCESS SHARE) for as long as it copies: an
+    idle-class child on a busy box took 30 s, and the close waited until its lock timeout, answered as the database
+    away. So the CLUSTER waits 2 s at most; then this ends the backups' pg_dump (its copy is from before this close,
+    and the backup after this close follows; the failed one is logged) and clusters again."""
+    from sqlalchemy.exc import OperationalError
+
+    conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CLUSTER secret_ballot USING secret_ballot_pkey")
+    except OperationalError:
+        ended = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %(name)s "
+            "AND datname = current_database() AND pid <> pg_backend_pid()", {"name": BACKUP_APPLICATION}).scalar()
+        log.warning("a backup's pg_dump held the secret ballots at a close: %s ended, clustering again", ended)
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+        conn.exec_driver_sql("CLUSTER secret_ballot USING secret_ballot_pkey")
+    conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+
+
 def checkpoint_after_close(s: Session) -> None:
     """Copy the write-ahead log into the database and truncate it, so the log's history of casts is gone.
 
@@ -517,7 +542,7 @@ def checkpoint_after_close(s: Session) -> None:
     segments are recycled and overwritten, which the operator's retention settles."""
     conn = s.connection()
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("CLUSTER secret_ballot USING secret_ballot_pkey")
+        _cluster_secret_ballots(conn)
         return
     if conn.dialect.name != "sqlite":
         return
