@@ -161,7 +161,9 @@ def _dump_child(ask: dict[str, Any]) -> dict[str, Any]:
     # Named, so that closing a secret poll can end it rather than wait for its lock (voting._cluster_secret_ballots).
     env = {**libpq_env(url, runner.env()), "PGAPPNAME": BACKUP_APPLICATION}
     secret = [str(k) for k in PollKind if k.is_secret]
-    with psycopg.connect(audit_log.conninfo(url)) as conn:
+    # The snapshot's own connection holds the tables it read (secret_ballot among them) until pg_dump has copied:
+    # named as pg_dump is, so that a secret close ends both (voting._cluster_secret_ballots).
+    with psycopg.connect(audit_log.conninfo(url), application_name=BACKUP_APPLICATION) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         major = server_major(conn)
