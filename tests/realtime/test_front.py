@@ -329,11 +329,14 @@ def test_a_process_killed_in_a_vote_storm(room: Room) -> None:
     back = [max(t for t, e, _d in room.phones.events[i] if e == "state") for i in its_phones]
     assert min(back) > killed_at  # a fresh state after the kill, from a live process
     # Whoever had no ack casts again (a phone's page offers it) and is recorded by the survivors.
+    # (The kill lands at the storm's start; on a quick run every ballot may be acknowledged before it, and then
+    # there is nothing to cast again: the countdown's take-over below is still checked.)
     again = [i for i in range(N) if i not in acked]
-    assert again, "the kill cut some ballots short"
-    second = room.phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in again],
-                                  which=again)
-    assert all(isinstance(a, dict) and a.get("ok") for _i, a, _s, _ms in second), second[:5]
+    print(f"ballots cut short by the kill: {len(again)} of {N}")
+    if again:
+        second = room.phones.call_all("cast", [{"poll_id": poll_id, "choice": CHOICES[i % 3]} for i in again],
+                                      which=again)
+        assert all(isinstance(a, dict) and a.get("ok") for _i, a, _s, _ms in second), second[:5]
     # Another process took the countdown over and closes the poll at its deadline (late by at most the lease).
     room.phones.wait_all("poll", lambda e: e["event"] == "closed" and e["poll"]["id"] == poll_id,
                          timeout=countdown + 60)
