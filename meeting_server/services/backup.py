@@ -25,6 +25,8 @@ import secrets
 import sqlite3
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,35 +283,30 @@ def restore(data_dir: Path, backup: Path, *, allow_rollback: bool = False, actor
     if problems:
         raise BackupError("Bản sao lưu bị hỏng, không khôi phục: %(problems)s", "backup.damaged",
                           params={"problems": "; ".join(problems)})
+    with _no_server(data_dir):
+        return _restore_locked(data_dir, backup, allow_rollback, actor, audit_service)
+
+
+@contextmanager
+def _no_server(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's server lock while restoring: refused while a server runs on it."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(data_dir / SERVER_LOCK, "ab")  # noqa: SIM115
-    try:
+    with open(data_dir / SERVER_LOCK, "ab") as lock:
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BackupError("Máy chủ đang chạy trên thư mục dữ liệu này: hãy dừng máy chủ trước khi khôi phục.",
                               "backup.server_running") from None
-        return _restore_locked(data_dir, backup, allow_rollback, actor, audit_service)
-    finally:
-        lock.close()
+        yield
 
 
 def _restore_pg(data_dir: Path, backup: Path, allow_rollback: bool, actor: str, url: str,
                 audit_service: Any) -> Restored:
     from meeting_server.services import pgbackup
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(data_dir / SERVER_LOCK, "ab")  # noqa: SIM115
-    try:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError("Máy chủ đang chạy trên thư mục dữ liệu này: hãy dừng máy chủ trước khi khôi phục.",
-                              "backup.server_running") from None
+    with _no_server(data_dir):
         done = pgbackup.restore(data_dir, url, backup, allow_rollback=allow_rollback, actor=actor,
                                 audit_service=audit_service)
-    finally:
-        lock.close()
     return Restored(None, done.check, done.rolled_back, saved_database=done.saved)
 
 
@@ -320,16 +317,7 @@ def _restore_locked(data_dir: Path, backup: Path, allow_rollback: bool, actor: s
     chain = audit_log.verify_database(backup, key=key, checkpoints=audit_log.CheckpointLog([], log_.signed, log_.bad))
     derived = audit_service.derived_problems(backup)
     check = audit_service.RecordCheck(chain, tuple(derived), len(log_.current))
-    if not chain.ok or derived or contradicted:
-        why = ([chain.message] if not chain.ok else []) + derived + \
-              [f"mâu thuẫn với điểm neo {c}" for c in contradicted]
-        raise BackupError("Hồ sơ trong bản sao lưu không toàn vẹn, không khôi phục: %(problems)s",
-                          "backup.tampered", params={"problems": "; ".join(why)})
-    if ahead and not allow_rollback:
-        raise BackupError(
-            "Bản sao lưu cũ hơn các sự kiện đã được neo (%(anchored)s). Khôi phục sẽ xóa chúng khỏi hồ sơ. Nếu thật "
-            "sự muốn, chạy lại với --allow-rollback.", "backup.rollback",
-            params={"anchored": "; ".join(f"{cp.event} số {cp.seq} — {cp.source}" for cp in ahead)})
+    audit_service.refuse_unless_sound(chain, derived, contradicted, ahead, allow_rollback, BackupError)
     db = data_dir / "meeting.db"
     saved: Path | None = None
     if db.exists():

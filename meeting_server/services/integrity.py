@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from meeting_server import runner
 from meeting_server.domain import audit
-from meeting_server.domain.errors import DomainError
+from meeting_server.domain.errors import N_, DomainError
 from meeting_server.services import voting
 from meeting_server.store import audit_log
 from meeting_server.store.tables import AuditEvent
@@ -231,3 +231,20 @@ if __name__ == "__main__":
     _source: audit_log.Source = _ask["source"] if _ask["url"] else Path(_ask["source"]).resolve()
     sys.stdout.write(json.dumps(check_dict(check_database(_source, Path(_ask["data_dir"]).resolve())),
                                 ensure_ascii=False))
+
+
+def refuse_unless_sound(chain: Any, derived: list[str], contradicted: list[str], ahead: list[Any],
+                        allow_rollback: bool, error: type[DomainError]) -> None:
+    """A backup's record, checked against this data directory's key and anchors (SQLite's file or PostgreSQL's
+    scratch copy): refused as tampered when its chain, its derived rows or an anchor disagree, and as a rollback
+    when it is older than anchored events unless `allow_rollback`."""
+    if not chain.ok or derived or contradicted:
+        why = ([chain.message] if not chain.ok else []) + derived + \
+              [f"mâu thuẫn với điểm neo {c}" for c in contradicted]
+        raise error(N_("Hồ sơ trong bản sao lưu không toàn vẹn, không khôi phục: %(problems)s"),
+                    "backup.tampered", params={"problems": "; ".join(why)})
+    if ahead and not allow_rollback:
+        raise error(N_(
+            "Bản sao lưu cũ hơn các sự kiện đã được neo (%(anchored)s). Khôi phục sẽ xóa chúng khỏi hồ sơ. Nếu thật "
+            "sự muốn, chạy lại với --allow-rollback."), "backup.rollback",
+            params={"anchored": "; ".join(f"{cp.event} số {cp.seq} — {cp.source}" for cp in ahead)})

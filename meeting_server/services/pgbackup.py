@@ -331,16 +331,7 @@ def _check(data_dir: Path, scratch_url: str, allow_rollback: bool,
                                       checkpoints=audit_log.CheckpointLog([], log_.signed, log_.bad))
     derived = audit_service.derived_problems(scratch_url)
     check = audit_service.RecordCheck(chain, tuple(derived), len(log_.current))
-    if not chain.ok or derived or contradicted:
-        why = ([chain.message] if not chain.ok else []) + derived + \
-              [f"mâu thuẫn với điểm neo {c}" for c in contradicted]
-        raise PgBackupError("Hồ sơ trong bản sao lưu không toàn vẹn, không khôi phục: %(problems)s",
-                            "backup.tampered", params={"problems": "; ".join(why)})
-    if ahead and not allow_rollback:
-        raise PgBackupError(
-            "Bản sao lưu cũ hơn các sự kiện đã được neo (%(anchored)s). Khôi phục sẽ xóa chúng khỏi hồ sơ. Nếu thật "
-            "sự muốn, chạy lại với --allow-rollback.", "backup.rollback",
-            params={"anchored": "; ".join(f"{cp.event} số {cp.seq} — {cp.source}" for cp in ahead)})
+    audit_service.refuse_unless_sound(chain, derived, contradicted, ahead, allow_rollback, PgBackupError)
     return check, ahead
 
 
