@@ -66,3 +66,20 @@ def close_poll(srv: LiveServer, poll_id: int) -> dict[str, Any]:
     r = api(srv, chair(srv), "POST", f"/polls/{poll_id}/close")
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+def open_and_secret_votes(srv: LiveServer, phones: list[Any], open_for: int, secret_yes: int) -> tuple[int, int]:
+    """The sitting the storage tools' tests start from: an open vote (the first `open_for` phones for, the rest
+    against) and a secret vote (the first `secret_yes` yes, the rest no), each cast from the phones and closed; their
+    ids."""
+    shown = make_poll(srv, kind="open", title="Thông qua chương trình kỳ họp")
+    open_poll(srv, shown["id"])
+    for i, phone in enumerate(phones):
+        assert phone.call("cast", {"poll_id": shown["id"], "choice": "for" if i < open_for else "against"})["ok"]
+    close_poll(srv, shown["id"])
+    secret = make_poll(srv, kind="secret", title="Bỏ phiếu kín: miễn nhiệm")
+    open_poll(srv, secret["id"])
+    for i, phone in enumerate(phones):
+        assert phone.call("cast", {"poll_id": secret["id"], "choice": "yes" if i < secret_yes else "no"})["ok"]
+    close_poll(srv, secret["id"])
+    return shown["id"], secret["id"]

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.conftest import ROOT, _env, start_server
-from tests.realtime.voting_kit import close_poll, delegates, join, make_poll, open_poll, screen
+from tests.realtime.voting_kit import close_poll, delegates, join, make_poll, open_and_secret_votes, open_poll, screen
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,16 +54,7 @@ def sitting(tmp_path: Path, pg_cluster: Any) -> dict[str, Any]:
             join(srv, d["url"])
         phones = [screen(srv, d["url"]) for d in voters]
         try:
-            shown = make_poll(srv, kind="open", title="Thông qua chương trình kỳ họp")
-            open_poll(srv, shown["id"])
-            for i, phone in enumerate(phones):
-                assert phone.call("cast", {"poll_id": shown["id"], "choice": "for" if i < 4 else "against"})["ok"]
-            close_poll(srv, shown["id"])
-            secret = make_poll(srv, kind="secret", title="Bỏ phiếu kín: miễn nhiệm")
-            open_poll(srv, secret["id"])
-            for i, phone in enumerate(phones):
-                assert phone.call("cast", {"poll_id": secret["id"], "choice": "yes" if i < 3 else "no"})["ok"]
-            close_poll(srv, secret["id"])
+            polls = open_and_secret_votes(srv, phones, open_for=4, secret_yes=3)
         finally:
             for phone in phones:
                 phone.close()
@@ -74,7 +65,7 @@ def sitting(tmp_path: Path, pg_cluster: Any) -> dict[str, Any]:
             time.sleep(0.2)
     finally:
         srv.stop()
-    return {"data": data, "url": url, "polls": (shown["id"], secret["id"])}
+    return {"data": data, "url": url, "polls": polls}
 
 
 def test_backup_drop_restore_gives_the_same_sitting(sitting: dict[str, Any], pg_cluster: Any) -> None:

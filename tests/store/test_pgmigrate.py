@@ -21,7 +21,7 @@ from meeting_server.domain.errors import DomainError
 from meeting_server.services import backup, pgmigrate
 from tests.conftest import ROOT, LiveServer, _env, start_server
 from tests.minutes.signing_kit import sign_live, signed_pdf_url
-from tests.realtime.voting_kit import api, clerk, close_poll, join, make_poll, open_poll, screen
+from tests.realtime.voting_kit import api, clerk, join, open_and_secret_votes, screen
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,16 +54,7 @@ def sitting(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             join(srv, d["url"])
         phones = [screen(srv, d["url"]) for d in voters]
         try:
-            shown = make_poll(srv, kind="open", title="Thông qua chương trình kỳ họp")
-            open_poll(srv, shown["id"])
-            for i, phone in enumerate(phones):
-                assert phone.call("cast", {"poll_id": shown["id"], "choice": "for" if i < 6 else "against"})["ok"]
-            close_poll(srv, shown["id"])
-            secret = make_poll(srv, kind="secret", title="Bỏ phiếu kín: miễn nhiệm")
-            open_poll(srv, secret["id"])
-            for i, phone in enumerate(phones):
-                assert phone.call("cast", {"poll_id": secret["id"], "choice": "yes" if i < 5 else "no"})["ok"]
-            close_poll(srv, secret["id"])
+            polls = open_and_secret_votes(srv, phones, open_for=6, secret_yes=5)
         finally:
             for phone in phones:
                 phone.close()
@@ -77,7 +68,7 @@ def sitting(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     finally:
         srv.stop()
     return {"data": data, "seen": before, "pdf": pdf.content, "hits": hits, "links": srv.links,
-            "secret_poll": secret["id"]}
+            "secret_poll": polls[1]}
 
 
 def copy_of(sitting: dict[str, Any], tmp_path: Path) -> Path:
