@@ -33,7 +33,7 @@ def clerk(browser: Any, srv: LiveServer) -> Iterator[Any]:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(srv.local(srv.links["clerk"]))
-    page.wait_for_function("window.Live && document.body.className.indexOf('steps-on') >= 0")
+    page.wait_for_function("() => window.Live && document.body.className.indexOf('steps-on') >= 0")
     yield page
     assert errors == []
     ctx.close()

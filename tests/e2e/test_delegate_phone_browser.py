@@ -298,14 +298,14 @@ def test_sitting_not_opened_then_closed_says_so_and_the_floor_stops(browser: Any
     assert "Đang diễn ra" not in page.locator("main").inner_text()
     res = chair_socket.call("meeting.set_status", {"status": "in_progress", "below_quorum_ok": True})
     assert res["ok"] is True, res
-    page.wait_for_function("document.querySelector('[data-bind=current_heading]').textContent === 'Đang diễn ra'")
+    page.wait_for_function("() => document.querySelector('[data-bind=current_heading]').textContent === 'Đang diễn ra'")
     state = chair_socket.wait("state")
     if state["current_item_id"] is None:
         chair_socket.call("agenda.set_current", {"item_id": state["agenda"][0]["id"]})
     page.locator("#speak-panel .speak-button:not([disabled])").wait_for()
 
     assert chair_socket.call("meeting.set_status", {"status": "ended"})["ok"] is True
-    page.wait_for_function("document.querySelector('[data-bind=current_heading]').textContent === 'Kỳ họp đã bế mạc'")
+    page.wait_for_function("() => document.querySelector('[data-bind=current_heading]').textContent === 'Kỳ họp đã bế mạc'")
     assert page.locator("#speak-panel .speak-button").count() == 0
     assert page.locator("[data-speak=status]").inner_text() == "Kỳ họp đã bế mạc. Không đăng ký phát biểu được nữa."
     assert "Đang diễn ra" not in page.locator("main").inner_text()

@@ -48,9 +48,9 @@ def test_three_phones_vote_chair_closes_every_screen_shows_the_same_result(live_
         # Shown only after the server's acknowledgement, i.e. after the commit.
         page.wait_for_selector('[data-bind="vote_recorded"]')
         assert page.locator('[data-bind="vote_recorded"]').inner_text() == f"✓ Đã ghi nhận: {label}"
-    kiosk.wait_for_function("document.querySelector('.vote-progress').textContent === 'Đã biểu quyết: 3/4'")
+    kiosk.wait_for_function("() => document.querySelector('.vote-progress').textContent === 'Đã biểu quyết: 3/4'")
     chair_page.wait_for_function(
-        "document.querySelector('#vote-panel .vote-progress').textContent === 'Đã biểu quyết: 3/4'")
+        "() => document.querySelector('#vote-panel .vote-progress').textContent === 'Đã biểu quyết: 3/4'")
     # No running count anywhere while the poll is open.
     assert kiosk.locator(".vote-result").count() == 0 and chair_page.locator(".vote-result").count() == 0
 
@@ -101,7 +101,7 @@ def test_the_chair_votes_from_the_chair_screen_and_the_minutes_count_it(live_ser
     # Everyone sees the chair counted.
     for page in [chair_page, *phones]:
         page.wait_for_function(
-            "[...document.querySelectorAll('.vote-progress')].some(e => e.textContent === 'Đã biểu quyết: 1/3')")
+            "() => [...document.querySelectorAll('.vote-progress')].some(e => e.textContent === 'Đã biểu quyết: 1/3')")
     phones[0].locator("#takeover-go").click()
     phones[0].get_by_role("button", name="Không tán thành", exact=True).click()
     phones[0].get_by_role("button", name="Xác nhận").click()
