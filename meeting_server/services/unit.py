@@ -90,8 +90,13 @@ def bump_locked(s: Session, m: Meeting) -> int:
 
 
 def bump_many(s: Session, meeting_ids: Iterable[int]) -> None:
-    """One seq for each meeting of a ballot batch, in one statement (the group commit; it also takes the lock)."""
-    s.execute(update(Meeting).where(Meeting.id.in_(list(meeting_ids))).values(seq=Meeting.seq + 1))
+    """One seq for each meeting of a ballot batch (the group commit; it also takes the meetings' locks).
+
+    One statement per meeting, in id order: `UPDATE … WHERE id IN (…)` locks rows in the order it finds them on
+    disk, which every update changes, so two processes' batches naming the same meetings deadlocked on PostgreSQL
+    (tests/services/test_ballots_across_meetings.py). A batch names a few meetings at most."""
+    for meeting_id in sorted(set(meeting_ids)):
+        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seq=Meeting.seq + 1))
 
 
 def change(m: Meeting, **parts: object) -> Change:

@@ -10,10 +10,15 @@ ballots happened to arrive together.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from meeting_server.domain.errors import DomainError
 from meeting_server.domain.permissions import Role
@@ -81,3 +86,53 @@ def test_one_batch_of_two_meetings_each_counts_its_own(s: Session, m: Meeting, s
     assert stored(f"SELECT count(*) FROM open_ballot WHERE poll_id IN ({poll_a}, {poll_b})") == 4
     assert stored(f"SELECT count(*) FROM poll_voter WHERE poll_id = {poll_a} AND participant_id IN "
                   f"({', '.join(str(p.id) for p in people_b)})") == 0
+
+
+def test_a_batch_locks_its_meetings_in_one_order(engine: Any, s: Session, m: Meeting) -> None:
+    """Two processes' batches naming the same two meetings deadlocked on PostgreSQL (CI's front test of two
+    councils voting at once): `UPDATE meeting … WHERE id IN (1, 2)` locks the rows in the order it finds them on
+    disk, and an update moves a row's newest version to the end of the page, so one batch locked 2 then waited for
+    1 while the other held 1 and waited for 2. PostgreSQL ended one, whose 183 ballots were then refused.
+    `bump_many` takes the meetings' locks one by one in id order: a batch that waits for one holds none after it."""
+    if engine.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: no two batches hold rows at once")
+    b = _council(s, "Hòa Bình")
+    s.commit()
+    first, second = sorted((m.id, b.id))
+    factory = sessionmaker(engine, expire_on_commit=False)
+    for _ in range(3):  # the lower id's newest version now lies after the other's on the page
+        with factory() as w:
+            w.execute(update(Meeting).where(Meeting.id == first).values(seq=Meeting.seq + 1))
+            w.commit()
+    holder = factory()
+    holder.execute(update(Meeting).where(Meeting.id == first).values(seq=Meeting.seq + 1))  # holds the first
+    outcome: dict[str, Any] = {}
+
+    def batch() -> None:
+        with factory() as other:
+            try:
+                unit.bump_many(other, [first, second])
+                other.commit()
+                outcome["ok"] = True
+            except Exception as exc:
+                outcome["error"] = exc
+
+    t = threading.Thread(target=batch)
+    t.start()
+    time.sleep(0.5)  # the batch now waits for the first meeting
+    try:
+        # It must hold nothing after the row it waits for: the second meeting is free.
+        with factory() as probe:
+            probe.execute(text("SET LOCAL lock_timeout = '1s'"))
+            try:
+                probe.execute(select(Meeting.id).where(Meeting.id == second).with_for_update(nowait=True)).all()
+                free = True
+            except OperationalError:
+                free = False
+            probe.rollback()
+    finally:
+        holder.commit()
+        holder.close()
+        t.join(30)
+    assert free, "the batch locked the second meeting while it waited for the first"
+    assert outcome == {"ok": True}
