@@ -78,10 +78,18 @@ def waiting(app: Flask | None) -> bool:
     return bool(found is not None and found.down)
 
 
+#: SQLSTATEs of a server that ends or refuses sessions: admin_shutdown (`pg_ctl stop -m fast`), crash_shutdown,
+#: cannot_connect_now (starting or in recovery), too_many_connections. Class 08 (connection exceptions) as well.
+AWAY_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
 def unreachable(exc: BaseException | None) -> bool:
     """Whether `exc` (or what it was raised from) says the database connection is lost or cannot be made: a
-    PostgreSQL that went away (psycopg's OperationalError), or a connection SQLAlchemy found dead. SQLite's own
-    OperationalErrors (a lock held too long, a full disk) are not this: the file is on this box."""
+    PostgreSQL that went away (psycopg's OperationalError raised by the client, or the server ending the session:
+    `AWAY_STATES`), or a connection SQLAlchemy found dead. PostgreSQL answering that this transaction lost (a
+    deadlock, a lock waited out, a serialization failure: OperationalErrors too) is not this, nor are SQLite's own
+    OperationalErrors (a lock held too long, a full disk): the database is there
+    (tests/realtime/test_unreachable.py)."""
     # Only when psycopg is loaded (a PostgreSQL server): importing it here, on the loop, would stall it ~0.1 s.
     psycopg = sys.modules.get("psycopg")
     seen: set[int] = set()
@@ -90,7 +98,8 @@ def unreachable(exc: BaseException | None) -> bool:
         if getattr(exc, "connection_invalidated", False):
             return True
         if psycopg is not None and isinstance(exc, psycopg.OperationalError):
-            return True
+            state = exc.sqlstate
+            return state is None or state.startswith("08") or state in AWAY_STATES
         orig = getattr(exc, "orig", None)
         exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)
     return False

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 #: Most ballots written in one transaction; bounds how long one commit holds the event loop.
 MAX_BATCH = 500
 ACK_TIMEOUT = 30.0
+#: Times a batch PostgreSQL ended as a deadlock's victim (or a serialization failure) is written again.
+RETRIES = 3
+BUSY = DomainError("Máy chủ bận, chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.busy")
 
 
 def _socketio() -> Any:
@@ -136,7 +139,7 @@ class BallotWriter:
         """Queue one ballot and wait for its commit; returns the ack."""
         self.q.put(item)
         if not item.done.wait(ACK_TIMEOUT):
-            return failed(DomainError("Máy chủ bận, chưa ghi được phiếu. Hãy bấm gửi lại.", "vote.busy"), item.sid)
+            return failed(BUSY, item.sid)
         assert item.ack is not None
         return item.ack
 
@@ -167,14 +170,22 @@ class BallotWriter:
                 log.exception("ballot writer: a batch of %d failed beyond its own handling", len(batch))
                 self._refuse(batch, None)
 
-    def _write_safely(self, batch: list[_Pending]) -> None:
+    def _write_safely(self, batch: list[_Pending], attempt: int = 1) -> None:
         try:
             with self.app.app_context():
                 self._write(batch)
         except Exception as exc:  # never let the writer die: the phones would wait forever
-            # A full or read-only disk, or the database gone (not committed: realtime/links.py): each phone is told
-            # so, and the ballot is not counted.
-            fault = disk_fault(exc) or links.noticed(self.app, exc)
+            state = db.sqlstate(exc)
+            if state in db.RETRY_STATES and attempt <= RETRIES:
+                # Another process's batch and this one each held a row the other wanted, and PostgreSQL ended this
+                # one (nothing of it committed): written again, as PostgreSQL asks, before any phone is answered.
+                log.warning("ballot batch of %d: %s (attempt %d), written again", len(batch), state, attempt)
+                self._write_safely(batch, attempt + 1)
+                return
+            # A full or read-only disk, or the database gone (not committed: realtime/links.py), or a lock waited
+            # out: each phone is told so, and the ballot is not counted.
+            fault = disk_fault(exc) or links.noticed(self.app, exc) or (
+                BUSY if state == db.LOCK_TIMEOUT_STATE else None)
             if fault is None:
                 log.exception("ballot batch of %d failed", len(batch))
             else:

@@ -69,6 +69,26 @@ def cooperative_psycopg() -> str:
     return "greenwait"
 
 
+#: SQLSTATEs of a transaction PostgreSQL ended so that it can be run again as it was: deadlock_detected and
+#: serialization_failure (its documentation asks the application to retry).
+RETRY_STATES = frozenset({"40P01", "40001"})
+#: lock_not_available: a statement waited out `lock_timeout`.
+LOCK_TIMEOUT_STATE = "55P03"
+
+
+def sqlstate(exc: BaseException | None) -> str | None:
+    """The SQLSTATE PostgreSQL answered with, from `exc` or what it was raised from; None for anything else."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        orig = getattr(exc, "orig", None)
+        exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)
+    return None
+
+
 def make_engine(url: str, data_dir: Path | None = None) -> Engine:
     """An engine whose SQLite connections use WAL and FULL sync, or a PostgreSQL engine (psycopg 3).
 

@@ -305,7 +305,8 @@ def test_sitting_not_opened_then_closed_says_so_and_the_floor_stops(browser: Any
     page.locator("#speak-panel .speak-button:not([disabled])").wait_for()
 
     assert chair_socket.call("meeting.set_status", {"status": "ended"})["ok"] is True
-    page.wait_for_function("() => document.querySelector('[data-bind=current_heading]').textContent === 'Kỳ họp đã bế mạc'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-bind=current_heading]').textContent === 'Kỳ họp đã bế mạc'")
     assert page.locator("#speak-panel .speak-button").count() == 0
     assert page.locator("[data-speak=status]").inner_text() == "Kỳ họp đã bế mạc. Không đăng ký phát biểu được nữa."
     assert "Đang diễn ra" not in page.locator("main").inner_text()
