@@ -20,7 +20,7 @@ from meeting_server.domain import audit
 from meeting_server.domain.errors import DomainError
 from meeting_server.store import audit_log
 from meeting_server.store.db import AUDIT_KEY, DATA_DIR
-from meeting_server.store.tables import AuditEvent, AuditHead, MinutesDraft, core_table, utcnow
+from meeting_server.store.tables import AuditEvent, AuditHead, Meeting, MinutesDraft, core_table, utcnow
 
 log = logging.getLogger(__name__)
 _PENDING = "meeting_server.pending_checkpoints"
@@ -42,6 +42,11 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     """
     if meeting_id is not None and not kind.startswith(AFTER_FINAL_KINDS) and is_frozen(s, meeting_id):
         raise DomainError(FROZEN_MESSAGE, "meeting.frozen")
+    if meeting_id is not None:
+        # The meeting's row before the head: the order of the ballots' group commit (`unit.bump_many`, then
+        # `record_many`). A use case whose seq is written at its commit took the head first, and on PostgreSQL it
+        # and a ballot batch deadlocked (tests/services/test_audit_concurrent.py). SQLite: one writer, no clause.
+        s.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
     head = s.get(AuditHead, 1)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=audit.GENESIS)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from meeting_server.services import audit
+from meeting_server.services import audit, unit
 from meeting_server.store import audit_log
 from meeting_server.store.tables import AuditEvent, Meeting
 
@@ -78,3 +78,42 @@ def test_a_secret_close_does_not_wait_for_a_backup_holding_the_ballots(engine: E
         for ended in (child, dump):  # both connections of the backup were ended
             with pytest.raises(psycopg.OperationalError):
                 ended.execute("SELECT 1")
+
+
+def test_a_use_case_and_a_ballot_batch_take_their_locks_in_one_order(engine: Engine, s: Session, m: Meeting) -> None:
+    """A use case appends its audit entry (the chain's head, locked) and its meeting's seq is written at the commit;
+    the ballots' group commit locks the meeting's row first (`bump_many`), then the head (`record_many`). On
+    PostgreSQL the two orders deadlocked: one of the two was ended. `record` now takes the meeting's row before
+    the head, the order of the ballot batch, so the batch waits and both commit."""
+    if engine.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite: one writer at a time holds the whole file")
+    factory = sessionmaker(engine, expire_on_commit=False)
+    case = factory()
+    meeting = case.get(Meeting, m.id)
+    assert meeting is not None
+    audit.record(case, m.id, "test.case", "test", {})  # the use case's entry: the head, locked
+    outcome: dict[str, Any] = {}
+
+    def batch() -> None:
+        with factory() as other:
+            try:
+                unit.bump_many(other, [m.id])
+                audit.record_many(other, [(m.id, "test.batch", "test", {})])
+                other.commit()
+                outcome["ok"] = True
+            except Exception as exc:
+                outcome["error"] = exc
+
+    t = threading.Thread(target=batch)
+    t.start()
+    time.sleep(0.5)
+    try:
+        unit.bump(meeting)  # the use case's seq, written at its commit
+        case.commit()
+        outcome["case"] = True
+    except Exception as exc:
+        outcome["case"] = exc
+    finally:
+        case.close()
+        t.join(30)
+    assert outcome == {"ok": True, "case": True}, outcome
