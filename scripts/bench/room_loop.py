@@ -19,7 +19,13 @@ the same kind, 120 ms between turns; shared/perf-floors.md). The machine is shar
 side in one run, not absolute times. `--probe FILE` runs the server under loopprobe.py (what holds the loop, and
 whether it ran or waited for a core); `--verify-signed` sends /verify a PDF signed twice (the validator's real work).
 
+The in-flight load is sent from a process of its own, as from an attacker's laptop: sent from the bench's threads
+(`--same-process`) it shared the presenter's GIL. `--keep-sending` sends each upload again as soon as it is
+answered, for the whole run (a flood: on loopback some 260 uploads a second, far past what a room's Wi-Fi carries);
+without it each is sent once, as the issue's figure says, and the slowest turns' times say when the load weighed.
+
     .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150] [--verify-signed] [--probe /tmp/probe.json]
+                                                         [--keep-sending] [--same-process]
     .venv/bin/python scripts/bench/room_loop.py reconnect [--phones 500]
     .venv/bin/python scripts/bench/room_loop.py slow-readers [--duration 300] [--phones 200] [--slow 10]
     .venv/bin/python scripts/bench/room_loop.py all
@@ -249,9 +255,16 @@ def page_turns(url: str, proc: subprocess.Popen[bytes], n: int, turns: int, toke
     warm = set(sorted(emitted)[3:])
     health["presenter_reconnects"] = presenter.reconnects
     e2r = [(recv - emitted[seq]) * 1000 for seq, _ts, recv in got if seq in warm]
+    # When the slowest deliveries happened: each turn's worst, with the turn's time from the first warm one.
+    first = min((emitted[seq] for seq in warm), default=0.0)
+    worst: dict[int, float] = {}
+    for seq, _ts, recv in got:
+        if seq in warm:
+            worst[seq] = max(worst.get(seq, 0.0), (recv - emitted[seq]) * 1000)
+    slowest = sorted(((ms, emitted[seq] - first) for seq, ms in worst.items()), reverse=True)[:5]
     return {"n": n, "connected": g.connected, "received": len(e2r), "expected": g.connected * len(warm),
             "p50": fo.pct(e2r, 50), "p99": fo.pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
-            "steal": fo.steal_pct(machine), "healthz": health}
+            "steal": fo.steal_pct(machine), "healthz": health, "slowest": slowest, "first": first}
 
 
 def turn_row(label: str, r: dict[str, Any], base: dict[str, Any] | None) -> str:
@@ -432,7 +445,8 @@ class Repeat:
                 f"{'; ' if outs else ''}longest {longest:.1f} s)")
 
 
-def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int) -> dict[str, Any]:
+def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int,
+                   times: int = 1) -> dict[str, Any]:
     """Start what must be in flight: two hanging DOCX uploads (they are accepted at once and convert in the
     background), the roster bomb PUT once, 12 clients each posting to /verify once, all at the same time (sent again
     and again, a held loop would make the run endless on today's code)."""
@@ -445,11 +459,51 @@ def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: by
         docx_ids.append(r.json().get("id") if r.ok else f"HTTP {r.status_code}")
     xlsx = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
     bombs = Repeat(lambda: requests.put(f"{url}/api/v1/meetings/{m}/participants", data=bomb,
-                                        headers=dict(clerk, **xlsx), timeout=600).status_code)
+                                        headers=dict(clerk, **xlsx), timeout=600).status_code, times)
     verifies = [Repeat(lambda: requests.post(f"{url}/verify", files={"file": ("bien-ban.pdf", pdf)},
-                                             headers={"Accept": "application/json"}, timeout=600).status_code)
+                                             headers={"Accept": "application/json"}, timeout=600).status_code,
+                        times)
                 for _ in range(12)]
     return {"bombs": bombs, "docx": docx_ids, "verifies": verifies}
+
+
+def _attacker(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int, times: int,
+              conn: Any) -> None:
+    """`in_flight_load` in a process of its own (the attacker's laptop): says when it is under way with the DOCX
+    ids, and when told to stop, what each of its clients got."""
+    load = in_flight_load(url, m, clerk, bomb, pdf, pit_port, times)
+    conn.send(load["docx"])
+    conn.recv()
+    conn.send({"bombs": load["bombs"].summary(), "bombs_done": load["bombs"].done,
+               "verifies": [(v.started, v.done, v.summary()) for v in load["verifies"]]})
+
+
+class Attacker:
+    """The in-flight load, from its own process or (`--same-process`, as the bench did first) from threads of the
+    bench's process. Its threads then share the bench's GIL with the presenter and the /healthz probe: while 12
+    uploads are encoded and sent, the presenter's send and the probe's timer wait for the GIL (a switch interval
+    is 5 ms, the floor's whole p50), which the figures then charge to the server."""
+
+    def __init__(self, same_process: bool, *load: Any) -> None:
+        self.same_process = same_process
+        if same_process:
+            self.load = in_flight_load(*load)
+            self.docx = self.load["docx"]
+            return
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_attacker, args=(*load, child), daemon=True)
+        self.proc.start()
+        self.docx = self.conn.recv()
+
+    def finish(self) -> dict[str, Any]:
+        if self.same_process:
+            return {"bombs": self.load["bombs"].summary(), "bombs_done": self.load["bombs"].done,
+                    "verifies": [(v.started, v.done, v.summary()) for v in self.load["verifies"]]}
+        self.conn.send("stop")
+        out: dict[str, Any] = self.conn.recv()
+        self.proc.join(30)
+        return out
 
 
 def inflight(args: argparse.Namespace) -> list[str]:
@@ -480,15 +534,16 @@ def inflight(args: argparse.Namespace) -> list[str]:
 
             print("inflight: XLSX bomb, 2 hanging DOCX, 12 /verify in flight", file=sys.stderr)
             m = lk["meeting_id"]
-            pending: dict[str, Any] = {}
+            pending: list[Attacker] = []
 
             def in_flight() -> None:
-                pending.update(in_flight_load(url, m, clerk, bomb, pdf_bytes, pit.getsockname()[1]))
+                pending.append(Attacker(args.same_process, url, m, clerk, bomb, pdf_bytes, pit.getsockname()[1],
+                                        10**9 if args.keep_sending else 1))
 
             t_in = time.monotonic()
             loaded = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages, in_flight)
             window = time.monotonic() - t_in
-            bombs, docx_ids, verifies = pending["bombs"], pending["docx"], pending["verifies"]
+            docx_ids, got = pending[0].docx, pending[0].finish()
             docs = []
             for d in docx_ids:
                 if isinstance(d, int):
@@ -502,17 +557,22 @@ def inflight(args: argparse.Namespace) -> list[str]:
             out.append(turn_row("nothing in flight (floor)", floor, None))
             out.append(turn_row("XLSX bomb + 2 hanging DOCX + 12 /verify in flight", loaded, floor))
             out.append("")
+            for label, r in (("floor", floor), ("in flight", loaded)):
+                out.append(f"- slowest turns {label}: " + ", ".join(f"{ms:.0f} ms at {at:.1f} s"
+                                                                    for ms, at in r["slowest"]))
+            sender = "the bench's own threads (--same-process)" if args.same_process else "a process of its own"
+            out.append(f"- in-flight load sent from {sender}")
             out.append(f"- XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants once: "
-                       f"{bombs.summary()}")
-            said = [v.summary() for v in verifies]
+                       f"{got['bombs']}")
+            verifies = got["verifies"]
             outcomes: dict[str, int] = {}
-            for v in verifies:
-                for _s, o in v.done:
+            for _started, done, _said in verifies:
+                for _s, o in done:
                     outcomes[o] = outcomes.get(o, 0) + 1
             kind = "signed (twice, record embedded) " if args.verify_signed else ""
             out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB {kind}PDF: first "
-                       f"client {said[0]}; all: {sum(v.started for v in verifies)} started, "
-                       f"{sum(len(v.done) for v in verifies)} finished ({json.dumps(outcomes)})")
+                       f"client {verifies[0][2]}; all: {sum(v[0] for v in verifies)} started, "
+                       f"{sum(len(v[1]) for v in verifies)} finished ({json.dumps(outcomes)})")
             out.append(f"- DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
                        f"{', '.join(docs)}; connections the tarpit received: {len(held)}")
             out.append(f"- server RSS at the end {fo.rss_mb(proc.pid):.0f} MB (+{fo.children_rss_mb(proc.pid):.0f} MB "
@@ -886,6 +946,10 @@ def main() -> None:
     ap.add_argument("--verify-pages", type=int, default=200, help="pages of the PDF sent to /verify")
     ap.add_argument("--verify-signed", action="store_true",
                     help="inflight: sign the /verify PDF twice first (the validator then checks two signatures)")
+    ap.add_argument("--same-process", action="store_true",
+                    help="inflight: send the load from the bench's own threads (sharing the presenter's GIL), as first")
+    ap.add_argument("--keep-sending", action="store_true",
+                    help="inflight: each client sends its upload again as soon as it is answered, for the whole run")
     ap.add_argument("--reconnect-phones", type=int, default=500)
     ap.add_argument("--reconnect-wait", type=float, default=30.0, help="seconds to watch the reconnection")
     ap.add_argument("--profile", action="store_true", help="reconnect: run the restarted server under cProfile")
