@@ -17,6 +17,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Bytes read per trip when an unread request body is dropped (eventlet's own: 16 kB).
+DISCARD_CHUNK = 1024 * 1024
+
 
 def http_protocol() -> Any:
     """eventlet's HTTP handler with Nagle's algorithm off on every connection, and a lighter header parser.
@@ -27,12 +30,25 @@ def http_protocol() -> Any:
       with Nagle, ~25 ms without.
     - `parse_request` is the standard library's own, with `parse_headers` below in place of the email-package
       parser, which was a fifth of the server's CPU per cached page (py-spy, 50 clients).
+    - A body the app did not read (an upload refused by its size or its gate, web/limits.py, answered before its
+      body is read) is read and dropped after the answer so that the connection can serve its next request;
+      eventlet reads it 16 kB at a time, a trip through the hub each. `DISCARD_CHUNK` at a time costs the loop
+      less per MB (scripts/bench/room_loop.py inflight: twelve 1.8 MB /verify uploads, ten refused busy).
     Passed to `socketio.run(..., protocol=...)`, which hands it to `eventlet.wsgi.server`.
     """
     import eventlet.wsgi
 
+    class LargeDiscardInput(eventlet.wsgi.Input):
+        def discard(self, buffer_size: int = DISCARD_CHUNK) -> None:
+            super().discard(buffer_size)
+
     class NoDelayHttpProtocol(eventlet.wsgi.HttpProtocol):
         parse_request = _stdlib_parse_request(parse_headers)
+
+        def get_environ(self) -> dict[str, Any]:
+            env: dict[str, Any] = super().get_environ()
+            env["eventlet.input"].__class__ = LargeDiscardInput  # the same object: only `discard` differs
+            return env
 
         def setup(self) -> None:
             super().setup()

@@ -330,3 +330,25 @@ def test_a_400_megapixel_image_upload_ends_too_large_not_damaged(live_server: Li
     answered = [x for x in poller.latencies if x is not None]
     assert answered and len(answered) == len(poller.latencies), "/healthz failed"
     assert max(answered) < bound, f"/healthz took {max(answered) * 1000:.0f} ms (bound {bound * 1000:.0f} ms)"
+
+
+def test_a_refused_body_is_dropped_whole_and_the_connection_serves_the_next_request(live_server: LiveServer) -> None:
+    """A 60 MB body to /verify (limit 50 MB) sent whole, as a browser without `Expect: 100-continue` sends it: the
+    answer is 413 in Vietnamese, the server reads the body to its end and drops it (web/serving.py, in 1 MB
+    reads), and the same connection then serves /healthz: nothing of the body was taken for a request."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=60)
+    try:
+        conn.request("POST", "/verify", body=bytes(60 * MB),
+                     headers={"Content-Type": "application/pdf", "Accept": "application/json"})
+        refused = conn.getresponse()
+        message = json.loads(refused.read())["message"]
+        assert refused.status == 413 and "quá lớn" in message, (refused.status, message)
+        sock = conn.sock
+        conn.request("GET", "/healthz")
+        after = conn.getresponse()
+        assert after.status == 200 and json.loads(after.read())["status"] == "ok"
+        assert conn.sock is sock, "the server closed the connection instead of dropping the body"
+    finally:
+        conn.close()
