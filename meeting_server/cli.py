@@ -214,8 +214,13 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_u
         # (shared/perf-floors.md); MEETING_GC_FREEZE=0 turns it off for comparison. No full collection first: it
         # found nothing to free at start (0 objects of ~170,000) and took 0.1-0.3 s of the start.
         gc.freeze()
-    # systemd stops the service with SIGTERM: leave through `finally` so the mDNS record is withdrawn.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # systemd stops the service with SIGTERM: leave through `finally` so the mDNS record is withdrawn and the leases
+    # given back. The exit is thrown into this (the main) green thread, where `serve` waits: raised in whichever
+    # green thread the signal interrupted, it could be caught there (a render worker's thread hands a job's
+    # exception to the job's waiter) and the server went on until killed (tests/test_stop.py).
+    from greenlet import getcurrent
+
+    signal.signal(signal.SIGTERM, _exit_in(getcurrent()))
     try:
         # What Flask-SocketIO's `socketio.run` does under eventlet, on the socket bound first (serving.serve).
         serving.serve(listener, app, ssl_args)
@@ -232,6 +237,16 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_u
         # removes it, so a stopped server leaves one self-contained file (and no log of recent writes).
         app.extensions["db_engine"].dispose()
         server_lock.close()
+
+
+def _exit_in(main: Any) -> Any:
+    """A signal handler that ends `main` (a green thread) with SystemExit from the hub, wherever the signal lands."""
+    from eventlet.hubs import get_hub
+
+    def handler(*_: Any) -> None:
+        get_hub().schedule_call_global(0, main.throw, SystemExit(0))
+
+    return handler
 
 
 def _url_port(url: str) -> int | None:
