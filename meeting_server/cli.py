@@ -221,6 +221,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool, database_u
     from greenlet import getcurrent
 
     signal.signal(signal.SIGTERM, _exit_in(getcurrent()))
+    signal.signal(signal.SIGINT, _exit_in(getcurrent()))  # Ctrl+C in the terminal of the README's first command
     try:
         # What Flask-SocketIO's `socketio.run` does under eventlet, on the socket bound first (serving.serve).
         serving.serve(listener, app, ssl_args)

@@ -41,3 +41,16 @@ def test_a_server_stopped_while_it_draws_its_documents_stops_and_gives_its_lease
         with closing(sqlite3.connect(data / "meeting.db")) as db:
             assert db.execute("SELECT name FROM lease").fetchall() == []
     print(f"\nstopped in {', '.join(f'{t:.2f}' for t in took)} s")
+
+
+def test_ctrl_c_stops_the_server_the_same_way(tmp_path: Path) -> None:
+    """SIGINT (Ctrl+C where the README's first command runs) takes the same way out: at once, leases given back."""
+    import signal
+
+    data = tmp_path / "data"
+    srv = start_server(data, on_sqlite=True)
+    srv.proc.send_signal(signal.SIGINT)
+    srv.proc.wait(STOP_S)
+    assert srv.proc.returncode == 0, srv.log_path.read_text()[-1500:]
+    with closing(sqlite3.connect(data / "meeting.db")) as db:
+        assert db.execute("SELECT name FROM lease").fetchall() == []
