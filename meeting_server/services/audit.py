@@ -45,8 +45,10 @@ def record(s: Session, meeting_id: int | None, kind: str, actor: str, data: dict
     if meeting_id is not None:
         # The meeting's row before the head: the order of the ballots' group commit (`unit.bump_many`, then
         # `record_many`). A use case whose seq is written at its commit took the head first, and on PostgreSQL it
-        # and a ballot batch deadlocked (tests/services/test_audit_concurrent.py). SQLite: one writer, no clause.
-        s.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
+        # and a ballot batch deadlocked (tests/services/test_audit_concurrent.py). FOR NO KEY UPDATE, the lock of
+        # an UPDATE of the seq: FOR UPDATE also waited for every foreign key's share lock on the meeting (each
+        # insert of a row referencing it), and two such writers deadlocked. SQLite: one writer, no clause.
+        s.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update(key_share=True))
     head = s.get(AuditHead, 1)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=audit.GENESIS)

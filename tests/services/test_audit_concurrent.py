@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,3 +117,46 @@ def test_a_use_case_and_a_ballot_batch_take_their_locks_in_one_order(engine: Eng
         case.close()
         t.join(30)
     assert outcome == {"ok": True, "case": True}, outcome
+
+
+def test_two_writers_that_reference_the_meeting_do_not_deadlock_on_its_row(engine: Engine, s: Session,
+                                                                           m: Meeting) -> None:
+    """Every insert of a row that references the meeting (an audit entry, a document's page) takes PostgreSQL's
+    weakest row lock on it (FOR KEY SHARE, the foreign key's check). `record` locking the meeting's row FOR UPDATE,
+    the strongest, waited for every such writer, and two writers that had both inserted so deadlocked (seen at once
+    in test_pgbackup's servers drawing their demo documents). It takes FOR NO KEY UPDATE, the lock an UPDATE of
+    the seq takes, which the foreign keys' locks do not block: the second writer waits for the first, both commit."""
+    if engine.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite: one writer at a time holds the whole file")
+    factory = sessionmaker(engine, expire_on_commit=False)
+    first, second = factory(), factory()
+    for w in (first, second):  # each has written a row that references the meeting: its key is share-locked
+        w.execute(text("SET LOCAL lock_timeout = '3s'"))
+        w.execute(text("SELECT id FROM meeting WHERE id = :m FOR KEY SHARE"), {"m": m.id})
+    outcome: dict[str, Any] = {}
+
+    def later() -> None:
+        try:
+            audit.record(second, m.id, "test.second", "test", {})
+            second.commit()
+            outcome["second"] = True
+        except Exception as exc:
+            outcome["second"] = exc
+
+    try:
+        audit.record(first, m.id, "test.first", "test", {})  # before the fix: waits for the other's key share
+        t = threading.Thread(target=later)
+        t.start()
+        time.sleep(0.5)
+        first.commit()
+        outcome["first"] = True
+    except Exception as exc:
+        outcome["first"] = exc
+        first.rollback()
+        t = threading.Thread(target=later)
+        t.start()
+    finally:
+        t.join(30)
+        first.close()
+        second.close()
+    assert outcome == {"first": True, "second": True}, outcome

@@ -153,6 +153,12 @@ def test_restore_refused_while_a_server_runs(sitting: dict[str, Any], tmp_path: 
     shutil.copytree(data, other_box, ignore=shutil.ignore_patterns("server.log", "backups", "server.lock"))
     srv = start_server(other_box, "--no-demo", database_url=url)
     try:
+        # That server first takes up the uploads it finds unfinished (CI: its `document.ready` landed between the
+        # two readings below): the record is read once it has nothing left to process.
+        deadline = time.monotonic() + 60
+        while rows(url, "SELECT count(*) FROM document WHERE status = 'processing'")[0][0]:
+            assert time.monotonic() < deadline, "the server did not finish its uploads"
+            time.sleep(0.1)
         before = state_of(url)
         out = cli("restore", str(good), "--data-dir", str(data), "--database-url", url)
         assert out.returncode == 1 and "Máy chủ đang chạy trên cơ sở dữ liệu này" in out.stderr, out.stderr
