@@ -153,19 +153,22 @@ class Phones:
 
         return list(self.run(all_of(), timeout + 60))
 
-    def received(self, i: int, event: str, pred: Callable[[Any], bool] | None = None) -> list[Any]:
-        return [d for _t, e, d in list(self.events[i]) if e == event and (pred is None or pred(d))]
+    def received(self, i: int, event: str, pred: Callable[[Any], bool] | None = None,
+                 since: float = 0.0) -> list[Any]:
+        """What phone `i` received of `event` (matching `pred`), at or after `since` (time.time())."""
+        return [d for t, e, d in list(self.events[i]) if t >= since and e == event and (pred is None or pred(d))]
 
     def wait_all(self, event: str, pred: Callable[[Any], bool] | None = None, timeout: float = 30,
-                 which: list[int] | None = None) -> float:
-        """Until every phone (of `which`) has received a matching event; returns the latest arrival time."""
+                 which: list[int] | None = None, since: float = 0.0) -> float:
+        """Until every phone (of `which`) has received a matching event at or after `since` (time.time(): an event
+        of an earlier test on the same phones does not count); returns the latest arrival time."""
         idx = which if which is not None else list(range(len(self.tokens)))
         deadline = time.monotonic() + timeout
         while True:
-            missing = [i for i in idx if not self.received(i, event, pred)]
+            missing = [i for i in idx if not self.received(i, event, pred, since)]
             if not missing:
                 return max(t for i in idx for t, e, d in list(self.events[i])
-                           if e == event and (pred is None or pred(d)))
+                           if t >= since and e == event and (pred is None or pred(d)))
             if time.monotonic() > deadline:
                 last = [e for _t, e, _d in self.events[missing[0]]][-8:]
                 raise AssertionError(f"{len(missing)} of {len(idx)} phones got no matching {event!r} within "
