@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meeting_server.services import audit, unit
 from meeting_server.store import audit_log
 from meeting_server.store.tables import AuditEvent, Meeting
+from tests.services.writer_kit import writer_in_thread
 
 
 def test_a_batch_appends_after_a_writer_that_held_the_head(engine: Engine, s: Session, m: Meeting,
@@ -29,18 +30,8 @@ def test_a_batch_appends_after_a_writer_that_held_the_head(engine: Engine, s: Se
     first = factory()
     audit.record(first, m.id, "test.first", "test", {})  # holds the head's row, not committed yet
     outcome: dict[str, Any] = {}
-
-    def batch() -> None:
-        with factory() as other:
-            try:
-                audit.record_many(other, [(m.id, "test.batch", "test", {"n": i}) for i in range(3)])
-                other.commit()
-                outcome["ok"] = True
-            except Exception as exc:
-                outcome["error"] = exc
-
-    t = threading.Thread(target=batch)
-    t.start()
+    t = writer_in_thread(factory, lambda w: audit.record_many(
+        w, [(m.id, "test.batch", "test", {"n": i}) for i in range(3)]), outcome)
     time.sleep(0.5)  # the batch reaches the head while the first writer holds it
     first.commit()
     first.close()
@@ -94,18 +85,11 @@ def test_a_use_case_and_a_ballot_batch_take_their_locks_in_one_order(engine: Eng
     audit.record(case, m.id, "test.case", "test", {})  # the use case's entry: the head, locked
     outcome: dict[str, Any] = {}
 
-    def batch() -> None:
-        with factory() as other:
-            try:
-                unit.bump_many(other, [m.id])
-                audit.record_many(other, [(m.id, "test.batch", "test", {})])
-                other.commit()
-                outcome["ok"] = True
-            except Exception as exc:
-                outcome["error"] = exc
+    def batch(w: Session) -> None:  # the ballot writer's order: the meeting's row, then the head
+        unit.bump_many(w, [m.id])
+        audit.record_many(w, [(m.id, "test.batch", "test", {})])
 
-    t = threading.Thread(target=batch)
-    t.start()
+    t = writer_in_thread(factory, batch, outcome)
     time.sleep(0.5)
     try:
         unit.bump(meeting)  # the use case's seq, written at its commit
@@ -135,28 +119,24 @@ def test_two_writers_that_reference_the_meeting_do_not_deadlock_on_its_row(engin
         w.execute(text("SELECT id FROM meeting WHERE id = :m FOR KEY SHARE"), {"m": m.id})
     outcome: dict[str, Any] = {}
 
-    def later() -> None:
-        try:
-            audit.record(second, m.id, "test.second", "test", {})
-            second.commit()
-            outcome["second"] = True
-        except Exception as exc:
-            outcome["second"] = exc
+    def later() -> threading.Thread:
+        return writer_in_thread(lambda: second, lambda w: audit.record(w, m.id, "test.second", "test", {}),
+                                outcome, "second")
 
+    t = None
     try:
         audit.record(first, m.id, "test.first", "test", {})  # before the fix: waits for the other's key share
-        t = threading.Thread(target=later)
-        t.start()
+        t = later()
         time.sleep(0.5)
         first.commit()
         outcome["first"] = True
     except Exception as exc:
         outcome["first"] = exc
         first.rollback()
-        t = threading.Thread(target=later)
-        t.start()
+        t = t or later()
     finally:
-        t.join(30)
+        if t is not None:
+            t.join(30)
         first.close()
         second.close()
     assert outcome == {"first": True, "second": True}, outcome

@@ -10,7 +10,6 @@ ballots happened to arrive together.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from meeting_server.domain.roster import parse_rows
 from meeting_server.services import attendance, meetings, roster, unit, voting
 from meeting_server.services.voting import Casted
 from meeting_server.store.tables import Meeting, Participant
+from tests.services.writer_kit import writer_in_thread
 
 ACTOR = "clerk:test"
 
@@ -107,18 +107,7 @@ def test_a_batch_locks_its_meetings_in_one_order(engine: Any, s: Session, m: Mee
     holder = factory()
     holder.execute(update(Meeting).where(Meeting.id == first).values(seq=Meeting.seq + 1))  # holds the first
     outcome: dict[str, Any] = {}
-
-    def batch() -> None:
-        with factory() as other:
-            try:
-                unit.bump_many(other, [first, second])
-                other.commit()
-                outcome["ok"] = True
-            except Exception as exc:
-                outcome["error"] = exc
-
-    t = threading.Thread(target=batch)
-    t.start()
+    t = writer_in_thread(factory, lambda w: unit.bump_many(w, [first, second]), outcome)
     time.sleep(0.5)  # the batch now waits for the first meeting
     try:
         # It must hold nothing after the row it waits for: the second meeting is free.
