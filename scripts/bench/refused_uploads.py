@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,11 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fanout as fo  # noqa: E402  (this directory's benches: a free port, starting a server)
+from room_loop import wait_healthz  # noqa: E402
+
+ROOT = fo.ROOT
 #: `serve` with eventlet's own discard (16 kB per read): the floor.
 EVENTLET_DISCARD = ("import warnings; warnings.filterwarnings('ignore', message='\\s*Eventlet is deprecated'); "
                     "import eventlet; eventlet.monkey_patch(); import sys; import meeting_server.web.serving as s; "
@@ -37,24 +40,16 @@ def cpu_s(pid: int) -> float:
 def run(uploads: int, mb: int, floor: bool) -> tuple[float, dict[int, int]]:
     """Server CPU ms per MB of `uploads` refused bodies of `mb` MB, sent one after another on one connection."""
     with tempfile.TemporaryDirectory(prefix="refused-") as data:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = fo.free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         env.pop("MEETING_SERVER_DATA", None)
         head = ["-c", EVENTLET_DISCARD] if floor else ["-m", "meeting_server"]
-        proc = subprocess.Popen([sys.executable, *head, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--data-dir", data], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        with open(Path(data) / "server.log", "ab") as log:  # the child keeps its own copy
+            proc = subprocess.Popen([sys.executable, *head, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                     "--data-dir", data], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    if requests.get(url + "/healthz", timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                time.sleep(0.1)
+            wait_healthz(proc, url, Path(data))
             body = os.urandom(mb * 1024 * 1024)
             headers = {"Content-Type": "application/pdf", "Accept": "application/json"}
             with requests.Session() as http:
