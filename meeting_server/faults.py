@@ -12,11 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from meeting_server.domain.errors import N_, DomainError
 
-__all__ = ["DiskFault", "DiskFull", "DiskReadOnly", "disk_fault", "free_bytes", "LOW_FREE_BYTES"]
+__all__ = ["DiskFault", "DiskFull", "DiskReadOnly", "causes", "disk_fault", "free_bytes", "LOW_FREE_BYTES"]
 
 #: Below this much free space on the data disk, `doctor` and the clerk console warn (a sitting's documents,
 #: page images and backups take a few hundred MB; an hour of the audit log a few MB).
@@ -53,24 +54,31 @@ _READONLY_WORDS = ("attempt to write a readonly database", "read-only file syste
 
 def disk_fault(exc: BaseException | None) -> DiskFault | None:
     """The disk fault behind `exc` (itself, what it was raised from, SQLAlchemy's `orig`), or None."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, DiskFault):
-            return exc
-        if isinstance(exc, OSError) and exc.errno is not None:
-            if exc.errno in _FULL_ERRNOS:
+    for e in causes(exc):
+        if isinstance(e, DiskFault):
+            return e
+        if isinstance(e, OSError) and e.errno is not None:
+            if e.errno in _FULL_ERRNOS:
                 return DiskFull()
-            if exc.errno == errno.EROFS:
+            if e.errno == errno.EROFS:
                 return DiskReadOnly()
-        text = str(exc).lower()
+        text = str(e).lower()
         if any(w in text for w in _FULL_WORDS):
             return DiskFull()
         if any(w in text for w in _READONLY_WORDS):
             return DiskReadOnly()
+    return None
+
+
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc`, then what it was raised from, each once: the DBAPI error SQLAlchemy wraps (`orig`), else the cause or
+    the exception being handled when it was raised."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
         orig = getattr(exc, "orig", None)
         exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)
-    return None
 
 
 def raise_disk_fault(exc: BaseException) -> None:

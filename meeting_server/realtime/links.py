@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask
 
 from meeting_server.domain.errors import N_, DomainError
+from meeting_server.faults import causes
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,12 @@ def unreachable(exc: BaseException | None) -> bool:
     (tests/realtime/test_unreachable.py)."""
     # Only when psycopg is loaded (a PostgreSQL server): importing it here, on the loop, would stall it ~0.1 s.
     psycopg = sys.modules.get("psycopg")
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if getattr(exc, "connection_invalidated", False):
+    for e in causes(exc):
+        if getattr(e, "connection_invalidated", False):
             return True
-        if psycopg is not None and isinstance(exc, psycopg.OperationalError):
-            state = exc.sqlstate
+        if psycopg is not None and isinstance(e, psycopg.OperationalError):
+            state = e.sqlstate
             return state is None or state.startswith("08") or state in AWAY_STATES
-        orig = getattr(exc, "orig", None)
-        exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)
     return False
 
 

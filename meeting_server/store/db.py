@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from meeting_server.faults import causes
 from meeting_server.store import audit_log
 from meeting_server.store.prepared import DBConn
 
@@ -78,14 +79,10 @@ LOCK_TIMEOUT_STATE = "55P03"
 
 def sqlstate(exc: BaseException | None) -> str | None:
     """The SQLSTATE PostgreSQL answered with, from `exc` or what it was raised from; None for anything else."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        state = getattr(exc, "sqlstate", None)
+    for e in causes(exc):
+        state = getattr(e, "sqlstate", None)
         if isinstance(state, str):
             return state
-        orig = getattr(exc, "orig", None)
-        exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)
     return None
 
 
