@@ -158,6 +158,20 @@ class LiveServer:
     def token(self, url: str) -> str:
         return url.rsplit("/", 1)[1]
 
+    def documents_ready(self, timeout: float = 120) -> list[dict[str, Any]]:
+        """The meeting's documents once none is still being read in (the clerk's list). A demo server reads its
+        documents in the background after its first /healthz, and each one finished moves the meeting's seq: a
+        test that compares snapshots, or presents a page, starts from a room that has settled."""
+        clerk = self.bearer(self.links["clerk"])
+        url = f"{self.url}/api/v1/meetings/{self.links['meeting_id']}/documents"
+        deadline = time.monotonic() + timeout
+        while True:
+            docs = requests.get(url, headers=clerk, timeout=10).json()["documents"]
+            if docs and all(d["status"] != "processing" for d in docs):
+                return list(docs)
+            assert time.monotonic() < deadline, f"documents still being read in after {timeout:.0f} s: {docs}"
+            time.sleep(0.1)
+
     def bearer(self, url: str) -> dict[str, str]:
         """The Authorization header of the card behind a join link."""
         return {"Authorization": "Bearer " + self.token(url)}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import LiveServer
-from tests.realtime.voting_kit import api, chair, clerk, close_poll, delegates, join, make_poll, open_poll, screen
+from tests.realtime.voting_kit import api, chair, close_poll, delegates, join, make_poll, open_poll, screen
 
 pytestmark = pytest.mark.browser
 
@@ -76,14 +76,6 @@ def _small(page: Any) -> list[str]:
     return list(page.evaluate(SMALL_TARGETS))
 
 
-def _wait_documents_ready(srv: LiveServer) -> list[dict[str, Any]]:
-    from tests.minutes.test_minutes_record_live import _wait_documents_ready as wait
-
-    wait(srv)
-    r = api(srv, clerk(srv), "GET", f"/meetings/{srv.links['meeting_id']}/documents")
-    return [d for d in r.json()["documents"] if d["status"] == "ready"]
-
-
 def test_the_chair_runs_a_sitting_from_a_tablet(live_server: LiveServer, browser: Any) -> None:
     srv = live_server
     shots = "/tmp/chair-"
@@ -122,7 +114,7 @@ def test_the_chair_runs_a_sitting_from_a_tablet(live_server: LiveServer, browser
     kiosk.wait_for_function("() => document.querySelector('[data-bind=kiosk_status]').textContent === 'Đang diễn ra'")
 
     # The projector follows the agenda: page 2 of a document on every screen, then the chair moves on.
-    docs = _wait_documents_ready(srv)
+    docs = [d for d in srv.documents_ready() if d["status"] == "ready"]
     doc = next(d for d in docs if d["page_count"] >= 2)
     chair_socket = screen(srv, chair(srv))
     try:

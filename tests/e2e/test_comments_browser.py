@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import LiveServer, start_server
-from tests.web.test_comments_live import add_drafter, wait_documents
+from tests.web.test_comments_live import add_drafter
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ CLERK = {"viewport": {"width": 1366, "height": 768}}
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = start_server(tmp_path_factory.mktemp("comments-browser"))
-    wait_documents(server)
+    server.documents_ready()
     yield server
     server.stop()
 
@@ -129,7 +129,7 @@ def test_a_new_comment_appears_on_the_drafters_page_and_the_clerks_console_witho
     counts = clerk.locator('#comments [data-cm="counts"]')
     total = drafter.locator("article.cm-comment").count()
     me = srv.bearer([d["url"] for d in srv.links["delegates"] if d["role"] == "delegate"][1])
-    doc = wait_documents(srv)[0]
+    doc = srv.documents_ready()[0]
 
     def post(text: str) -> None:
         r = requests.post(f"{srv.url}/api/v1/documents/{doc['id']}/comments", headers=me, timeout=10,

@@ -4,13 +4,11 @@ opened or already closed says so; every tap target is at least 44 x 44 px."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.conftest import LiveServer, start_server
 from tests.realtime.helpers import Screen
@@ -43,21 +41,12 @@ SMALL_TARGETS = """() => {
 }"""
 
 
-def wait_documents(srv: LiveServer) -> list[dict[str, Any]]:
-    clerk = srv.bearer(srv.links["clerk"])
-    deadline = time.monotonic() + 60
-    while True:
-        docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk, timeout=10).json()["documents"]
-        if docs and all(d["status"] != "processing" for d in docs):
-            return list(docs)
-        assert time.monotonic() < deadline, docs
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = start_server(tmp_path_factory.mktemp("phone-browser"))
-    wait_documents(server)
+    server.documents_ready()
     yield server
     server.stop()
 
@@ -279,7 +268,7 @@ def test_the_floor_given_takes_over_the_phone(browser: Any, srv: LiveServer, cha
 
 def test_joining_during_a_presentation_lands_on_the_presented_page(browser: Any, srv: LiveServer,
                                                                   chair_socket: Screen) -> None:
-    docs = wait_documents(srv)
+    docs = srv.documents_ready()
     doc = next(d for d in docs if d["status"] == "ready" and d["page_count"] >= 3 and not d.get("confidential"))
     assert chair_socket.call("present", {"document_id": doc["id"], "page": 3})["ok"] is True
     page = phone(browser, srv, plain(srv, 6)["url"])

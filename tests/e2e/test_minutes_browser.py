@@ -53,9 +53,8 @@ def test_clerk_edits_sees_preview_signs_and_downloads(browser: Any, srv: LiveSer
     # Reloading shows the saved text: it was stored, not only typed.
     page.reload()
     assert page.get_by_label("Tóm tắt thảo luận — nội dung 3", exact=False).input_value() == SUMMARY
-    from tests.minutes.test_minutes_record_live import _wait_documents_ready
 
-    _wait_documents_ready(srv)  # preparing waits until every document is read in (issue 17, defect 3)
+    srv.documents_ready()  # preparing waits until every document is read in (issue 17, defect 3)
     # The clerk prepares the minutes; signing is the signers' own act (issue #17).
     page.get_by_role("button", name="Chuẩn bị để ký (khóa kỳ họp)").click()
     # Asked first, in the page: the sitting is locked from then on.

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from typing import Any
 
 import pytest
-import requests
 
 from tests.conftest import LiveServer
 
@@ -18,16 +16,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed")
 
 
-def wait_documents_ready(srv: LiveServer) -> None:
-    """The demo's documents are read in the background at start; a page can be presented once they are ready."""
-    clerk = srv.bearer(srv.links["clerk"])
-    deadline = time.monotonic() + 60
-    while True:
-        docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk, timeout=10).json()["documents"]
-        if docs and all(d["status"] != "processing" for d in docs):
-            return
-        assert time.monotonic() < deadline, docs
-        time.sleep(0.2)
 
 
 
@@ -78,7 +66,7 @@ def test_delegate_requests_chair_gives_floor_kiosk_shows_speaker(live_server: Li
 
     # The chair puts a document page up: the page takes the screen above the band, and the speaker's name and
     # clock stay in sight (nothing covers them; the idle screen is gone).
-    wait_documents_ready(srv)
+    srv.documents_ready()
     chair.get_by_role("tab", name="Tài liệu").click()
     chair.locator("#doc-list [data-open]").first.click()
     chair.locator("[data-doc=present]").click()

@@ -113,9 +113,8 @@ def test_the_chair_votes_from_the_chair_screen_and_the_minutes_count_it(live_ser
     chair_page.wait_for_selector("#vote-panel .vote-result")
     assert chair_page.locator("#my-ballot").is_hidden()  # the result is in the chair's panel, once
 
-    from tests.minutes.test_minutes_record_live import _wait_documents_ready
 
-    _wait_documents_ready(srv)  # the minutes are signed once the demo's documents are read in
+    srv.documents_ready()  # the minutes are signed once the demo's documents are read in
     from tests.minutes.signing_kit import sign_live, signed_pdf_url
 
     r = sign_live(srv)  # the clerk prepares, the secretary then the chair sign from their own cards

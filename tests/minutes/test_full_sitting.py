@@ -32,7 +32,6 @@ import requests
 from meeting_server.domain.minutes import OTHER_HEADING
 from tests.conftest import ROOT, LiveServer, _env, database_for, start_server
 from tests.db_kit import Peek
-from tests.minutes.test_minutes_record_live import _wait_documents_ready
 from tests.realtime.helpers import Screen
 from tests.realtime.voting_kit import api, chair, clerk, delegates, join, screen, secretary
 from tests.test_i18n import _in_english
@@ -224,7 +223,7 @@ def test_a_full_sitting_signed_after_a_power_cut_matches_what_was_done(tmp_path:
     srv = start_server(data)
     try:
         did = _run_sitting(srv)
-        _wait_documents_ready(srv)  # prepare waits for the documents being read in
+        srv.documents_ready()  # prepare waits for the documents being read in
         _prepare_killed(srv)
     finally:
         srv.stop()

@@ -10,7 +10,6 @@ import requests
 
 from tests.conftest import LiveServer
 from tests.minutes.signing_kit import sign_live
-from tests.minutes.test_minutes_record_live import _wait_documents_ready
 from tests.realtime.helpers import Screen
 
 
@@ -24,7 +23,7 @@ def test_a_correction_of_signed_minutes_is_announced_with_its_seq(live_server: L
         r = requests.put(base + "/draft", headers=auth, timeout=10,
                          json={"changes": {"conclusions": "Chủ tọa bế mạc kỳ họp."}})
         assert r.status_code == 200, r.text
-        _wait_documents_ready(srv)  # the minutes are prepared only once every document is read in
+        srv.documents_ready()  # the minutes are prepared only once every document is read in
         r = sign_live(srv)  # the clerk prepares, the secretary then the chair sign from their own cards
         assert r.status_code == 200 and r.json()["stage"] == "final", r.text
         # Every step is told to every screen: prepared, signed by the secretary, signed by the chair.

@@ -129,7 +129,7 @@ def test_every_poll_is_in_the_record_from_one_source_and_finalize_waits_for_open
         for s in [*phones, chair_screen, kiosk]:
             s.close()
 
-    _wait_documents_ready(srv)
+    srv.documents_ready()
     text = _pdf_text(srv, _sign(srv))
     # The poll of no item, in its own section after the agenda, with its result and the recorded-for-others mark.
     assert OTHER_HEADING in text
@@ -299,7 +299,7 @@ def test_a_signing_cut_short_is_undone_or_completed_at_the_next_start(tmp_path: 
         page = srv.session_for(clerk(srv)).get(f"{srv.url}/clerk/minutes", timeout=10).text
         assert "bị gián đoạn (mất điện hoặc máy chủ dừng) và đã được hủy" in page
         # Signing again works.
-        _wait_documents_ready(srv)
+        srv.documents_ready()
         url = _sign(srv)
         signed = requests.get(srv.url + url, headers=srv.bearer(clerk(srv)), timeout=10).content
         srv.proc.kill()
@@ -319,11 +319,3 @@ def test_a_signing_cut_short_is_undone_or_completed_at_the_next_start(tmp_path: 
         assert r.status_code == 200 and r.content == signed
     finally:
         srv.stop()
-
-
-def _wait_documents_ready(srv: LiveServer) -> None:
-    deadline = time.monotonic() + 120
-    while any(d["status"] == "processing" for d in api(srv, clerk(srv), "GET", "/meetings/1/documents").json()
-              ["documents"]):
-        assert time.monotonic() < deadline, "the demo documents were not read in within two minutes"
-        time.sleep(0.2)

@@ -15,7 +15,6 @@ import requests
 
 from tests.conftest import LiveServer, start_server
 from tests.realtime.helpers import Screen
-from tests.web.test_comments_live import wait_documents
 
 ASK = {"addressee_name": "Trần Văn Bình", "addressee_title": "Chủ tịch UBND xã", "topic": "Đường liên thôn",
        "text": "Khi nào sửa xong đường liên thôn Đồng Tâm?"}
@@ -25,7 +24,7 @@ ASK = {"addressee_name": "Trần Văn Bình", "addressee_title": "Chủ tịch U
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     srv = start_server(tmp_path_factory.mktemp("questions") / "data")
     # The demo's documents read in first: each one ready moves the meeting's seq, which the test counts.
-    wait_documents(srv)
+    srv.documents_ready()
     yield srv
     srv.stop()
 

@@ -26,7 +26,6 @@ import requests
 from meeting_server.domain import limits
 from tests.conftest import LiveServer
 from tests.realtime.helpers import HealthPoller
-from tests.web.test_comments_live import wait_documents
 
 #: The worst /healthz latency allowed while bad input is in flight (issue #18, "Done when").
 HEALTHZ_LIMIT = 0.100
@@ -279,7 +278,7 @@ def test_the_roster_read_gives_up_after_its_time_limit() -> None:
 def test_a_2_000_000_character_field_is_refused_and_state_stays_small(srv: LiveServer, clerk: requests.Session) -> None:
     meeting_id = srv.links["meeting_id"]
     # The demo's documents read in first: each one ready moves the meeting's seq, which the comparison includes.
-    wait_documents(srv)
+    srv.documents_ready()
     before = _meeting(srv, clerk)
     with healthz_watched(srv, "PATCH with a 2,000,000-character field"):
         r = clerk.patch(_api(srv, f"/meetings/{meeting_id}"), json={"place": "x" * 2_000_000}, timeout=30)

@@ -8,7 +8,6 @@ import io
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pymupdf
 import pytest
@@ -37,16 +36,6 @@ def add_drafter(srv: LiveServer) -> str:
     return srv.local(srv.links["drafters"][0]["url"])
 
 
-def wait_documents(srv: LiveServer) -> list[dict[str, Any]]:
-    clerk = srv.bearer(srv.links["clerk"])
-    docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk, timeout=10).json()["documents"]
-    for d in docs:
-        for _ in range(1200):
-            if requests.get(f"{srv.url}/api/v1/documents/{d['id']}", headers=clerk,
-                            timeout=10).json()["status"] != "processing":
-                break
-            time.sleep(0.05)
-    return requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk, timeout=10).json()["documents"]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +50,7 @@ def delegate_url(srv: LiveServer, k: int = 0) -> str:
 
 
 def test_comment_answer_export_round_trip(srv: LiveServer) -> None:
-    docs = wait_documents(srv)
+    docs = srv.documents_ready()
     doc = docs[0]
     me = srv.bearer(delegate_url(srv))
     # The page's words, read by a worker, with boxes inside the page.
@@ -151,7 +140,7 @@ def test_the_drafting_body_has_only_the_right_to_answer(srv: LiveServer) -> None
     read no comment either."""
     from tests.realtime.helpers import Screen
 
-    docs = wait_documents(srv)
+    docs = srv.documents_ready()
     if not srv.links.get("drafters"):
         add_drafter(srv)
     web = requests.Session()
@@ -188,7 +177,7 @@ def test_a_new_comment_reaches_the_drafter_and_the_clerk_live_and_no_one_else(sr
     meeting and may send nothing; the clerk's screen hears it too; a delegate's, the projector's do not."""
     from tests.realtime.helpers import Screen
 
-    docs = wait_documents(srv)
+    docs = srv.documents_ready()
     if not srv.links.get("drafters"):
         add_drafter(srv)
     drafter = Screen(srv.url, srv.token(srv.links["drafters"][0]["url"]))
@@ -232,7 +221,7 @@ def test_during_the_sitting_only_while_the_drafts_item_is_discussed(srv: LiveSer
     Last in this module: it leaves the sitting open."""
     from tests.realtime.helpers import Screen
 
-    docs = wait_documents(srv)
+    docs = srv.documents_ready()
     doc = docs[0]
     me = srv.bearer(delegate_url(srv))
     chair = Screen(srv.url, srv.token(srv.links["chair"][0]))
