@@ -149,6 +149,23 @@ def reap_converters(app: Flask) -> int:
     return reap_leftovers(convert_dir(app))
 
 
+def ahead_pool(app: Flask) -> RenderPool:
+    """The lane of work nobody waits for: every page drawn ahead after an upload, and OCR of scanned pages. Its
+    worker (`DOCUMENT_AHEAD_WORKERS`, default 1) runs in the idle scheduling class, so that the server's loop, woken
+    by a page turn or a ballot, takes the core at once instead of waiting out a drawing worker's time slice (on a
+    2-core box the render pool's niced workers held it 3–8 ms at a time: scripts/bench/room_loop.py inflight). A page
+    somebody asks for is still drawn by `pool`, whose workers keep their priority. Its worker stops when idle
+    (`DOCUMENT_AHEAD_IDLE_S`, 120 s)."""
+    p = app.extensions.get("ahead_pool")
+    if p is None:
+        idle = app.config.get("DOCUMENT_AHEAD_IDLE_S", 120)
+        p = RenderPool(cache_dir(app), size=int(app.config.get("DOCUMENT_AHEAD_WORKERS", 1)), limits=limits(app),
+                       nice=10, background=True, idle_s=float(idle) if idle else None, keep_first=not idle,
+                       name="ahead")
+        app.extensions["ahead_pool"] = p
+    return p
+
+
 def pool(app: Flask) -> RenderPool:
     """The app's render pool, started on first use (workers are separate processes; see documents.pool). It draws
     pages and inspects PDFs and images; Office files go to `convert_pool`."""
@@ -376,8 +393,8 @@ def _process(app: Flask, document_id: int, notify: Notify, password: str | None)
 
 
 def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
-    """Draw every page at both widths ahead of time (background priority), reporting progress now and then."""
-    p = pool(app)
+    """Draw every page at both widths ahead of time (in `ahead_pool`), reporting progress now and then."""
+    p = ahead_pool(app)
     path = pdf_path(app, doc.content_hash)
     last = [time.monotonic()]
 
@@ -472,7 +489,7 @@ def recognize_pages(app: Flask, s: Session, doc: Document) -> int:
         s.rollback()  # no read snapshot held while tesseract works
         started = time.monotonic()
         try:
-            result = pool(app).recognize(path, content_hash, page_no - 1)
+            result = ahead_pool(app).recognize(path, content_hash, page_no - 1)
         except JobCancelled:
             return read
         except IngestError as err:  # the worker was killed (timeout) or crashed on this page
@@ -825,7 +842,8 @@ def _remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) ->
     sync_fast_path(app, s, document_id, content_hash, may_open=False)  # closed before the removal commits
     others = s.scalar(select(func.count()).select_from(Document).where(Document.content_hash == content_hash))
     if not others:
-        pool(app).cancel_pending(content_hash)
+        for lane in (pool(app), ahead_pool(app)):
+            lane.cancel_pending(content_hash)
         for path in (original_path(app, content_hash), derived_path(app, content_hash)):
             path.unlink(missing_ok=True)
     return content_hash
@@ -1215,8 +1233,8 @@ def export_notes(s: Session, who: Principal) -> str:
 
 
 __all__ = [
-    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "convert_pool",
-    "create", "reap_converters",
+    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "ahead_pool", "can_see",
+    "convert_pool", "create", "reap_converters",
     "detail", "export_notes", "grant", "limits", "listing", "my_rights", "notes", "original", "page_image", "pool",
     "present", "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state",
     "store_upload", "sync_fast_path", "update", "page_key", "page_url_template",

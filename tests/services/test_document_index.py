@@ -43,7 +43,9 @@ def processed(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         return doc_id
 
     yield run
-    documents.pool(app).close()
+    for lane in ("render_pool", "ahead_pool"):
+        if lane in app.extensions:
+            app.extensions[lane].close()
 
 
 def _index(app: Any, doc_id: int) -> dict[int, str]:
