@@ -151,17 +151,18 @@ def reap_converters(app: Flask) -> int:
 
 def ahead_pool(app: Flask) -> RenderPool:
     """The lane of work nobody waits for: every page drawn ahead after an upload, and OCR of scanned pages. Its
-    worker (`DOCUMENT_AHEAD_WORKERS`, default 1) runs in the idle scheduling class, so that the server's loop, woken
-    by a page turn or a ballot, takes the core at once instead of waiting out a drawing worker's time slice (on a
-    2-core box the render pool's niced workers held it 3–8 ms at a time: scripts/bench/room_loop.py inflight). A page
-    somebody asks for is still drawn by `pool`, whose workers keep their priority. Its worker stops when idle
-    (`DOCUMENT_AHEAD_IDLE_S`, 120 s)."""
+    worker (`DOCUMENT_AHEAD_WORKERS`, default 1) runs at the lowest niceness (SCHED_BATCH, nice 19: a weight of 15
+    against the loop's 1024), so that the server's loop, woken by a page turn or a ballot, gets the core back at
+    once instead of waiting out a drawing worker's time slice (on a 2-core box the render pool's nice-5 workers drew
+    two converted Word files ahead at a full core, and the loop waited 3–11 ms at a time: scripts/bench/room_loop.py
+    inflight). Not the idle class: on a box kept busy by other programs an idle-class worker got no CPU at all, did
+    not even start within its 30 s, and the drawing ahead was given up. A page somebody asks for is still drawn by
+    `pool`, whose workers keep their nice 5. Its worker stops when idle (`DOCUMENT_AHEAD_IDLE_S`, 120 s)."""
     p = app.extensions.get("ahead_pool")
     if p is None:
         idle = app.config.get("DOCUMENT_AHEAD_IDLE_S", 120)
         p = RenderPool(cache_dir(app), size=int(app.config.get("DOCUMENT_AHEAD_WORKERS", 1)), limits=limits(app),
-                       nice=10, background=True, idle_s=float(idle) if idle else None, keep_first=not idle,
-                       name="ahead")
+                       nice=19, idle_s=float(idle) if idle else None, keep_first=not idle, name="ahead")
         app.extensions["ahead_pool"] = p
     return p
 
