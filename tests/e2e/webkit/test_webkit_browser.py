@@ -69,6 +69,19 @@ def wait_for(driver: Any, condition: Callable[[Any], Any], message: str) -> Any:
     return WebDriverWait(driver, TIMEOUT, poll_frequency=0.1).until(condition, message)
 
 
+def wait_still(driver: Any) -> None:
+    """Until the page has stopped scrolling (the same scroll position at three looks 100 ms apart), as a person
+    waits before tapping: opening a document scrolls the reader into view smoothly, and on a busy machine that
+    scroll lasts long enough for a WebDriver tap, aimed where the button was when it looked, to land elsewhere."""
+    seen: list[float] = []
+
+    def still(d: Any) -> bool:
+        seen.append(float(d.execute_script("return window.scrollY")))
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    wait_for(driver, still, "the page never stopped scrolling")
+
+
 def text_of(driver: Any, selector: str) -> str:
     """The visible text of the first element matching `selector` ("" when none is shown)."""
     from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
@@ -163,6 +176,7 @@ def test_a_delegate_reads_a_document_on_the_phone(live_server: LiveServer,
     """The documents' list (drawn by the later bundle), a page image, reading mode in large type without sideways
     scrolling, and the next page: on a WebKit phone."""
     import requests
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
 
     from tests.realtime.test_documents_live import clerk, wait_done
@@ -187,10 +201,17 @@ def test_a_delegate_reads_a_document_on_the_phone(live_server: LiveServer,
     toggle = phone.find_element(By.ID, "doc-read")
     assert toggle.text.strip() == "Chế độ đọc"
     assert toggle.size["height"] >= 44
+    wait_still(phone)
     toggle.click()
     has_text = ("var t = document.getElementById('doc-text'); return !!t && !t.hidden && "
                 "t.getAttribute('data-page') == arguments[0] && !!t.querySelector('p, h3');")
-    wait_for(phone, lambda d: d.execute_script(has_text, "1"), "reading mode showed no text")
+    shown = ("var t = document.getElementById('doc-text'), b = document.getElementById('doc-read'); return "
+             "'pressed=' + b.getAttribute('aria-pressed') + ' hidden=' + t.hidden + ' page=' + "
+             "t.getAttribute('data-page') + ' text=' + t.textContent.slice(0, 80);")
+    try:
+        wait_for(phone, lambda d: d.execute_script(has_text, "1"), "reading mode showed no text")
+    except TimeoutException:  # say what the screen showed instead
+        raise AssertionError("reading mode showed no text: " + str(phone.execute_script(shown))) from None
     assert toggle.text.strip() == "Xem ảnh trang"
     assert not phone.find_element(By.ID, "doc-stage").is_displayed()
     sizes = phone.execute_script(
