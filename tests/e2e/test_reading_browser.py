@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from tests.conftest import LiveServer, start_server
 from tests.e2e.test_documents_browser import open_page, shown, wait_shown
-from tests.realtime.test_documents_live import clerk, wait_done
 
 pytestmark = pytest.mark.browser
 
@@ -21,9 +19,7 @@ PHONE = {"width": 360, "height": 740}
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = start_server(tmp_path_factory.mktemp("reading-browser"))
-    docs = requests.get(f"{server.url}/api/v1/meetings/1/documents", headers=clerk(server), timeout=10).json()
-    for d in docs["documents"]:  # the demo PDFs are processed in the background at start
-        wait_done(server, d["id"])
+    server.documents_ready()  # the demo PDFs are processed in the background at start
     yield server
     server.stop()
 

@@ -175,16 +175,11 @@ def test_a_delegate_reads_a_document_on_the_phone(live_server: LiveServer,
                                                   webkit: Callable[[tuple[int, int]], Any]) -> None:
     """The documents' list (drawn by the later bundle), a page image, reading mode in large type without sideways
     scrolling, and the next page: on a WebKit phone."""
-    import requests
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
 
-    from tests.realtime.test_documents_live import clerk, wait_done
-
     srv = live_server
-    docs = requests.get(f"{srv.url}/api/v1/meetings/1/documents", headers=clerk(srv), timeout=10).json()
-    for d in docs["documents"]:  # the demo PDFs are processed in the background at start
-        wait_done(srv, d["id"])
+    srv.documents_ready()  # the demo PDFs are processed in the background at start
     delegate = next(d for d in srv.links["delegates"] if d["role"] == "delegate")
     phone = webkit(PHONE)
     join(phone, srv, delegate["url"])
