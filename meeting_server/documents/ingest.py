@@ -27,6 +27,7 @@ from meeting_server.documents.model import (
     Limits,
 )
 from meeting_server.documents.sniff import ENCRYPTED_OFFICE, IMAGE_FORMATS, OFFICE_FORMATS, PDF, sniff_format
+from meeting_server.documents.textsearch import fold_vietnamese
 
 __all__ = ["DocInfo", "IngestError", "Limits", "derived_pdf_path", "inspect_file"]
 
@@ -107,6 +108,7 @@ def inspect_file(
         converted=pdf_path != path,
         page_blocks=tuple(blocks),
         ocr_pages=tuple(ocr),
+        page_folded=tuple(fold_vietnamese(t) for t in texts),
     )
 
 

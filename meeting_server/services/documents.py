@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, case, delete, func, select, text
+from sqlalchemy import bindparam, case, delete, func, insert, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -147,6 +147,24 @@ def reap_converters(app: Flask) -> int:
     from meeting_server.documents.convert import reap_leftovers
 
     return reap_leftovers(convert_dir(app))
+
+
+def ahead_pool(app: Flask) -> RenderPool:
+    """The lane of work nobody waits for: every page drawn ahead after an upload, and OCR of scanned pages. Its
+    worker (`DOCUMENT_AHEAD_WORKERS`, default 1) runs at the lowest niceness (SCHED_BATCH, nice 19: a weight of 15
+    against the loop's 1024), so that the server's loop, woken by a page turn or a ballot, gets the core back at
+    once instead of waiting out a drawing worker's time slice (on a 2-core box the render pool's nice-5 workers drew
+    two converted Word files ahead at a full core, and the loop waited 3–11 ms at a time: scripts/bench/room_loop.py
+    inflight). Not the idle class: on a box kept busy by other programs an idle-class worker got no CPU at all, did
+    not even start within its 30 s, and the drawing ahead was given up. A page somebody asks for is still drawn by
+    `pool`, whose workers keep their nice 5. Its worker stops when idle (`DOCUMENT_AHEAD_IDLE_S`, 120 s)."""
+    p = app.extensions.get("ahead_pool")
+    if p is None:
+        idle = app.config.get("DOCUMENT_AHEAD_IDLE_S", 120)
+        p = RenderPool(cache_dir(app), size=int(app.config.get("DOCUMENT_AHEAD_WORKERS", 1)), limits=limits(app),
+                       nice=19, idle_s=float(idle) if idle else None, keep_first=not idle, name="ahead")
+        app.extensions["ahead_pool"] = p
+    return p
 
 
 def pool(app: Flask) -> RenderPool:
@@ -376,8 +394,8 @@ def _process(app: Flask, document_id: int, notify: Notify, password: str | None)
 
 
 def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
-    """Draw every page at both widths ahead of time (background priority), reporting progress now and then."""
-    p = pool(app)
+    """Draw every page at both widths ahead of time (in `ahead_pool`), reporting progress now and then."""
+    p = ahead_pool(app)
     path = pdf_path(app, doc.content_hash)
     last = [time.monotonic()]
 
@@ -406,18 +424,24 @@ def pre_render(app: Flask, s: Session, doc: Document, notify: Notify) -> None:
 
 
 def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password: str | None) -> None:
-    """Fill the document's pages and text, from a twin already ingested when there is one (same bytes)."""
+    """Fill the document's pages and text, from a twin already ingested when there is one (same bytes).
+
+    This runs on the server's loop, so the CPU work is the worker's: it reads the text and folds it for the
+    search index (DocInfo.page_folded); a twin's folded text is copied in SQL. The rows go in as one executemany
+    per table, not one ORM object per page (a 300-page upload is 900 rows)."""
     twin = s.scalar(select(Document).where(
         Document.content_hash == doc.content_hash, Document.status == "ready", Document.id != doc.id).limit(1))
+    folded: list[tuple[int, str]] | None = None
     if twin is not None and pdf_path(app, doc.content_hash).exists():
-        pages = s.scalars(select(DocumentPage).where(DocumentPage.document_id == twin.id)
-                          .order_by(DocumentPage.page_no)).all()
         doc.page_count, doc.source_format = twin.page_count, twin.source_format
         if doc.title == doc.original_name.rsplit(".", 1)[0] and twin.title:
             doc.title = twin.title
-        rows = [(pg.page_no, pg.width_pt, pg.height_pt, pg.text) for pg in pages]
-        reading = [(t.page_no, t.blocks, t.source) for t in s.scalars(
-            select(DocumentPageText).where(DocumentPageText.document_id == twin.id))]
+        rows = [tuple(r) for r in s.execute(
+            select(DocumentPage.page_no, DocumentPage.width_pt, DocumentPage.height_pt, DocumentPage.text)
+            .where(DocumentPage.document_id == twin.id).order_by(DocumentPage.page_no))]
+        reading = [tuple(r) for r in s.execute(
+            select(DocumentPageText.page_no, DocumentPageText.blocks, DocumentPageText.source)
+            .where(DocumentPageText.document_id == twin.id))]
     else:
         original = original_path(app, doc.content_hash)
         lane = convert_pool(app) if may_need_conversion(original) else p
@@ -426,17 +450,25 @@ def _inspect_into(app: Flask, s: Session, doc: Document, p: RenderPool, password
         if info.title and doc.title == doc.original_name.rsplit(".", 1)[0]:
             doc.title = text_limits.fit(text_limits.DOCUMENT_TITLE, info.title)  # only when the clerk has not named it
         rows = [(i + 1, w, h, info.page_texts[i]) for i, (w, h) in enumerate(info.page_sizes)]
+        folded = list(enumerate(info.page_folded, start=1))
         scans = set(info.ocr_pages)
         reading = [(i + 1, json.dumps(blocks, ensure_ascii=False), "pending" if i + 1 in scans else "pdf")
                    for i, blocks in enumerate(info.page_blocks)]
     s.execute(delete(DocumentPage).where(DocumentPage.document_id == doc.id))
     s.execute(delete(DocumentPageText).where(DocumentPageText.document_id == doc.id))
     _fts_delete(s, doc.id)
-    for page_no, w, h, page_text in rows:
-        s.add(DocumentPage(document_id=doc.id, page_no=page_no, width_pt=w, height_pt=h, text=page_text))
-    for page_no, blocks, source in reading:
-        s.add(DocumentPageText(document_id=doc.id, page_no=page_no, blocks=blocks, source=source))
-    _fts_insert(s, doc.id, [(no, t) for no, _w, _h, t in rows])
+    if rows:
+        s.execute(insert(DocumentPage), [{"document_id": doc.id, "page_no": no, "width_pt": w, "height_pt": h,
+                                          "text": t} for no, w, h, t in rows])
+    if reading:
+        s.execute(insert(DocumentPageText), [{"document_id": doc.id, "page_no": no, "blocks": blocks,
+                                              "source": source} for no, blocks, source in reading])
+    if folded is None:  # the twin's index rows, already folded
+        s.execute(text("INSERT INTO document_page_fts (folded, document_id, page_no) "
+                       "SELECT folded, :d, page_no FROM document_page_fts WHERE document_id = :t"),
+                  {"d": doc.id, "t": twin.id if twin is not None else None})
+    else:
+        _fts_insert(s, doc.id, folded)
     s.flush()
 
 
@@ -458,7 +490,7 @@ def recognize_pages(app: Flask, s: Session, doc: Document) -> int:
         s.rollback()  # no read snapshot held while tesseract works
         started = time.monotonic()
         try:
-            result = pool(app).recognize(path, content_hash, page_no - 1)
+            result = ahead_pool(app).recognize(path, content_hash, page_no - 1)
         except JobCancelled:
             return read
         except IngestError as err:  # the worker was killed (timeout) or crashed on this page
@@ -473,7 +505,7 @@ def recognize_pages(app: Flask, s: Session, doc: Document) -> int:
         page.text = "\n".join(str(b.get("t", "")) for b in blocks)
         s.execute(text("DELETE FROM document_page_fts WHERE document_id = :d AND page_no = :p"),
                   {"d": document_id, "p": page_no})
-        _fts_insert(s, document_id, [(page_no, page.text)])
+        _fts_insert(s, document_id, [(page_no, fold_vietnamese(page.text))])  # one page: short
         s.commit()
         read += 0 if result.get("failed") else 1
         log.info("document %s page %d: OCR %s in %.1f s (%d blocks)", document_id, page_no, row.source,
@@ -811,7 +843,8 @@ def _remove(app: Flask, s: Session, m: Meeting, document_id: int, actor: str) ->
     sync_fast_path(app, s, document_id, content_hash, may_open=False)  # closed before the removal commits
     others = s.scalar(select(func.count()).select_from(Document).where(Document.content_hash == content_hash))
     if not others:
-        pool(app).cancel_pending(content_hash)
+        for lane in (pool(app), ahead_pool(app)):
+            lane.cancel_pending(content_hash)
         for path in (original_path(app, content_hash), derived_path(app, content_hash)):
             path.unlink(missing_ok=True)
     return content_hash
@@ -1110,10 +1143,11 @@ def page_matches(s: Session, user_text: str, where: str, params: dict[str, Any],
 
 
 def _fts_insert(s: Session, document_id: int, pages: list[tuple[int, str]]) -> None:
+    """Index pages given as (page_no, text already folded by textsearch.fold_vietnamese)."""
     if not pages:
         return
     s.execute(text("INSERT INTO document_page_fts (folded, document_id, page_no) VALUES (:f, :d, :p)"),
-              [{"f": fold_vietnamese(t), "d": document_id, "p": no} for no, t in pages])
+              [{"f": f, "d": document_id, "p": no} for no, f in pages])
 
 
 def rebuild_page_index(conn: Session | Connection, batch: int = 500) -> int:
@@ -1200,8 +1234,8 @@ def export_notes(s: Session, who: Principal) -> str:
 
 
 __all__ = [
-    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "can_see", "convert_pool",
-    "create", "reap_converters",
+    "FORMATS", "LARGE_WIDTH", "PHONE_WIDTH", "PageImage", "Presented", "StoredUpload", "ahead_pool", "can_see",
+    "convert_pool", "create", "reap_converters",
     "detail", "export_notes", "grant", "limits", "listing", "my_rights", "notes", "original", "page_image", "pool",
     "present", "presented_payload", "process", "remove", "save_note", "search", "signed_page_image", "state",
     "store_upload", "sync_fast_path", "update", "page_key", "page_url_template",
