@@ -24,7 +24,7 @@ The in-flight load is sent from a process of its own, as from an attacker's lapt
 answered, for the whole run (a flood: on loopback some 260 uploads a second, far past what a room's Wi-Fi carries);
 without it each is sent once, as the issue's figure says, and the slowest turns' times say when the load weighed.
 
-    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150] [--verify-signed] [--probe /tmp/probe.json]
+    .venv/bin/python scripts/bench/room_loop.py inflight [--turns 150] [--rounds 3] [--verify-signed] [--probe F]
                                                          [--keep-sending] [--same-process]
     .venv/bin/python scripts/bench/room_loop.py reconnect [--phones 500]
     .venv/bin/python scripts/bench/room_loop.py slow-readers [--duration 300] [--phones 200] [--slow 10]
@@ -162,12 +162,12 @@ class Healthz:
             self.errors += not ok
             self.stop_ev.wait(0.05)
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> dict[str, Any]:
         self.stop_ev.set()
         self.thread.join(130)
         t = self.times
         return {"n": len(t), "p50": fo.pct(t, 50), "p99": fo.pct(t, 99), "max": max(t) if t else float("nan"),
-                "errors": self.errors}
+                "errors": self.errors, "times": list(t)}
 
 
 class PatientPresenter(fo.RawPresenter):
@@ -264,7 +264,49 @@ def page_turns(url: str, proc: subprocess.Popen[bytes], n: int, turns: int, toke
     slowest = sorted(((ms, emitted[seq] - first) for seq, ms in worst.items()), reverse=True)[:5]
     return {"n": n, "connected": g.connected, "received": len(e2r), "expected": g.connected * len(warm),
             "p50": fo.pct(e2r, 50), "p99": fo.pct(e2r, 99), "max": max(e2r) if e2r else float("nan"),
-            "steal": fo.steal_pct(machine), "healthz": health, "slowest": slowest, "first": first}
+            "steal": fo.steal_pct(machine), "healthz": health, "slowest": slowest, "first": first, "e2r": e2r,
+            "machine": machine}
+
+
+def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several `page_turns` results as one: their deliveries and /healthz times together (the p99 of 3 × 150 turns
+    is about their 5th slowest turn, where one run's is its 2nd: one stray delay decides it less)."""
+    e2r = [x for r in runs for x in r["e2r"]]
+    times = [x for r in runs for x in r["healthz"]["times"]]
+    machine = [sum(col) for col in zip(*(r["machine"] for r in runs), strict=True)]
+    health = {"n": len(times), "p50": fo.pct(times, 50), "p99": fo.pct(times, 99),
+              "max": max(times) if times else float("nan"), "errors": sum(r["healthz"]["errors"] for r in runs),
+              "times": times, "presenter_reconnects": sum(r["healthz"]["presenter_reconnects"] for r in runs)}
+    return {"n": runs[0]["n"], "connected": runs[0]["connected"], "received": sum(r["received"] for r in runs),
+            "expected": sum(r["expected"] for r in runs), "p50": fo.pct(e2r, 50), "p99": fo.pct(e2r, 99),
+            "max": max(e2r) if e2r else float("nan"), "steal": fo.steal_pct(machine), "healthz": health,
+            "slowest": sorted((s for r in runs for s in r["slowest"]), reverse=True)[:5], "e2r": e2r,
+            "machine": machine}
+
+
+def wait_quiet(pid: int, limit_s: float = 120.0) -> float:
+    """Wait until the server and every process under it use under 3 % of a core over half a second (what the
+    last in-flight load left, such as pages drawn ahead, done), so that the next floor is not measured beside it.
+    Returns the seconds waited."""
+    t0 = time.monotonic()
+
+    def tree_cpu() -> float:
+        total, todo = 0.0, [pid]
+        while todo:
+            p = todo.pop()
+            try:
+                total += fo.cpu_s(p)
+            except (OSError, ValueError, IndexError):
+                continue
+            todo += fo.children(p)
+        return total
+
+    while time.monotonic() - t0 < limit_s:
+        before = tree_cpu()
+        time.sleep(0.5)
+        if tree_cpu() - before < 0.015:
+            break
+    return time.monotonic() - t0
 
 
 def turn_row(label: str, r: dict[str, Any], base: dict[str, Any] | None) -> str:
@@ -446,14 +488,15 @@ class Repeat:
 
 
 def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int,
-                   times: int = 1) -> dict[str, Any]:
+                   times: int = 1, round_no: int = 1) -> dict[str, Any]:
     """Start what must be in flight: two hanging DOCX uploads (they are accepted at once and convert in the
     background), the roster bomb PUT once, 12 clients each posting to /verify once, all at the same time (sent again
-    and again, a held loop would make the run endless on today's code)."""
+    and again, a held loop would make the run endless on today's code). Each round's DOCX are new bytes (a second
+    upload of the same bytes would copy its twin instead of being converted)."""
     import requests
 
     docx_ids: list[Any] = []
-    for tag in ("to-trinh-a", "to-trinh-b"):
+    for tag in (f"to-trinh-a{round_no}", f"to-trinh-b{round_no}"):
         r = requests.post(f"{url}/api/v1/meetings/{m}/documents", headers=clerk, timeout=600,
                           files={"file": (f"{tag}.docx", hanging_docx(pit_port, tag))})
         docx_ids.append(r.json().get("id") if r.ok else f"HTTP {r.status_code}")
@@ -468,10 +511,10 @@ def in_flight_load(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: by
 
 
 def _attacker(url: str, m: int, clerk: dict[str, str], bomb: bytes, pdf: bytes, pit_port: int, times: int,
-              conn: Any) -> None:
+              round_no: int, conn: Any) -> None:
     """`in_flight_load` in a process of its own (the attacker's laptop): says when it is under way with the DOCX
     ids, and when told to stop, what each of its clients got."""
-    load = in_flight_load(url, m, clerk, bomb, pdf, pit_port, times)
+    load = in_flight_load(url, m, clerk, bomb, pdf, pit_port, times, round_no)
     conn.send(load["docx"])
     conn.recv()
     conn.send({"bombs": load["bombs"].summary(), "bombs_done": load["bombs"].done,
@@ -507,9 +550,12 @@ class Attacker:
 
 
 def inflight(args: argparse.Namespace) -> list[str]:
+    """`args.rounds` rounds on one server, each a floor run then an in-flight run with the load sent afresh; the
+    figures of all rounds pooled, and each round's."""
     import requests
 
     out: list[str] = []
+    rounds = 1 if PROBE else args.rounds  # the probe's phases are one floor and one in-flight run
     with tempfile.TemporaryDirectory(prefix="room-loop-a-") as tmp:
         data = Path(tmp)
         proc, url, _port = start(data)
@@ -525,56 +571,75 @@ def inflight(args: argparse.Namespace) -> list[str]:
             pdf_bytes = verify_pdf.read_bytes()
             if args.verify_signed:
                 pdf_bytes = signed_pdf(pdf_bytes, data / "bench-ca")
-            print(f"inflight: floor ({args.phones} phones, {args.turns} turns, nothing in flight)", file=sys.stderr)
-            if PROBE:
-                proc.send_signal(signal.SIGUSR1)  # the probe's phase 0: start-up and preparation
-            floor = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages)
-            if PROBE:
-                proc.send_signal(signal.SIGUSR1)  # phase 1: the floor; what follows is in OUT.json
-
-            print("inflight: XLSX bomb, 2 hanging DOCX, 12 /verify in flight", file=sys.stderr)
             m = lk["meeting_id"]
-            pending: list[Attacker] = []
+            floors: list[dict[str, Any]] = []
+            loads: list[dict[str, Any]] = []
+            said: list[tuple[dict[str, Any], list[str], float]] = []
+            for round_no in range(1, rounds + 1):
+                quiet = wait_quiet(proc.pid)
+                print(f"inflight round {round_no}/{rounds}: floor ({args.phones} phones, {args.turns} turns, nothing "
+                      f"in flight; {quiet:.1f} s to a quiet server)", file=sys.stderr)
+                if PROBE:
+                    proc.send_signal(signal.SIGUSR1)  # the probe's phase 0: start-up and preparation
+                floors.append(page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages))
+                if PROBE:
+                    proc.send_signal(signal.SIGUSR1)  # phase 1: the floor; what follows is in OUT.json
+                quiet = wait_quiet(proc.pid)
+                print(f"inflight round {round_no}/{rounds}: XLSX bomb, 2 hanging DOCX, 12 /verify in flight "
+                      f"({quiet:.1f} s to a quiet server)", file=sys.stderr)
+                pending: list[Attacker] = []
 
-            def in_flight() -> None:
-                pending.append(Attacker(args.same_process, url, m, clerk, bomb, pdf_bytes, pit.getsockname()[1],
-                                        10**9 if args.keep_sending else 1))
+                def in_flight(round_no: int = round_no, pending: list[Attacker] = pending) -> None:
+                    pending.append(Attacker(args.same_process, url, m, clerk, bomb, pdf_bytes, pit.getsockname()[1],
+                                            10**9 if args.keep_sending else 1, round_no))
 
-            t_in = time.monotonic()
-            loaded = page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages, in_flight)
-            window = time.monotonic() - t_in
-            docx_ids, got = pending[0].docx, pending[0].finish()
-            docs = []
-            for d in docx_ids:
-                if isinstance(d, int):
-                    j = requests.get(f"{url}/api/v1/documents/{d}", headers=clerk, timeout=600).json()
-                    docs.append(f"{j.get('status')}{' (' + j['error'] + ')' if j.get('error') else ''}")
-                else:
-                    docs.append(str(d))
+                t_in = time.monotonic()
+                loads.append(page_turns(url, proc, args.phones, args.turns, tokens, chair, doc_id, args.pages,
+                                        in_flight))
+                window = time.monotonic() - t_in
+                docx_ids, got = pending[0].docx, pending[0].finish()
+                docs = []
+                for d in docx_ids:
+                    if isinstance(d, int):
+                        j = requests.get(f"{url}/api/v1/documents/{d}", headers=clerk, timeout=600).json()
+                        docs.append(f"{j.get('status')}{' (' + j['error'] + ')' if j.get('error') else ''}")
+                    else:
+                        docs.append(str(d))
+                said.append((got, docs, window))
             out.append(f"## a. Bad input in flight ({args.phones} phones, {args.turns} page turns 120 ms apart "
-                       "per run)")
+                       f"per run; {rounds} rounds of a floor run then an in-flight run, the load sent afresh in each)")
             out.append(TURN_HEAD)
-            out.append(turn_row("nothing in flight (floor)", floor, None))
-            out.append(turn_row("XLSX bomb + 2 hanging DOCX + 12 /verify in flight", loaded, floor))
+            if rounds > 1:
+                out.append(turn_row(f"nothing in flight (floor), {rounds} rounds pooled", pooled(floors), None))
+                out.append(turn_row(f"**XLSX bomb + 2 hanging DOCX + 12 /verify in flight, {rounds} rounds pooled**",
+                                    pooled(loads), pooled(floors)))
+            for i, (floor, loaded) in enumerate(zip(floors, loads, strict=True), start=1):
+                tag = f", round {i}" if rounds > 1 else ""
+                out.append(turn_row(f"nothing in flight (floor){tag}", floor, None))
+                out.append(turn_row(f"XLSX bomb + 2 hanging DOCX + 12 /verify in flight{tag}", loaded, floor))
             out.append("")
-            for label, r in (("floor", floor), ("in flight", loaded)):
-                out.append(f"- slowest turns {label}: " + ", ".join(f"{ms:.0f} ms at {at:.1f} s"
-                                                                    for ms, at in r["slowest"]))
+            for i, (floor, loaded) in enumerate(zip(floors, loads, strict=True), start=1):
+                for label, r in (("floor", floor), ("in flight", loaded)):
+                    out.append(f"- slowest turns {label}{f' (round {i})' if rounds > 1 else ''}: "
+                               + ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in r["slowest"]))
             sender = "the bench's own threads (--same-process)" if args.same_process else "a process of its own"
             out.append(f"- in-flight load sent from {sender}")
-            out.append(f"- XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants once: "
-                       f"{got['bombs']}")
-            verifies = got["verifies"]
-            outcomes: dict[str, int] = {}
-            for _started, done, _said in verifies:
-                for _s, o in done:
-                    outcomes[o] = outcomes.get(o, 0) + 1
             kind = "signed (twice, record embedded) " if args.verify_signed else ""
-            out.append(f"- /verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB {kind}PDF: first "
-                       f"client {verifies[0][2]}; all: {sum(v[0] for v in verifies)} started, "
-                       f"{sum(len(v[1]) for v in verifies)} finished ({json.dumps(outcomes)})")
-            out.append(f"- DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
-                       f"{', '.join(docs)}; connections the tarpit received: {len(held)}")
+            for i, (got, docs, window) in enumerate(said, start=1):
+                tag = f"round {i}: " if rounds > 1 else ""
+                out.append(f"- {tag}XLSX bomb: {len(bomb) / 1024:.0f} kB, 6,000,000 shared strings; PUT participants "
+                           f"once: {got['bombs']}")
+                verifies = got["verifies"]
+                outcomes: dict[str, int] = {}
+                for _started, done, _said in verifies:
+                    for _s, o in done:
+                        outcomes[o] = outcomes.get(o, 0) + 1
+                out.append(f"- {tag}/verify: 12 clients, each one upload of a {len(pdf_bytes) / 1e6:.1f} MB {kind}PDF: "
+                           f"first client {verifies[0][2]}; all: {sum(v[0] for v in verifies)} started, "
+                           f"{sum(len(v[1]) for v in verifies)} finished ({json.dumps(outcomes)})")
+                out.append(f"- {tag}DOCX with a picture linked to a tarpit: status after the {window:.0f} s window: "
+                           f"{', '.join(docs)}")
+            out.append(f"- connections the tarpit received: {len(held)}")
             out.append(f"- server RSS at the end {fo.rss_mb(proc.pid):.0f} MB (+{fo.children_rss_mb(proc.pid):.0f} MB "
                        f"in {len(fo.children(proc.pid))} child processes); {machine_note()}")
         finally:
@@ -941,6 +1006,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("which", choices=["inflight", "reconnect", "slow-readers", "all"])
     ap.add_argument("--turns", type=int, default=150, help="page turns of each floor run (and of the inflight run)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="inflight: floor and in-flight runs, the load sent afresh in each round (1 with --probe)")
     ap.add_argument("--pages", type=int, default=20, help="pages of the document turned")
     ap.add_argument("--phones", type=int, default=None, help="phones: 50 for inflight, 200 for slow-readers")
     ap.add_argument("--verify-pages", type=int, default=200, help="pages of the PDF sent to /verify")
