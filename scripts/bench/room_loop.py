@@ -165,9 +165,13 @@ class Healthz:
     def stop(self) -> dict[str, Any]:
         self.stop_ev.set()
         self.thread.join(130)
-        t = self.times
-        return {"n": len(t), "p50": fo.pct(t, 50), "p99": fo.pct(t, 99), "max": max(t) if t else float("nan"),
-                "errors": self.errors, "times": list(t)}
+        return health_figures(list(self.times), self.errors)
+
+
+def health_figures(times: list[float], errors: int) -> dict[str, Any]:
+    """/healthz's figures from its times (ms) and its failed polls."""
+    return {"n": len(times), "p50": fo.pct(times, 50), "p99": fo.pct(times, 99),
+            "max": max(times) if times else float("nan"), "errors": errors, "times": times}
 
 
 class PatientPresenter(fo.RawPresenter):
@@ -274,9 +278,8 @@ def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
     e2r = [x for r in runs for x in r["e2r"]]
     times = [x for r in runs for x in r["healthz"]["times"]]
     machine = [sum(col) for col in zip(*(r["machine"] for r in runs), strict=True)]
-    health = {"n": len(times), "p50": fo.pct(times, 50), "p99": fo.pct(times, 99),
-              "max": max(times) if times else float("nan"), "errors": sum(r["healthz"]["errors"] for r in runs),
-              "times": times, "presenter_reconnects": sum(r["healthz"]["presenter_reconnects"] for r in runs)}
+    health = health_figures(times, sum(r["healthz"]["errors"] for r in runs))
+    health["presenter_reconnects"] = sum(r["healthz"]["presenter_reconnects"] for r in runs)
     return {"n": runs[0]["n"], "connected": runs[0]["connected"], "received": sum(r["received"] for r in runs),
             "expected": sum(r["expected"] for r in runs), "p50": fo.pct(e2r, 50), "p99": fo.pct(e2r, 99),
             "max": max(e2r) if e2r else float("nan"), "steal": fo.steal_pct(machine), "healthz": health,

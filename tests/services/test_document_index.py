@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select, text
 
 from meeting_server.documents.textsearch import fold_vietnamese
-from meeting_server.services import documents, meetings
+from meeting_server.services import documents
 from meeting_server.store import db
 from meeting_server.store.tables import Document, DocumentPage
 from tests.documents.conftest import VI_SAMPLES
+from tests.services.upload_kit import close_lanes, process_upload
 
 
 def _on_the_loop(_text: str) -> str:
@@ -29,23 +30,12 @@ def processed(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr(documents, "pre_render", lambda *a, **k: None)  # page images are not what is tested
 
     def run(path: Any, name: str) -> int:
-        with db.standalone_session(app) as s:
-            m = meetings.current(s)
-            assert m is not None
-            with open(path, "rb") as f:
-                up = documents.store_upload(app, f, 50 << 20)
-            doc = documents.create(s, m, up, name, "application/pdf", item_id=None, confidential=False,
-                                   downloadable=True, actor="clerk:test").value
-            doc_id = int(doc.id)
-        said: list[str] = []
-        documents.process(app, doc_id, lambda kind, _doc, _change: said.append(kind))
+        doc_id, said = process_upload(app, path, name)
         assert said[-1] == "ready", said
         return doc_id
 
     yield run
-    for lane in ("render_pool", "ahead_pool"):
-        if lane in app.extensions:
-            app.extensions[lane].close()
+    close_lanes(app)
 
 
 def _index(app: Any, doc_id: int) -> dict[int, str]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
-from meeting_server.services import documents, meetings
 from meeting_server.store import db
 from meeting_server.store.tables import Document
 from tests.documents.conftest import VI_SAMPLES
+from tests.services.upload_kit import close_lanes, process_upload
 
 
 def _sync_level(dbapi_conn: Any, dialect: str) -> str:
@@ -25,7 +24,7 @@ def _sync_level(dbapi_conn: Any, dialect: str) -> str:
         cur.close()
 
 
-def test_progress_commits_skip_the_fsync_and_ready_keeps_it(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_commits_skip_the_fsync_and_ready_keeps_it(app: Any) -> None:
     engine = app.extensions["db_engine"]
     dialect = engine.dialect.name
     relaxed, full = ("off", "on") if dialect == "postgresql" else ("1", "2")
@@ -39,21 +38,10 @@ def test_progress_commits_skip_the_fsync_and_ready_keeps_it(app: Any, monkeypatc
 
     event.listen(engine, "before_cursor_execute", watch)
     try:
-        with db.standalone_session(app) as s:
-            m = meetings.current(s)
-            assert m is not None
-            with open(VI_SAMPLES[0], "rb") as f:
-                up = documents.store_upload(app, f, 50 << 20)
-            doc = documents.create(s, m, up, "ke-hoach.pdf", "application/pdf", item_id=None, confidential=False,
-                                   downloadable=True, actor="clerk:test").value
-            doc_id = int(doc.id)
-        said: list[str] = []
-        documents.process(app, doc_id, lambda kind, _doc, _change: said.append(kind))
+        doc_id, said = process_upload(app, VI_SAMPLES[0], "ke-hoach.pdf")
     finally:
         event.remove(engine, "before_cursor_execute", watch)
-        for lane in ("render_pool", "ahead_pool", "convert_pool"):
-            if lane in app.extensions:
-                app.extensions[lane].close()
+        close_lanes(app)
     assert said[0] == "ready" and said.count("progress") >= 1, said
     assert ("ready", full) in seen, seen
     progress = [level for kind, level in seen if kind == "progress"]
